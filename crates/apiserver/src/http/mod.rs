@@ -1,0 +1,462 @@
+//! The HTTP front end: one axum fallback handler parses the path, negotiates content and hands
+//! the request to the generic [`Rest`] path. No route is specific to a resource.
+
+mod discovery;
+mod negotiate;
+mod openapi;
+mod params;
+pub mod path;
+
+use crate::rest::{PatchType, Rest, Written, encode_json_line, served_version};
+use crate::status::ApiError;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use negotiate::{MAX_BODY, Output, choose_output, content_type, decode_body};
+use params::Params;
+use path::{ResourcePath, Target};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub use openapi::OpenApiCache;
+
+/// What every request handler shares.
+pub struct AppState {
+    /// The generic request path.
+    pub rest: Rest,
+    /// `host:port` clients reach the server at (for `/api`).
+    pub server_address: String,
+    /// Cached OpenAPI documents.
+    pub openapi: OpenApiCache,
+}
+
+/// The router: everything goes through [`handle`].
+pub fn router(state: Arc<AppState>) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(state)
+}
+
+async fn handle(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let start = std::time::Instant::now();
+    let response = match dispatch(&state, &method, &uri, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e),
+    };
+    tracing::debug!(%method, %uri, status = response.status().as_u16(), elapsed_us = start.elapsed().as_micros() as u64, "request");
+    response
+}
+
+/// Renders an error as a `Status` response.
+pub fn error_response(err: &ApiError) -> Response {
+    let body = serde_json::to_vec(&err.to_status()).unwrap_or_default();
+    (
+        err.status_code(),
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+fn json_response(
+    status: StatusCode,
+    value: &Value,
+    output: Output,
+    warnings: &[String],
+) -> Response {
+    let (ct, body) = match output {
+        Output::Yaml => (
+            "application/yaml",
+            serde_norway::to_string(value)
+                .map(String::into_bytes)
+                .unwrap_or_default(),
+        ),
+        _ => (
+            "application/json",
+            serde_json::to_vec(value).unwrap_or_default(),
+        ),
+    };
+    let mut resp = (status, [(header::CONTENT_TYPE, ct)], body).into_response();
+    for w in warnings {
+        let text = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
+        if let Ok(h) = HeaderValue::from_str(&text) {
+            resp.headers_mut().append(header::WARNING, h);
+        }
+    }
+    resp
+}
+
+fn bytes_response(bytes: Bytes) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response()
+}
+
+/// Reduces an object to PartialObjectMetadata.
+fn metadata_only(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
+}
+
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::too_large(MAX_BODY))
+}
+
+async fn dispatch(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let target = path::parse(uri.path()).ok_or_else(ApiError::not_found_path)?;
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let resources = state.rest.catalog.snapshot();
+    let only_get = |resp: Value| -> Result<Response, ApiError> {
+        if *method != Method::GET {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method})"
+            )));
+        }
+        Ok(json_response(StatusCode::OK, &resp, Output::Json, &[]))
+    };
+    match target {
+        Target::Version => only_get(version()),
+        Target::Health => Ok((StatusCode::OK, "ok").into_response()),
+        Target::CoreGroups | Target::Groups => {
+            let core = target == Target::CoreGroups;
+            if let Some(v) = discovery::wants_aggregated(accept) {
+                let doc = discovery::aggregated(&resources, core, v);
+                let ct = format!(
+                    "application/json;g=apidiscovery.k8s.io;v={v};as=APIGroupDiscoveryList"
+                );
+                let mut resp = only_get(doc)?;
+                if let Ok(h) = HeaderValue::from_str(&ct) {
+                    resp.headers_mut().insert(header::CONTENT_TYPE, h);
+                }
+                resp.headers_mut()
+                    .insert(header::VARY, HeaderValue::from_static("Accept"));
+                return Ok(resp);
+            }
+            if core {
+                only_get(discovery::core_versions(&state.server_address))
+            } else {
+                only_get(discovery::group_list(&resources))
+            }
+        }
+        Target::Group(g) => {
+            only_get(discovery::group(&resources, &g).ok_or_else(ApiError::not_found_path)?)
+        }
+        Target::ResourceList { group, version } => only_get(
+            discovery::resource_list(&resources, &group, &version)
+                .ok_or_else(ApiError::not_found_path)?,
+        ),
+        Target::OpenApiV2 => state.openapi.v2(&state.rest, accept),
+        Target::OpenApiV3Root => state.openapi.v3_root(&state.rest),
+        Target::OpenApiV3 { group, version } => {
+            state.openapi.v3_document(&state.rest, &group, &version)
+        }
+        Target::Resource(rp) => resource(state, method, uri, headers, body, rp).await,
+    }
+}
+
+/// `/version`.
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": concat!("v1.33.0+kubeforge.", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "kubeforge",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "rust",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, if std::env::consts::ARCH == "x86_64" { "amd64" } else { std::env::consts::ARCH }),
+    })
+}
+
+async fn resource(
+    state: &AppState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+    rp: ResourcePath,
+) -> Result<Response, ApiError> {
+    let resources = state.rest.catalog.snapshot();
+    let rt = resources
+        .find(&rp.group, &rp.version, &rp.resource)
+        .ok_or_else(ApiError::not_found_path)?;
+    if rp.namespace.is_some() && !rt.namespaced {
+        return Err(ApiError::not_found_path());
+    }
+    let params = Params::parse(uri.query());
+    let output = choose_output(headers)?;
+    let rest = &state.rest;
+    let ns = rp.namespace.as_deref();
+    let ct = content_type(headers);
+    let written = |w: Written| {
+        let status = if w.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        let obj = if output == Output::Metadata {
+            metadata_only(&w.object)
+        } else {
+            w.object
+        };
+        Ok(json_response(status, &obj, output, &w.warnings))
+    };
+    match (&rp.name, rp.subresource.as_deref()) {
+        (None, _) => match *method {
+            Method::GET if params.is_watch()? => {
+                watch(state, rt, rp.namespace.clone(), &params, output).await
+            }
+            Method::GET => list(state, &rt, ns, &params, output).await,
+            Method::POST => {
+                let opts = params.write(headers)?;
+                let value = decode_body(&ct, &read_body(body).await?)?;
+                written(rest.create(&rt, ns, value, &opts).await?)
+            }
+            Method::DELETE => {
+                let bytes = read_body(body).await?;
+                let del_body = if bytes.is_empty() {
+                    None
+                } else {
+                    Some(decode_body(&ct, &bytes)?)
+                };
+                let opts = params.delete(del_body.as_ref())?;
+                let deleted = rest
+                    .delete_collection(&rt, ns, &params.list()?, &opts)
+                    .await?;
+                let list = json!({"kind": rt.list_kind, "apiVersion": rt.api_version(), "metadata": {}, "items": deleted});
+                Ok(json_response(StatusCode::OK, &list, output, &[]))
+            }
+            _ => Err(ApiError::method_not_allowed(format!(
+                "{method} is not allowed on a collection"
+            ))),
+        },
+        (Some(name), None) => match *method {
+            Method::GET => {
+                if output == Output::Json && !rt.multi_version {
+                    return Ok(bytes_response(rest.get(&rt, ns, name)?.json.clone()));
+                }
+                let v = rest.get_value(&rt, ns, name)?;
+                let v = if output == Output::Metadata {
+                    metadata_only(&v)
+                } else {
+                    v
+                };
+                Ok(json_response(StatusCode::OK, &v, output, &[]))
+            }
+            Method::PUT => {
+                let opts = params.write(headers)?;
+                let value = decode_body(&ct, &read_body(body).await?)?;
+                written(rest.update(&rt, ns, name, value, &opts, None).await?)
+            }
+            Method::PATCH => {
+                let patch_type = PatchType::from_content_type(&ct)
+                    .ok_or_else(|| ApiError::unsupported_media_type(&ct))?;
+                let opts = params.write(headers)?;
+                let bytes = read_body(body).await?;
+                written(
+                    rest.patch(&rt, ns, name, patch_type, &bytes, &opts, None)
+                        .await?,
+                )
+            }
+            Method::DELETE => {
+                let bytes = read_body(body).await?;
+                let del_body = if bytes.is_empty() {
+                    None
+                } else {
+                    Some(decode_body(&ct, &bytes)?)
+                };
+                let opts = params.delete(del_body.as_ref())?;
+                written(rest.delete(&rt, ns, name, &opts).await?)
+            }
+            _ => Err(ApiError::method_not_allowed(format!(
+                "{method} is not allowed on an object"
+            ))),
+        },
+        (Some(name), Some("status")) if rt.status => match *method {
+            Method::GET => Ok(json_response(
+                StatusCode::OK,
+                &rest.get_value(&rt, ns, name)?,
+                output,
+                &[],
+            )),
+            Method::PUT => {
+                let opts = params.write(headers)?;
+                let value = decode_body(&ct, &read_body(body).await?)?;
+                written(
+                    rest.update(&rt, ns, name, value, &opts, Some("status"))
+                        .await?,
+                )
+            }
+            Method::PATCH => {
+                let patch_type = PatchType::from_content_type(&ct)
+                    .ok_or_else(|| ApiError::unsupported_media_type(&ct))?;
+                let opts = params.write(headers)?;
+                let bytes = read_body(body).await?;
+                written(
+                    rest.patch(&rt, ns, name, patch_type, &bytes, &opts, Some("status"))
+                        .await?,
+                )
+            }
+            _ => Err(ApiError::method_not_allowed(format!(
+                "{method} is not allowed on status"
+            ))),
+        },
+        (Some(name), Some("scale")) if rt.scale.is_some() => match *method {
+            Method::GET => Ok(json_response(
+                StatusCode::OK,
+                &rest.get_scale(&rt, ns, name)?,
+                output,
+                &[],
+            )),
+            Method::PUT => {
+                let opts = params.write(headers)?;
+                let value = decode_body(&ct, &read_body(body).await?)?;
+                if value.get("spec").is_none_or(|s| !s.is_object()) {
+                    return Err(ApiError::bad_request(
+                        "a Scale object with spec.replicas is required",
+                    ));
+                }
+                let w = rest
+                    .write_scale(&rt, ns, name, &opts, |_| Ok(value.clone()))
+                    .await?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    &w.object,
+                    output,
+                    &w.warnings,
+                ))
+            }
+            Method::PATCH => {
+                let patch_type = PatchType::from_content_type(&ct)
+                    .ok_or_else(|| ApiError::unsupported_media_type(&ct))?;
+                let opts = params.write(headers)?;
+                let bytes = read_body(body).await?;
+                let w = rest
+                    .write_scale(&rt, ns, name, &opts, |scale| {
+                        crate::rest::patch_value(scale, patch_type, &bytes)
+                    })
+                    .await?;
+                Ok(json_response(
+                    StatusCode::OK,
+                    &w.object,
+                    output,
+                    &w.warnings,
+                ))
+            }
+            _ => Err(ApiError::method_not_allowed(format!(
+                "{method} is not allowed on scale"
+            ))),
+        },
+        (Some(_), Some(_)) => Err(ApiError::not_found_path()),
+    }
+}
+
+async fn list(
+    state: &AppState,
+    rt: &crate::resource::ResourceType,
+    ns: Option<&str>,
+    params: &Params,
+    output: Output,
+) -> Result<Response, ApiError> {
+    let opts = params.list()?;
+    let result = state.rest.list(rt, ns, &opts).await?;
+    let mut meta = json!({"resourceVersion": result.resource_version.to_string()});
+    if let Some(c) = &result.continue_token {
+        meta["continue"] = json!(c);
+    }
+    if let Some(r) = result.remaining {
+        meta["remainingItemCount"] = json!(r);
+    }
+    if output == Output::Json && !rt.multi_version {
+        let head = json!({"kind": rt.list_kind, "apiVersion": rt.api_version(), "metadata": meta});
+        let mut out = serde_json::to_vec(&head).unwrap_or_default();
+        out.pop();
+        out.extend_from_slice(b",\"items\":[");
+        for (i, item) in result.items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&item.json);
+        }
+        out.extend_from_slice(b"]}");
+        return Ok(bytes_response(Bytes::from(out)));
+    }
+    let items: Vec<Value> = result
+        .items
+        .iter()
+        .map(|o| {
+            let mut v = o.value();
+            served_version(rt, &mut v);
+            if output == Output::Metadata {
+                metadata_only(&v)
+            } else {
+                v
+            }
+        })
+        .collect();
+    let list = if output == Output::Metadata {
+        json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items})
+    } else {
+        json!({"kind": rt.list_kind, "apiVersion": rt.api_version(), "metadata": meta, "items": items})
+    };
+    Ok(json_response(StatusCode::OK, &list, output, &[]))
+}
+
+async fn watch(
+    state: &AppState,
+    rt: Arc<crate::resource::ResourceType>,
+    namespace: Option<String>,
+    params: &Params,
+    output: Output,
+) -> Result<Response, ApiError> {
+    let opts = params.watch()?;
+    let rx = state.rest.watch(rt, namespace, opts).await?;
+    let stream = futures::stream::unfold(rx, move |mut rx| async move {
+        let event = rx.recv().await?;
+        let line = if output == Output::Metadata && event.event_type != "ERROR" {
+            let obj: Value = serde_json::from_slice(&event.object).unwrap_or(Value::Null);
+            let meta = if event.event_type == "BOOKMARK" {
+                obj
+            } else {
+                metadata_only(&obj)
+            };
+            let mut line = serde_json::to_vec(&json!({"type": event.event_type, "object": meta}))
+                .unwrap_or_default();
+            line.push(b'\n');
+            Bytes::from(line)
+        } else {
+            encode_json_line(&event)
+        };
+        Some((Ok::<Bytes, std::convert::Infallible>(line), rx))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
+    Ok(resp)
+}

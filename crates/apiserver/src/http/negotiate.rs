@@ -1,0 +1,183 @@
+//! Content negotiation: decoding request bodies (JSON, YAML, protobuf) and choosing the response
+//! form (JSON, YAML, metadata-only) from `Accept`.
+
+use crate::protobuf::{self, ProtobufError};
+use crate::status::ApiError;
+use axum::http::HeaderMap;
+use serde_json::Value;
+
+/// The largest request body accepted (as kube-apiserver: 3 MiB).
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
+/// A media type with its parameters, e.g. `application/json;as=Table;g=meta.k8s.io;v=v1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaType {
+    /// `type/subtype`, lowercased.
+    pub essence: String,
+    /// Parameters, in order.
+    pub params: Vec<(String, String)>,
+}
+
+impl MediaType {
+    /// Parses one media type.
+    pub fn parse(s: &str) -> MediaType {
+        let mut parts = s.split(';');
+        let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let params = parts
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                Some((k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+            })
+            .collect();
+        MediaType { essence, params }
+    }
+
+    /// A parameter's value.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The `Content-Type` of a request, without parameters.
+pub fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| MediaType::parse(s).essence)
+        .unwrap_or_default()
+}
+
+/// Decodes an object body by its Content-Type (none means JSON, as the Python client sends).
+pub fn decode_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request(
+            "the request body is empty; an object was expected",
+        ));
+    }
+    match content_type {
+        "" | "application/json" | "*/*" => serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))),
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            let v: Value = serde_norway::from_slice(body)
+                .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?;
+            Ok(v)
+        }
+        protobuf::CONTENT_TYPE => protobuf::decode(body).map_err(|e| match e {
+            ProtobufError::UnsupportedKind { api_version, kind } => {
+                let mut err = ApiError::unsupported_media_type(protobuf::CONTENT_TYPE);
+                err.message = format!(
+                    "protobuf request bodies for {api_version}, Kind={kind} are not supported; send application/json"
+                );
+                err
+            }
+            other => ApiError::bad_request(format!("unable to decode protobuf body: {other}")),
+        }),
+        other => Err(ApiError::unsupported_media_type(other)),
+    }
+}
+
+/// How a response is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+    /// `meta.k8s.io/v1` PartialObjectMetadata(List).
+    Metadata,
+}
+
+/// Chooses the response form from `Accept`; 406 when nothing acceptable can be produced.
+pub fn choose_output(headers: &HeaderMap) -> Result<Output, ApiError> {
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if accept.trim().is_empty() {
+        return Ok(Output::Json);
+    }
+    for entry in accept.split(',') {
+        let mt = MediaType::parse(entry);
+        let json_like = matches!(
+            mt.essence.as_str(),
+            "application/json" | "*/*" | "application/*"
+        );
+        match (json_like, mt.param("as")) {
+            (true, None) => return Ok(Output::Json),
+            (true, Some("PartialObjectMetadata" | "PartialObjectMetadataList"))
+                if mt.param("g") == Some("meta.k8s.io")
+                    && matches!(mt.param("v"), Some("v1" | "v1beta1")) =>
+            {
+                return Ok(Output::Metadata);
+            }
+            _ => {}
+        }
+        if matches!(
+            mt.essence.as_str(),
+            "application/yaml" | "application/x-yaml" | "text/yaml"
+        ) {
+            return Ok(Output::Yaml);
+        }
+    }
+    Err(ApiError::not_acceptable(format!(
+        "only the following media types are accepted: application/json, application/yaml, application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1 (got {accept:?})"
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(s: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(axum::http::header::ACCEPT, s.parse().expect("header"));
+        h
+    }
+
+    #[test]
+    fn negotiates() {
+        assert_eq!(choose_output(&HeaderMap::new()), Ok(Output::Json));
+        assert_eq!(
+            choose_output(&accept(
+                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+            )),
+            Ok(Output::Json)
+        );
+        assert_eq!(choose_output(&accept("application/yaml")), Ok(Output::Yaml));
+        assert_eq!(
+            choose_output(&accept(
+                "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+            )),
+            Ok(Output::Metadata)
+        );
+        assert_eq!(
+            choose_output(&accept("application/vnd.kubernetes.protobuf")).map_err(|e| e.code),
+            Err(406)
+        );
+    }
+
+    #[test]
+    fn decodes_bodies() {
+        assert!(decode_body("application/json", b"{\"a\":1}").is_ok());
+        assert!(decode_body("", b"{\"a\":1}").is_ok());
+        assert_eq!(
+            decode_body("application/yaml", b"a: 1\n").ok(),
+            Some(serde_json::json!({"a": 1}))
+        );
+        assert_eq!(
+            decode_body("application/json", b"{").map_err(|e| e.code),
+            Err(400)
+        );
+        assert_eq!(
+            decode_body("text/plain", b"x").map_err(|e| e.code),
+            Err(415)
+        );
+        assert_eq!(
+            decode_body("application/vnd.kubernetes.protobuf", b"junk").map_err(|e| e.code),
+            Err(400)
+        );
+    }
+}

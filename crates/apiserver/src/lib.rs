@@ -1,0 +1,17 @@
+//! kubeforge-apiserver: an embeddable, Kubernetes-compatible API server.
+
+pub mod catalog;
+pub mod crd;
+pub mod http;
+pub mod openapi;
+pub mod protobuf;
+pub mod resource;
+pub mod rest;
+pub mod selector;
+mod server;
+pub mod status;
+pub mod storage;
+pub mod strategy;
+pub mod validation;
+
+pub use server::{ApiServer, ApiServerBuilder, StartError, kubeconfig_value};

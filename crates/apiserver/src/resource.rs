@@ -1,0 +1,112 @@
+//! What the server serves: one [`ResourceType`] per (group, version, resource), built-in or
+//! custom, each with the [`Strategy`] that carries its special rules.
+
+use crate::strategy::Strategy;
+use std::sync::Arc;
+
+/// Where the scale subresource reads and writes replicas (`autoscaling/v1` Scale).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScalePaths {
+    /// JSON path of the desired replicas, e.g. `.spec.replicas`.
+    pub spec_replicas: String,
+    /// JSON path of the observed replicas, e.g. `.status.replicas`.
+    pub status_replicas: String,
+    /// JSON path of the serialized label selector, e.g. `.status.selector`.
+    pub label_selector: Option<String>,
+}
+
+/// One served resource at one version.
+#[derive(Clone)]
+pub struct ResourceType {
+    /// API group, "" for core.
+    pub group: String,
+    /// Version, e.g. `v1`.
+    pub version: String,
+    /// Kind, e.g. `ConfigMap`.
+    pub kind: String,
+    /// List kind, e.g. `ConfigMapList`.
+    pub list_kind: String,
+    /// Plural resource name (the URL segment), e.g. `configmaps`.
+    pub plural: String,
+    /// Singular name, e.g. `configmap`.
+    pub singular: String,
+    /// Namespaced or cluster-scoped.
+    pub namespaced: bool,
+    /// Short names (`cm`).
+    pub short_names: Vec<String>,
+    /// Categories (`all`).
+    pub categories: Vec<String>,
+    /// Whether `/status` is served (and the main endpoint ignores status).
+    pub status: bool,
+    /// Whether `/scale` is served, and where.
+    pub scale: Option<ScalePaths>,
+    /// Storage key prefix shared by all versions: `group/plural`.
+    pub storage_key: Arc<str>,
+    /// Whether objects may be stored at another version of the same resource (then `apiVersion`
+    /// is rewritten on the way out).
+    pub multi_version: bool,
+    /// The resource's rules.
+    pub strategy: Arc<dyn Strategy>,
+    /// Where its OpenAPI schema comes from.
+    pub schema: SchemaSource,
+}
+
+/// Where a resource's OpenAPI schema comes from.
+#[derive(Clone)]
+pub enum SchemaSource {
+    /// A built-in type: registers its k8s-openapi schema in the model.
+    Builtin(fn(&mut crate::openapi::OpenApiModel, &ResourceType)),
+    /// A custom resource version: the CRD's `openAPIV3Schema`, if any.
+    Custom(Option<serde_json::Value>),
+}
+
+impl std::fmt::Debug for ResourceType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceType")
+            .field("group", &self.group)
+            .field("version", &self.version)
+            .field("plural", &self.plural)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The verbs every resource supports.
+pub const VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+impl ResourceType {
+    /// `group/version`, or `version` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// The storage key prefix for a group and plural.
+    pub fn storage_key_for(group: &str, plural: &str) -> Arc<str> {
+        Arc::from(format!("{group}/{plural}"))
+    }
+
+    /// The path of the collection, e.g. `/apis/apps/v1/namespaces/ns/deployments`.
+    pub fn collection_path(&self, namespace: Option<&str>) -> String {
+        let root = if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        };
+        match namespace {
+            Some(ns) if self.namespaced => format!("{root}/namespaces/{ns}/{}", self.plural),
+            _ => format!("{root}/{}", self.plural),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! LIST: selectors, resourceVersion semantics and consistent pagination.
+//!
+//! Pages of one list all come from the same snapshot: the continue token carries the snapshot's
+//! resourceVersion and the last key returned; the next page is read at exactly that version (from
+//! the event history). A token older than the history answers 410 Expired, as upstream does.
+
+use super::{Rest, store_error};
+use crate::resource::ResourceType;
+use crate::selector::{FieldSelector, LabelSelector};
+use crate::status::ApiError;
+use crate::storage::{ReadAt, StoreError, StoredObject};
+use crate::strategy::field_string;
+use base64::Engine;
+use std::sync::Arc;
+
+/// The query parameters of a LIST (and the filters of a WATCH).
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    /// `labelSelector`.
+    pub label_selector: LabelSelector,
+    /// `fieldSelector`.
+    pub field_selector: FieldSelector,
+    /// `limit` (0 = no limit).
+    pub limit: usize,
+    /// `continue`.
+    pub continue_token: Option<String>,
+    /// `resourceVersion`.
+    pub resource_version: Option<String>,
+    /// `resourceVersionMatch`.
+    pub resource_version_match: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone)]
+pub struct ListResult {
+    /// The objects, in key order.
+    pub items: Vec<Arc<StoredObject>>,
+    /// The list's resourceVersion.
+    pub resource_version: u64,
+    /// The token for the next page, if any.
+    pub continue_token: Option<String>,
+    /// How many matching objects follow this page (when paginated).
+    pub remaining: Option<u64>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Token {
+    rv: u64,
+    ns: String,
+    name: String,
+}
+
+const EXPIRED_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
+fn decode_token(s: &str) -> Result<Token, ApiError> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|e| ApiError::bad_request(format!("continue key is not valid: {e}")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("continue key is not valid: {e}")))
+}
+
+fn encode_token(t: &Token) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(t).unwrap_or_default())
+}
+
+/// Checks that every field in `selector` is selectable on `rt`.
+pub(crate) fn check_fields(rt: &ResourceType, selector: &FieldSelector) -> Result<(), ApiError> {
+    for r in &selector.requirements {
+        let ok = matches!(r.field.as_str(), "metadata.name" | "metadata.namespace")
+            || rt.strategy.selectable_fields().contains(&r.field.as_str());
+        if !ok {
+            return Err(ApiError::bad_request(format!(
+                "field label not supported: {}",
+                r.field
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether an object (with its namespace and name) passes both selectors.
+pub(crate) fn matches(opts: &ListOptions, ns: &str, name: &str, obj: &StoredObject) -> bool {
+    if !opts.label_selector.is_empty() && !opts.label_selector.matches(&obj.labels()) {
+        return false;
+    }
+    if opts.field_selector.is_empty() {
+        return true;
+    }
+    let needs_body = opts
+        .field_selector
+        .requirements
+        .iter()
+        .any(|r| !matches!(r.field.as_str(), "metadata.name" | "metadata.namespace"));
+    let body = needs_body.then(|| obj.value());
+    opts.field_selector.matches(|field| match field {
+        "metadata.name" => Some(name.to_string()),
+        "metadata.namespace" => Some(ns.to_string()),
+        other => body.as_ref().and_then(|b| field_string(b, other)),
+    })
+}
+
+impl ListOptions {
+    /// Which state the list reads, from `resourceVersion` and `resourceVersionMatch`.
+    pub(crate) fn read_at(&self) -> Result<ReadAt, ApiError> {
+        let rv = self.resource_version.as_deref().filter(|s| !s.is_empty());
+        let m = self
+            .resource_version_match
+            .as_deref()
+            .filter(|s| !s.is_empty());
+        match (rv, m) {
+            (None, Some(_)) => Err(ApiError::bad_request(
+                "resourceVersionMatch is forbidden unless resourceVersion is provided",
+            )),
+            (None, None) => Ok(ReadAt::Latest),
+            (Some("0"), Some("Exact")) => Err(ApiError::bad_request(
+                "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"",
+            )),
+            (Some(rv), Some("Exact")) => Ok(ReadAt::Exact(super::parse_rv(rv)?)),
+            (Some(rv), None | Some("NotOlderThan")) => {
+                let n = super::parse_rv(rv)?;
+                Ok(if n == 0 {
+                    ReadAt::Latest
+                } else {
+                    ReadAt::NotOlderThan(n)
+                })
+            }
+            (Some(_), Some(other)) => Err(ApiError::bad_request(format!(
+                "resourceVersionMatch: Unsupported value: {other:?}: supported values: \"Exact\", \"NotOlderThan\""
+            ))),
+        }
+    }
+}
+
+impl Rest {
+    /// LIST `rt` in `namespace` (all namespaces when None).
+    pub async fn list(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<ListResult, ApiError> {
+        check_fields(rt, &opts.field_selector)?;
+        let namespace = if rt.namespaced { namespace } else { None };
+        let (at, start) = match &opts.continue_token {
+            Some(token) if !token.is_empty() => {
+                if opts
+                    .resource_version
+                    .as_deref()
+                    .is_some_and(|s| !s.is_empty())
+                {
+                    return Err(ApiError::bad_request(
+                        "specifying resource version is not allowed when using continue",
+                    ));
+                }
+                let t = decode_token(token)?;
+                (ReadAt::Exact(t.rv), Some((t.ns, t.name)))
+            }
+            _ => (opts.read_at()?, None),
+        };
+        let page = match self.store.list(&rt.storage_key, namespace, at).await {
+            Ok(p) => p,
+            Err(StoreError::TooOld { .. }) if start.is_some() => {
+                return Err(ApiError::expired(EXPIRED_CONTINUE));
+            }
+            Err(e) => return Err(store_error(rt, "", e)),
+        };
+        let mut items = Vec::new();
+        let mut continue_token = None;
+        let mut remaining = None;
+        let mut matched = page.items.into_iter().filter(|(key, obj)| {
+            if let Some((ns, name)) = &start
+                && (key.namespace.as_str(), key.name.as_str()) <= (ns.as_str(), name.as_str())
+            {
+                return false;
+            }
+            matches(opts, &key.namespace, &key.name, obj)
+        });
+        let mut last = None;
+        for (key, obj) in matched.by_ref() {
+            items.push(obj);
+            last = Some(key);
+            if opts.limit > 0 && items.len() == opts.limit {
+                break;
+            }
+        }
+        if opts.limit > 0 && items.len() == opts.limit {
+            let rest = matched.count() as u64;
+            if rest > 0
+                && let Some(key) = last
+            {
+                continue_token = Some(encode_token(&Token {
+                    rv: page.resource_version,
+                    ns: key.namespace,
+                    name: key.name,
+                }));
+                remaining = Some(rest);
+            }
+        }
+        Ok(ListResult {
+            items,
+            resource_version: page.resource_version,
+            continue_token,
+            remaining,
+        })
+    }
+}

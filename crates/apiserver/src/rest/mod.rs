@@ -1,0 +1,165 @@
+//! The generic request path: one implementation of every verb for every resource.
+//!
+//! HTTP handlers parse a request into a resource type, a scope and options, then call [`Rest`].
+//! `Rest` applies the generic object semantics (type meta, system metadata, generateName,
+//! resourceVersion preconditions, generation, status and scale subresources, finalizers,
+//! managedFields, field validation) and asks the resource's strategy for everything specific.
+
+mod list;
+pub mod managed_fields;
+mod meta;
+pub use meta::{finalizers, now};
+mod patch;
+mod subresource;
+mod watch;
+mod write;
+
+pub use list::{ListOptions, ListResult};
+pub use patch::{PatchType, patch_value, strategic_merge};
+pub use watch::{WatchEvent, WatchOptions, WatchStream, encode_json_line};
+pub use write::DeleteOptions;
+
+use crate::catalog::Catalog;
+use crate::resource::ResourceType;
+use crate::status::ApiError;
+use crate::storage::{ObjectKey, Store, StoreError, StoredObject};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How the server treats fields the type does not know (`fieldValidation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FieldValidation {
+    /// Drop them silently.
+    Ignore,
+    /// Drop them and warn (the server default).
+    #[default]
+    Warn,
+    /// Reject the request.
+    Strict,
+}
+
+impl FieldValidation {
+    /// Parses the query parameter.
+    pub fn parse(s: &str) -> Result<Self, ApiError> {
+        match s {
+            "" | "Warn" => Ok(FieldValidation::Warn),
+            "Ignore" => Ok(FieldValidation::Ignore),
+            "Strict" => Ok(FieldValidation::Strict),
+            other => Err(ApiError::bad_request(format!(
+                "fieldValidation must be one of Ignore, Warn or Strict, got {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Options of every write.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// `dryRun=All`: validate and answer, store nothing.
+    pub dry_run: bool,
+    /// `fieldManager`, or the client's user agent.
+    pub field_manager: String,
+    /// `fieldValidation`.
+    pub field_validation: FieldValidation,
+}
+
+/// The result of a write: the object as stored (or as it would be, on dry run), and warnings.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The object.
+    pub object: Value,
+    /// `Warning` headers to send.
+    pub warnings: Vec<String>,
+    /// Whether the write created the object (201 rather than 200).
+    pub created: bool,
+}
+
+/// The generic request path over one store and catalog.
+#[derive(Clone)]
+pub struct Rest {
+    /// Where objects live.
+    pub store: Store,
+    /// What is served.
+    pub catalog: Arc<Catalog>,
+    /// How often watches get a BOOKMARK when they asked for them.
+    pub bookmark_interval: Duration,
+}
+
+impl std::fmt::Debug for Rest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rest").finish_non_exhaustive()
+    }
+}
+
+/// Maps a storage failure for one object to its API error.
+pub(crate) fn store_error(rt: &ResourceType, name: &str, err: StoreError) -> ApiError {
+    match err {
+        StoreError::NotFound => ApiError::not_found(&rt.group, &rt.plural, name),
+        StoreError::AlreadyExists => ApiError::already_exists(&rt.group, &rt.plural, name),
+        StoreError::Conflict { .. } => ApiError::stale(&rt.group, &rt.plural, name),
+        StoreError::TooOld { requested, oldest } => {
+            ApiError::expired(format!("too old resource version: {requested} ({oldest})"))
+        }
+        StoreError::TooNew { requested, current } => {
+            let mut e = ApiError::timeout(format!(
+                "Too large resource version: {requested}, current: {current}"
+            ));
+            e.retry_after = Some(1);
+            e
+        }
+        StoreError::Unavailable(msg) => ApiError::internal(msg),
+    }
+}
+
+/// Parses a resourceVersion as the server issues them.
+pub(crate) fn parse_rv(s: &str) -> Result<u64, ApiError> {
+    s.parse::<u64>()
+        .map_err(|_| ApiError::bad_request(format!("invalid resource version: {s:?}")))
+}
+
+impl Rest {
+    /// The key of an object of `rt`.
+    pub fn key(&self, rt: &ResourceType, namespace: Option<&str>, name: &str) -> ObjectKey {
+        let ns = if rt.namespaced {
+            namespace.unwrap_or("")
+        } else {
+            ""
+        };
+        ObjectKey::new(rt.storage_key.clone(), ns, name)
+    }
+
+    /// GET one object, as served at `rt`'s version.
+    pub fn get(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Arc<StoredObject>, ApiError> {
+        self.store
+            .get(&self.key(rt, namespace, name))
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
+    }
+
+    /// The object as a value at `rt`'s version.
+    pub fn get_value(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
+        let obj = self.get(rt, namespace, name)?;
+        let mut v = obj.value();
+        served_version(rt, &mut v);
+        Ok(v)
+    }
+}
+
+/// Rewrites `apiVersion` to the version being served (conversion strategy None).
+pub fn served_version(rt: &ResourceType, obj: &mut Value) {
+    if rt.multi_version
+        && let Some(map) = obj.as_object_mut()
+    {
+        map.insert("apiVersion".into(), Value::String(rt.api_version()));
+    }
+}

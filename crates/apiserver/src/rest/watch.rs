@@ -1,0 +1,262 @@
+//! WATCH: initial state, resumption from a resourceVersion, selector transitions, bookmarks and
+//! streaming lists (`sendInitialEvents`).
+//!
+//! A watch runs as a task that feeds a bounded channel; the HTTP layer writes each event as one
+//! JSON line and flushes it. Objects that start or stop matching the selectors are delivered as
+//! ADDED or DELETED, as kube-apiserver's watch cache does.
+
+use super::list::{ListOptions, check_fields, matches};
+use super::{Rest, served_version, store_error};
+use crate::resource::ResourceType;
+use crate::status::ApiError;
+use crate::storage::{EventType, ReadAt, StoreError, StoredObject};
+use bytes::Bytes;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Parameters of a watch.
+#[derive(Debug, Clone, Default)]
+pub struct WatchOptions {
+    /// Selectors and resourceVersion (as for a list).
+    pub list: ListOptions,
+    /// `allowWatchBookmarks`.
+    pub bookmarks: bool,
+    /// `sendInitialEvents`.
+    pub send_initial_events: Option<bool>,
+    /// `timeoutSeconds`.
+    pub timeout: Option<Duration>,
+}
+
+/// One event on the wire.
+#[derive(Debug, Clone)]
+pub struct WatchEvent {
+    /// `ADDED`, `MODIFIED`, `DELETED`, `BOOKMARK` or `ERROR`.
+    pub event_type: &'static str,
+    /// The serialized object (or Status, for ERROR).
+    pub object: Bytes,
+}
+
+/// The receiving end of a watch.
+pub type WatchStream = mpsc::Receiver<WatchEvent>;
+
+fn object_bytes(rt: &ResourceType, obj: &StoredObject) -> Bytes {
+    if rt.multi_version {
+        let mut v = obj.value();
+        served_version(rt, &mut v);
+        Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+    } else {
+        obj.json.clone()
+    }
+}
+
+fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> WatchEvent {
+    let mut meta = json!({"resourceVersion": rv.to_string()});
+    if initial_end {
+        meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+    }
+    let obj = json!({"kind": rt.kind, "apiVersion": rt.api_version(), "metadata": meta});
+    WatchEvent {
+        event_type: "BOOKMARK",
+        object: Bytes::from(serde_json::to_vec(&obj).unwrap_or_default()),
+    }
+}
+
+fn error_event(err: &ApiError) -> WatchEvent {
+    WatchEvent {
+        event_type: "ERROR",
+        object: Bytes::from(serde_json::to_vec(&err.to_status()).unwrap_or_default()),
+    }
+}
+
+impl Rest {
+    /// Starts a watch; errors that can be known before streaming are returned directly.
+    pub async fn watch(
+        &self,
+        rt: Arc<ResourceType>,
+        namespace: Option<String>,
+        opts: WatchOptions,
+    ) -> Result<WatchStream, ApiError> {
+        check_fields(&rt, &opts.list.field_selector)?;
+        let namespace = if rt.namespaced { namespace } else { None };
+        let rv = opts.list.resource_version.clone().filter(|s| !s.is_empty());
+        let rv_match = opts
+            .list
+            .resource_version_match
+            .as_deref()
+            .filter(|s| !s.is_empty());
+        let initial = match opts.send_initial_events {
+            Some(true) => {
+                if rv_match != Some("NotOlderThan") {
+                    return Err(ApiError::invalid(
+                        "meta.k8s.io",
+                        "ListOptions",
+                        "",
+                        vec![crate::status::FieldCause::forbidden(
+                            "resourceVersionMatch",
+                            "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+                        )],
+                    ));
+                }
+                if !opts.bookmarks {
+                    return Err(ApiError::invalid(
+                        "meta.k8s.io",
+                        "ListOptions",
+                        "",
+                        vec![crate::status::FieldCause::forbidden(
+                            "allowWatchBookmarks",
+                            "sendInitialEvents requires setting allowWatchBookmarks to true",
+                        )],
+                    ));
+                }
+                true
+            }
+            Some(false) => false,
+            None => {
+                if rv_match.is_some() {
+                    return Err(ApiError::invalid(
+                        "meta.k8s.io",
+                        "ListOptions",
+                        "",
+                        vec![crate::status::FieldCause::forbidden(
+                            "resourceVersionMatch",
+                            "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+                        )],
+                    ));
+                }
+                matches!(rv.as_deref(), None | Some("0"))
+            }
+        };
+        let (tx, rx) = mpsc::channel(256);
+        let start_rv = match rv.as_deref() {
+            None | Some("0") => None,
+            Some(s) => Some(super::parse_rv(s)?),
+        };
+        let rest = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = rest
+                .run_watch(&rt, namespace.as_deref(), &opts, initial, start_rv, &tx)
+                .await
+            {
+                let _ = tx.send(error_event(&e)).await;
+            }
+        });
+        Ok(rx)
+    }
+
+    async fn run_watch(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        opts: &WatchOptions,
+        initial: bool,
+        start_rv: Option<u64>,
+        tx: &mpsc::Sender<WatchEvent>,
+    ) -> Result<(), ApiError> {
+        let deadline = opts.timeout.map(|t| tokio::time::Instant::now() + t);
+        let mut position = match start_rv {
+            Some(rv) if !initial => rv,
+            _ => {
+                let at = match start_rv {
+                    Some(rv) => ReadAt::NotOlderThan(rv),
+                    None => ReadAt::Latest,
+                };
+                let page = self
+                    .store
+                    .list(&rt.storage_key, namespace, at)
+                    .await
+                    .map_err(|e| store_error(rt, "", e))?;
+                for (key, obj) in &page.items {
+                    if matches(&opts.list, &key.namespace, &key.name, obj) {
+                        let ev = WatchEvent {
+                            event_type: "ADDED",
+                            object: object_bytes(rt, obj),
+                        };
+                        if tx.send(ev).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+                if opts.send_initial_events == Some(true)
+                    && tx
+                        .send(bookmark(rt, page.resource_version, true))
+                        .await
+                        .is_err()
+                {
+                    return Ok(());
+                }
+                page.resource_version
+            }
+        };
+        let mut cursor = match self.store.watch(Some(rt.storage_key.clone()), position) {
+            Ok(c) => c,
+            Err(StoreError::TooOld { requested, oldest }) => {
+                return Err(ApiError::expired(format!(
+                    "too old resource version: {requested} ({oldest})"
+                )));
+            }
+            Err(e) => return Err(store_error(rt, "", e)),
+        };
+        let mut ticker = tokio::time::interval(self.bookmark_interval);
+        ticker.tick().await;
+        loop {
+            let sleep_until = deadline
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));
+            tokio::select! {
+                _ = tx.closed() => return Ok(()),
+                _ = tokio::time::sleep_until(sleep_until) => return Ok(()),
+                _ = ticker.tick(), if opts.bookmarks => {
+                    let rv = cursor.position().max(position);
+                    if tx.send(bookmark(rt, rv, false)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                events = cursor.next() => {
+                    let events = match events {
+                        Ok(ev) => ev,
+                        Err(StoreError::TooOld { requested, oldest }) => {
+                            return Err(ApiError::expired(format!("too old resource version: {requested} ({oldest})")));
+                        }
+                        Err(_) => return Ok(()),
+                    };
+                    for event in events {
+                        position = event.resource_version();
+                        if let Some(ns) = namespace && event.key.namespace != ns {
+                            continue;
+                        }
+                        let now_matches = event.event_type != EventType::Deleted
+                            && matches(&opts.list, &event.key.namespace, &event.key.name, &event.object);
+                        let was_matching = event
+                            .prev
+                            .as_ref()
+                            .is_some_and(|p| matches(&opts.list, &event.key.namespace, &event.key.name, p));
+                        let kind = match (event.event_type, was_matching, now_matches) {
+                            (EventType::Added, _, true) => "ADDED",
+                            (EventType::Modified, true, true) => "MODIFIED",
+                            (EventType::Modified, false, true) => "ADDED",
+                            (EventType::Modified, true, false) => "DELETED",
+                            (EventType::Deleted, true, _) => "DELETED",
+                            _ => continue,
+                        };
+                        let ev = WatchEvent { event_type: kind, object: object_bytes(rt, &event.object) };
+                        if tx.send(ev).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A JSON watch line: `{"type":"ADDED","object":{...}}\n`.
+pub fn encode_json_line(event: &WatchEvent) -> Bytes {
+    let mut out = Vec::with_capacity(event.object.len() + 32);
+    out.extend_from_slice(b"{\"type\":\"");
+    out.extend_from_slice(event.event_type.as_bytes());
+    out.extend_from_slice(b"\",\"object\":");
+    out.extend_from_slice(&event.object);
+    out.extend_from_slice(b"}\n");
+    Bytes::from(out)
+}

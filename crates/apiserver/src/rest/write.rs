@@ -1,0 +1,654 @@
+//! Create, update and delete: the write verbs of the generic path.
+
+use super::managed_fields::{self, Write};
+use super::meta::{
+    check_type_meta, finalizers, is_deleting, meta_mut, meta_str, now, random_suffix, spec_part,
+};
+use super::{FieldValidation, Rest, WriteOptions, Written, parse_rv, served_version, store_error};
+use crate::resource::ResourceType;
+use crate::status::{ApiError, FieldCause};
+use crate::storage::{StoreError, WriteOp};
+use crate::validation::validate_object_meta;
+use serde_json::{Value, json};
+
+/// How many times a write retries after losing an optimistic-concurrency race it did not ask for.
+const RETRIES: usize = 16;
+
+/// Options of a DELETE (the `DeleteOptions` body and query parameters).
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    /// `preconditions.uid`.
+    pub uid: Option<String>,
+    /// `preconditions.resourceVersion`.
+    pub resource_version: Option<String>,
+    /// `propagationPolicy`: Orphan, Background or Foreground.
+    pub propagation_policy: Option<String>,
+    /// `dryRun=All`.
+    pub dry_run: bool,
+}
+
+impl Rest {
+    /// Checks type meta, decodes through the strategy and applies `fieldValidation`.
+    pub(crate) fn decode_for_write(
+        &self,
+        rt: &ResourceType,
+        mut body: Value,
+        opts: &WriteOptions,
+    ) -> Result<(Value, Vec<String>), ApiError> {
+        check_type_meta(rt, &mut body)?;
+        let decoded = rt.strategy.decode(body)?;
+        let mut warnings = Vec::new();
+        if !decoded.unknown_fields.is_empty() {
+            match opts.field_validation {
+                FieldValidation::Strict => {
+                    return Err(ApiError::strict_decoding(&decoded.unknown_fields));
+                }
+                FieldValidation::Warn => {
+                    warnings.extend(
+                        decoded
+                            .unknown_fields
+                            .iter()
+                            .map(|f| format!("unknown field {f:?}")),
+                    );
+                }
+                FieldValidation::Ignore => {}
+            }
+        }
+        Ok((decoded.value, warnings))
+    }
+
+    fn check_namespace(&self, rt: &ResourceType, namespace: Option<&str>) -> Result<(), ApiError> {
+        if !rt.namespaced {
+            return Ok(());
+        }
+        let ns = namespace.unwrap_or("");
+        let catalog = self.catalog.snapshot();
+        let Some(ns_type) = catalog.find("", "v1", "namespaces") else {
+            return Ok(());
+        };
+        match self.store.get(&self.key(&ns_type, None, ns)) {
+            None => Err(ApiError::not_found("", "namespaces", ns)),
+            Some(obj) => {
+                let v = obj.value();
+                if is_deleting(&v)
+                    || v.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
+                {
+                    Err(ApiError::forbidden(
+                        &rt.group,
+                        &rt.plural,
+                        "",
+                        format!(
+                            "{} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                            crate::status::qualified(&rt.plural, &rt.group)
+                        ),
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    fn invalid(rt: &ResourceType, obj: &Value, causes: Vec<FieldCause>) -> ApiError {
+        let name = match meta_str(obj, "name") {
+            "" => meta_str(obj, "generateName"),
+            n => n,
+        };
+        ApiError::invalid(&rt.group, &rt.kind, name, causes)
+    }
+
+    /// POST: creates an object in `namespace`.
+    pub async fn create(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        body: Value,
+        opts: &WriteOptions,
+    ) -> Result<Written, ApiError> {
+        let (mut obj, warnings) = self.decode_for_write(rt, body, opts)?;
+        {
+            let m = meta_mut(&mut obj);
+            if rt.namespaced {
+                let url_ns = namespace.unwrap_or("");
+                match m.get("namespace").and_then(Value::as_str) {
+                    Some(ns) if !ns.is_empty() && ns != url_ns => {
+                        return Err(ApiError::bad_request(
+                            "the namespace of the provided object does not match the namespace sent on the request",
+                        ));
+                    }
+                    _ => {
+                        m.insert("namespace".into(), json!(url_ns));
+                    }
+                }
+            } else {
+                m.remove("namespace");
+            }
+            for field in [
+                "resourceVersion",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "managedFields",
+                "selfLink",
+            ] {
+                m.remove(field);
+            }
+            m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
+            m.insert("creationTimestamp".into(), json!(now()));
+            if rt.strategy.tracks_generation() {
+                m.insert("generation".into(), json!(1));
+            } else {
+                m.remove("generation");
+            }
+        }
+        if rt.status
+            && let Some(map) = obj.as_object_mut()
+        {
+            map.remove("status");
+        }
+        rt.strategy.prepare_for_create(&mut obj);
+        let initial = rt.strategy.initial_finalizers();
+        if !initial.is_empty() {
+            let mut fins = finalizers(&obj);
+            for f in initial {
+                if !fins.iter().any(|x| x == f) {
+                    fins.push(f.to_string());
+                }
+            }
+            meta_mut(&mut obj).insert("finalizers".into(), json!(fins));
+        }
+        let mut causes = validate_object_meta(&obj["metadata"], rt.strategy.name_rule());
+        causes.extend(rt.strategy.validate(&obj));
+        if !causes.is_empty() {
+            return Err(Self::invalid(rt, &obj, causes));
+        }
+        self.check_namespace(rt, namespace)?;
+        let av = rt.api_version();
+        let time = now();
+        let mf = managed_fields::record(
+            None,
+            &obj,
+            &Write {
+                manager: &opts.field_manager,
+                api_version: &av,
+                time: &time,
+                subresource: None,
+            },
+        );
+        meta_mut(&mut obj).insert("managedFields".into(), mf);
+        let generate = meta_str(&obj, "generateName").to_string();
+        let fixed_name = meta_str(&obj, "name").to_string();
+        for attempt in 0..RETRIES {
+            if fixed_name.is_empty() {
+                meta_mut(&mut obj).insert(
+                    "name".into(),
+                    json!(format!("{generate}{}", random_suffix())),
+                );
+            }
+            let name = meta_str(&obj, "name").to_string();
+            if fixed_name.is_empty() {
+                let problems = rt.strategy.name_rule().problems(&name);
+                if !problems.is_empty() {
+                    let causes = problems
+                        .into_iter()
+                        .map(|p| FieldCause::invalid("metadata.name", &json!(name), p))
+                        .collect();
+                    return Err(Self::invalid(rt, &obj, causes));
+                }
+            }
+            if opts.dry_run {
+                return Ok(Written {
+                    object: obj,
+                    warnings,
+                    created: true,
+                });
+            }
+            let key = self.key(rt, namespace, &name);
+            match self
+                .store
+                .write(WriteOp::Create {
+                    key,
+                    value: obj.clone(),
+                })
+                .await
+            {
+                Ok(stored) => {
+                    let mut v = stored.value();
+                    served_version(rt, &mut v);
+                    return Ok(Written {
+                        object: v,
+                        warnings,
+                        created: true,
+                    });
+                }
+                Err(StoreError::AlreadyExists)
+                    if fixed_name.is_empty() && attempt + 1 < RETRIES =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(store_error(rt, &name, e)),
+            }
+        }
+        Err(ApiError::already_exists(&rt.group, &rt.plural, &generate))
+    }
+
+    /// The generic update semantics: merges what the client may not change from `old` into
+    /// `new`, bumps generation, checks finalizers, validates and records managedFields.
+    /// Returns None when nothing would change.
+    pub(crate) fn prepare_update(
+        &self,
+        rt: &ResourceType,
+        old: &Value,
+        mut new: Value,
+        opts: &WriteOptions,
+        subresource: Option<&str>,
+    ) -> Result<Option<Value>, ApiError> {
+        if subresource == Some("status") {
+            let status = new.get("status").cloned();
+            let mut merged = old.clone();
+            match status {
+                Some(s) => merged["status"] = s,
+                None => {
+                    if let Some(m) = merged.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
+            }
+            new = merged;
+        } else {
+            if rt.status {
+                match old.get("status") {
+                    Some(s) => new["status"] = s.clone(),
+                    None => {
+                        if let Some(m) = new.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                }
+            }
+            rt.strategy.prepare_for_update(&mut new, old);
+        }
+        {
+            let old_meta = old.get("metadata").cloned().unwrap_or(json!({}));
+            let m = meta_mut(&mut new);
+            for field in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "namespace",
+                "name",
+                "managedFields",
+            ] {
+                match old_meta.get(field) {
+                    Some(v) => m.insert(field.into(), v.clone()),
+                    None => m.remove(field),
+                };
+            }
+            m.remove("resourceVersion");
+            m.remove("selfLink");
+        }
+        if rt.strategy.tracks_generation()
+            && spec_part(old, rt.status) != spec_part(&new, rt.status)
+        {
+            let generation = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                + 1;
+            meta_mut(&mut new).insert("generation".into(), json!(generation));
+        }
+        if is_deleting(old) {
+            let old_f = finalizers(old);
+            let added: Vec<String> = finalizers(&new)
+                .into_iter()
+                .filter(|f| !old_f.contains(f))
+                .collect();
+            if !added.is_empty() {
+                return Err(Self::invalid(
+                    rt,
+                    &new,
+                    vec![FieldCause::forbidden(
+                        "metadata.finalizers",
+                        format!(
+                            "no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
+                        ),
+                    )],
+                ));
+            }
+        }
+        let mut causes = validate_object_meta(&new["metadata"], rt.strategy.name_rule());
+        if subresource == Some("status") {
+            causes.extend(rt.strategy.validate_status(&new));
+        } else {
+            causes.extend(rt.strategy.validate_update(&new, old));
+        }
+        if !causes.is_empty() {
+            return Err(Self::invalid(rt, &new, causes));
+        }
+        let mut old_cmp = old.clone();
+        if let Some(m) = old_cmp.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        if old_cmp == new {
+            return Ok(None);
+        }
+        let av = rt.api_version();
+        let time = now();
+        let mf = managed_fields::record(
+            Some(old),
+            &new,
+            &Write {
+                manager: &opts.field_manager,
+                api_version: &av,
+                time: &time,
+                subresource,
+            },
+        );
+        meta_mut(&mut new).insert("managedFields".into(), mf);
+        Ok(Some(new))
+    }
+
+    /// Reads, transforms and writes one object, retrying on races it did not ask to detect.
+    /// `mutate` gets the current object (at `rt`'s version) and returns the desired one and
+    /// the resourceVersion precondition it carries, if any.
+    pub(crate) async fn guaranteed_update<F>(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &WriteOptions,
+        subresource: Option<&str>,
+        mut mutate: F,
+    ) -> Result<Written, ApiError>
+    where
+        F: FnMut(&Value) -> Result<(Value, Vec<String>, Option<u64>), ApiError>,
+    {
+        let key = self.key(rt, namespace, name);
+        for _ in 0..RETRIES {
+            let current = self
+                .store
+                .get(&key)
+                .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+            let mut old = current.value();
+            served_version(rt, &mut old);
+            let (desired, warnings, precondition) = mutate(&old)?;
+            if let Some(rv) = precondition
+                && rv != current.resource_version
+            {
+                return Err(ApiError::stale(&rt.group, &rt.plural, name));
+            }
+            let Some(new) = self.prepare_update(rt, &old, desired, opts, subresource)? else {
+                return Ok(Written {
+                    object: old,
+                    warnings,
+                    created: false,
+                });
+            };
+            if opts.dry_run {
+                return Ok(Written {
+                    object: new,
+                    warnings,
+                    created: false,
+                });
+            }
+            let op = if is_deleting(&new) && finalizers(&new).is_empty() {
+                WriteOp::Delete {
+                    key: key.clone(),
+                    expected: Some(current.resource_version),
+                }
+            } else {
+                WriteOp::Update {
+                    key: key.clone(),
+                    value: new,
+                    expected: Some(current.resource_version),
+                }
+            };
+            match self.store.write(op).await {
+                Ok(stored) => {
+                    let mut v = stored.value();
+                    served_version(rt, &mut v);
+                    return Ok(Written {
+                        object: v,
+                        warnings,
+                        created: false,
+                    });
+                }
+                Err(StoreError::Conflict { .. }) if precondition.is_none() => continue,
+                Err(StoreError::Conflict { .. }) => {
+                    return Err(ApiError::stale(&rt.group, &rt.plural, name));
+                }
+                Err(e) => return Err(store_error(rt, name, e)),
+            }
+        }
+        Err(ApiError::conflict(
+            &rt.group,
+            &rt.plural,
+            name,
+            "too many concurrent writers; please retry",
+        ))
+    }
+
+    /// PUT: replaces an object (or its status, with `subresource = Some("status")`).
+    pub async fn update(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        body: Value,
+        opts: &WriteOptions,
+        subresource: Option<&str>,
+    ) -> Result<Written, ApiError> {
+        let (mut obj, warnings) = self.decode_for_write(rt, body, opts)?;
+        let body_name = meta_str(&obj, "name").to_string();
+        if !body_name.is_empty() && body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        if rt.namespaced {
+            let body_ns = meta_str(&obj, "namespace");
+            if !body_ns.is_empty() && Some(body_ns) != namespace {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+        }
+        let precondition = match meta_str(&obj, "resourceVersion") {
+            "" => {
+                if !rt.strategy.allow_unconditional_update() {
+                    return Err(ApiError::invalid(
+                        &rt.group,
+                        &rt.kind,
+                        name,
+                        vec![FieldCause::invalid(
+                            "metadata.resourceVersion",
+                            &json!("0x0"),
+                            "must be specified for an update",
+                        )],
+                    ));
+                }
+                None
+            }
+            rv => Some(parse_rv(rv)?),
+        };
+        meta_mut(&mut obj).insert("name".into(), json!(name));
+        self.guaranteed_update(rt, namespace, name, opts, subresource, |_| {
+            Ok((obj.clone(), warnings.clone(), precondition))
+        })
+        .await
+    }
+
+    /// DELETE: removes an object, or marks it for deletion while finalizers remain.
+    pub async fn delete(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Written, ApiError> {
+        if let Some(p) = &opts.propagation_policy
+            && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
+        {
+            return Err(ApiError::invalid(
+                &rt.group,
+                &rt.kind,
+                name,
+                vec![FieldCause::not_supported(
+                    "propagationPolicy",
+                    &json!(p),
+                    &[
+                        "Foreground".into(),
+                        "Background".into(),
+                        "Orphan".into(),
+                        "nil".into(),
+                    ],
+                )],
+            ));
+        }
+        let key = self.key(rt, namespace, name);
+        for _ in 0..RETRIES {
+            let current = self
+                .store
+                .get(&key)
+                .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+            let mut value = current.value();
+            served_version(rt, &mut value);
+            if let Some(uid) = &opts.uid
+                && uid != meta_str(&value, "uid")
+            {
+                return Err(ApiError::conflict(
+                    &rt.group,
+                    &rt.plural,
+                    name,
+                    &format!(
+                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                        meta_str(&value, "uid")
+                    ),
+                ));
+            }
+            if let Some(rv) = &opts.resource_version
+                && parse_rv(rv)? != current.resource_version
+            {
+                return Err(ApiError::conflict(
+                    &rt.group,
+                    &rt.plural,
+                    name,
+                    &format!(
+                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                        current.resource_version
+                    ),
+                ));
+            }
+            rt.strategy.check_delete(&value)?;
+            if !finalizers(&value).is_empty() {
+                if is_deleting(&value) || opts.dry_run {
+                    return Ok(Written {
+                        object: value,
+                        warnings: vec![],
+                        created: false,
+                    });
+                }
+                let mut marked = value.clone();
+                {
+                    let m = meta_mut(&mut marked);
+                    m.insert("deletionTimestamp".into(), json!(now()));
+                    m.insert("deletionGracePeriodSeconds".into(), json!(0));
+                    if rt.strategy.tracks_generation() {
+                        let g = m.get("generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+                        m.insert("generation".into(), json!(g));
+                    }
+                }
+                match self
+                    .store
+                    .write(WriteOp::Update {
+                        key: key.clone(),
+                        value: marked,
+                        expected: Some(current.resource_version),
+                    })
+                    .await
+                {
+                    Ok(stored) => {
+                        let mut v = stored.value();
+                        served_version(rt, &mut v);
+                        return Ok(Written {
+                            object: v,
+                            warnings: vec![],
+                            created: false,
+                        });
+                    }
+                    Err(StoreError::Conflict { .. }) => continue,
+                    Err(e) => return Err(store_error(rt, name, e)),
+                }
+            }
+            if opts.dry_run {
+                return Ok(Written {
+                    object: value,
+                    warnings: vec![],
+                    created: false,
+                });
+            }
+            match self
+                .store
+                .write(WriteOp::Delete {
+                    key: key.clone(),
+                    expected: Some(current.resource_version),
+                })
+                .await
+            {
+                Ok(stored) => {
+                    let mut v = stored.value();
+                    served_version(rt, &mut v);
+                    return Ok(Written {
+                        object: v,
+                        warnings: vec![],
+                        created: false,
+                    });
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(store_error(rt, name, e)),
+            }
+        }
+        Err(ApiError::conflict(
+            &rt.group,
+            &rt.plural,
+            name,
+            "too many concurrent writers; please retry",
+        ))
+    }
+
+    /// DELETE on a collection: deletes every object the list options select.
+    pub async fn delete_collection(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        list: &super::ListOptions,
+        opts: &DeleteOptions,
+    ) -> Result<Vec<Value>, ApiError> {
+        let items = self.list(rt, namespace, list).await?;
+        let mut deleted = Vec::new();
+        for item in items.items {
+            let v = item.value();
+            let name = meta_str(&v, "name").to_string();
+            let ns = meta_str(&v, "namespace").to_string();
+            match self
+                .delete(
+                    rt,
+                    if rt.namespaced {
+                        Some(ns.as_str())
+                    } else {
+                        None
+                    },
+                    &name,
+                    opts,
+                )
+                .await
+            {
+                Ok(w) => deleted.push(w.object),
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted)
+    }
+}

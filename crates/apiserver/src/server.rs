@@ -1,0 +1,321 @@
+//! Starting and stopping an API server: the embedding API for tests, the CLI and other crates.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! let server = kubeforge_apiserver::ApiServer::builder().in_memory().start().await?;
+//! let client = server.client();
+//! let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
+//! assert!(namespaces.get("default").await.is_ok());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+use crate::catalog::Catalog;
+use crate::http::{AppState, OpenApiCache, router};
+use crate::rest::{Rest, WriteOptions};
+use crate::storage::{MemoryStorage, RedbStorage, Storage, Store, StoreConfig};
+use crate::strategy::builtin_resources;
+use crate::strategy::namespace::SYSTEM_NAMESPACES;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Where the server keeps its objects.
+#[derive(Debug, Clone)]
+enum Medium {
+    Memory,
+    Durable(PathBuf),
+}
+
+/// Configures and starts an [`ApiServer`].
+#[derive(Debug, Clone)]
+pub struct ApiServerBuilder {
+    medium: Medium,
+    listen: SocketAddr,
+    store: StoreConfig,
+    bookmark_interval: Duration,
+}
+
+impl Default for ApiServerBuilder {
+    fn default() -> Self {
+        ApiServerBuilder {
+            medium: Medium::Memory,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            store: StoreConfig::default(),
+            bookmark_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The storage could not be opened or loaded.
+    #[error("opening storage: {0}")]
+    Storage(#[source] std::io::Error),
+    /// The listen address could not be bound.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kube client could not be built.
+    #[error("building client: {0}")]
+    Client(String),
+    /// Bootstrapping the system namespaces failed.
+    #[error("bootstrapping: {0}")]
+    Bootstrap(String),
+}
+
+impl ApiServerBuilder {
+    /// Keeps objects in memory only (the default).
+    pub fn in_memory(mut self) -> Self {
+        self.medium = Medium::Memory;
+        self
+    }
+
+    /// Keeps objects durably in `dir` (redb).
+    pub fn data_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.medium = Medium::Durable(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Listens on `addr` (default `127.0.0.1:0`, a free port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// How many events watches can resume from (default 10,000).
+    pub fn history(mut self, events: usize) -> Self {
+        self.store.history_capacity = events;
+        self
+    }
+
+    /// How often watches that allow bookmarks get one (default 60 s).
+    pub fn bookmark_interval(mut self, every: Duration) -> Self {
+        self.bookmark_interval = every;
+        self
+    }
+
+    /// Opens the storage, binds the address and starts serving.
+    pub async fn start(self) -> Result<ApiServer, StartError> {
+        let storage: Arc<dyn Storage> = match &self.medium {
+            Medium::Memory => Arc::new(MemoryStorage),
+            Medium::Durable(dir) => {
+                let dir = dir.clone();
+                Arc::new(
+                    tokio::task::spawn_blocking(move || RedbStorage::open(&dir))
+                        .await
+                        .map_err(|e| StartError::Storage(std::io::Error::other(e)))?
+                        .map_err(StartError::Storage)?,
+                )
+            }
+        };
+        let store = {
+            let config = self.store.clone();
+            tokio::task::spawn_blocking(move || Store::open(storage, config))
+                .await
+                .map_err(|e| StartError::Storage(std::io::Error::other(e)))?
+                .map_err(StartError::Storage)?
+        };
+        let catalog = Arc::new(Catalog::new(builtin_resources()));
+        let rest = Rest {
+            store: store.clone(),
+            catalog,
+            bookmark_interval: self.bookmark_interval,
+        };
+        bootstrap(&rest).await?;
+        if let Some(crd_type) =
+            rest.catalog
+                .snapshot()
+                .find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        {
+            crate::crd::controller::sync(&rest, &crd_type).await;
+        }
+        let controller = tokio::spawn(crate::crd::controller::run(rest.clone()));
+
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: self.listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: self.listen,
+            source,
+        })?;
+        let state = Arc::new(AppState {
+            rest: rest.clone(),
+            server_address: addr.to_string(),
+            openapi: OpenApiCache::default(),
+        });
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let app = router(state);
+        let serve = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop_rx.await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "server stopped");
+            }
+        });
+        let url = format!("http://{addr}");
+        let kubeconfig = kubeconfig_value(&url);
+        let config = kube::Config::new(
+            url.parse()
+                .map_err(|e: axum::http::uri::InvalidUri| StartError::Client(e.to_string()))?,
+        );
+        let client =
+            kube::Client::try_from(config).map_err(|e| StartError::Client(e.to_string()))?;
+        tracing::info!(%url, storage = store.medium(), "API server ready");
+        Ok(ApiServer {
+            addr,
+            url,
+            kubeconfig,
+            client,
+            rest,
+            stop: Some(stop_tx),
+            serve: Some(serve),
+            controller,
+        })
+    }
+}
+
+async fn bootstrap(rest: &Rest) -> Result<(), StartError> {
+    let resources = rest.catalog.snapshot();
+    let Some(ns) = resources.find("", "v1", "namespaces") else {
+        return Ok(());
+    };
+    let opts = WriteOptions {
+        field_manager: "kube-apiserver".into(),
+        ..WriteOptions::default()
+    };
+    for name in SYSTEM_NAMESPACES {
+        if rest.get(&ns, None, name).is_ok() {
+            continue;
+        }
+        let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+        match rest.create(&ns, None, body, &opts).await {
+            Ok(_) => {}
+            Err(e) if e.code == 409 => {}
+            Err(e) => return Err(StartError::Bootstrap(e.to_string())),
+        }
+    }
+    Ok(())
+}
+
+/// A kubeconfig (as YAML-compatible JSON) for a server at `url`, context `kubeforge`.
+pub fn kubeconfig_value(url: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "kubeforge", "cluster": {"server": url}}],
+        "users": [{"name": "kubeforge", "user": {}}],
+        "contexts": [{"name": "kubeforge", "context": {"cluster": "kubeforge", "user": "kubeforge", "namespace": "default"}}],
+        "current-context": "kubeforge",
+        "preferences": {},
+    })
+}
+
+/// A running API server.
+pub struct ApiServer {
+    addr: SocketAddr,
+    url: String,
+    kubeconfig: serde_json::Value,
+    client: kube::Client,
+    rest: Rest,
+    stop: Option<oneshot::Sender<()>>,
+    serve: Option<JoinHandle<()>>,
+    controller: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServer")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiServer {
+    /// A builder (in-memory, a free port on 127.0.0.1).
+    pub fn builder() -> ApiServerBuilder {
+        ApiServerBuilder::default()
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A kube client for this server.
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    /// The kubeconfig for this server, as a value.
+    pub fn kubeconfig(&self) -> &serde_json::Value {
+        &self.kubeconfig
+    }
+
+    /// The kubeconfig as YAML.
+    pub fn kubeconfig_yaml(&self) -> String {
+        serde_norway::to_string(&self.kubeconfig).unwrap_or_default()
+    }
+
+    /// Writes the kubeconfig to `path` (creating parent directories).
+    pub fn write_kubeconfig(&self, path: impl AsRef<Path>) -> std::io::Result<()> {
+        if let Some(parent) = path.as_ref().parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, self.kubeconfig_yaml())
+    }
+
+    /// The generic request path, for in-process access without HTTP.
+    pub fn rest(&self) -> &Rest {
+        &self.rest
+    }
+
+    /// Stops serving, waits for in-flight requests (watches are cut), and closes the store.
+    pub async fn shutdown(mut self) {
+        self.stop_serving().await;
+    }
+
+    async fn stop_serving(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.controller.abort();
+        self.rest.store.close();
+        if let Some(serve) = self.serve.take() {
+            // Open watch streams end when the store closes; bound the wait regardless.
+            let _ = tokio::time::timeout(Duration::from_secs(5), serve).await;
+        }
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.controller.abort();
+        self.rest.store.close();
+    }
+}

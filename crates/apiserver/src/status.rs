@@ -1,0 +1,411 @@
+//! Errors as Kubernetes `Status` objects.
+//!
+//! Every failure the server can report is an [`ApiError`]: a value that knows its HTTP code, its
+//! `reason` and its field causes, and renders as the `Status` body clients expect
+//! (kubectl prints `Error from server (Reason): message`, client-go and kube-rs decode it).
+//! Handlers return `Result<_, ApiError>`; nothing is turned into a 500 by accident.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+/// One problem with one field, as in `Status.details.causes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldCause {
+    /// Machine-readable cause, e.g. `FieldValueInvalid`, `FieldValueRequired`.
+    pub reason: &'static str,
+    /// JSON path of the field, e.g. `metadata.name`.
+    pub field: String,
+    /// Human-readable message, already including the field path as upstream does.
+    pub message: String,
+}
+
+impl FieldCause {
+    /// `field: Invalid value: <value>: detail`.
+    pub fn invalid(field: impl Into<String>, value: &Value, detail: impl AsRef<str>) -> Self {
+        let field = field.into();
+        let shown = match value {
+            Value::String(s) => format!("{s:?}"),
+            other => other.to_string(),
+        };
+        FieldCause {
+            reason: "FieldValueInvalid",
+            message: format!("{field}: Invalid value: {shown}: {}", detail.as_ref()),
+            field,
+        }
+    }
+
+    /// `field: Required value[: detail]`.
+    pub fn required(field: impl Into<String>, detail: impl AsRef<str>) -> Self {
+        let field = field.into();
+        let detail = detail.as_ref();
+        let message = if detail.is_empty() {
+            format!("{field}: Required value")
+        } else {
+            format!("{field}: Required value: {detail}")
+        };
+        FieldCause {
+            reason: "FieldValueRequired",
+            message,
+            field,
+        }
+    }
+
+    /// `field: Forbidden: detail`.
+    pub fn forbidden(field: impl Into<String>, detail: impl AsRef<str>) -> Self {
+        let field = field.into();
+        FieldCause {
+            reason: "FieldValueForbidden",
+            message: format!("{field}: Forbidden: {}", detail.as_ref()),
+            field,
+        }
+    }
+
+    /// `field: Invalid value: "type": detail` for a value of the wrong JSON type.
+    pub fn type_invalid(field: impl Into<String>, value: &Value, expected: &str) -> Self {
+        let field = field.into();
+        FieldCause {
+            reason: "FieldValueTypeInvalid",
+            message: format!(
+                "{field}: Invalid value: \"{}\": {field} in body must be of type {expected}: \"{}\"",
+                json_type_name(value),
+                json_type_name(value)
+            ),
+            field,
+        }
+    }
+
+    /// `field: Unsupported value: "v": supported values: "a", "b"`.
+    pub fn not_supported(field: impl Into<String>, value: &Value, supported: &[String]) -> Self {
+        let field = field.into();
+        let list = supported
+            .iter()
+            .map(|s| format!("{s:?}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        FieldCause {
+            reason: "FieldValueNotSupported",
+            message: format!("{field}: Unsupported value: {value}: supported values: {list}"),
+            field,
+        }
+    }
+
+    /// `field: Duplicate value: v`.
+    pub fn duplicate(field: impl Into<String>, value: &Value) -> Self {
+        let field = field.into();
+        FieldCause {
+            reason: "FieldValueDuplicate",
+            message: format!("{field}: Duplicate value: {value}"),
+            field,
+        }
+    }
+}
+
+/// The JSON type name used in upstream's type errors.
+pub fn json_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Which resource an error is about, for `Status.details`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorSubject {
+    /// API group ("" for core).
+    pub group: String,
+    /// Resource plural (NotFound, Conflict…) or Kind (Invalid), as upstream puts it.
+    pub kind: String,
+    /// Object name, if known.
+    pub name: String,
+}
+
+/// A failed API request, rendered as a `Status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status code.
+    pub code: u16,
+    /// `Status.reason`.
+    pub reason: &'static str,
+    /// `Status.message`.
+    pub message: String,
+    /// `Status.details` subject, when the error is about one object.
+    pub subject: Option<ErrorSubject>,
+    /// Field causes (Invalid, strict decoding, conflicts).
+    pub causes: Vec<FieldCause>,
+    /// `Status.details.retryAfterSeconds`, when set.
+    pub retry_after: Option<u32>,
+}
+
+/// `resource.group` or `resource` for the core group, as upstream qualifies resources in messages.
+pub fn qualified(resource: &str, group: &str) -> String {
+    if group.is_empty() {
+        resource.to_string()
+    } else {
+        format!("{resource}.{group}")
+    }
+}
+
+impl ApiError {
+    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            subject: None,
+            causes: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    fn about(mut self, group: &str, kind: &str, name: &str) -> Self {
+        self.subject = Some(ErrorSubject {
+            group: group.to_string(),
+            kind: kind.to_string(),
+            name: name.to_string(),
+        });
+        self
+    }
+
+    /// 404 `<resource> "<name>" not found`.
+    pub fn not_found(group: &str, resource: &str, name: &str) -> Self {
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} {name:?} not found", qualified(resource, group)),
+        )
+        .about(group, resource, name)
+    }
+
+    /// 404 for a path no resource serves.
+    pub fn not_found_path() -> Self {
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+    }
+
+    /// 409 `<resource> "<name>" already exists`.
+    pub fn already_exists(group: &str, resource: &str, name: &str) -> Self {
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} {name:?} already exists", qualified(resource, group)),
+        )
+        .about(group, resource, name)
+    }
+
+    /// 409 optimistic-concurrency conflict.
+    pub fn conflict(group: &str, resource: &str, name: &str, detail: &str) -> Self {
+        Self::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} {name:?}: {detail}",
+                qualified(resource, group)
+            ),
+        )
+        .about(group, resource, name)
+    }
+
+    /// 409 for a stale resourceVersion.
+    pub fn stale(group: &str, resource: &str, name: &str) -> Self {
+        Self::conflict(
+            group,
+            resource,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    }
+
+    /// 422 `<Kind> "<name>" is invalid: <causes>`.
+    pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<FieldCause>) -> Self {
+        let summary = match causes.as_slice() {
+            [] => String::new(),
+            [one] => one.message.clone(),
+            many => format!(
+                "[{}]",
+                many.iter()
+                    .map(|c| c.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let qualified_kind = qualified(kind, group);
+        let mut err = Self::new(
+            422,
+            "Invalid",
+            format!("{qualified_kind} {name:?} is invalid: {summary}"),
+        )
+        .about(group, kind, name);
+        err.causes = causes;
+        err
+    }
+
+    /// 400 BadRequest.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message)
+    }
+
+    /// 400 for a body naming fields the type does not have (fieldValidation=Strict).
+    pub fn strict_decoding(unknown: &[String]) -> Self {
+        let parts: Vec<String> = unknown
+            .iter()
+            .map(|f| format!("unknown field {f:?}"))
+            .collect();
+        let mut err = Self::bad_request(format!("strict decoding error: {}", parts.join(", ")));
+        err.causes = unknown
+            .iter()
+            .map(|f| FieldCause {
+                reason: "FieldValueInvalid",
+                field: f.clone(),
+                message: format!("unknown field {f:?}"),
+            })
+            .collect();
+        err
+    }
+
+    /// 403 Forbidden.
+    pub fn forbidden(group: &str, resource: &str, name: &str, message: impl Into<String>) -> Self {
+        Self::new(403, "Forbidden", message).about(group, resource, name)
+    }
+
+    /// 405 MethodNotAllowed.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(405, "MethodNotAllowed", message)
+    }
+
+    /// 406 NotAcceptable.
+    pub fn not_acceptable(message: impl Into<String>) -> Self {
+        Self::new(406, "NotAcceptable", message)
+    }
+
+    /// 415 UnsupportedMediaType.
+    pub fn unsupported_media_type(content_type: &str) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf, application/json-patch+json, application/merge-patch+json (got {content_type:?})"
+            ),
+        )
+    }
+
+    /// 410 Expired, e.g. `too old resource version: N (M)`.
+    pub fn expired(message: impl Into<String>) -> Self {
+        Self::new(410, "Expired", message)
+    }
+
+    /// 413 RequestEntityTooLarge.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
+    }
+
+    /// 500 InternalError; only for failures of the server itself (e.g. the disk).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            500,
+            "InternalError",
+            format!("Internal error occurred: {}", message.into()),
+        )
+    }
+
+    /// 504 Timeout, e.g. a storage commit that did not finish.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(504, "Timeout", message)
+    }
+
+    /// The HTTP status code.
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The `Status` object.
+    pub fn to_status(&self) -> Value {
+        let mut status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        });
+        let mut details = serde_json::Map::new();
+        if let Some(subject) = &self.subject {
+            if !subject.name.is_empty() {
+                details.insert("name".into(), json!(subject.name));
+            }
+            if !subject.group.is_empty() {
+                details.insert("group".into(), json!(subject.group));
+            }
+            details.insert("kind".into(), json!(subject.kind));
+        }
+        if !self.causes.is_empty() {
+            let causes: Vec<Value> = self
+                .causes
+                .iter()
+                .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+                .collect();
+            details.insert("causes".into(), Value::Array(causes));
+        }
+        if let Some(secs) = self.retry_after {
+            details.insert("retryAfterSeconds".into(), json!(secs));
+        }
+        if !details.is_empty() {
+            status["details"] = Value::Object(details);
+        }
+        status
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.code, self.reason, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_is_qualified_by_group() {
+        let err = ApiError::not_found("apps", "deployments", "web");
+        assert_eq!(err.message, "deployments.apps \"web\" not found");
+        let status = err.to_status();
+        assert_eq!(status["code"], 404);
+        assert_eq!(status["details"]["group"], "apps");
+        assert_eq!(status["details"]["kind"], "deployments");
+    }
+
+    #[test]
+    fn invalid_lists_every_cause() {
+        let causes = vec![
+            FieldCause::required("spec.a", ""),
+            FieldCause::invalid("metadata.name", &json!("A"), "bad"),
+        ];
+        let err = ApiError::invalid("", "ConfigMap", "A", causes);
+        assert_eq!(
+            err.message,
+            "ConfigMap \"A\" is invalid: [spec.a: Required value, metadata.name: Invalid value: \"A\": bad]"
+        );
+        assert_eq!(
+            err.to_status()["details"]["causes"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+    }
+}

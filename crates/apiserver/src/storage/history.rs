@@ -1,0 +1,130 @@
+//! The bounded event history: the last N changes, in resourceVersion order.
+//!
+//! Watches resume from it ("give me everything after resourceVersion R") and consistent paged
+//! lists rebuild an older snapshot from it (each event keeps the state it replaced). A request for
+//! a resourceVersion older than what the history still holds gets 410 Gone, as from etcd's
+//! compaction in a real cluster.
+
+use super::object::{ObjectKey, StoredObject};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// The kind of change, as in a watch event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// The object was created.
+    Added,
+    /// The object was replaced.
+    Modified,
+    /// The object was removed.
+    Deleted,
+}
+
+impl EventType {
+    /// The wire name (`ADDED`, `MODIFIED`, `DELETED`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One committed change.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// The kind of change.
+    pub event_type: EventType,
+    /// Which object changed.
+    pub key: ObjectKey,
+    /// The new state; for deletions the last state, stamped with the deletion's resourceVersion.
+    pub object: Arc<StoredObject>,
+    /// The state this change replaced (None for creations).
+    pub prev: Option<Arc<StoredObject>>,
+}
+
+impl StoredEvent {
+    /// The resourceVersion of this change.
+    pub fn resource_version(&self) -> u64 {
+        self.object.resource_version
+    }
+}
+
+/// The retained events and the resourceVersion they start after.
+#[derive(Debug)]
+pub struct History {
+    events: VecDeque<Arc<StoredEvent>>,
+    capacity: usize,
+    /// Every change with a resourceVersion greater than this is retained.
+    floor: u64,
+}
+
+impl History {
+    /// An empty history holding at most `capacity` events, starting after `floor`.
+    pub fn new(capacity: usize, floor: u64) -> Self {
+        History {
+            events: VecDeque::with_capacity(capacity.min(1 << 16)),
+            capacity: capacity.max(1),
+            floor,
+        }
+    }
+
+    /// Appends committed events (in resourceVersion order), evicting the oldest beyond capacity.
+    pub fn push(&mut self, event: Arc<StoredEvent>) {
+        if self.events.len() == self.capacity {
+            if let Some(old) = self.events.pop_front() {
+                self.floor = old.resource_version();
+            }
+        }
+        self.events.push_back(event);
+    }
+
+    /// The oldest resourceVersion a client may still resume from.
+    pub fn floor(&self) -> u64 {
+        self.floor
+    }
+
+    /// Events with resourceVersion greater than `rv`, or `Err(oldest available)` when some of
+    /// them have already been evicted.
+    pub fn since(&self, rv: u64) -> Result<impl Iterator<Item = &Arc<StoredEvent>>, u64> {
+        if rv < self.floor {
+            return Err(self.floor + 1);
+        }
+        let start = self.events.partition_point(|e| e.resource_version() <= rv);
+        Ok(self.events.range(start..))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(rv: u64) -> Arc<StoredEvent> {
+        Arc::new(StoredEvent {
+            event_type: EventType::Added,
+            key: ObjectKey::new(Arc::from("/configmaps"), "default", format!("c{rv}")),
+            object: Arc::new(StoredObject {
+                resource_version: rv,
+                json: Default::default(),
+            }),
+            prev: None,
+        })
+    }
+
+    #[test]
+    fn evicts_and_reports_too_old() {
+        let mut h = History::new(3, 0);
+        for rv in 1..=5 {
+            h.push(event(rv));
+        }
+        assert_eq!(h.floor(), 2);
+        assert_eq!(h.since(1).err(), Some(3));
+        let rvs: Vec<u64> = h
+            .since(3)
+            .map(|it| it.map(|e| e.resource_version()).collect())
+            .unwrap_or_default();
+        assert_eq!(rvs, vec![4, 5]);
+        assert_eq!(h.since(2).map(|it| it.count()).ok(), Some(3));
+    }
+}

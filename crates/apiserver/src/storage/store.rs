@@ -1,0 +1,563 @@
+//! The store engine: current objects, the global resourceVersion, the event history and the
+//! single writer that group-commits concurrent writes.
+//!
+//! Guarantees:
+//! - resourceVersions are global and strictly increasing; each committed change gets the next one.
+//! - A write is acknowledged only after its batch is committed to the [`Storage`] medium, and only
+//!   then becomes visible to readers and watchers. A failed commit fails the whole batch.
+//! - Preconditions (exists / does not exist / expected resourceVersion) are checked by the writer
+//!   against the latest state including earlier writes of the same batch, so they are exact.
+
+use super::history::{EventType, History, StoredEvent};
+use super::object::{ObjectKey, StoredObject};
+use super::{Change, Storage};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::Duration;
+use tokio::sync::{oneshot, watch};
+
+/// Tuning of the store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// How many events the history keeps for watches to resume from.
+    pub history_capacity: usize,
+    /// The most writes committed together in one batch.
+    pub max_batch: usize,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            history_capacity: 10_000,
+            max_batch: 512,
+        }
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// No object under the key.
+    #[error("not found")]
+    NotFound,
+    /// An object already exists under the key.
+    #[error("already exists")]
+    AlreadyExists,
+    /// The object's resourceVersion is not the expected one.
+    #[error("conflict: current resourceVersion is {current}")]
+    Conflict {
+        /// The object's current resourceVersion.
+        current: u64,
+    },
+    /// The requested resourceVersion is no longer in the history.
+    #[error("too old resource version: {requested} ({oldest})")]
+    TooOld {
+        /// What the client asked for.
+        requested: u64,
+        /// The oldest resourceVersion still available.
+        oldest: u64,
+    },
+    /// The requested resourceVersion is newer than anything committed (after waiting for it).
+    #[error("Too large resource version: {requested}, current: {current}")]
+    TooNew {
+        /// What the client asked for.
+        requested: u64,
+        /// The current resourceVersion.
+        current: u64,
+    },
+    /// The medium failed or the store is shut down.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A write submitted to the store.
+#[derive(Debug)]
+pub enum WriteOp {
+    /// Create; fails with `AlreadyExists`.
+    Create {
+        /// Where.
+        key: ObjectKey,
+        /// The object (its resourceVersion is stamped by the store).
+        value: Value,
+    },
+    /// Replace; fails with `NotFound`, or `Conflict` when `expected` is set and differs.
+    Update {
+        /// Where.
+        key: ObjectKey,
+        /// The new object.
+        value: Value,
+        /// The resourceVersion the caller based its change on.
+        expected: Option<u64>,
+    },
+    /// Remove; fails with `NotFound`, or `Conflict` when `expected` is set and differs.
+    Delete {
+        /// Where.
+        key: ObjectKey,
+        /// The resourceVersion the caller based its decision on.
+        expected: Option<u64>,
+    },
+}
+
+impl WriteOp {
+    fn key(&self) -> &ObjectKey {
+        match self {
+            WriteOp::Create { key, .. }
+            | WriteOp::Update { key, .. }
+            | WriteOp::Delete { key, .. } => key,
+        }
+    }
+}
+
+/// Which state a list reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadAt {
+    /// The latest committed state.
+    Latest,
+    /// Exactly the state at this resourceVersion (from the history).
+    Exact(u64),
+    /// Any state at least this new (waits briefly for it).
+    NotOlderThan(u64),
+}
+
+/// Objects of one resource at one resourceVersion, ordered by namespace then name.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    /// The objects.
+    pub items: Vec<(ObjectKey, Arc<StoredObject>)>,
+    /// The resourceVersion of this snapshot.
+    pub resource_version: u64,
+}
+
+type Objects = HashMap<Arc<str>, BTreeMap<(String, String), Arc<StoredObject>>>;
+
+struct State {
+    objects: Objects,
+    resource_version: u64,
+    history: History,
+}
+
+struct Pending {
+    op: WriteOp,
+    reply: oneshot::Sender<Result<Arc<StoredObject>, StoreError>>,
+}
+
+struct Inner {
+    state: RwLock<State>,
+    committed: watch::Sender<u64>,
+    writer: std::sync::Mutex<Option<mpsc::Sender<Pending>>>,
+    medium: &'static str,
+}
+
+/// The store; cheap to clone (shared).
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("medium", &self.inner.medium)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Loads `storage` and starts the writer thread.
+    pub fn open(storage: Arc<dyn Storage>, config: StoreConfig) -> std::io::Result<Store> {
+        let loaded = storage.load()?;
+        let mut objects: Objects = HashMap::new();
+        for (key, object) in loaded.objects {
+            objects
+                .entry(key.resource.clone())
+                .or_default()
+                .insert((key.namespace, key.name), Arc::new(object));
+        }
+        let rv = loaded.resource_version;
+        let (committed, _) = watch::channel(rv);
+        let (tx, rx) = mpsc::channel();
+        let inner = Arc::new(Inner {
+            state: RwLock::new(State {
+                objects,
+                resource_version: rv,
+                history: History::new(config.history_capacity, rv),
+            }),
+            committed,
+            writer: std::sync::Mutex::new(Some(tx)),
+            medium: storage.name(),
+        });
+        let writer_inner = inner.clone();
+        std::thread::Builder::new()
+            .name("kubeforge-store-writer".into())
+            .spawn(move || writer_loop(writer_inner, storage, rx, config.max_batch.max(1)))?;
+        Ok(Store { inner })
+    }
+
+    /// The medium's name ("memory", "redb").
+    pub fn medium(&self) -> &'static str {
+        self.inner.medium
+    }
+
+    /// Stops accepting writes; the writer thread ends once queued writes are committed.
+    pub fn close(&self) {
+        if let Ok(mut writer) = self.inner.writer.lock() {
+            writer.take();
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        // A panic while holding the lock cannot leave the index half-updated (updates are plain
+        // map inserts), so a poisoned lock is still safe to read.
+        self.inner.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The latest committed resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.read().resource_version
+    }
+
+    /// The oldest resourceVersion watches and exact lists can still start from.
+    pub fn oldest_resource_version(&self) -> u64 {
+        self.read().history.floor()
+    }
+
+    /// The current object under `key`.
+    pub fn get(&self, key: &ObjectKey) -> Option<Arc<StoredObject>> {
+        let state = self.read();
+        state
+            .objects
+            .get(&key.resource)?
+            .get(&(key.namespace.clone(), key.name.clone()))
+            .cloned()
+    }
+
+    /// Submits a write and waits for it to be committed.
+    pub async fn write(&self, op: WriteOp) -> Result<Arc<StoredObject>, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        {
+            let writer = self
+                .inner
+                .writer
+                .lock()
+                .map_err(|_| StoreError::Unavailable("writer lock poisoned".into()))?;
+            let Some(tx) = writer.as_ref() else {
+                return Err(StoreError::Unavailable("store is closed".into()));
+            };
+            tx.send(Pending { op, reply })
+                .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?;
+        }
+        rx.await
+            .map_err(|_| StoreError::Unavailable("store writer stopped".into()))?
+    }
+
+    /// Waits until `rv` is committed, for at most `timeout`.
+    pub async fn wait_for(&self, rv: u64, timeout: Duration) -> Result<(), StoreError> {
+        let mut rx = self.inner.committed.subscribe();
+        let wait = rx.wait_for(|current| *current >= rv);
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(StoreError::TooNew {
+                requested: rv,
+                current: self.resource_version(),
+            }),
+        }
+    }
+
+    /// Lists `resource` (optionally one namespace) at the requested state.
+    pub async fn list(
+        &self,
+        resource: &Arc<str>,
+        namespace: Option<&str>,
+        at: ReadAt,
+    ) -> Result<ListPage, StoreError> {
+        let exact = match at {
+            ReadAt::Latest => None,
+            ReadAt::NotOlderThan(rv) => {
+                if rv > self.resource_version() {
+                    self.wait_for(rv, Duration::from_secs(3)).await?;
+                }
+                None
+            }
+            ReadAt::Exact(rv) => {
+                if rv > self.resource_version() {
+                    self.wait_for(rv, Duration::from_secs(3)).await?;
+                }
+                Some(rv)
+            }
+        };
+        let state = self.read();
+        let current = state.objects.get(resource);
+        let in_scope = |ns: &str| namespace.is_none_or(|want| want == ns);
+        let mut snapshot: BTreeMap<(String, String), Arc<StoredObject>> = match (current, namespace)
+        {
+            (None, _) => BTreeMap::new(),
+            (Some(map), Some(ns)) => map
+                .range((ns.to_string(), String::new())..)
+                .take_while(|((n, _), _)| n == ns)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            (Some(map), None) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        };
+        let resource_version = match exact {
+            None => state.resource_version,
+            Some(rv) if rv == state.resource_version => rv,
+            Some(rv) => {
+                let newer: Vec<&Arc<StoredEvent>> = state
+                    .history
+                    .since(rv)
+                    .map_err(|oldest| StoreError::TooOld {
+                        requested: rv,
+                        oldest,
+                    })?
+                    .filter(|e| e.key.resource == *resource && in_scope(&e.key.namespace))
+                    .collect();
+                for event in newer.into_iter().rev() {
+                    let k = (event.key.namespace.clone(), event.key.name.clone());
+                    match &event.prev {
+                        Some(prev) => snapshot.insert(k, prev.clone()),
+                        None => snapshot.remove(&k),
+                    };
+                }
+                rv
+            }
+        };
+        let items = snapshot
+            .into_iter()
+            .map(|((ns, name), obj)| (ObjectKey::new(resource.clone(), ns, name), obj))
+            .collect();
+        Ok(ListPage {
+            items,
+            resource_version,
+        })
+    }
+
+    /// Starts a watch of `resource` (all resources when None) for changes after `from`.
+    pub fn watch(&self, resource: Option<Arc<str>>, from: u64) -> Result<WatchCursor, StoreError> {
+        let rx = self.inner.committed.subscribe();
+        let state = self.read();
+        if from < state.history.floor() {
+            return Err(StoreError::TooOld {
+                requested: from,
+                oldest: state.history.floor() + 1,
+            });
+        }
+        Ok(WatchCursor {
+            store: self.clone(),
+            resource,
+            position: from,
+            committed: rx,
+        })
+    }
+}
+
+/// A position in the change stream of one resource; yields committed events in order.
+pub struct WatchCursor {
+    store: Store,
+    resource: Option<Arc<str>>,
+    position: u64,
+    committed: watch::Receiver<u64>,
+}
+
+impl std::fmt::Debug for WatchCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchCursor")
+            .field("resource", &self.resource)
+            .field("position", &self.position)
+            .finish()
+    }
+}
+
+impl WatchCursor {
+    /// The resourceVersion this cursor has delivered up to.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// The next events (at least one), or `TooOld` when the cursor fell out of the history,
+    /// or `Unavailable` when the store is gone.
+    pub async fn next(&mut self) -> Result<Vec<Arc<StoredEvent>>, StoreError> {
+        loop {
+            {
+                let state = self.store.read();
+                let events =
+                    state
+                        .history
+                        .since(self.position)
+                        .map_err(|oldest| StoreError::TooOld {
+                            requested: self.position,
+                            oldest,
+                        })?;
+                let mut out = Vec::new();
+                for event in events {
+                    if self
+                        .resource
+                        .as_ref()
+                        .is_none_or(|r| *r == event.key.resource)
+                    {
+                        out.push(event.clone());
+                    }
+                }
+                // Everything up to the committed version has been seen, matching or not.
+                self.position = self.position.max(state.resource_version);
+                if !out.is_empty() {
+                    return Ok(out);
+                }
+            }
+            if self.committed.changed().await.is_err() {
+                return Err(StoreError::Unavailable("store closed".into()));
+            }
+        }
+    }
+}
+
+fn writer_loop(
+    inner: Arc<Inner>,
+    storage: Arc<dyn Storage>,
+    rx: mpsc::Receiver<Pending>,
+    max_batch: usize,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&inner, storage.as_ref(), batch);
+    }
+    tracing::debug!("store writer stopped");
+}
+
+type Outcome = Result<Arc<StoredObject>, StoreError>;
+
+fn commit_batch(inner: &Inner, storage: &dyn Storage, batch: Vec<Pending>) {
+    let mut overlay: HashMap<ObjectKey, Option<Arc<StoredObject>>> = HashMap::new();
+    let mut changes = Vec::new();
+    let mut events = Vec::new();
+    let mut outcomes: Vec<(oneshot::Sender<Outcome>, Outcome)> = Vec::with_capacity(batch.len());
+    let rv = {
+        let state = inner.state.read().unwrap_or_else(|e| e.into_inner());
+        let mut rv = state.resource_version;
+        for Pending { op, reply } in batch {
+            let key = op.key().clone();
+            let current = match overlay.get(&key) {
+                Some(v) => v.clone(),
+                None => state
+                    .objects
+                    .get(&key.resource)
+                    .and_then(|m| m.get(&(key.namespace.clone(), key.name.clone())))
+                    .cloned(),
+            };
+            let outcome = apply(op, current, rv + 1);
+            match outcome {
+                Ok((event_type, object, prev)) => {
+                    rv += 1;
+                    let stored = match event_type {
+                        EventType::Deleted => {
+                            changes.push(Change::Delete(key.clone()));
+                            overlay.insert(key.clone(), None);
+                            object.clone()
+                        }
+                        _ => {
+                            changes.push(Change::Put(key.clone(), object.clone()));
+                            overlay.insert(key.clone(), Some(object.clone()));
+                            object.clone()
+                        }
+                    };
+                    events.push(Arc::new(StoredEvent {
+                        event_type,
+                        key,
+                        object,
+                        prev,
+                    }));
+                    outcomes.push((reply, Ok(stored)));
+                }
+                Err(e) => outcomes.push((reply, Err(e))),
+            }
+        }
+        rv
+    };
+    if !changes.is_empty() {
+        if let Err(e) = storage.commit(&changes, rv) {
+            tracing::error!(error = %e, "storage commit failed; failing the batch");
+            for (reply, outcome) in outcomes {
+                let failed = outcome.and(Err(StoreError::Unavailable(format!(
+                    "storage commit failed: {e}"
+                ))));
+                let _ = reply.send(failed);
+            }
+            return;
+        }
+        let mut state = inner.state.write().unwrap_or_else(|e| e.into_inner());
+        for (key, value) in overlay {
+            let map = state.objects.entry(key.resource.clone()).or_default();
+            match value {
+                Some(obj) => {
+                    map.insert((key.namespace, key.name), obj);
+                }
+                None => {
+                    map.remove(&(key.namespace, key.name));
+                }
+            }
+        }
+        for event in events {
+            state.history.push(event);
+        }
+        state.resource_version = rv;
+        drop(state);
+        inner.committed.send_replace(rv);
+    }
+    for (reply, outcome) in outcomes {
+        let _ = reply.send(outcome);
+    }
+}
+
+type Applied = (EventType, Arc<StoredObject>, Option<Arc<StoredObject>>);
+
+fn apply(op: WriteOp, current: Option<Arc<StoredObject>>, rv: u64) -> Result<Applied, StoreError> {
+    let check = |current: &Option<Arc<StoredObject>>,
+                 expected: Option<u64>|
+     -> Result<Arc<StoredObject>, StoreError> {
+        let Some(cur) = current else {
+            return Err(StoreError::NotFound);
+        };
+        if let Some(exp) = expected
+            && exp != cur.resource_version
+        {
+            return Err(StoreError::Conflict {
+                current: cur.resource_version,
+            });
+        }
+        Ok(cur.clone())
+    };
+    match op {
+        WriteOp::Create { value, .. } => {
+            if current.is_some() {
+                return Err(StoreError::AlreadyExists);
+            }
+            Ok((
+                EventType::Added,
+                Arc::new(StoredObject::from_value(value, rv)),
+                None,
+            ))
+        }
+        WriteOp::Update {
+            value, expected, ..
+        } => {
+            let cur = check(&current, expected)?;
+            Ok((
+                EventType::Modified,
+                Arc::new(StoredObject::from_value(value, rv)),
+                Some(cur),
+            ))
+        }
+        WriteOp::Delete { expected, .. } => {
+            let cur = check(&current, expected)?;
+            let last = Arc::new(StoredObject::from_value(cur.value(), rv));
+            Ok((EventType::Deleted, last, Some(cur)))
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The table of built-in resources. Adding a built-in type is one entry here (plus, where its rules
+//! differ, a strategy of its own); routing, discovery and OpenAPI follow from the table.
+
+use super::namespace::NamespaceStrategy;
+use super::pod::PodStrategy;
+use super::{Strategy, Typed};
+use crate::crd::CrdStrategy;
+use crate::resource::{ResourceType, ScalePaths, SchemaSource};
+use crate::validation::NameRule;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Endpoints, Event, Node, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::events::v1::Event as EventsV1Event;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use std::sync::Arc;
+
+/// How one built-in resource is served.
+struct Entry {
+    plural: &'static str,
+    singular: &'static str,
+    namespaced: bool,
+    short: &'static [&'static str],
+    categories: &'static [&'static str],
+    status: bool,
+    scale: bool,
+}
+
+const fn entry(plural: &'static str, singular: &'static str, namespaced: bool) -> Entry {
+    Entry {
+        plural,
+        singular,
+        namespaced,
+        short: &[],
+        categories: &[],
+        status: false,
+        scale: false,
+    }
+}
+
+impl Entry {
+    const fn short(mut self, short: &'static [&'static str]) -> Self {
+        self.short = short;
+        self
+    }
+    const fn all(mut self) -> Self {
+        self.categories = &["all"];
+        self
+    }
+    const fn status(mut self) -> Self {
+        self.status = true;
+        self
+    }
+    const fn scale(mut self) -> Self {
+        self.scale = true;
+        self
+    }
+
+    fn build<K: k8s_openapi::Resource + schemars::JsonSchema>(
+        self,
+        strategy: impl Strategy,
+    ) -> ResourceType {
+        ResourceType {
+            group: K::GROUP.to_string(),
+            version: K::VERSION.to_string(),
+            kind: K::KIND.to_string(),
+            list_kind: format!("{}List", K::KIND),
+            plural: self.plural.to_string(),
+            singular: self.singular.to_string(),
+            namespaced: self.namespaced,
+            short_names: self.short.iter().map(|s| s.to_string()).collect(),
+            categories: self.categories.iter().map(|s| s.to_string()).collect(),
+            status: self.status,
+            scale: self.scale.then(|| ScalePaths {
+                spec_replicas: ".spec.replicas".into(),
+                status_replicas: ".status.replicas".into(),
+                label_selector: Some(".spec.selector".into()),
+            }),
+            storage_key: ResourceType::storage_key_for(K::GROUP, self.plural),
+            multi_version: false,
+            strategy: Arc::new(strategy),
+            schema: SchemaSource::Builtin(register_schema::<K>),
+        }
+    }
+}
+
+fn register_schema<K: k8s_openapi::Resource + schemars::JsonSchema>(
+    model: &mut crate::openapi::OpenApiModel,
+    rt: &ResourceType,
+) {
+    let mut subresources = Vec::new();
+    if rt.status {
+        subresources.push("status");
+    }
+    if rt.scale.is_some() {
+        subresources.push("scale");
+    }
+    model.add_builtin::<K>(&rt.plural, rt.namespaced, &subresources);
+}
+
+const EVENT_FIELDS: &[&str] = &[
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+];
+
+/// Every built-in resource the server serves.
+pub fn builtin_resources() -> Vec<ResourceType> {
+    vec![
+        entry("namespaces", "namespace", false)
+            .short(&["ns"])
+            .status()
+            .build::<k8s_openapi::api::core::v1::Namespace>(NamespaceStrategy::new()),
+        entry("configmaps", "configmap", true)
+            .short(&["cm"])
+            .build::<ConfigMap>(Typed::<ConfigMap>::new()),
+        entry("secrets", "secret", true).build::<Secret>(Typed::<Secret>::new().fields(&["type"])),
+        entry("pods", "pod", true)
+            .short(&["po"])
+            .all()
+            .status()
+            .build::<k8s_openapi::api::core::v1::Pod>(PodStrategy::new()),
+        entry("services", "service", true)
+            .short(&["svc"])
+            .all()
+            .status()
+            .build::<Service>(Typed::<Service>::new().names(NameRule::Label)),
+        entry("endpoints", "endpoints", true)
+            .short(&["ep"])
+            .build::<Endpoints>(Typed::<Endpoints>::new()),
+        entry("events", "event", true)
+            .short(&["ev"])
+            .build::<Event>(Typed::<Event>::new().fields(EVENT_FIELDS)),
+        entry("serviceaccounts", "serviceaccount", true)
+            .short(&["sa"])
+            .build::<ServiceAccount>(Typed::<ServiceAccount>::new()),
+        entry("nodes", "node", false)
+            .short(&["no"])
+            .status()
+            .build::<Node>(Typed::<Node>::new().fields(&["spec.unschedulable"])),
+        entry("deployments", "deployment", true)
+            .short(&["deploy"])
+            .all()
+            .status()
+            .scale()
+            .build::<Deployment>(Typed::<Deployment>::new().with_generation()),
+        entry("replicasets", "replicaset", true)
+            .short(&["rs"])
+            .all()
+            .status()
+            .scale()
+            .build::<ReplicaSet>(
+                Typed::<ReplicaSet>::new()
+                    .with_generation()
+                    .fields(&["status.replicas"]),
+            ),
+        entry("leases", "lease", true).build::<Lease>(Typed::<Lease>::new()),
+        entry("events", "event", true)
+            .short(&["ev"])
+            .build::<EventsV1Event>(Typed::<EventsV1Event>::new().fields(&[
+                "reason",
+                "regarding.kind",
+                "regarding.namespace",
+                "regarding.name",
+                "regarding.uid",
+                "reportingController",
+                "type",
+            ])),
+        entry("roles", "role", true)
+            .build::<Role>(Typed::<Role>::new().names(NameRule::PathSegment)),
+        entry("rolebindings", "rolebinding", true)
+            .build::<RoleBinding>(Typed::<RoleBinding>::new().names(NameRule::PathSegment)),
+        entry("clusterroles", "clusterrole", false)
+            .build::<ClusterRole>(Typed::<ClusterRole>::new().names(NameRule::PathSegment)),
+        entry("clusterrolebindings", "clusterrolebinding", false).build::<ClusterRoleBinding>(
+            Typed::<ClusterRoleBinding>::new().names(NameRule::PathSegment),
+        ),
+        {
+            let mut crd = entry(
+                "customresourcedefinitions",
+                "customresourcedefinition",
+                false,
+            )
+            .short(&["crd", "crds"])
+            .status()
+            .build::<CustomResourceDefinition>(CrdStrategy::new());
+            crd.categories = vec!["api-extensions".into()];
+            crd
+        },
+    ]
+}

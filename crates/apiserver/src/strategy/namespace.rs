@@ -1,0 +1,76 @@
+//! Namespaces: DNS-label names, phase `Active` on create, and the system namespaces that cannot go.
+
+use super::{Decoded, Strategy, Typed};
+use crate::status::ApiError;
+use crate::validation::NameRule;
+use k8s_openapi::api::core::v1::Namespace;
+use serde_json::{Value, json};
+
+/// Namespaces that exist from the start and refuse deletion.
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// The Namespace strategy.
+pub struct NamespaceStrategy {
+    typed: Typed<Namespace>,
+}
+
+impl NamespaceStrategy {
+    /// The strategy.
+    pub fn new() -> Self {
+        NamespaceStrategy {
+            typed: Typed::new()
+                .names(NameRule::Label)
+                .fields(&["status.phase"]),
+        }
+    }
+}
+
+impl Strategy for NamespaceStrategy {
+    fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
+        self.typed.decode(value)
+    }
+
+    fn name_rule(&self) -> NameRule {
+        NameRule::Label
+    }
+
+    fn selectable_fields(&self) -> &[&'static str] {
+        self.typed.selectable_fields()
+    }
+
+    fn prepare_for_create(&self, obj: &mut Value) {
+        obj["status"] = json!({"phase": "Active"});
+        // Every namespace carries the label with its own name, as upstream sets it.
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if !obj["metadata"]["labels"].is_object() {
+            obj["metadata"]["labels"] = json!({});
+        }
+        obj["metadata"]["labels"]["kubernetes.io/metadata.name"] = Value::String(name);
+    }
+
+    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        new["status"] = old["status"].clone();
+        let name = old["metadata"]["name"].clone();
+        if !new["metadata"]["labels"].is_object() {
+            new["metadata"]["labels"] = json!({});
+        }
+        new["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
+    }
+
+    fn check_delete(&self, obj: &Value) -> Result<(), ApiError> {
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+        if SYSTEM_NAMESPACES.contains(&name) {
+            return Err(ApiError::forbidden(
+                "",
+                "namespaces",
+                name,
+                format!("namespaces {name:?} is forbidden: this namespace may not be deleted"),
+            ));
+        }
+        Ok(())
+    }
+}

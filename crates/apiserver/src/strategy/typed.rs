@@ -1,0 +1,159 @@
+//! Decoding built-in objects through their k8s-openapi type.
+//!
+//! Round-tripping the body through the Rust type does what kube-apiserver's decoder does: type
+//! errors are rejected, values are normalised, and fields the type does not have are dropped.
+//! Comparing the body with the round-tripped value tells exactly which fields were unknown, which
+//! `fieldValidation` then rejects (Strict), reports (Warn) or ignores.
+
+use super::{Decoded, Strategy};
+use crate::status::ApiError;
+use crate::validation::NameRule;
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+use std::marker::PhantomData;
+
+/// The strategy of a built-in type `K` with no special rules beyond its name rule and fields.
+pub struct Typed<K> {
+    name_rule: NameRule,
+    tracks_generation: bool,
+    fields: &'static [&'static str],
+    _kind: PhantomData<fn() -> K>,
+}
+
+impl<K> Typed<K> {
+    /// A typed strategy with subdomain names, no generation, no extra selectable fields.
+    pub fn new() -> Self {
+        Typed {
+            name_rule: NameRule::Subdomain,
+            tracks_generation: false,
+            fields: &[],
+            _kind: PhantomData,
+        }
+    }
+
+    /// Sets the name rule.
+    pub fn names(mut self, rule: NameRule) -> Self {
+        self.name_rule = rule;
+        self
+    }
+
+    /// Maintains `metadata.generation`.
+    pub fn with_generation(mut self) -> Self {
+        self.tracks_generation = true;
+        self
+    }
+
+    /// Adds selectable fields.
+    pub fn fields(mut self, fields: &'static [&'static str]) -> Self {
+        self.fields = fields;
+        self
+    }
+}
+
+impl<K> Default for Typed<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Decodes `value` through `K`, reporting the fields `K` does not have.
+pub fn decode_typed<K: k8s_openapi::Resource + DeserializeOwned + Serialize>(
+    value: Value,
+) -> Result<Decoded, ApiError> {
+    let typed: K = serde_json::from_value(value.clone()).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{kind} in version {version:?} cannot be handled as a {kind}: {e}",
+            kind = K::KIND,
+            version = K::VERSION
+        ))
+    })?;
+    let normalised = serde_json::to_value(&typed)
+        .map_err(|e| ApiError::internal(format!("encoding {}: {e}", K::KIND)))?;
+    let unknown = unknown_fields(&value, &normalised);
+    Ok(Decoded {
+        value: normalised,
+        unknown_fields: unknown,
+    })
+}
+
+/// The paths present (and not null) in `input` but absent from `decoded`.
+pub fn unknown_fields(input: &Value, decoded: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(input, decoded, String::new(), &mut out);
+    out
+}
+
+fn walk(input: &Value, decoded: &Value, path: String, out: &mut Vec<String>) {
+    match (input, decoded) {
+        (Value::Object(i), Value::Object(d)) => {
+            for (k, v) in i {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match d.get(k) {
+                    Some(dv) => walk(v, dv, p, out),
+                    None if v.is_null() => {}
+                    None => out.push(p),
+                }
+            }
+        }
+        (Value::Array(i), Value::Array(d)) => {
+            for (idx, (iv, dv)) in i.iter().zip(d).enumerate() {
+                walk(iv, dv, format!("{path}[{idx}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl<K> Strategy for Typed<K>
+where
+    K: k8s_openapi::Resource + DeserializeOwned + Serialize + Send + Sync + 'static,
+{
+    fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
+        decode_typed::<K>(value)
+    }
+
+    fn name_rule(&self) -> NameRule {
+        self.name_rule
+    }
+
+    fn tracks_generation(&self) -> bool {
+        self.tracks_generation
+    }
+
+    fn selectable_fields(&self) -> &[&'static str] {
+        self.fields
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use serde_json::json;
+
+    #[test]
+    fn reports_unknown_fields_and_type_errors() {
+        let d = decode_typed::<ConfigMap>(json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "a", "bogus": 1, "labels": null},
+            "data": {"k": "v"}, "extra": {"x": 1}
+        }))
+        .expect("decodes");
+        assert_eq!(
+            d.unknown_fields,
+            vec!["metadata.bogus".to_string(), "extra".to_string()]
+        );
+        assert_eq!(d.value["data"]["k"], "v");
+        let err = decode_typed::<ConfigMap>(json!({"metadata": {"name": "a"}, "data": {"k": 1}}))
+            .expect_err("type error");
+        assert_eq!(err.code, 400);
+        assert!(
+            err.message
+                .starts_with("ConfigMap in version \"v1\" cannot be handled as a ConfigMap")
+        );
+    }
+}

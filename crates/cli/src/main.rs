@@ -1,0 +1,137 @@
+//! `kubeforge`: run an embedded Kubernetes API server (and, later, operators) on this machine.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use kubeforge_apiserver::ApiServer;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "kubeforge",
+    version,
+    about = "The Rust way to extend Kubernetes: an embedded API server and operators"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Bring up a local control plane: the durable API server and a kubeconfig for kubectl.
+    Up(UpArgs),
+    /// Run only the API server.
+    Apiserver(ServerArgs),
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// Directory of the durable store.
+    #[arg(long, default_value = ".kubeforge/data", conflicts_with = "in_memory")]
+    data_dir: PathBuf,
+    /// Keep everything in memory (nothing survives a restart).
+    #[arg(long)]
+    in_memory: bool,
+    /// Events kept for watches to resume from.
+    #[arg(long, default_value_t = 10_000)]
+    history: usize,
+}
+
+#[derive(Args)]
+struct UpArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Where to write the kubeconfig.
+    #[arg(long, default_value = ".kubeforge/kubeconfig")]
+    kubeconfig: PathBuf,
+}
+
+async fn start(args: &ServerArgs) -> anyhow::Result<ApiServer> {
+    let mut builder = ApiServer::builder()
+        .listen(args.listen)
+        .history(args.history);
+    builder = if args.in_memory {
+        builder.in_memory()
+    } else {
+        builder.data_dir(&args.data_dir)
+    };
+    builder.start().await.context("starting the API server")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Apiserver(args) => {
+            let server = start(&args).await?;
+            println!("kubeforge API server listening on {}", server.url());
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            server.shutdown().await;
+        }
+        Command::Up(args) => {
+            let server = start(&args.server).await?;
+            server
+                .write_kubeconfig(&args.kubeconfig)
+                .with_context(|| format!("writing {}", args.kubeconfig.display()))?;
+            let storage = if args.server.in_memory {
+                "in memory".to_string()
+            } else {
+                format!("durable, in {}", args.server.data_dir.display())
+            };
+            println!(
+                "kubeforge is up: API server at {} ({storage})",
+                server.url()
+            );
+            println!();
+            println!("Point kubectl at it:");
+            println!(
+                "  export KUBECONFIG={}",
+                std::path::absolute(&args.kubeconfig)
+                    .unwrap_or(args.kubeconfig.clone())
+                    .display()
+            );
+            println!("  kubectl get namespaces");
+            println!("  kubectl api-resources");
+            println!();
+            println!("Press Ctrl-C to stop.");
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            server.shutdown().await;
+        }
+    }
+    Ok(())
+}
