@@ -134,7 +134,7 @@ pub struct ApiError {
     /// `Status.message`.
     pub message: String,
     /// `Status.details` subject, when the error is about one object.
-    pub subject: Option<ErrorSubject>,
+    pub subject: Option<Box<ErrorSubject>>,
     /// Field causes (Invalid, strict decoding, conflicts).
     pub causes: Vec<FieldCause>,
     /// `Status.details.retryAfterSeconds`, when set.
@@ -163,11 +163,11 @@ impl ApiError {
     }
 
     fn about(mut self, group: &str, kind: &str, name: &str) -> Self {
-        self.subject = Some(ErrorSubject {
+        self.subject = Some(Box::new(ErrorSubject {
             group: group.to_string(),
             kind: kind.to_string(),
             name: name.to_string(),
-        });
+        }));
         self
     }
 

@@ -89,11 +89,10 @@ pub async fn sync(rest: &Rest, crd_type: &ResourceType) {
             .unwrap_or("")
             .to_string();
         let (group, plural, kind) = names_of(crd);
-        let conflict = if rest.catalog.is_builtin(&group, &plural) {
-            Some(("PluralConflict", format!("{plural:?} is already in use")))
-        } else if taken_plural
-            .get(&(group.clone(), plural.clone()))
-            .is_some_and(|o| *o != name)
+        let conflict = if rest.catalog.is_builtin(&group, &plural)
+            || taken_plural
+                .get(&(group.clone(), plural.clone()))
+                .is_some_and(|o| *o != name)
         {
             Some(("PluralConflict", format!("{plural:?} is already in use")))
         } else if taken_kind

@@ -88,8 +88,8 @@ pub fn spec_part(obj: &Value, skip_status: bool) -> Map<String, Value> {
         .map(|m| {
             m.iter()
                 .filter(|(k, _)| {
-                    !matches!(k.as_str(), "metadata" | "apiVersion" | "kind")
-                        && !(skip_status && *k == "status")
+                    !(matches!(k.as_str(), "metadata" | "apiVersion" | "kind")
+                        || skip_status && *k == "status")
                 })
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()

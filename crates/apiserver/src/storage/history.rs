@@ -72,10 +72,10 @@ impl History {
 
     /// Appends committed events (in resourceVersion order), evicting the oldest beyond capacity.
     pub fn push(&mut self, event: Arc<StoredEvent>) {
-        if self.events.len() == self.capacity {
-            if let Some(old) = self.events.pop_front() {
-                self.floor = old.resource_version();
-            }
+        if self.events.len() == self.capacity
+            && let Some(old) = self.events.pop_front()
+        {
+            self.floor = old.resource_version();
         }
         self.events.push_back(event);
     }

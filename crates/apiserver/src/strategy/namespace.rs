@@ -74,3 +74,9 @@ impl Strategy for NamespaceStrategy {
         Ok(())
     }
 }
+
+impl Default for NamespaceStrategy {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -73,3 +73,9 @@ impl Strategy for PodStrategy {
         causes
     }
 }
+
+impl Default for PodStrategy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
