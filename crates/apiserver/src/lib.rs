@@ -12,6 +12,7 @@ mod server;
 pub mod status;
 pub mod storage;
 pub mod strategy;
+pub mod table;
 pub mod validation;
 
 pub use server::{ApiServer, ApiServerBuilder, StartError, kubeconfig_value};

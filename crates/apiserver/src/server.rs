@@ -307,6 +307,8 @@ impl ApiServer {
             // Open watch streams end when the store closes; bound the wait regardless.
             let _ = tokio::time::timeout(Duration::from_secs(5), serve).await;
         }
+        // The data directory can be reopened once the writer has let go of it.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.rest.store.wait_closed()).await;
     }
 }
 

@@ -32,6 +32,9 @@ fn condition(type_: &str, status: bool, reason: &str, message: &str, now: &str) 
     json!({"type": type_, "status": if status { "True" } else { "False" }, "lastTransitionTime": now, "reason": reason, "message": message})
 }
 
+/// How often a CRD whose objects are still being deleted is looked at again.
+const CLEANUP_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Runs the controller until the store closes.
 pub async fn run(rest: Rest) {
     loop {
@@ -43,14 +46,27 @@ pub async fn run(rest: Rest) {
             return;
         };
         let from = rest.store.resource_version();
-        sync(&rest, &crd_type).await;
+        let mut pending = sync(&rest, &crd_type).await;
         let mut cursor = match rest.store.watch(Some(crd_type.storage_key.clone()), from) {
             Ok(c) => c,
             Err(_) => continue,
         };
         loop {
-            match cursor.next().await {
-                Ok(_) => sync(&rest, &crd_type).await,
+            // A CRD waiting for its objects' finalizers is retried: those objects' changes are
+            // not CRD events (upstream's finalizer controller requeues the same way).
+            let next = if pending {
+                match tokio::time::timeout(CLEANUP_RETRY, cursor.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        pending = sync(&rest, &crd_type).await;
+                        continue;
+                    }
+                }
+            } else {
+                cursor.next().await
+            };
+            match next {
+                Ok(_) => pending = sync(&rest, &crd_type).await,
                 Err(StoreError::TooOld { .. }) => break,
                 Err(_) => return,
             }
@@ -58,10 +74,11 @@ pub async fn run(rest: Rest) {
     }
 }
 
-/// Brings the catalog and every CRD's status in line with the stored CRDs.
-pub async fn sync(rest: &Rest, crd_type: &ResourceType) {
+/// Brings the catalog and every CRD's status in line with the stored CRDs. Returns whether a
+/// deleted CRD still waits for some of its objects to go.
+pub async fn sync(rest: &Rest, crd_type: &ResourceType) -> bool {
     let Ok(list) = rest.list(crd_type, None, &ListOptions::default()).await else {
-        return;
+        return false;
     };
     let crds: Vec<Value> = list.items.iter().map(|o| o.value()).collect();
     // Decide names: oldest CRD wins a conflict (by creation, then name).
@@ -150,14 +167,16 @@ pub async fn sync(rest: &Rest, crd_type: &ResourceType) {
         update_status(rest, crd_type, crd, conditions, conflict.is_none()).await;
     }
     rest.catalog.set_custom(custom);
+    let mut pending = false;
     for crd in &crds {
         if crd
             .pointer("/metadata/deletionTimestamp")
             .is_some_and(|v| !v.is_null())
         {
-            cleanup(rest, crd_type, crd).await;
+            pending |= !cleanup(rest, crd_type, crd).await;
         }
     }
+    pending
 }
 
 async fn update_status(
@@ -230,7 +249,8 @@ async fn update_status(
     }
 }
 
-async fn cleanup(rest: &Rest, crd_type: &ResourceType, crd: &Value) {
+/// Deletes a deleted CRD's objects and then its cleanup finalizer; false while objects remain.
+async fn cleanup(rest: &Rest, crd_type: &ResourceType, crd: &Value) -> bool {
     let name = crd
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -238,7 +258,7 @@ async fn cleanup(rest: &Rest, crd_type: &ResourceType, crd: &Value) {
     let (group, plural, _) = names_of(crd);
     let finalizers: Vec<String> = crate::rest::finalizers(crd);
     if !finalizers.iter().any(|f| f == CLEANUP_FINALIZER) {
-        return;
+        return true;
     }
     if let Some(rt) = served_types(crd).into_iter().next().or_else(|| {
         rest.catalog
@@ -247,11 +267,13 @@ async fn cleanup(rest: &Rest, crd_type: &ResourceType, crd: &Value) {
             .map(|a| (*a).clone())
     }) {
         let opts = DeleteOptions::default();
-        if let Ok(remaining) = rest
+        let deleted = rest
             .delete_collection(&rt, None, &ListOptions::default(), &opts)
-            .await
-            && !remaining.is_empty()
-        {
+            .await;
+        if deleted.as_ref().is_err_and(|e| e.code != 404) {
+            return false;
+        }
+        if deleted.is_ok_and(|remaining| !remaining.is_empty()) {
             // Objects with finalizers of their own are marked; they go when their finalizers do.
             let left = rest
                 .list(&rt, None, &ListOptions::default())
@@ -259,7 +281,7 @@ async fn cleanup(rest: &Rest, crd_type: &ResourceType, crd: &Value) {
                 .map(|l| l.items.len())
                 .unwrap_or(0);
             if left > 0 {
-                return;
+                return false;
             }
         }
     }
@@ -286,5 +308,7 @@ async fn cleanup(rest: &Rest, crd_type: &ResourceType, crd: &Value) {
         .await
     {
         tracing::warn!(crd = name, error = %e, "removing CRD cleanup finalizer");
+        return false;
     }
+    true
 }

@@ -24,7 +24,7 @@ impl CrdStrategy {
     /// The strategy.
     pub fn new() -> Self {
         CrdStrategy {
-            typed: Typed::new().with_generation(),
+            typed: Typed::new().printer(&crate::table::CREATED_AT).with_generation(),
         }
     }
 }
@@ -40,6 +40,10 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
 }
 
 impl Strategy for CrdStrategy {
+    fn table(&self) -> &dyn crate::table::TableConvertor {
+        self.typed.table()
+    }
+
     fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
         self.typed.decode(value)
     }
@@ -309,7 +313,7 @@ pub fn served_types(crd: &Value) -> Vec<ResourceType> {
                 scale,
                 storage_key: ResourceType::storage_key_for(&group, &plural),
                 multi_version,
-                strategy: Arc::new(CustomResourceStrategy::new(&kind, schema, status)),
+                strategy: Arc::new(CustomResourceStrategy::new(&kind, schema, status, v.get("additionalPrinterColumns"))),
                 schema: SchemaSource::Custom(schema.cloned()),
             }
         })

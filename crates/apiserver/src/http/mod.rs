@@ -6,6 +6,7 @@ mod negotiate;
 mod openapi;
 mod params;
 pub mod path;
+mod render;
 
 use crate::rest::{PatchType, Rest, Written, encode_json_line, served_version};
 use crate::status::ApiError;
@@ -16,6 +17,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use negotiate::{MAX_BODY, Output, choose_output, content_type, decode_body};
 use params::Params;
+use render::View;
+use crate::table::IncludeObject;
 use path::{ResourcePath, Target};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -99,11 +102,6 @@ fn bytes_response(bytes: Bytes) -> Response {
         bytes,
     )
         .into_response()
-}
-
-/// Reduces an object to PartialObjectMetadata.
-fn metadata_only(obj: &Value) -> Value {
-    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
 }
 
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
@@ -205,6 +203,8 @@ async fn resource(
     }
     let params = Params::parse(uri.query());
     let output = choose_output(headers)?;
+    let include = IncludeObject::parse(params.get("includeObject")).map_err(ApiError::bad_request)?;
+    let view = View { output, include, rt: &rt };
     let rest = &state.rest;
     let ns = rp.namespace.as_deref();
     let ct = content_type(headers);
@@ -214,19 +214,14 @@ async fn resource(
         } else {
             StatusCode::OK
         };
-        let obj = if output == Output::Metadata {
-            metadata_only(&w.object)
-        } else {
-            w.object
-        };
-        Ok(json_response(status, &obj, output, &w.warnings))
+        Ok(json_response(status, &view.object(w.object), output, &w.warnings))
     };
     match (&rp.name, rp.subresource.as_deref()) {
         (None, _) => match *method {
             Method::GET if params.is_watch()? => {
-                watch(state, rt, rp.namespace.clone(), &params, output).await
+                watch(state, rt.clone(), rp.namespace.clone(), &params, output, include).await
             }
-            Method::GET => list(state, &rt, ns, &params, output).await,
+            Method::GET => list(state, &view, ns, &params).await,
             Method::POST => {
                 let opts = params.write(headers)?;
                 let value = decode_body(&ct, &read_body(body).await?)?;
@@ -243,8 +238,7 @@ async fn resource(
                 let deleted = rest
                     .delete_collection(&rt, ns, &params.list()?, &opts)
                     .await?;
-                let list = json!({"kind": rt.list_kind, "apiVersion": rt.api_version(), "metadata": {}, "items": deleted});
-                Ok(json_response(StatusCode::OK, &list, output, &[]))
+                Ok(json_response(StatusCode::OK, &view.list(deleted, json!({})), output, &[]))
             }
             _ => Err(ApiError::method_not_allowed(format!(
                 "{method} is not allowed on a collection"
@@ -252,16 +246,11 @@ async fn resource(
         },
         (Some(name), None) => match *method {
             Method::GET => {
-                if output == Output::Json && !rt.multi_version {
+                if view.is_plain_json() && !rt.multi_version {
                     return Ok(bytes_response(rest.get(&rt, ns, name)?.json.clone()));
                 }
                 let v = rest.get_value(&rt, ns, name)?;
-                let v = if output == Output::Metadata {
-                    metadata_only(&v)
-                } else {
-                    v
-                };
-                Ok(json_response(StatusCode::OK, &v, output, &[]))
+                Ok(json_response(StatusCode::OK, &view.object(v), output, &[]))
             }
             Method::PUT => {
                 let opts = params.write(headers)?;
@@ -371,13 +360,8 @@ async fn resource(
     }
 }
 
-async fn list(
-    state: &AppState,
-    rt: &crate::resource::ResourceType,
-    ns: Option<&str>,
-    params: &Params,
-    output: Output,
-) -> Result<Response, ApiError> {
+async fn list(state: &AppState, view: &View<'_>, ns: Option<&str>, params: &Params) -> Result<Response, ApiError> {
+    let rt = view.rt;
     let opts = params.list()?;
     let result = state.rest.list(rt, ns, &opts).await?;
     let mut meta = json!({"resourceVersion": result.resource_version.to_string()});
@@ -387,7 +371,7 @@ async fn list(
     if let Some(r) = result.remaining {
         meta["remainingItemCount"] = json!(r);
     }
-    if output == Output::Json && !rt.multi_version {
+    if view.is_plain_json() && !rt.multi_version {
         let head = json!({"kind": rt.list_kind, "apiVersion": rt.api_version(), "metadata": meta});
         let mut out = serde_json::to_vec(&head).unwrap_or_default();
         out.pop();
@@ -407,19 +391,10 @@ async fn list(
         .map(|o| {
             let mut v = o.value();
             served_version(rt, &mut v);
-            if output == Output::Metadata {
-                metadata_only(&v)
-            } else {
-                v
-            }
+            v
         })
         .collect();
-    let list = if output == Output::Metadata {
-        json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items})
-    } else {
-        json!({"kind": rt.list_kind, "apiVersion": rt.api_version(), "metadata": meta, "items": items})
-    };
-    Ok(json_response(StatusCode::OK, &list, output, &[]))
+    Ok(json_response(StatusCode::OK, &view.list(items, meta), view.output, &[]))
 }
 
 async fn watch(
@@ -428,35 +403,30 @@ async fn watch(
     namespace: Option<String>,
     params: &Params,
     output: Output,
+    include: IncludeObject,
 ) -> Result<Response, ApiError> {
     let opts = params.watch()?;
-    let rx = state.rest.watch(rt, namespace, opts).await?;
-    let stream = futures::stream::unfold(rx, move |mut rx| async move {
-        let event = rx.recv().await?;
-        let line = if output == Output::Metadata && event.event_type != "ERROR" {
-            let obj: Value = serde_json::from_slice(&event.object).unwrap_or(Value::Null);
-            let meta = if event.event_type == "BOOKMARK" {
-                obj
+    let rx = state.rest.watch(rt.clone(), namespace, opts).await?;
+    let stream = futures::stream::unfold((rx, true), move |(mut rx, first)| {
+        let rt = rt.clone();
+        async move {
+            let event = rx.recv().await?;
+            let view = View { output, include, rt: &rt };
+            let (line, still_first) = if view.is_plain_json() {
+                (encode_json_line(&event), first)
             } else {
-                metadata_only(&obj)
+                let obj: Value = serde_json::from_slice(&event.object).unwrap_or(Value::Null);
+                let shown = view.watch_object(event.event_type, obj, first);
+                let mut line = serde_json::to_vec(&json!({"type": event.event_type, "object": shown})).unwrap_or_default();
+                line.push(b'\n');
+                let consumed = !matches!(event.event_type, "ERROR" | "BOOKMARK");
+                (Bytes::from(line), first && !consumed)
             };
-            let mut line = serde_json::to_vec(&json!({"type": event.event_type, "object": meta}))
-                .unwrap_or_default();
-            line.push(b'\n');
-            Bytes::from(line)
-        } else {
-            encode_json_line(&event)
-        };
-        Some((Ok::<Bytes, std::convert::Infallible>(line), rx))
+            Some((Ok::<Bytes, std::convert::Infallible>(line), (rx, still_first)))
+        }
     });
     let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache, private"),
-    );
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
     Ok(resp)
 }

@@ -88,6 +88,8 @@ pub enum Output {
     Yaml,
     /// `meta.k8s.io/v1` PartialObjectMetadata(List).
     Metadata,
+    /// A `meta.k8s.io` Table (the apiVersion to answer with).
+    Table(&'static str),
 }
 
 /// Chooses the response form from `Accept`; 406 when nothing acceptable can be produced.
@@ -107,6 +109,11 @@ pub fn choose_output(headers: &HeaderMap) -> Result<Output, ApiError> {
         );
         match (json_like, mt.param("as")) {
             (true, None) => return Ok(Output::Json),
+            (true, Some("Table")) if mt.param("g") == Some("meta.k8s.io") => match mt.param("v") {
+                Some("v1") => return Ok(Output::Table("meta.k8s.io/v1")),
+                Some("v1beta1") => return Ok(Output::Table("meta.k8s.io/v1beta1")),
+                _ => {}
+            },
             (true, Some("PartialObjectMetadata" | "PartialObjectMetadataList"))
                 if mt.param("g") == Some("meta.k8s.io")
                     && matches!(mt.param("v"), Some("v1" | "v1beta1")) =>

@@ -148,6 +148,9 @@ struct Inner {
     committed: watch::Sender<u64>,
     writer: std::sync::Mutex<Option<mpsc::Sender<Pending>>>,
     medium: &'static str,
+    closed: std::sync::atomic::AtomicBool,
+    /// Becomes true when the writer thread has ended and released the medium.
+    writer_done: watch::Sender<bool>,
 }
 
 /// The store; cheap to clone (shared).
@@ -187,11 +190,18 @@ impl Store {
             committed,
             writer: std::sync::Mutex::new(Some(tx)),
             medium: storage.name(),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            writer_done: watch::channel(false).0,
         });
         let writer_inner = inner.clone();
         std::thread::Builder::new()
             .name("kubeforge-store-writer".into())
-            .spawn(move || writer_loop(writer_inner, storage, rx, config.max_batch.max(1)))?;
+            .spawn(move || {
+                let done = writer_inner.clone();
+                // The medium (e.g. redb's file lock) is released when the loop returns.
+                writer_loop(writer_inner, storage, rx, config.max_batch.max(1));
+                done.writer_done.send_replace(true);
+            })?;
         Ok(Store { inner })
     }
 
@@ -200,11 +210,25 @@ impl Store {
         self.inner.medium
     }
 
-    /// Stops accepting writes; the writer thread ends once queued writes are committed.
+    /// Stops accepting writes (the writer thread ends once queued writes are committed) and ends
+    /// every open watch.
     pub fn close(&self) {
         if let Ok(mut writer) = self.inner.writer.lock() {
             writer.take();
         }
+        self.inner.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.committed.send_modify(|_| {});
+    }
+
+    /// Waits until the store is closed and the writer thread has released the medium, so the
+    /// same data directory can be opened again.
+    pub async fn wait_closed(&self) {
+        let mut done = self.inner.writer_done.subscribe();
+        let _ = done.wait_for(|d| *d).await;
+    }
+
+    fn is_closed(&self) -> bool {
+        self.inner.closed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn read(&self) -> RwLockReadGuard<'_, State> {
@@ -379,6 +403,9 @@ impl WatchCursor {
     /// or `Unavailable` when the store is gone.
     pub async fn next(&mut self) -> Result<Vec<Arc<StoredEvent>>, StoreError> {
         loop {
+            if self.store.is_closed() {
+                return Err(StoreError::Unavailable("store closed".into()));
+            }
             {
                 let state = self.store.read();
                 let events =

@@ -3,9 +3,11 @@
 
 use super::namespace::NamespaceStrategy;
 use super::pod::PodStrategy;
+use super::secret::SecretStrategy;
 use super::{Strategy, Typed};
 use crate::crd::CrdStrategy;
 use crate::resource::{ResourceType, ScalePaths, SchemaSource};
+use crate::table;
 use crate::validation::NameRule;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
@@ -123,8 +125,8 @@ pub fn builtin_resources() -> Vec<ResourceType> {
             .build::<k8s_openapi::api::core::v1::Namespace>(NamespaceStrategy::new()),
         entry("configmaps", "configmap", true)
             .short(&["cm"])
-            .build::<ConfigMap>(Typed::<ConfigMap>::new()),
-        entry("secrets", "secret", true).build::<Secret>(Typed::<Secret>::new().fields(&["type"])),
+            .build::<ConfigMap>(Typed::<ConfigMap>::new().printer(&table::CONFIG_MAP)),
+        entry("secrets", "secret", true).build::<Secret>(SecretStrategy::new()),
         entry("pods", "pod", true)
             .short(&["po"])
             .all()
@@ -134,40 +136,40 @@ pub fn builtin_resources() -> Vec<ResourceType> {
             .short(&["svc"])
             .all()
             .status()
-            .build::<Service>(Typed::<Service>::new().names(NameRule::Label)),
+            .build::<Service>(Typed::<Service>::new().names(NameRule::Label).printer(&table::SERVICE)),
         entry("endpoints", "endpoints", true)
             .short(&["ep"])
-            .build::<Endpoints>(Typed::<Endpoints>::new()),
+            .build::<Endpoints>(Typed::<Endpoints>::new().printer(&table::ENDPOINTS)),
         entry("events", "event", true)
             .short(&["ev"])
-            .build::<Event>(Typed::<Event>::new().fields(EVENT_FIELDS)),
+            .build::<Event>(Typed::<Event>::new().fields(EVENT_FIELDS).printer(&table::EVENT)),
         entry("serviceaccounts", "serviceaccount", true)
             .short(&["sa"])
-            .build::<ServiceAccount>(Typed::<ServiceAccount>::new()),
+            .build::<ServiceAccount>(Typed::<ServiceAccount>::new().printer(&table::SERVICE_ACCOUNT)),
         entry("nodes", "node", false)
             .short(&["no"])
             .status()
-            .build::<Node>(Typed::<Node>::new().fields(&["spec.unschedulable"])),
+            .build::<Node>(Typed::<Node>::new().fields(&["spec.unschedulable"]).printer(&table::NODE)),
         entry("deployments", "deployment", true)
             .short(&["deploy"])
             .all()
             .status()
             .scale()
-            .build::<Deployment>(Typed::<Deployment>::new().with_generation()),
+            .build::<Deployment>(Typed::<Deployment>::new().with_generation().printer(&table::DEPLOYMENT)),
         entry("replicasets", "replicaset", true)
             .short(&["rs"])
             .all()
             .status()
             .scale()
             .build::<ReplicaSet>(
-                Typed::<ReplicaSet>::new()
+                Typed::<ReplicaSet>::new().printer(&table::REPLICA_SET)
                     .with_generation()
                     .fields(&["status.replicas"]),
             ),
-        entry("leases", "lease", true).build::<Lease>(Typed::<Lease>::new()),
+        entry("leases", "lease", true).build::<Lease>(Typed::<Lease>::new().printer(&table::LEASE)),
         entry("events", "event", true)
             .short(&["ev"])
-            .build::<EventsV1Event>(Typed::<EventsV1Event>::new().fields(&[
+            .build::<EventsV1Event>(Typed::<EventsV1Event>::new().printer(&table::EVENT).fields(&[
                 "reason",
                 "regarding.kind",
                 "regarding.namespace",
@@ -177,13 +179,13 @@ pub fn builtin_resources() -> Vec<ResourceType> {
                 "type",
             ])),
         entry("roles", "role", true)
-            .build::<Role>(Typed::<Role>::new().names(NameRule::PathSegment)),
+            .build::<Role>(Typed::<Role>::new().names(NameRule::PathSegment).printer(&table::CREATED_AT)),
         entry("rolebindings", "rolebinding", true)
-            .build::<RoleBinding>(Typed::<RoleBinding>::new().names(NameRule::PathSegment)),
+            .build::<RoleBinding>(Typed::<RoleBinding>::new().names(NameRule::PathSegment).printer(&table::BINDING)),
         entry("clusterroles", "clusterrole", false)
-            .build::<ClusterRole>(Typed::<ClusterRole>::new().names(NameRule::PathSegment)),
+            .build::<ClusterRole>(Typed::<ClusterRole>::new().names(NameRule::PathSegment).printer(&table::CREATED_AT)),
         entry("clusterrolebindings", "clusterrolebinding", false).build::<ClusterRoleBinding>(
-            Typed::<ClusterRoleBinding>::new().names(NameRule::PathSegment),
+            Typed::<ClusterRoleBinding>::new().names(NameRule::PathSegment).printer(&table::BINDING),
         ),
         {
             let mut crd = entry(

@@ -3,6 +3,7 @@
 use super::{Decoded, Strategy};
 use crate::crd::schema::Schema;
 use crate::status::{ApiError, FieldCause};
+use crate::table::PrinterColumns;
 use crate::validation::NameRule;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
@@ -12,15 +13,17 @@ pub struct CustomResourceStrategy {
     schema: Schema,
     kind: String,
     status: bool,
+    printer: PrinterColumns,
 }
 
 impl CustomResourceStrategy {
-    /// A strategy validating against `schema` (compiled once).
-    pub fn new(kind: &str, schema: Option<&Value>, status: bool) -> Self {
+    /// A strategy validating against `schema` and printing `printer_columns` (compiled once).
+    pub fn new(kind: &str, schema: Option<&Value>, status: bool, printer_columns: Option<&Value>) -> Self {
         CustomResourceStrategy {
             schema: Schema::compile(schema),
             kind: kind.to_string(),
             status,
+            printer: PrinterColumns::new(printer_columns),
         }
     }
 }
@@ -68,6 +71,10 @@ impl Strategy for CustomResourceStrategy {
 
     fn allow_unconditional_update(&self) -> bool {
         false
+    }
+
+    fn table(&self) -> &dyn crate::table::TableConvertor {
+        &self.printer
     }
 
     fn supports_strategic_merge(&self) -> bool {

@@ -10,6 +10,7 @@ mod builtin;
 mod custom;
 pub mod namespace;
 mod pod;
+mod secret;
 mod typed;
 
 pub use builtin::builtin_resources;
@@ -83,6 +84,11 @@ pub trait Strategy: Send + Sync + 'static {
     /// Validation of a write through `/status`.
     fn validate_status(&self, obj: &Value) -> Vec<FieldCause> {
         self.validate(obj)
+    }
+
+    /// How objects are printed as table rows (`kubectl get`).
+    fn table(&self) -> &dyn crate::table::TableConvertor {
+        &crate::table::NameAge
     }
 
     /// Finalizers the server itself adds when the object is created (e.g. CRD cleanup).

@@ -19,7 +19,7 @@ impl NamespaceStrategy {
     /// The strategy.
     pub fn new() -> Self {
         NamespaceStrategy {
-            typed: Typed::new()
+            typed: Typed::new().printer(&crate::table::NAMESPACE)
                 .names(NameRule::Label)
                 .fields(&["status.phase"]),
         }
@@ -27,6 +27,10 @@ impl NamespaceStrategy {
 }
 
 impl Strategy for NamespaceStrategy {
+    fn table(&self) -> &dyn crate::table::TableConvertor {
+        self.typed.table()
+    }
+
     fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
         self.typed.decode(value)
     }

@@ -14,7 +14,7 @@ impl PodStrategy {
     /// The strategy.
     pub fn new() -> Self {
         PodStrategy {
-            typed: Typed::new().fields(&[
+            typed: Typed::new().printer(&crate::table::POD).fields(&[
                 "spec.nodeName",
                 "spec.restartPolicy",
                 "spec.schedulerName",
@@ -29,6 +29,10 @@ impl PodStrategy {
 }
 
 impl Strategy for PodStrategy {
+    fn table(&self) -> &dyn crate::table::TableConvertor {
+        self.typed.table()
+    }
+
     fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
         self.typed.decode(value)
     }

@@ -7,6 +7,7 @@
 
 use super::{Decoded, Strategy};
 use crate::status::ApiError;
+use crate::table::{NameAge, TableConvertor};
 use crate::validation::NameRule;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
@@ -17,6 +18,7 @@ pub struct Typed<K> {
     name_rule: NameRule,
     tracks_generation: bool,
     fields: &'static [&'static str],
+    printer: &'static dyn TableConvertor,
     _kind: PhantomData<fn() -> K>,
 }
 
@@ -27,6 +29,7 @@ impl<K> Typed<K> {
             name_rule: NameRule::Subdomain,
             tracks_generation: false,
             fields: &[],
+            printer: &NameAge,
             _kind: PhantomData,
         }
     }
@@ -40,6 +43,12 @@ impl<K> Typed<K> {
     /// Maintains `metadata.generation`.
     pub fn with_generation(mut self) -> Self {
         self.tracks_generation = true;
+        self
+    }
+
+    /// Sets how objects print as table rows.
+    pub fn printer(mut self, printer: &'static dyn TableConvertor) -> Self {
+        self.printer = printer;
         self
     }
 
@@ -126,6 +135,10 @@ where
 
     fn selectable_fields(&self) -> &[&'static str] {
         self.fields
+    }
+
+    fn table(&self) -> &dyn TableConvertor {
+        self.printer
     }
 }
 

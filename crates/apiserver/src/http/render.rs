@@ -1,0 +1,68 @@
+//! Response views of objects: as they are, metadata-only (PartialObjectMetadata) or as a Table.
+
+use super::negotiate::Output;
+use crate::resource::ResourceType;
+use crate::table::{self, IncludeObject};
+use serde_json::{Value, json};
+
+/// How objects of one resource are shown in one response.
+pub struct View<'a> {
+    /// The negotiated form.
+    pub output: Output,
+    /// What table rows carry (`includeObject`).
+    pub include: IncludeObject,
+    /// The resource.
+    pub rt: &'a ResourceType,
+}
+
+/// Reduces an object to PartialObjectMetadata.
+pub fn metadata_only(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
+}
+
+impl View<'_> {
+    /// Whether objects are sent exactly as stored (the fast path).
+    pub fn is_plain_json(&self) -> bool {
+        self.output == Output::Json
+    }
+
+    /// One object.
+    pub fn object(&self, obj: Value) -> Value {
+        match self.output {
+            Output::Json | Output::Yaml => obj,
+            Output::Metadata => metadata_only(&obj),
+            Output::Table(api_version) => {
+                let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
+                table::render(self.rt.strategy.table(), &[obj], api_version, meta, self.include, true)
+            }
+        }
+    }
+
+    /// A list page; `meta` is the ListMeta.
+    pub fn list(&self, items: Vec<Value>, meta: Value) -> Value {
+        match self.output {
+            Output::Json | Output::Yaml => {
+                json!({"kind": self.rt.list_kind, "apiVersion": self.rt.api_version(), "metadata": meta, "items": items})
+            }
+            Output::Metadata => {
+                let items: Vec<Value> = items.iter().map(metadata_only).collect();
+                json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items})
+            }
+            Output::Table(api_version) => table::render(self.rt.strategy.table(), &items, api_version, meta, self.include, true),
+        }
+    }
+
+    /// The object of a watch event; `first` tables carry the column definitions.
+    pub fn watch_object(&self, event_type: &str, obj: Value, first: bool) -> Value {
+        if event_type == "ERROR" || event_type == "BOOKMARK" {
+            return obj;
+        }
+        match self.output {
+            Output::Table(api_version) => {
+                let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
+                table::render(self.rt.strategy.table(), &[obj], api_version, meta, self.include, first)
+            }
+            _ => self.object(obj),
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Secrets: `stringData` is a write-only convenience merged into `data` (base64) on every write,
+//! as kube-apiserver's v1 conversion does; it is never stored or returned.
+
+use super::{Decoded, Strategy, Typed};
+use crate::status::ApiError;
+use base64::Engine;
+use k8s_openapi::api::core::v1::Secret;
+use serde_json::{Map, Value};
+
+/// The Secret strategy.
+pub struct SecretStrategy {
+    typed: Typed<Secret>,
+}
+
+impl SecretStrategy {
+    /// The strategy.
+    pub fn new() -> Self {
+        SecretStrategy {
+            typed: Typed::new().printer(&crate::table::SECRET).fields(&["type"]),
+        }
+    }
+}
+
+impl Default for SecretStrategy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Strategy for SecretStrategy {
+    fn table(&self) -> &dyn crate::table::TableConvertor {
+        self.typed.table()
+    }
+
+    fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
+        let mut decoded = self.typed.decode(value)?;
+        if let Some(obj) = decoded.value.as_object_mut()
+            && let Some(Value::Object(string_data)) = obj.remove("stringData")
+        {
+            let data = obj
+                .entry("data")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !data.is_object() {
+                *data = Value::Object(Map::new());
+            }
+            if let Some(data) = data.as_object_mut() {
+                for (k, v) in string_data {
+                    if let Value::String(s) = v {
+                        let encoded = base64::engine::general_purpose::STANDARD.encode(s);
+                        data.insert(k, Value::String(encoded));
+                    }
+                }
+            }
+        }
+        Ok(decoded)
+    }
+
+    fn selectable_fields(&self) -> &[&'static str] {
+        self.typed.selectable_fields()
+    }
+}
