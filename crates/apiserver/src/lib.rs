@@ -1,6 +1,7 @@
 //! kubeforge-apiserver: an embeddable, Kubernetes-compatible API server.
 
 pub mod catalog;
+pub mod controllers;
 pub mod crd;
 pub mod http;
 pub mod openapi;

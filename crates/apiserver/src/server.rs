@@ -140,7 +140,11 @@ impl ApiServerBuilder {
         {
             crate::crd::controller::sync(&rest, &crd_type).await;
         }
-        let controller = tokio::spawn(crate::crd::controller::run(rest.clone()));
+        let controllers = vec![
+            tokio::spawn(crate::crd::controller::run(rest.clone())),
+            tokio::spawn(crate::controllers::gc::run(rest.clone())),
+            tokio::spawn(crate::controllers::namespace::run(rest.clone())),
+        ];
 
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
@@ -187,7 +191,7 @@ impl ApiServerBuilder {
             rest,
             stop: Some(stop_tx),
             serve: Some(serve),
-            controller,
+            controllers,
         })
     }
 }
@@ -237,7 +241,7 @@ pub struct ApiServer {
     rest: Rest,
     stop: Option<oneshot::Sender<()>>,
     serve: Option<JoinHandle<()>>,
-    controller: JoinHandle<()>,
+    controllers: Vec<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -301,7 +305,9 @@ impl ApiServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        self.controller.abort();
+        for c in &self.controllers {
+            c.abort();
+        }
         self.rest.store.close();
         if let Some(serve) = self.serve.take() {
             // Open watch streams end when the store closes; bound the wait regardless.
@@ -317,7 +323,9 @@ impl Drop for ApiServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        self.controller.abort();
+        for c in &self.controllers {
+            c.abort();
+        }
         self.rest.store.close();
     }
 }

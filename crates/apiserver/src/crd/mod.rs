@@ -24,7 +24,9 @@ impl CrdStrategy {
     /// The strategy.
     pub fn new() -> Self {
         CrdStrategy {
-            typed: Typed::new().printer(&crate::table::CREATED_AT).with_generation(),
+            typed: Typed::new()
+                .printer(&crate::table::CREATED_AT)
+                .with_generation(),
         }
     }
 }
@@ -313,7 +315,12 @@ pub fn served_types(crd: &Value) -> Vec<ResourceType> {
                 scale,
                 storage_key: ResourceType::storage_key_for(&group, &plural),
                 multi_version,
-                strategy: Arc::new(CustomResourceStrategy::new(&kind, schema, status, v.get("additionalPrinterColumns"))),
+                strategy: Arc::new(CustomResourceStrategy::new(
+                    &kind,
+                    schema,
+                    status,
+                    v.get("additionalPrinterColumns"),
+                )),
                 schema: SchemaSource::Custom(schema.cloned()),
             }
         })

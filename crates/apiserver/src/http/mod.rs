@@ -10,6 +10,7 @@ mod render;
 
 use crate::rest::{PatchType, Rest, Written, encode_json_line, served_version};
 use crate::status::ApiError;
+use crate::table::IncludeObject;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -17,9 +18,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use negotiate::{MAX_BODY, Output, choose_output, content_type, decode_body};
 use params::Params;
-use render::View;
-use crate::table::IncludeObject;
 use path::{ResourcePath, Target};
+use render::View;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -203,8 +203,13 @@ async fn resource(
     }
     let params = Params::parse(uri.query());
     let output = choose_output(headers)?;
-    let include = IncludeObject::parse(params.get("includeObject")).map_err(ApiError::bad_request)?;
-    let view = View { output, include, rt: &rt };
+    let include =
+        IncludeObject::parse(params.get("includeObject")).map_err(ApiError::bad_request)?;
+    let view = View {
+        output,
+        include,
+        rt: &rt,
+    };
     let rest = &state.rest;
     let ns = rp.namespace.as_deref();
     let ct = content_type(headers);
@@ -214,12 +219,25 @@ async fn resource(
         } else {
             StatusCode::OK
         };
-        Ok(json_response(status, &view.object(w.object), output, &w.warnings))
+        Ok(json_response(
+            status,
+            &view.object(w.object),
+            output,
+            &w.warnings,
+        ))
     };
     match (&rp.name, rp.subresource.as_deref()) {
         (None, _) => match *method {
             Method::GET if params.is_watch()? => {
-                watch(state, rt.clone(), rp.namespace.clone(), &params, output, include).await
+                watch(
+                    state,
+                    rt.clone(),
+                    rp.namespace.clone(),
+                    &params,
+                    output,
+                    include,
+                )
+                .await
             }
             Method::GET => list(state, &view, ns, &params).await,
             Method::POST => {
@@ -238,7 +256,12 @@ async fn resource(
                 let deleted = rest
                     .delete_collection(&rt, ns, &params.list()?, &opts)
                     .await?;
-                Ok(json_response(StatusCode::OK, &view.list(deleted, json!({})), output, &[]))
+                Ok(json_response(
+                    StatusCode::OK,
+                    &view.list(deleted, json!({})),
+                    output,
+                    &[],
+                ))
             }
             _ => Err(ApiError::method_not_allowed(format!(
                 "{method} is not allowed on a collection"
@@ -360,7 +383,12 @@ async fn resource(
     }
 }
 
-async fn list(state: &AppState, view: &View<'_>, ns: Option<&str>, params: &Params) -> Result<Response, ApiError> {
+async fn list(
+    state: &AppState,
+    view: &View<'_>,
+    ns: Option<&str>,
+    params: &Params,
+) -> Result<Response, ApiError> {
     let rt = view.rt;
     let opts = params.list()?;
     let result = state.rest.list(rt, ns, &opts).await?;
@@ -394,7 +422,12 @@ async fn list(state: &AppState, view: &View<'_>, ns: Option<&str>, params: &Para
             v
         })
         .collect();
-    Ok(json_response(StatusCode::OK, &view.list(items, meta), view.output, &[]))
+    Ok(json_response(
+        StatusCode::OK,
+        &view.list(items, meta),
+        view.output,
+        &[],
+    ))
 }
 
 async fn watch(
@@ -411,22 +444,37 @@ async fn watch(
         let rt = rt.clone();
         async move {
             let event = rx.recv().await?;
-            let view = View { output, include, rt: &rt };
+            let view = View {
+                output,
+                include,
+                rt: &rt,
+            };
             let (line, still_first) = if view.is_plain_json() {
                 (encode_json_line(&event), first)
             } else {
                 let obj: Value = serde_json::from_slice(&event.object).unwrap_or(Value::Null);
                 let shown = view.watch_object(event.event_type, obj, first);
-                let mut line = serde_json::to_vec(&json!({"type": event.event_type, "object": shown})).unwrap_or_default();
+                let mut line =
+                    serde_json::to_vec(&json!({"type": event.event_type, "object": shown}))
+                        .unwrap_or_default();
                 line.push(b'\n');
                 let consumed = !matches!(event.event_type, "ERROR" | "BOOKMARK");
                 (Bytes::from(line), first && !consumed)
             };
-            Some((Ok::<Bytes, std::convert::Infallible>(line), (rx, still_first)))
+            Some((
+                Ok::<Bytes, std::convert::Infallible>(line),
+                (rx, still_first),
+            ))
         }
     });
     let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, private"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, private"),
+    );
     Ok(resp)
 }

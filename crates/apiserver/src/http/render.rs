@@ -33,7 +33,14 @@ impl View<'_> {
             Output::Metadata => metadata_only(&obj),
             Output::Table(api_version) => {
                 let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
-                table::render(self.rt.strategy.table(), &[obj], api_version, meta, self.include, true)
+                table::render(
+                    self.rt.strategy.table(),
+                    &[obj],
+                    api_version,
+                    meta,
+                    self.include,
+                    true,
+                )
             }
         }
     }
@@ -48,7 +55,14 @@ impl View<'_> {
                 let items: Vec<Value> = items.iter().map(metadata_only).collect();
                 json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items})
             }
-            Output::Table(api_version) => table::render(self.rt.strategy.table(), &items, api_version, meta, self.include, true),
+            Output::Table(api_version) => table::render(
+                self.rt.strategy.table(),
+                &items,
+                api_version,
+                meta,
+                self.include,
+                true,
+            ),
         }
     }
 
@@ -60,7 +74,14 @@ impl View<'_> {
         match self.output {
             Output::Table(api_version) => {
                 let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
-                table::render(self.rt.strategy.table(), &[obj], api_version, meta, self.include, first)
+                table::render(
+                    self.rt.strategy.table(),
+                    &[obj],
+                    api_version,
+                    meta,
+                    self.include,
+                    first,
+                )
             }
             _ => self.object(obj),
         }

@@ -17,7 +17,7 @@ mod write;
 pub use list::{ListOptions, ListResult};
 pub use patch::{PatchType, patch_value, strategic_merge};
 pub use watch::{WatchEvent, WatchOptions, WatchStream, encode_json_line};
-pub use write::DeleteOptions;
+pub use write::{DeleteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
 
 use crate::catalog::Catalog;
 use crate::resource::ResourceType;

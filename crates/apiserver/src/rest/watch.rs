@@ -154,7 +154,10 @@ impl Rest {
         start_rv: Option<u64>,
         tx: &mpsc::Sender<WatchEvent>,
     ) -> Result<(), ApiError> {
-        let deadline = opts.timeout.map(|t| tokio::time::Instant::now() + t);
+        // A timeout past the clock's range (e.g. timeoutSeconds=2^64-1) means no deadline.
+        let deadline = opts
+            .timeout
+            .and_then(|t| tokio::time::Instant::now().checked_add(t));
         let mut position = match start_rv {
             Some(rv) if !initial => rv,
             _ => {

@@ -11,6 +11,13 @@ use crate::storage::{StoreError, WriteOp};
 use crate::validation::validate_object_meta;
 use serde_json::{Value, json};
 
+/// The finalizer a DELETE with `propagationPolicy: Orphan` adds; garbage collection removes it
+/// after stripping the owner from its dependents.
+pub const ORPHAN_FINALIZER: &str = "orphan";
+/// The finalizer a DELETE with `propagationPolicy: Foreground` adds; garbage collection removes it
+/// once the dependents that block owner deletion are gone.
+pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
+
 /// How many times a write retries after losing an optimistic-concurrency race it did not ask for.
 const RETRIES: usize = 16;
 
@@ -242,7 +249,19 @@ impl Rest {
         opts: &WriteOptions,
         subresource: Option<&str>,
     ) -> Result<Option<Value>, ApiError> {
-        if subresource == Some("status") {
+        if subresource == Some("finalize") {
+            // Only spec.finalizers change (the namespace finalize subresource).
+            let finalizers = new
+                .pointer("/spec/finalizers")
+                .cloned()
+                .unwrap_or(json!([]));
+            let mut merged = old.clone();
+            if !merged.get("spec").is_some_and(Value::is_object) {
+                merged["spec"] = json!({});
+            }
+            merged["spec"]["finalizers"] = finalizers;
+            new = merged;
+        } else if subresource == Some("status") {
             let status = new.get("status").cloned();
             let mut merged = old.clone();
             match status {
@@ -392,7 +411,10 @@ impl Rest {
                     created: false,
                 });
             }
-            let op = if is_deleting(&new) && finalizers(&new).is_empty() {
+            let op = if is_deleting(&new)
+                && finalizers(&new).is_empty()
+                && !rt.strategy.blocks_deletion(&new)
+            {
                 WriteOp::Delete {
                     key: key.clone(),
                     expected: Some(current.resource_version),
@@ -541,8 +563,18 @@ impl Rest {
                 ));
             }
             rt.strategy.check_delete(&value)?;
-            if !finalizers(&value).is_empty() {
-                if is_deleting(&value) || opts.dry_run {
+            let mut fins = finalizers(&value);
+            let policy_finalizer = match opts.propagation_policy.as_deref() {
+                Some("Orphan") => Some(ORPHAN_FINALIZER),
+                Some("Foreground") => Some(FOREGROUND_FINALIZER),
+                _ => None,
+            };
+            let adds_finalizer = policy_finalizer.is_some_and(|f| !fins.iter().any(|x| x == f));
+            if let (true, Some(f)) = (adds_finalizer, policy_finalizer) {
+                fins.push(f.to_string());
+            }
+            if !fins.is_empty() || rt.strategy.blocks_deletion(&value) {
+                if (is_deleting(&value) && !adds_finalizer) || opts.dry_run {
                     return Ok(Written {
                         object: value,
                         warnings: vec![],
@@ -550,10 +582,20 @@ impl Rest {
                     });
                 }
                 let mut marked = value.clone();
+                rt.strategy.prepare_for_delete(&mut marked);
                 {
+                    let first = !is_deleting(&value);
                     let m = meta_mut(&mut marked);
-                    m.insert("deletionTimestamp".into(), json!(now()));
-                    m.insert("deletionGracePeriodSeconds".into(), json!(0));
+                    if !fins.is_empty() {
+                        m.insert("finalizers".into(), json!(fins));
+                    }
+                    if first {
+                        m.insert("deletionTimestamp".into(), json!(now()));
+                        m.insert("deletionGracePeriodSeconds".into(), json!(0));
+                    }
+                }
+                if !is_deleting(&value) {
+                    let m = meta_mut(&mut marked);
                     if rt.strategy.tracks_generation() {
                         let g = m.get("generation").and_then(Value::as_i64).unwrap_or(0) + 1;
                         m.insert("generation".into(), json!(g));

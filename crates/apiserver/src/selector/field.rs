@@ -51,7 +51,8 @@ fn split_unescaped<'a>(s: &'a str, op: &str) -> Option<(&'a str, &'a str)> {
             i += 2;
             continue;
         }
-        if s[i..].starts_with(op) {
+        // Compare bytes: `i` may be inside a multi-byte character; an ASCII `op` never is.
+        if bytes[i..].starts_with(op.as_bytes()) {
             return Some((&s[..i], &s[i + op.len()..]));
         }
         i += 1;
@@ -155,8 +156,17 @@ mod tests {
     }
 
     #[test]
+    fn non_ascii_is_not_split_inside_a_character() {
+        let sel = FieldSelector::parse("metadata.name=é€,a!=𑛁").expect("parse");
+        assert_eq!(sel.requirements[0].value, "é€");
+        assert!(sel.requirements[1].negated);
+        // An escape before a multi-byte character must not panic either.
+        let _ = FieldSelector::parse("\\é=x,\\€!=y");
+    }
+
+    #[test]
     fn rejects_garbage() {
-        for bad in ["nonsense", "=x", "a=\\q"] {
+        for bad in ["nonsense", "=x", "a=\\q", "é"] {
             assert!(FieldSelector::parse(bad).is_err(), "{bad}");
         }
     }

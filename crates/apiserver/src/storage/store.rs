@@ -216,7 +216,9 @@ impl Store {
         if let Ok(mut writer) = self.inner.writer.lock() {
             writer.take();
         }
-        self.inner.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         self.inner.committed.send_modify(|_| {});
     }
 

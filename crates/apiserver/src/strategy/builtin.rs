@@ -136,56 +136,88 @@ pub fn builtin_resources() -> Vec<ResourceType> {
             .short(&["svc"])
             .all()
             .status()
-            .build::<Service>(Typed::<Service>::new().names(NameRule::Label).printer(&table::SERVICE)),
+            .build::<Service>(
+                Typed::<Service>::new()
+                    .names(NameRule::Label)
+                    .printer(&table::SERVICE),
+            ),
         entry("endpoints", "endpoints", true)
             .short(&["ep"])
             .build::<Endpoints>(Typed::<Endpoints>::new().printer(&table::ENDPOINTS)),
         entry("events", "event", true)
             .short(&["ev"])
-            .build::<Event>(Typed::<Event>::new().fields(EVENT_FIELDS).printer(&table::EVENT)),
+            .build::<Event>(
+                Typed::<Event>::new()
+                    .fields(EVENT_FIELDS)
+                    .printer(&table::EVENT),
+            ),
         entry("serviceaccounts", "serviceaccount", true)
             .short(&["sa"])
-            .build::<ServiceAccount>(Typed::<ServiceAccount>::new().printer(&table::SERVICE_ACCOUNT)),
+            .build::<ServiceAccount>(
+                Typed::<ServiceAccount>::new().printer(&table::SERVICE_ACCOUNT),
+            ),
         entry("nodes", "node", false)
             .short(&["no"])
             .status()
-            .build::<Node>(Typed::<Node>::new().fields(&["spec.unschedulable"]).printer(&table::NODE)),
+            .build::<Node>(
+                Typed::<Node>::new()
+                    .fields(&["spec.unschedulable"])
+                    .printer(&table::NODE),
+            ),
         entry("deployments", "deployment", true)
             .short(&["deploy"])
             .all()
             .status()
             .scale()
-            .build::<Deployment>(Typed::<Deployment>::new().with_generation().printer(&table::DEPLOYMENT)),
+            .build::<Deployment>(
+                Typed::<Deployment>::new()
+                    .with_generation()
+                    .printer(&table::DEPLOYMENT),
+            ),
         entry("replicasets", "replicaset", true)
             .short(&["rs"])
             .all()
             .status()
             .scale()
             .build::<ReplicaSet>(
-                Typed::<ReplicaSet>::new().printer(&table::REPLICA_SET)
+                Typed::<ReplicaSet>::new()
+                    .printer(&table::REPLICA_SET)
                     .with_generation()
                     .fields(&["status.replicas"]),
             ),
         entry("leases", "lease", true).build::<Lease>(Typed::<Lease>::new().printer(&table::LEASE)),
         entry("events", "event", true)
             .short(&["ev"])
-            .build::<EventsV1Event>(Typed::<EventsV1Event>::new().printer(&table::EVENT).fields(&[
-                "reason",
-                "regarding.kind",
-                "regarding.namespace",
-                "regarding.name",
-                "regarding.uid",
-                "reportingController",
-                "type",
-            ])),
-        entry("roles", "role", true)
-            .build::<Role>(Typed::<Role>::new().names(NameRule::PathSegment).printer(&table::CREATED_AT)),
-        entry("rolebindings", "rolebinding", true)
-            .build::<RoleBinding>(Typed::<RoleBinding>::new().names(NameRule::PathSegment).printer(&table::BINDING)),
-        entry("clusterroles", "clusterrole", false)
-            .build::<ClusterRole>(Typed::<ClusterRole>::new().names(NameRule::PathSegment).printer(&table::CREATED_AT)),
+            .build::<EventsV1Event>(Typed::<EventsV1Event>::new().printer(&table::EVENT).fields(
+                &[
+                    "reason",
+                    "regarding.kind",
+                    "regarding.namespace",
+                    "regarding.name",
+                    "regarding.uid",
+                    "reportingController",
+                    "type",
+                ],
+            )),
+        entry("roles", "role", true).build::<Role>(
+            Typed::<Role>::new()
+                .names(NameRule::PathSegment)
+                .printer(&table::CREATED_AT),
+        ),
+        entry("rolebindings", "rolebinding", true).build::<RoleBinding>(
+            Typed::<RoleBinding>::new()
+                .names(NameRule::PathSegment)
+                .printer(&table::BINDING),
+        ),
+        entry("clusterroles", "clusterrole", false).build::<ClusterRole>(
+            Typed::<ClusterRole>::new()
+                .names(NameRule::PathSegment)
+                .printer(&table::CREATED_AT),
+        ),
         entry("clusterrolebindings", "clusterrolebinding", false).build::<ClusterRoleBinding>(
-            Typed::<ClusterRoleBinding>::new().names(NameRule::PathSegment).printer(&table::BINDING),
+            Typed::<ClusterRoleBinding>::new()
+                .names(NameRule::PathSegment)
+                .printer(&table::BINDING),
         ),
         {
             let mut crd = entry(

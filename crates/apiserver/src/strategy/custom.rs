@@ -18,7 +18,12 @@ pub struct CustomResourceStrategy {
 
 impl CustomResourceStrategy {
     /// A strategy validating against `schema` and printing `printer_columns` (compiled once).
-    pub fn new(kind: &str, schema: Option<&Value>, status: bool, printer_columns: Option<&Value>) -> Self {
+    pub fn new(
+        kind: &str,
+        schema: Option<&Value>,
+        status: bool,
+        printer_columns: Option<&Value>,
+    ) -> Self {
         CustomResourceStrategy {
             schema: Schema::compile(schema),
             kind: kind.to_string(),

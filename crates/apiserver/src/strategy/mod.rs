@@ -91,6 +91,15 @@ pub trait Strategy: Send + Sync + 'static {
         &crate::table::NameAge
     }
 
+    /// Whether the object must stay (marked for deletion) even without metadata finalizers,
+    /// e.g. a namespace whose `spec.finalizers` are not done.
+    fn blocks_deletion(&self, _obj: &Value) -> bool {
+        false
+    }
+
+    /// Changes made when deletion starts (e.g. a namespace becomes `Terminating`).
+    fn prepare_for_delete(&self, _obj: &mut Value) {}
+
     /// Finalizers the server itself adds when the object is created (e.g. CRD cleanup).
     fn initial_finalizers(&self) -> &[&'static str] {
         &[]

@@ -6,6 +6,9 @@ use crate::validation::NameRule;
 use k8s_openapi::api::core::v1::Namespace;
 use serde_json::{Value, json};
 
+/// The `spec.finalizers` entry that keeps a namespace until its contents are deleted.
+pub const FINALIZER: &str = "kubernetes";
+
 /// Namespaces that exist from the start and refuse deletion.
 pub const SYSTEM_NAMESPACES: &[&str] =
     &["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -19,7 +22,8 @@ impl NamespaceStrategy {
     /// The strategy.
     pub fn new() -> Self {
         NamespaceStrategy {
-            typed: Typed::new().printer(&crate::table::NAMESPACE)
+            typed: Typed::new()
+                .printer(&crate::table::NAMESPACE)
                 .names(NameRule::Label)
                 .fields(&["status.phase"]),
         }
@@ -45,6 +49,8 @@ impl Strategy for NamespaceStrategy {
 
     fn prepare_for_create(&self, obj: &mut Value) {
         obj["status"] = json!({"phase": "Active"});
+        // The namespace controller removes this once the namespace is empty (see controllers).
+        obj["spec"] = json!({"finalizers": [FINALIZER]});
         // Every namespace carries the label with its own name, as upstream sets it.
         let name = obj["metadata"]["name"]
             .as_str()
@@ -58,11 +64,23 @@ impl Strategy for NamespaceStrategy {
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
         new["status"] = old["status"].clone();
+        // spec.finalizers only change through the finalize subresource.
+        new["spec"] = old.get("spec").cloned().unwrap_or(json!({}));
         let name = old["metadata"]["name"].clone();
         if !new["metadata"]["labels"].is_object() {
             new["metadata"]["labels"] = json!({});
         }
         new["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
+    }
+
+    fn blocks_deletion(&self, obj: &Value) -> bool {
+        obj.pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
+    }
+
+    fn prepare_for_delete(&self, obj: &mut Value) {
+        obj["status"] = json!({"phase": "Terminating"});
     }
 
     fn check_delete(&self, obj: &Value) -> Result<(), ApiError> {

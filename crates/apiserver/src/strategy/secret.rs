@@ -1,5 +1,6 @@
 //! Secrets: `stringData` is a write-only convenience merged into `data` (base64) on every write,
-//! as kube-apiserver's v1 conversion does; it is never stored or returned.
+//! as kube-apiserver's v1 conversion does; it is never stored or returned. An empty `type` defaults
+//! to `Opaque`.
 
 use super::{Decoded, Strategy, Typed};
 use crate::status::ApiError;
@@ -16,7 +17,9 @@ impl SecretStrategy {
     /// The strategy.
     pub fn new() -> Self {
         SecretStrategy {
-            typed: Typed::new().printer(&crate::table::SECRET).fields(&["type"]),
+            typed: Typed::new()
+                .printer(&crate::table::SECRET)
+                .fields(&["type"]),
         }
     }
 }
@@ -51,6 +54,15 @@ impl Strategy for SecretStrategy {
                     }
                 }
             }
+        }
+        // Defaulting as kube-apiserver's SetDefaults_Secret: an empty type is Opaque.
+        if let Some(obj) = decoded.value.as_object_mut()
+            && obj
+                .get("type")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+        {
+            obj.insert("type".into(), Value::String("Opaque".into()));
         }
         Ok(decoded)
     }

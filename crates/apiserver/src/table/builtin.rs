@@ -51,17 +51,32 @@ fn none_if_empty(s: String) -> String {
 }
 
 fn selector_string(sel: Option<&Value>) -> String {
-    let Some(sel) = sel else { return "<none>".into() };
+    let Some(sel) = sel else {
+        return "<none>".into();
+    };
     let mut parts: Vec<String> = Vec::new();
     if let Some(m) = sel.get("matchLabels").and_then(Value::as_object) {
-        parts.extend(m.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))));
-    } else if let Some(m) = sel.as_object().filter(|m| !m.contains_key("matchExpressions")) {
-        parts.extend(m.iter().filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}"))));
+        parts.extend(
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(""))),
+        );
+    } else if let Some(m) = sel
+        .as_object()
+        .filter(|m| !m.contains_key("matchExpressions"))
+    {
+        parts.extend(
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}"))),
+        );
     }
     if let Some(exprs) = sel.get("matchExpressions").and_then(Value::as_array) {
         for e in exprs {
             let key = s(e, "/key");
-            let values: Vec<&str> = e.get("values").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let values: Vec<&str> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             match s(e, "/operator") {
                 "In" => parts.push(format!("{key} in ({})", values.join(","))),
                 "NotIn" => parts.push(format!("{key} notin ({})", values.join(","))),
@@ -75,7 +90,11 @@ fn selector_string(sel: Option<&Value>) -> String {
 }
 
 fn containers_and_images(obj: &Value, pointer: &str) -> (String, String) {
-    let cs = obj.pointer(pointer).and_then(Value::as_array).cloned().unwrap_or_default();
+    let cs = obj
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let names: Vec<&str> = cs.iter().map(|c| s(c, "/name")).collect();
     let images: Vec<&str> = cs.iter().map(|c| s(c, "/image")).collect();
     (names.join(","), images.join(","))
@@ -84,45 +103,86 @@ fn containers_and_images(obj: &Value, pointer: &str) -> (String, String) {
 /// Namespace: NAME STATUS AGE.
 pub const NAMESPACE: Printer = Printer {
     columns: || vec![name_column(), col("Status", "string", 0), age_column()],
-    cells: |o, now| vec![json!(name_of(o)), json!(s(o, "/status/phase")), json!(age(o, now))],
+    cells: |o, now| {
+        vec![
+            json!(name_of(o)),
+            json!(s(o, "/status/phase")),
+            json!(age(o, now)),
+        ]
+    },
 };
 
 /// ConfigMap: NAME DATA AGE.
 pub const CONFIG_MAP: Printer = Printer {
     columns: || vec![name_column(), col("Data", "integer", 0), age_column()],
-    cells: |o, now| vec![json!(name_of(o)), json!(len(o, "/data") + len(o, "/binaryData")), json!(age(o, now))],
+    cells: |o, now| {
+        vec![
+            json!(name_of(o)),
+            json!(len(o, "/data") + len(o, "/binaryData")),
+            json!(age(o, now)),
+        ]
+    },
 };
 
 /// Secret: NAME TYPE DATA AGE.
 pub const SECRET: Printer = Printer {
-    columns: || vec![name_column(), col("Type", "string", 0), col("Data", "integer", 0), age_column()],
+    columns: || {
+        vec![
+            name_column(),
+            col("Type", "string", 0),
+            col("Data", "integer", 0),
+            age_column(),
+        ]
+    },
     cells: |o, now| {
         let t = match s(o, "/type") {
             "" => "Opaque",
             t => t,
         };
-        vec![json!(name_of(o)), json!(t), json!(len(o, "/data") + len(o, "/stringData")), json!(age(o, now))]
+        vec![
+            json!(name_of(o)),
+            json!(t),
+            json!(len(o, "/data") + len(o, "/stringData")),
+            json!(age(o, now)),
+        ]
     },
 };
 
 fn pod_status(o: &Value) -> String {
-    if o.pointer("/metadata/deletionTimestamp").is_some_and(|v| !v.is_null()) {
+    if o.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
+    {
         return "Terminating".into();
     }
     let mut reason = match s(o, "/status/reason") {
         "" => s(o, "/status/phase").to_string(),
         r => r.to_string(),
     };
-    if let Some(statuses) = o.pointer("/status/containerStatuses").and_then(Value::as_array) {
+    if let Some(statuses) = o
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+    {
         for c in statuses.iter().rev() {
-            if let Some(w) = c.pointer("/state/waiting/reason").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+            if let Some(w) = c
+                .pointer("/state/waiting/reason")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+            {
                 reason = w.to_string();
-            } else if let Some(t) = c.pointer("/state/terminated/reason").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+            } else if let Some(t) = c
+                .pointer("/state/terminated/reason")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+            {
                 reason = t.to_string();
             }
         }
     }
-    if reason.is_empty() { "Unknown".into() } else { reason }
+    if reason.is_empty() {
+        "Unknown".into()
+    } else {
+        reason
+    }
 }
 
 /// Pod: NAME READY STATUS RESTARTS AGE (IP NODE NOMINATED NODE READINESS GATES wide).
@@ -142,9 +202,19 @@ pub const POD: Printer = Printer {
     },
     cells: |o, now| {
         let total = len(o, "/spec/containers");
-        let statuses = o.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
-        let ready = statuses.iter().filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true)).count();
-        let restarts: i64 = statuses.iter().map(|c| c.get("restartCount").and_then(Value::as_i64).unwrap_or(0)).sum();
+        let statuses = o
+            .pointer("/status/containerStatuses")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let ready = statuses
+            .iter()
+            .filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true))
+            .count();
+        let restarts: i64 = statuses
+            .iter()
+            .map(|c| c.get("restartCount").and_then(Value::as_i64).unwrap_or(0))
+            .sum();
         let gates = match len(o, "/spec/readinessGates") {
             0 => "<none>".to_string(),
             g => format!("0/{g}"),
@@ -164,7 +234,11 @@ pub const POD: Printer = Printer {
 };
 
 fn service_ports(o: &Value) -> String {
-    let ports = o.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
+    let ports = o
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let parts: Vec<String> = ports
         .iter()
         .map(|p| {
@@ -205,7 +279,17 @@ pub const SERVICE: Printer = Printer {
                 let mut ips: Vec<String> = o
                     .pointer("/status/loadBalancer/ingress")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().map(|i| if s(i, "/ip").is_empty() { s(i, "/hostname").to_string() } else { s(i, "/ip").to_string() }).collect())
+                    .map(|a| {
+                        a.iter()
+                            .map(|i| {
+                                if s(i, "/ip").is_empty() {
+                                    s(i, "/hostname").to_string()
+                                } else {
+                                    s(i, "/ip").to_string()
+                                }
+                            })
+                            .collect()
+                    })
                     .unwrap_or_default();
                 if let Some(e) = o.pointer("/spec/externalIPs").and_then(Value::as_array) {
                     ips.extend(e.iter().filter_map(Value::as_str).map(str::to_string));
@@ -234,9 +318,23 @@ pub const ENDPOINTS: Printer = Printer {
     columns: || vec![name_column(), col("Endpoints", "string", 0), age_column()],
     cells: |o, now| {
         let mut eps = Vec::new();
-        for subset in o.pointer("/subsets").and_then(Value::as_array).cloned().unwrap_or_default() {
-            let ports: Vec<i64> = subset.get("ports").and_then(Value::as_array).map(|a| a.iter().map(|p| n(p, "/port")).collect()).unwrap_or_default();
-            for addr in subset.get("addresses").and_then(Value::as_array).cloned().unwrap_or_default() {
+        for subset in o
+            .pointer("/subsets")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+        {
+            let ports: Vec<i64> = subset
+                .get("ports")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(|p| n(p, "/port")).collect())
+                .unwrap_or_default();
+            for addr in subset
+                .get("addresses")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+            {
                 if ports.is_empty() {
                     eps.push(s(&addr, "/ip").to_string());
                 }
@@ -245,7 +343,11 @@ pub const ENDPOINTS: Printer = Printer {
                 }
             }
         }
-        vec![json!(name_of(o)), json!(none_if_empty(eps.join(","))), json!(age(o, now))]
+        vec![
+            json!(name_of(o)),
+            json!(none_if_empty(eps.join(","))),
+            json!(age(o, now)),
+        ]
     },
 };
 
@@ -255,7 +357,13 @@ fn event_object(o: &Value, regarding: &str) -> String {
 }
 
 fn event_last_seen(o: &Value, now: jiff::Timestamp) -> String {
-    for p in ["/series/lastObservedTime", "/lastTimestamp", "/eventTime", "/deprecatedLastTimestamp", "/metadata/creationTimestamp"] {
+    for p in [
+        "/series/lastObservedTime",
+        "/lastTimestamp",
+        "/eventTime",
+        "/deprecatedLastTimestamp",
+        "/metadata/creationTimestamp",
+    ] {
         if let Some(v) = o.pointer(p).filter(|v| v.is_string()) {
             return translate_timestamp(Some(v), now);
         }
@@ -280,14 +388,29 @@ pub const EVENT: Printer = Printer {
         ]
     },
     cells: |o, now| {
-        let regarding = if o.get("regarding").is_some() { "regarding" } else { "involvedObject" };
-        let message = if o.get("note").is_some() { s(o, "/note") } else { s(o, "/message") };
+        let regarding = if o.get("regarding").is_some() {
+            "regarding"
+        } else {
+            "involvedObject"
+        };
+        let message = if o.get("note").is_some() {
+            s(o, "/note")
+        } else {
+            s(o, "/message")
+        };
         let source = match s(o, "/source/component") {
             "" => s(o, "/reportingController").to_string(),
             c => c.to_string(),
         };
-        let first = o.pointer("/firstTimestamp").or_else(|| o.pointer("/deprecatedFirstTimestamp")).or_else(|| o.pointer("/eventTime"));
-        let count = o.get("count").or_else(|| o.pointer("/series/count")).and_then(Value::as_i64).unwrap_or(1);
+        let first = o
+            .pointer("/firstTimestamp")
+            .or_else(|| o.pointer("/deprecatedFirstTimestamp"))
+            .or_else(|| o.pointer("/eventTime"));
+        let count = o
+            .get("count")
+            .or_else(|| o.pointer("/series/count"))
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
         vec![
             json!(event_last_seen(o, now)),
             json!(s(o, "/type")),
@@ -306,7 +429,13 @@ pub const EVENT: Printer = Printer {
 /// ServiceAccount: NAME SECRETS AGE.
 pub const SERVICE_ACCOUNT: Printer = Printer {
     columns: || vec![name_column(), col("Secrets", "string", 0), age_column()],
-    cells: |o, now| vec![json!(name_of(o)), json!(len(o, "/secrets").to_string()), json!(age(o, now))],
+    cells: |o, now| {
+        vec![
+            json!(name_of(o)),
+            json!(len(o, "/secrets").to_string()),
+            json!(age(o, now)),
+        ]
+    },
 };
 
 /// Node: NAME STATUS ROLES AGE VERSION (INTERNAL-IP … wide).
@@ -326,8 +455,16 @@ pub const NODE: Printer = Printer {
         ]
     },
     cells: |o, now| {
-        let conditions = o.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
-        let mut status = match conditions.iter().find(|c| s(c, "/type") == "Ready").map(|c| s(c, "/status")) {
+        let conditions = o
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut status = match conditions
+            .iter()
+            .find(|c| s(c, "/type") == "Ready")
+            .map(|c| s(c, "/status"))
+        {
             Some("True") => "Ready".to_string(),
             Some(_) => "NotReady".to_string(),
             None => "Unknown".to_string(),
@@ -338,7 +475,12 @@ pub const NODE: Printer = Printer {
         let mut roles: Vec<String> = o
             .pointer("/metadata/labels")
             .and_then(Value::as_object)
-            .map(|m| m.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/")).map(str::to_string).collect())
+            .map(|m| {
+                m.keys()
+                    .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
         roles.sort();
         let addr = |t: &str| {
@@ -357,8 +499,12 @@ pub const NODE: Printer = Printer {
             json!(addr("InternalIP")),
             json!(addr("ExternalIP")),
             json!(none_if_empty(s(o, "/status/nodeInfo/osImage").to_string())),
-            json!(none_if_empty(s(o, "/status/nodeInfo/kernelVersion").to_string())),
-            json!(none_if_empty(s(o, "/status/nodeInfo/containerRuntimeVersion").to_string())),
+            json!(none_if_empty(
+                s(o, "/status/nodeInfo/kernelVersion").to_string()
+            )),
+            json!(none_if_empty(
+                s(o, "/status/nodeInfo/containerRuntimeVersion").to_string()
+            )),
         ]
     },
 };
@@ -378,7 +524,10 @@ pub const DEPLOYMENT: Printer = Printer {
         ]
     },
     cells: |o, now| {
-        let desired = o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+        let desired = o
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
         let (c, i) = containers_and_images(o, "/spec/template/spec/containers");
         vec![
             json!(name_of(o)),
@@ -411,7 +560,11 @@ pub const REPLICA_SET: Printer = Printer {
         let (c, i) = containers_and_images(o, "/spec/template/spec/containers");
         vec![
             json!(name_of(o)),
-            json!(o.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1)),
+            json!(
+                o.pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1)
+            ),
             json!(n(o, "/status/replicas")),
             json!(n(o, "/status/readyReplicas")),
             json!(age(o, now)),
@@ -425,13 +578,24 @@ pub const REPLICA_SET: Printer = Printer {
 /// Lease: NAME HOLDER AGE.
 pub const LEASE: Printer = Printer {
     columns: || vec![name_column(), col("Holder", "string", 0), age_column()],
-    cells: |o, now| vec![json!(name_of(o)), json!(s(o, "/spec/holderIdentity")), json!(age(o, now))],
+    cells: |o, now| {
+        vec![
+            json!(name_of(o)),
+            json!(s(o, "/spec/holderIdentity")),
+            json!(age(o, now)),
+        ]
+    },
 };
 
 /// Role, ClusterRole and CustomResourceDefinition: NAME CREATED AT.
 pub const CREATED_AT: Printer = Printer {
     columns: || vec![name_column(), Column::new("Created At", "date", 0, "")],
-    cells: |o, _| vec![json!(name_of(o)), json!(s(o, "/metadata/creationTimestamp"))],
+    cells: |o, _| {
+        vec![
+            json!(name_of(o)),
+            json!(s(o, "/metadata/creationTimestamp")),
+        ]
+    },
 };
 
 fn subjects(o: &Value, kind: &str) -> String {
@@ -441,7 +605,13 @@ fn subjects(o: &Value, kind: &str) -> String {
         .map(|a| {
             a.iter()
                 .filter(|x| s(x, "/kind") == kind)
-                .map(|x| if kind == "ServiceAccount" { format!("{}/{}", s(x, "/namespace"), s(x, "/name")) } else { s(x, "/name").to_string() })
+                .map(|x| {
+                    if kind == "ServiceAccount" {
+                        format!("{}/{}", s(x, "/namespace"), s(x, "/name"))
+                    } else {
+                        s(x, "/name").to_string()
+                    }
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -463,7 +633,11 @@ pub const BINDING: Printer = Printer {
     cells: |o, now| {
         vec![
             json!(name_of(o)),
-            json!(format!("{}/{}", s(o, "/roleRef/kind"), s(o, "/roleRef/name"))),
+            json!(format!(
+                "{}/{}",
+                s(o, "/roleRef/kind"),
+                s(o, "/roleRef/name")
+            )),
             json!(age(o, now)),
             json!(subjects(o, "User")),
             json!(subjects(o, "Group")),
@@ -484,13 +658,31 @@ mod tests {
             "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}});
         assert_eq!(
             DEPLOYMENT.cells(&d, now),
-            vec![json!("web"), json!("2/3"), json!(3), json!(2), json!("60m"), json!("nginx"), json!("nginx:1"), json!("app=web")]
+            vec![
+                json!("web"),
+                json!("2/3"),
+                json!(3),
+                json!(2),
+                json!("60m"),
+                json!("nginx"),
+                json!("nginx:1"),
+                json!("app=web")
+            ]
         );
         let p = json!({"metadata": {"name": "p", "creationTimestamp": "2024-01-01T00:59:30Z"},
             "spec": {"containers": [{"name": "a"}], "nodeName": "n1"},
             "status": {"phase": "Running", "podIP": "10.0.0.1", "containerStatuses": [{"ready": true, "restartCount": 2}]}});
         let cells = POD.cells(&p, now);
-        assert_eq!(&cells[..5], &[json!("p"), json!("1/1"), json!("Running"), json!("2"), json!("30s")]);
+        assert_eq!(
+            &cells[..5],
+            &[
+                json!("p"),
+                json!("1/1"),
+                json!("Running"),
+                json!("2"),
+                json!("30s")
+            ]
+        );
         assert_eq!(cells[6], json!("n1"));
     }
 
@@ -502,6 +694,12 @@ mod tests {
         assert_eq!(cells[1], json!("NodePort"));
         assert_eq!(cells[3], json!("<none>"));
         assert_eq!(cells[4], json!("80:30080/TCP,53/UDP"));
-        assert_eq!(SECRET.cells(&json!({"metadata": {"name": "x"}, "data": {"a": "", "b": ""}}), now)[1..3], [json!("Opaque"), json!(2)]);
+        assert_eq!(
+            SECRET.cells(
+                &json!({"metadata": {"name": "x"}, "data": {"a": "", "b": ""}}),
+                now
+            )[1..3],
+            [json!("Opaque"), json!(2)]
+        );
     }
 }

@@ -21,8 +21,18 @@ impl PrinterColumns {
             columns.push((age_column(), None));
         }
         for spec in specs {
-            let s = |k: &str| spec.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-            let mut col = Column::new(&s("name"), &s("type"), spec.get("priority").and_then(Value::as_i64).unwrap_or(0) as i32, &s("description"));
+            let s = |k: &str| {
+                spec.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let mut col = Column::new(
+                &s("name"),
+                &s("type"),
+                spec.get("priority").and_then(Value::as_i64).unwrap_or(0) as i32,
+                &s("description"),
+            );
             col.format = s("format");
             let path = JsonPath::compile(&s("jsonPath")).ok();
             columns.push((col, path));
@@ -91,7 +101,10 @@ mod tests {
         assert_eq!(names, vec!["Name", "Deployment", "Desired", "Wide", "Age"]);
         let now: jiff::Timestamp = "2024-01-01T00:05:00Z".parse().expect("time");
         let obj = json!({"metadata": {"name": "f", "creationTimestamp": "2024-01-01T00:00:00Z"}, "spec": {"deploymentName": "d", "replicas": 2}});
-        assert_eq!(cols.cells(&obj, now), vec![json!("f"), json!("d"), json!(2), Value::Null, json!("5m")]);
+        assert_eq!(
+            cols.cells(&obj, now),
+            vec![json!("f"), json!("d"), json!(2), Value::Null, json!("5m")]
+        );
         let plain = PrinterColumns::new(None);
         assert_eq!(plain.cells(&obj, now), vec![json!("f"), json!("5m")]);
     }

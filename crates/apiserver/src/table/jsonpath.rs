@@ -8,7 +8,11 @@ enum Step {
     Field(String),
     Index(i64),
     All,
-    Filter { path: Vec<String>, value: String, negated: bool },
+    Filter {
+        path: Vec<String>,
+        value: String,
+        negated: bool,
+    },
 }
 
 /// A compiled JSONPath.
@@ -30,7 +34,10 @@ impl JsonPath {
     /// Compiles `path` (with or without surrounding `{}`); `Err` explains what is wrong.
     pub fn compile(path: &str) -> Result<JsonPath, String> {
         let p = path.trim();
-        let p = p.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(p);
+        let p = p
+            .strip_prefix('{')
+            .and_then(|x| x.strip_suffix('}'))
+            .unwrap_or(p);
         let p = p.strip_prefix('$').unwrap_or(p);
         if p.is_empty() {
             return Err("must not be empty".into());
@@ -56,28 +63,51 @@ impl JsonPath {
                     }
                 }
                 '[' => {
-                    let close = chars[i..].iter().position(|c| *c == ']').map(|p| p + i).ok_or_else(|| format!("invalid JSONPath {path:?}: unclosed ["))?;
+                    let close = chars[i..]
+                        .iter()
+                        .position(|c| *c == ']')
+                        .map(|p| p + i)
+                        .ok_or_else(|| format!("invalid JSONPath {path:?}: unclosed ["))?;
                     let inner: String = chars[i + 1..close].iter().collect();
                     let inner = inner.trim();
                     if inner == "*" {
                         steps.push(Step::All);
-                    } else if let Some(q) = inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
+                    } else if let Some(q) =
+                        inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\''))
+                    {
                         steps.push(Step::Field(q.to_string()));
-                    } else if let Some(q) = inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+                    } else if let Some(q) =
+                        inner.strip_prefix('"').and_then(|s| s.strip_suffix('"'))
+                    {
                         steps.push(Step::Field(q.to_string()));
-                    } else if let Some(f) = inner.strip_prefix("?(").and_then(|s| s.strip_suffix(')')) {
+                    } else if let Some(f) =
+                        inner.strip_prefix("?(").and_then(|s| s.strip_suffix(')'))
+                    {
                         let (lhs, rhs, negated) = if let Some((l, r)) = f.split_once("!=") {
                             (l, r, true)
                         } else if let Some((l, r)) = f.split_once("==") {
                             (l, r, false)
                         } else {
-                            return Err(format!("invalid JSONPath {path:?}: unsupported filter {f:?}"));
+                            return Err(format!(
+                                "invalid JSONPath {path:?}: unsupported filter {f:?}"
+                            ));
                         };
-                        let lhs = lhs.trim().strip_prefix("@.").ok_or_else(|| format!("invalid JSONPath {path:?}: filter must start with @."))?;
-                        let value = rhs.trim().trim_matches(|c| c == '"' || c == '\'').to_string();
-                        steps.push(Step::Filter { path: lhs.split('.').map(str::to_string).collect(), value, negated });
+                        let lhs = lhs.trim().strip_prefix("@.").ok_or_else(|| {
+                            format!("invalid JSONPath {path:?}: filter must start with @.")
+                        })?;
+                        let value = rhs
+                            .trim()
+                            .trim_matches(|c| c == '"' || c == '\'')
+                            .to_string();
+                        steps.push(Step::Filter {
+                            path: lhs.split('.').map(str::to_string).collect(),
+                            value,
+                            negated,
+                        });
                     } else {
-                        let n: i64 = inner.parse().map_err(|_| format!("invalid JSONPath {path:?}: bad index {inner:?}"))?;
+                        let n: i64 = inner.parse().map_err(|_| {
+                            format!("invalid JSONPath {path:?}: bad index {inner:?}")
+                        })?;
                         steps.push(Step::Index(n));
                     }
                     i = close + 1;
@@ -85,7 +115,10 @@ impl JsonPath {
                 _ => {
                     // A leading bare name (`spec.x`) is accepted like `.spec.x`.
                     if !steps.is_empty() {
-                        return Err(format!("invalid JSONPath {path:?}: unexpected {:?}", chars[i]));
+                        return Err(format!(
+                            "invalid JSONPath {path:?}: unexpected {:?}",
+                            chars[i]
+                        ));
                     }
                     let name = parse_field_name(&chars, &mut i);
                     steps.push(Step::Field(name));
@@ -120,7 +153,11 @@ impl JsonPath {
                         Value::Object(m) => next.extend(m.values()),
                         _ => {}
                     },
-                    Step::Filter { path, value, negated } => {
+                    Step::Filter {
+                        path,
+                        value,
+                        negated,
+                    } => {
                         if let Some(arr) = v.as_array() {
                             for item in arr {
                                 let mut cur = Some(item);
@@ -155,12 +192,28 @@ mod tests {
         let obj = json!({"spec": {"replicas": 3, "containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]},
             "status": {"conditions": [{"type": "Ready", "status": "True"}, {"type": "Other", "status": "False"}]},
             "metadata": {"labels": {"app.kubernetes.io/name": "n"}}});
-        let f = |p: &str| JsonPath::compile(p).expect("compiles").find(&obj).into_iter().cloned().collect::<Vec<_>>();
+        let f = |p: &str| {
+            JsonPath::compile(p)
+                .expect("compiles")
+                .find(&obj)
+                .into_iter()
+                .cloned()
+                .collect::<Vec<_>>()
+        };
         assert_eq!(f(".spec.replicas"), vec![json!(3)]);
-        assert_eq!(f("{.spec.containers[*].image}"), vec![json!("x"), json!("y")]);
+        assert_eq!(
+            f("{.spec.containers[*].image}"),
+            vec![json!("x"), json!("y")]
+        );
         assert_eq!(f(".spec.containers[1].name"), vec![json!("b")]);
-        assert_eq!(f(".status.conditions[?(@.type==\"Ready\")].status"), vec![json!("True")]);
-        assert_eq!(f(".metadata.labels['app.kubernetes.io/name']"), vec![json!("n")]);
+        assert_eq!(
+            f(".status.conditions[?(@.type==\"Ready\")].status"),
+            vec![json!("True")]
+        );
+        assert_eq!(
+            f(".metadata.labels['app.kubernetes.io/name']"),
+            vec![json!("n")]
+        );
         assert!(f(".nope").is_empty());
         for bad in ["", ".spec[", ".spec.[x]", ".a[?(@x)]"] {
             assert!(JsonPath::compile(bad).is_err(), "{bad}");

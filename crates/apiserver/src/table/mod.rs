@@ -34,7 +34,11 @@ impl Column {
         Column {
             name: name.into(),
             type_: type_.into(),
-            format: if name == "Name" { "name".into() } else { String::new() },
+            format: if name == "Name" {
+                "name".into()
+            } else {
+                String::new()
+            },
             description: description.into(),
             priority,
         }
@@ -69,21 +73,34 @@ impl TableConvertor for NameAge {
 
 /// The standard Name column.
 pub fn name_column() -> Column {
-    Column::new("Name", "string", 0, "Name must be unique within a namespace.")
+    Column::new(
+        "Name",
+        "string",
+        0,
+        "Name must be unique within a namespace.",
+    )
 }
 
 /// The standard Age column.
 pub fn age_column() -> Column {
-    Column::new("Age", "string", 0, "CreationTimestamp is a timestamp representing the server time when this object was created.")
+    Column::new(
+        "Age",
+        "string",
+        0,
+        "CreationTimestamp is a timestamp representing the server time when this object was created.",
+    )
 }
 
 /// `metadata.name`.
 pub fn name_of(obj: &Value) -> &str {
-    obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+    obj.pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn parse_time(v: Option<&Value>) -> Option<jiff::Timestamp> {
-    v.and_then(Value::as_str).and_then(|s| s.parse::<jiff::Timestamp>().ok())
+    v.and_then(Value::as_str)
+        .and_then(|s| s.parse::<jiff::Timestamp>().ok())
 }
 
 /// Age of the object as kubectl renders it, or `<unknown>`.
@@ -115,28 +132,44 @@ pub fn human_duration(seconds: i64) -> String {
     }
     if m < 10 {
         let rem = s % 60;
-        return if rem == 0 { format!("{m}m") } else { format!("{m}m{rem}s") };
+        return if rem == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{rem}s")
+        };
     }
     if m < 60 * 3 {
         return format!("{m}m");
     }
     if h < 8 {
         let rem = m % 60;
-        return if rem == 0 { format!("{h}h") } else { format!("{h}h{rem}m") };
+        return if rem == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{rem}m")
+        };
     }
     if h < 48 {
         return format!("{h}h");
     }
     if h < 24 * 8 {
         let rem = h % 24;
-        return if rem == 0 { format!("{}d", h / 24) } else { format!("{}d{rem}h", h / 24) };
+        return if rem == 0 {
+            format!("{}d", h / 24)
+        } else {
+            format!("{}d{rem}h", h / 24)
+        };
     }
     if h < 24 * 365 * 2 {
         return format!("{}d", h / 24);
     }
     if h < 24 * 365 * 8 {
         let days = (h / 24) % 365;
-        return if days == 0 { format!("{}y", h / 24 / 365) } else { format!("{}y{days}d", h / 24 / 365) };
+        return if days == 0 {
+            format!("{}y", h / 24 / 365)
+        } else {
+            format!("{}y{days}d", h / 24 / 365)
+        };
     }
     format!("{}y", h / 24 / 365)
 }
@@ -160,7 +193,9 @@ impl IncludeObject {
             None | Some("") | Some("Metadata") => Ok(IncludeObject::Metadata),
             Some("None") => Ok(IncludeObject::None),
             Some("Object") => Ok(IncludeObject::Object),
-            Some(other) => Err(format!("includeObject: Unsupported value: {other:?}: supported values: \"None\", \"Metadata\", \"Object\"")),
+            Some(other) => Err(format!(
+                "includeObject: Unsupported value: {other:?}: supported values: \"None\", \"Metadata\", \"Object\""
+            )),
         }
     }
 }
@@ -191,7 +226,8 @@ pub fn render(
         .collect();
     let mut table = json!({"kind": "Table", "apiVersion": api_version, "metadata": list_meta});
     if with_columns {
-        table["columnDefinitions"] = Value::Array(convertor.columns().iter().map(Column::to_json).collect());
+        table["columnDefinitions"] =
+            Value::Array(convertor.columns().iter().map(Column::to_json).collect());
     }
     table["rows"] = Value::Array(rows);
     table

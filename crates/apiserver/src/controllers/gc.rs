@@ -1,0 +1,371 @@
+//! Garbage collection of ownerReferences, as kube-controller-manager's garbage collector does it.
+//!
+//! - **Background**: a dependent whose owners are all gone is deleted; references to owners that
+//!   are gone (while others remain) are removed.
+//! - **Foreground**: an owner deleted with `propagationPolicy: Foreground` carries the
+//!   `foregroundDeletion` finalizer; its dependents are deleted (in foreground too), and the
+//!   finalizer is removed once no dependent with `blockOwnerDeletion: true` remains.
+//! - **Orphan**: an owner deleted with `propagationPolicy: Orphan` carries the `orphan` finalizer;
+//!   the owner is removed from its dependents' ownerReferences, then the finalizer is removed.
+//!
+//! The controller keeps an index of uids and owner → dependents built from a full list at start
+//! (so it works across restarts) and updated from the change stream.
+
+use super::{all_types, type_for, type_of_key};
+use crate::rest::{
+    DeleteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, PatchType, Rest, WriteOptions,
+    finalizers,
+};
+use crate::storage::{EventType, ObjectKey, StoreError};
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+const MANAGER: &str = "generic-garbage-collector";
+
+#[derive(Debug, Clone)]
+struct Node {
+    key: ObjectKey,
+    owners: Vec<String>,
+}
+
+#[derive(Default)]
+struct Graph {
+    nodes: HashMap<String, Node>,
+    dependents: HashMap<String, HashSet<String>>,
+    by_key: HashMap<ObjectKey, String>,
+}
+
+fn uid(v: &Value) -> String {
+    v.pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
+}
+
+fn owner_refs(v: &Value) -> Vec<Value> {
+    v.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+impl Graph {
+    fn remove(&mut self, key: &ObjectKey) -> Option<String> {
+        let u = self.by_key.remove(key)?;
+        if let Some(node) = self.nodes.remove(&u) {
+            for o in node.owners {
+                if let Some(d) = self.dependents.get_mut(&o) {
+                    d.remove(&u);
+                }
+            }
+        }
+        Some(u)
+    }
+
+    fn upsert(&mut self, key: ObjectKey, value: &Value) {
+        self.remove(&key);
+        let u = uid(value);
+        if u.is_empty() {
+            return;
+        }
+        let owners: Vec<String> = owner_refs(value)
+            .iter()
+            .filter_map(|r| r.get("uid").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        for o in &owners {
+            self.dependents
+                .entry(o.clone())
+                .or_default()
+                .insert(u.clone());
+        }
+        self.by_key.insert(key.clone(), u.clone());
+        self.nodes.insert(u, Node { key, owners });
+    }
+}
+
+/// Runs the garbage collector until the store closes.
+pub async fn run(rest: Rest) {
+    loop {
+        let from = rest.store.resource_version();
+        let mut graph = Graph::default();
+        let mut todo: BTreeSet<String> = BTreeSet::new();
+        for rt in all_types(&rest) {
+            if let Ok(page) = rest
+                .store
+                .list(&rt.storage_key, None, crate::storage::ReadAt::Exact(from))
+                .await
+            {
+                for (key, obj) in page.items {
+                    let v = obj.value();
+                    graph.upsert(key, &v);
+                    todo.insert(uid(&v));
+                }
+            }
+        }
+        let mut cursor = match rest.store.watch(None, from) {
+            Ok(c) => c,
+            Err(_) => continue,
+        };
+        process(&rest, &graph, std::mem::take(&mut todo)).await;
+        loop {
+            let events = match cursor.next().await {
+                Ok(e) => e,
+                Err(StoreError::TooOld { .. }) => break,
+                Err(_) => return,
+            };
+            let mut todo = BTreeSet::new();
+            for event in events {
+                let value = event.object.value();
+                let u = uid(&value);
+                match event.event_type {
+                    EventType::Deleted => {
+                        graph.remove(&event.key);
+                        // Its dependents may now be orphans; owners waiting in foreground re-check.
+                        if let Some(deps) = graph.dependents.get(&u) {
+                            todo.extend(deps.iter().cloned());
+                        }
+                        for r in owner_refs(&value) {
+                            if let Some(o) = r.get("uid").and_then(Value::as_str) {
+                                todo.insert(o.to_string());
+                            }
+                        }
+                    }
+                    _ => {
+                        graph.upsert(event.key.clone(), &value);
+                        todo.insert(u.clone());
+                        for r in owner_refs(&value) {
+                            if let Some(o) = r.get("uid").and_then(Value::as_str) {
+                                todo.insert(o.to_string());
+                            }
+                        }
+                    }
+                }
+            }
+            process(&rest, &graph, todo).await;
+        }
+    }
+}
+
+async fn process(rest: &Rest, graph: &Graph, todo: BTreeSet<String>) {
+    for u in todo {
+        let Some(node) = graph.nodes.get(&u) else {
+            continue;
+        };
+        let Some(obj) = rest.store.get(&node.key) else {
+            continue;
+        };
+        let value = obj.value();
+        if let Err(e) = handle(rest, graph, &node.key, &value).await {
+            tracing::debug!(object = %node.key.encode(), error = %e, "garbage collection step failed; will retry on the next change");
+        }
+    }
+}
+
+fn is_deleting(v: &Value) -> bool {
+    v.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
+}
+
+fn ns_of(key: &ObjectKey) -> Option<&str> {
+    if key.namespace.is_empty() {
+        None
+    } else {
+        Some(key.namespace.as_str())
+    }
+}
+
+async fn handle(
+    rest: &Rest,
+    graph: &Graph,
+    key: &ObjectKey,
+    value: &Value,
+) -> Result<(), crate::status::ApiError> {
+    let Some(rt) = type_of_key(rest, &key.resource) else {
+        return Ok(());
+    };
+    let opts = WriteOptions {
+        field_manager: MANAGER.into(),
+        ..WriteOptions::default()
+    };
+    let u = uid(value);
+    let fins = finalizers(value);
+    if is_deleting(value) && fins.iter().any(|f| f == ORPHAN_FINALIZER) {
+        for dep in graph.dependents.get(&u).into_iter().flatten() {
+            let Some(node) = graph.nodes.get(dep) else {
+                continue;
+            };
+            let Some(drt) = type_of_key(rest, &node.key.resource) else {
+                continue;
+            };
+            let Some(current) = rest.store.get(&node.key) else {
+                continue;
+            };
+            let refs: Vec<Value> = owner_refs(&current.value())
+                .into_iter()
+                .filter(|r| r.get("uid").and_then(Value::as_str) != Some(u.as_str()))
+                .collect();
+            let refs = if refs.is_empty() {
+                Value::Null
+            } else {
+                Value::Array(refs)
+            };
+            let patch = json!({"metadata": {"ownerReferences": refs}});
+            rest.patch(
+                &drt,
+                ns_of(&node.key),
+                &node.key.name,
+                PatchType::Merge,
+                patch.to_string().as_bytes(),
+                &opts,
+                None,
+            )
+            .await?;
+        }
+        remove_finalizer(rest, &rt, key, value, ORPHAN_FINALIZER, &opts).await?;
+        return Ok(());
+    }
+    if is_deleting(value) && fins.iter().any(|f| f == FOREGROUND_FINALIZER) {
+        let mut blocking = 0;
+        for dep in graph.dependents.get(&u).into_iter().flatten() {
+            let Some(node) = graph.nodes.get(dep) else {
+                continue;
+            };
+            let Some(drt) = type_of_key(rest, &node.key.resource) else {
+                continue;
+            };
+            let Some(current) = rest.store.get(&node.key) else {
+                continue;
+            };
+            let dv = current.value();
+            let blocks = owner_refs(&dv).iter().any(|r| {
+                r.get("uid").and_then(Value::as_str) == Some(u.as_str())
+                    && r.get("blockOwnerDeletion").and_then(Value::as_bool) == Some(true)
+            });
+            if blocks {
+                blocking += 1;
+            }
+            if !is_deleting(&dv) {
+                let del = DeleteOptions {
+                    propagation_policy: Some("Foreground".into()),
+                    ..DeleteOptions::default()
+                };
+                match rest
+                    .delete(&drt, ns_of(&node.key), &node.key.name, &del)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e) if e.code == 404 => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        if blocking == 0 {
+            remove_finalizer(rest, &rt, key, value, FOREGROUND_FINALIZER, &opts).await?;
+        }
+        return Ok(());
+    }
+    // A dependent: check its owners.
+    let refs = owner_refs(value);
+    if refs.is_empty() || is_deleting(value) {
+        return Ok(());
+    }
+    let mut absent = Vec::new();
+    let mut foreground_owner = false;
+    for r in &refs {
+        let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
+        let Some(ort) = type_for(rest, s("apiVersion"), s("kind")) else {
+            continue;
+        };
+        let ns = if ort.namespaced {
+            key.namespace.as_str()
+        } else {
+            ""
+        };
+        let okey = ObjectKey::new(ort.storage_key.clone(), ns, s("name"));
+        match rest.store.get(&okey).map(|o| o.value()) {
+            Some(owner) if uid(&owner) == s("uid") => {
+                if is_deleting(&owner)
+                    && finalizers(&owner).iter().any(|f| f == FOREGROUND_FINALIZER)
+                {
+                    foreground_owner = true;
+                }
+            }
+            _ => absent.push(s("uid").to_string()),
+        }
+    }
+    if absent.len() == refs.len() || foreground_owner {
+        let policy = if foreground_owner {
+            "Foreground"
+        } else {
+            "Background"
+        };
+        let del = DeleteOptions {
+            propagation_policy: Some(policy.into()),
+            uid: Some(uid(value)),
+            ..DeleteOptions::default()
+        };
+        match rest.delete(&rt, ns_of(key), &key.name, &del).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code == 404 || e.code == 409 => Ok(()),
+            Err(e) => Err(e),
+        }
+    } else if !absent.is_empty() {
+        let keep: Vec<Value> = refs
+            .into_iter()
+            .filter(|r| {
+                !absent
+                    .iter()
+                    .any(|a| r.get("uid").and_then(Value::as_str) == Some(a.as_str()))
+            })
+            .collect();
+        let patch = json!({"metadata": {"ownerReferences": keep}});
+        rest.patch(
+            &rt,
+            ns_of(key),
+            &key.name,
+            PatchType::Merge,
+            patch.to_string().as_bytes(),
+            &opts,
+            None,
+        )
+        .await
+        .map(|_| ())
+    } else {
+        Ok(())
+    }
+}
+
+async fn remove_finalizer(
+    rest: &Rest,
+    rt: &crate::resource::ResourceType,
+    key: &ObjectKey,
+    value: &Value,
+    finalizer: &str,
+    opts: &WriteOptions,
+) -> Result<(), crate::status::ApiError> {
+    let rest_fins: Vec<String> = finalizers(value)
+        .into_iter()
+        .filter(|f| f != finalizer)
+        .collect();
+    let rv = value
+        .pointer("/metadata/resourceVersion")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let patch = json!({"metadata": {"finalizers": rest_fins, "resourceVersion": rv}});
+    match rest
+        .patch(
+            rt,
+            ns_of(key),
+            &key.name,
+            PatchType::Merge,
+            patch.to_string().as_bytes(),
+            opts,
+            None,
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code == 404 || e.code == 409 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
