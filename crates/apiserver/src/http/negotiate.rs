@@ -151,6 +151,14 @@ mod tests {
             choose_output(&accept(
                 "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
             )),
+            Ok(Output::Table("meta.k8s.io/v1"))
+        );
+        assert_eq!(
+            choose_output(&accept("application/json;as=Table;v=v1beta1;g=meta.k8s.io")),
+            Ok(Output::Table("meta.k8s.io/v1beta1"))
+        );
+        assert_eq!(
+            choose_output(&accept("application/json;as=Table;v=v9;g=meta.k8s.io,application/json")),
             Ok(Output::Json)
         );
         assert_eq!(choose_output(&accept("application/yaml")), Ok(Output::Yaml));
