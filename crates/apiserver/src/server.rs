@@ -38,6 +38,7 @@ pub struct ApiServerBuilder {
     listen: SocketAddr,
     store: StoreConfig,
     bookmark_interval: Duration,
+    simulate_workloads: bool,
 }
 
 impl Default for ApiServerBuilder {
@@ -47,6 +48,7 @@ impl Default for ApiServerBuilder {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             store: StoreConfig::default(),
             bookmark_interval: Duration::from_secs(60),
+            simulate_workloads: false,
         }
     }
 }
@@ -105,6 +107,13 @@ impl ApiServerBuilder {
         self
     }
 
+    /// Simulates a node and the workload controllers (kwok-style): Deployments get ReplicaSets,
+    /// ReplicaSets get Pods, Pods become Running and Ready (default off).
+    pub fn simulate_workloads(mut self, on: bool) -> Self {
+        self.simulate_workloads = on;
+        self
+    }
+
     /// Opens the storage, binds the address and starts serving.
     pub async fn start(self) -> Result<ApiServer, StartError> {
         let storage: Arc<dyn Storage> = match &self.medium {
@@ -140,11 +149,16 @@ impl ApiServerBuilder {
         {
             crate::crd::controller::sync(&rest, &crd_type).await;
         }
-        let controllers = vec![
+        let mut controllers = vec![
             tokio::spawn(crate::crd::controller::run(rest.clone())),
             tokio::spawn(crate::controllers::gc::run(rest.clone())),
             tokio::spawn(crate::controllers::namespace::run(rest.clone())),
         ];
+        if self.simulate_workloads {
+            controllers.push(tokio::spawn(crate::controllers::workloads::run(
+                rest.clone(),
+            )));
+        }
 
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await

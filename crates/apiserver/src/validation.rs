@@ -11,9 +11,13 @@ const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist 
 pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
 
 fn is_dns_label(s: &str) -> bool {
+    s.len() <= 63 && is_label_chars(s)
+}
+
+/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, of any length.
+fn is_label_chars(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()
-        && b.len() <= 63
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b.first().is_some_and(u8::is_ascii_alphanumeric)
@@ -27,9 +31,8 @@ pub fn dns1123_subdomain_problems(s: &str) -> Vec<String> {
         out.push("must be no more than 253 characters".to_string());
     }
     if s.is_empty()
-        || !s
-            .split('.')
-            .all(|part| is_dns_label(part) || (part.len() > 63 && is_dns_label(&part[..63])))
+        // Upstream's subdomain regex limits only the total length, not each part's.
+        || !s.split('.').all(is_label_chars)
     {
         out.push(DNS1123_SUBDOMAIN_MSG.to_string());
     }
@@ -183,7 +186,8 @@ pub fn validate_object_meta(meta: &Value, rule: NameRule) -> Vec<FieldCause> {
             match v.as_str() {
                 Some(s) => {
                     for p in label_value_problems(s) {
-                        causes.push(FieldCause::invalid(format!("metadata.labels: {k}"), v, p));
+                        // Upstream reports key and value problems on `metadata.labels` itself.
+                        causes.push(FieldCause::invalid("metadata.labels", v, p));
                     }
                 }
                 None => causes.push(FieldCause::type_invalid(
@@ -268,6 +272,9 @@ mod tests {
         assert!(!dns1123_subdomain_problems("My_Name").is_empty());
         assert!(!dns1123_subdomain_problems("-a").is_empty());
         assert!(!dns1123_subdomain_problems(&"a".repeat(254)).is_empty());
+        assert!(dns1123_subdomain_problems(&"a".repeat(100)).is_empty());
+        assert!(!dns1123_subdomain_problems(&format!("{}_x", "a".repeat(63))).is_empty());
+        assert!(!dns1123_subdomain_problems(&format!("{}Ⱥ", "a".repeat(62))).is_empty());
         assert!(dns1123_label_problems("ns-1").is_empty());
         assert!(!dns1123_label_problems("ns.1").is_empty());
         assert!(path_segment_problems("Any_Thing").is_empty());

@@ -39,21 +39,28 @@ struct ServerArgs {
     /// Events kept for watches to resume from.
     #[arg(long, default_value_t = 10_000)]
     history: usize,
+    /// Simulate a node and the workload controllers (Deployments get ready Pods).
+    #[arg(long)]
+    simulate_workloads: bool,
 }
 
 #[derive(Args)]
 struct UpArgs {
     #[command(flatten)]
     server: ServerArgs,
+    /// Do not simulate workloads (they are on by default in `up`).
+    #[arg(long)]
+    no_simulated_workloads: bool,
     /// Where to write the kubeconfig.
     #[arg(long, default_value = ".kubeforge/kubeconfig")]
     kubeconfig: PathBuf,
 }
 
-async fn start(args: &ServerArgs) -> anyhow::Result<ApiServer> {
+async fn start(args: &ServerArgs, simulate: bool) -> anyhow::Result<ApiServer> {
     let mut builder = ApiServer::builder()
         .listen(args.listen)
-        .history(args.history);
+        .history(args.history)
+        .simulate_workloads(simulate);
     builder = if args.in_memory {
         builder.in_memory()
     } else {
@@ -96,14 +103,14 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Apiserver(args) => {
-            let server = start(&args).await?;
+            let server = start(&args, args.simulate_workloads).await?;
             println!("kubeforge API server listening on {}", server.url());
             shutdown_signal().await;
             tracing::info!("shutting down");
             server.shutdown().await;
         }
         Command::Up(args) => {
-            let server = start(&args.server).await?;
+            let server = start(&args.server, !args.no_simulated_workloads).await?;
             server
                 .write_kubeconfig(&args.kubeconfig)
                 .with_context(|| format!("writing {}", args.kubeconfig.display()))?;

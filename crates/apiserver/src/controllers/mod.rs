@@ -1,9 +1,10 @@
 //! What kube-controller-manager does in a real cluster, running inside the server as small
 //! controllers over the store's change stream: garbage collection of ownerReferences and the
-//! namespace lifecycle. (The CRD controller lives with the CRD code in `crd::controller`.)
+//! namespace lifecycle, and (optionally) simulated workloads. (The CRD controller lives with the CRD code in `crd::controller`.)
 
 pub mod gc;
 pub mod namespace;
+pub mod workloads;
 
 use crate::resource::ResourceType;
 use crate::rest::Rest;

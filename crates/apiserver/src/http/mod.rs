@@ -201,7 +201,7 @@ async fn resource(
     if rp.namespace.is_some() && !rt.namespaced {
         return Err(ApiError::not_found_path());
     }
-    let params = Params::parse(uri.query());
+    let params = Params::for_request(method, uri.query());
     let output = choose_output(headers)?;
     let include =
         IncludeObject::parse(params.get("includeObject")).map_err(ApiError::bad_request)?;

@@ -158,7 +158,9 @@ mod tests {
             Ok(Output::Table("meta.k8s.io/v1beta1"))
         );
         assert_eq!(
-            choose_output(&accept("application/json;as=Table;v=v9;g=meta.k8s.io,application/json")),
+            choose_output(&accept(
+                "application/json;as=Table;v=v9;g=meta.k8s.io,application/json"
+            )),
             Ok(Output::Json)
         );
         assert_eq!(choose_output(&accept("application/yaml")), Ok(Output::Yaml));

@@ -2,29 +2,60 @@
 
 use crate::rest::{DeleteOptions, FieldValidation, ListOptions, WatchOptions, WriteOptions};
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::status::ApiError;
-use axum::http::HeaderMap;
-use serde_json::Value;
+use crate::status::{ApiError, FieldCause};
+use axum::http::{HeaderMap, Method};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::Duration;
 
 /// The query parameters of one request.
 #[derive(Debug, Default)]
-pub struct Params(HashMap<String, String>);
+pub struct Params {
+    values: HashMap<String, String>,
+    /// The `meta.k8s.io` options kind invalid write options are reported against, as upstream
+    /// does (`CreateOptions.meta.k8s.io "" is invalid: dryRun: ...`).
+    options_kind: &'static str,
+}
 
 impl Params {
     /// Parses a query string.
     pub fn parse(query: Option<&str>) -> Self {
-        Params(
-            form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        Params {
+            values: form_urlencoded::parse(query.unwrap_or("").as_bytes())
                 .into_owned()
                 .collect(),
-        )
+            options_kind: "CreateOptions",
+        }
+    }
+
+    /// Parses the query string of a request with `method`.
+    pub fn for_request(method: &Method, query: Option<&str>) -> Self {
+        let mut params = Self::parse(query);
+        params.options_kind = match *method {
+            Method::PUT => "UpdateOptions",
+            Method::PATCH => "PatchOptions",
+            Method::DELETE => "DeleteOptions",
+            _ => "CreateOptions",
+        };
+        params
     }
 
     /// One parameter.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// 422 for invalid write or delete options.
+    fn invalid_option(&self, cause: FieldCause) -> ApiError {
+        ApiError::invalid("meta.k8s.io", self.options_kind, "", vec![cause])
+    }
+
+    fn unsupported_dry_run(&self, value: &Value) -> ApiError {
+        self.invalid_option(FieldCause::not_supported(
+            "dryRun",
+            &json!([value]),
+            &["All".to_string()],
+        ))
     }
 
     /// A boolean parameter (`true`/`1`).
@@ -56,9 +87,7 @@ impl Params {
         match self.get("dryRun") {
             None | Some("") => Ok(false),
             Some("All") => Ok(true),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "dryRun: Unsupported value: {other:?}: supported values: \"All\""
-            ))),
+            Some(other) => Err(self.unsupported_dry_run(&json!(other))),
         }
     }
 
@@ -98,10 +127,19 @@ impl Params {
     pub fn write(&self, headers: &HeaderMap) -> Result<WriteOptions, ApiError> {
         let field_manager = match self.get("fieldManager") {
             Some(m) if !m.is_empty() => {
-                if m.len() > 128 || m.chars().any(|c| c.is_control()) {
-                    return Err(ApiError::bad_request(
-                        "fieldManager: Invalid value: must be no more than 128 printable characters",
-                    ));
+                if m.len() > 128 {
+                    return Err(self.invalid_option(FieldCause {
+                        reason: "FieldValueTooLong",
+                        field: "fieldManager".into(),
+                        message: "fieldManager: Too long: may not be more than 128 bytes".into(),
+                    }));
+                }
+                if let Some((i, c)) = m.char_indices().find(|(_, c)| c.is_control()) {
+                    return Err(self.invalid_option(FieldCause::invalid(
+                        "fieldManager",
+                        &json!(m),
+                        format!("invalid character {c:?} (at position {i})"),
+                    )));
                 }
                 m.to_string()
             }
@@ -121,7 +159,16 @@ impl Params {
         Ok(WriteOptions {
             dry_run: self.dry_run()?,
             field_manager,
-            field_validation: FieldValidation::parse(self.get("fieldValidation").unwrap_or(""))?,
+            field_validation: {
+                let v = self.get("fieldValidation").unwrap_or("");
+                FieldValidation::parse(v).map_err(|_| {
+                    self.invalid_option(FieldCause::not_supported(
+                        "fieldValidation",
+                        &json!(v),
+                        &["", "Ignore", "Strict", "Warn"].map(String::from),
+                    ))
+                })?
+            },
         })
     }
 
@@ -156,11 +203,7 @@ impl Params {
                 for v in d {
                     match v.as_str() {
                         Some("All") => opts.dry_run = true,
-                        other => {
-                            return Err(ApiError::bad_request(format!(
-                                "dryRun: Unsupported value: {other:?}: supported values: \"All\""
-                            )));
-                        }
+                        _ => return Err(self.unsupported_dry_run(v)),
                     }
                 }
             }

@@ -7,7 +7,7 @@
 use super::{Rest, store_error};
 use crate::resource::ResourceType;
 use crate::selector::{FieldSelector, LabelSelector};
-use crate::status::ApiError;
+use crate::status::{ApiError, FieldCause};
 use crate::storage::{ReadAt, StoreError, StoredObject};
 use crate::strategy::field_string;
 use base64::Engine;
@@ -109,14 +109,18 @@ impl ListOptions {
             .resource_version_match
             .as_deref()
             .filter(|s| !s.is_empty());
+        // Upstream validates these as ListOptions: 422 `ListOptions.meta.k8s.io "" is invalid`.
+        let invalid = |cause| ApiError::invalid("meta.k8s.io", "ListOptions", "", vec![cause]);
         match (rv, m) {
-            (None, Some(_)) => Err(ApiError::bad_request(
+            (None, Some(_)) => Err(invalid(FieldCause::forbidden(
+                "resourceVersionMatch",
                 "resourceVersionMatch is forbidden unless resourceVersion is provided",
-            )),
+            ))),
             (None, None) => Ok(ReadAt::Latest),
-            (Some("0"), Some("Exact")) => Err(ApiError::bad_request(
-                "resourceVersionMatch \"Exact\" is forbidden for resourceVersion \"0\"",
-            )),
+            (Some("0"), Some("Exact")) => Err(invalid(FieldCause::forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+            ))),
             (Some(rv), Some("Exact")) => Ok(ReadAt::Exact(super::parse_rv(rv)?)),
             (Some(rv), None | Some("NotOlderThan")) => {
                 let n = super::parse_rv(rv)?;
@@ -126,8 +130,10 @@ impl ListOptions {
                     ReadAt::NotOlderThan(n)
                 })
             }
-            (Some(_), Some(other)) => Err(ApiError::bad_request(format!(
-                "resourceVersionMatch: Unsupported value: {other:?}: supported values: \"Exact\", \"NotOlderThan\""
+            (Some(_), Some(other)) => Err(invalid(FieldCause::not_supported(
+                "resourceVersionMatch",
+                &serde_json::json!(other),
+                &["Exact", "NotOlderThan", ""].map(String::from),
             ))),
         }
     }
@@ -152,6 +158,21 @@ impl Rest {
                 {
                     return Err(ApiError::bad_request(
                         "specifying resource version is not allowed when using continue",
+                    ));
+                }
+                if opts
+                    .resource_version_match
+                    .as_deref()
+                    .is_some_and(|s| !s.is_empty())
+                {
+                    return Err(ApiError::invalid(
+                        "meta.k8s.io",
+                        "ListOptions",
+                        "",
+                        vec![FieldCause::forbidden(
+                            "resourceVersionMatch",
+                            "resourceVersionMatch is forbidden when continue is provided",
+                        )],
                     ));
                 }
                 let t = decode_token(token)?;

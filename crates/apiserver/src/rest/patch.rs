@@ -262,8 +262,14 @@ impl Rest {
         subresource: Option<&str>,
     ) -> Result<Written, ApiError> {
         if patch_type == PatchType::Apply && opts.field_manager.is_empty() {
-            return Err(ApiError::bad_request(
-                "PATCH, application/apply-patch+yaml requires fieldManager to be set",
+            return Err(ApiError::invalid(
+                "meta.k8s.io",
+                "PatchOptions",
+                "",
+                vec![crate::status::FieldCause::required(
+                    "fieldManager",
+                    "is required for apply patch",
+                )],
             ));
         }
         let key = self.key(rt, namespace, name);

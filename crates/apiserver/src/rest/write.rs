@@ -512,10 +512,11 @@ impl Rest {
         if let Some(p) = &opts.propagation_policy
             && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
         {
+            // As upstream: `DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: ...`.
             return Err(ApiError::invalid(
-                &rt.group,
-                &rt.kind,
-                name,
+                "meta.k8s.io",
+                "DeleteOptions",
+                "",
                 vec![FieldCause::not_supported(
                     "propagationPolicy",
                     &json!(p),

@@ -1,0 +1,573 @@
+//! Simulated workloads (kwok-style): Deployments become ready without a kubelet.
+//!
+//! - A node `kubeforge-node` exists and is Ready.
+//! - Deployments get an owned ReplicaSet per pod template (`<name>-<pod-template-hash>`); the
+//!   current one is scaled to the desired replicas and older ones to zero, and the Deployment's
+//!   status (replicas, updated/ready/available replicas, observedGeneration, conditions
+//!   Available and Progressing, revision annotation) follows, so `kubectl rollout status` completes.
+//! - ReplicaSets get owned Pods (created or deleted to match replicas), with status.
+//! - Pods without a node are bound to `kubeforge-node`; pods on it are marked Running and Ready
+//!   (the kubelet's part), with an IP.
+//!
+//! Everything is level-driven from the change stream: an event marks the affected objects dirty,
+//! and each dirty object is reconciled against the current state.
+
+use crate::resource::ResourceType;
+use crate::rest::{DeleteOptions, ListOptions, PatchType, Rest, WriteOptions};
+use crate::storage::StoreError;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// The simulated node's name.
+pub const NODE_NAME: &str = "kubeforge-node";
+const MANAGER: &str = "kubeforge-workloads";
+
+struct Types {
+    deployments: Arc<ResourceType>,
+    replicasets: Arc<ResourceType>,
+    pods: Arc<ResourceType>,
+    nodes: Arc<ResourceType>,
+}
+
+fn types(rest: &Rest) -> Option<Types> {
+    let r = rest.catalog.snapshot();
+    Some(Types {
+        deployments: r.find("apps", "v1", "deployments")?,
+        replicasets: r.find("apps", "v1", "replicasets")?,
+        pods: r.find("", "v1", "pods")?,
+        nodes: r.find("", "v1", "nodes")?,
+    })
+}
+
+fn opts() -> WriteOptions {
+    WriteOptions {
+        field_manager: MANAGER.into(),
+        ..WriteOptions::default()
+    }
+}
+
+fn s<'a>(v: &'a Value, p: &str) -> &'a str {
+    v.pointer(p).and_then(Value::as_str).unwrap_or("")
+}
+
+fn deleting(v: &Value) -> bool {
+    v.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
+}
+
+/// The controlling owner's uid.
+fn controller_uid(v: &Value) -> Option<String> {
+    v.pointer("/metadata/ownerReferences")?
+        .as_array()?
+        .iter()
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+        .and_then(|r| r.get("uid").and_then(Value::as_str))
+        .map(str::to_string)
+}
+
+fn owner_ref(kind: &str, api_version: &str, owner: &Value) -> Value {
+    json!({"apiVersion": api_version, "kind": kind, "name": s(owner, "/metadata/name"), "uid": s(owner, "/metadata/uid"), "controller": true, "blockOwnerDeletion": true})
+}
+
+/// A stable, DNS-safe hash of a pod template (FNV-1a over its JSON).
+fn template_hash(template: &Value) -> String {
+    let bytes = serde_json::to_vec(template).unwrap_or_default();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut out = String::new();
+    for _ in 0..10 {
+        out.push(ALPHABET[(h % ALPHABET.len() as u64) as usize] as char);
+        h /= ALPHABET.len() as u64;
+    }
+    out
+}
+
+async fn list_in(rest: &Rest, rt: &ResourceType, ns: &str) -> Vec<Value> {
+    rest.list(rt, Some(ns), &ListOptions::default())
+        .await
+        .map(|l| l.items.iter().map(|o| o.value()).collect())
+        .unwrap_or_default()
+}
+
+async fn ensure_node(rest: &Rest, t: &Types) {
+    if rest.get(&t.nodes, None, NODE_NAME).is_ok() {
+        return;
+    }
+    let node = json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": NODE_NAME, "labels": {"kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux", "type": "kwok"}},
+    });
+    if let Err(e) = rest.create(&t.nodes, None, node, &opts()).await
+        && e.code != 409
+    {
+        tracing::warn!(error = %e, "creating the simulated node");
+        return;
+    }
+    let now = crate::rest::now();
+    let status = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE_NAME}, "status": {
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status (simulated)", "lastHeartbeatTime": now, "lastTransitionTime": now}],
+        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": NODE_NAME}],
+        "capacity": {"cpu": "32", "memory": "256Gi", "pods": "1000"},
+        "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "1000"},
+        "nodeInfo": {"kubeletVersion": "v1.33.0-kubeforge", "containerRuntimeVersion": "kubeforge://simulated", "osImage": "kubeforge simulated node", "kernelVersion": "", "operatingSystem": "linux", "architecture": "amd64", "machineID": "", "systemUUID": "", "bootID": "", "kubeProxyVersion": ""}
+    }});
+    if let Err(e) = rest
+        .update(&t.nodes, None, NODE_NAME, status, &opts(), Some("status"))
+        .await
+    {
+        tracing::warn!(error = %e, "marking the simulated node ready");
+    }
+}
+
+/// Runs the simulation until the store closes.
+pub async fn run(rest: Rest) {
+    let Some(t) = types(&rest) else { return };
+    ensure_node(&rest, &t).await;
+    let ip = AtomicU32::new(2);
+    loop {
+        let from = rest.store.resource_version();
+        let mut dirty = Dirty::default();
+        for (rt, set) in [
+            (&t.deployments, &mut dirty.deployments),
+            (&t.replicasets, &mut dirty.replicasets),
+            (&t.pods, &mut dirty.pods),
+        ] {
+            if let Ok(list) = rest.list(rt, None, &ListOptions::default()).await {
+                for o in list.items {
+                    let v = o.value();
+                    set.insert((
+                        s(&v, "/metadata/namespace").to_string(),
+                        s(&v, "/metadata/name").to_string(),
+                    ));
+                }
+            }
+        }
+        let mut cursor = match rest.store.watch(None, from) {
+            Ok(c) => c,
+            Err(_) => continue,
+        };
+        reconcile(&rest, &t, &ip, std::mem::take(&mut dirty)).await;
+        loop {
+            let events = match cursor.next().await {
+                Ok(e) => e,
+                Err(StoreError::TooOld { .. }) => break,
+                Err(_) => return,
+            };
+            let mut dirty = Dirty::default();
+            for e in events {
+                let key = (e.key.namespace.clone(), e.key.name.clone());
+                let v = e.object.value();
+                let owner = v
+                    .pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                    .and_then(|a| {
+                        a.iter()
+                            .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+                    })
+                    .map(|r| {
+                        (
+                            e.key.namespace.clone(),
+                            s(r, "/name").to_string(),
+                            s(r, "/kind").to_string(),
+                        )
+                    });
+                if e.key.resource == t.deployments.storage_key {
+                    dirty.deployments.insert(key);
+                } else if e.key.resource == t.replicasets.storage_key {
+                    dirty.replicasets.insert(key);
+                    if let Some((ns, name, kind)) = owner
+                        && kind == "Deployment"
+                    {
+                        dirty.deployments.insert((ns, name));
+                    }
+                } else if e.key.resource == t.pods.storage_key {
+                    dirty.pods.insert(key);
+                    if let Some((ns, name, kind)) = owner
+                        && kind == "ReplicaSet"
+                    {
+                        dirty.replicasets.insert((ns, name));
+                    }
+                }
+            }
+            reconcile(&rest, &t, &ip, dirty).await;
+        }
+    }
+}
+
+#[derive(Default)]
+struct Dirty {
+    deployments: BTreeSet<(String, String)>,
+    replicasets: BTreeSet<(String, String)>,
+    pods: BTreeSet<(String, String)>,
+}
+
+async fn reconcile(rest: &Rest, t: &Types, ip: &AtomicU32, dirty: Dirty) {
+    for (ns, name) in dirty.deployments {
+        if let Err(e) = deployment(rest, t, &ns, &name).await {
+            tracing::debug!(namespace = ns, deployment = name, error = %e, "simulating deployment");
+        }
+    }
+    for (ns, name) in dirty.replicasets {
+        if let Err(e) = replicaset(rest, t, &ns, &name).await {
+            tracing::debug!(namespace = ns, replicaset = name, error = %e, "simulating replicaset");
+        }
+    }
+    for (ns, name) in dirty.pods {
+        if let Err(e) = pod(rest, t, ip, &ns, &name).await {
+            tracing::debug!(namespace = ns, pod = name, error = %e, "simulating kubelet");
+        }
+    }
+}
+
+type Step = Result<(), crate::status::ApiError>;
+
+async fn deployment(rest: &Rest, t: &Types, ns: &str, name: &str) -> Step {
+    let Ok(d) = rest.get_value(&t.deployments, Some(ns), name) else {
+        return Ok(());
+    };
+    if deleting(&d) {
+        return Ok(());
+    }
+    let uid = s(&d, "/metadata/uid").to_string();
+    let desired = d
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
+    let hash = template_hash(&template);
+    let owned: Vec<Value> = list_in(rest, &t.replicasets, ns)
+        .await
+        .into_iter()
+        .filter(|rs| controller_uid(rs).as_deref() == Some(uid.as_str()) && !deleting(rs))
+        .collect();
+    let revision = owned
+        .iter()
+        .filter_map(|rs| {
+            s(
+                rs,
+                "/metadata/annotations/deployment.kubernetes.io~1revision",
+            )
+            .parse::<i64>()
+            .ok()
+        })
+        .max()
+        .unwrap_or(0);
+    let current = owned
+        .iter()
+        .find(|rs| s(rs, "/metadata/labels/pod-template-hash") == hash);
+    let new_rs_name = format!("{name}-{hash}");
+    match current {
+        None => {
+            let mut tpl = template.clone();
+            tpl["metadata"]["labels"]["pod-template-hash"] = json!(hash);
+            let mut selector = d.pointer("/spec/selector").cloned().unwrap_or(json!({}));
+            selector["matchLabels"]["pod-template-hash"] = json!(hash);
+            let mut labels = template
+                .pointer("/metadata/labels")
+                .cloned()
+                .unwrap_or(json!({}));
+            labels["pod-template-hash"] = json!(hash);
+            let rs = json!({
+                "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                "metadata": {"name": new_rs_name, "namespace": ns, "labels": labels,
+                    "annotations": {"deployment.kubernetes.io/revision": (revision + 1).to_string(), "deployment.kubernetes.io/desired-replicas": desired.to_string()},
+                    "ownerReferences": [owner_ref("Deployment", "apps/v1", &d)]},
+                "spec": {"replicas": desired, "selector": selector, "template": tpl},
+            });
+            match rest.create(&t.replicasets, Some(ns), rs, &opts()).await {
+                Ok(_) => {}
+                Err(e) if e.code == 409 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Some(rs) if rs.pointer("/spec/replicas").and_then(Value::as_i64) != Some(desired) => {
+            scale_rs(rest, t, ns, s(rs, "/metadata/name"), desired).await?;
+        }
+        Some(_) => {}
+    }
+    for old in owned
+        .iter()
+        .filter(|rs| s(rs, "/metadata/labels/pod-template-hash") != hash)
+    {
+        if old.pointer("/spec/replicas").and_then(Value::as_i64) != Some(0) {
+            scale_rs(rest, t, ns, s(old, "/metadata/name"), 0).await?;
+        }
+    }
+    // Status from the owned ReplicaSets.
+    let sum = |p: &str| {
+        owned
+            .iter()
+            .map(|rs| rs.pointer(p).and_then(Value::as_i64).unwrap_or(0))
+            .sum::<i64>()
+    };
+    let updated = current
+        .and_then(|rs| rs.pointer("/status/replicas").and_then(Value::as_i64))
+        .unwrap_or(0);
+    let replicas = sum("/status/replicas");
+    let ready = sum("/status/readyReplicas");
+    let available = sum("/status/availableReplicas");
+    let complete = updated == desired && replicas == desired && available == desired;
+    let now = crate::rest::now();
+    let old_conditions = d
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let condition = |type_: &str, status: bool, reason: &str, message: String| {
+        let status_s = if status { "True" } else { "False" };
+        let since = old_conditions
+            .iter()
+            .find(|c| s(c, "/type") == type_ && s(c, "/status") == status_s)
+            .and_then(|c| c.get("lastTransitionTime").cloned())
+            .unwrap_or(json!(now));
+        json!({"type": type_, "status": status_s, "reason": reason, "message": message, "lastUpdateTime": since, "lastTransitionTime": since})
+    };
+    let available_ok = available >= desired;
+    let conditions = vec![
+        if available_ok {
+            condition(
+                "Available",
+                true,
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.".into(),
+            )
+        } else {
+            condition(
+                "Available",
+                false,
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.".into(),
+            )
+        },
+        if complete {
+            condition(
+                "Progressing",
+                true,
+                "NewReplicaSetAvailable",
+                format!("ReplicaSet {new_rs_name:?} has successfully progressed."),
+            )
+        } else {
+            condition(
+                "Progressing",
+                true,
+                "ReplicaSetUpdated",
+                format!("ReplicaSet {new_rs_name:?} is progressing."),
+            )
+        },
+    ];
+    let mut status = json!({
+        "observedGeneration": d.pointer("/metadata/generation").cloned().unwrap_or(json!(1)),
+        "replicas": replicas, "updatedReplicas": updated, "readyReplicas": ready, "availableReplicas": available,
+        "conditions": conditions,
+    });
+    if replicas - available > 0 {
+        status["unavailableReplicas"] = json!(replicas - available);
+    }
+    let mut map = status.as_object().cloned().unwrap_or_default();
+    map.retain(|k, v| k == "conditions" || k == "observedGeneration" || v.as_i64() != Some(0));
+    let status = Value::Object(map);
+    if d.get("status") != Some(&status) {
+        let mut body = d.clone();
+        body["status"] = status;
+        rest.update(
+            &t.deployments,
+            Some(ns),
+            name,
+            body,
+            &opts(),
+            Some("status"),
+        )
+        .await?;
+    }
+    let rev = current
+        .map(|rs| {
+            s(
+                rs,
+                "/metadata/annotations/deployment.kubernetes.io~1revision",
+            )
+            .to_string()
+        })
+        .unwrap_or_else(|| (revision + 1).to_string());
+    if s(
+        &d,
+        "/metadata/annotations/deployment.kubernetes.io~1revision",
+    ) != rev
+    {
+        let patch =
+            json!({"metadata": {"annotations": {"deployment.kubernetes.io/revision": rev}}});
+        rest.patch(
+            &t.deployments,
+            Some(ns),
+            name,
+            PatchType::Merge,
+            patch.to_string().as_bytes(),
+            &opts(),
+            None,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn scale_rs(rest: &Rest, t: &Types, ns: &str, name: &str, replicas: i64) -> Step {
+    let patch = json!({"spec": {"replicas": replicas}, "metadata": {"annotations": {"deployment.kubernetes.io/desired-replicas": replicas.to_string()}}});
+    rest.patch(
+        &t.replicasets,
+        Some(ns),
+        name,
+        PatchType::Merge,
+        patch.to_string().as_bytes(),
+        &opts(),
+        None,
+    )
+    .await
+    .map(|_| ())
+}
+
+fn pod_ready(p: &Value) -> bool {
+    p.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| s(c, "/type") == "Ready" && s(c, "/status") == "True")
+        })
+}
+
+async fn replicaset(rest: &Rest, t: &Types, ns: &str, name: &str) -> Step {
+    let Ok(rs) = rest.get_value(&t.replicasets, Some(ns), name) else {
+        return Ok(());
+    };
+    if deleting(&rs) {
+        return Ok(());
+    }
+    let uid = s(&rs, "/metadata/uid").to_string();
+    let desired = rs
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+        .max(0);
+    let mut pods: Vec<Value> = list_in(rest, &t.pods, ns)
+        .await
+        .into_iter()
+        .filter(|p| controller_uid(p).as_deref() == Some(uid.as_str()) && !deleting(p))
+        .collect();
+    let have = pods.len() as i64;
+    if have < desired {
+        let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
+        for _ in have..desired {
+            let mut meta = template.get("metadata").cloned().unwrap_or(json!({}));
+            meta["generateName"] = json!(format!("{name}-"));
+            meta["namespace"] = json!(ns);
+            meta["ownerReferences"] = json!([owner_ref("ReplicaSet", "apps/v1", &rs)]);
+            let mut spec = template.get("spec").cloned().unwrap_or(json!({}));
+            spec["nodeName"] = json!(NODE_NAME);
+            let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec});
+            rest.create(&t.pods, Some(ns), pod, &opts()).await?;
+        }
+    } else if have > desired {
+        // Delete not-ready pods first, then the youngest.
+        pods.sort_by_key(|p| {
+            (
+                pod_ready(p),
+                std::cmp::Reverse(s(p, "/metadata/creationTimestamp").to_string()),
+            )
+        });
+        for p in pods.iter().take((have - desired) as usize) {
+            match rest
+                .delete(
+                    &t.pods,
+                    Some(ns),
+                    s(p, "/metadata/name"),
+                    &DeleteOptions::default(),
+                )
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if e.code == 404 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        pods.drain(..(have - desired) as usize);
+    }
+    let ready = pods.iter().filter(|p| pod_ready(p)).count() as i64;
+    let mut status = json!({"replicas": pods.len(), "fullyLabeledReplicas": pods.len(), "readyReplicas": ready, "availableReplicas": ready,
+        "observedGeneration": rs.pointer("/metadata/generation").cloned().unwrap_or(json!(1))});
+    if let Some(map) = status.as_object_mut() {
+        map.retain(|k, v| k == "replicas" || k == "observedGeneration" || v.as_i64() != Some(0));
+    }
+    if rs.get("status") != Some(&status) {
+        let mut body = rs.clone();
+        body["status"] = status;
+        rest.update(
+            &t.replicasets,
+            Some(ns),
+            name,
+            body,
+            &opts(),
+            Some("status"),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn pod(rest: &Rest, t: &Types, ip: &AtomicU32, ns: &str, name: &str) -> Step {
+    let Ok(p) = rest.get_value(&t.pods, Some(ns), name) else {
+        return Ok(());
+    };
+    if deleting(&p) {
+        return Ok(());
+    }
+    if s(&p, "/spec/nodeName").is_empty() {
+        // The scheduler's part: bind to the simulated node.
+        let patch = json!({"spec": {"nodeName": NODE_NAME}});
+        rest.patch(
+            &t.pods,
+            Some(ns),
+            name,
+            PatchType::Merge,
+            patch.to_string().as_bytes(),
+            &opts(),
+            None,
+        )
+        .await?;
+        return Ok(());
+    }
+    if s(&p, "/spec/nodeName") != NODE_NAME || s(&p, "/status/phase") == "Running" {
+        return Ok(());
+    }
+    let now = crate::rest::now();
+    let n = ip.fetch_add(1, Ordering::Relaxed);
+    let pod_ip = format!("10.244.{}.{}", (n / 250) % 250, n % 250 + 2);
+    let containers = p
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let statuses: Vec<Value> = containers
+        .iter()
+        .map(|c| {
+            json!({"name": s(c, "/name"), "image": s(c, "/image"), "imageID": format!("simulated://{}", s(c, "/image")), "ready": true, "started": true, "restartCount": 0,
+                "containerID": format!("kubeforge://{}", uuid::Uuid::new_v4()), "state": {"running": {"startedAt": now}}})
+        })
+        .collect();
+    let cond = |t: &str| json!({"type": t, "status": "True", "lastProbeTime": null, "lastTransitionTime": now});
+    let mut body = p.clone();
+    body["status"] = json!({
+        "phase": "Running",
+        "conditions": [cond("PodReadyToStartContainers"), cond("Initialized"), cond("Ready"), cond("ContainersReady"), cond("PodScheduled")],
+        "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
+        "podIP": pod_ip, "podIPs": [{"ip": pod_ip}],
+        "startTime": now, "qosClass": "BestEffort",
+        "containerStatuses": statuses,
+    });
+    rest.update(&t.pods, Some(ns), name, body, &opts(), Some("status"))
+        .await
+        .map(|_| ())
+}
