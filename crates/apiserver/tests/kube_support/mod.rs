@@ -1,0 +1,114 @@
+//! Helpers shared by the kube-rs integration tests (`kube_client.rs`, `watch.rs`, `crd.rs`):
+//! starting servers, decoding API errors and polling with a deadline instead of sleeping.
+#![allow(dead_code)]
+
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{ObjectMeta, PostParams};
+use kube::{Api, Client};
+use kubeforge_apiserver::ApiServer;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+/// How long [`eventually`] waits before failing the test.
+pub const DEADLINE: Duration = Duration::from_secs(15);
+
+/// An in-memory server on a free port.
+pub async fn start() -> ApiServer {
+    ApiServer::builder()
+        .in_memory()
+        .start()
+        .await
+        .expect("server starts")
+}
+
+/// The `Status` of an API error; panics (with the error) on anything else.
+pub fn status(err: kube::Error) -> kube::core::Status {
+    match err {
+        kube::Error::Api(s) => *s,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+/// Asserts `res` failed with an API error of `code` and `reason`, and returns the Status.
+#[track_caller]
+pub fn api_err<T: std::fmt::Debug>(
+    res: kube::Result<T>,
+    code: u16,
+    reason: &str,
+) -> kube::core::Status {
+    match res {
+        Ok(v) => panic!("expected {code} {reason}, got success: {v:?}"),
+        Err(kube::Error::Api(s)) => {
+            assert_eq!(
+                (s.code, s.reason.as_str()),
+                (code, reason),
+                "unexpected status: {s:?}"
+            );
+            *s
+        }
+        Err(other) => panic!("expected {code} {reason}, got {other:?}"),
+    }
+}
+
+/// Polls `check` every 20 ms until it yields a value, failing after [`DEADLINE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Creates a namespace.
+pub async fn namespace(client: &Client, name: &str) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    api.create(&PostParams::default(), &ns)
+        .await
+        .expect("create namespace");
+}
+
+/// A ConfigMap with labels and one data entry.
+pub fn configmap(name: &str, labels: &[(&str, &str)], value: &str) -> ConfigMap {
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: (!labels.is_empty()).then(|| {
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            }),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([("value".to_string(), value.to_string())])),
+        ..ConfigMap::default()
+    }
+}
+
+/// The sorted names of `items`.
+pub fn names<K: kube::Resource>(items: &[K]) -> Vec<String> {
+    let mut out: Vec<String> = items
+        .iter()
+        .map(|o| o.meta().name.clone().unwrap_or_default())
+        .collect();
+    out.sort();
+    out
+}
