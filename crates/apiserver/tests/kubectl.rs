@@ -1,0 +1,1451 @@
+//! kubectl compatibility suite: every installed kubectl (1.27 … 1.33) against an in-process
+//! [`ApiServer`], asserting on what kubectl prints and on what the server then holds.
+//!
+//! There is one test per kubectl version (`kubectl_1_27` … `kubectl_1_33`); the test harness runs
+//! them in parallel. Each version gets its own in-memory server, kubeconfig and a fresh `HOME` and
+//! `--cache-dir`, so kubectl's discovery and OpenAPI disk cache never leaks between servers that
+//! happen to reuse a port. Every scenario works in its own namespace, so a version's scenarios run
+//! a few at a time; the test then fails listing every scenario that failed, with kubectl's output.
+//!
+//! Scenarios:
+//! - `create`: `create -f` (a manifest), `create namespace`, `create configmap --from-literal`,
+//!   `create secret generic`, `create deployment --image` (typed commands send protobuf from 1.32).
+//! - `get`: `-o yaml`, `-o json` (object and list), `-o jsonpath`, `-o name`, `-l` (equality and
+//!   inequality), `--field-selector metadata.name=` (and `!=`), `--chunk-size=2` over five objects
+//!   (every object returned, `continue` tokens used).
+//! - `apply`: create, `unchanged`, `configured` on a changed field; a Deployment update is a
+//!   strategic merge patch (a container field set by someone else survives).
+//! - `replace`: PUT with the object's resourceVersion; a stale resourceVersion is a Conflict.
+//! - `label_annotate`: `label` (add, `--overwrite`, remove) and `annotate` (add, remove).
+//! - `patch`: `--type merge` (including `(no change)`), `--type json` (including a failing `test`
+//!   operation), default strategic merge for a Deployment (containers merged by name, `$patch:
+//!   delete`).
+//! - `delete`: a plain delete finishes quickly; a delete held by a finalizer waits (kubectl's
+//!   GET/LIST/WATCH with `fieldSelector=metadata.name=…`) until the finalizer is removed; delete by
+//!   label; deleting a namespace with contents waits until it is gone.
+//! - `custom_resources`: a CRD from YAML, `wait --for=condition=Established`, create/get/apply of a
+//!   custom resource (by plural and short name), strategic patch refused with 415 while merge patch
+//!   works, strict validation of an unknown nested field, `api-resources --api-group`, `explain`
+//!   of a custom resource field.
+//! - `watch`: `get -w --output-watch-events` sees ADDED/MODIFIED/DELETED lines as they happen;
+//!   plain `get -w` prints new objects.
+//! - `api_resources`: short names (`cm`, `deploy`, `ns`), scope, kinds, verbs, `--namespaced=false`,
+//!   `api-versions`.
+//! - `explain`: `explain configmap.data`, `explain deployment.spec.replicas`.
+//! - `get_all`: `get all` prints Deployments and Services (category `all`) but not ConfigMaps.
+//! - `dry_run`: `--dry-run=server` for create, apply, patch and delete stores nothing.
+//! - `validation`: an unknown field is rejected under `--validate=strict` (the message names the
+//!   field), accepted and dropped under `--validate=false`, accepted with a warning under
+//!   `--validate=warn`.
+//! - `errors`: NotFound, AlreadyExists, an unknown resource type, a missing namespace, an invalid
+//!   name, and "No resources found".
+//!
+//! Assertions on human-readable output only look at the header's first column and the NAME column
+//! (or the `kind/name` prefix), which read the same with server-side Tables and with kubectl's
+//! NAME/AGE fallback.
+//!
+//! Binaries are looked up as `$KUBEFORGE_KUBECTL_DIR/kubectl.1.NN` (default
+//! `/usr/lib/google-cloud-sdk/bin`). A missing binary fails the test when `CI=true` and is skipped
+//! with a message otherwise.
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, PostParams};
+use kubeforge_apiserver::ApiServer;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+/// Where the versioned kubectl binaries are installed unless `KUBEFORGE_KUBECTL_DIR` says otherwise.
+const DEFAULT_KUBECTL_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
+/// The longest any single kubectl invocation may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long to wait for something to happen in the background (a watch line, a deletion).
+const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How many scenarios of one kubectl version run at once (each in its own namespace). kubectl
+/// spends much of a call waiting, so a few at a time keep two cores busy.
+const SCENARIO_CONCURRENCY: usize = 4;
+
+macro_rules! kubectl_versions {
+    ($($test:ident => $version:literal),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            suite($version).await;
+        }
+    )*};
+}
+
+kubectl_versions! {
+    kubectl_1_27 => "1.27",
+    kubectl_1_28 => "1.28",
+    kubectl_1_29 => "1.29",
+    kubectl_1_30 => "1.30",
+    kubectl_1_31 => "1.31",
+    kubectl_1_32 => "1.32",
+    kubectl_1_33 => "1.33",
+}
+
+/// Runs the scenarios, [`SCENARIO_CONCURRENCY`] at a time, printing how long each took and
+/// returning `name: error` for every one that failed.
+macro_rules! run_scenarios {
+    ($k:expr, [$($scenario:ident),* $(,)?]) => {{
+        let runs: Vec<ScenarioRun<'_>> = vec![$(
+            Box::pin(async {
+                let started = Instant::now();
+                let result = $scenario($k).await;
+                eprintln!("  {:<16} {:>6.1?}", stringify!($scenario), started.elapsed());
+                result.map_err(|e| format!("{}: {e:#}", stringify!($scenario)))
+            }),
+        )*];
+        futures::stream::iter(runs)
+            .buffered(SCENARIO_CONCURRENCY)
+            .filter_map(|result| async move { result.err() })
+            .collect::<Vec<String>>()
+            .await
+    }};
+}
+
+/// One scenario in flight: its failure message, if any.
+type ScenarioRun<'a> = std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// Runs every scenario with kubectl `version` against a fresh server.
+async fn suite(version: &str) {
+    let Some(binary) = kubectl_binary(version) else {
+        return;
+    };
+    let server = ApiServer::builder()
+        .in_memory()
+        .start()
+        .await
+        .expect("starting the API server");
+    let k = Kubectl::new(binary, &server).expect("preparing kubectl's home directory");
+    let started = Instant::now();
+    let failures = run_scenarios!(
+        &k,
+        [
+            create,
+            get,
+            apply,
+            replace,
+            label_annotate,
+            patch,
+            delete,
+            custom_resources,
+            watch,
+            api_resources,
+            explain,
+            get_all,
+            dry_run,
+            validation,
+            errors,
+        ]
+    );
+    eprintln!(
+        "kubectl {version}: all scenarios in {:.1?}",
+        started.elapsed()
+    );
+    server.shutdown().await;
+    assert!(
+        failures.is_empty(),
+        "kubectl {version}: {} scenario(s) failed:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// The kubectl binary for `version`; `None` (after saying so) when it is missing outside CI.
+fn kubectl_binary(version: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("KUBEFORGE_KUBECTL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_KUBECTL_DIR));
+    let path = dir.join(format!("kubectl.{version}"));
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "kubectl {version} is required in CI but {} does not exist",
+            path.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED kubectl {version}: {} does not exist (install it or set KUBEFORGE_KUBECTL_DIR)",
+        path.display()
+    );
+    None
+}
+
+/// What a finished kubectl run printed.
+struct Output {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// One kubectl binary wired to one server, with its own home, cache and manifest directory.
+struct Kubectl {
+    binary: PathBuf,
+    /// `HOME`, the `--cache-dir`, the kubeconfig and the manifests.
+    home: tempfile::TempDir,
+    /// For test setup only (namespaces, polling), never for what is under test.
+    client: kube::Client,
+}
+
+impl Kubectl {
+    fn new(binary: PathBuf, server: &ApiServer) -> Result<Self> {
+        let home = tempfile::tempdir()?;
+        server.write_kubeconfig(home.path().join("kubeconfig"))?;
+        Ok(Kubectl {
+            binary,
+            home,
+            client: server.client(),
+        })
+    }
+
+    /// A kubectl command with a clean environment pointing at this server.
+    fn command(&self, args: &[&str]) -> Command {
+        let home = self.home.path();
+        let mut cmd = Command::new(&self.binary);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .env("KUBECONFIG", home.join("kubeconfig"))
+            .current_dir(home)
+            .arg("--cache-dir")
+            .arg(home.join("cache"))
+            .args(args)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    /// Runs kubectl to completion (bounded by [`CALL_TIMEOUT`]).
+    async fn run(&self, args: &[&str]) -> Result<Output> {
+        let child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        let out = tokio::time::timeout(CALL_TIMEOUT, child.wait_with_output())
+            .await
+            .map_err(|_| {
+                anyhow!(
+                    "`kubectl {}` still running after {CALL_TIMEOUT:?}",
+                    args.join(" ")
+                )
+            })??;
+        Ok(Output {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// Runs kubectl, requiring success; returns stdout.
+    async fn ok(&self, args: &[&str]) -> Result<String> {
+        let out = self.run(args).await?;
+        ensure!(
+            out.success,
+            "`kubectl {}` failed:\n{}{}",
+            args.join(" "),
+            out.stdout,
+            out.stderr
+        );
+        Ok(out.stdout)
+    }
+
+    /// Runs kubectl, requiring failure; returns stderr.
+    async fn fails(&self, args: &[&str]) -> Result<String> {
+        let out = self.run(args).await?;
+        ensure!(
+            !out.success,
+            "`kubectl {}` succeeded but should have failed:\n{}{}",
+            args.join(" "),
+            out.stdout,
+            out.stderr
+        );
+        Ok(out.stderr)
+    }
+
+    /// `kubectl <args> -o json`, parsed.
+    async fn json(&self, args: &[&str]) -> Result<Value> {
+        let out = self.ok(&[args, &["-o", "json"]].concat()).await?;
+        serde_json::from_str(&out).with_context(|| format!("parsing JSON output:\n{out}"))
+    }
+
+    /// `kubectl <args> -o jsonpath=<path>`.
+    async fn jsonpath(&self, args: &[&str], path: &str) -> Result<String> {
+        let output = format!("jsonpath={path}");
+        self.ok(&[args, &["-o", &output]].concat()).await
+    }
+
+    /// Starts kubectl in the background with stdout piped (killed when dropped).
+    fn spawn(&self, args: &[&str]) -> Result<Child> {
+        self.command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))
+    }
+
+    /// Writes a manifest into kubectl's working directory and returns its file name.
+    fn manifest(&self, name: &str, text: &str) -> Result<String> {
+        std::fs::write(self.home.path().join(name), text)?;
+        Ok(name.to_string())
+    }
+
+    /// Creates namespace `name` (setup, through the kube client).
+    async fn namespace(&self, name: &str) -> Result<()> {
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}}))?;
+        Api::<Namespace>::all(self.client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .with_context(|| format!("creating namespace {name}"))?;
+        Ok(())
+    }
+}
+
+/// Fails unless some line of `out`, trimmed, equals `expected`.
+fn expect_line(out: &str, expected: &str) -> Result<()> {
+    ensure!(
+        out.lines().any(|l| l.trim() == expected),
+        "expected a line `{expected}` in:\n{out}"
+    );
+    Ok(())
+}
+
+/// Fails unless `actual == expected`, showing both.
+fn expect_eq<T: PartialEq + std::fmt::Debug>(actual: T, expected: T, what: &str) -> Result<()> {
+    ensure!(
+        actual == expected,
+        "{what}: expected {expected:?}, got {actual:?}"
+    );
+    Ok(())
+}
+
+/// The NAME column of human-readable `get` output, checking the header.
+fn name_column(out: &str) -> Result<Vec<String>> {
+    let mut lines = out.lines().filter(|l| !l.trim().is_empty());
+    let header = lines.next().ok_or_else(|| anyhow!("no output"))?;
+    ensure!(
+        header.split_whitespace().next() == Some("NAME"),
+        "expected a NAME header in:\n{out}"
+    );
+    Ok(lines
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect())
+}
+
+/// The non-empty lines of `-o name` output.
+fn names(out: &str) -> Vec<String> {
+    out.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Reads lines from a background kubectl until one satisfies `want`, bounded by [`EVENT_TIMEOUT`].
+async fn wait_for_line(
+    lines: &mut Lines<BufReader<ChildStdout>>,
+    what: &str,
+    want: impl Fn(&[&str]) -> bool,
+) -> Result<()> {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        let line = tokio::time::timeout_at(deadline, lines.next_line())
+            .await
+            .map_err(|_| anyhow!("no line with {what} within {EVENT_TIMEOUT:?}; saw:\n{seen}"))??
+            .ok_or_else(|| anyhow!("kubectl exited before printing {what}; saw:\n{seen}"))?;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if want(&words) {
+            return Ok(());
+        }
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+}
+
+/// The standard output lines of a background kubectl.
+fn stdout_lines(child: &mut Child) -> Result<Lines<BufReader<ChildStdout>>> {
+    let stdout = child.stdout.take().context("stdout not piped")?;
+    Ok(BufReader::new(stdout).lines())
+}
+
+async fn create(k: &Kubectl) -> Result<()> {
+    let ns = "create";
+    expect_line(
+        &k.ok(&["create", "namespace", ns]).await?,
+        "namespace/create created",
+    )?;
+    expect_eq(
+        k.jsonpath(&["get", "namespace", ns], "{.status.phase}")
+            .await?
+            .as_str(),
+        "Active",
+        "phase of the new namespace",
+    )?;
+
+    let manifest = k.manifest(
+        "create.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-file\n  namespace: create\n  \
+         labels:\n    app: x\ndata:\n  key: value\n",
+    )?;
+    expect_line(
+        &k.ok(&["create", "-f", &manifest]).await?,
+        "configmap/from-file created",
+    )?;
+    let cm = k.json(&["get", "configmap", "from-file", "-n", ns]).await?;
+    expect_eq(&cm["data"], &json!({"key": "value"}), "data of from-file")?;
+    expect_eq(&cm["metadata"]["labels"], &json!({"app": "x"}), "labels")?;
+
+    let out = k
+        .ok(&[
+            "create",
+            "configmap",
+            "literal",
+            "-n",
+            ns,
+            "--from-literal=greeting=hello",
+            "--from-literal=target=world",
+        ])
+        .await?;
+    expect_line(&out, "configmap/literal created")?;
+    let cm = k.json(&["get", "cm", "literal", "-n", ns]).await?;
+    expect_eq(
+        &cm["data"],
+        &json!({"greeting": "hello", "target": "world"}),
+        "data of literal",
+    )?;
+
+    let out = k
+        .ok(&[
+            "create",
+            "secret",
+            "generic",
+            "creds",
+            "-n",
+            ns,
+            "--from-literal=password=s3cret",
+        ])
+        .await?;
+    expect_line(&out, "secret/creds created")?;
+    let secret = k.json(&["get", "secret", "creds", "-n", ns]).await?;
+    expect_eq(&secret["type"], &json!("Opaque"), "secret type")?;
+    expect_eq(
+        &secret["data"],
+        &json!({"password": "czNjcmV0"}),
+        "secret data (base64)",
+    )?;
+
+    let out = k
+        .ok(&[
+            "create",
+            "deployment",
+            "web",
+            "-n",
+            ns,
+            "--image=nginx:1.25",
+            "--replicas=2",
+        ])
+        .await?;
+    expect_line(&out, "deployment.apps/web created")?;
+    let deploy = k.json(&["get", "deploy", "web", "-n", ns]).await?;
+    expect_eq(&deploy["spec"]["replicas"], &json!(2), "replicas")?;
+    expect_eq(
+        &deploy["spec"]["selector"]["matchLabels"],
+        &json!({"app": "web"}),
+        "selector",
+    )?;
+    let containers = &deploy["spec"]["template"]["spec"]["containers"];
+    expect_eq(&containers[0]["name"], &json!("nginx"), "container name")?;
+    expect_eq(&containers[0]["image"], &json!("nginx:1.25"), "image")?;
+    Ok(())
+}
+
+async fn get(k: &Kubectl) -> Result<()> {
+    let ns = "get";
+    k.namespace(ns).await?;
+    let manifest: String = (1..=5)
+        .map(|i| {
+            let app = if i % 2 == 1 { "x" } else { "z" };
+            format!(
+                "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n  labels:\n    \
+                 app: {app}\ndata:\n  index: \"{i}\"\n"
+            )
+        })
+        .collect();
+    let file = k.manifest("get.yaml", &manifest)?;
+    let out = k.ok(&["create", "-f", &file, "-n", ns]).await?;
+    for i in 1..=5 {
+        expect_line(&out, &format!("configmap/c{i} created"))?;
+    }
+
+    let yaml = k.ok(&["get", "cm", "c1", "-n", ns, "-o", "yaml"]).await?;
+    let cm: Value = serde_norway::from_str(&yaml).with_context(|| format!("parsing:\n{yaml}"))?;
+    expect_eq(&cm["apiVersion"], &json!("v1"), "apiVersion (yaml)")?;
+    expect_eq(&cm["kind"], &json!("ConfigMap"), "kind (yaml)")?;
+    expect_eq(&cm["metadata"]["name"], &json!("c1"), "name (yaml)")?;
+    expect_eq(&cm["metadata"]["namespace"], &json!(ns), "namespace (yaml)")?;
+    expect_eq(&cm["data"], &json!({"index": "1"}), "data (yaml)")?;
+    for field in ["uid", "resourceVersion", "creationTimestamp"] {
+        ensure!(
+            cm["metadata"][field]
+                .as_str()
+                .is_some_and(|s| !s.is_empty()),
+            "metadata.{field} missing in:\n{yaml}"
+        );
+    }
+
+    let cm = k.json(&["get", "cm", "c2", "-n", ns]).await?;
+    expect_eq(
+        &cm["metadata"]["labels"],
+        &json!({"app": "z"}),
+        "labels (json)",
+    )?;
+    let list = k.json(&["get", "cm", "-n", ns]).await?;
+    expect_eq(&list["kind"], &json!("List"), "kind of a listed -o json")?;
+    expect_eq(
+        list["items"].as_array().map(Vec::len),
+        Some(5),
+        "items in -o json",
+    )?;
+
+    let out = k
+        .jsonpath(&["get", "cm", "-n", ns], "{.items[*].metadata.name}")
+        .await?;
+    expect_eq(out.as_str(), "c1 c2 c3 c4 c5", "jsonpath over a list")?;
+    let out = k
+        .jsonpath(&["get", "cm", "c3", "-n", ns], "{.data.index}")
+        .await?;
+    expect_eq(out.as_str(), "3", "jsonpath of a field")?;
+
+    let out = k.ok(&["get", "cm", "-n", ns, "-l", "app=x"]).await?;
+    expect_eq(
+        name_column(&out)?,
+        vec!["c1".into(), "c3".into(), "c5".into()],
+        "-l app=x",
+    )?;
+    let out = k
+        .ok(&["get", "cm", "-n", ns, "-l", "app!=x", "-o", "name"])
+        .await?;
+    expect_eq(
+        names(&out),
+        vec!["configmap/c2".into(), "configmap/c4".into()],
+        "-l app!=x",
+    )?;
+
+    let out = k
+        .ok(&[
+            "get",
+            "cm",
+            "-n",
+            ns,
+            "--field-selector",
+            "metadata.name=c4",
+        ])
+        .await?;
+    expect_eq(
+        name_column(&out)?,
+        vec!["c4".to_string()],
+        "--field-selector =",
+    )?;
+    let out = k
+        .ok(&[
+            "get",
+            "cm",
+            "-n",
+            ns,
+            "--field-selector",
+            "metadata.name!=c4",
+            "-o",
+            "name",
+        ])
+        .await?;
+    expect_eq(names(&out).len(), 4, "--field-selector != count")?;
+
+    // -v=6 logs every request URL, which shows that kubectl really paged.
+    let out = k
+        .run(&["get", "cm", "-n", ns, "--chunk-size=2", "-v=6"])
+        .await?;
+    ensure!(out.success, "chunked get failed:\n{}", out.stderr);
+    expect_eq(
+        name_column(&out.stdout)?,
+        (1..=5).map(|i| format!("c{i}")).collect(),
+        "--chunk-size=2 names",
+    )?;
+    let pages = out.stderr.matches("continue=").count();
+    ensure!(
+        pages >= 2,
+        "expected two requests with a continue token, saw {pages}:\n{}",
+        out.stderr
+    );
+    let out = k
+        .ok(&["get", "cm", "-n", ns, "--chunk-size=2", "-o", "name"])
+        .await?;
+    expect_eq(names(&out).len(), 5, "--chunk-size=2 -o name count")?;
+    Ok(())
+}
+
+async fn apply(k: &Kubectl) -> Result<()> {
+    let ns = "apply";
+    k.namespace(ns).await?;
+    let cm = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: apply\n\
+             data:\n  mode: {value}\n"
+        )
+    };
+    let file = k.manifest("apply-cm.yaml", &cm("one"))?;
+    expect_line(
+        &k.ok(&["apply", "-f", &file]).await?,
+        "configmap/settings created",
+    )?;
+    expect_line(
+        &k.ok(&["apply", "-f", &file]).await?,
+        "configmap/settings unchanged",
+    )?;
+    k.manifest("apply-cm.yaml", &cm("two"))?;
+    expect_line(
+        &k.ok(&["apply", "-f", &file]).await?,
+        "configmap/settings configured",
+    )?;
+    let live = k.json(&["get", "cm", "settings", "-n", ns]).await?;
+    expect_eq(&live["data"], &json!({"mode": "two"}), "data after apply")?;
+    let last_applied =
+        &live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"];
+    ensure!(
+        last_applied.as_str().is_some_and(|s| s.contains("two")),
+        "last-applied-configuration not updated: {last_applied}"
+    );
+
+    let deploy = |image: &str, replicas: u32| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\n  namespace: apply\n\
+             spec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: app}}\n  \
+             template:\n    metadata:\n      labels: {{app: app}}\n    spec:\n      containers:\n      \
+             - name: main\n        image: {image}\n"
+        )
+    };
+    let file = k.manifest("apply-deploy.yaml", &deploy("nginx:1.25", 1))?;
+    expect_line(
+        &k.ok(&["apply", "-f", &file]).await?,
+        "deployment.apps/app created",
+    )?;
+    // A field set outside the manifest: a strategic merge (containers keyed by name) keeps it, a
+    // JSON merge patch would replace the whole container list and lose it.
+    k.ok(&[
+        "patch",
+        "deploy",
+        "app",
+        "-n",
+        ns,
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"add","path":"/spec/template/spec/containers/0/env","value":[{"name":"FOO","value":"bar"}]}]"#,
+    ])
+    .await?;
+    k.manifest("apply-deploy.yaml", &deploy("nginx:1.26", 2))?;
+    expect_line(
+        &k.ok(&["apply", "-f", &file]).await?,
+        "deployment.apps/app configured",
+    )?;
+    let live = k.json(&["get", "deploy", "app", "-n", ns]).await?;
+    expect_eq(&live["spec"]["replicas"], &json!(2), "replicas after apply")?;
+    let containers = &live["spec"]["template"]["spec"]["containers"];
+    expect_eq(
+        containers.as_array().map(Vec::len),
+        Some(1),
+        "container count after apply",
+    )?;
+    expect_eq(
+        &containers[0]["image"],
+        &json!("nginx:1.26"),
+        "image after apply",
+    )?;
+    expect_eq(
+        &containers[0]["env"],
+        &json!([{"name": "FOO", "value": "bar"}]),
+        "env kept by the strategic merge",
+    )?;
+    Ok(())
+}
+
+async fn replace(k: &Kubectl) -> Result<()> {
+    let ns = "replace";
+    k.namespace(ns).await?;
+    k.ok(&["create", "configmap", "r", "-n", ns, "--from-literal=a=1"])
+        .await?;
+    let mut obj = k.json(&["get", "cm", "r", "-n", ns]).await?;
+    obj["data"]["a"] = json!("2");
+    let file = k.manifest("replace.json", &obj.to_string())?;
+    expect_line(
+        &k.ok(&["replace", "-f", &file]).await?,
+        "configmap/r replaced",
+    )?;
+    expect_eq(
+        k.jsonpath(&["get", "cm", "r", "-n", ns], "{.data.a}")
+            .await?
+            .as_str(),
+        "2",
+        "data after replace",
+    )?;
+    // The file still carries the resourceVersion read before the first replace.
+    obj["data"]["a"] = json!("3");
+    k.manifest("replace.json", &obj.to_string())?;
+    let err = k.fails(&["replace", "-f", &file]).await?;
+    ensure!(
+        err.contains("Error from server (Conflict)")
+            && err.contains(r#"Operation cannot be fulfilled on configmaps "r""#)
+            && err.contains("the object has been modified"),
+        "unexpected stale replace error:\n{err}"
+    );
+    expect_eq(
+        k.jsonpath(&["get", "cm", "r", "-n", ns], "{.data.a}")
+            .await?
+            .as_str(),
+        "2",
+        "data after the rejected replace",
+    )?;
+    Ok(())
+}
+
+async fn label_annotate(k: &Kubectl) -> Result<()> {
+    let ns = "label";
+    k.namespace(ns).await?;
+    k.ok(&["create", "configmap", "tagged", "-n", ns]).await?;
+    expect_line(
+        &k.ok(&["label", "cm", "tagged", "-n", ns, "tier=backend"])
+            .await?,
+        "configmap/tagged labeled",
+    )?;
+    k.ok(&[
+        "label",
+        "cm",
+        "tagged",
+        "-n",
+        ns,
+        "tier=frontend",
+        "--overwrite",
+    ])
+    .await?;
+    let out = k
+        .ok(&["get", "cm", "-n", ns, "-l", "tier=frontend", "-o", "name"])
+        .await?;
+    expect_eq(
+        names(&out),
+        vec!["configmap/tagged".to_string()],
+        "selected by the new label",
+    )?;
+    expect_line(
+        &k.ok(&["label", "cm", "tagged", "-n", ns, "tier-"]).await?,
+        "configmap/tagged unlabeled",
+    )?;
+    let live = k.json(&["get", "cm", "tagged", "-n", ns]).await?;
+    ensure!(
+        live["metadata"]["labels"].get("tier").is_none(),
+        "label not removed: {}",
+        live["metadata"]
+    );
+
+    // kubectl 1.27 prints "annotate" rather than "annotated".
+    let out = k
+        .ok(&["annotate", "cm", "tagged", "-n", ns, "note=hello world"])
+        .await?;
+    ensure!(
+        out.starts_with("configmap/tagged annotate"),
+        "unexpected annotate output:\n{out}"
+    );
+    expect_eq(
+        k.jsonpath(
+            &["get", "cm", "tagged", "-n", ns],
+            "{.metadata.annotations.note}",
+        )
+        .await?
+        .as_str(),
+        "hello world",
+        "annotation",
+    )?;
+    k.ok(&["annotate", "cm", "tagged", "-n", ns, "note-"])
+        .await?;
+    let live = k.json(&["get", "cm", "tagged", "-n", ns]).await?;
+    ensure!(
+        live["metadata"]["annotations"].get("note").is_none(),
+        "annotation not removed: {}",
+        live["metadata"]
+    );
+    Ok(())
+}
+
+async fn patch(k: &Kubectl) -> Result<()> {
+    let ns = "patch";
+    k.namespace(ns).await?;
+    k.ok(&["create", "configmap", "p", "-n", ns, "--from-literal=a=1"])
+        .await?;
+    let merge = ["patch", "cm", "p", "-n", ns, "--type", "merge", "-p"];
+    expect_line(
+        &k.ok(&[&merge[..], &[r#"{"data":{"b":"2"}}"#]].concat())
+            .await?,
+        "configmap/p patched",
+    )?;
+    expect_line(
+        &k.ok(&[&merge[..], &[r#"{"data":{"b":"2"}}"#]].concat())
+            .await?,
+        "configmap/p patched (no change)",
+    )?;
+    k.ok(&[&merge[..], &[r#"{"data":{"a":null}}"#]].concat())
+        .await?;
+    let data = k.json(&["get", "cm", "p", "-n", ns]).await?["data"].clone();
+    expect_eq(data, json!({"b": "2"}), "data after merge patches")?;
+
+    let json_patch = ["patch", "cm", "p", "-n", ns, "--type", "json", "-p"];
+    expect_line(
+        &k.ok(&[
+            &json_patch[..],
+            &[r#"[{"op":"replace","path":"/data/b","value":"3"},{"op":"add","path":"/data/c","value":"4"}]"#],
+        ]
+        .concat())
+        .await?,
+        "configmap/p patched",
+    )?;
+    k.fails(&[
+        &json_patch[..],
+        &[r#"[{"op":"test","path":"/data/b","value":"nope"},{"op":"remove","path":"/data/c"}]"#],
+    ]
+    .concat())
+    .await?;
+    let data = k.json(&["get", "cm", "p", "-n", ns]).await?["data"].clone();
+    expect_eq(data, json!({"b": "3", "c": "4"}), "data after JSON patches")?;
+
+    // The default patch type is strategic merge: containers merge by name.
+    k.ok(&["create", "deployment", "sm", "-n", ns, "--image=nginx"])
+        .await?;
+    let get_sm = ["get", "deploy", "sm", "-n", ns];
+    let container_names = "{.spec.template.spec.containers[*].name}";
+    expect_line(
+        &k.ok(&[
+            "patch",
+            "deploy",
+            "sm",
+            "-n",
+            ns,
+            "-p",
+            r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox"}]}}}}"#,
+        ])
+        .await?,
+        "deployment.apps/sm patched",
+    )?;
+    // Upstream puts items new to a merged list before the server's (no $setElementOrder).
+    expect_eq(
+        k.jsonpath(&get_sm, container_names).await?.as_str(),
+        "sidecar nginx",
+        "containers after a strategic merge",
+    )?;
+    k.ok(&[
+        "patch",
+        "deploy",
+        "sm",
+        "-n",
+        ns,
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","$patch":"delete"}]}}}}"#,
+    ])
+    .await?;
+    expect_eq(
+        k.jsonpath(&get_sm, container_names).await?.as_str(),
+        "nginx",
+        "containers after $patch: delete",
+    )?;
+    Ok(())
+}
+
+async fn delete(k: &Kubectl) -> Result<()> {
+    let ns = "delete";
+    k.namespace(ns).await?;
+    k.ok(&["create", "configmap", "gone", "-n", ns]).await?;
+    let started = Instant::now();
+    let out = k.ok(&["delete", "cm", "gone", "-n", ns]).await?;
+    ensure!(
+        out.starts_with(r#"configmap "gone" deleted"#),
+        "unexpected delete output:\n{out}"
+    );
+    ensure!(
+        started.elapsed() < Duration::from_secs(10),
+        "delete took {:?}",
+        started.elapsed()
+    );
+    k.fails(&["get", "cm", "gone", "-n", ns]).await?;
+
+    // A finalizer keeps the object: kubectl must wait (GET, LIST and WATCH with a
+    // metadata.name field selector) until the finalizer is removed, then return promptly.
+    let file = k.manifest(
+        "held.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  namespace: delete\n  \
+         finalizers: [example.com/hold]\n",
+    )?;
+    k.ok(&["create", "-f", &file]).await?;
+    let mut deleting = k.spawn(&["delete", "cm", "held", "-n", ns, "--timeout=60s"])?;
+    let configmaps: Api<ConfigMap> = Api::namespaced(k.client.clone(), ns);
+    let deadline = Instant::now() + EVENT_TIMEOUT;
+    loop {
+        let cm = configmaps.get("held").await?;
+        if cm.metadata.deletion_timestamp.is_some() {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "deletionTimestamp never set on held"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Give kubectl time to reach its watch; it must still be waiting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    if let Some(status) = deleting.try_wait()? {
+        bail!("kubectl delete returned ({status}) while a finalizer still held the object");
+    }
+    k.ok(&[
+        "patch",
+        "cm",
+        "held",
+        "-n",
+        ns,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ])
+    .await?;
+    let out = tokio::time::timeout(Duration::from_secs(10), deleting.wait_with_output())
+        .await
+        .map_err(|_| anyhow!("kubectl delete still waiting 10s after the finalizer went"))??;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success() && stdout.starts_with(r#"configmap "held" deleted"#),
+        "delete of held failed:\n{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    k.fails(&["get", "cm", "held", "-n", ns]).await?;
+
+    // A namespace goes through Terminating while its contents are removed; kubectl waits.
+    k.namespace("doomed").await?;
+    k.ok(&["create", "configmap", "inside", "-n", "doomed"])
+        .await?;
+    let started = Instant::now();
+    let out = k.ok(&["delete", "namespace", "doomed"]).await?;
+    ensure!(
+        out.starts_with(r#"namespace "doomed" deleted"#),
+        "unexpected namespace delete output:\n{out}"
+    );
+    ensure!(
+        started.elapsed() < Duration::from_secs(10),
+        "namespace delete took {:?}",
+        started.elapsed()
+    );
+    let err = k.fails(&["get", "namespace", "doomed"]).await?;
+    expect_line(
+        &err,
+        r#"Error from server (NotFound): namespaces "doomed" not found"#,
+    )?;
+
+    for name in ["b1", "b2", "b3"] {
+        k.ok(&["create", "configmap", name, "-n", ns]).await?;
+    }
+    k.ok(&["label", "cm", "b1", "b2", "-n", ns, "batch=yes"])
+        .await?;
+    let out = k.ok(&["delete", "cm", "-l", "batch=yes", "-n", ns]).await?;
+    expect_eq(out.lines().count(), 2, "objects deleted by label")?;
+    let out = k.ok(&["get", "cm", "-n", ns, "-o", "name"]).await?;
+    expect_eq(
+        names(&out),
+        vec!["configmap/b3".to_string()],
+        "left after delete -l",
+    )?;
+    Ok(())
+}
+
+const WIDGET_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names:
+    kind: Widget
+    plural: widgets
+    singular: widget
+    listKind: WidgetList
+    shortNames: [wd]
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            description: The desired state of the widget.
+            properties:
+              size:
+                type: integer
+                description: How big the widget is.
+              color:
+                type: string
+"#;
+
+async fn custom_resources(k: &Kubectl) -> Result<()> {
+    let ns = "crd";
+    k.namespace(ns).await?;
+    let file = k.manifest("crd.yaml", WIDGET_CRD)?;
+    expect_line(
+        &k.ok(&["create", "-f", &file]).await?,
+        "customresourcedefinition.apiextensions.k8s.io/widgets.example.com created",
+    )?;
+    expect_line(
+        &k.ok(&[
+            "wait",
+            "--for=condition=Established",
+            "crd/widgets.example.com",
+            "--timeout=30s",
+        ])
+        .await?,
+        "customresourcedefinition.apiextensions.k8s.io/widgets.example.com condition met",
+    )?;
+
+    let widget = |name: &str, size: u32| {
+        format!(
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: {name}\n  namespace: crd\n\
+             spec:\n  size: {size}\n  color: blue\n"
+        )
+    };
+    let file = k.manifest("w1.yaml", &widget("w1", 3))?;
+    expect_line(
+        &k.ok(&["create", "-f", &file]).await?,
+        "widget.example.com/w1 created",
+    )?;
+    let w1 = k.json(&["get", "widgets", "w1", "-n", ns]).await?;
+    expect_eq(&w1["apiVersion"], &json!("example.com/v1"), "apiVersion")?;
+    expect_eq(&w1["kind"], &json!("Widget"), "kind")?;
+    expect_eq(&w1["spec"], &json!({"size": 3, "color": "blue"}), "spec")?;
+    let out = k.ok(&["get", "wd", "-n", ns]).await?;
+    expect_eq(
+        name_column(&out)?,
+        vec!["w1".to_string()],
+        "get by short name",
+    )?;
+    let out = k
+        .ok(&["get", "widget.example.com/w1", "-n", ns, "-o", "name"])
+        .await?;
+    expect_eq(
+        names(&out),
+        vec!["widget.example.com/w1".to_string()],
+        "-o name",
+    )?;
+
+    // Client-side apply of a custom resource updates with a JSON merge patch.
+    let file = k.manifest("w2.yaml", &widget("w2", 1))?;
+    expect_line(
+        &k.ok(&["apply", "-f", &file]).await?,
+        "widget.example.com/w2 created",
+    )?;
+    k.manifest("w2.yaml", &widget("w2", 5))?;
+    expect_line(
+        &k.ok(&["apply", "-f", &file]).await?,
+        "widget.example.com/w2 configured",
+    )?;
+    expect_eq(
+        k.jsonpath(&["get", "wd", "w2", "-n", ns], "{.spec.size}")
+            .await?
+            .as_str(),
+        "5",
+        "size after apply",
+    )?;
+
+    let err = k
+        .fails(&[
+            "patch",
+            "wd",
+            "w1",
+            "-n",
+            ns,
+            "-p",
+            r#"{"spec":{"size":4}}"#,
+        ])
+        .await?;
+    ensure!(
+        err.contains("application/strategic-merge-patch+json is not supported"),
+        "unexpected error for a strategic patch of a custom resource:\n{err}"
+    );
+    k.ok(&[
+        "patch",
+        "wd",
+        "w1",
+        "-n",
+        ns,
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"size":4}}"#,
+    ])
+    .await?;
+    expect_eq(
+        k.jsonpath(&["get", "wd", "w1", "-n", ns], "{.spec.size}")
+            .await?
+            .as_str(),
+        "4",
+        "size after merge patch",
+    )?;
+
+    let file = k.manifest(
+        "w-bad.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: bad\n  namespace: crd\n\
+         spec:\n  size: 1\n  bogus: 1\n",
+    )?;
+    let err = k
+        .fails(&["create", "-f", &file, "--validate=strict"])
+        .await?;
+    ensure!(
+        err.contains(r#"unknown field "spec.bogus""#),
+        "strict validation error does not name the field:\n{err}"
+    );
+
+    let out = k.ok(&["api-resources", "--api-group=example.com"]).await?;
+    let row = out
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("widgets"))
+        .ok_or_else(|| anyhow!("no widgets row in:\n{out}"))?;
+    expect_eq(
+        row.split_whitespace().collect::<Vec<_>>(),
+        vec!["widgets", "wd", "example.com/v1", "true", "Widget"],
+        "widgets row",
+    )?;
+
+    let out = k.ok(&["explain", "widget.spec.size"]).await?;
+    ensure!(
+        out.contains("How big the widget is.") && out.contains("<integer>"),
+        "unexpected explain output:\n{out}"
+    );
+    let out = k.ok(&["explain", "widgets.spec"]).await?;
+    ensure!(
+        out.contains("The desired state of the widget.") && out.contains("color"),
+        "unexpected explain output:\n{out}"
+    );
+    Ok(())
+}
+
+async fn watch(k: &Kubectl) -> Result<()> {
+    let ns = "watch";
+    k.namespace(ns).await?;
+    k.ok(&["create", "configmap", "first", "-n", ns]).await?;
+
+    let mut watcher = k.spawn(&["get", "cm", "-n", ns, "-w", "--output-watch-events"])?;
+    let mut lines = stdout_lines(&mut watcher)?;
+    let event = |kind: &'static str, name: &'static str| {
+        move |w: &[&str]| w.first() == Some(&kind) && w.get(1) == Some(&name)
+    };
+    wait_for_line(&mut lines, "ADDED first", event("ADDED", "first")).await?;
+    k.ok(&["create", "configmap", "second", "-n", ns]).await?;
+    wait_for_line(&mut lines, "ADDED second", event("ADDED", "second")).await?;
+    k.ok(&["label", "cm", "second", "-n", ns, "seen=yes"])
+        .await?;
+    wait_for_line(&mut lines, "MODIFIED second", event("MODIFIED", "second")).await?;
+    k.ok(&["delete", "cm", "second", "-n", ns]).await?;
+    wait_for_line(&mut lines, "DELETED second", event("DELETED", "second")).await?;
+    watcher.kill().await?;
+
+    let mut watcher = k.spawn(&["get", "cm", "-n", ns, "-w"])?;
+    let mut lines = stdout_lines(&mut watcher)?;
+    wait_for_line(&mut lines, "first", |w| w.first() == Some(&"first")).await?;
+    k.ok(&["create", "configmap", "third", "-n", ns]).await?;
+    wait_for_line(&mut lines, "third", |w| w.first() == Some(&"third")).await?;
+    watcher.kill().await?;
+    Ok(())
+}
+
+async fn api_resources(k: &Kubectl) -> Result<()> {
+    let out = k.ok(&["api-resources"]).await?;
+    let row = |name: &str| -> Result<Vec<String>> {
+        out.lines()
+            .map(|l| l.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .find(|w| w.first().map(String::as_str) == Some(name))
+            .ok_or_else(|| anyhow!("no {name} row in:\n{out}"))
+    };
+    expect_eq(
+        row("configmaps")?,
+        vec!["configmaps", "cm", "v1", "true", "ConfigMap"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        "configmaps row",
+    )?;
+    expect_eq(
+        row("deployments")?,
+        vec!["deployments", "deploy", "apps/v1", "true", "Deployment"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        "deployments row",
+    )?;
+    expect_eq(
+        row("namespaces")?,
+        vec!["namespaces", "ns", "v1", "false", "Namespace"]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        "namespaces row",
+    )?;
+
+    let out = k.ok(&["api-resources", "-o", "wide"]).await?;
+    let configmaps = out
+        .lines()
+        .find(|l| l.starts_with("configmaps "))
+        .ok_or_else(|| anyhow!("no configmaps row in:\n{out}"))?;
+    ensure!(
+        configmaps.contains("create,delete,deletecollection,get,list,patch,update,watch"),
+        "configmap verbs missing:\n{configmaps}"
+    );
+
+    let out = k
+        .ok(&["api-resources", "--namespaced=false", "-o", "name"])
+        .await?;
+    let cluster_scoped = names(&out);
+    ensure!(
+        cluster_scoped.iter().any(|n| n == "namespaces")
+            && !cluster_scoped.iter().any(|n| n == "configmaps"),
+        "unexpected cluster-scoped resources:\n{out}"
+    );
+
+    let out = k.ok(&["api-versions"]).await?;
+    for version in ["v1", "apps/v1", "apiextensions.k8s.io/v1"] {
+        expect_line(&out, version)?;
+    }
+    Ok(())
+}
+
+async fn explain(k: &Kubectl) -> Result<()> {
+    let out = k.ok(&["explain", "configmap.data"]).await?;
+    ensure!(
+        out.contains("ConfigMap")
+            && out.contains("map[string]string")
+            && out.contains("Data contains the configuration data."),
+        "unexpected explain configmap.data:\n{out}"
+    );
+    let out = k.ok(&["explain", "deployment.spec.replicas"]).await?;
+    ensure!(
+        out.contains("Deployment") && out.contains("<integer>"),
+        "unexpected explain deployment.spec.replicas:\n{out}"
+    );
+    Ok(())
+}
+
+async fn get_all(k: &Kubectl) -> Result<()> {
+    let ns = "all";
+    k.namespace(ns).await?;
+    k.ok(&["create", "deployment", "web", "-n", ns, "--image=nginx"])
+        .await?;
+    k.ok(&[
+        "create",
+        "service",
+        "clusterip",
+        "web",
+        "-n",
+        ns,
+        "--tcp=80:8080",
+    ])
+    .await?;
+    k.ok(&["create", "configmap", "not-in-all", "-n", ns])
+        .await?;
+    let out = k.ok(&["get", "all", "-n", ns]).await?;
+    let first: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    ensure!(
+        first.contains(&"deployment.apps/web")
+            && first.contains(&"service/web")
+            && !out.contains("not-in-all"),
+        "unexpected get all output:\n{out}"
+    );
+    Ok(())
+}
+
+async fn dry_run(k: &Kubectl) -> Result<()> {
+    let ns = "dry";
+    k.namespace(ns).await?;
+    let out = k
+        .ok(&[
+            "create",
+            "configmap",
+            "ghost",
+            "-n",
+            ns,
+            "--from-literal=a=b",
+            "--dry-run=server",
+        ])
+        .await?;
+    expect_line(&out, "configmap/ghost created (server dry run)")?;
+    let obj = k
+        .json(&[
+            "create",
+            "configmap",
+            "ghost",
+            "-n",
+            ns,
+            "--from-literal=a=b",
+            "--dry-run=server",
+        ])
+        .await?;
+    expect_eq(&obj["data"], &json!({"a": "b"}), "dry-run object")?;
+    let file = k.manifest(
+        "dry.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ghost\n  namespace: dry\n",
+    )?;
+    expect_line(
+        &k.ok(&["apply", "-f", &file, "--dry-run=server"]).await?,
+        "configmap/ghost created (server dry run)",
+    )?;
+    let err = k.fails(&["get", "cm", "ghost", "-n", ns]).await?;
+    ensure!(err.contains("NotFound"), "dry run stored ghost:\n{err}");
+
+    k.ok(&[
+        "create",
+        "configmap",
+        "real",
+        "-n",
+        ns,
+        "--from-literal=a=1",
+    ])
+    .await?;
+    // kubectl patch prints no "(server dry run)" suffix (its printer drops the template).
+    expect_line(
+        &k.ok(&[
+            "patch",
+            "cm",
+            "real",
+            "-n",
+            ns,
+            "--type",
+            "merge",
+            "-p",
+            r#"{"data":{"a":"2"}}"#,
+            "--dry-run=server",
+        ])
+        .await?,
+        "configmap/real patched",
+    )?;
+    expect_line(
+        &k.ok(&["delete", "cm", "real", "-n", ns, "--dry-run=server"])
+            .await?,
+        r#"configmap "real" deleted (server dry run)"#,
+    )?;
+    expect_eq(
+        k.jsonpath(&["get", "cm", "real", "-n", ns], "{.data.a}")
+            .await?
+            .as_str(),
+        "1",
+        "real after dry-run patch and delete",
+    )?;
+    Ok(())
+}
+
+async fn validation(k: &Kubectl) -> Result<()> {
+    let ns = "validate";
+    k.namespace(ns).await?;
+    let manifest = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: validate\n\
+             data:\n  a: b\nbogusField: 1\n"
+        )
+    };
+    let strict = k.manifest("strict.yaml", &manifest("strict"))?;
+    let err = k
+        .fails(&["create", "-f", &strict, "--validate=strict"])
+        .await?;
+    ensure!(
+        err.contains(r#"unknown field "bogusField""#),
+        "strict validation error does not name the field:\n{err}"
+    );
+    k.fails(&["get", "cm", "strict", "-n", ns]).await?;
+
+    let lax = k.manifest("lax.yaml", &manifest("lax"))?;
+    expect_line(
+        &k.ok(&["create", "-f", &lax, "--validate=false"]).await?,
+        "configmap/lax created",
+    )?;
+    let obj = k.json(&["get", "cm", "lax", "-n", ns]).await?;
+    ensure!(
+        obj.get("bogusField").is_none(),
+        "unknown field stored: {obj}"
+    );
+
+    let warn = k.manifest("warn.yaml", &manifest("warn"))?;
+    let out = k.run(&["create", "-f", &warn, "--validate=warn"]).await?;
+    ensure!(
+        out.success && out.stderr.contains(r#"unknown field "bogusField""#),
+        "--validate=warn should create with a warning:\n{}{}",
+        out.stdout,
+        out.stderr
+    );
+    Ok(())
+}
+
+async fn errors(k: &Kubectl) -> Result<()> {
+    let ns = "errors";
+    k.namespace(ns).await?;
+    let err = k.fails(&["get", "cm", "nosuch", "-n", ns]).await?;
+    expect_line(
+        &err,
+        r#"Error from server (NotFound): configmaps "nosuch" not found"#,
+    )?;
+
+    let out = k.run(&["get", "cm", "-n", ns]).await?;
+    ensure!(
+        out.success && out.stdout.is_empty(),
+        "get in an empty namespace:\n{}{}",
+        out.stdout,
+        out.stderr
+    );
+    expect_line(&out.stderr, "No resources found in errors namespace.")?;
+
+    k.ok(&["create", "configmap", "dup", "-n", ns]).await?;
+    let err = k.fails(&["create", "configmap", "dup", "-n", ns]).await?;
+    ensure!(
+        err.contains(r#"configmaps "dup" already exists"#),
+        "unexpected duplicate create error:\n{err}"
+    );
+
+    let err = k.fails(&["get", "nosuchkinds"]).await?;
+    expect_line(
+        &err,
+        r#"error: the server doesn't have a resource type "nosuchkinds""#,
+    )?;
+
+    let err = k
+        .fails(&["create", "configmap", "x", "-n", "missing"])
+        .await?;
+    ensure!(
+        err.contains(r#"namespaces "missing" not found"#),
+        "unexpected error for a missing namespace:\n{err}"
+    );
+
+    let err = k
+        .fails(&["create", "configmap", "Bad_Name", "-n", ns])
+        .await?;
+    ensure!(
+        err.contains(
+            r#"ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name""#
+        ),
+        "unexpected error for an invalid name:\n{err}"
+    );
+    Ok(())
+}
