@@ -10,10 +10,6 @@ const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist 
 /// Upstream's limit on the total size of annotations.
 pub const TOTAL_ANNOTATION_SIZE_LIMIT: usize = 256 * 1024;
 
-fn is_dns_label(s: &str) -> bool {
-    s.len() <= 63 && is_label_chars(s)
-}
-
 /// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, of any length.
 fn is_label_chars(s: &str) -> bool {
     let b = s.as_bytes();
