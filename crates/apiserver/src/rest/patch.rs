@@ -115,7 +115,11 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), ApiError
                     (Some(key), Some(Value::Array(existing)))
                         if items.iter().all(Value::is_object) =>
                     {
-                        merge_list(existing, items, key)?;
+                        let order = p
+                            .get(&format!("$setElementOrder/{k}"))
+                            .and_then(Value::as_array)
+                            .map(Vec::as_slice);
+                        merge_list(existing, items, key, order)?;
                     }
                     _ => {
                         let cleaned: Vec<Value> = items
@@ -135,7 +139,16 @@ pub fn strategic_merge(target: &mut Value, patch: &Value) -> Result<(), ApiError
     Ok(())
 }
 
-fn merge_list(existing: &mut Vec<Value>, patch: &[Value], key: &str) -> Result<(), ApiError> {
+fn merge_list(
+    existing: &mut Vec<Value>,
+    patch: &[Value],
+    key: &str,
+    order: Option<&[Value]>,
+) -> Result<(), ApiError> {
+    let original: Vec<Value> = existing
+        .iter()
+        .filter_map(|e| e.get(key).cloned())
+        .collect();
     for item in patch {
         let id = item.get(key).cloned();
         let directive = item.get("$patch").and_then(Value::as_str);
@@ -159,6 +172,40 @@ fn merge_list(existing: &mut Vec<Value>, patch: &[Value], key: &str) -> Result<(
                 existing.push(fresh);
             }
         }
+    }
+    // Order as upstream does: the patch's items in patch order (or `$setElementOrder`), merged
+    // with the server-only items by their position in the original list; new items first.
+    let patch_order: Vec<Value> = match order {
+        Some(o) => o.iter().filter_map(|x| x.get(key).cloned()).collect(),
+        None => patch
+            .iter()
+            .filter(|i| i.get("$patch").and_then(Value::as_str) != Some("delete"))
+            .filter_map(|i| i.get(key).cloned())
+            .collect(),
+    };
+    let (mut in_patch, server_only): (Vec<Value>, Vec<Value>) = std::mem::take(existing)
+        .into_iter()
+        .partition(|e| e.get(key).is_some_and(|k| patch_order.contains(k)));
+    in_patch.sort_by_key(|e| patch_order.iter().position(|k| Some(k) == e.get(key)));
+    let server_index = |e: &Value| -> i64 {
+        original
+            .iter()
+            .position(|k| Some(k) == e.get(key))
+            .map_or(-1, |i| i as i64)
+    };
+    let (mut left, mut right) = (
+        server_only.into_iter().peekable(),
+        in_patch.into_iter().peekable(),
+    );
+    loop {
+        let take_left = match (left.peek(), right.peek()) {
+            (Some(l), Some(r)) => server_index(l) < server_index(r),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_left { left.next() } else { right.next() };
+        existing.extend(next);
     }
     Ok(())
 }
@@ -325,6 +372,24 @@ mod tests {
         assert_eq!(doc["spec"]["tolerations"], json!([]));
         assert_eq!(doc["metadata"]["finalizers"], json!(["f2"]));
         assert_eq!(doc["metadata"]["labels"], json!({"keep": "1"}));
+    }
+
+    #[test]
+    fn new_list_items_come_before_server_only_items() {
+        let mut doc = json!({"containers": [{"name": "nginx"}, {"name": "log"}]});
+        strategic_merge(&mut doc, &json!({"containers": [{"name": "sidecar"}]})).expect("patch");
+        assert_eq!(
+            doc["containers"],
+            json!([{"name": "sidecar"}, {"name": "nginx"}, {"name": "log"}])
+        );
+        let mut doc = json!({"containers": [{"name": "a"}, {"name": "b"}]});
+        let patch = json!({"$setElementOrder/containers": [{"name": "b"}, {"name": "a"}, {"name": "c"}],
+            "containers": [{"name": "c"}]});
+        strategic_merge(&mut doc, &patch).expect("patch");
+        assert_eq!(
+            doc["containers"],
+            json!([{"name": "b"}, {"name": "a"}, {"name": "c"}])
+        );
     }
 
     #[test]
