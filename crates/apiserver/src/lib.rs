@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod controllers;
 pub mod crd;
+pub mod fieldpath;
 pub mod http;
 pub mod openapi;
 pub mod protobuf;

@@ -354,7 +354,13 @@ impl ApiError {
             let causes: Vec<Value> = self
                 .causes
                 .iter()
-                .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+                .map(|c| {
+                    // As upstream (`err.ErrorBody()`): the message without the `field: ` prefix,
+                    // which clients add back (kubectl prints `field: message`).
+                    let prefix = format!("{}: ", c.field);
+                    let message = c.message.strip_prefix(&prefix).unwrap_or(&c.message);
+                    json!({"reason": c.reason, "message": message, "field": c.field})
+                })
                 .collect();
             details.insert("causes".into(), Value::Array(causes));
         }

@@ -16,7 +16,7 @@ use crate::rest::{
     DeleteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, PatchType, Rest, WriteOptions,
     finalizers,
 };
-use crate::storage::{EventType, ObjectKey, StoreError};
+use crate::storage::{EventType, ObjectKey, StoreError, StoredObject};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -26,6 +26,78 @@ const MANAGER: &str = "generic-garbage-collector";
 struct Node {
     key: ObjectKey,
     owners: Vec<String>,
+}
+
+/// What the collector needs to know of an object. Every change of every object passes through
+/// the collector, so this is read without building the whole object.
+#[derive(Debug, Default)]
+struct Meta {
+    uid: String,
+    /// The uids of its owners.
+    owners: Vec<String>,
+    /// Whether it has ownerReferences at all (with or without uids).
+    has_refs: bool,
+    deleting: bool,
+    /// Whether it carries the orphan or foreground finalizer.
+    gc_finalizer: bool,
+}
+
+impl Meta {
+    fn of(obj: &StoredObject) -> Meta {
+        #[derive(serde::Deserialize)]
+        struct Doc {
+            metadata: Option<Fields>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Fields {
+            uid: Option<String>,
+            owner_references: Option<Vec<Ref>>,
+            deletion_timestamp: Option<serde::de::IgnoredAny>,
+            finalizers: Option<Vec<String>>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Ref {
+            uid: Option<String>,
+        }
+        let is_gc = |f: &str| f == ORPHAN_FINALIZER || f == FOREGROUND_FINALIZER;
+        match serde_json::from_slice::<Doc>(&obj.json) {
+            Ok(doc) => {
+                let Some(m) = doc.metadata else {
+                    return Meta::default();
+                };
+                let refs = m.owner_references.unwrap_or_default();
+                Meta {
+                    uid: m.uid.unwrap_or_default(),
+                    has_refs: !refs.is_empty(),
+                    owners: refs.into_iter().filter_map(|r| r.uid).collect(),
+                    deleting: m.deletion_timestamp.is_some(),
+                    gc_finalizer: m.finalizers.iter().flatten().any(|f| is_gc(f)),
+                }
+            }
+            // An odd shape (say, a non-string uid): read it the long way, as `handle` will.
+            Err(_) => {
+                let v = obj.value();
+                let refs = owner_refs(&v);
+                Meta {
+                    uid: uid(&v),
+                    has_refs: !refs.is_empty(),
+                    owners: refs
+                        .iter()
+                        .filter_map(|r| r.get("uid").and_then(Value::as_str).map(str::to_string))
+                        .collect(),
+                    deleting: is_deleting(&v),
+                    gc_finalizer: finalizers(&v).iter().any(|f| is_gc(f)),
+                }
+            }
+        }
+    }
+
+    /// Whether [`handle`] has anything to do for the object: it is being deleted with the orphan
+    /// or foreground finalizer, or it is a live dependent whose owners must be checked.
+    fn needs_handling(&self) -> bool {
+        (self.deleting && self.gc_finalizer) || (self.has_refs && !self.deleting)
+    }
 }
 
 #[derive(Default)]
@@ -62,16 +134,13 @@ impl Graph {
         Some(u)
     }
 
-    fn upsert(&mut self, key: ObjectKey, value: &Value) {
+    fn upsert(&mut self, key: ObjectKey, meta: &Meta) {
         self.remove(&key);
-        let u = uid(value);
+        let u = meta.uid.clone();
         if u.is_empty() {
             return;
         }
-        let owners: Vec<String> = owner_refs(value)
-            .iter()
-            .filter_map(|r| r.get("uid").and_then(Value::as_str).map(str::to_string))
-            .collect();
+        let owners = meta.owners.clone();
         for o in &owners {
             self.dependents
                 .entry(o.clone())
@@ -96,9 +165,9 @@ pub async fn run(rest: Rest) {
                 .await
             {
                 for (key, obj) in page.items {
-                    let v = obj.value();
-                    graph.upsert(key, &v);
-                    todo.insert(uid(&v));
+                    let meta = Meta::of(&obj);
+                    graph.upsert(key, &meta);
+                    todo.insert(meta.uid);
                 }
             }
         }
@@ -115,29 +184,20 @@ pub async fn run(rest: Rest) {
             };
             let mut todo = BTreeSet::new();
             for event in events {
-                let value = event.object.value();
-                let u = uid(&value);
+                let meta = Meta::of(&event.object);
                 match event.event_type {
                     EventType::Deleted => {
                         graph.remove(&event.key);
                         // Its dependents may now be orphans; owners waiting in foreground re-check.
-                        if let Some(deps) = graph.dependents.get(&u) {
+                        if let Some(deps) = graph.dependents.get(&meta.uid) {
                             todo.extend(deps.iter().cloned());
                         }
-                        for r in owner_refs(&value) {
-                            if let Some(o) = r.get("uid").and_then(Value::as_str) {
-                                todo.insert(o.to_string());
-                            }
-                        }
+                        todo.extend(meta.owners.iter().cloned());
                     }
                     _ => {
-                        graph.upsert(event.key.clone(), &value);
-                        todo.insert(u.clone());
-                        for r in owner_refs(&value) {
-                            if let Some(o) = r.get("uid").and_then(Value::as_str) {
-                                todo.insert(o.to_string());
-                            }
-                        }
+                        graph.upsert(event.key.clone(), &meta);
+                        todo.insert(meta.uid.clone());
+                        todo.extend(meta.owners.iter().cloned());
                     }
                 }
             }
@@ -154,6 +214,10 @@ async fn process(rest: &Rest, graph: &Graph, todo: BTreeSet<String>) {
         let Some(obj) = rest.store.get(&node.key) else {
             continue;
         };
+        // Most objects own nothing and are owned by nothing: skip parsing them whole.
+        if !Meta::of(&obj).needs_handling() {
+            continue;
+        }
         let value = obj.value();
         if let Err(e) = handle(rest, graph, &node.key, &value).await {
             tracing::debug!(object = %node.key.encode(), error = %e, "garbage collection step failed; will retry on the next change");

@@ -269,7 +269,7 @@ async fn resource(
         },
         (Some(name), None) => match *method {
             Method::GET => {
-                if view.is_plain_json() && !rt.multi_version {
+                if view.is_plain_json() && !crate::rest::rewrites_on_read(&rt) {
                     return Ok(bytes_response(rest.get(&rt, ns, name)?.json.clone()));
                 }
                 let v = rest.get_value(&rt, ns, name)?;
@@ -399,7 +399,7 @@ async fn list(
     if let Some(r) = result.remaining {
         meta["remainingItemCount"] = json!(r);
     }
-    if view.is_plain_json() && !rt.multi_version {
+    if view.is_plain_json() && !crate::rest::rewrites_on_read(rt) {
         let head = json!({"kind": rt.list_kind, "apiVersion": rt.api_version(), "metadata": meta});
         let mut out = serde_json::to_vec(&head).unwrap_or_default();
         out.pop();

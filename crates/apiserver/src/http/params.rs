@@ -156,9 +156,13 @@ impl Params {
                 })
                 .unwrap_or_default(),
         };
+        let field_manager_defaulted = self.get("fieldManager").is_none_or(str::is_empty);
         Ok(WriteOptions {
             dry_run: self.dry_run()?,
             field_manager,
+            field_manager_defaulted,
+            force: self.options_kind == "PatchOptions" && self.flag("force")? == Some(true),
+            managed_fields_computed: false,
             field_validation: {
                 let v = self.get("fieldValidation").unwrap_or("");
                 FieldValidation::parse(v).map_err(|_| {

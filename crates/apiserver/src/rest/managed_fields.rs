@@ -1,105 +1,16 @@
-//! managedFields for Update operations: which manager last set which fields.
+//! managedFields for Update operations (create, update, non-apply patches): which manager last
+//! set which fields.
 //!
-//! Field sets are kept as sets of leaf paths and serialized as FieldsV1 (`{"f:data":{"f:k":{}}}`).
-//! On an update, the manager takes ownership of every leaf it added or changed; other managers
-//! lose those leaves; leaves that no longer exist are dropped; empty entries disappear.
-//! Lists are treated as atomic leaves here; list-map ownership belongs to server-side apply.
+//! As upstream: the object before and after the write are compared with the type's list and
+//! map semantics; the manager's `Update` entry takes every field that was added or changed
+//! (within what the write may change: the status through `/status`, the rest otherwise), other
+//! managers lose those fields, and everyone loses the fields that were removed. Entries left
+//! without fields disappear. Field sets are encoded as upstream encodes them (`FieldsV1` with
+//! `k:` keys for list-map items and `v:` for set items), so they interoperate with the `Apply`
+//! entries of server-side apply.
 
-use serde_json::{Map, Value, json};
-use std::collections::BTreeSet;
-
-type Path = Vec<String>;
-
-fn leaves(value: &Value, prefix: &mut Path, out: &mut BTreeSet<Path>) {
-    match value {
-        Value::Object(map) if !map.is_empty() => {
-            for (k, v) in map {
-                prefix.push(format!("f:{k}"));
-                leaves(v, prefix, out);
-                prefix.pop();
-            }
-        }
-        _ => {
-            out.insert(prefix.clone());
-        }
-    }
-}
-
-/// The leaf paths of an object that managedFields track (everything but system metadata).
-fn tracked(obj: &Value, status: Option<bool>) -> BTreeSet<Path> {
-    let mut out = BTreeSet::new();
-    let Some(map) = obj.as_object() else {
-        return out;
-    };
-    for (k, v) in map {
-        match k.as_str() {
-            "apiVersion" | "kind" => {}
-            "status" if status == Some(false) => {}
-            "metadata" => {
-                for key in ["labels", "annotations", "finalizers", "ownerReferences"] {
-                    if let Some(m) = v.get(key) {
-                        let mut p = vec!["f:metadata".to_string(), format!("f:{key}")];
-                        leaves(m, &mut p, &mut out);
-                    }
-                }
-            }
-            _ if status == Some(true) && k != "status" => {}
-            _ => {
-                let mut p = vec![format!("f:{k}")];
-                leaves(v, &mut p, &mut out);
-            }
-        }
-    }
-    out
-}
-
-fn value_at<'a>(obj: &'a Value, path: &Path) -> Option<&'a Value> {
-    let mut cur = obj;
-    for seg in path {
-        cur = cur.get(seg.strip_prefix("f:").unwrap_or(seg))?;
-    }
-    Some(cur)
-}
-
-fn to_fields_v1(set: &BTreeSet<Path>) -> Value {
-    let mut root = Map::new();
-    for path in set {
-        let mut cur = &mut root;
-        for seg in path {
-            let entry = cur
-                .entry(seg.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
-            let Value::Object(next) = entry else { break };
-            cur = next;
-        }
-    }
-    Value::Object(root)
-}
-
-fn from_fields_v1(value: &Value) -> BTreeSet<Path> {
-    fn walk(v: &Value, prefix: &mut Path, out: &mut BTreeSet<Path>) {
-        match v.as_object() {
-            Some(map) if !map.is_empty() => {
-                for (k, child) in map {
-                    if k == "." {
-                        continue;
-                    }
-                    prefix.push(k.clone());
-                    walk(child, prefix, out);
-                    prefix.pop();
-                }
-            }
-            _ => {
-                if !prefix.is_empty() {
-                    out.insert(prefix.clone());
-                }
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(value, &mut Vec::new(), &mut out);
-    out
-}
+use crate::fieldpath::{Entry, ManagedFields, Operation, Schema, Scope, strip_system};
+use serde_json::{Value, json};
 
 /// One write to record.
 pub struct Write<'a> {
@@ -111,97 +22,155 @@ pub struct Write<'a> {
     pub time: &'a str,
     /// `Some("status")` for writes through `/status`.
     pub subresource: Option<&'a str>,
+    /// The type's schema.
+    pub schema: &'a Schema,
+    /// Whether the resource has a status subresource (then the main endpoint owns no status).
+    pub status_subresource: bool,
+}
+
+fn body(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.shift_remove("managedFields");
+    }
+    v
 }
 
 /// Computes the new `metadata.managedFields` for a create (`old` None) or update.
 pub fn record(old: Option<&Value>, new: &Value, write: &Write<'_>) -> Value {
-    let status_scope = write.subresource.map(|s| s == "status");
-    let new_fields = tracked(new, status_scope);
-    let changed: BTreeSet<Path> = match old {
-        None => new_fields.clone(),
-        Some(old) => new_fields
-            .iter()
-            .filter(|p| value_at(old, p) != value_at(new, p))
-            .cloned()
-            .collect(),
-    };
-    let all_new = tracked(new, None);
-    let mut entries: Vec<Value> = Vec::new();
-    let mut mine: BTreeSet<Path> = BTreeSet::new();
-    let existing = old
-        .and_then(|o| o.pointer("/metadata/managedFields"))
-        .and_then(Value::as_array)
-        .cloned()
+    let mut managers = old.map(ManagedFields::of).unwrap_or_default();
+    let old_body = old.map(body).unwrap_or_else(|| json!({}));
+    let new_body = body(new);
+    let cmp = write
+        .schema
+        .compare(&old_body, &new_body)
+        .or_else(|_| Schema::deduced().compare(&old_body, &new_body))
         .unwrap_or_default();
-    for entry in existing {
-        let manager = entry.get("manager").and_then(Value::as_str).unwrap_or("");
-        let operation = entry.get("operation").and_then(Value::as_str).unwrap_or("");
-        let sub = entry.get("subresource").and_then(Value::as_str);
-        let mut set = entry
-            .get("fieldsV1")
-            .map(from_fields_v1)
-            .unwrap_or_default();
-        set.retain(|p| all_new.contains(p) || all_new.iter().any(|q| q.starts_with(p)));
-        if manager == write.manager && operation == "Update" && sub == write.subresource {
-            mine.extend(set);
-            continue;
+    let scope = Scope::of(write.subresource, write.status_subresource);
+    let changed = strip_system(&scope.filter(&cmp.added.union(&cmp.modified)));
+    let removed = cmp.removed;
+    let position = managers.position(
+        write.manager,
+        Operation::Update,
+        write.subresource,
+        write.api_version,
+    );
+    for (i, e) in managers.entries.iter_mut().enumerate() {
+        if Some(i) != position {
+            e.fields = e.fields.difference(&changed).difference(&removed);
         }
-        set.retain(|p| !changed.contains(p));
-        if set.is_empty() {
-            continue;
-        }
-        let mut e = entry.clone();
-        e["fieldsV1"] = to_fields_v1(&set);
-        entries.push(e);
     }
-    mine.extend(changed);
-    if !mine.is_empty() {
-        let mut e = json!({
-            "manager": write.manager,
-            "operation": "Update",
-            "apiVersion": write.api_version,
-            "time": write.time,
-            "fieldsType": "FieldsV1",
-            "fieldsV1": to_fields_v1(&mine),
-        });
-        if let Some(sub) = write.subresource {
-            e["subresource"] = json!(sub);
+    match position {
+        Some(i) => {
+            let e = &mut managers.entries[i];
+            e.fields = e.fields.difference(&removed).union(&changed);
+            if !changed.is_empty() {
+                e.time = Some(write.time.to_string());
+            }
         }
-        entries.push(e);
+        None => managers.entries.push(Entry {
+            manager: write.manager.to_string(),
+            operation: Operation::Update,
+            api_version: write.api_version.to_string(),
+            time: Some(write.time.to_string()),
+            subresource: write.subresource.map(str::to_string),
+            fields: changed,
+        }),
     }
-    Value::Array(entries)
+    managers.encode()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::ConfigMap;
 
-    #[test]
-    fn create_then_update_moves_ownership() {
-        let w = |m| Write {
+    fn w<'a>(m: &'a str, schema: &'a Schema) -> Write<'a> {
+        Write {
             manager: m,
             api_version: "v1",
             time: "2024-01-01T00:00:00Z",
             subresource: None,
-        };
+            schema,
+            status_subresource: false,
+        }
+    }
+
+    #[test]
+    fn create_then_update_moves_ownership() {
+        let schema = Schema::builtin::<ConfigMap>();
         let v1 =
             json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "data": {"a": "1", "b": "2"}});
-        let mf = record(None, &v1, &w("creator"));
+        let mf = record(None, &v1, &w("creator", &schema));
         assert_eq!(
             mf[0]["fieldsV1"],
-            json!({"f:data": {"f:a": {}, "f:b": {}}, "f:metadata": {"f:labels": {"f:x": {}}}})
+            json!({"f:data": {".": {}, "f:a": {}, "f:b": {}}, "f:metadata": {"f:labels": {".": {}, "f:x": {}}}})
+        );
+        // Set items are recorded by value.
+        let with_finalizers = json!({"metadata": {"name": "a", "finalizers": ["f"]}});
+        assert_eq!(
+            record(None, &with_finalizers, &w("creator", &schema))[0]["fieldsV1"],
+            json!({"f:metadata": {"f:finalizers": {".": {}, "v:\"f\"": {}}}})
         );
         let mut old = v1.clone();
         old["metadata"]["managedFields"] = mf;
         let v2 =
             json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "data": {"a": "9", "b": "2"}});
-        let mf2 = record(Some(&old), &v2, &w("editor"));
+        let mf2 = record(Some(&old), &v2, &w("editor", &schema));
         assert_eq!(mf2.as_array().map(Vec::len), Some(2));
         assert_eq!(
             mf2[0]["fieldsV1"],
-            json!({"f:data": {"f:b": {}}, "f:metadata": {"f:labels": {"f:x": {}}}})
+            json!({"f:data": {".": {}, "f:b": {}}, "f:metadata": {"f:labels": {".": {}, "f:x": {}}}})
         );
         assert_eq!(mf2[1]["manager"], "editor");
         assert_eq!(mf2[1]["fieldsV1"], json!({"f:data": {"f:a": {}}}));
+        // Removing a field takes it from its owner; a write changing nothing records nothing.
+        let mut old = v2.clone();
+        old["metadata"]["managedFields"] = mf2;
+        let v3 = json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "data": {"a": "9"}});
+        let mf3 = record(Some(&old), &v3, &w("remover", &schema));
+        assert_eq!(mf3.as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            mf3[0]["fieldsV1"],
+            json!({"f:data": {}, "f:metadata": {"f:labels": {".": {}, "f:x": {}}}})
+        );
+    }
+
+    #[test]
+    fn list_map_items_are_recorded_by_key_and_status_by_scope() {
+        let schema = Schema::builtin::<Deployment>();
+        let old = json!({"metadata": {"name": "d"}, "spec": {"template": {"spec": {"containers": [
+            {"name": "app", "image": "a:1", "ports": [{"containerPort": 80}]}]}}}, "status": {"replicas": 1}});
+        let mut write = w("kubectl-edit", &schema);
+        write.api_version = "apps/v1";
+        write.status_subresource = true;
+        let mf = record(None, &old, &write);
+        let fields = &mf[0]["fieldsV1"];
+        assert!(fields.get("f:status").is_none(), "{fields}");
+        assert_eq!(
+            fields["f:spec"]["f:template"]["f:spec"]["f:containers"],
+            json!({".": {}, "k:{\"name\":\"app\"}": {".": {}, "f:image": {}, "f:name": {},
+                "f:ports": {".": {}, "k:{\"containerPort\":80,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}}}}})
+        );
+        let mut live = old.clone();
+        live["metadata"]["managedFields"] = mf;
+        let mut new = live.clone();
+        new["status"]["replicas"] = json!(2);
+        write.subresource = Some("status");
+        write.manager = "controller";
+        let mf2 = record(Some(&live), &new, &write);
+        assert_eq!(mf2.as_array().map(Vec::len), Some(2));
+        let controller = mf2
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["manager"] == "controller")
+            .expect("controller entry");
+        assert_eq!(controller["subresource"], "status");
+        assert_eq!(
+            controller["fieldsV1"],
+            json!({"f:status": {"f:replicas": {}}})
+        );
     }
 }

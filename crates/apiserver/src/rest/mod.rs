@@ -5,17 +5,20 @@
 //! resourceVersion preconditions, generation, status and scale subresources, finalizers,
 //! managedFields, field validation) and asks the resource's strategy for everything specific.
 
+pub mod apply;
 mod list;
 pub mod managed_fields;
 mod meta;
 pub use meta::{finalizers, now};
 mod patch;
+mod strategic;
 mod subresource;
 mod watch;
 mod write;
 
 pub use list::{ListOptions, ListResult};
-pub use patch::{PatchType, patch_value, strategic_merge};
+pub use patch::{PatchType, patch_value};
+pub use strategic::strategic_merge;
 pub use watch::{WatchEvent, WatchOptions, WatchStream, encode_json_line};
 pub use write::{DeleteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
 
@@ -62,6 +65,14 @@ pub struct WriteOptions {
     pub field_manager: String,
     /// `fieldValidation`.
     pub field_validation: FieldValidation,
+    /// `force` (apply patches): take ownership of fields other managers own.
+    pub force: bool,
+    /// Whether `field_manager` is the user agent's, not a `fieldManager` the client gave
+    /// (which apply patches require).
+    pub field_manager_defaulted: bool,
+    /// Set by server-side apply, which computes `metadata.managedFields` itself: writes keep
+    /// the ones in the object instead of recording an Update.
+    pub managed_fields_computed: bool,
 }
 
 /// The result of a write: the object as stored (or as it would be, on dry run), and warnings.
@@ -155,8 +166,16 @@ impl Rest {
     }
 }
 
-/// Rewrites `apiVersion` to the version being served (conversion strategy None).
+/// Whether objects read from storage change on the way out (another version is served, or the
+/// strategy defaults stored objects): then the stored bytes cannot be served as they are.
+pub fn rewrites_on_read(rt: &ResourceType) -> bool {
+    rt.multi_version || rt.strategy.defaults_on_read()
+}
+
+/// Rewrites `apiVersion` to the version being served (conversion strategy None) and applies the
+/// strategy's read-time defaults.
 pub fn served_version(rt: &ResourceType, obj: &mut Value) {
+    rt.strategy.default_on_read(obj);
     if rt.multi_version
         && let Some(map) = obj.as_object_mut()
     {

@@ -42,7 +42,7 @@ pub struct WatchEvent {
 pub type WatchStream = mpsc::Receiver<WatchEvent>;
 
 fn object_bytes(rt: &ResourceType, obj: &StoredObject) -> Bytes {
-    if rt.multi_version {
+    if super::rewrites_on_read(rt) {
         let mut v = obj.value();
         served_version(rt, &mut v);
         Bytes::from(serde_json::to_vec(&v).unwrap_or_default())

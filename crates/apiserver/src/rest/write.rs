@@ -34,6 +34,36 @@ pub struct DeleteOptions {
     pub dry_run: bool,
 }
 
+/// Whether a stored namespace accepts no new content (being deleted, or `Terminating`). Every
+/// create in a namespace asks, so only the two fields are read, not the whole object.
+fn namespace_terminating(json: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Namespace {
+        metadata: Option<Meta>,
+        status: Option<Status>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        #[serde(rename = "deletionTimestamp")]
+        deletion_timestamp: Option<serde::de::IgnoredAny>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Status {
+        phase: Option<String>,
+    }
+    match serde_json::from_slice::<Namespace>(json) {
+        Ok(ns) => {
+            ns.metadata.is_some_and(|m| m.deletion_timestamp.is_some())
+                || ns.status.and_then(|s| s.phase).as_deref() == Some("Terminating")
+        }
+        Err(_) => {
+            let v: Value = serde_json::from_slice(json).unwrap_or(Value::Null);
+            is_deleting(&v)
+                || v.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
+        }
+    }
+}
+
 impl Rest {
     /// Checks type meta, decodes through the strategy and applies `fieldValidation`.
     pub(crate) fn decode_for_write(
@@ -76,10 +106,7 @@ impl Rest {
         match self.store.get(&self.key(&ns_type, None, ns)) {
             None => Err(ApiError::not_found("", "namespaces", ns)),
             Some(obj) => {
-                let v = obj.value();
-                if is_deleting(&v)
-                    || v.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
-                {
+                if namespace_terminating(&obj.json) {
                     Err(ApiError::forbidden(
                         &rt.group,
                         &rt.plural,
@@ -113,6 +140,10 @@ impl Rest {
         opts: &WriteOptions,
     ) -> Result<Written, ApiError> {
         let (mut obj, warnings) = self.decode_for_write(rt, body, opts)?;
+        let applied_mf = opts
+            .managed_fields_computed
+            .then(|| obj.pointer("/metadata/managedFields").cloned())
+            .flatten();
         {
             let m = meta_mut(&mut obj);
             if rt.namespaced {
@@ -171,16 +202,21 @@ impl Rest {
         self.check_namespace(rt, namespace)?;
         let av = rt.api_version();
         let time = now();
-        let mf = managed_fields::record(
-            None,
-            &obj,
-            &Write {
-                manager: &opts.field_manager,
-                api_version: &av,
-                time: &time,
-                subresource: None,
-            },
-        );
+        let mf = match applied_mf {
+            Some(mf) => mf,
+            None => managed_fields::record(
+                None,
+                &obj,
+                &Write {
+                    manager: &opts.field_manager,
+                    api_version: &av,
+                    time: &time,
+                    subresource: None,
+                    schema: &rt.strategy.field_schema(),
+                    status_subresource: rt.status,
+                },
+            ),
+        };
         meta_mut(&mut obj).insert("managedFields".into(), mf);
         let generate = meta_str(&obj, "generateName").to_string();
         let fixed_name = meta_str(&obj, "name").to_string();
@@ -219,7 +255,16 @@ impl Rest {
                 .await
             {
                 Ok(stored) => {
-                    let mut v = stored.value();
+                    // What was stored is `obj` with its resourceVersion stamped in (as
+                    // `StoredObject::from_value` does): answer with that instead of parsing the
+                    // stored JSON back.
+                    let mut v = obj;
+                    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                        m.insert(
+                            "resourceVersion".into(),
+                            Value::String(stored.resource_version.to_string()),
+                        );
+                    }
                     served_version(rt, &mut v);
                     return Ok(Written {
                         object: v,
@@ -249,6 +294,10 @@ impl Rest {
         opts: &WriteOptions,
         subresource: Option<&str>,
     ) -> Result<Option<Value>, ApiError> {
+        let applied_mf = opts
+            .managed_fields_computed
+            .then(|| new.pointer("/metadata/managedFields").cloned())
+            .flatten();
         if subresource == Some("finalize") {
             // Only spec.finalizers change (the namespace finalize subresource).
             let finalizers = new
@@ -338,7 +387,7 @@ impl Rest {
         }
         let mut causes = validate_object_meta(&new["metadata"], rt.strategy.name_rule());
         if subresource == Some("status") {
-            causes.extend(rt.strategy.validate_status(&new));
+            causes.extend(rt.strategy.validate_status_update(&new, old));
         } else {
             causes.extend(rt.strategy.validate_update(&new, old));
         }
@@ -348,6 +397,11 @@ impl Rest {
         let mut old_cmp = old.clone();
         if let Some(m) = old_cmp.get_mut("metadata").and_then(Value::as_object_mut) {
             m.remove("resourceVersion");
+        }
+        if let Some(mf) = applied_mf {
+            // Server-side apply: its managedFields may change even when nothing else does.
+            meta_mut(&mut new).insert("managedFields".into(), mf);
+            return Ok((old_cmp != new).then_some(new));
         }
         if old_cmp == new {
             return Ok(None);
@@ -362,6 +416,8 @@ impl Rest {
                 api_version: &av,
                 time: &time,
                 subresource,
+                schema: &rt.strategy.field_schema(),
+                status_subresource: rt.status,
             },
         );
         meta_mut(&mut new).insert("managedFields".into(), mf);
@@ -693,5 +749,28 @@ impl Rest {
             }
         }
         Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::namespace_terminating;
+
+    #[test]
+    fn reads_namespace_termination_without_full_parse() {
+        let active =
+            br#"{"metadata":{"name":"a","deletionTimestamp":null},"status":{"phase":"Active"}}"#;
+        assert!(!namespace_terminating(active));
+        assert!(!namespace_terminating(br#"{"metadata":{"name":"a"}}"#));
+        assert!(namespace_terminating(
+            br#"{"metadata":{"name":"a","deletionTimestamp":"2026-01-01T00:00:00Z"}}"#
+        ));
+        assert!(namespace_terminating(
+            br#"{"metadata":{"name":"a"},"status":{"phase":"Terminating"}}"#
+        ));
+        // Odd shapes fall back to reading the whole object.
+        assert!(namespace_terminating(
+            br#"{"metadata":{"deletionTimestamp":"x"},"status":{"phase":7}}"#
+        ));
     }
 }

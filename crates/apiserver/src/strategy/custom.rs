@@ -2,6 +2,8 @@
 
 use super::{Decoded, Strategy};
 use crate::crd::schema::Schema;
+use crate::crd::schema::field::{self, Bad, go_type_name, go_v};
+use crate::resource::ScalePaths;
 use crate::status::{ApiError, FieldCause};
 use crate::table::PrinterColumns;
 use crate::validation::NameRule;
@@ -12,28 +14,116 @@ use serde_json::Value;
 pub struct CustomResourceStrategy {
     schema: Schema,
     kind: String,
-    status: bool,
     printer: PrinterColumns,
+    raw_schema: Option<Value>,
+    field_schema: std::sync::OnceLock<std::sync::Arc<crate::fieldpath::Schema>>,
+    scale: Option<ScalePaths>,
 }
 
 impl CustomResourceStrategy {
     /// A strategy validating against `schema` and printing `printer_columns` (compiled once).
+    /// With the status subresource (`_status`) the generic path keeps status out of main
+    /// writes; validation is the same either way.
     pub fn new(
         kind: &str,
         schema: Option<&Value>,
-        status: bool,
+        _status: bool,
         printer_columns: Option<&Value>,
     ) -> Self {
         CustomResourceStrategy {
             schema: Schema::compile(schema),
             kind: kind.to_string(),
-            status,
             printer: PrinterColumns::new(printer_columns),
+            raw_schema: schema.cloned(),
+            field_schema: std::sync::OnceLock::new(),
+            scale: None,
         }
+    }
+
+    /// With the scale subresource at `scale`: its replicas and selector paths are validated.
+    pub fn with_scale(mut self, scale: Option<ScalePaths>) -> Self {
+        self.scale = scale;
+        self
+    }
+
+    /// `ValidateScaleSpec` / `ValidateScaleStatus`: the replicas the scale subresource reads
+    /// must be non-negative int32s, the selector a string.
+    fn scale_causes(&self, obj: &Value, spec: bool) -> Vec<FieldCause> {
+        let Some(paths) = &self.scale else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let mut replicas = |path: &str| {
+            let (value, err) = nested(obj, path, "int64", Value::is_i64);
+            let n = value.and_then(Value::as_i64).unwrap_or(0);
+            if let Some(e) = err {
+                out.push(field::invalid(path, Bad::Int(0), &e));
+            } else if n < 0 {
+                out.push(field::invalid(
+                    path,
+                    Bad::Int(n),
+                    "should be a non-negative integer",
+                ));
+            } else if n > i64::from(i32::MAX) {
+                out.push(field::invalid(
+                    path,
+                    Bad::Int(n),
+                    &format!("should be less than or equal to {}", i32::MAX),
+                ));
+            }
+        };
+        if spec {
+            replicas(&paths.spec_replicas);
+        }
+        replicas(&paths.status_replicas);
+        if let Some(selector) = &paths.label_selector
+            && let (_, Some(e)) = nested(obj, selector, "string", Value::is_string)
+        {
+            out.push(field::invalid(selector, Bad::Str(""), &e));
+        }
+        out
+    }
+}
+
+/// `unstructured.NestedInt64`/`NestedString` at a `.a.b` path: the value, or the accessor error.
+fn nested<'a>(
+    obj: &'a Value,
+    path: &str,
+    want: &str,
+    ok: fn(&Value) -> bool,
+) -> (Option<&'a Value>, Option<String>) {
+    let mut cur = obj;
+    for seg in path.trim_start_matches('.').split('.') {
+        match cur.get(seg) {
+            Some(v) => cur = v,
+            None => return (None, None),
+        }
+    }
+    if ok(cur) {
+        (Some(cur), None)
+    } else {
+        (
+            None,
+            Some(format!(
+                "{path} accessor error: {} is of the type {}, expected {want}",
+                go_v(cur),
+                go_type_name(cur)
+            )),
+        )
     }
 }
 
 impl Strategy for CustomResourceStrategy {
+    fn field_schema(&self) -> std::sync::Arc<crate::fieldpath::Schema> {
+        self.field_schema
+            .get_or_init(|| {
+                std::sync::Arc::new(crate::fieldpath::Schema::custom_resource(
+                    self.raw_schema.as_ref(),
+                ))
+            })
+            .clone()
+    }
+
     fn decode(&self, mut value: Value) -> Result<Decoded, ApiError> {
         if !value.is_object() {
             return Err(ApiError::bad_request(format!(
@@ -59,6 +149,11 @@ impl Strategy for CustomResourceStrategy {
             .collect();
         value["metadata"] = normalised;
         unknown.extend(self.schema.prune(&mut value));
+        unknown.extend(
+            self.schema
+                .coerce(&mut value)
+                .map_err(|c| ApiError::bad_request(c.message))?,
+        );
         self.schema.apply_defaults(&mut value);
         Ok(Decoded {
             value,
@@ -86,16 +181,105 @@ impl Strategy for CustomResourceStrategy {
         false
     }
 
-    fn validate_status(&self, obj: &Value) -> Vec<FieldCause> {
-        self.schema.validate(obj)
+    fn validate(&self, obj: &Value) -> Vec<FieldCause> {
+        self.schema.validate(obj, self.scale_causes(obj, true))
     }
 
-    fn validate(&self, obj: &Value) -> Vec<FieldCause> {
-        let mut causes = self.schema.validate(obj);
-        if self.status {
-            // Status is validated when written through /status; on the main endpoint it is kept.
-            causes.retain(|c| !c.field.starts_with("status"));
-        }
-        causes
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldCause> {
+        self.schema
+            .validate_update(new, old, self.scale_causes(new, true))
+    }
+
+    fn validate_status(&self, obj: &Value) -> Vec<FieldCause> {
+        self.schema.validate(obj, self.scale_causes(obj, false))
+    }
+
+    fn validate_status_update(&self, new: &Value, old: &Value) -> Vec<FieldCause> {
+        self.schema
+            .validate_status_update(new, old, self.scale_causes(new, false))
+    }
+
+    fn defaults_on_read(&self) -> bool {
+        self.schema.has_defaults()
+    }
+
+    fn default_on_read(&self, obj: &mut Value) {
+        self.schema.apply_defaults(obj);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn strategy() -> CustomResourceStrategy {
+        CustomResourceStrategy::new(
+            "Foo",
+            Some(&json!({"type": "object", "properties": {
+                "spec": {"type": "object", "properties": {
+                    "replicas": {"type": "integer"},
+                    "paused": {"type": "boolean", "default": false},
+                    "template": {"type": "object", "x-kubernetes-embedded-resource": true,
+                                 "x-kubernetes-preserve-unknown-fields": true}}},
+                "status": {"type": "object", "properties": {"replicas": {"type": "number"}, "selector": {"type": "object"}}}}})),
+            true,
+            None,
+        )
+        .with_scale(Some(ScalePaths {
+            spec_replicas: ".spec.replicas".into(),
+            status_replicas: ".status.replicas".into(),
+            label_selector: Some(".status.selector".into()),
+        }))
+    }
+
+    #[test]
+    fn decode_reports_unknown_fields_everywhere() {
+        let d = strategy()
+            .decode(json!({"apiVersion": "x/v1", "kind": "Foo",
+                "metadata": {"name": "f", "bogus": 1},
+                "spec": {"extra": 1, "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "nope": 2}}}}))
+            .expect("decodes");
+        assert_eq!(
+            d.unknown_fields,
+            vec![
+                "metadata.bogus",
+                "spec.extra",
+                "spec.template.metadata.nope"
+            ]
+        );
+        assert_eq!(d.value["spec"]["paused"], false);
+        let err = strategy()
+            .decode(json!({"spec": {"template": {"kind": 1}}}))
+            .expect_err("kind must be a string");
+        assert_eq!(
+            err.message,
+            "spec.template.kind: Invalid value: 1: must be a string"
+        );
+    }
+
+    #[test]
+    fn scale_paths_are_validated() {
+        let s = strategy();
+        let obj =
+            json!({"spec": {"replicas": -1}, "status": {"replicas": 1.5, "selector": {"a": "b"}}});
+        let msgs: Vec<String> = s.validate(&obj).into_iter().map(|c| c.message).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                ".spec.replicas: Invalid value: -1: should be a non-negative integer",
+                ".status.replicas: Invalid value: 0: .status.replicas accessor error: 1.5 is of the type float64, expected int64",
+                r#".status.selector: Invalid value: "": .status.selector accessor error: map[a:b] is of the type map[string]interface {}, expected string"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_apply_defaults() {
+        let s = strategy();
+        assert!(s.defaults_on_read());
+        let mut stored = json!({"spec": {"replicas": 1}});
+        s.default_on_read(&mut stored);
+        assert_eq!(stored["spec"]["paused"], false);
     }
 }

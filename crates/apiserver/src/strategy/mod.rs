@@ -86,6 +86,22 @@ pub trait Strategy: Send + Sync + 'static {
         self.validate(obj)
     }
 
+    /// Validation of a write through `/status`, knowing the stored object (custom resources
+    /// ratchet unchanged fields against it).
+    fn validate_status_update(&self, new: &Value, _old: &Value) -> Vec<FieldCause> {
+        self.validate_status(new)
+    }
+
+    /// Whether [`Strategy::default_on_read`] can change stored objects (when false, reads serve
+    /// stored bytes as they are).
+    fn defaults_on_read(&self) -> bool {
+        false
+    }
+
+    /// Defaulting of a stored object as it is read (custom resources apply their schema's
+    /// defaults, so defaults added to a CRD show on objects stored before).
+    fn default_on_read(&self, _obj: &mut Value) {}
+
     /// How objects are printed as table rows (`kubectl get`).
     fn table(&self) -> &dyn crate::table::TableConvertor {
         &crate::table::NameAge
@@ -103,6 +119,13 @@ pub trait Strategy: Send + Sync + 'static {
     /// Finalizers the server itself adds when the object is created (e.g. CRD cleanup).
     fn initial_finalizers(&self) -> &[&'static str] {
         &[]
+    }
+
+    /// The type's structure as field ownership sees it: which lists are atomic, sets or maps
+    /// (keyed by which fields), which structs and maps are atomic. Used by server-side apply
+    /// and managedFields. The default knows nothing: objects are granular, lists atomic.
+    fn field_schema(&self) -> std::sync::Arc<crate::fieldpath::Schema> {
+        crate::fieldpath::Schema::deduced()
     }
 }
 

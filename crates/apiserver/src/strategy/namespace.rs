@@ -31,6 +31,10 @@ impl NamespaceStrategy {
 }
 
 impl Strategy for NamespaceStrategy {
+    fn field_schema(&self) -> std::sync::Arc<crate::fieldpath::Schema> {
+        self.typed.field_schema()
+    }
+
     fn table(&self) -> &dyn crate::table::TableConvertor {
         self.typed.table()
     }

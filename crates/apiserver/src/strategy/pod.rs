@@ -29,6 +29,10 @@ impl PodStrategy {
 }
 
 impl Strategy for PodStrategy {
+    fn field_schema(&self) -> std::sync::Arc<crate::fieldpath::Schema> {
+        self.typed.field_schema()
+    }
+
     fn table(&self) -> &dyn crate::table::TableConvertor {
         self.typed.table()
     }

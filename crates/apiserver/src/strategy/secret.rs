@@ -31,6 +31,10 @@ impl Default for SecretStrategy {
 }
 
 impl Strategy for SecretStrategy {
+    fn field_schema(&self) -> std::sync::Arc<crate::fieldpath::Schema> {
+        self.typed.field_schema()
+    }
+
     fn table(&self) -> &dyn crate::table::TableConvertor {
         self.typed.table()
     }

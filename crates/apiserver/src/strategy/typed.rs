@@ -19,6 +19,7 @@ pub struct Typed<K> {
     tracks_generation: bool,
     fields: &'static [&'static str],
     printer: &'static dyn TableConvertor,
+    field_schema: std::sync::OnceLock<std::sync::Arc<crate::fieldpath::Schema>>,
     _kind: PhantomData<fn() -> K>,
 }
 
@@ -30,6 +31,7 @@ impl<K> Typed<K> {
             tracks_generation: false,
             fields: &[],
             printer: &NameAge,
+            field_schema: std::sync::OnceLock::new(),
             _kind: PhantomData,
         }
     }
@@ -119,8 +121,20 @@ fn walk(input: &Value, decoded: &Value, path: String, out: &mut Vec<String>) {
 
 impl<K> Strategy for Typed<K>
 where
-    K: k8s_openapi::Resource + DeserializeOwned + Serialize + Send + Sync + 'static,
+    K: k8s_openapi::Resource
+        + DeserializeOwned
+        + Serialize
+        + schemars::JsonSchema
+        + Send
+        + Sync
+        + 'static,
 {
+    fn field_schema(&self) -> std::sync::Arc<crate::fieldpath::Schema> {
+        self.field_schema
+            .get_or_init(|| std::sync::Arc::new(crate::fieldpath::Schema::builtin::<K>()))
+            .clone()
+    }
+
     fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
         decode_typed::<K>(value)
     }

@@ -1,0 +1,295 @@
+//! CEL rules: evaluation, messages, transition rules, ratcheting, libraries and cost — cases
+//! modelled on apiextensions-apiserver's `schema/cel/validation_test.go`.
+
+use super::super::{Schema, compile_node};
+use super::*;
+use serde_json::json;
+
+fn object_with(field: Value) -> Value {
+    json!({"type": "object", "properties": {"field": field}})
+}
+
+fn msgs(schema: &Value, obj: &Value, old: Option<&Value>) -> Vec<String> {
+    let node = compile_node(schema, false);
+    validate(&node, obj, old, RUNTIME_COST_BUDGET)
+        .into_iter()
+        .map(|c| c.message)
+        .collect()
+}
+
+#[test]
+fn failures_are_worded_like_upstream() {
+    let s = object_with(json!({"type": "string", "x-kubernetes-validations": [
+        {"rule": "self == 'x'"},
+        {"rule": "self.size() < 3", "message": "too long"},
+        {"rule": "self.startsWith('a')", "messageExpression": "'must start with a, not ' + self"},
+    ]}));
+    assert!(msgs(&s, &json!({"field": "x"}), None).len() == 1);
+    assert_eq!(
+        msgs(&s, &json!({"field": "yyyy"}), None),
+        vec![
+            r#"field: Invalid value: "yyyy": failed rule: self == 'x'"#,
+            r#"field: Invalid value: "yyyy": too long"#,
+            r#"field: Invalid value: "yyyy": must start with a, not yyyy"#,
+        ]
+    );
+    // Objects and arrays are not shown (upstream omits them).
+    let obj = json!({"type": "object", "properties": {"spec": {"type": "object",
+        "properties": {"min": {"type": "integer"}, "max": {"type": "integer"}},
+        "x-kubernetes-validations": [{"rule": "self.min <= self.max", "message": "min must not exceed max"}]}}});
+    assert_eq!(
+        msgs(&obj, &json!({"spec": {"min": 5, "max": 1}}), None),
+        vec!["spec: Invalid value: min must not exceed max"]
+    );
+}
+
+#[test]
+fn reasons_and_field_paths() {
+    let s = json!({"type": "object", "properties": {"spec": {"type": "object",
+    "properties": {"a": {"type": "string"}, "m": {"type": "object", "additionalProperties": {"type": "string"}}},
+    "x-kubernetes-validations": [
+        {"rule": "has(self.a)", "reason": "FieldValueRequired", "message": "a is needed", "fieldPath": ".a"},
+        {"rule": "self.a != 'no'", "reason": "FieldValueForbidden", "message": "no is forbidden", "fieldPath": ".a"},
+        {"rule": "!('k' in self.m)", "reason": "FieldValueDuplicate", "fieldPath": ".m['k']"},
+        {"rule": "false", "reason": "FieldValueInvalid"}
+    ]}}});
+    assert_eq!(
+        msgs(&s, &json!({"spec": {"m": {"k": "v"}}}), None),
+        vec![
+            "spec.a: Required value: a is needed",
+            r#"spec: Invalid value: "object": no such key: a evaluating rule: no is forbidden"#,
+            "spec.m[k]: Duplicate value",
+            "spec: Invalid value: failed rule: false",
+        ]
+    );
+    assert_eq!(
+        msgs(&s, &json!({"spec": {"a": "no", "m": {}}}), None),
+        vec![
+            "spec.a: Forbidden: no is forbidden",
+            "spec: Invalid value: failed rule: false"
+        ]
+    );
+}
+
+#[test]
+fn transition_rules() {
+    let s = object_with(
+        json!({"type": "string", "x-kubernetes-validations": [{"rule": "self == oldSelf"}]}),
+    );
+    assert!(
+        msgs(&s, &json!({"field": "y"}), None).is_empty(),
+        "no old value: skipped"
+    );
+    assert!(msgs(&s, &json!({"field": "x"}), Some(&json!({"field": "x"}))).is_empty());
+    assert_eq!(
+        msgs(&s, &json!({"field": "y"}), Some(&json!({"field": "x"}))),
+        vec![r#"field: Invalid value: "y": failed rule: self == oldSelf"#]
+    );
+    // Correlated through a map list, by key.
+    let list = object_with(
+        json!({"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["k1", "k2"],
+        "items": {"type": "object", "properties": {"k1": {"type": "string"}, "k2": {"type": "string"},
+            "v1": {"type": "number", "x-kubernetes-validations": [{"rule": "self >= oldSelf"}]}}}}),
+    );
+    let old = json!({"field": [{"k1": "a", "k2": "b", "v1": 1.0}]});
+    assert!(
+        msgs(
+            &list,
+            &json!({"field": [{"k1": "a", "k2": "b", "v1": 1.2}]}),
+            Some(&old)
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        msgs(
+            &list,
+            &json!({"field": [{"k1": "x", "k2": "y", "v1": 0.1}, {"k1": "a", "k2": "b", "v1": 0.9}]}),
+            Some(&old)
+        ),
+        vec!["field[1].v1: Invalid value: 0.9: failed rule: self >= oldSelf"]
+    );
+    // optionalOldSelf: evaluated on create too.
+    let opt = object_with(json!({"type": "integer", "x-kubernetes-validations": [
+        {"rule": "!oldSelf.hasValue() || self >= oldSelf.value()", "optionalOldSelf": true, "message": "may only grow"}]}));
+    assert!(msgs(&opt, &json!({"field": 1}), None).is_empty());
+    assert_eq!(
+        msgs(&opt, &json!({"field": 1}), Some(&json!({"field": 2}))),
+        vec!["field: Invalid value: 1: may only grow"]
+    );
+}
+
+#[test]
+fn ratcheting_keeps_unchanged_failures_quiet() {
+    let s = json!({"type": "object", "properties": {
+        "a": {"type": "string", "x-kubernetes-validations": [{"rule": "self.size() < 2"}]},
+        "b": {"type": "string", "x-kubernetes-validations": [{"rule": "self.size() < 2"}]}}});
+    let old = json!({"a": "long", "b": "x"});
+    assert_eq!(
+        msgs(&s, &json!({"a": "long", "b": "yy"}), Some(&old)),
+        vec![r#"b: Invalid value: "yy": failed rule: self.size() < 2"#]
+    );
+    assert_eq!(msgs(&s, &json!({"a": "long", "b": "x"}), None).len(), 1);
+}
+
+#[test]
+fn root_rules_see_type_and_object_meta() {
+    let schema = Schema::compile(Some(&json!({"type": "object",
+        "x-kubernetes-validations": [
+            {"rule": "self.metadata.name.startsWith('p')", "message": "name must start with p"},
+            {"rule": "self.kind == 'Thing' && self.apiVersion == 'ex.com/v1'"}],
+        "properties": {"spec": {"type": "object"}}})));
+    let ok =
+        json!({"apiVersion": "ex.com/v1", "kind": "Thing", "metadata": {"name": "p1"}, "spec": {}});
+    assert!(schema.validate(&ok, vec![]).is_empty());
+    let bad =
+        json!({"apiVersion": "ex.com/v1", "kind": "Thing", "metadata": {"name": "q"}, "spec": {}});
+    assert_eq!(
+        schema
+            .validate(&bad, vec![])
+            .into_iter()
+            .map(|c| c.message)
+            .collect::<Vec<_>>(),
+        vec!["<nil>: Invalid value: name must start with p"]
+    );
+}
+
+#[test]
+fn blocking_errors_skip_rules() {
+    let schema = Schema::compile(Some(
+        &json!({"type": "object", "properties": {"spec": {"type": "object",
+        "required": ["x"], "properties": {"x": {"type": "string"}},
+        "x-kubernetes-validations": [{"rule": "false"}]}}}),
+    ));
+    assert_eq!(
+        schema
+            .validate(&json!({"spec": {}}), vec![])
+            .into_iter()
+            .map(|c| c.message)
+            .collect::<Vec<_>>(),
+        vec![
+            "spec.x: Required value",
+            "<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
+        ]
+    );
+}
+
+#[test]
+fn kubernetes_libraries_and_escaping() {
+    let s = json!({"type": "object", "properties": {
+        "mem": {"type": "string", "x-kubernetes-validations": [{"rule": "quantity(self).isLessThan(quantity('1Gi'))"}]},
+        "url": {"type": "string", "x-kubernetes-validations": [{"rule": "isURL(self) && url(self).getScheme() == 'https'"}]},
+        "ip": {"type": "string", "x-kubernetes-validations": [{"rule": "isIP(self) && ip(self).family() == 4"}]},
+        "name": {"type": "string", "x-kubernetes-validations": [{"rule": "!format.dns1123Label().validate(self).hasValue()"}]},
+        "text": {"type": "string", "x-kubernetes-validations": [{"rule": "self.lowerAscii() == self && self.split(',').size() <= 2"}]},
+        "my-field": {"type": "integer"},
+        "namespace": {"type": "string"},
+        "when": {"type": "string", "format": "date-time"},
+        "every": {"type": "string", "format": "duration"},
+        "n": {"type": "integer", "x-kubernetes-validations": [{"rule": "math.abs(self) < 10 && sets.contains([1, 2, 3], [self])"}]}
+    }, "x-kubernetes-validations": [
+        {"rule": "!has(self.__namespace__) || self.__namespace__ != 'kube-system'"},
+        {"rule": "!has(self.my__dash__field) || self.my__dash__field > 0"},
+        {"rule": "!has(self.when) || self.when > timestamp('2020-01-01T00:00:00Z')"},
+        {"rule": "!has(self.every) || self.every <= duration('1h')"}
+    ]});
+    let good = json!({"mem": "512Mi", "url": "https://x.io/a", "ip": "10.0.0.1", "name": "ok-name",
+        "text": "a,b", "my-field": 1, "namespace": "default", "when": "2024-01-01T00:00:00Z", "every": "30m", "n": 2});
+    assert_eq!(msgs(&s, &good, None), Vec::<String>::new());
+    let bad = json!({"mem": "2Gi", "url": "http://x.io", "ip": "::1", "name": "Bad_Name",
+        "text": "A,b,c", "my-field": 0, "namespace": "kube-system", "when": "2019-01-01T00:00:00Z", "every": "2h", "n": 5});
+    assert_eq!(msgs(&s, &bad, None).len(), 10, "{:?}", msgs(&s, &bad, None));
+}
+
+#[test]
+fn compile_errors_read_like_cel_go() {
+    let node = compile_node(
+        &json!({"type": "object", "properties": {"foo": {"type": "integer"}, "s": {"type": "string"}}}),
+        false,
+    );
+    let compile = |rule: &str| -> String {
+        let rules = compile_rules(&[json!({"rule": rule})], &node);
+        match &rules[0].program {
+            Some(Err(e)) => e.clone(),
+            other => format!("compiled: {}", other.is_some()),
+        }
+    };
+    assert_eq!(
+        compile("self.bar == 1"),
+        "compilation failed: ERROR: <input>:1:5: undefined field 'bar'\n | self.bar == 1\n | ....^"
+    );
+    assert_eq!(
+        compile("other > 1"),
+        "compilation failed: ERROR: <input>:1:1: undeclared reference to 'other' (in container '')\n | other > 1\n | ^"
+    );
+    assert_eq!(
+        compile("self.foo == 'a'"),
+        "compilation failed: ERROR: <input>:1:10: found no matching overload for '_==_' applied to '(int, string)'\n | self.foo == 'a'\n | .........^"
+    );
+    assert_eq!(
+        compile("self.foo + 1"),
+        "cel expression must evaluate to a bool"
+    );
+    assert!(compile("self.foo >").starts_with(
+        "compilation failed: ERROR: <input>:1:11: Syntax error: mismatched input '<EOF>' expecting"
+    ));
+    assert_eq!(
+        compile("self.s.size() > 0 && self.all(k, k != 'x')"),
+        "compiled: true"
+    );
+    let rules = compile_rules(
+        &[json!({"rule": "self.foo > 0", "messageExpression": "self.foo"})],
+        &node,
+    );
+    assert_eq!(
+        rules[0]
+            .message_program
+            .as_ref()
+            .and_then(|r| r.as_ref().err())
+            .map(String::as_str),
+        Some("messageExpression must evaluate to a string")
+    );
+}
+
+#[test]
+fn runtime_cost_limits() {
+    let s = object_with(json!({"type": "array", "items": {"type": "integer"},
+        "x-kubernetes-validations": [{"rule": "self.all(x, self.all(y, self.all(z, x + y + z > -1)))"}]}));
+    let small = json!({"field": [1, 2, 3]});
+    assert!(msgs(&s, &small, None).is_empty());
+    let big = json!({"field": (0..200).collect::<Vec<i64>>()});
+    assert_eq!(
+        msgs(&s, &big, None),
+        vec![
+            r#"field: Invalid value: "array": 'operation cancelled: actual cost limit exceeded': no further validation rules will be run due to call cost exceeds limit for rule: self.all(x, self.all(y, self.all(z, x + y + z > -1)))"#
+        ]
+    );
+}
+
+#[test]
+fn runtime_errors() {
+    let s = object_with(
+        json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+        "x-kubernetes-validations": [{"rule": "self.missing == 1"}, {"rule": "1 / (self.size() - self.size()) == 1"}]}),
+    );
+    assert_eq!(
+        msgs(&s, &json!({"field": {}}), None),
+        vec![
+            r#"field: Invalid value: "object": no such key: missing evaluating rule: self.missing == 1"#,
+            r#"field: Invalid value: "object": division by zero evaluating rule: 1 / (self.size() - self.size()) == 1"#,
+        ]
+    );
+}
+
+#[test]
+fn numbers_compare_like_cel_go() {
+    // cel-go's equality is heterogeneous: a double equals the integer literal of its value.
+    let s = object_with(json!({"type": "number", "x-kubernetes-validations": [
+        {"rule": "self == 1 || self > 1.5"}, {"rule": "self != 2"}]}));
+    assert!(msgs(&s, &json!({"field": 1}), None).is_empty());
+    assert!(msgs(&s, &json!({"field": 1.0}), None).is_empty());
+    assert!(msgs(&s, &json!({"field": 3}), None).is_empty());
+    assert_eq!(
+        msgs(&s, &json!({"field": 2.0}), None),
+        vec!["field: Invalid value: 2: failed rule: self != 2"]
+    );
+}

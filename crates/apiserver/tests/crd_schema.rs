@@ -1,0 +1,722 @@
+//! The seed CRDs' schemas end to end through every installed kubectl (1.27 … 1.33) against an
+//! in-process [`ApiServer`]: what a user writes is accepted with defaults applied, or rejected
+//! with kube-apiserver's message, exactly as kubectl prints it.
+//!
+//! - HealthCheckPolicy (`policy.k8s-go.openshift.org`): `action` enum label|kill|annotate with
+//!   default `label`; status validated through `/status` (messages relative to status, as
+//!   upstream); unknown fields rejected under `--validate=strict` and pruned under `false`.
+//! - ConfigurationDistributionRule (`k8s.tideland.dev`): `mode` configmap|secret|both,
+//!   `selector` pattern, `namespaces` a set, a CEL rule keeping `kube-system` out.
+//! - Foo (`samplecontroller.k8s.io`, with the API-approval annotation its group requires):
+//!   `replicas` 1..10 (also through `kubectl scale`), an immutable `deploymentName` (a CEL
+//!   transition rule), a default added to the CRD later shows on the stored object.
+//! - A CRD with schema mistakes is rejected with one cause per mistake.
+//!
+//! Binaries are `$KUBEFORGE_KUBECTL_DIR/kubectl.1.NN` (default `/usr/lib/google-cloud-sdk/bin`);
+//! a missing one fails under `CI=true` and is skipped otherwise.
+
+use anyhow::{Context, Result, anyhow, ensure};
+use kubeforge_apiserver::ApiServer;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::Command;
+
+const DEFAULT_KUBECTL_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+macro_rules! kubectl_versions {
+    ($($test:ident => $version:literal),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            suite($version).await;
+        }
+    )*};
+}
+
+kubectl_versions! {
+    kubectl_1_27 => "1.27",
+    kubectl_1_28 => "1.28",
+    kubectl_1_29 => "1.29",
+    kubectl_1_30 => "1.30",
+    kubectl_1_31 => "1.31",
+    kubectl_1_32 => "1.32",
+    kubectl_1_33 => "1.33",
+}
+
+fn kubectl_binary(version: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("KUBEFORGE_KUBECTL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_KUBECTL_DIR));
+    let path = dir.join(format!("kubectl.{version}"));
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "kubectl {version} is required in CI but {} does not exist",
+            path.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED kubectl {version}: {} does not exist",
+        path.display()
+    );
+    None
+}
+
+struct Kubectl {
+    binary: PathBuf,
+    home: tempfile::TempDir,
+}
+
+struct Output {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+impl Kubectl {
+    async fn run(&self, args: &[&str]) -> Result<Output> {
+        let home = self.home.path();
+        let child = Command::new(&self.binary)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .env("KUBECONFIG", home.join("kubeconfig"))
+            .current_dir(home)
+            .arg("--cache-dir")
+            .arg(home.join("cache"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let out = tokio::time::timeout(CALL_TIMEOUT, child.wait_with_output())
+            .await
+            .map_err(|_| anyhow!("`kubectl {}` timed out", args.join(" ")))??;
+        Ok(Output {
+            success: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    async fn ok(&self, args: &[&str]) -> Result<String> {
+        let out = self.run(args).await?;
+        ensure!(
+            out.success,
+            "`kubectl {}` failed:\n{}{}",
+            args.join(" "),
+            out.stdout,
+            out.stderr
+        );
+        Ok(out.stdout)
+    }
+
+    /// Runs kubectl expecting failure; fails unless stderr contains every `expected` line.
+    async fn rejects(&self, args: &[&str], expected: &[&str]) -> Result<()> {
+        let out = self.run(args).await?;
+        ensure!(
+            !out.success,
+            "`kubectl {}` succeeded but should have failed:\n{}{}",
+            args.join(" "),
+            out.stdout,
+            out.stderr
+        );
+        for e in expected {
+            ensure!(
+                out.stderr.contains(e),
+                "`kubectl {}`: expected\n  {e}\nin:\n{}",
+                args.join(" "),
+                out.stderr
+            );
+        }
+        Ok(())
+    }
+
+    fn manifest(&self, name: &str, text: &str) -> Result<String> {
+        std::fs::write(self.home.path().join(name), text)?;
+        Ok(name.to_string())
+    }
+
+    async fn apply(&self, name: &str, text: &str) -> Result<String> {
+        let file = self.manifest(name, text)?;
+        self.ok(&["apply", "-f", &file]).await
+    }
+
+    async fn get(&self, what: &[&str], path: &str) -> Result<String> {
+        let output = format!("jsonpath={path}");
+        self.ok(&[what, &["-o", &output]].concat()).await
+    }
+}
+
+const CRDS: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: healthcheckpolicies.policy.k8s-go.openshift.org
+spec:
+  group: policy.k8s-go.openshift.org
+  scope: Namespaced
+  names:
+    kind: HealthCheckPolicy
+    plural: healthcheckpolicies
+    singular: healthcheckpolicy
+    shortNames: [hcp]
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              podLabel:
+                type: string
+                default: health-check-missing
+              action:
+                type: string
+                enum: [label, kill, annotate]
+                default: label
+          status:
+            type: object
+            properties:
+              lastChecked:
+                type: string
+                format: date-time
+              statistics:
+                type: object
+                properties:
+                  pods:
+                    type: object
+                    properties:
+                      failed: {type: integer, minimum: 0}
+                      passed: {type: integer, minimum: 0}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: configurationdistributionrules.k8s.tideland.dev
+spec:
+  group: k8s.tideland.dev
+  scope: Namespaced
+  names:
+    kind: ConfigurationDistributionRule
+    plural: configurationdistributionrules
+    singular: configurationdistributionrule
+    shortNames: [cdr, codisrule, rule]
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [mode, selector]
+            x-kubernetes-validations:
+            - rule: "!has(self.namespaces) || !('kube-system' in self.namespaces)"
+              message: rules may not distribute into kube-system
+            properties:
+              mode:
+                type: string
+                enum: [configmap, secret, both]
+              selector:
+                type: string
+                pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'
+              namespaces:
+                type: array
+                maxItems: 100
+                x-kubernetes-list-type: set
+                items:
+                  type: string
+                  maxLength: 63
+          status:
+            type: object
+            x-kubernetes-preserve-unknown-fields: true
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: foos.samplecontroller.k8s.io
+  annotations:
+    api-approved.kubernetes.io: "unapproved, experimental-only; please get an approval from Kubernetes API reviewers if you're trying to develop a CRD in the *.k8s.io or *.kubernetes.io groups"
+spec:
+  group: samplecontroller.k8s.io
+  scope: Namespaced
+  names:
+    kind: Foo
+    plural: foos
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale:
+        specReplicasPath: .spec.replicas
+        statusReplicasPath: .status.availableReplicas
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              deploymentName:
+                type: string
+                x-kubernetes-validations:
+                - rule: self == oldSelf
+                  message: deploymentName is immutable
+              replicas:
+                type: integer
+                minimum: 1
+                maximum: 10
+          status:
+            type: object
+            properties:
+              availableReplicas:
+                type: integer
+"#;
+
+const BAD_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: bads.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Bad, plural: bads}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            properties:
+              size: {type: integer, default: 20, maximum: 10}
+"#;
+
+const BAD_RULE_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: rules.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Rule, plural: rules}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            x-kubernetes-validations:
+            - rule: self.size > 1
+            properties:
+              count: {type: integer}
+"#;
+
+async fn suite(version: &str) {
+    let Some(binary) = kubectl_binary(version) else {
+        return;
+    };
+    let server = ApiServer::builder()
+        .in_memory()
+        .start()
+        .await
+        .expect("server starts");
+    let home = tempfile::tempdir().expect("tempdir");
+    server
+        .write_kubeconfig(home.path().join("kubeconfig"))
+        .expect("kubeconfig");
+    let k = Kubectl { binary, home };
+    if let Err(e) = scenarios(&k).await {
+        panic!("kubectl {version}: {e:#}");
+    }
+}
+
+async fn scenarios(k: &Kubectl) -> Result<()> {
+    k.apply("crds.yaml", CRDS)
+        .await
+        .context("creating the seed CRDs")?;
+    k.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "--timeout=30s",
+        "crd/healthcheckpolicies.policy.k8s-go.openshift.org",
+        "crd/configurationdistributionrules.k8s.tideland.dev",
+        "crd/foos.samplecontroller.k8s.io",
+    ])
+    .await?;
+    health_check_policy(k).await.context("HealthCheckPolicy")?;
+    distribution_rule(k)
+        .await
+        .context("ConfigurationDistributionRule")?;
+    foo(k).await.context("Foo")?;
+    invalid_crds(k).await.context("invalid CRDs")?;
+    Ok(())
+}
+
+async fn health_check_policy(k: &Kubectl) -> Result<()> {
+    k.apply(
+        "p.yaml",
+        "apiVersion: policy.k8s-go.openshift.org/v1alpha1\nkind: HealthCheckPolicy\nmetadata: {name: p, namespace: default}\nspec: {}\n",
+    )
+    .await?;
+    let yaml = k.ok(&["get", "hcp", "p", "-o", "yaml"]).await?;
+    ensure!(
+        yaml.contains("action: label") && yaml.contains("podLabel: health-check-missing"),
+        "defaults missing:\n{yaml}"
+    );
+    let bad = k.manifest(
+        "bad.yaml",
+        "apiVersion: policy.k8s-go.openshift.org/v1alpha1\nkind: HealthCheckPolicy\nmetadata: {name: bad, namespace: default}\nspec: {action: explode}\n",
+    )?;
+    k.rejects(
+        &["apply", "-f", &bad],
+        &[r#"The HealthCheckPolicy "bad" is invalid: spec.action: Unsupported value: "explode": supported values: "label", "kill", "annotate""#],
+    )
+    .await?;
+    k.rejects(
+        &["create", "-f", &bad],
+        &[r#"The HealthCheckPolicy "bad" is invalid: spec.action: Unsupported value: "explode": supported values: "label", "kill", "annotate""#],
+    )
+    .await?;
+
+    // Unknown fields: rejected under strict validation, dropped without it.
+    let unknown = k.manifest(
+        "unknown.yaml",
+        "apiVersion: policy.k8s-go.openshift.org/v1alpha1\nkind: HealthCheckPolicy\nmetadata: {name: u, namespace: default}\nspec: {action: kill, bogus: 1}\n",
+    )?;
+    k.rejects(
+        &["create", "--validate=strict", "-f", &unknown],
+        &[r#"unknown field "spec.bogus""#],
+    )
+    .await?;
+    k.ok(&["create", "--validate=false", "-f", &unknown])
+        .await?;
+    let spec = k.get(&["get", "hcp", "u"], "{.spec}").await?;
+    ensure!(
+        !spec.contains("bogus") && spec.contains("kill"),
+        "not pruned: {spec}"
+    );
+
+    // Status is validated through /status, against the status schema.
+    k.rejects(
+        &[
+            "patch", "hcp", "p", "--subresource=status", "--type=merge", "-p",
+            r#"{"status":{"statistics":{"pods":{"failed":-1}}}}"#,
+        ],
+        &[r#"The HealthCheckPolicy "p" is invalid: status.statistics.pods.failed: Invalid value: -1: statistics.pods.failed in body should be greater than or equal to 0"#],
+    )
+    .await?;
+    k.ok(&[
+        "patch", "hcp", "p", "--subresource=status", "--type=merge", "-p",
+        r#"{"status":{"lastChecked":"2024-05-01T10:00:00Z","statistics":{"pods":{"failed":1,"passed":2}}}}"#,
+    ])
+    .await?;
+    k.rejects(
+        &[
+            "patch", "hcp", "p", "--subresource=status", "--type=merge", "-p",
+            r#"{"status":{"lastChecked":"yesterday"}}"#,
+        ],
+        &[r#"status.lastChecked: Invalid value: "yesterday": lastChecked in body must be of type date-time: "yesterday""#],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn distribution_rule(k: &Kubectl) -> Result<()> {
+    let rule = |name: &str, spec: &str| {
+        format!(
+            "apiVersion: k8s.tideland.dev/v1alpha1\nkind: ConfigurationDistributionRule\nmetadata: {{name: {name}, namespace: default}}\nspec: {spec}\n"
+        )
+    };
+    k.apply(
+        "ok.yaml",
+        &rule(
+            "rule-codis-test",
+            "{mode: both, selector: testing, namespaces: [default, another-test]}",
+        ),
+    )
+    .await?;
+    let mode = k
+        .get(&["get", "cdr", "rule-codis-test"], "{.spec.mode}")
+        .await?;
+    ensure!(mode == "both", "mode: {mode}");
+
+    let bad = k.manifest(
+        "bad.yaml",
+        &rule("bad", "{mode: everything, selector: \"Not Valid!\"}"),
+    )?;
+    k.rejects(
+        &["apply", "-f", &bad],
+        &[
+            r#"The ConfigurationDistributionRule "bad" is invalid: "#,
+            r#"spec.mode: Unsupported value: "everything": supported values: "configmap", "secret", "both""#,
+            r#"spec.selector: Invalid value: "Not Valid!": spec.selector in body should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'"#,
+        ],
+    )
+    .await?;
+    let missing = k.manifest("missing.yaml", &rule("missing", "{mode: secret}"))?;
+    k.rejects(
+        &["apply", "-f", &missing],
+        &[
+            r#"The ConfigurationDistributionRule "missing" is invalid: "#,
+            "* spec.selector: Required value",
+            // As upstream: a missing field keeps the CEL rules from running, and says so.
+            "* <nil>: Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
+        ],
+    )
+    .await?;
+    let dup = k.manifest(
+        "dup.yaml",
+        &rule("dup", "{mode: secret, selector: x, namespaces: [a, b, a]}"),
+    )?;
+    k.rejects(
+        &["apply", "-f", &dup],
+        &[r#"The ConfigurationDistributionRule "dup" is invalid: spec.namespaces[2]: Duplicate value: "a""#],
+    )
+    .await?;
+    let system = k.manifest(
+        "system.yaml",
+        &rule(
+            "system",
+            "{mode: secret, selector: x, namespaces: [kube-system]}",
+        ),
+    )?;
+    k.rejects(
+        &["apply", "-f", &system],
+        &[r#"The ConfigurationDistributionRule "system" is invalid: spec: Invalid value: rules may not distribute into kube-system"#],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn foo(k: &Kubectl) -> Result<()> {
+    let manifest = |name: &str, spec: &str| {
+        format!(
+            "apiVersion: samplecontroller.k8s.io/v1alpha1\nkind: Foo\nmetadata: {{name: {name}, namespace: default}}\nspec: {spec}\n"
+        )
+    };
+    k.apply(
+        "f.yaml",
+        &manifest("example-foo", "{deploymentName: example-foo, replicas: 3}"),
+    )
+    .await?;
+    for (replicas, message) in [
+        (
+            11,
+            "spec.replicas: Invalid value: 11: spec.replicas in body should be less than or equal to 10",
+        ),
+        (
+            0,
+            "spec.replicas: Invalid value: 0: spec.replicas in body should be greater than or equal to 1",
+        ),
+    ] {
+        let file = k.manifest(
+            "bad.yaml",
+            &manifest(
+                "bad-foo",
+                &format!("{{deploymentName: d, replicas: {replicas}}}"),
+            ),
+        )?;
+        k.rejects(
+            &["apply", "-f", &file],
+            &[&format!(r#"The Foo "bad-foo" is invalid: {message}"#)],
+        )
+        .await?;
+    }
+    k.rejects(
+        &["scale", "foo", "example-foo", "--replicas=11"],
+        &[r#"spec.replicas: Invalid value: 11: spec.replicas in body should be less than or equal to 10"#],
+    )
+    .await?;
+    k.ok(&["scale", "foo", "example-foo", "--replicas=5"])
+        .await?;
+    let replicas = k
+        .get(&["get", "foo", "example-foo"], "{.spec.replicas}")
+        .await?;
+    ensure!(replicas == "5", "replicas: {replicas}");
+
+    // A transition rule: deploymentName cannot change.
+    k.rejects(
+        &["patch", "foo", "example-foo", "--type=merge", "-p", r#"{"spec":{"deploymentName":"other"}}"#],
+        &[r#"The Foo "example-foo" is invalid: spec.deploymentName: Invalid value: "other": deploymentName is immutable"#],
+    )
+    .await?;
+
+    // A default added to the CRD later shows on the object already stored.
+    k.ok(&[
+        "patch", "crd", "foos.samplecontroller.k8s.io", "--type=json", "-p",
+        r#"[{"op":"add","path":"/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/paused","value":{"type":"boolean","default":false}}]"#,
+    ])
+    .await?;
+    let mut paused = String::new();
+    for _ in 0..50 {
+        paused = k
+            .get(&["get", "foo", "example-foo"], "{.spec.paused}")
+            .await?;
+        if paused == "false" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ensure!(paused == "false", "read-time default missing: {paused:?}");
+    Ok(())
+}
+
+async fn invalid_crds(k: &Kubectl) -> Result<()> {
+    let bad = k.manifest("bad-crd.yaml", BAD_CRD)?;
+    k.rejects(
+        &["apply", "-f", &bad],
+        &[
+            r#"The CustomResourceDefinition "bads.example.com" is invalid: "#,
+            "spec.validation.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields",
+        ],
+    )
+    .await?;
+    let rule = k.manifest("rule-crd.yaml", BAD_RULE_CRD)?;
+    k.rejects(
+        &["apply", "-f", &rule],
+        &[
+            r#"The CustomResourceDefinition "rules.example.com" is invalid: spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule: Invalid value: "#,
+            "compilation failed: ERROR: <input>:1:5: undefined field 'size'",
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A CRD generated by kube-derive, with CEL rules at the root, on the spec and on a field.
+mod derived {
+    use kube::core::crd::CustomResourceExt;
+    use kube::{CustomResource, KubeSchema};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug)]
+    #[kube(
+        group = "kubeforge.dev",
+        version = "v1",
+        kind = "Widget",
+        namespaced,
+        validation = Rule::new("self.metadata.name != 'reserved'").message("this name is reserved")
+    )]
+    #[x_kube(validation = Rule::new("self.min <= self.max").message("min must not exceed max"))]
+    pub struct WidgetSpec {
+        pub min: i32,
+        pub max: i32,
+        #[x_kube(validation = Rule::new("self == oldSelf").message("owner is immutable"))]
+        pub owner: String,
+    }
+
+    pub fn crd()
+    -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition
+    {
+        Widget::crd()
+    }
+}
+
+#[tokio::test]
+async fn kube_derive_crd_with_cel_rules_round_trips() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Api, Patch, PatchParams, PostParams};
+
+    let server = ApiServer::builder()
+        .in_memory()
+        .start()
+        .await
+        .expect("server starts");
+    let client = server.client();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.create(&PostParams::default(), &derived::crd())
+        .await
+        .expect("the derived CRD is accepted");
+    let mut established = false;
+    for _ in 0..100 {
+        let crd = crds.get("widgets.kubeforge.dev").await.expect("CRD");
+        established = crd
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True");
+        if established {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(established, "the derived CRD is established");
+
+    let widgets: Api<derived::Widget> = Api::namespaced(client, "default");
+    let widget = |name: &str, min: i32, max: i32, owner: &str| {
+        derived::Widget::new(
+            name,
+            derived::WidgetSpec {
+                min,
+                max,
+                owner: owner.into(),
+            },
+        )
+    };
+    widgets
+        .create(&PostParams::default(), &widget("w", 1, 2, "me"))
+        .await
+        .expect("a valid widget is accepted");
+    let invalid_message = |e: kube::Error| match e {
+        kube::Error::Api(s) => {
+            assert_eq!(s.code, 422, "{s:?}");
+            s.message
+        }
+        other => panic!("unexpected error {other:?}"),
+    };
+    let err = widgets
+        .create(&PostParams::default(), &widget("bad", 3, 2, "me"))
+        .await
+        .expect_err("min > max is rejected");
+    assert_eq!(
+        invalid_message(err),
+        r#"Widget.kubeforge.dev "bad" is invalid: spec: Invalid value: min must not exceed max"#
+    );
+    let err = widgets
+        .create(&PostParams::default(), &widget("reserved", 1, 2, "me"))
+        .await
+        .expect_err("the reserved name is rejected");
+    assert_eq!(
+        invalid_message(err),
+        r#"Widget.kubeforge.dev "reserved" is invalid: <nil>: Invalid value: this name is reserved"#
+    );
+    let err = widgets
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"owner": "you"}})),
+        )
+        .await
+        .expect_err("the owner cannot change");
+    assert_eq!(
+        invalid_message(err),
+        r#"Widget.kubeforge.dev "w" is invalid: spec.owner: Invalid value: "you": owner is immutable"#
+    );
+}
