@@ -180,48 +180,55 @@ impl Rest {
             }
             _ => (opts.read_at()?, None),
         };
-        let page = match self.store.list(&rt.storage_key, namespace, at).await {
-            Ok(p) => p,
+        // Walk from the continue key: the page, then (when the page is full) whether anything
+        // follows. Like kube-apiserver over etcd, a full page gets a continue token when any
+        // object follows, matching or not, and `remainingItemCount` is given only for lists
+        // without selectors (it is then the count of the objects that follow).
+        let selective = !opts.label_selector.is_empty() || !opts.field_selector.is_empty();
+        let mut items = Vec::new();
+        let mut last: Option<(String, String)> = None;
+        let mut following: u64 = 0;
+        let after = start
+            .as_ref()
+            .map(|(ns, name)| (ns.as_str(), name.as_str()));
+        let scanned = self
+            .store
+            .scan(&rt.storage_key, namespace, at, after, |ns, name, obj| {
+                if opts.limit > 0 && items.len() == opts.limit {
+                    following += 1;
+                    return !selective;
+                }
+                if matches(opts, ns, name, obj) {
+                    items.push(obj.clone());
+                    if opts.limit > 0 && items.len() == opts.limit {
+                        last = Some((ns.to_string(), name.to_string()));
+                    }
+                }
+                true
+            })
+            .await;
+        let resource_version = match scanned {
+            Ok(rv) => rv,
             Err(StoreError::TooOld { .. }) if start.is_some() => {
                 return Err(ApiError::expired(EXPIRED_CONTINUE));
             }
             Err(e) => return Err(store_error(rt, "", e)),
         };
-        let mut items = Vec::new();
         let mut continue_token = None;
         let mut remaining = None;
-        let mut matched = page.items.into_iter().filter(|(key, obj)| {
-            if let Some((ns, name)) = &start
-                && (key.namespace.as_str(), key.name.as_str()) <= (ns.as_str(), name.as_str())
-            {
-                return false;
-            }
-            matches(opts, &key.namespace, &key.name, obj)
-        });
-        let mut last = None;
-        for (key, obj) in matched.by_ref() {
-            items.push(obj);
-            last = Some(key);
-            if opts.limit > 0 && items.len() == opts.limit {
-                break;
-            }
-        }
-        if opts.limit > 0 && items.len() == opts.limit {
-            let rest = matched.count() as u64;
-            if rest > 0
-                && let Some(key) = last
-            {
-                continue_token = Some(encode_token(&Token {
-                    rv: page.resource_version,
-                    ns: key.namespace,
-                    name: key.name,
-                }));
-                remaining = Some(rest);
-            }
+        if following > 0
+            && let Some((ns, name)) = last
+        {
+            continue_token = Some(encode_token(&Token {
+                rv: resource_version,
+                ns,
+                name,
+            }));
+            remaining = (!selective).then_some(following);
         }
         Ok(ListResult {
             items,
-            resource_version: page.resource_version,
+            resource_version,
             continue_token,
             remaining,
         })

@@ -12,7 +12,9 @@ use super::history::{EventType, History, StoredEvent};
 use super::object::{ObjectKey, StoredObject};
 use super::{Change, Storage};
 use serde_json::Value;
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::mpsc;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
@@ -298,6 +300,34 @@ impl Store {
         namespace: Option<&str>,
         at: ReadAt,
     ) -> Result<ListPage, StoreError> {
+        let mut items = Vec::new();
+        let resource_version = self
+            .scan(resource, namespace, at, None, |ns, name, obj| {
+                items.push((ObjectKey::new(resource.clone(), ns, name), obj.clone()));
+                true
+            })
+            .await?;
+        Ok(ListPage {
+            items,
+            resource_version,
+        })
+    }
+
+    /// Visits the objects of `resource` (optionally one namespace) at the requested state in
+    /// key order (namespace, then name), starting after the key `after`, until `visit` answers
+    /// false; answers the state's resourceVersion.
+    ///
+    /// Nothing is copied: a page of a large collection costs the page (plus the walk `visit`
+    /// asks for), not the collection. An older state is the current index with the keys written
+    /// since then read from the event history instead.
+    pub async fn scan(
+        &self,
+        resource: &Arc<str>,
+        namespace: Option<&str>,
+        at: ReadAt,
+        after: Option<(&str, &str)>,
+        mut visit: impl FnMut(&str, &str, &Arc<StoredObject>) -> bool,
+    ) -> Result<u64, StoreError> {
         let exact = match at {
             ReadAt::Latest => None,
             ReadAt::NotOlderThan(rv) => {
@@ -314,49 +344,76 @@ impl Store {
             }
         };
         let state = self.read();
-        let current = state.objects.get(resource);
         let in_scope = |ns: &str| namespace.is_none_or(|want| want == ns);
-        let mut snapshot: BTreeMap<(String, String), Arc<StoredObject>> = match (current, namespace)
-        {
-            (None, _) => BTreeMap::new(),
-            (Some(map), Some(ns)) => map
-                .range((ns.to_string(), String::new())..)
-                .take_while(|((n, _), _)| n == ns)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            (Some(map), None) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        };
+        // The keys written after the requested version, with their state at that version (the
+        // `prev` of the first event after it; None: absent then).
+        let mut overlay: BTreeMap<(&str, &str), Option<&Arc<StoredObject>>> = BTreeMap::new();
         let resource_version = match exact {
-            None => state.resource_version,
-            Some(rv) if rv == state.resource_version => rv,
-            Some(rv) => {
-                let newer: Vec<&Arc<StoredEvent>> = state
+            Some(rv) if rv < state.resource_version => {
+                let newer = state
                     .history
                     .since(rv)
                     .map_err(|oldest| StoreError::TooOld {
                         requested: rv,
                         oldest,
-                    })?
-                    .filter(|e| e.key.resource == *resource && in_scope(&e.key.namespace))
-                    .collect();
-                for event in newer.into_iter().rev() {
-                    let k = (event.key.namespace.clone(), event.key.name.clone());
-                    match &event.prev {
-                        Some(prev) => snapshot.insert(k, prev.clone()),
-                        None => snapshot.remove(&k),
-                    };
+                    })?;
+                for event in newer {
+                    if event.key.resource == *resource && in_scope(&event.key.namespace) {
+                        overlay
+                            .entry((event.key.namespace.as_str(), event.key.name.as_str()))
+                            .or_insert(event.prev.as_ref());
+                    }
                 }
                 rv
             }
+            // Not older than the current state: it is the current state (waited for above).
+            Some(_) | None => state.resource_version,
         };
-        let items = snapshot
-            .into_iter()
-            .map(|((ns, name), obj)| (ObjectKey::new(resource.clone(), ns, name), obj))
-            .collect();
-        Ok(ListPage {
-            items,
-            resource_version,
-        })
+        let lower: Bound<(String, String)> = match (after, namespace) {
+            (Some((ns, name)), _) => Bound::Excluded((ns.to_string(), name.to_string())),
+            (None, Some(ns)) => Bound::Included((ns.to_string(), String::new())),
+            (None, None) => Bound::Unbounded,
+        };
+        let empty = BTreeMap::new();
+        let current = state.objects.get(resource).unwrap_or(&empty);
+        let mut live = current
+            .range((lower.clone(), Bound::Unbounded))
+            .map(|((ns, name), obj)| ((ns.as_str(), name.as_str()), Some(obj)))
+            .peekable();
+        let overlay_lower = match &lower {
+            Bound::Included((ns, name)) => Bound::Included((ns.as_str(), name.as_str())),
+            Bound::Excluded((ns, name)) => Bound::Excluded((ns.as_str(), name.as_str())),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let mut then = overlay
+            .range((overlay_lower, Bound::Unbounded))
+            .map(|(k, v)| (*k, *v))
+            .peekable();
+        loop {
+            let ((ns, name), obj) = match (live.peek(), then.peek()) {
+                (None, None) => break,
+                (Some(_), None) => live.next(),
+                (None, Some(_)) => then.next(),
+                (Some((l, _)), Some((t, _))) => match l.cmp(t) {
+                    Ordering::Less => live.next(),
+                    Ordering::Greater => then.next(),
+                    Ordering::Equal => {
+                        live.next();
+                        then.next()
+                    }
+                },
+            }
+            .expect("peeked");
+            if !in_scope(ns) {
+                break;
+            }
+            if let Some(obj) = obj
+                && !visit(ns, name, obj)
+            {
+                break;
+            }
+        }
+        Ok(resource_version)
     }
 
     /// Starts a watch of `resource` (all resources when None) for changes after `from`.
