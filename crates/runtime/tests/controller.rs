@@ -8,8 +8,11 @@
 //!
 //! Every wait polls a condition with a deadline.
 
+mod common;
+
+use common::{counting_client, eventually, namespace};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
@@ -33,28 +36,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-
-const DEADLINE: Duration = Duration::from_secs(30);
-
-async fn eventually<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + DEADLINE;
-    while !cond().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn namespace(client: &Client, name: &str) {
-    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .unwrap();
-}
 
 fn deployment(name: &str, replicas: i32) -> Deployment {
     serde_json::from_value(json!({
@@ -537,24 +518,6 @@ async fn errors_are_retried_with_backoff_terminal_errors_are_not_and_panics_are_
 }
 
 // ---------------------------------------------------------------------------------------------
-
-/// A client that records the URI of every request it sends.
-fn counting_client(server: &ApiServer) -> (Client, Arc<Mutex<Vec<String>>>) {
-    let requests: Arc<Mutex<Vec<String>>> = Arc::default();
-    let layer = tower::ServiceBuilder::new().map_request({
-        let requests = requests.clone();
-        move |req: http::Request<kube::client::Body>| {
-            requests.lock().unwrap().push(req.uri().to_string());
-            req
-        }
-    });
-    let config = kube::Config::new(server.url().parse().unwrap());
-    let client = kube::client::ClientBuilder::try_from(config)
-        .unwrap()
-        .with_layer(&layer)
-        .build();
-    (client, requests)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shared_factory_serves_two_controllers_with_one_watch() {

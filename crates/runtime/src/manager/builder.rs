@@ -57,7 +57,8 @@ impl ManagerBuilder {
         self
     }
 
-    /// Serve `/healthz` and `/readyz` on `addr` (the same address as metrics: one server).
+    /// Serve `/healthz` and `/readyz` on `addr` (the same non-zero address as metrics: one
+    /// server for both).
     #[must_use]
     pub fn health_addr(mut self, addr: SocketAddr) -> Self {
         self.health_addr = Some(addr);
@@ -91,7 +92,10 @@ impl ManagerBuilder {
                 .map_err(|source| ManagerError::Bind { addr, source })?;
             Ok::<_, ManagerError>(listener)
         };
-        let shared = self.metrics_addr.is_some() && self.metrics_addr == self.health_addr;
+        // The same fixed address: one server for both. (Port 0 twice means two free ports.)
+        let shared = self
+            .metrics_addr
+            .is_some_and(|m| m.port() != 0 && Some(m) == self.health_addr);
         let metrics_listener = self.metrics_addr.map(bind).transpose()?;
         let health_listener = if shared {
             None
