@@ -10,4 +10,5 @@ pub mod client;
 pub mod controller;
 pub mod events;
 pub mod finalizer;
+pub mod manager;
 pub mod workqueue;

@@ -5,6 +5,9 @@
 //!
 //! Deterministic: every wait polls a condition with a deadline; nothing sleeps blindly.
 
+mod common;
+
+use common::counting_client;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::core::{Expression, Selector};
@@ -258,24 +261,6 @@ impl Drop for Proxy {
         self.cut();
         self.accept.abort();
     }
-}
-
-/// A client that records the path and query of every request it sends.
-fn counting_client(server: &ApiServer) -> (Client, Arc<Mutex<Vec<String>>>) {
-    let requests: Arc<Mutex<Vec<String>>> = Arc::default();
-    let layer = tower::ServiceBuilder::new().map_request({
-        let requests = requests.clone();
-        move |req: http::Request<kube::client::Body>| {
-            requests.lock().unwrap().push(req.uri().to_string());
-            req
-        }
-    });
-    let config = kube::Config::new(server.url().parse().unwrap());
-    let client = kube::client::ClientBuilder::try_from(config)
-        .unwrap()
-        .with_layer(&layer)
-        .build();
-    (client, requests)
 }
 
 // ---------------------------------------------------------------------------------------------
