@@ -22,18 +22,19 @@
 //!   The objects are created in-process through `Rest::create` (the path a POST takes after
 //!   decoding), because creating them over HTTP would only make the run longer.
 
+#[path = "support/mod.rs"]
+mod support;
+
 use futures::{Stream, StreamExt, stream};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::Api;
 use kube::runtime::{reflector, watcher};
 use kubeforge_apiserver::ApiServer;
-use kubeforge_apiserver::rest::WriteOptions;
 use kubeforge_runtime::cache::Informer;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
@@ -339,52 +340,6 @@ async fn memory() {
     );
 }
 
-fn config_map_body(i: usize) -> serde_json::Value {
-    json!({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": format!("settings-{i:06}"), "namespace": "bench", "labels": {"app": "bench"}},
-        "data": {"app.properties": "replicas=3\nmode=fast\n", "owner": "bench"},
-    })
-}
-
-async fn populate(server: &ApiServer, n: usize) {
-    let rest = server.rest().clone();
-    let catalog = rest.catalog.snapshot();
-    let ns = catalog.find("", "v1", "namespaces").expect("namespaces");
-    let cms = catalog.find("", "v1", "configmaps").expect("configmaps");
-    let opts = WriteOptions {
-        field_manager: "bench".into(),
-        ..WriteOptions::default()
-    };
-    rest.create(
-        &ns,
-        None,
-        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}}),
-        &opts,
-    )
-    .await
-    .expect("namespace");
-    let next = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let (rest, cms, next, opts) = (rest.clone(), cms.clone(), next.clone(), opts.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                if i >= n {
-                    return;
-                }
-                rest.create(&cms, Some("bench"), config_map_body(i), &opts)
-                    .await
-                    .expect("create");
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.expect("populate task");
-    }
-}
-
 async fn sync_kubeforge(client: kube::Client, config: watcher::Config, n: usize) -> Duration {
     let start = Instant::now();
     let informer = Informer::new(Api::<ConfigMap>::namespaced(client, "bench"), config);
@@ -458,7 +413,7 @@ async fn sync() {
         .await
         .expect("server");
     let t = Instant::now();
-    populate(&server, n).await;
+    support::populate(&server, n).await;
     println!(
         "\n## sync ({n} ConfigMaps created in-process in {:.1} s)\n",
         t.elapsed().as_secs_f64()
