@@ -1,12 +1,13 @@
 //! The manager against an in-process kubeforge API server: leader election fails over
-//! between two managers (standby leads within LeaseDuration + RetryPeriod, never two leaders
-//! at once, by recorded leading intervals), a leader whose lease is taken stops its
-//! controllers, metrics and probes answer over HTTP (readyz 503 before the caches sync, 200
-//! after). Short lease durations keep the wall time low.
+//! between two managers (standby leads after the lease expires, never two leaders at once,
+//! by recorded leading intervals; a leader keeps renewing while its controllers drain on
+//! shutdown), shutdown does not wait for an unreachable API server, a leader whose lease is
+//! taken stops its controllers, metrics and probes answer over HTTP (readyz 503 before the
+//! caches sync, 200 after). Short lease durations keep the wall time low.
 
 mod common;
 
-use common::{eventually, namespace};
+use common::{black_hole, eventually, gate, namespace};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Client;
@@ -18,13 +19,17 @@ use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
 const LEASE: Duration = Duration::from_secs(2);
 const RENEW: Duration = Duration::from_millis(1500);
 const RETRY: Duration = Duration::from_millis(250);
+/// A generous bound for hand-overs on a loaded machine: they take about LEASE + RETRY.
+const LIVENESS: Duration = LEASE
+    .saturating_add(RETRY.saturating_mul(3))
+    .saturating_add(Duration::from_secs(2));
 
 type Log = Arc<Mutex<Vec<(String, String)>>>;
 
@@ -133,18 +138,14 @@ async fn leader_election_fails_over_and_never_has_two_leaders() {
     let b_start = b_intervals.lock().unwrap()[0].0;
     assert!(b_start >= a_end, "b started leading before a stopped");
     let took = b_start - a_end;
-    assert!(
-        took <= LEASE + RETRY.mul_f64(1.2) + Duration::from_millis(500),
-        "failover took {took:?}"
-    );
+    assert!(took <= LIVENESS, "failover took {took:?}");
     eventually("b reconciled (caches were warm)", || async {
         log.lock().unwrap().iter().any(|(id, _)| id == "b")
     })
     .await;
 
-    // A comes back as standby; B shuts down releasing the lease: A takes over within one
-    // retry period.
-    let (stop_b2, _) = (stop_b, ());
+    // A comes back as standby; B shuts down without releasing the lease (built with
+    // release = false): A takes over once the lease has expired.
     let a2 = manager(client.clone(), "a", log.clone(), false);
     let a2_intervals = record_intervals(a2.leader_status());
     let (stop_a2, a2_stopped) = oneshot::channel::<()>();
@@ -153,7 +154,7 @@ async fn leader_election_fails_over_and_never_has_two_leaders() {
     }));
     tokio::time::sleep(RETRY * 2).await;
     assert!(!leading(&a2_intervals));
-    drop(stop_b2);
+    drop(stop_b);
     b_task.await.unwrap().unwrap();
     eventually("a leads again", || async { leading(&a2_intervals) }).await;
     stop_a2.send(()).unwrap();
@@ -204,11 +205,7 @@ async fn release_on_cancel_hands_over_at_once_and_a_lost_lease_stops_controllers
         .await
         .unwrap();
     eventually("a stops leading", || async { !leading(&a_intervals) }).await;
-    assert!(
-        taken.elapsed() <= RENEW + RETRY * 2 + Duration::from_millis(500),
-        "{:?}",
-        taken.elapsed()
-    );
+    assert!(taken.elapsed() <= LIVENESS, "{:?}", taken.elapsed());
 
     // The intruder releases (holder cleared): A leads again.
     leases
@@ -240,6 +237,136 @@ async fn release_on_cancel_hands_over_at_once_and_a_lost_lease_stops_controllers
     b_task.await.unwrap().unwrap();
 }
 
+/// When reconciles ran: (manager id, started, finished).
+type Runs = Arc<Mutex<Vec<(String, Instant, Option<Instant>)>>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_leader_keeps_renewing_so_no_standby_leads_before_it_stopped() {
+    let server = ApiServer::builder().in_memory().start().await.unwrap();
+    let client = server.client();
+    namespace(&client, "app").await;
+    Api::<ConfigMap>::namespaced(client.clone(), "app")
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "slow"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    // A's reconcile outlasts what the lease covers without renewals (LEASE - RENEW, even
+    // LEASE); the graceful shutdown timeout lets it finish.
+    let reconcile_time = LEASE + Duration::from_secs(1);
+    let runs: Runs = Arc::default();
+    let slow_manager = |id: &str| {
+        let election = LeaderElectionConfig::new("drain-lease", "default", id)
+            .durations(LEASE, RENEW, RETRY)
+            .release_on_cancel(false);
+        let mut manager = Manager::builder(client.clone())
+            .leader_election(election)
+            .graceful_shutdown_timeout(reconcile_time * 3)
+            .build()
+            .unwrap();
+        let ctx = Arc::new((id.to_string(), runs.clone()));
+        manager.add(Controller::<ConfigMap>::new("slow").build(
+            move |ctx: Arc<(String, Runs)>, _req: Request| async move {
+                let i = {
+                    let mut runs = ctx.1.lock().unwrap();
+                    runs.push((ctx.0.clone(), Instant::now(), None));
+                    runs.len() - 1
+                };
+                if ctx.0 == "a" {
+                    tokio::time::sleep(reconcile_time).await;
+                }
+                ctx.1.lock().unwrap()[i].2 = Some(Instant::now());
+                Ok::<_, ReconcileError>(Action::await_change())
+            },
+            ctx,
+        ));
+        manager
+    };
+
+    let a = slow_manager("a");
+    let a_intervals = record_intervals(a.leader_status());
+    let (stop_a, a_stopped) = oneshot::channel::<()>();
+    let a_task = tokio::spawn(a.run(async {
+        let _ = a_stopped.await;
+    }));
+    eventually("a reconciles", || async {
+        runs.lock().unwrap().iter().any(|(id, _, _)| id == "a")
+    })
+    .await;
+    let b = slow_manager("b");
+    let b_intervals = record_intervals(b.leader_status());
+    let (stop_b, b_stopped) = oneshot::channel::<()>();
+    let b_task = tokio::spawn(b.run(async {
+        let _ = b_stopped.await;
+    }));
+
+    // A shuts down with its reconcile in flight: B campaigns all through A's drain.
+    stop_a.send(()).unwrap();
+    a_task.await.unwrap().unwrap();
+    eventually("a's stop recorded", || async { !leading(&a_intervals) }).await;
+    let a_end = a_intervals.lock().unwrap().last().unwrap().1.unwrap();
+    let a_finished = runs.lock().unwrap()[0]
+        .2
+        .expect("a's reconcile finished within the graceful timeout (not aborted)");
+    eventually("b leads", || async { leading(&b_intervals) }).await;
+    let b_start = b_intervals.lock().unwrap()[0].0;
+    assert!(
+        b_start >= a_finished && b_start >= a_end,
+        "b led {:?} before a's controllers stopped",
+        a_end.max(a_finished) - b_start
+    );
+    eventually("b reconciles", || async {
+        runs.lock().unwrap().iter().any(|(id, _, _)| id == "b")
+    })
+    .await;
+    let b_reconciled = runs
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(id, _, _)| id == "b")
+        .unwrap()
+        .1;
+    assert!(
+        b_reconciled >= a_finished,
+        "reconciles of a and b overlapped"
+    );
+    stop_b.send(()).unwrap();
+    b_task.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_does_not_wait_for_an_unreachable_api_server() {
+    let url = black_hole().await;
+    let client = Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
+    let election = LeaderElectionConfig::new("test-lease", "default", "a")
+        .durations(LEASE, RENEW, RETRY)
+        .release_on_cancel(true);
+    let mut manager = Manager::builder(client)
+        .leader_election(election)
+        .graceful_shutdown_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    manager.add(Controller::<ConfigMap>::new("unreached").build(
+        |_: Arc<()>, _req: Request| async move { Ok::<_, ReconcileError>(Action::await_change()) },
+        Arc::new(()),
+    ));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(manager.run(async {
+        let _ = stopped.await;
+    }));
+    // The campaign's first request hangs (kube's read timeout is minutes long).
+    tokio::time::sleep(RETRY * 2).await;
+    stop.send(()).unwrap();
+    // Shutdown is bounded by the release timeout (RENEW) and the graceful timeout; a hung
+    // campaign or release would take kube's read timeout (295 s).
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("shutdown waited for the unreachable API server")
+        .unwrap()
+        .unwrap();
+}
+
 /// GET `path` over plain HTTP/1.0; answers (status, body).
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).await.unwrap();
@@ -252,26 +379,6 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let status = response[9..12].parse().unwrap();
     let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     (status, body)
-}
-
-/// A TCP proxy to the API server that drops connections until opened.
-async fn gate(target: std::net::SocketAddr) -> (String, watch::Sender<bool>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (open, opened) = watch::channel(false);
-    tokio::spawn(async move {
-        while let Ok((mut inbound, _)) = listener.accept().await {
-            if !*opened.borrow() {
-                continue;
-            }
-            tokio::spawn(async move {
-                if let Ok(mut outbound) = TcpStream::connect(target).await {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                }
-            });
-        }
-    });
-    (url, open)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,8 +10,8 @@
 //! - The leader renews every `retry_period`; if it could not renew for `renew_deadline` it
 //!   stops leading. Because `renew_deadline < lease_duration`, it stops before any other
 //!   candidate may take over: there are never two leaders, provided the leader's stop (its
-//!   controllers' shutdown) fits in `lease_duration - renew_deadline` (the manager bounds it
-//!   so).
+//!   controllers' shutdown) ends before its last renewal can expire (the manager bounds it
+//!   so, and keeps renewing while its controllers drain on shutdown).
 //! - With `release_on_cancel`, a leader shutting down clears the holder so a standby takes
 //!   over within one `retry_period` instead of waiting out the lease.
 //!

@@ -8,13 +8,17 @@
 //!    they have synced.
 //! 3. Without leader election, starts the controllers. With it, campaigns for the Lease;
 //!    starts the controllers on winning; when the lease is lost (not renewed within the
-//!    renew deadline) stops them — waiting for reconciles in flight at most
-//!    `lease_duration - renew_deadline`, then aborting them, so the old leader has stopped
-//!    before anyone else can win — and campaigns again. (controller-runtime exits the
-//!    process instead; here the manager returns to standby, which a restart would do too.)
+//!    renew deadline) stops them — waiting for reconciles in flight until shortly before the
+//!    last renewal sent can expire for others (`last_renew + lease_duration`, less a margin),
+//!    then aborting them, so the old leader has stopped before anyone else can win — and
+//!    campaigns again. (controller-runtime exits the process instead; here the manager
+//!    returns to standby, which a restart would do too.)
 //! 4. On shutdown: stops the controllers (draining work in flight, bounded by the graceful
-//!    shutdown timeout, then aborting), releases the Lease if configured, flushes the event
-//!    recorders, stops the informers and the endpoints.
+//!    shutdown timeout, then aborting) while still renewing the Lease, so no standby leads
+//!    before they have stopped; if the lease is lost during the drain, the drain is cut
+//!    short as in 3. Then releases the Lease if configured (bounded by the renew deadline),
+//!    flushes the event recorders, stops the informers and the endpoints. A campaign in
+//!    progress does not delay shutdown, even against an unreachable API server.
 
 use super::builder::ManagerBuilder;
 use super::leader_election::{LeaderElectionConfig, LeaderElector};
@@ -288,10 +292,17 @@ impl Manager {
                     self.graceful_shutdown_timeout,
                 )
                 .await;
-                if elector.config().release_on_cancel
-                    && let Err(error) = elector.release().await
-                {
-                    tracing::warn!(%error, "could not release the leader lease");
+                if elector.config().release_on_cancel {
+                    let deadline = elector.config().renew_deadline;
+                    match tokio::time::timeout(deadline, elector.release()).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(error)) => {
+                            tracing::warn!(%error, "could not release the leader lease");
+                        }
+                        Err(_) => tracing::warn!(
+                            "could not release the leader lease within the renew deadline"
+                        ),
+                    }
                 }
             }
         }
@@ -369,26 +380,78 @@ impl Running {
 }
 
 impl ControllerGroup {
-    /// Stops the controllers: work in flight may finish within `bound`, then is aborted.
-    async fn stop(mut self, bound: Duration) {
+    /// Tells the controllers to stop: they stop taking work and finish what is in flight.
+    fn signal_stop(&self) {
         self.stop.send_replace(true);
-        let drained = tokio::time::timeout(bound, async {
-            while self.tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!(
-                ?bound,
-                "reconciles still in flight after the bound: aborting them"
-            );
+    }
+
+    /// Waits until every controller has returned. Cancel-safe: dropping it leaves the
+    /// controllers running.
+    async fn drained(&mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// After [`signal_stop`](Self::signal_stop): waits for the controllers until `deadline`,
+    /// then aborts the reconciles still in flight.
+    async fn stop_by(mut self, deadline: Instant) {
+        if tokio::time::timeout_at(deadline, self.drained())
+            .await
+            .is_err()
+        {
+            tracing::warn!("reconciles still in flight after the bound: aborting them");
             self.tasks.abort_all();
-            while self.tasks.join_next().await.is_some() {}
+            self.drained().await;
+        }
+    }
+
+    /// Stops the controllers: work in flight may finish within `bound`, then is aborted.
+    async fn stop(self, bound: Duration) {
+        self.signal_stop();
+        self.stop_by(Instant::now() + bound).await;
+    }
+}
+
+/// Renews the lease every `retry_period` until the renew deadline passes without a
+/// successful renewal; `last_renew` is when the last successful renewal was sent. Cancel-safe.
+async fn renew_until_lost(elector: &mut LeaderElector, last_renew: &mut Instant) {
+    let config = elector.config().clone();
+    loop {
+        let deadline = *last_renew + config.renew_deadline;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        tokio::time::sleep(config.retry_period.min(left)).await;
+        let sent = Instant::now();
+        if sent >= deadline {
+            return;
+        }
+        match tokio::time::timeout_at(deadline, elector.try_acquire_or_renew()).await {
+            // The server wrote the renewal after `sent`: others see the lease valid
+            // until at least `sent + lease_duration`.
+            Ok(Ok(true)) => *last_renew = sent,
+            Ok(Ok(false)) | Err(_) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "leader election: renew failed"),
         }
     }
 }
 
+/// When controllers must have stopped after the lease was lost: before the last renewal
+/// sent (`last_renew`) can expire for others, less a margin for aborting and for clocks
+/// that do not run at quite the same rate (a quarter of `lease_duration - renew_deadline`).
+fn lost_lease_deadline(config: &LeaderElectionConfig, last_renew: Instant) -> Instant {
+    let margin = config.lease_duration.saturating_sub(config.renew_deadline) / 4;
+    (last_renew + config.lease_duration)
+        .checked_sub(margin)
+        .unwrap_or(last_renew)
+}
+
 /// Campaigns, leads while the lease is renewed, returns to campaigning when it is lost, until
 /// `shutdown` resolves.
+///
+/// On shutdown the lease is still renewed while the controllers drain (controller-runtime
+/// cancels leader election only once its runnables have stopped); if the lease is lost
+/// meanwhile, the drain is cut short at the lost-lease bound.
 async fn lead_while_elected(
     elector: &mut LeaderElector,
     running: &Running,
@@ -397,50 +460,78 @@ async fn lead_while_elected(
 ) {
     let config = elector.config().clone();
     loop {
-        // Campaign.
-        loop {
-            match elector.try_acquire_or_renew().await {
-                Ok(true) => break,
-                Ok(false) => {}
-                Err(error) => tracing::warn!(%error, "leader election: cannot reach the lease"),
+        // Campaign (an unreachable API server must not hold up shutdown).
+        let mut last_renew = loop {
+            let sent = Instant::now();
+            tokio::select! {
+                () = shutdown.as_mut() => return,
+                acquired = elector.try_acquire_or_renew() => match acquired {
+                    Ok(true) => break sent,
+                    Ok(false) => {}
+                    Err(error) => tracing::warn!(%error, "leader election: cannot reach the lease"),
+                },
             }
             tokio::select! {
                 () = shutdown.as_mut() => return,
                 () = tokio::time::sleep(elector.jittered_retry()) => {}
             }
-        }
-        tracing::info!(identity = %config.identity, lease = %config.lease_name, "became leader");
-        let mut last_renew = Instant::now();
-        let group = running.start();
-        // Renew until shutdown or the renew deadline passes without a renewal.
-        let lost = loop {
-            tokio::select! {
-                () = shutdown.as_mut() => break false,
-                () = tokio::time::sleep(config.retry_period) => {}
-            }
-            let left = config.renew_deadline.saturating_sub(last_renew.elapsed());
-            match tokio::time::timeout(left, elector.try_acquire_or_renew()).await {
-                Ok(Ok(true)) => last_renew = Instant::now(),
-                Ok(Ok(false)) => {}
-                Ok(Err(error)) => tracing::warn!(%error, "leader election: renew failed"),
-                Err(_) => {}
-            }
-            if last_renew.elapsed() >= config.renew_deadline {
-                break true;
-            }
         };
-        if lost {
-            tracing::warn!(identity = %config.identity, "leader lease lost: stopping controllers");
-            // Stop before anyone else may win: within lease_duration - renew_deadline.
-            group
-                .stop(config.lease_duration.saturating_sub(config.renew_deadline))
-                .await;
-            elector.stopped_leading();
-            running.leading.send_replace(false);
-        } else {
-            group.stop(graceful).await;
+        tracing::info!(identity = %config.identity, lease = %config.lease_name, "became leader");
+        let mut group = running.start();
+        let shut_down = tokio::select! {
+            () = shutdown.as_mut() => true,
+            () = renew_until_lost(elector, &mut last_renew) => false,
+        };
+        if shut_down {
+            group.signal_stop();
+            let graceful_deadline = Instant::now() + graceful;
+            let lost = tokio::select! {
+                () = group.drained() => false,
+                () = tokio::time::sleep_until(graceful_deadline) => false,
+                () = renew_until_lost(elector, &mut last_renew) => true,
+            };
+            if lost {
+                tracing::warn!(identity = %config.identity, "leader lease lost while draining: cutting the drain short");
+            }
+            let deadline = if lost {
+                graceful_deadline.min(lost_lease_deadline(&config, last_renew))
+            } else {
+                graceful_deadline
+            };
+            group.stop_by(deadline).await;
+            if lost {
+                elector.stopped_leading();
+            }
             running.leading.send_replace(false);
             return;
         }
+        tracing::warn!(identity = %config.identity, "leader lease lost: stopping controllers");
+        // Stop before anyone else may win.
+        group.signal_stop();
+        group
+            .stop_by(lost_lease_deadline(&config, last_renew))
+            .await;
+        elector.stopped_leading();
+        running.leading.send_replace(false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_lease_stops_controllers_before_the_last_renewal_expires() {
+        let config = LeaderElectionConfig::new("l", "ns", "me").durations(
+            Duration::from_secs(15),
+            Duration::from_secs(10),
+            Duration::from_secs(2),
+        );
+        let last_renew = Instant::now();
+        // 15 s after the last renewal was sent, less a quarter of 15 - 10 s.
+        assert_eq!(
+            lost_lease_deadline(&config, last_renew),
+            last_renew + Duration::from_millis(13_750)
+        );
     }
 }

@@ -52,3 +52,43 @@ pub fn counting_client(server: &ApiServer) -> (Client, Arc<Mutex<Vec<String>>>) 
         .build();
     (client, requests)
 }
+
+/// A TCP proxy to `target` that refuses connections while closed, and cuts the connections
+/// it proxies when closed (so pooled client connections fail too). Starts closed; answers
+/// its URL and the switch (`true`: open).
+pub async fn gate(target: std::net::SocketAddr) -> (String, tokio::sync::watch::Sender<bool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (open, opened) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            if !*opened.borrow() {
+                continue;
+            }
+            let mut closed = opened.clone();
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = closed.wait_for(|open| !*open) => {}
+                    }
+                }
+            });
+        }
+    });
+    (url, open)
+}
+
+/// The URL of a listener that accepts connections and never answers (an API server that
+/// hangs); it lives as long as the test's runtime.
+pub async fn black_hole() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}
