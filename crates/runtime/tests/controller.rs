@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{counting_client, eventually, namespace};
+use common::{counting_client, eventually, gate, namespace};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::api::events::v1::Event;
@@ -373,6 +373,23 @@ async fn predicates_filter_events() {
 
 // ---------------------------------------------------------------------------------------------
 
+/// An API server with namespace `app`, a factory on it, and controller metrics in a registry.
+async fn metered_setup() -> (
+    ApiServer,
+    Client,
+    SharedInformerFactory,
+    Registry,
+    ControllerMetrics,
+) {
+    let server = ApiServer::builder().in_memory().start().await.unwrap();
+    let client = server.client();
+    namespace(&client, "app").await;
+    let factory = SharedInformerFactory::new(client.clone());
+    let mut registry = Registry::default();
+    let metrics = ControllerMetrics::new(&mut registry);
+    (server, client, factory, registry, metrics)
+}
+
 struct Failing {
     attempts: Mutex<HashMap<String, Vec<Instant>>>,
 }
@@ -397,12 +414,7 @@ async fn reconcile_failing(ctx: Arc<Failing>, req: Request) -> Result<Action, Re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_retried_with_backoff_terminal_errors_are_not_and_panics_are_reported() {
-    let server = ApiServer::builder().in_memory().start().await.unwrap();
-    let client = server.client();
-    namespace(&client, "app").await;
-    let factory = SharedInformerFactory::new(client.clone());
-    let mut registry = Registry::default();
-    let metrics = ControllerMetrics::new(&mut registry);
+    let (_server, client, factory, registry, metrics) = metered_setup().await;
     let ctx = Arc::new(Failing {
         attempts: Mutex::default(),
     });
@@ -431,6 +443,15 @@ async fn errors_are_retried_with_backoff_terminal_errors_are_not_and_panics_are_
     .await;
     eventually("panics retried", || async { attempts("panics").len() == 2 }).await;
     eventually("later requeued", || async { attempts("later").len() == 2 }).await;
+
+    // The metrics of the last reconcile are recorded just after it returned.
+    eventually("every success counted", || async {
+        sample(
+            &metrics_text(&registry),
+            "controller_runtime_reconcile_total{controller=\"failing\",result=\"success\"}",
+        ) == 3.0
+    })
+    .await;
 
     // Back-off: 5, 10, 20, 40 ms (client-go's per-item exponential), each gap at least that.
     let t = attempts("transient");
@@ -514,6 +535,41 @@ async fn errors_are_retried_with_backoff_terminal_errors_are_not_and_panics_are_
     );
     drop(stop);
     task.await.unwrap();
+    factory.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aborted_run_leaves_no_active_workers() {
+    let (_server, client, factory, registry, metrics) = metered_setup().await;
+    let controller = Controller::<ConfigMap>::new("stuck")
+        .metrics(&metrics)
+        .build(
+            |_: Arc<()>, _req: Request| async move {
+                std::future::pending::<()>().await;
+                Ok::<_, ReconcileError>(Action::await_change())
+            },
+            Arc::new(()),
+        );
+    let (_stop, task) = spawn_run(controller, factory.clone());
+    Api::<ConfigMap>::namespaced(client, "app")
+        .create(&PostParams::default(), &config_map("stuck"))
+        .await
+        .unwrap();
+    let active = || {
+        sample(
+            &metrics_text(&registry),
+            "controller_runtime_active_workers{controller=\"stuck\"}",
+        )
+    };
+    eventually("a worker reconciling", || async { active() == 1.0 }).await;
+    // What a bounded shutdown does once its bound passed: drop the run with the reconcile
+    // in flight.
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    eventually("the aborted worker no longer counted", || async {
+        active() == 0.0
+    })
+    .await;
     factory.shutdown().await;
 }
 
@@ -794,4 +850,115 @@ async fn repeated_events_are_aggregated_into_a_series() {
             .len(),
         2
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_flush_keeps_the_counts_and_writes_the_other_series() {
+    let server = ApiServer::builder().in_memory().start().await.unwrap();
+    namespace(&server.client(), "app").await;
+    let (url, open) = gate(server.addr()).await;
+    open.send_replace(true);
+    let client = Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap();
+    let cm = Api::<ConfigMap>::namespaced(server.client(), "app")
+        .create(&PostParams::default(), &config_map("f"))
+        .await
+        .unwrap();
+    let good = cm.object_ref(&());
+    // An object in a namespace that does not exist: its Event can never be written.
+    let mut bad = good.clone();
+    bad.namespace = Some("nowhere".into());
+    let recorder = Recorder::new(client, "example.com/test-controller", "test-1");
+    let events: Api<Event> = Api::namespaced(server.client(), "app");
+    let count = || async {
+        let list = events.list(&ListParams::default()).await.unwrap().items;
+        assert_eq!(list.len(), 1, "{list:?}");
+        list[0].series.as_ref().map(|s| s.count)
+    };
+    for _ in 0..3 {
+        recorder
+            .publish(&good, EventType::Normal, "Synced", "ok")
+            .await
+            .unwrap();
+        let _ = recorder
+            .publish(&bad, EventType::Normal, "Synced", "ok")
+            .await;
+    }
+    assert_eq!(count().await, Some(2), "the third occurrence is pending");
+
+    // The API server is unreachable: the flush fails, the counts stay pending.
+    open.send_replace(false);
+    assert!(recorder.flush().await.is_err());
+    open.send_replace(true);
+    // The bad series fails again, the good one is written all the same.
+    assert!(recorder.flush().await.is_err());
+    assert_eq!(count().await, Some(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_series_recreated_concurrently_is_patched() {
+    let server = ApiServer::builder().in_memory().start().await.unwrap();
+    namespace(&server.client(), "app").await;
+    let events: Api<Event> = Api::namespaced(server.client(), "app");
+    // Between the recorder's series patch (404: the Event expired) and its recreation,
+    // another write recreates the Event with an older count.
+    let armed = Arc::new(Mutex::new(None::<Event>));
+    let last_request = Arc::new(Mutex::new(String::new()));
+    let layer = tower::ServiceBuilder::new()
+        .map_request({
+            let last_request = last_request.clone();
+            move |req: http::Request<kube::client::Body>| {
+                *last_request.lock().unwrap() = format!("{} {}", req.method(), req.uri());
+                req
+            }
+        })
+        .then({
+            let (armed, events, last_request) = (armed.clone(), events.clone(), last_request);
+            move |res: Result<http::Response<_>, _>| {
+                let (armed, events, last_request) =
+                    (armed.clone(), events.clone(), last_request.clone());
+                async move {
+                    let patch_missed = last_request.lock().unwrap().starts_with("PATCH")
+                        && res.as_ref().is_ok_and(|r| r.status() == 404);
+                    let rival = armed.lock().unwrap().take().filter(|_| patch_missed);
+                    if let Some(rival) = rival {
+                        events.create(&PostParams::default(), &rival).await.unwrap();
+                    }
+                    res
+                }
+            }
+        });
+    let config = kube::Config::new(server.url().parse().unwrap());
+    let client = kube::client::ClientBuilder::try_from(config)
+        .unwrap()
+        .with_layer(&layer)
+        .build();
+    let cm = Api::<ConfigMap>::namespaced(server.client(), "app")
+        .create(&PostParams::default(), &config_map("r"))
+        .await
+        .unwrap();
+    let reference = cm.object_ref(&());
+    let recorder = Recorder::new(client, "example.com/test-controller", "test-1");
+    for _ in 0..3 {
+        recorder
+            .publish(&reference, EventType::Normal, "Synced", "ok")
+            .await
+            .unwrap();
+    }
+    let mut event = events.list(&ListParams::default()).await.unwrap().items[0].clone();
+    assert_eq!(event.series.as_ref().map(|s| s.count), Some(2));
+    events
+        .delete(&event.name_any(), &DeleteParams::default())
+        .await
+        .unwrap();
+    event.metadata.resource_version = None;
+    event.metadata.uid = None;
+    event.metadata.creation_timestamp = None;
+    event.metadata.managed_fields = None;
+    *armed.lock().unwrap() = Some(event);
+
+    recorder.flush().await.unwrap();
+    assert!(armed.lock().unwrap().is_none(), "the race was not staged");
+    let list = events.list(&ListParams::default()).await.unwrap().items;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].series.as_ref().map(|s| s.count), Some(3));
 }

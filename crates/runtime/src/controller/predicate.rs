@@ -30,11 +30,18 @@ pub enum ObjectEvent<'a> {
 ///
 /// ```
 /// use kubeforge_runtime::controller::predicates::{annotations_changed, generation_changed, labels_changed};
+/// use kubeforge_runtime::controller::{ObjectEvent, Predicate};
+/// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 ///
 /// // Spec changes, or label changes, but not status-only updates:
 /// let filter = generation_changed().or(labels_changed());
-/// // Everything except annotation-only changes:
-/// let other = annotations_changed().not();
+/// // Creates, deletes, and updates that leave the annotations alone:
+/// let other = Predicate::on_update(|old, new| old.annotations == new.annotations);
+/// // Not `annotations_changed().not()`: `not` inverts every event (as upstream's
+/// // `predicate.Not`), so that one would also drop creates and deletes.
+/// # let meta = ObjectMeta::default();
+/// assert!(other.matches(&ObjectEvent::Create(&meta)));
+/// assert!(!annotations_changed().not().matches(&ObjectEvent::Create(&meta)));
 /// ```
 #[derive(Clone)]
 pub struct Predicate {
@@ -82,7 +89,9 @@ impl Predicate {
         Predicate::new(move |e| self.matches(e) || other.matches(e))
     }
 
-    /// Passes what this one rejects.
+    /// Passes what this one rejects — every event, creates and deletes included (upstream's
+    /// `predicate.Not`). To invert only the judgement of updates, write the opposite test
+    /// with [`Predicate::on_update`].
     #[must_use]
     #[allow(clippy::should_implement_trait)]
     pub fn not(self) -> Predicate {

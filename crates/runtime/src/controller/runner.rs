@@ -29,6 +29,7 @@ use crate::cache::{InformerSynced, SharedInformerFactory, wait_for_cache_sync};
 use crate::workqueue::WorkQueue;
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use prometheus_client::metrics::gauge::Gauge;
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
@@ -199,15 +200,13 @@ async fn worker(
 ) {
     while let Some(request) = queue.get().await {
         let started = Instant::now();
-        if let Some(s) = &series {
-            s.active_workers.inc();
-        }
+        let active = series
+            .as_ref()
+            .map(|s| ActiveWorker::new(&s.active_workers));
         let outcome = AssertUnwindSafe(async { reconcile(request.clone()).await })
             .catch_unwind()
             .await;
-        if let Some(s) = &series {
-            s.active_workers.dec();
-        }
+        drop(active);
         let result = outcome.unwrap_or_else(|panic| {
             if let Some(s) = &series {
                 s.panics.inc();
@@ -243,6 +242,23 @@ async fn worker(
             s.observe(label, terminal, started.elapsed());
         }
         queue.done(&request);
+    }
+}
+
+/// Counts a worker as active while it lives: the gauge goes down again even when the
+/// reconcile is aborted (the run future dropped at the end of a bounded shutdown).
+struct ActiveWorker(Gauge);
+
+impl ActiveWorker {
+    fn new(gauge: &Gauge) -> Self {
+        gauge.inc();
+        ActiveWorker(gauge.clone())
+    }
+}
+
+impl Drop for ActiveWorker {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

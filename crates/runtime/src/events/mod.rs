@@ -10,4 +10,4 @@
 mod recorder;
 mod spam_filter;
 
-pub use recorder::{EventType, Recorder, RecorderConfig};
+pub use recorder::{EventType, MIN_SERIES_UPDATE_INTERVAL, Recorder, RecorderConfig};

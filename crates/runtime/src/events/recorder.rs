@@ -56,7 +56,9 @@ impl EventType {
 /// How a [`Recorder`] aggregates; the defaults are client-go's except where noted.
 #[derive(Debug, Clone)]
 pub struct RecorderConfig {
-    /// How often at most a series' count is written (default 30 s; client-go: 30 min).
+    /// How often at most a series' count is written (default 30 s; client-go: 30 min). Values
+    /// below [`MIN_SERIES_UPDATE_INTERVAL`] are raised to it (it is also the background
+    /// flush period, which must not spin).
     pub series_update_interval: Duration,
     /// A series not observed for this long is finished (default 6 min).
     pub series_ttl: Duration,
@@ -79,6 +81,9 @@ impl Default for RecorderConfig {
         }
     }
 }
+
+/// The least [`RecorderConfig::series_update_interval`] a [`Recorder`] uses.
+pub const MIN_SERIES_UPDATE_INTERVAL: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct SeriesKey {
@@ -169,13 +174,17 @@ impl Recorder {
         Self::with_config(client, controller, instance, RecorderConfig::default())
     }
 
-    /// A recorder with explicit aggregation settings.
+    /// A recorder with explicit aggregation settings (a `series_update_interval` below
+    /// [`MIN_SERIES_UPDATE_INTERVAL`] is raised to it).
     pub fn with_config(
         client: Client,
         controller: &str,
         instance: &str,
-        config: RecorderConfig,
+        mut config: RecorderConfig,
     ) -> Self {
+        config.series_update_interval = config
+            .series_update_interval
+            .max(MIN_SERIES_UPDATE_INTERVAL);
         Recorder {
             inner: Arc::new(Inner {
                 client,
@@ -390,16 +399,23 @@ impl Recorder {
                     last_observed_time: MicroTime(last_observed),
                 };
                 let patch = json!({ "series": series });
-                match api
-                    .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                    .await
-                {
+                let (params, patch) = (PatchParams::default(), Patch::Merge(&patch));
+                let patch_series = || api.patch(&name, &params, &patch);
+                match patch_series().await {
                     Ok(_) => {}
                     // Deleted meanwhile (events expire on the server): recreate it.
                     Err(kube::Error::Api(s)) if s.is_not_found() => {
                         event.series = Some(series);
                         event.metadata.resource_version = None;
-                        api.create(&PostParams::default(), &event).await?;
+                        match api.create(&PostParams::default(), &event).await {
+                            Ok(_) => {}
+                            // Recreated meanwhile by a concurrent write of this series: the
+                            // count may be older than ours, so patch it again.
+                            Err(kube::Error::Api(s)) if s.is_already_exists() => {
+                                patch_series().await?;
+                            }
+                            Err(e) => return Err(e),
+                        }
                     }
                     Err(e) => return Err(e),
                 }
@@ -408,32 +424,48 @@ impl Recorder {
         Ok(())
     }
 
-    /// Writes the counts of every series observed since its last write.
+    /// Writes the counts of every series observed since its last write. A series whose
+    /// write fails stays pending (the next flush retries it); the others are written all the
+    /// same, and the first error is returned.
     pub async fn flush(&self) -> Result<(), kube::Error> {
-        let now = Instant::now();
-        let writes: Vec<Write> = {
-            let mut state = self.state();
+        let writes: Vec<(SeriesKey, String, i32, Write)> = {
+            let state = self.state();
             state
                 .series
-                .values_mut()
-                .filter(|s| s.count > s.written_count)
-                .map(|s| {
-                    s.written_count = s.count;
-                    s.last_write_at = now;
-                    Write::Series {
+                .iter()
+                .filter(|(_, s)| s.count > s.written_count)
+                .map(|(key, s)| {
+                    let write = Write::Series {
                         namespace: s.namespace.clone(),
                         name: s.name.clone(),
                         count: s.count,
                         last_observed: s.last_observed,
                         event: s.event.clone(),
-                    }
+                    };
+                    (key.clone(), s.name.clone(), s.count, write)
                 })
                 .collect()
         };
-        for write in writes {
-            self.send(write).await?;
+        let mut first_error = None;
+        for (key, name, count, write) in writes {
+            let sent_at = Instant::now();
+            match self.send(write).await {
+                Ok(()) => {
+                    let mut state = self.state();
+                    if let Some(series) = state.series.get_mut(&key)
+                        && series.name == name
+                        && series.written_count < count
+                    {
+                        series.written_count = count;
+                        series.last_write_at = sent_at;
+                    }
+                }
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
         }
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     /// Starts the task that flushes pending counts every `series_update_interval`, once, if
@@ -458,5 +490,30 @@ impl Recorder {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_zero_update_interval_is_raised_so_the_flusher_cannot_spin() {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = Client::try_from(config).unwrap();
+        let zero = RecorderConfig {
+            series_update_interval: Duration::ZERO,
+            ..RecorderConfig::default()
+        };
+        let recorder = Recorder::with_config(client.clone(), "c", "i", zero);
+        assert_eq!(
+            recorder.inner.config.series_update_interval,
+            MIN_SERIES_UPDATE_INTERVAL
+        );
+        let recorder = Recorder::new(client, "c", "i");
+        assert_eq!(
+            recorder.inner.config.series_update_interval,
+            Duration::from_secs(30)
+        );
     }
 }
