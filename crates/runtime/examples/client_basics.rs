@@ -22,15 +22,30 @@ async fn main() -> anyhow::Result<()> {
     run(client, "default").await
 }
 
+/// Deletes `name` if it exists and waits until it is gone: a foreground deletion keeps the
+/// object (with the `foregroundDeletion` finalizer) until its dependents are collected.
+async fn remove(api: &Api<ConfigMap>, name: &str) -> anyhow::Result<()> {
+    match api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    for _ in 0..200 {
+        if api.get_opt(name).await?.is_none() {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    bail!("{name} was not deleted within 10 s")
+}
+
 /// Runs the walk-through in `namespace`, leaving nothing behind.
 pub async fn run(client: Client, namespace: &str) -> anyhow::Result<()> {
     let api: Api<ConfigMap> = Api::namespaced(client, namespace);
     let name = "client-basics";
 
-    // Create. A leftover from an interrupted run is removed first.
-    if api.get_opt(name).await?.is_some() {
-        api.delete(name, &DeleteParams::default()).await?;
-    }
+    // Create. A leftover from an earlier run (possibly still being deleted) goes first.
+    remove(&api, name).await?;
     let cm = ConfigMap {
         metadata: kube::api::ObjectMeta {
             name: Some(name.into()),
@@ -128,6 +143,7 @@ pub async fn run(client: Client, namespace: &str) -> anyhow::Result<()> {
         ..DeleteParams::foreground()
     };
     api.delete(name, &right).await?;
+    remove(&api, name).await?;
     println!("deleted {namespace}/{name} (propagationPolicy=Foreground)");
     Ok(())
 }
