@@ -4,6 +4,7 @@
 use super::namespace::NamespaceStrategy;
 use super::pod::PodStrategy;
 use super::secret::SecretStrategy;
+use super::service::ServiceStrategy;
 use super::{Strategy, Typed};
 use crate::crd::CrdStrategy;
 use crate::resource::{ResourceType, ScalePaths, SchemaSource};
@@ -136,11 +137,7 @@ pub fn builtin_resources() -> Vec<ResourceType> {
             .short(&["svc"])
             .all()
             .status()
-            .build::<Service>(
-                Typed::<Service>::new()
-                    .names(NameRule::Label)
-                    .printer(&table::SERVICE),
-            ),
+            .build::<Service>(ServiceStrategy::new()),
         entry("endpoints", "endpoints", true)
             .short(&["ep"])
             .build::<Endpoints>(Typed::<Endpoints>::new().printer(&table::ENDPOINTS)),

@@ -11,6 +11,7 @@ mod custom;
 pub mod namespace;
 mod pod;
 mod secret;
+mod service;
 mod typed;
 
 pub use builtin::builtin_resources;
