@@ -6,8 +6,8 @@
 //! Allocation is random within the range and unique among the IPs this server process has
 //! handed out; nothing routes to these IPs (there is no kube-proxy).
 
-use super::{Decoded, Strategy, Typed};
-use crate::status::{ApiError, FieldCause};
+use super::{Strategy, Typed};
+use crate::status::FieldCause;
 use crate::validation::NameRule;
 use k8s_openapi::api::core::v1::Service;
 use rand::Rng;
@@ -66,24 +66,10 @@ fn cluster_ip(obj: &Value) -> &str {
 }
 
 impl Strategy for ServiceStrategy {
-    fn field_schema(&self) -> std::sync::Arc<crate::fieldpath::Schema> {
-        self.typed.field_schema()
-    }
-
-    fn table(&self) -> &dyn crate::table::TableConvertor {
-        self.typed.table()
-    }
-
-    fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
-        self.typed.decode(value)
-    }
+    typed_basics!(typed, decode);
 
     fn name_rule(&self) -> NameRule {
         self.typed.name_rule()
-    }
-
-    fn selectable_fields(&self) -> &[&'static str] {
-        self.typed.selectable_fields()
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {
