@@ -838,7 +838,8 @@ fn expect_events(out: &str, reason: &str, others: &[&str]) -> Result<()> {
 
 /// `kubectl describe` of a ConfigMap, a Deployment and a custom resource, each with its Events
 /// (kubectl lists them with `fieldSelector=involvedObject.*`), never another object's; the
-/// custom resource's events come from kube-rs's `Recorder` (events.k8s.io/v1).
+/// custom resource's events come from kube-rs's `Recorder` (events.k8s.io/v1), the
+/// Deployment's include the simulated deployment controller's `ScalingReplicaSet`.
 pub(crate) async fn describe(k: &Kubectl) -> Result<()> {
     let ns = "describe";
     k.namespace(ns).await?;
@@ -970,6 +971,17 @@ pub(crate) async fn describe(k: &Kubectl) -> Result<()> {
         "unexpected Replicas line in:\n{out}"
     );
     expect_events(&out, "Rolled", &["Checked", "Elsewhere", "Noted"]).context("deployment")?;
+    // The simulated deployment controller's own event, as kube-controller-manager records it.
+    ensure!(
+        out.lines().any(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.starts_with(&["Normal", "ScalingReplicaSet"])
+                && w.contains(&"deployment-controller")
+                && l.contains("Scaled up replica set app-")
+                && l.ends_with("from 0 to 2")
+        }),
+        "no ScalingReplicaSet event in:\n{out}"
+    );
 
     let out = k.ok(&["describe", "note", "n1", "-n", ns]).await?;
     expect_events(&out, "Noted", &["Checked", "Elsewhere", "Rolled"]).context("custom resource")?;
