@@ -28,7 +28,7 @@
 //!   works, strict validation of an unknown nested field, `api-resources --api-group`, `explain`
 //!   of a custom resource field.
 //! - `watch`: `get -w --output-watch-events` sees ADDED/MODIFIED/DELETED lines as they happen;
-//!   plain `get -w` prints new objects.
+//!   plain `get -w` prints the table header once, then a row (NAME DATA AGE) per new object.
 //! - `api_resources`: short names (`cm`, `deploy`, `ns`), scope, kinds, verbs, `--namespaced=false`,
 //!   `api-versions`.
 //! - `explain`: `explain configmap.data`, `explain deployment.spec.replicas`.
@@ -40,13 +40,24 @@
 //! - `errors`: NotFound, AlreadyExists, an unknown resource type, a missing namespace, an invalid
 //!   name, and "No resources found".
 //!
-//! Assertions on human-readable output only look at the header's first column and the NAME column
-//! (or the `kind/name` prefix), which read the same with server-side Tables and with kubectl's
-//! NAME/AGE fallback.
+//! Whole-cluster scenarios (`kubectl/cluster.rs`; the server simulates workloads):
+//! - `columns`: `get` headers and cells, as against a real cluster, for Namespace, ConfigMap,
+//!   Secret, Pod (and `-o wide`), Service, Deployment (and `-o wide`), ReplicaSet, Event, Lease,
+//!   Role, RoleBinding (`-o wide`), CRD, and a custom resource's printer columns (`-o wide` adds
+//!   the priority-1 column).
+//! - `server_side_apply`: a conflict with client-side apply's manager, `--force-conflicts`, a
+//!   conflict between two appliers, shared ownership, removal of a field no longer applied.
+//! - `edit` (scripted `KUBE_EDITOR`), `diff` (exit codes, dry run), `workloads` (`rollout status`,
+//!   `scale` up and down, `set image` with rolling replacement), `cascade` (`delete
+//!   --cascade=orphan|foreground|background`, `delete namespace` with workloads), `describe` (a
+//!   ConfigMap, a Deployment and a custom resource with their Events, including a kube-rs
+//!   `Recorder`'s and the simulated deployment controller's).
 //!
-//! Binaries are looked up as `$KUBEFORGE_KUBECTL_DIR/kubectl.1.NN` (default
-//! `/usr/lib/google-cloud-sdk/bin`). A missing binary fails the test when `CI=true` and is skipped
-//! with a message otherwise.
+//! The first group's assertions on human-readable output only look at the header's first column
+//! and the NAME column (or the `kind/name` prefix); `columns`, `watch` and `describe` compare
+//! every column, so they fail if the server's Tables were missing or wrong.
+//!
+//! Binaries and the runner: see `kubectl_support` (a missing binary fails under `CI=true`).
 
 #[path = "kubectl/cluster.rs"]
 mod cluster;
