@@ -296,6 +296,19 @@ pub(crate) async fn columns(k: &Kubectl) -> Result<()> {
         ],
     )
     .context("events")?;
+    // The same event through events.k8s.io/v1 (one resource, converted on the way out).
+    expect_table(
+        &get(&["events.v1.events.k8s.io"]).await?,
+        &["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        &[
+            Cell::Age,
+            is("Normal"),
+            is("Synced"),
+            is("configmap/settings"),
+            is("Synced the settings"),
+        ],
+    )
+    .context("events.k8s.io events")?;
     expect_table(
         &get(&["lease", "leader"]).await?,
         &["NAME", "HOLDER", "AGE"],
