@@ -6,7 +6,10 @@
 //! cargo bench -p kubeforge-apiserver --bench apiserver -- create     # one (or several) by name
 //! ```
 //!
-//! Scenarios: `start`, `create`, `paced`, `list`, `watch`, `restart`, `memory`. When more than one
+//! Scenarios: `start`, `create`, `paced`, `list`, `watch`, `restart`, `memory`, and the
+//! whole-cluster ones: `apply` (server-side apply against a plain update), `gc` (one owner with
+//! 10,000 dependents), `namespace` (deleting a namespace of 10,000 objects), `rollout` (a simulated
+//! Deployment of 1,000 replicas becoming available). When more than one
 //! runs, each runs in its own child process (the bench binary re-executed), so that memory freed by
 //! one scenario cannot hide or inflate the next one's figures. Every figure is measured several
 //! times and reported as the median with the smallest and largest run beside it.
@@ -53,6 +56,22 @@ const SCENARIOS: &[(&str, &str)] = &[
         "durable restart to ready with 100,000 ConfigMaps",
     ),
     ("memory", "resident memory per stored ConfigMap at 100,000"),
+    (
+        "apply",
+        "server-side apply vs update: ConfigMap and Deployment, 16 clients",
+    ),
+    (
+        "gc",
+        "garbage collection of one owner with 10,000 dependents",
+    ),
+    (
+        "namespace",
+        "deletion of a namespace holding 10,000 ConfigMaps",
+    ),
+    (
+        "rollout",
+        "simulated Deployment of 1,000 replicas to available",
+    ),
 ];
 
 /// Environment variable naming the file children append their result rows to.
@@ -310,6 +329,22 @@ async fn start_server(dir: Option<&Path>) -> Res<ApiServer> {
 
 /// Creates `n` ConfigMaps named `{prefix}{i}` in `default`, in-process, `concurrency` at a time.
 async fn populate(server: &ApiServer, prefix: &str, n: usize, concurrency: usize) -> Res<()> {
+    let prefix = prefix.to_string();
+    populate_with(server, "default", n, concurrency, move |i| {
+        config_map_json(&format!("{prefix}{i}"))
+    })
+    .await
+}
+
+/// Creates `n` ConfigMaps `body(i)` in namespace `ns`, in-process, `concurrency` at a time.
+async fn populate_with(
+    server: &ApiServer,
+    ns: &str,
+    n: usize,
+    concurrency: usize,
+    body: impl Fn(usize) -> serde_json::Value + Send + Sync + 'static,
+) -> Res<()> {
+    let body = Arc::new(body);
     let rest = server.rest().clone();
     let rt = rest
         .catalog
@@ -319,7 +354,13 @@ async fn populate(server: &ApiServer, prefix: &str, n: usize, concurrency: usize
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (rest, rt, next, prefix) = (rest.clone(), rt.clone(), next.clone(), prefix.to_string());
+        let (rest, rt, next, body, ns) = (
+            rest.clone(),
+            rt.clone(),
+            next.clone(),
+            body.clone(),
+            ns.to_string(),
+        );
         tasks.push(tokio::spawn(async move {
             let opts = WriteOptions {
                 field_manager: "bench".into(),
@@ -330,8 +371,7 @@ async fn populate(server: &ApiServer, prefix: &str, n: usize, concurrency: usize
                 if i >= n {
                     return Ok::<(), String>(());
                 }
-                let body = config_map_json(&format!("{prefix}{i}"));
-                rest.create(&rt, Some("default"), body, &opts)
+                rest.create(&rt, Some(&ns), body(i), &opts)
                     .await
                     .map_err(|e| e.to_string())?;
             }
@@ -1078,6 +1118,9 @@ fn scenario_memory() -> Res<Report> {
     Ok(report)
 }
 
+#[path = "apiserver/cluster.rs"]
+mod cluster;
+
 // ---------------------------------------------------------------------------------------------
 // Driver
 
@@ -1108,6 +1151,10 @@ fn run_scenario(name: &str) -> Res<()> {
                     "list" => scenario_list().await,
                     "watch" => scenario_watch().await,
                     "restart" => scenario_restart().await,
+                    "apply" => cluster::scenario_apply().await,
+                    "gc" => cluster::scenario_gc().await,
+                    "namespace" => cluster::scenario_namespace().await,
+                    "rollout" => cluster::scenario_rollout().await,
                     other => Err(format!("unknown scenario {other:?}").into()),
                 }
             })?

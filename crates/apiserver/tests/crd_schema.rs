@@ -12,145 +12,16 @@
 //!   transition rule), a default added to the CRD later shows on the stored object.
 //! - A CRD with schema mistakes is rejected with one cause per mistake.
 //!
-//! Binaries are `$KUBEFORGE_KUBECTL_DIR/kubectl.1.NN` (default `/usr/lib/google-cloud-sdk/bin`);
-//! a missing one fails under `CI=true` and is skipped otherwise.
+//! The kubectl runner is `kubectl_support` (shared with `kubectl.rs`).
 
-use anyhow::{Context, Result, anyhow, ensure};
+mod kubectl_support;
+
+use anyhow::{Context, Result, ensure};
+use kubectl_support::{Kubectl, kubectl_binary, kubectl_versions};
 use kubeforge_apiserver::ApiServer;
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
-use tokio::process::Command;
 
-const DEFAULT_KUBECTL_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
-const CALL_TIMEOUT: Duration = Duration::from_secs(60);
-
-macro_rules! kubectl_versions {
-    ($($test:ident => $version:literal),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $test() {
-            suite($version).await;
-        }
-    )*};
-}
-
-kubectl_versions! {
-    kubectl_1_27 => "1.27",
-    kubectl_1_28 => "1.28",
-    kubectl_1_29 => "1.29",
-    kubectl_1_30 => "1.30",
-    kubectl_1_31 => "1.31",
-    kubectl_1_32 => "1.32",
-    kubectl_1_33 => "1.33",
-}
-
-fn kubectl_binary(version: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("KUBEFORGE_KUBECTL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_KUBECTL_DIR));
-    let path = dir.join(format!("kubectl.{version}"));
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "kubectl {version} is required in CI but {} does not exist",
-            path.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED kubectl {version}: {} does not exist",
-        path.display()
-    );
-    None
-}
-
-struct Kubectl {
-    binary: PathBuf,
-    home: tempfile::TempDir,
-}
-
-struct Output {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
-impl Kubectl {
-    async fn run(&self, args: &[&str]) -> Result<Output> {
-        let home = self.home.path();
-        let child = Command::new(&self.binary)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home)
-            .env("KUBECONFIG", home.join("kubeconfig"))
-            .current_dir(home)
-            .arg("--cache-dir")
-            .arg(home.join("cache"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()?;
-        let out = tokio::time::timeout(CALL_TIMEOUT, child.wait_with_output())
-            .await
-            .map_err(|_| anyhow!("`kubectl {}` timed out", args.join(" ")))??;
-        Ok(Output {
-            success: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
-    }
-
-    async fn ok(&self, args: &[&str]) -> Result<String> {
-        let out = self.run(args).await?;
-        ensure!(
-            out.success,
-            "`kubectl {}` failed:\n{}{}",
-            args.join(" "),
-            out.stdout,
-            out.stderr
-        );
-        Ok(out.stdout)
-    }
-
-    /// Runs kubectl expecting failure; fails unless stderr contains every `expected` line.
-    async fn rejects(&self, args: &[&str], expected: &[&str]) -> Result<()> {
-        let out = self.run(args).await?;
-        ensure!(
-            !out.success,
-            "`kubectl {}` succeeded but should have failed:\n{}{}",
-            args.join(" "),
-            out.stdout,
-            out.stderr
-        );
-        for e in expected {
-            ensure!(
-                out.stderr.contains(e),
-                "`kubectl {}`: expected\n  {e}\nin:\n{}",
-                args.join(" "),
-                out.stderr
-            );
-        }
-        Ok(())
-    }
-
-    fn manifest(&self, name: &str, text: &str) -> Result<String> {
-        std::fs::write(self.home.path().join(name), text)?;
-        Ok(name.to_string())
-    }
-
-    async fn apply(&self, name: &str, text: &str) -> Result<String> {
-        let file = self.manifest(name, text)?;
-        self.ok(&["apply", "-f", &file]).await
-    }
-
-    async fn get(&self, what: &[&str], path: &str) -> Result<String> {
-        let output = format!("jsonpath={path}");
-        self.ok(&[what, &["-o", &output]].concat()).await
-    }
-}
+kubectl_versions!();
 
 const CRDS: &str = r#"
 apiVersion: apiextensions.k8s.io/v1
@@ -346,29 +217,24 @@ async fn suite(version: &str) {
         .start()
         .await
         .expect("server starts");
-    let home = tempfile::tempdir().expect("tempdir");
-    server
-        .write_kubeconfig(home.path().join("kubeconfig"))
-        .expect("kubeconfig");
-    let k = Kubectl { binary, home };
+    let k = Kubectl::new(binary, &server).expect("preparing kubectl's home directory");
     if let Err(e) = scenarios(&k).await {
         panic!("kubectl {version}: {e:#}");
     }
 }
 
 async fn scenarios(k: &Kubectl) -> Result<()> {
-    k.apply("crds.yaml", CRDS)
-        .await
-        .context("creating the seed CRDs")?;
-    k.ok(&[
-        "wait",
-        "--for=condition=Established",
-        "--timeout=30s",
-        "crd/healthcheckpolicies.policy.k8s-go.openshift.org",
-        "crd/configurationdistributionrules.k8s.tideland.dev",
-        "crd/foos.samplecontroller.k8s.io",
-    ])
-    .await?;
+    k.create_crds(
+        "crds.yaml",
+        CRDS,
+        &[
+            "healthcheckpolicies.policy.k8s-go.openshift.org",
+            "configurationdistributionrules.k8s.tideland.dev",
+            "foos.samplecontroller.k8s.io",
+        ],
+    )
+    .await
+    .context("creating the seed CRDs")?;
     health_check_policy(k).await.context("HealthCheckPolicy")?;
     distribution_rule(k)
         .await
@@ -416,7 +282,7 @@ async fn health_check_policy(k: &Kubectl) -> Result<()> {
     .await?;
     k.ok(&["create", "--validate=false", "-f", &unknown])
         .await?;
-    let spec = k.get(&["get", "hcp", "u"], "{.spec}").await?;
+    let spec = k.jsonpath(&["get", "hcp", "u"], "{.spec}").await?;
     ensure!(
         !spec.contains("bogus") && spec.contains("kill"),
         "not pruned: {spec}"
@@ -462,7 +328,7 @@ async fn distribution_rule(k: &Kubectl) -> Result<()> {
     )
     .await?;
     let mode = k
-        .get(&["get", "cdr", "rule-codis-test"], "{.spec.mode}")
+        .jsonpath(&["get", "cdr", "rule-codis-test"], "{.spec.mode}")
         .await?;
     ensure!(mode == "both", "mode: {mode}");
 
@@ -556,7 +422,7 @@ async fn foo(k: &Kubectl) -> Result<()> {
     k.ok(&["scale", "foo", "example-foo", "--replicas=5"])
         .await?;
     let replicas = k
-        .get(&["get", "foo", "example-foo"], "{.spec.replicas}")
+        .jsonpath(&["get", "foo", "example-foo"], "{.spec.replicas}")
         .await?;
     ensure!(replicas == "5", "replicas: {replicas}");
 
@@ -576,7 +442,7 @@ async fn foo(k: &Kubectl) -> Result<()> {
     let mut paused = String::new();
     for _ in 0..50 {
         paused = k
-            .get(&["get", "foo", "example-foo"], "{.spec.paused}")
+            .jsonpath(&["get", "foo", "example-foo"], "{.spec.paused}")
             .await?;
         if paused == "false" {
             break;

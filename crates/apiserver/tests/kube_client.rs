@@ -1430,3 +1430,127 @@ async fn apply_get_opt_and_delete_collection() {
     );
     server.shutdown().await;
 }
+
+/// core/v1 and events.k8s.io/v1 Events are one resource: what kube-rs's `Recorder` writes
+/// (events.k8s.io/v1) is listed as core/v1 Events with the `involvedObject.*` field selectors
+/// `kubectl describe` uses, and core/v1 Events are listed through events.k8s.io/v1 with
+/// `regarding.*` selectors, each in its own form.
+#[tokio::test]
+async fn events_are_one_resource_across_both_apis() {
+    use k8s_openapi::api::core::v1::{Event as CoreEvent, ObjectReference};
+    use k8s_openapi::api::events::v1::Event as EventsV1;
+    use kube::runtime::events::{Event, EventType, Recorder};
+
+    let server = start().await;
+    let client = server.client();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let cm = cms
+        .create(&PostParams::default(), &configmap("watched", &[], "v"))
+        .await
+        .expect("create");
+    let reference = ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("ConfigMap".into()),
+        name: Some("watched".into()),
+        namespace: Some("default".into()),
+        uid: cm.metadata.uid.clone(),
+        ..ObjectReference::default()
+    };
+    let recorder = Recorder::new(client.clone(), "rec-controller".into());
+    let event = Event {
+        type_: EventType::Warning,
+        reason: "Drifted".into(),
+        note: Some("the value drifted".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    recorder.publish(&event, &reference).await.expect("publish");
+
+    let core: Api<CoreEvent> = Api::namespaced(client.clone(), "default");
+    let uid = cm.metadata.uid.clone().unwrap_or_default();
+    let describe_selector = format!(
+        "involvedObject.name=watched,involvedObject.namespace=default,involvedObject.kind=ConfigMap,involvedObject.uid={uid}"
+    );
+    let listed = core
+        .list(&ListParams::default().fields(&describe_selector))
+        .await
+        .expect("core list");
+    assert_eq!(listed.items.len(), 1, "{listed:?}");
+    let e = &listed.items[0];
+    assert_eq!(e.message.as_deref(), Some("the value drifted"));
+    assert_eq!(e.reason.as_deref(), Some("Drifted"));
+    assert_eq!(e.type_.as_deref(), Some("Warning"));
+    assert_eq!(e.reporting_component.as_deref(), Some("rec-controller"));
+    assert_eq!(e.involved_object.uid.as_deref(), Some(uid.as_str()));
+    assert!(e.event_time.is_some());
+
+    // A core/v1 Event, as client-go's legacy recorder writes it.
+    let legacy: CoreEvent = serde_json::from_value(json!({
+        "metadata": {"name": "watched.legacy"},
+        "involvedObject": {"apiVersion": "v1", "kind": "ConfigMap", "name": "watched",
+                           "namespace": "default", "uid": uid},
+        "reason": "Synced", "message": "synced it", "type": "Normal",
+        "source": {"component": "legacy-controller"}, "count": 3,
+        "firstTimestamp": "2024-01-01T00:00:00Z", "lastTimestamp": "2024-01-01T00:05:00Z",
+    }))
+    .expect("event");
+    core.create(&PostParams::default(), &legacy)
+        .await
+        .expect("create core event");
+    let by_source = core
+        .list(&ListParams::default().fields("source=legacy-controller"))
+        .await
+        .expect("list by source");
+    assert_eq!(names(&by_source.items), ["watched.legacy"]);
+
+    let v1: Api<EventsV1> = Api::namespaced(client.clone(), "default");
+    let listed = v1
+        .list(&ListParams::default().fields("regarding.name=watched"))
+        .await
+        .expect("events.k8s.io list");
+    assert_eq!(listed.items.len(), 2, "{listed:?}");
+    let converted = v1
+        .get("watched.legacy")
+        .await
+        .expect("get through events.k8s.io");
+    assert_eq!(converted.note.as_deref(), Some("synced it"));
+    assert_eq!(converted.deprecated_count, Some(3));
+    assert_eq!(
+        converted
+            .deprecated_source
+            .as_ref()
+            .and_then(|s| s.component.as_deref()),
+        Some("legacy-controller")
+    );
+    assert_eq!(
+        converted.regarding.as_ref().and_then(|r| r.name.as_deref()),
+        Some("watched")
+    );
+    let by_controller = v1
+        .list(&ListParams::default().fields("reportingController=rec-controller"))
+        .await
+        .expect("list by controller");
+    assert_eq!(by_controller.items.len(), 1);
+
+    // The recorder's second publish patches a series onto its event (events.k8s.io merge patch).
+    recorder
+        .publish(&event, &reference)
+        .await
+        .expect("publish again");
+    let series = core
+        .list(&ListParams::default().fields("reason=Drifted"))
+        .await
+        .expect("list");
+    assert_eq!(
+        series.items[0].series.as_ref().and_then(|s| s.count),
+        Some(2),
+        "{series:?}"
+    );
+
+    // Deleting through one API deletes it from both.
+    v1.delete("watched.legacy", &DeleteParams::default())
+        .await
+        .expect("delete through events.k8s.io");
+    assert!(core.get_opt("watched.legacy").await.expect("get").is_none());
+    server.shutdown().await;
+}

@@ -28,7 +28,7 @@
 //!   works, strict validation of an unknown nested field, `api-resources --api-group`, `explain`
 //!   of a custom resource field.
 //! - `watch`: `get -w --output-watch-events` sees ADDED/MODIFIED/DELETED lines as they happen;
-//!   plain `get -w` prints new objects.
+//!   plain `get -w` prints the table header once, then a row (NAME DATA AGE) per new object.
 //! - `api_resources`: short names (`cm`, `deploy`, `ns`), scope, kinds, verbs, `--namespaced=false`,
 //!   `api-versions`.
 //! - `explain`: `explain configmap.data`, `explain deployment.spec.replicas`.
@@ -40,54 +40,47 @@
 //! - `errors`: NotFound, AlreadyExists, an unknown resource type, a missing namespace, an invalid
 //!   name, and "No resources found".
 //!
-//! Assertions on human-readable output only look at the header's first column and the NAME column
-//! (or the `kind/name` prefix), which read the same with server-side Tables and with kubectl's
-//! NAME/AGE fallback.
+//! Whole-cluster scenarios (`kubectl/cluster.rs`; the server simulates workloads):
+//! - `columns`: `get` headers and cells, as against a real cluster, for Namespace, ConfigMap,
+//!   Secret, Pod (and `-o wide`), Service, Deployment (and `-o wide`), ReplicaSet, Event, Lease,
+//!   Role, RoleBinding (`-o wide`), CRD, and a custom resource's printer columns (`-o wide` adds
+//!   the priority-1 column).
+//! - `server_side_apply`: a conflict with client-side apply's manager, `--force-conflicts`, a
+//!   conflict between two appliers, shared ownership, removal of a field no longer applied.
+//! - `edit` (scripted `KUBE_EDITOR`), `diff` (exit codes, dry run), `workloads` (`rollout status`,
+//!   `scale` up and down, `set image` with rolling replacement), `cascade` (`delete
+//!   --cascade=orphan|foreground|background`, `delete namespace` with workloads), `describe` (a
+//!   ConfigMap, a Deployment and a custom resource with their Events, including a kube-rs
+//!   `Recorder`'s and the simulated deployment controller's).
 //!
-//! Binaries are looked up as `$KUBEFORGE_KUBECTL_DIR/kubectl.1.NN` (default
-//! `/usr/lib/google-cloud-sdk/bin`). A missing binary fails the test when `CI=true` and is skipped
-//! with a message otherwise.
+//! The first group's assertions on human-readable output only look at the header's first column
+//! and the NAME column (or the `kind/name` prefix); `columns`, `watch` and `describe` compare
+//! every column, so they fail if the server's Tables were missing or wrong.
+//!
+//! Binaries and the runner: see `kubectl_support` (a missing binary fails under `CI=true`).
+
+#[path = "kubectl/cluster.rs"]
+mod cluster;
+mod kubectl_support;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
+use cluster::{cascade, columns, describe, diff, edit, server_side_apply, workloads};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Api, PostParams};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
+use kubectl_support::{
+    EVENT_TIMEOUT, Kubectl, expect_eq, expect_line, kubectl_binary, kubectl_versions, name_column,
+    names, stdout_lines, wait_for_line,
+};
 use kubeforge_apiserver::ApiServer;
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
 
-/// Where the versioned kubectl binaries are installed unless `KUBEFORGE_KUBECTL_DIR` says otherwise.
-const DEFAULT_KUBECTL_DIR: &str = "/usr/lib/google-cloud-sdk/bin";
-/// The longest any single kubectl invocation may take.
-const CALL_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long to wait for something to happen in the background (a watch line, a deletion).
-const EVENT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How many scenarios of one kubectl version run at once (each in its own namespace). kubectl
 /// spends much of a call waiting, so a few at a time keep two cores busy.
 const SCENARIO_CONCURRENCY: usize = 4;
 
-macro_rules! kubectl_versions {
-    ($($test:ident => $version:literal),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $test() {
-            suite($version).await;
-        }
-    )*};
-}
-
-kubectl_versions! {
-    kubectl_1_27 => "1.27",
-    kubectl_1_28 => "1.28",
-    kubectl_1_29 => "1.29",
-    kubectl_1_30 => "1.30",
-    kubectl_1_31 => "1.31",
-    kubectl_1_32 => "1.32",
-    kubectl_1_33 => "1.33",
-}
+kubectl_versions!();
 
 /// Runs the scenarios, [`SCENARIO_CONCURRENCY`] at a time, printing how long each took and
 /// returning `name: error` for every one that failed.
@@ -119,6 +112,7 @@ async fn suite(version: &str) {
     };
     let server = ApiServer::builder()
         .in_memory()
+        .simulate_workloads(true)
         .start()
         .await
         .expect("starting the API server");
@@ -142,6 +136,13 @@ async fn suite(version: &str) {
             dry_run,
             validation,
             errors,
+            columns,
+            server_side_apply,
+            edit,
+            diff,
+            workloads,
+            cascade,
+            describe,
         ]
     );
     eprintln!(
@@ -155,228 +156,6 @@ async fn suite(version: &str) {
         failures.len(),
         failures.join("\n\n")
     );
-}
-
-/// The kubectl binary for `version`; `None` (after saying so) when it is missing outside CI.
-fn kubectl_binary(version: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("KUBEFORGE_KUBECTL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_KUBECTL_DIR));
-    let path = dir.join(format!("kubectl.{version}"));
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "kubectl {version} is required in CI but {} does not exist",
-            path.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED kubectl {version}: {} does not exist (install it or set KUBEFORGE_KUBECTL_DIR)",
-        path.display()
-    );
-    None
-}
-
-/// What a finished kubectl run printed.
-struct Output {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// One kubectl binary wired to one server, with its own home, cache and manifest directory.
-struct Kubectl {
-    binary: PathBuf,
-    /// `HOME`, the `--cache-dir`, the kubeconfig and the manifests.
-    home: tempfile::TempDir,
-    /// For test setup only (namespaces, polling), never for what is under test.
-    client: kube::Client,
-}
-
-impl Kubectl {
-    fn new(binary: PathBuf, server: &ApiServer) -> Result<Self> {
-        let home = tempfile::tempdir()?;
-        server.write_kubeconfig(home.path().join("kubeconfig"))?;
-        Ok(Kubectl {
-            binary,
-            home,
-            client: server.client(),
-        })
-    }
-
-    /// A kubectl command with a clean environment pointing at this server.
-    fn command(&self, args: &[&str]) -> Command {
-        let home = self.home.path();
-        let mut cmd = Command::new(&self.binary);
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home)
-            .env("KUBECONFIG", home.join("kubeconfig"))
-            .current_dir(home)
-            .arg("--cache-dir")
-            .arg(home.join("cache"))
-            .args(args)
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    /// Runs kubectl to completion (bounded by [`CALL_TIMEOUT`]).
-    async fn run(&self, args: &[&str]) -> Result<Output> {
-        let child = self
-            .command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting {}", self.binary.display()))?;
-        let out = tokio::time::timeout(CALL_TIMEOUT, child.wait_with_output())
-            .await
-            .map_err(|_| {
-                anyhow!(
-                    "`kubectl {}` still running after {CALL_TIMEOUT:?}",
-                    args.join(" ")
-                )
-            })??;
-        Ok(Output {
-            success: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
-    }
-
-    /// Runs kubectl, requiring success; returns stdout.
-    async fn ok(&self, args: &[&str]) -> Result<String> {
-        let out = self.run(args).await?;
-        ensure!(
-            out.success,
-            "`kubectl {}` failed:\n{}{}",
-            args.join(" "),
-            out.stdout,
-            out.stderr
-        );
-        Ok(out.stdout)
-    }
-
-    /// Runs kubectl, requiring failure; returns stderr.
-    async fn fails(&self, args: &[&str]) -> Result<String> {
-        let out = self.run(args).await?;
-        ensure!(
-            !out.success,
-            "`kubectl {}` succeeded but should have failed:\n{}{}",
-            args.join(" "),
-            out.stdout,
-            out.stderr
-        );
-        Ok(out.stderr)
-    }
-
-    /// `kubectl <args> -o json`, parsed.
-    async fn json(&self, args: &[&str]) -> Result<Value> {
-        let out = self.ok(&[args, &["-o", "json"]].concat()).await?;
-        serde_json::from_str(&out).with_context(|| format!("parsing JSON output:\n{out}"))
-    }
-
-    /// `kubectl <args> -o jsonpath=<path>`.
-    async fn jsonpath(&self, args: &[&str], path: &str) -> Result<String> {
-        let output = format!("jsonpath={path}");
-        self.ok(&[args, &["-o", &output]].concat()).await
-    }
-
-    /// Starts kubectl in the background with stdout piped (killed when dropped).
-    fn spawn(&self, args: &[&str]) -> Result<Child> {
-        self.command(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting {}", self.binary.display()))
-    }
-
-    /// Writes a manifest into kubectl's working directory and returns its file name.
-    fn manifest(&self, name: &str, text: &str) -> Result<String> {
-        std::fs::write(self.home.path().join(name), text)?;
-        Ok(name.to_string())
-    }
-
-    /// Creates namespace `name` (setup, through the kube client).
-    async fn namespace(&self, name: &str) -> Result<()> {
-        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}}))?;
-        Api::<Namespace>::all(self.client.clone())
-            .create(&PostParams::default(), &ns)
-            .await
-            .with_context(|| format!("creating namespace {name}"))?;
-        Ok(())
-    }
-}
-
-/// Fails unless some line of `out`, trimmed, equals `expected`.
-fn expect_line(out: &str, expected: &str) -> Result<()> {
-    ensure!(
-        out.lines().any(|l| l.trim() == expected),
-        "expected a line `{expected}` in:\n{out}"
-    );
-    Ok(())
-}
-
-/// Fails unless `actual == expected`, showing both.
-fn expect_eq<T: PartialEq + std::fmt::Debug>(actual: T, expected: T, what: &str) -> Result<()> {
-    ensure!(
-        actual == expected,
-        "{what}: expected {expected:?}, got {actual:?}"
-    );
-    Ok(())
-}
-
-/// The NAME column of human-readable `get` output, checking the header.
-fn name_column(out: &str) -> Result<Vec<String>> {
-    let mut lines = out.lines().filter(|l| !l.trim().is_empty());
-    let header = lines.next().ok_or_else(|| anyhow!("no output"))?;
-    ensure!(
-        header.split_whitespace().next() == Some("NAME"),
-        "expected a NAME header in:\n{out}"
-    );
-    Ok(lines
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_string)
-        .collect())
-}
-
-/// The non-empty lines of `-o name` output.
-fn names(out: &str) -> Vec<String> {
-    out.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// Reads lines from a background kubectl until one satisfies `want`, bounded by [`EVENT_TIMEOUT`].
-async fn wait_for_line(
-    lines: &mut Lines<BufReader<ChildStdout>>,
-    what: &str,
-    want: impl Fn(&[&str]) -> bool,
-) -> Result<()> {
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
-    loop {
-        let line = tokio::time::timeout_at(deadline, lines.next_line())
-            .await
-            .map_err(|_| anyhow!("no line with {what} within {EVENT_TIMEOUT:?}; saw:\n{seen}"))??
-            .ok_or_else(|| anyhow!("kubectl exited before printing {what}; saw:\n{seen}"))?;
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if want(&words) {
-            return Ok(());
-        }
-        seen.push_str(&line);
-        seen.push('\n');
-    }
-}
-
-/// The standard output lines of a background kubectl.
-fn stdout_lines(child: &mut Child) -> Result<Lines<BufReader<ChildStdout>>> {
-    let stdout = child.stdout.take().context("stdout not piped")?;
-    Ok(BufReader::new(stdout).lines())
 }
 
 async fn create(k: &Kubectl) -> Result<()> {
@@ -1163,11 +942,24 @@ async fn watch(k: &Kubectl) -> Result<()> {
     wait_for_line(&mut lines, "DELETED second", event("DELETED", "second")).await?;
     watcher.kill().await?;
 
+    // Plain `get -w` prints table rows: the header once, then NAME DATA AGE per event.
     let mut watcher = k.spawn(&["get", "cm", "-n", ns, "-w"])?;
     let mut lines = stdout_lines(&mut watcher)?;
+    wait_for_line(&mut lines, "the header", |w| w == ["NAME", "DATA", "AGE"]).await?;
     wait_for_line(&mut lines, "first", |w| w.first() == Some(&"first")).await?;
-    k.ok(&["create", "configmap", "third", "-n", ns]).await?;
-    wait_for_line(&mut lines, "third", |w| w.first() == Some(&"third")).await?;
+    k.ok(&[
+        "create",
+        "configmap",
+        "third",
+        "-n",
+        ns,
+        "--from-literal=a=b",
+    ])
+    .await?;
+    wait_for_line(&mut lines, "a row for third", |w| {
+        w.len() == 3 && w[0] == "third" && w[1] == "1" && kubectl_support::is_age(w[2])
+    })
+    .await?;
     watcher.kill().await?;
     Ok(())
 }

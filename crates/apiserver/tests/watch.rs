@@ -718,3 +718,90 @@ async fn reflector_survives_a_durable_restart() {
     task.abort();
     second.shutdown().await;
 }
+
+/// The next object a metadata watcher reports as touched, within 10 s.
+async fn next_touched<S>(events: &mut S) -> PartialObjectMeta<ConfigMap>
+where
+    S: Stream<Item = Result<PartialObjectMeta<ConfigMap>, watcher::Error>> + Unpin,
+{
+    tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("an event within 10s")
+        .expect("the stream goes on")
+        .expect("no watch error")
+}
+
+/// kube-rs's metadata-only API (`Api::get_metadata`, `list_metadata`, and a `watcher` over
+/// `Api<PartialObjectMeta<K>>`, what `metadata_watcher` became; they ask for
+/// `as=PartialObjectMetadata(List)`): objects come back as PartialObjectMetadata with their
+/// metadata, and the watcher sees creation, relabelling and deletion.
+#[tokio::test]
+async fn metadata_watcher_and_metadata_api() {
+    let server = start().await;
+    let client = server.client();
+    namespace(&client, "meta").await;
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "meta");
+    let pp = PostParams::default();
+    api.create(&pp, &configmap("m-1", &[("app", "one")], "payload"))
+        .await
+        .expect("create");
+
+    let meta = api.get_metadata("m-1").await.expect("get_metadata");
+    assert_eq!(
+        meta.types
+            .as_ref()
+            .map(|t| (t.api_version.as_str(), t.kind.as_str())),
+        Some(("meta.k8s.io/v1", "PartialObjectMetadata")),
+        "{meta:?}"
+    );
+    assert_eq!(meta.labels().get("app").map(String::as_str), Some("one"));
+    assert!(meta.uid().is_some() && meta.resource_version().is_some());
+    let list = api
+        .list_metadata(&ListParams::default().labels("app=one"))
+        .await
+        .expect("list_metadata");
+    assert_eq!(
+        list.types.kind, "PartialObjectMetadataList",
+        "list kind: {:?}",
+        list.types
+    );
+    assert_eq!(
+        list.items.iter().map(|o| o.name_any()).collect::<Vec<_>>(),
+        ["m-1"]
+    );
+
+    let meta_api: Api<PartialObjectMeta<ConfigMap>> = Api::namespaced(client.clone(), "meta");
+    let mut events = Box::pin(watcher(meta_api, watcher::Config::default()).touched_objects());
+    let first = next_touched(&mut events).await;
+    assert_eq!(first.name_any(), "m-1");
+    api.create(&pp, &configmap("m-2", &[], "payload"))
+        .await
+        .expect("create");
+    let created = next_touched(&mut events).await;
+    assert_eq!(created.name_any(), "m-2");
+    api.patch(
+        "m-2",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"app": "two"}}})),
+    )
+    .await
+    .expect("relabel");
+    let relabelled = next_touched(&mut events).await;
+    assert_eq!(
+        (
+            relabelled.name_any(),
+            relabelled.labels().get("app").cloned()
+        ),
+        ("m-2".to_string(), Some("two".to_string()))
+    );
+    api.delete("m-2", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let deleted = next_touched(&mut events).await;
+    assert_eq!(deleted.name_any(), "m-2");
+    assert!(
+        api.get_metadata_opt("m-2").await.expect("get").is_none(),
+        "m-2 is gone"
+    );
+    server.shutdown().await;
+}

@@ -2,6 +2,7 @@
 //! controllers over the store's change stream: garbage collection of ownerReferences and the
 //! namespace lifecycle, and (optionally) simulated workloads. (The CRD controller lives with the CRD code in `crd::controller`.)
 
+mod events;
 pub mod gc;
 pub mod namespace;
 pub mod workloads;

@@ -8,10 +8,14 @@
 //! - ReplicaSets get owned Pods (created or deleted to match replicas), with status.
 //! - Pods without a node are bound to `kubeforge-node`; pods on it are marked Running and Ready
 //!   (the kubelet's part), with an IP.
+//! - The deployment and replicaset controllers' events (`ScalingReplicaSet`, `SuccessfulCreate`,
+//!   `SuccessfulDelete`) are recorded as upstream's are (spam-filtered per object, see
+//!   `events.rs`), so `kubectl describe` shows them.
 //!
 //! Everything is level-driven from the change stream: an event marks the affected objects dirty,
 //! and each dirty object is reconciled against the current state.
 
+use super::events::EventRecorder;
 use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, ListOptions, PatchType, Rest, WriteOptions};
 use crate::storage::StoreError;
@@ -29,6 +33,10 @@ struct Types {
     replicasets: Arc<ResourceType>,
     pods: Arc<ResourceType>,
     nodes: Arc<ResourceType>,
+    /// The deployment controller's events.
+    deployment_events: EventRecorder,
+    /// The replicaset controller's events.
+    replicaset_events: EventRecorder,
 }
 
 fn types(rest: &Rest) -> Option<Types> {
@@ -38,6 +46,8 @@ fn types(rest: &Rest) -> Option<Types> {
         replicasets: r.find("apps", "v1", "replicasets")?,
         pods: r.find("", "v1", "pods")?,
         nodes: r.find("", "v1", "nodes")?,
+        deployment_events: EventRecorder::new("deployment-controller"),
+        replicaset_events: EventRecorder::new("replicaset-controller"),
     })
 }
 
@@ -281,13 +291,17 @@ async fn deployment(rest: &Rest, t: &Types, ns: &str, name: &str) -> Step {
                 "spec": {"replicas": desired, "selector": selector, "template": tpl},
             });
             match rest.create(&t.replicasets, Some(ns), rs, &opts()).await {
-                Ok(_) => {}
+                Ok(_) => {
+                    let message =
+                        format!("Scaled up replica set {new_rs_name} from 0 to {desired}");
+                    scaling_event(rest, t, &d, message);
+                }
                 Err(e) if e.code == 409 => {}
                 Err(e) => return Err(e),
             }
         }
         Some(rs) if rs.pointer("/spec/replicas").and_then(Value::as_i64) != Some(desired) => {
-            scale_rs(rest, t, ns, s(rs, "/metadata/name"), desired).await?;
+            scale_rs(rest, t, &d, rs, desired).await?;
         }
         Some(_) => {}
     }
@@ -296,7 +310,7 @@ async fn deployment(rest: &Rest, t: &Types, ns: &str, name: &str) -> Step {
         .filter(|rs| s(rs, "/metadata/labels/pod-template-hash") != hash)
     {
         if old.pointer("/spec/replicas").and_then(Value::as_i64) != Some(0) {
-            scale_rs(rest, t, ns, s(old, "/metadata/name"), 0).await?;
+            scale_rs(rest, t, &d, old, 0).await?;
         }
     }
     // Status from the owned ReplicaSets.
@@ -415,7 +429,20 @@ async fn deployment(rest: &Rest, t: &Types, ns: &str, name: &str) -> Step {
     Ok(())
 }
 
-async fn scale_rs(rest: &Rest, t: &Types, ns: &str, name: &str, replicas: i64) -> Step {
+/// Records the deployment controller's `ScalingReplicaSet` event on Deployment `d`.
+fn scaling_event(rest: &Rest, t: &Types, d: &Value, message: String) {
+    let kind = ("apps/v1", "Deployment");
+    t.deployment_events
+        .normal(rest, d, kind, "ScalingReplicaSet", message);
+}
+
+/// Scales ReplicaSet `rs` of Deployment `d` to `replicas`, recording the event.
+async fn scale_rs(rest: &Rest, t: &Types, d: &Value, rs: &Value, replicas: i64) -> Step {
+    let (ns, name) = (s(rs, "/metadata/namespace"), s(rs, "/metadata/name"));
+    let from = rs
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     let patch = json!({"spec": {"replicas": replicas}, "metadata": {"annotations": {"deployment.kubernetes.io/desired-replicas": replicas.to_string()}}});
     rest.patch(
         &t.replicasets,
@@ -426,8 +453,17 @@ async fn scale_rs(rest: &Rest, t: &Types, ns: &str, name: &str, replicas: i64) -
         &opts(),
         None,
     )
-    .await
-    .map(|_| ())
+    .await?;
+    let direction = if replicas > from { "up" } else { "down" };
+    let message = format!("Scaled {direction} replica set {name} from {from} to {replicas}");
+    scaling_event(rest, t, d, message);
+    Ok(())
+}
+
+/// Records the replicaset controller's event `reason` on ReplicaSet `rs`.
+fn replica_set_event(rest: &Rest, t: &Types, rs: &Value, reason: &str, message: String) {
+    let kind = ("apps/v1", "ReplicaSet");
+    t.replicaset_events.normal(rest, rs, kind, reason, message);
 }
 
 fn pod_ready(p: &Value) -> bool {
@@ -468,7 +504,15 @@ async fn replicaset(rest: &Rest, t: &Types, ns: &str, name: &str) -> Step {
             let mut spec = template.get("spec").cloned().unwrap_or(json!({}));
             spec["nodeName"] = json!(NODE_NAME);
             let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec});
-            rest.create(&t.pods, Some(ns), pod, &opts()).await?;
+            let created = rest.create(&t.pods, Some(ns), pod, &opts()).await?;
+            let pod_name = s(&created.object, "/metadata/name").to_string();
+            replica_set_event(
+                rest,
+                t,
+                &rs,
+                "SuccessfulCreate",
+                format!("Created pod: {pod_name}"),
+            );
         }
     } else if have > desired {
         // Delete not-ready pods first, then the youngest.
@@ -488,7 +532,10 @@ async fn replicaset(rest: &Rest, t: &Types, ns: &str, name: &str) -> Step {
                 )
                 .await
             {
-                Ok(_) => {}
+                Ok(_) => {
+                    let message = format!("Deleted pod: {}", s(p, "/metadata/name"));
+                    replica_set_event(rest, t, &rs, "SuccessfulDelete", message);
+                }
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),
             }

@@ -8,8 +8,9 @@ pub mod validation;
 pub use validation::validate_crd;
 
 use crate::resource::{ResourceType, ScalePaths, SchemaSource};
-use crate::status::{ApiError, FieldCause};
-use crate::strategy::{CustomResourceStrategy, Decoded, Strategy, Typed};
+use crate::status::FieldCause;
+use crate::strategy::typed_basics;
+use crate::strategy::{CustomResourceStrategy, Strategy, Typed};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -44,17 +45,7 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
 }
 
 impl Strategy for CrdStrategy {
-    fn field_schema(&self) -> std::sync::Arc<crate::fieldpath::Schema> {
-        self.typed.field_schema()
-    }
-
-    fn table(&self) -> &dyn crate::table::TableConvertor {
-        self.typed.table()
-    }
-
-    fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
-        self.typed.decode(value)
-    }
+    typed_basics!(typed, decode);
 
     fn tracks_generation(&self) -> bool {
         true

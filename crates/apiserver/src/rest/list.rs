@@ -65,9 +65,14 @@ fn encode_token(t: &Token) -> String {
         .encode(serde_json::to_vec(t).unwrap_or_default())
 }
 
-/// Checks that every field in `selector` is selectable on `rt`.
-pub(crate) fn check_fields(rt: &ResourceType, selector: &FieldSelector) -> Result<(), ApiError> {
-    for r in &selector.requirements {
+/// Checks that every field in `selector` is selectable on `rt`, and returns the selector with
+/// each field as the path it has in stored objects (which is what [`matches`] reads).
+pub(crate) fn check_fields(
+    rt: &ResourceType,
+    selector: &FieldSelector,
+) -> Result<FieldSelector, ApiError> {
+    let mut stored = selector.clone();
+    for r in &mut stored.requirements {
         let ok = matches!(r.field.as_str(), "metadata.name" | "metadata.namespace")
             || rt.strategy.selectable_fields().contains(&r.field.as_str());
         if !ok {
@@ -76,8 +81,9 @@ pub(crate) fn check_fields(rt: &ResourceType, selector: &FieldSelector) -> Resul
                 r.field
             )));
         }
+        r.field = rt.strategy.stored_field(&r.field).into_owned();
     }
-    Ok(())
+    Ok(stored)
 }
 
 /// Whether an object (with its namespace and name) passes both selectors.
@@ -147,7 +153,10 @@ impl Rest {
         namespace: Option<&str>,
         opts: &ListOptions,
     ) -> Result<ListResult, ApiError> {
-        check_fields(rt, &opts.field_selector)?;
+        let opts = &ListOptions {
+            field_selector: check_fields(rt, &opts.field_selector)?,
+            ..opts.clone()
+        };
         let namespace = if rt.namespaced { namespace } else { None };
         let (at, start) = match &opts.continue_token {
             Some(token) if !token.is_empty() => {

@@ -76,9 +76,9 @@ impl Rest {
         &self,
         rt: Arc<ResourceType>,
         namespace: Option<String>,
-        opts: WatchOptions,
+        mut opts: WatchOptions,
     ) -> Result<WatchStream, ApiError> {
-        check_fields(&rt, &opts.list.field_selector)?;
+        opts.list.field_selector = check_fields(&rt, &opts.list.field_selector)?;
         let namespace = if rt.namespaced { namespace } else { None };
         let rv = opts.list.resource_version.clone().filter(|s| !s.is_empty());
         let rv_match = opts

@@ -64,6 +64,12 @@ fn namespace_terminating(json: &[u8]) -> bool {
     }
 }
 
+/// `obj` (in `rt`'s form) as it is stored: the strategy's storage conversion, if any.
+fn stored_form(rt: &ResourceType, mut obj: Value) -> Value {
+    rt.strategy.convert_to_storage(&mut obj);
+    obj
+}
+
 impl Rest {
     /// Checks type meta, decodes through the strategy and applies `fieldValidation`.
     pub(crate) fn decode_for_write(
@@ -250,7 +256,7 @@ impl Rest {
                 .store
                 .write(WriteOp::Create {
                     key,
-                    value: obj.clone(),
+                    value: stored_form(rt, obj.clone()),
                 })
                 .await
             {
@@ -478,7 +484,7 @@ impl Rest {
             } else {
                 WriteOp::Update {
                     key: key.clone(),
-                    value: new,
+                    value: stored_form(rt, new),
                     expected: Some(current.resource_version),
                 }
             };
@@ -662,7 +668,7 @@ impl Rest {
                     .store
                     .write(WriteOp::Update {
                         key: key.clone(),
-                        value: marked,
+                        value: stored_form(rt, marked),
                         expected: Some(current.resource_version),
                     })
                     .await

@@ -1,9 +1,11 @@
 //! The table of built-in resources. Adding a built-in type is one entry here (plus, where its rules
 //! differ, a strategy of its own); routing, discovery and OpenAPI follow from the table.
 
+use super::event::{CoreEventStrategy, EventsV1Strategy};
 use super::namespace::NamespaceStrategy;
 use super::pod::PodStrategy;
 use super::secret::SecretStrategy;
+use super::service::ServiceStrategy;
 use super::{Strategy, Typed};
 use crate::crd::CrdStrategy;
 use crate::resource::{ResourceType, ScalePaths, SchemaSource};
@@ -28,6 +30,8 @@ struct Entry {
     categories: &'static [&'static str],
     status: bool,
     scale: bool,
+    /// Stored with another resource (group, plural), converted by the strategy.
+    stored_with: Option<(&'static str, &'static str)>,
 }
 
 const fn entry(plural: &'static str, singular: &'static str, namespaced: bool) -> Entry {
@@ -39,6 +43,7 @@ const fn entry(plural: &'static str, singular: &'static str, namespaced: bool) -
         categories: &[],
         status: false,
         scale: false,
+        stored_with: None,
     }
 }
 
@@ -57,6 +62,11 @@ impl Entry {
     }
     const fn scale(mut self) -> Self {
         self.scale = true;
+        self
+    }
+    /// Objects are stored with resource `plural` of `group` (the strategy converts).
+    const fn stored_with(mut self, group: &'static str, plural: &'static str) -> Self {
+        self.stored_with = Some((group, plural));
         self
     }
 
@@ -80,7 +90,10 @@ impl Entry {
                 status_replicas: ".status.replicas".into(),
                 label_selector: Some(".spec.selector".into()),
             }),
-            storage_key: ResourceType::storage_key_for(K::GROUP, self.plural),
+            storage_key: match self.stored_with {
+                Some((group, plural)) => ResourceType::storage_key_for(group, plural),
+                None => ResourceType::storage_key_for(K::GROUP, self.plural),
+            },
             multi_version: false,
             strategy: Arc::new(strategy),
             schema: SchemaSource::Builtin(register_schema::<K>),
@@ -102,20 +115,6 @@ fn register_schema<K: k8s_openapi::Resource + schemars::JsonSchema>(
     model.add_builtin::<K>(&rt.plural, rt.namespaced, &subresources);
 }
 
-const EVENT_FIELDS: &[&str] = &[
-    "involvedObject.kind",
-    "involvedObject.namespace",
-    "involvedObject.name",
-    "involvedObject.uid",
-    "involvedObject.apiVersion",
-    "involvedObject.resourceVersion",
-    "involvedObject.fieldPath",
-    "reason",
-    "reportingComponent",
-    "source",
-    "type",
-];
-
 /// Every built-in resource the server serves.
 pub fn builtin_resources() -> Vec<ResourceType> {
     vec![
@@ -136,21 +135,13 @@ pub fn builtin_resources() -> Vec<ResourceType> {
             .short(&["svc"])
             .all()
             .status()
-            .build::<Service>(
-                Typed::<Service>::new()
-                    .names(NameRule::Label)
-                    .printer(&table::SERVICE),
-            ),
+            .build::<Service>(ServiceStrategy::new()),
         entry("endpoints", "endpoints", true)
             .short(&["ep"])
             .build::<Endpoints>(Typed::<Endpoints>::new().printer(&table::ENDPOINTS)),
         entry("events", "event", true)
             .short(&["ev"])
-            .build::<Event>(
-                Typed::<Event>::new()
-                    .fields(EVENT_FIELDS)
-                    .printer(&table::EVENT),
-            ),
+            .build::<Event>(CoreEventStrategy::new()),
         entry("serviceaccounts", "serviceaccount", true)
             .short(&["sa"])
             .build::<ServiceAccount>(
@@ -188,17 +179,8 @@ pub fn builtin_resources() -> Vec<ResourceType> {
         entry("leases", "lease", true).build::<Lease>(Typed::<Lease>::new().printer(&table::LEASE)),
         entry("events", "event", true)
             .short(&["ev"])
-            .build::<EventsV1Event>(Typed::<EventsV1Event>::new().printer(&table::EVENT).fields(
-                &[
-                    "reason",
-                    "regarding.kind",
-                    "regarding.namespace",
-                    "regarding.name",
-                    "regarding.uid",
-                    "reportingController",
-                    "type",
-                ],
-            )),
+            .stored_with("", "events")
+            .build::<EventsV1Event>(EventsV1Strategy::new()),
         entry("roles", "role", true).build::<Role>(
             Typed::<Role>::new()
                 .names(NameRule::PathSegment)

@@ -6,11 +6,43 @@
 //! may be deleted. Built-in types get a [`Typed`] strategy (decoding through their k8s-openapi
 //! type), optionally wrapped by a resource-specific one; custom resources get theirs from the CRD.
 
+/// Implements, inside `impl Strategy for X`, the methods a resource-specific strategy takes
+/// unchanged from the [`Typed`] strategy it wraps in `self.$typed`: the field schema, the table
+/// and the selectable fields, plus decoding when asked (`typed_basics!(typed, decode)`).
+macro_rules! typed_basics {
+    ($typed:ident) => {
+        fn field_schema(&self) -> std::sync::Arc<crate::fieldpath::Schema> {
+            self.$typed.field_schema()
+        }
+
+        fn table(&self) -> &dyn crate::table::TableConvertor {
+            self.$typed.table()
+        }
+
+        fn selectable_fields(&self) -> &[&'static str] {
+            self.$typed.selectable_fields()
+        }
+    };
+    ($typed:ident, decode) => {
+        typed_basics!($typed);
+
+        fn decode(
+            &self,
+            value: serde_json::Value,
+        ) -> Result<$crate::strategy::Decoded, $crate::status::ApiError> {
+            self.$typed.decode(value)
+        }
+    };
+}
+pub(crate) use typed_basics;
+
 mod builtin;
 mod custom;
+mod event;
 pub mod namespace;
 mod pod;
 mod secret;
+mod service;
 mod typed;
 
 pub use builtin::builtin_resources;
@@ -101,6 +133,27 @@ pub trait Strategy: Send + Sync + 'static {
     /// Defaulting of a stored object as it is read (custom resources apply their schema's
     /// defaults, so defaults added to a CRD show on objects stored before).
     fn default_on_read(&self, _obj: &mut Value) {}
+
+    /// Whether this resource is stored in another resource's form (see [`Strategy::convert_to_storage`]);
+    /// then reads always go through [`Strategy::convert_from_storage`].
+    fn converts_for_storage(&self) -> bool {
+        false
+    }
+
+    /// Converts an object in this resource's form into the form it is stored in, just before it
+    /// is written (events.k8s.io/v1 Events are stored as core/v1 Events, as upstream stores both
+    /// at one storage version). Must leave an object already in storage form unchanged.
+    fn convert_to_storage(&self, _obj: &mut Value) {}
+
+    /// Converts a stored object into this resource's form as it is read. Must leave an object
+    /// already in this form unchanged.
+    fn convert_from_storage(&self, _obj: &mut Value) {}
+
+    /// The path a selectable field has in the stored object, when the field selector names it
+    /// differently (a converted form, or an alias such as core/v1 Event's `source`).
+    fn stored_field<'a>(&self, field: &'a str) -> std::borrow::Cow<'a, str> {
+        std::borrow::Cow::Borrowed(field)
+    }
 
     /// How objects are printed as table rows (`kubectl get`).
     fn table(&self) -> &dyn crate::table::TableConvertor {

@@ -1,6 +1,6 @@
 //! Namespaces: DNS-label names, phase `Active` on create, and the system namespaces that cannot go.
 
-use super::{Decoded, Strategy, Typed};
+use super::{Strategy, Typed};
 use crate::status::ApiError;
 use crate::validation::NameRule;
 use k8s_openapi::api::core::v1::Namespace;
@@ -31,24 +31,10 @@ impl NamespaceStrategy {
 }
 
 impl Strategy for NamespaceStrategy {
-    fn field_schema(&self) -> std::sync::Arc<crate::fieldpath::Schema> {
-        self.typed.field_schema()
-    }
-
-    fn table(&self) -> &dyn crate::table::TableConvertor {
-        self.typed.table()
-    }
-
-    fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
-        self.typed.decode(value)
-    }
+    typed_basics!(typed, decode);
 
     fn name_rule(&self) -> NameRule {
         NameRule::Label
-    }
-
-    fn selectable_fields(&self) -> &[&'static str] {
-        self.typed.selectable_fields()
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {

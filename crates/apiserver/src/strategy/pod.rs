@@ -1,7 +1,6 @@
 //! Pods: phase `Pending` on create, and the field selectors kubelets and kubectl use.
 
-use super::{Decoded, Strategy, Typed};
-use crate::status::ApiError;
+use super::{Strategy, Typed};
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 
@@ -29,21 +28,7 @@ impl PodStrategy {
 }
 
 impl Strategy for PodStrategy {
-    fn field_schema(&self) -> std::sync::Arc<crate::fieldpath::Schema> {
-        self.typed.field_schema()
-    }
-
-    fn table(&self) -> &dyn crate::table::TableConvertor {
-        self.typed.table()
-    }
-
-    fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
-        self.typed.decode(value)
-    }
-
-    fn selectable_fields(&self) -> &[&'static str] {
-        self.typed.selectable_fields()
-    }
+    typed_basics!(typed, decode);
 
     fn prepare_for_create(&self, obj: &mut Value) {
         obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});

@@ -31,13 +31,7 @@ impl Default for SecretStrategy {
 }
 
 impl Strategy for SecretStrategy {
-    fn field_schema(&self) -> std::sync::Arc<crate::fieldpath::Schema> {
-        self.typed.field_schema()
-    }
-
-    fn table(&self) -> &dyn crate::table::TableConvertor {
-        self.typed.table()
-    }
+    typed_basics!(typed);
 
     fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
         let mut decoded = self.typed.decode(value)?;
@@ -69,9 +63,5 @@ impl Strategy for SecretStrategy {
             obj.insert("type".into(), Value::String("Opaque".into()));
         }
         Ok(decoded)
-    }
-
-    fn selectable_fields(&self) -> &[&'static str] {
-        self.typed.selectable_fields()
     }
 }

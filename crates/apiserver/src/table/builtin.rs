@@ -353,22 +353,42 @@ pub const ENDPOINTS: Printer = Printer {
 
 fn event_object(o: &Value, regarding: &str) -> String {
     let kind = s(o, &format!("/{regarding}/kind")).to_lowercase();
-    format!("{kind}/{}", s(o, &format!("/{regarding}/name")))
+    match s(o, &format!("/{regarding}/name")) {
+        "" => kind,
+        name => format!("{kind}/{name}"),
+    }
 }
 
+/// The first of `pointers` holding a timestamp.
+fn first_time<'a>(o: &'a Value, pointers: &[&str]) -> Option<&'a Value> {
+    pointers.iter().find_map(|p| {
+        o.pointer(p)
+            .filter(|v| v.as_str().is_some_and(|t| !t.is_empty()))
+    })
+}
+
+/// When an event was first seen: firstTimestamp, else eventTime (events.k8s.io/v1 names the
+/// former deprecatedFirstTimestamp), as upstream's printer.
+fn event_first_seen(o: &Value) -> Option<&Value> {
+    first_time(
+        o,
+        &["/firstTimestamp", "/deprecatedFirstTimestamp", "/eventTime"],
+    )
+}
+
+/// When an event was last seen: its series' last observation, else lastTimestamp, else when it
+/// was first seen; `<unknown>` without any of them, as upstream's printer.
 fn event_last_seen(o: &Value, now: jiff::Timestamp) -> String {
-    for p in [
-        "/series/lastObservedTime",
-        "/lastTimestamp",
-        "/eventTime",
-        "/deprecatedLastTimestamp",
-        "/metadata/creationTimestamp",
-    ] {
-        if let Some(v) = o.pointer(p).filter(|v| v.is_string()) {
-            return translate_timestamp(Some(v), now);
-        }
-    }
-    "<unknown>".into()
+    let last = first_time(
+        o,
+        &[
+            "/series/lastObservedTime",
+            "/lastTimestamp",
+            "/deprecatedLastTimestamp",
+        ],
+    )
+    .or_else(|| event_first_seen(o));
+    translate_timestamp(last, now)
 }
 
 /// core/v1 and events.k8s.io/v1 Event: LAST SEEN TYPE REASON OBJECT MESSAGE.
@@ -402,14 +422,10 @@ pub const EVENT: Printer = Printer {
             "" => s(o, "/reportingController").to_string(),
             c => c.to_string(),
         };
-        let first = o
-            .pointer("/firstTimestamp")
-            .or_else(|| o.pointer("/deprecatedFirstTimestamp"))
-            .or_else(|| o.pointer("/eventTime"));
-        let count = o
-            .get("count")
-            .or_else(|| o.pointer("/series/count"))
-            .and_then(Value::as_i64)
+        // A series counts the event; singletons of the new API carry no count (shown as 1).
+        let count = ["/series/count", "/count", "/deprecatedCount"]
+            .iter()
+            .find_map(|p| o.pointer(p).and_then(Value::as_i64).filter(|c| *c != 0))
             .unwrap_or(1);
         vec![
             json!(event_last_seen(o, now)),
@@ -419,7 +435,7 @@ pub const EVENT: Printer = Printer {
             json!(s(o, &format!("/{regarding}/fieldPath"))),
             json!(source),
             json!(message.trim()),
-            json!(translate_timestamp(first.filter(|v| v.is_string()), now)),
+            json!(translate_timestamp(event_first_seen(o), now)),
             json!(count.to_string()),
             json!(name_of(o)),
         ]

@@ -1,0 +1,218 @@
+//! Events: core/v1 `Event` and events.k8s.io/v1 `Event` are one resource, as in kube-apiserver
+//! (which stores both at core/v1). An event written through either API is read through both, so
+//! events a kube-rs `Recorder` writes (events.k8s.io/v1) show in `kubectl describe` (which lists
+//! core/v1 events with `fieldSelector=involvedObject.*`).
+//!
+//! events.k8s.io/v1 objects are converted to the core form before they are stored and back as
+//! they are read, field for field as upstream's conversion (`regarding` ↔ `involvedObject`,
+//! `note` ↔ `message`, `reportingController` ↔ `reportingComponent`, the `deprecated*` fields ↔
+//! `source`, `firstTimestamp`, `lastTimestamp`, `count`). Field selectors name the served form's
+//! fields and are matched on the stored one.
+
+use super::{Strategy, Typed};
+use k8s_openapi::api::core::v1::Event;
+use k8s_openapi::api::events::v1::Event as EventsV1Event;
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// The events.k8s.io/v1 name of a core/v1 Event field, for fields whose names differ.
+const RENAMED: &[(&str, &str)] = &[
+    ("involvedObject", "regarding"),
+    ("message", "note"),
+    ("reportingComponent", "reportingController"),
+    ("source", "deprecatedSource"),
+    ("firstTimestamp", "deprecatedFirstTimestamp"),
+    ("lastTimestamp", "deprecatedLastTimestamp"),
+    ("count", "deprecatedCount"),
+];
+
+/// The apiVersion of events.k8s.io/v1.
+const EVENTS_V1: &str = "events.k8s.io/v1";
+
+/// Renames the top-level fields of [`RENAMED`] to their core names (`to_core`) or their
+/// events.k8s.io/v1 names, and sets `apiVersion`.
+fn rename(obj: &mut Value, api_version: &str, to_core: bool) {
+    let Some(map) = obj.as_object_mut() else {
+        return;
+    };
+    for &(core, v1) in RENAMED {
+        let (from, to) = if to_core { (v1, core) } else { (core, v1) };
+        if let Some(v) = map.remove(from) {
+            map.insert(to.to_string(), v);
+        }
+    }
+    map.insert("apiVersion".into(), Value::String(api_version.into()));
+}
+
+fn is_events_v1(obj: &Value) -> bool {
+    obj.get("apiVersion").and_then(Value::as_str) == Some(EVENTS_V1)
+}
+
+/// The core/v1 Event strategy (selectable fields as upstream's, `source` meaning
+/// `source.component`).
+pub struct CoreEventStrategy {
+    typed: Typed<Event>,
+}
+
+/// Fields a core/v1 Event list or watch may select on.
+const CORE_FIELDS: &[&str] = &[
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+    "reason",
+    "reportingComponent",
+    "source",
+    "type",
+];
+
+impl CoreEventStrategy {
+    /// The strategy.
+    pub fn new() -> Self {
+        CoreEventStrategy {
+            typed: Typed::new()
+                .fields(CORE_FIELDS)
+                .printer(&crate::table::EVENT),
+        }
+    }
+}
+
+impl Default for CoreEventStrategy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Strategy for CoreEventStrategy {
+    typed_basics!(typed, decode);
+
+    fn stored_field<'a>(&self, field: &'a str) -> Cow<'a, str> {
+        match field {
+            "source" => Cow::Borrowed("source.component"),
+            other => Cow::Borrowed(other),
+        }
+    }
+}
+
+/// The events.k8s.io/v1 Event strategy: stored in core/v1 form.
+pub struct EventsV1Strategy {
+    typed: Typed<EventsV1Event>,
+}
+
+impl EventsV1Strategy {
+    /// The strategy.
+    pub fn new() -> Self {
+        EventsV1Strategy {
+            typed: Typed::new().printer(&crate::table::EVENT).fields(&[
+                "reason",
+                "regarding.kind",
+                "regarding.namespace",
+                "regarding.name",
+                "regarding.uid",
+                "regarding.apiVersion",
+                "regarding.resourceVersion",
+                "regarding.fieldPath",
+                "reportingController",
+                "type",
+            ]),
+        }
+    }
+}
+
+impl Default for EventsV1Strategy {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Strategy for EventsV1Strategy {
+    typed_basics!(typed, decode);
+
+    fn converts_for_storage(&self) -> bool {
+        true
+    }
+
+    fn convert_to_storage(&self, obj: &mut Value) {
+        if is_events_v1(obj) {
+            rename(obj, "v1", true);
+        }
+    }
+
+    fn convert_from_storage(&self, obj: &mut Value) {
+        if !is_events_v1(obj) {
+            rename(obj, EVENTS_V1, false);
+        }
+    }
+
+    fn stored_field<'a>(&self, field: &'a str) -> Cow<'a, str> {
+        if let Some(rest) = field.strip_prefix("regarding.") {
+            return Cow::Owned(format!("involvedObject.{rest}"));
+        }
+        match field {
+            "reportingController" => Cow::Borrowed("reportingComponent"),
+            other => Cow::Borrowed(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_v1_round_trips_through_the_core_form() {
+        let s = EventsV1Strategy::new();
+        let served = json!({
+            "apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": {"name": "e", "namespace": "ns"},
+            "regarding": {"kind": "Pod", "name": "p"}, "note": "pulled", "reason": "Pulled",
+            "reportingController": "kubelet", "reportingInstance": "node-1", "action": "Pull",
+            "eventTime": "2024-01-01T00:00:00.000000Z", "type": "Normal",
+            "deprecatedSource": {"component": "kubelet"}, "deprecatedCount": 2,
+            "deprecatedFirstTimestamp": "2024-01-01T00:00:00Z",
+            "deprecatedLastTimestamp": "2024-01-01T00:01:00Z",
+            "series": {"count": 2, "lastObservedTime": "2024-01-01T00:01:00.000000Z"},
+        });
+        let mut stored = served.clone();
+        s.convert_to_storage(&mut stored);
+        assert_eq!(
+            stored,
+            json!({
+                "apiVersion": "v1", "kind": "Event",
+                "metadata": {"name": "e", "namespace": "ns"},
+                "involvedObject": {"kind": "Pod", "name": "p"}, "message": "pulled",
+                "reason": "Pulled", "reportingComponent": "kubelet",
+                "reportingInstance": "node-1", "action": "Pull",
+                "eventTime": "2024-01-01T00:00:00.000000Z", "type": "Normal",
+                "source": {"component": "kubelet"}, "count": 2,
+                "firstTimestamp": "2024-01-01T00:00:00Z",
+                "lastTimestamp": "2024-01-01T00:01:00Z",
+                "series": {"count": 2, "lastObservedTime": "2024-01-01T00:01:00.000000Z"},
+            })
+        );
+        // Converting again changes nothing; reading gives the served form back.
+        let mut again = stored.clone();
+        s.convert_to_storage(&mut again);
+        assert_eq!(again, stored);
+        s.convert_from_storage(&mut again);
+        assert_eq!(again, served);
+        s.convert_from_storage(&mut again);
+        assert_eq!(again, served);
+    }
+
+    #[test]
+    fn field_selectors_name_the_stored_fields() {
+        let v1 = EventsV1Strategy::new();
+        assert_eq!(v1.stored_field("regarding.name"), "involvedObject.name");
+        assert_eq!(v1.stored_field("reportingController"), "reportingComponent");
+        assert_eq!(v1.stored_field("reason"), "reason");
+        assert_eq!(
+            CoreEventStrategy::new().stored_field("source"),
+            "source.component"
+        );
+    }
+}
