@@ -23,6 +23,18 @@ enum Command {
     Up(UpArgs),
     /// Run only the API server.
     Apiserver(ServerArgs),
+    /// Print what a cluster needs to run operators: CRDs, RBAC, a Deployment.
+    Manifests(ManifestsArgs),
+}
+
+#[derive(Args)]
+struct ManifestsArgs {
+    /// Only this operator (default: every operator).
+    #[arg(long)]
+    operator: Option<String>,
+    /// The image the operator's Deployment runs.
+    #[arg(long, default_value = kubeforge_operators::manifests::DEFAULT_IMAGE)]
+    image: String,
 }
 
 #[derive(Args)]
@@ -102,6 +114,15 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Manifests(args) => {
+            let operators = match &args.operator {
+                Some(name) => vec![kubeforge_operators::find(name)?],
+                None => kubeforge_operators::OPERATORS.iter().collect(),
+            };
+            for operator in operators {
+                print!("{}", kubeforge_operators::manifests::yaml(operator, &args.image));
+            }
+        }
         Command::Apiserver(args) => {
             let server = start(&args, args.simulate_workloads).await?;
             println!("kubeforge API server listening on {}", server.url());
