@@ -81,6 +81,26 @@ async fn start(args: &ServerArgs, simulate: bool) -> anyhow::Result<ApiServer> {
     builder.start().await.context("starting the API server")
 }
 
+/// What `up` prints once everything runs: how to point kubectl at it and try the operators.
+fn getting_started(kubeconfig: &std::path::Path) -> String {
+    format!(
+        "Point kubectl at it:
+  export KUBECONFIG={}
+  kubectl get namespaces
+  kubectl api-resources
+
+Try the operators (from a checkout of kubeforge):
+  kubectl apply -f examples/foo.yaml
+  kubectl get foo,deployment example-foo           # Foo owns the Deployment; AVAILABLE reaches 1
+  kubectl apply -f examples/codis.yaml
+  kubectl get cdr -n ns-codis-test                 # DISTRIBUTED 2, Ready
+  kubectl get configmap cm-codis-test -n another-test -o yaml
+
+",
+        kubeconfig.display()
+    )
+}
+
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -120,7 +140,10 @@ async fn main() -> anyhow::Result<()> {
                 None => kubeforge_operators::OPERATORS.iter().collect(),
             };
             for operator in operators {
-                print!("{}", kubeforge_operators::manifests::yaml(operator, &args.image));
+                print!(
+                    "{}",
+                    kubeforge_operators::manifests::yaml(operator, &args.image)
+                );
             }
         }
         Command::Apiserver(args) => {
@@ -135,6 +158,14 @@ async fn main() -> anyhow::Result<()> {
             server
                 .write_kubeconfig(&args.kubeconfig)
                 .with_context(|| format!("writing {}", args.kubeconfig.display()))?;
+            let operators: Vec<_> = kubeforge_operators::OPERATORS.iter().collect();
+            kubeforge_operators::install::install_crds(
+                &server.client(),
+                &operators,
+                std::time::Duration::from_secs(30),
+            )
+            .await
+            .context("installing the operators' CRDs")?;
             let storage = if args.server.in_memory {
                 "in memory".to_string()
             } else {
@@ -145,16 +176,12 @@ async fn main() -> anyhow::Result<()> {
                 server.url()
             );
             println!();
-            println!("Point kubectl at it:");
-            println!(
-                "  export KUBECONFIG={}",
-                std::path::absolute(&args.kubeconfig)
-                    .unwrap_or(args.kubeconfig.clone())
-                    .display()
+            print!(
+                "{}",
+                getting_started(
+                    &std::path::absolute(&args.kubeconfig).unwrap_or(args.kubeconfig.clone())
+                )
             );
-            println!("  kubectl get namespaces");
-            println!("  kubectl api-resources");
-            println!();
             println!("Press Ctrl-C to stop.");
             shutdown_signal().await;
             tracing::info!("shutting down");

@@ -59,11 +59,7 @@ impl Events {
             action: "Reconcile".to_string(),
             secondary: None,
         };
-        if let Err(error) = self
-            .recorder
-            .publish(&event, &object.object_ref(&()))
-            .await
-        {
+        if let Err(error) = self.recorder.publish(&event, &object.object_ref(&())).await {
             tracing::warn!(%error, reason, "event not recorded");
         }
     }

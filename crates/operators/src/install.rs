@@ -33,7 +33,11 @@ pub enum InstallError {
 }
 
 /// Applies (server-side) the CRDs of `operators` and waits until each is established.
-pub async fn install_crds(client: &Client, operators: &[&Operator], timeout: Duration) -> Result<(), InstallError> {
+pub async fn install_crds(
+    client: &Client,
+    operators: &[&Operator],
+    timeout: Duration,
+) -> Result<(), InstallError> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let crds: Vec<CustomResourceDefinition> = operators.iter().flat_map(|o| (o.crds)()).collect();
@@ -41,7 +45,10 @@ pub async fn install_crds(client: &Client, operators: &[&Operator], timeout: Dur
         let name = crd.name_any();
         api.patch(&name, &params, &Patch::Apply(crd))
             .await
-            .map_err(|source| InstallError::Apply { name: name.clone(), source })?;
+            .map_err(|source| InstallError::Apply {
+                name: name.clone(),
+                source,
+            })?;
     }
     for crd in &crds {
         let name = crd.name_any();

@@ -64,21 +64,32 @@ pub fn find(name: &str) -> Result<&'static Operator, UnknownOperator> {
         .find(|o| o.name == name)
         .ok_or_else(|| UnknownOperator {
             name: name.to_string(),
-            known: OPERATORS.iter().map(|o| o.name).collect::<Vec<_>>().join(", "),
+            known: OPERATORS
+                .iter()
+                .map(|o| o.name)
+                .collect::<Vec<_>>()
+                .join(", "),
         })
 }
 
 /// The operators named in a comma-separated list (`foo,codis`), each once, in registry order;
 /// an empty list or `all` selects every operator.
 pub fn select(list: &str) -> Result<Vec<&'static Operator>, UnknownOperator> {
-    let names: Vec<&str> = list.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
+    let names: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
     if names.is_empty() || names == ["all"] {
         return Ok(OPERATORS.iter().collect());
     }
     for name in &names {
         find(name)?;
     }
-    Ok(OPERATORS.iter().filter(|o| names.contains(&o.name)).collect())
+    Ok(OPERATORS
+        .iter()
+        .filter(|o| names.contains(&o.name))
+        .collect())
 }
 
 #[cfg(test)]
@@ -89,9 +100,16 @@ mod tests {
     fn operators_are_selected_by_name() {
         assert_eq!(select("").unwrap().len(), OPERATORS.len());
         assert_eq!(select("all").unwrap().len(), OPERATORS.len());
-        let names: Vec<_> = select("codis, foo,codis").unwrap().iter().map(|o| o.name).collect();
+        let names: Vec<_> = select("codis, foo,codis")
+            .unwrap()
+            .iter()
+            .map(|o| o.name)
+            .collect();
         assert_eq!(names, ["foo", "codis"]);
         let error = select("foo,bar").unwrap_err();
-        assert_eq!(error.to_string(), "unknown operator \"bar\"; known operators: foo, codis");
+        assert_eq!(
+            error.to_string(),
+            "unknown operator \"bar\"; known operators: foo, codis"
+        );
     }
 }

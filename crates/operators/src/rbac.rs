@@ -89,9 +89,18 @@ mod tests {
         ]);
         assert_eq!(rules.len(), 3);
         assert_eq!(rules[0].api_groups.as_deref(), Some(&["".to_string()][..]));
-        assert_eq!(rules[0].resources.as_deref(), Some(&["configmaps".to_string()][..]));
+        assert_eq!(
+            rules[0].resources.as_deref(),
+            Some(&["configmaps".to_string()][..])
+        );
         assert_eq!(rules[1].verbs, ["create", "get", "list", "watch"]);
-        assert_eq!(rules[1].resources.as_deref(), Some(&["deployments".to_string()][..]));
-        assert_eq!(rules[2].resources.as_deref(), Some(&["deployments/status".to_string()][..]));
+        assert_eq!(
+            rules[1].resources.as_deref(),
+            Some(&["deployments".to_string()][..])
+        );
+        assert_eq!(
+            rules[2].resources.as_deref(),
+            Some(&["deployments/status".to_string()][..])
+        );
     }
 }

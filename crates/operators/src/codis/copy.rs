@@ -82,7 +82,8 @@ impl Distributable for Secret {
         }
     }
     fn needs_recreate(existing: &Self, desired: &Self) -> bool {
-        existing.type_.as_deref().unwrap_or("Opaque") != desired.type_.as_deref().unwrap_or("Opaque")
+        existing.type_.as_deref().unwrap_or("Opaque")
+            != desired.type_.as_deref().unwrap_or("Opaque")
             || (existing.immutable == Some(true) && !Self::same_content(existing, desired))
     }
     fn same_content(a: &Self, b: &Self) -> bool {
@@ -207,14 +208,25 @@ mod tests {
         );
         let copy = desired_copy(&source, "dst", "src/r");
         assert_eq!(copy.metadata.namespace.as_deref(), Some("dst"));
-        assert_eq!(copy.labels().get(MANAGED_BY_LABEL).map(String::as_str), Some(MANAGED_BY));
-        assert_eq!(copy.labels().get("rule").map(String::as_str), Some("testing"));
+        assert_eq!(
+            copy.labels().get(MANAGED_BY_LABEL).map(String::as_str),
+            Some(MANAGED_BY)
+        );
+        assert_eq!(
+            copy.labels().get("rule").map(String::as_str),
+            Some("testing")
+        );
         assert_eq!(managing_rule(&copy), Some("src/r"));
         assert_eq!(
-            copy.annotations().get(SOURCE_ANNOTATION).map(String::as_str),
+            copy.annotations()
+                .get(SOURCE_ANNOTATION)
+                .map(String::as_str),
             Some("src/cm")
         );
-        assert_eq!(copy.annotations().get("team").map(String::as_str), Some("a"));
+        assert_eq!(
+            copy.annotations().get("team").map(String::as_str),
+            Some("a")
+        );
         assert!(
             !copy
                 .annotations()

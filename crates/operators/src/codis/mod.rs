@@ -24,8 +24,7 @@ pub use reconcile::{
 };
 pub use status::READY;
 pub use types::{
-    ConfigurationDistributionRule, DNS1123_LABEL, LABEL_VALUE, Mode, Problem, RuleSpec,
-    RuleStatus,
+    ConfigurationDistributionRule, DNS1123_LABEL, LABEL_VALUE, Mode, Problem, RuleSpec, RuleStatus,
 };
 
 use crate::rbac::Access;

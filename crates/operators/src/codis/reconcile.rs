@@ -64,16 +64,31 @@ pub fn add_indexes(
             other => other,
         }
     }
-    tolerate(rules.store().add_indexer(RULES_BY_TARGET, |rule: &ConfigurationDistributionRule| {
-        rule.spec.namespaces.clone()
-    }))?;
-    tolerate(config_maps.store().add_indexer(COPIES_BY_RULE, by_rule::<ConfigMap>))?;
-    tolerate(secrets.store().add_indexer(COPIES_BY_RULE, by_rule::<Secret>))
+    tolerate(
+        rules
+            .store()
+            .add_indexer(RULES_BY_TARGET, |rule: &ConfigurationDistributionRule| {
+                rule.spec.namespaces.clone()
+            }),
+    )?;
+    tolerate(
+        config_maps
+            .store()
+            .add_indexer(COPIES_BY_RULE, by_rule::<ConfigMap>),
+    )?;
+    tolerate(
+        secrets
+            .store()
+            .add_indexer(COPIES_BY_RULE, by_rule::<Secret>),
+    )
 }
 
 /// The index function of [`COPIES_BY_RULE`].
 fn by_rule<K: Distributable>(object: &K) -> Vec<String> {
-    copy::managing_rule(object).map(str::to_string).into_iter().collect()
+    copy::managing_rule(object)
+        .map(str::to_string)
+        .into_iter()
+        .collect()
 }
 
 /// The rules (`namespace`, `name`) a change of a ConfigMap or Secret concerns: the rules of its
@@ -112,7 +127,9 @@ fn rules_listing(
     rules: &Lister<ConfigurationDistributionRule>,
     namespace: &str,
 ) -> Vec<Arc<ConfigurationDistributionRule>> {
-    rules.by_index(RULES_BY_TARGET, namespace).unwrap_or_default()
+    rules
+        .by_index(RULES_BY_TARGET, namespace)
+        .unwrap_or_default()
 }
 
 /// Why a sync did not complete.
@@ -148,8 +165,15 @@ pub struct Changes {
 enum Write<K> {
     Create(K),
     Replace(K),
-    Recreate { old_uid: Option<String>, copy: K },
-    Delete { namespace: String, name: String, uid: Option<String> },
+    Recreate {
+        old_uid: Option<String>,
+        copy: K,
+    },
+    Delete {
+        namespace: String,
+        name: String,
+        uid: Option<String>,
+    },
 }
 
 /// The outcome of one write: which object, and whether it worked.
@@ -178,7 +202,11 @@ fn uid_precondition(uid: Option<String>) -> DeleteParams {
 }
 
 /// Deletion where "already gone" counts as done.
-async fn delete<K: Distributable>(api: &Api<K>, name: &str, params: &DeleteParams) -> Result<(), kube::Error> {
+async fn delete<K: Distributable>(
+    api: &Api<K>,
+    name: &str,
+    params: &DeleteParams,
+) -> Result<(), kube::Error> {
     match api.delete(name, params).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
@@ -198,12 +226,17 @@ async fn perform<K: Distributable>(client: Client, write: Write<K>) -> Written {
                 WriteKind::Update
             },
         ),
-        Write::Delete { namespace, name, .. } => (namespace.clone(), name.clone(), WriteKind::Delete),
+        Write::Delete {
+            namespace, name, ..
+        } => (namespace.clone(), name.clone(), WriteKind::Delete),
     };
     let api: Api<K> = Api::namespaced(client, &namespace);
     let result = match write {
         Write::Create(copy) => api.create(&PostParams::default(), &copy).await.map(|_| ()),
-        Write::Replace(copy) => api.replace(&name, &PostParams::default(), &copy).await.map(|_| ()),
+        Write::Replace(copy) => api
+            .replace(&name, &PostParams::default(), &copy)
+            .await
+            .map(|_| ()),
         Write::Recreate { old_uid, copy } => {
             match delete(&api, &name, &uid_precondition(old_uid)).await {
                 Ok(()) => api.create(&PostParams::default(), &copy).await.map(|_| ()),
@@ -291,7 +324,12 @@ fn plan<K: Distributable>(
 }
 
 /// The sources of one kind in the rule's namespace (none when the mode excludes the kind).
-fn sources<K: Distributable>(lister: &Lister<K>, namespace: &str, selector: &str, enabled: bool) -> Vec<Arc<K>> {
+fn sources<K: Distributable>(
+    lister: &Lister<K>,
+    namespace: &str,
+    selector: &str,
+    enabled: bool,
+) -> Vec<Arc<K>> {
     if !enabled {
         return Vec::new();
     }
@@ -366,8 +404,22 @@ async fn delete_all_copies(ctx: &CodisContext, rule_key: &str) -> Result<usize, 
     let mut failures = Vec::new();
     let config_maps = copies_to_delete(&ctx.config_maps, rule_key);
     let secrets = copies_to_delete(&ctx.secrets, rule_key);
-    execute(&ctx.client, config_maps, &mut changes, &mut problems, &mut failures).await;
-    execute(&ctx.client, secrets, &mut changes, &mut problems, &mut failures).await;
+    execute(
+        &ctx.client,
+        config_maps,
+        &mut changes,
+        &mut problems,
+        &mut failures,
+    )
+    .await;
+    execute(
+        &ctx.client,
+        secrets,
+        &mut changes,
+        &mut problems,
+        &mut failures,
+    )
+    .await;
     if let Some(first) = failures.pop() {
         return Err(CodisError::Writes {
             failed: failures.len() + 1,
@@ -386,9 +438,13 @@ async fn set_finalizers(
     let patch = serde_json::json!({
         "metadata": {"finalizers": finalizers, "resourceVersion": rule.resource_version()}
     });
-    api.patch(&rule.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-        .map(|_| ())
+    api.patch(
+        &rule.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Brings the copies of rule `namespace/name` in line with it and reports what it changed.
@@ -403,7 +459,12 @@ pub async fn sync(ctx: &CodisContext, namespace: &str, name: &str) -> Result<Cha
     if rule.meta().deletion_timestamp.is_some() {
         changes.deleted = delete_all_copies(ctx, &rule_key).await?;
         if rule.finalizers().iter().any(|f| f == FINALIZER) {
-            let rest = rule.finalizers().iter().filter(|f| *f != FINALIZER).cloned().collect();
+            let rest = rule
+                .finalizers()
+                .iter()
+                .filter(|f| *f != FINALIZER)
+                .cloned()
+                .collect();
             match set_finalizers(&api, &rule, rest).await {
                 Ok(()) => {}
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
@@ -432,7 +493,8 @@ pub async fn sync(ctx: &CodisContext, namespace: &str, name: &str) -> Result<Cha
                 namespace: target.clone(),
                 object: None,
                 reason: "SameNamespace".into(),
-                message: "the rule's own namespace holds the sources; nothing is copied into it".into(),
+                message: "the rule's own namespace holds the sources; nothing is copied into it"
+                    .into(),
             });
             continue;
         }
@@ -441,7 +503,9 @@ pub async fn sync(ctx: &CodisContext, namespace: &str, name: &str) -> Result<Cha
                 namespace: target.clone(),
                 object: None,
                 reason: "NamespaceNotFound".into(),
-                message: format!("namespace \"{target}\" does not exist; copies follow when it is created"),
+                message: format!(
+                    "namespace \"{target}\" does not exist; copies follow when it is created"
+                ),
             }),
             Some(ns) if ns.meta().deletion_timestamp.is_some() => problems.push(Problem {
                 namespace: target.clone(),
@@ -457,7 +521,12 @@ pub async fn sync(ctx: &CodisContext, namespace: &str, name: &str) -> Result<Cha
     let config_maps = plan(
         &rule_key,
         &ctx.config_maps,
-        &sources(&ctx.config_maps, namespace, selector, rule.spec.mode.config_maps()),
+        &sources(
+            &ctx.config_maps,
+            namespace,
+            selector,
+            rule.spec.mode.config_maps(),
+        ),
         &targets,
     );
     let secrets = plan(
@@ -470,8 +539,22 @@ pub async fn sync(ctx: &CodisContext, namespace: &str, name: &str) -> Result<Cha
     problems.extend(config_maps.problems);
     problems.extend(secrets.problems);
     let mut failures = Vec::new();
-    distributed += execute(&ctx.client, config_maps.writes, &mut changes, &mut problems, &mut failures).await;
-    distributed += execute(&ctx.client, secrets.writes, &mut changes, &mut problems, &mut failures).await;
+    distributed += execute(
+        &ctx.client,
+        config_maps.writes,
+        &mut changes,
+        &mut problems,
+        &mut failures,
+    )
+    .await;
+    distributed += execute(
+        &ctx.client,
+        secrets.writes,
+        &mut changes,
+        &mut problems,
+        &mut failures,
+    )
+    .await;
 
     let previous = rule.status.as_ref();
     let new_status = status::compute(previous, rule.meta().generation, distributed, problems);
@@ -485,7 +568,9 @@ pub async fn sync(ctx: &CodisContext, namespace: &str, name: &str) -> Result<Cha
             "created {}, updated {}, deleted {} copies",
             changes.created, changes.updated, changes.deleted
         );
-        ctx.events.normal(rule.as_ref(), "Distributed", message).await;
+        ctx.events
+            .normal(rule.as_ref(), "Distributed", message)
+            .await;
     }
     if previous != Some(&new_status) {
         // A merge patch leaves out what it does not mention: clear solved problems explicitly.
@@ -494,7 +579,10 @@ pub async fn sync(ctx: &CodisContext, namespace: &str, name: &str) -> Result<Cha
             body["problems"] = serde_json::Value::Null;
         }
         let patch = serde_json::json!({"status": body});
-        match api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        match api
+            .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
             Ok(_) => changes.status_written = true,
             Err(kube::Error::Api(s)) if s.code == 404 => {}
             Err(e) => return Err(e.into()),

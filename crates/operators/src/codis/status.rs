@@ -85,7 +85,12 @@ mod tests {
         assert_eq!(first.conditions[0].status, "True");
         let again = compute(Some(&first), Some(1), 2, vec![]);
         assert_eq!(first, again, "an unchanged world gives an identical status");
-        let bad = compute(Some(&first), Some(2), 1, vec![problem("b", "X"), problem("a", "Y")]);
+        let bad = compute(
+            Some(&first),
+            Some(2),
+            1,
+            vec![problem("b", "X"), problem("a", "Y")],
+        );
         assert_eq!(bad.conditions[0].status, "False");
         assert_eq!(bad.problems[0].namespace, "a", "problems are sorted");
         assert_eq!(bad.observed_generation, Some(2));

@@ -54,8 +54,16 @@ impl Mode {
     printcolumn(name = "Mode", type_ = "string", json_path = ".spec.mode"),
     printcolumn(name = "Selector", type_ = "string", json_path = ".spec.selector"),
     printcolumn(name = "Targets", type_ = "string", json_path = ".spec.namespaces"),
-    printcolumn(name = "Distributed", type_ = "integer", json_path = ".status.distributed"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Distributed",
+        type_ = "integer",
+        json_path = ".status.distributed"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RuleSpec {
@@ -66,7 +74,10 @@ pub struct RuleSpec {
     #[schemars(length(max = 63), pattern(LABEL_VALUE))]
     pub selector: String,
     /// Namespaces that receive the copies.
-    #[schemars(length(min = 1, max = 256), inner(length(min = 1, max = 63), pattern(DNS1123_LABEL)))]
+    #[schemars(
+        length(min = 1, max = 256),
+        inner(length(min = 1, max = 63), pattern(DNS1123_LABEL))
+    )]
     pub namespaces: Vec<String>,
 }
 

@@ -144,7 +144,9 @@ pub async fn sync(ctx: &FooContext, namespace: &str, name: &str) -> Result<Chang
     }
     let deployment_name = foo.spec.deployment_name.as_str();
     if deployment_name.is_empty() {
-        return Err(FooError::MissingDeploymentName(format!("{namespace}/{name}")));
+        return Err(FooError::MissingDeploymentName(format!(
+            "{namespace}/{name}"
+        )));
     }
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), namespace);
 
@@ -184,12 +186,20 @@ pub async fn sync(ctx: &FooContext, namespace: &str, name: &str) -> Result<Chang
         tracing::info!(namespace, name, ?current, wanted, "correcting replicas");
         let patch = serde_json::json!({"spec": {"replicas": wanted}});
         deployment = deployments
-            .patch(deployment_name, &PatchParams::default(), &Patch::Merge(&patch))
+            .patch(
+                deployment_name,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
             .await?;
         changes.scaled = true;
     }
 
-    for old in ctx.deployments.namespaced(namespace).list(&Default::default()) {
+    for old in ctx
+        .deployments
+        .namespaced(namespace)
+        .list(&Default::default())
+    {
         let old_name = old.name_any();
         if old_name != deployment_name && controlled_by(old.as_ref(), &foo) {
             let params = DeleteParams {
@@ -204,7 +214,12 @@ pub async fn sync(ctx: &FooContext, namespace: &str, name: &str) -> Result<Chang
                 Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {}
                 Err(error) => return Err(error.into()),
             }
-            tracing::info!(namespace, name, deployment = old_name, "deleted the Deployment of an earlier deploymentName");
+            tracing::info!(
+                namespace,
+                name,
+                deployment = old_name,
+                "deleted the Deployment of an earlier deploymentName"
+            );
             changes.removed.push(old_name);
         }
     }
@@ -227,7 +242,11 @@ pub async fn sync(ctx: &FooContext, namespace: &str, name: &str) -> Result<Chang
 
     if changes.any() {
         ctx.events
-            .normal(foo.as_ref(), SUCCESS_SYNCED, MESSAGE_RESOURCE_SYNCED.to_string())
+            .normal(
+                foo.as_ref(),
+                SUCCESS_SYNCED,
+                MESSAGE_RESOURCE_SYNCED.to_string(),
+            )
             .await;
     }
     Ok(changes)

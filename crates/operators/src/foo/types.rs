@@ -19,6 +19,12 @@ pub const DNS1123_SUBDOMAIN: &str =
     namespaced,
     status = "FooStatus",
     derive = "PartialEq",
+    // `*.k8s.io` is a protected group: the API server wants this annotation (as upstream's
+    // sample-controller CRD carries it).
+    annotation(
+        "api-approved.kubernetes.io",
+        "unapproved, experimental-only; please use https://github.com/kubernetes/enhancements/pull/1111"
+    ),
     doc = "A Foo runs a Deployment of nginx Pods (sample-controller's custom resource).",
     printcolumn(name = "Deployment", type_ = "string", json_path = ".spec.deploymentName"),
     printcolumn(name = "Desired", type_ = "integer", json_path = ".spec.replicas"),
