@@ -1,10 +1,11 @@
-//! Events about the objects an operator reconciles (what `kubectl describe` shows).
+//! Events about the objects an operator reconciles (what `kubectl describe` shows), through
+//! kubeforge-runtime's aggregating [`Recorder`].
 //!
 //! Publishing an event never fails a reconcile: a rejected event is logged and dropped, as
 //! client-go's recorder does.
 
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
+use kubeforge_runtime::events::{EventType, Recorder};
 
 /// Publishes events on behalf of one controller.
 #[derive(Clone)]
@@ -19,19 +20,16 @@ impl std::fmt::Debug for Events {
 }
 
 impl Events {
-    /// Events reported by `controller` (the event's `reportingController`).
-    pub fn new(client: Client, controller: &str) -> Self {
-        let reporter = Reporter {
-            controller: controller.to_string(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
+    /// Events reported by `controller` (the Event's `reportingController`) from `instance`
+    /// (`reportingInstance`: the Pod or process).
+    pub fn new(client: Client, controller: &str, instance: &str) -> Self {
         Events {
-            recorder: Recorder::new(client, reporter),
+            recorder: Recorder::new(client, controller, instance),
         }
     }
 
     /// A `Normal` event about `object`.
-    pub async fn normal<K>(&self, object: &K, reason: &str, message: String)
+    pub async fn normal<K>(&self, object: &K, reason: &str, message: &str)
     where
         K: Resource<DynamicType = ()>,
     {
@@ -40,7 +38,7 @@ impl Events {
     }
 
     /// A `Warning` event about `object`.
-    pub async fn warning<K>(&self, object: &K, reason: &str, message: String)
+    pub async fn warning<K>(&self, object: &K, reason: &str, message: &str)
     where
         K: Resource<DynamicType = ()>,
     {
@@ -48,18 +46,16 @@ impl Events {
             .await
     }
 
-    async fn publish<K>(&self, object: &K, type_: EventType, reason: &str, message: String)
+    async fn publish<K>(&self, object: &K, type_: EventType, reason: &str, message: &str)
     where
         K: Resource<DynamicType = ()>,
     {
-        let event = Event {
-            type_,
-            reason: reason.to_string(),
-            note: Some(message),
-            action: "Reconcile".to_string(),
-            secondary: None,
-        };
-        if let Err(error) = self.recorder.publish(&event, &object.object_ref(&())).await {
+        let regarding = object.object_ref(&());
+        if let Err(error) = self
+            .recorder
+            .publish(&regarding, type_, reason, message)
+            .await
+        {
             tracing::warn!(%error, reason, "event not recorded");
         }
     }

@@ -15,8 +15,12 @@ pub mod foo;
 pub mod install;
 pub mod manifests;
 pub mod rbac;
+pub mod runner;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kubeforge_runtime::cache::{IndexError, SharedInformerFactory};
+use kubeforge_runtime::controller::RunnableController;
 
 /// One operator: what it is called, what it serves and what it may do.
 #[derive(Debug)]
@@ -29,6 +33,19 @@ pub struct Operator {
     pub crds: fn() -> Vec<CustomResourceDefinition>,
     /// What its controller reads and writes.
     pub permissions: fn() -> Vec<rbac::Access>,
+    /// Builds its controller.
+    pub controller: fn(&Wiring) -> Result<RunnableController, IndexError>,
+}
+
+/// What an operator's controller is built from.
+#[derive(Clone)]
+pub struct Wiring {
+    /// The client writes go through.
+    pub client: Client,
+    /// The informers (and listers) every controller of the process shares.
+    pub factory: SharedInformerFactory,
+    /// Who this process is (the Pod name in a cluster): events' `reportingInstance`.
+    pub instance: String,
 }
 
 /// Every operator kubeforge ships.
@@ -38,12 +55,14 @@ pub static OPERATORS: &[Operator] = &[
         summary: "sample-controller's Foo: a Foo owns a Deployment of nginx Pods",
         crds: foo::crds,
         permissions: foo::permissions,
+        controller: foo::controller,
     },
     Operator {
         name: codis::NAME,
         summary: "ConfigurationDistributionRule: copies labelled ConfigMaps and Secrets into other namespaces",
         crds: codis::crds,
         permissions: codis::permissions,
+        controller: codis::controller,
     },
 ];
 

@@ -7,20 +7,23 @@
 //! | `types.rs` | the custom resource and its schema |
 //! | `copy.rs` | what a copy is: content, marks of management, selection of sources |
 //! | `reconcile.rs` | one sync of one rule: plan, writes, cleanup, finalizer |
+//! | `controller.rs` | the controller: what it watches and how changes map to rules |
 //! | `status.rs` | the status and its `Ready` condition from what a sync found |
 
+mod controller;
 mod copy;
 mod reconcile;
 mod status;
 mod types;
 
+pub use controller::{CONTROLLER_NAME, controller};
 pub use copy::{
     Distributable, MANAGED_BY, MANAGED_BY_LABEL, RULE_ANNOTATION, SELECTOR_LABEL,
     SOURCE_ANNOTATION, managing_rule,
 };
 pub use reconcile::{
     COPIES_BY_RULE, Changes, CodisContext, CodisError, FINALIZER, RULES_BY_TARGET, add_indexes,
-    rules_for_namespace, rules_for_object, sync,
+    apply, cleanup, reconcile, rules_for_namespace, rules_for_object,
 };
 pub use status::READY;
 pub use types::{

@@ -8,9 +8,10 @@
 //!   a target namespace that the rule does not manage is never touched (it becomes a status
 //!   problem and a Warning event), and a copy managed by another rule is left to that rule (a
 //!   `ClaimedByOtherRule` problem), so two rules never fight over one object.
-//! - While the rule exists it carries a finalizer; a deleted rule's copies are all deleted before
-//!   the finalizer goes. A rule that vanished without it (finalizer removed by hand) still has
-//!   its copies deleted when it is synced.
+//! - While the rule exists it carries a finalizer ([`reconcile`], through kubeforge-runtime's
+//!   finalizer helper); a deleted rule's copies are all deleted before the finalizer goes. A rule
+//!   that vanished without it (finalizer removed by hand) still has its copies deleted when it is
+//!   reconciled.
 //! - The status is written only when it changed.
 
 use super::copy::{self, Distributable};
@@ -22,6 +23,8 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Client, Resource, ResourceExt};
 use kubeforge_runtime::cache::{IndexError, Informer, Lister};
+use kubeforge_runtime::controller::{Action, ReconcileError, Request};
+use kubeforge_runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -397,8 +400,9 @@ fn copies_to_delete<K: Distributable>(lister: &Lister<K>, rule_key: &str) -> Vec
         .collect()
 }
 
-/// Deletes every copy rule `rule_key` manages; returns how many it deleted.
-async fn delete_all_copies(ctx: &CodisContext, rule_key: &str) -> Result<usize, CodisError> {
+/// Deletes every copy rule `rule_key` (`namespace/name`) manages; returns how many it deleted.
+/// Run when the rule is being deleted (under its finalizer) or found gone.
+pub async fn cleanup(ctx: &CodisContext, rule_key: &str) -> Result<usize, CodisError> {
     let mut changes = Changes::default();
     let mut problems = Vec::new();
     let mut failures = Vec::new();
@@ -429,58 +433,18 @@ async fn delete_all_copies(ctx: &CodisContext, rule_key: &str) -> Result<usize, 
     Ok(changes.deleted)
 }
 
-/// Sets the rule's finalizers to `finalizers`, conditional on the version the cache saw.
-async fn set_finalizers(
-    api: &Api<ConfigurationDistributionRule>,
+/// Brings the copies of a live rule in line with it, and its status with what it found.
+/// (The finalizer is the caller's: see [`reconcile`].)
+pub async fn apply(
+    ctx: &CodisContext,
     rule: &ConfigurationDistributionRule,
-    finalizers: Vec<String>,
-) -> Result<(), kube::Error> {
-    let patch = serde_json::json!({
-        "metadata": {"finalizers": finalizers, "resourceVersion": rule.resource_version()}
-    });
-    api.patch(
-        &rule.name_any(),
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .map(|_| ())
-}
-
-/// Brings the copies of rule `namespace/name` in line with it and reports what it changed.
-pub async fn sync(ctx: &CodisContext, namespace: &str, name: &str) -> Result<Changes, CodisError> {
+) -> Result<Changes, CodisError> {
+    let namespace = rule.namespace().unwrap_or_default();
+    let namespace = namespace.as_str();
+    let name = rule.name_any();
     let rule_key = format!("{namespace}/{name}");
     let mut changes = Changes::default();
     let api: Api<ConfigurationDistributionRule> = Api::namespaced(ctx.client.clone(), namespace);
-    let Some(rule) = ctx.rules.get(namespace, name) else {
-        changes.deleted = delete_all_copies(ctx, &rule_key).await?;
-        return Ok(changes);
-    };
-    if rule.meta().deletion_timestamp.is_some() {
-        changes.deleted = delete_all_copies(ctx, &rule_key).await?;
-        if rule.finalizers().iter().any(|f| f == FINALIZER) {
-            let rest = rule
-                .finalizers()
-                .iter()
-                .filter(|f| *f != FINALIZER)
-                .cloned()
-                .collect();
-            match set_finalizers(&api, &rule, rest).await {
-                Ok(()) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        return Ok(changes);
-    }
-    if !rule.finalizers().iter().any(|f| f == FINALIZER) {
-        let mut finalizers = rule.finalizers().to_vec();
-        finalizers.push(FINALIZER.to_string());
-        // The update comes back through the watch and syncs the rule again.
-        set_finalizers(&api, &rule, finalizers).await?;
-        return Ok(changes);
-    }
-
     let mut problems = Vec::new();
     let mut targets = Vec::new();
     let mut seen = HashSet::new();
@@ -560,7 +524,7 @@ pub async fn sync(ctx: &CodisContext, namespace: &str, name: &str) -> Result<Cha
     let new_status = status::compute(previous, rule.meta().generation, distributed, problems);
     for problem in status::new_problems(previous, &new_status.problems) {
         ctx.events
-            .warning(rule.as_ref(), &problem.reason, problem.message.clone())
+            .warning(rule, &problem.reason, &problem.message)
             .await;
     }
     if changes.created + changes.updated + changes.deleted > 0 {
@@ -568,9 +532,7 @@ pub async fn sync(ctx: &CodisContext, namespace: &str, name: &str) -> Result<Cha
             "created {}, updated {}, deleted {} copies",
             changes.created, changes.updated, changes.deleted
         );
-        ctx.events
-            .normal(rule.as_ref(), "Distributed", message)
-            .await;
+        ctx.events.normal(rule, "Distributed", &message).await;
     }
     if previous != Some(&new_status) {
         // A merge patch leaves out what it does not mention: clear solved problems explicitly.
@@ -580,7 +542,7 @@ pub async fn sync(ctx: &CodisContext, namespace: &str, name: &str) -> Result<Cha
         }
         let patch = serde_json::json!({"status": body});
         match api
-            .patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
         {
             Ok(_) => changes.status_written = true,
@@ -595,4 +557,27 @@ pub async fn sync(ctx: &CodisContext, namespace: &str, name: &str) -> Result<Cha
         });
     }
     Ok(changes)
+}
+
+/// The controller's reconcile: a rule gone or being deleted has its copies cleaned up; a live
+/// rule gets the finalizer, then [`apply`].
+pub async fn reconcile(ctx: Arc<CodisContext>, request: Request) -> Result<Action, ReconcileError> {
+    let namespace = request.namespace.clone().unwrap_or_default();
+    let Some(rule) = ctx.rules.get(&namespace, &request.name) else {
+        cleanup(&ctx, &request.to_string()).await?;
+        return Ok(Action::await_change());
+    };
+    let api: Api<ConfigurationDistributionRule> = Api::namespaced(ctx.client.clone(), &namespace);
+    finalizer(&api, FINALIZER, rule, |event| async {
+        match event {
+            FinalizerEvent::Apply(rule) => {
+                apply(&ctx, &rule).await?;
+            }
+            FinalizerEvent::Cleanup(rule) => {
+                cleanup(&ctx, &copy::key_of(rule.as_ref())).await?;
+            }
+        }
+        Ok(Action::await_change())
+    })
+    .await
 }

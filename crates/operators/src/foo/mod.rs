@@ -5,13 +5,16 @@
 //! |---|---|
 //! | `types.rs` | the `Foo` custom resource and its schema |
 //! | `reconcile.rs` | one sync: the owned Deployment, replicas, status, events |
+//! | `controller.rs` | the controller: what it watches, its context |
 
+mod controller;
 mod reconcile;
 mod types;
 
+pub use controller::{CONTROLLER_NAME, controller};
 pub use reconcile::{
     Changes, ERR_RESOURCE_EXISTS, FooContext, FooError, MESSAGE_RESOURCE_SYNCED, SUCCESS_SYNCED,
-    deployment_labels, new_deployment, sync,
+    deployment_labels, new_deployment, reconcile, sync,
 };
 pub use types::{DNS1123_SUBDOMAIN, Foo, FooSpec, FooStatus};
 

@@ -10,7 +10,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Client, Resource, ResourceExt};
 use kubeforge_runtime::cache::Lister;
+use kubeforge_runtime::client::{OwnerReferenceError, set_controller_reference};
+use kubeforge_runtime::controller::{Action, ReconcileError, Request};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Event reason when the Deployment's name is taken by an object Foo does not control.
 pub const ERR_RESOURCE_EXISTS: &str = "ErrResourceExists";
@@ -41,6 +44,9 @@ pub enum FooError {
     /// The Deployment's name is taken by an object this Foo does not control.
     #[error("Resource {0:?} already exists and is not managed by Foo")]
     ResourceExists(String),
+    /// The Foo cannot own a Deployment (it has no uid: it was not read from a server).
+    #[error(transparent)]
+    Owner(#[from] OwnerReferenceError),
     /// The API server refused or failed a request.
     #[error(transparent)]
     Api(#[from] kube::Error),
@@ -49,7 +55,10 @@ pub enum FooError {
 impl FooError {
     /// Whether retrying can succeed (a terminal error is not requeued).
     pub fn is_terminal(&self) -> bool {
-        matches!(self, FooError::MissingDeploymentName(_))
+        matches!(
+            self,
+            FooError::MissingDeploymentName(_) | FooError::Owner(_)
+        )
     }
 }
 
@@ -81,14 +90,14 @@ pub fn deployment_labels(foo: &Foo) -> BTreeMap<String, String> {
     ])
 }
 
-/// The Deployment a Foo wants, as sample-controller's `newDeployment`.
-pub fn new_deployment(foo: &Foo) -> Deployment {
+/// The Deployment a Foo wants, as sample-controller's `newDeployment`: controlled by the Foo
+/// (`controller` and `blockOwnerDeletion` set).
+pub fn new_deployment(foo: &Foo) -> Result<Deployment, OwnerReferenceError> {
     let labels = deployment_labels(foo);
-    Deployment {
+    let mut deployment = Deployment {
         metadata: ObjectMeta {
             name: Some(foo.spec.deployment_name.clone()),
             namespace: foo.namespace(),
-            owner_references: foo.controller_owner_ref(&()).map(|r| vec![r]),
             ..ObjectMeta::default()
         },
         spec: Some(DeploymentSpec {
@@ -114,7 +123,9 @@ pub fn new_deployment(foo: &Foo) -> Deployment {
             ..DeploymentSpec::default()
         }),
         status: None,
-    }
+    };
+    set_controller_reference(foo, &mut deployment)?;
+    Ok(deployment)
 }
 
 /// Whether `foo` is the controller of `object`.
@@ -154,7 +165,7 @@ pub async fn sync(ctx: &FooContext, namespace: &str, name: &str) -> Result<Chang
         Some(existing) => existing.as_ref().clone(),
         None => {
             let created = deployments
-                .create(&PostParams::default(), &new_deployment(&foo))
+                .create(&PostParams::default(), &new_deployment(&foo)?)
                 .await;
             match created {
                 Ok(created) => {
@@ -173,7 +184,7 @@ pub async fn sync(ctx: &FooContext, namespace: &str, name: &str) -> Result<Chang
     if !controlled_by(&deployment, &foo) {
         let error = FooError::ResourceExists(deployment_name.to_string());
         ctx.events
-            .warning(foo.as_ref(), ERR_RESOURCE_EXISTS, error.to_string())
+            .warning(foo.as_ref(), ERR_RESOURCE_EXISTS, &error.to_string())
             .await;
         return Err(error);
     }
@@ -242,12 +253,19 @@ pub async fn sync(ctx: &FooContext, namespace: &str, name: &str) -> Result<Chang
 
     if changes.any() {
         ctx.events
-            .normal(
-                foo.as_ref(),
-                SUCCESS_SYNCED,
-                MESSAGE_RESOURCE_SYNCED.to_string(),
-            )
+            .normal(foo.as_ref(), SUCCESS_SYNCED, MESSAGE_RESOURCE_SYNCED)
             .await;
     }
     Ok(changes)
+}
+
+/// The controller's reconcile: [`sync`], with an empty `deploymentName` terminal (retrying
+/// cannot fix it) and every other error retried with back-off.
+pub async fn reconcile(ctx: Arc<FooContext>, request: Request) -> Result<Action, ReconcileError> {
+    let namespace = request.namespace.as_deref().unwrap_or_default();
+    match sync(&ctx, namespace, &request.name).await {
+        Ok(_) => Ok(Action::await_change()),
+        Err(error) if error.is_terminal() => Err(ReconcileError::terminal(error)),
+        Err(error) => Err(error.into()),
+    }
 }
