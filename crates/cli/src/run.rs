@@ -5,7 +5,8 @@ use anyhow::Context;
 use clap::Args;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
-use kubeforge_operators::runner::{self, RunOptions};
+use kubeforge_operators::runner::{Operators, RunOptions};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Which operators run, and how.
@@ -14,6 +15,18 @@ pub struct OperatorArgs {
     /// The operators to run, comma-separated (`foo`, `codis`; default: all).
     #[arg(long, default_value = "all")]
     pub operators: String,
+    /// Namespace of the leader-election Lease (`kubeforge-<operators>`).
+    #[arg(long, default_value = "default")]
+    pub leader_election_namespace: String,
+    /// Run the controllers without electing a leader (only one process may run them).
+    #[arg(long)]
+    pub no_leader_elect: bool,
+    /// Where to serve `/metrics` (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Where to serve `/healthz` and `/readyz` (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub health_addr: SocketAddr,
 }
 
 impl OperatorArgs {
@@ -24,7 +37,13 @@ impl OperatorArgs {
 
     /// How the runner runs them.
     pub fn options(&self) -> RunOptions {
-        RunOptions::default()
+        RunOptions {
+            identity: None,
+            leader_election_namespace: (!self.no_leader_elect)
+                .then(|| self.leader_election_namespace.clone()),
+            metrics_addr: Some(self.metrics_addr),
+            health_addr: Some(self.health_addr),
+        }
     }
 }
 
@@ -71,14 +90,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = client(args.kubeconfig.as_ref(), args.context.as_ref()).await?;
     let names: Vec<&str> = operators.iter().map(|o| o.name).collect();
     tracing::info!(operators = ?names, "running");
-    runner::run(
-        client,
-        &operators,
-        args.operators.options(),
-        shutdown_signal(),
-    )
-    .await
-    .context("running the operators")?;
+    let running = Operators::new(client, &operators, args.operators.options())
+        .context("starting the operators")?;
+    tracing::info!(metrics = ?running.metrics_addr(), health = ?running.health_addr(), "serving");
+    running
+        .run(shutdown_signal())
+        .await
+        .context("running the operators")?;
     tracing::info!("stopped");
     Ok(())
 }

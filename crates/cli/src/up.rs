@@ -7,7 +7,7 @@ use crate::server::{ServerArgs, start};
 use crate::signal::shutdown_signal;
 use anyhow::Context;
 use clap::Args;
-use kubeforge_operators::runner;
+use kubeforge_operators::runner::Operators;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,6 +24,11 @@ pub struct UpArgs {
     pub kubeconfig: PathBuf,
     #[command(flatten)]
     pub operators: OperatorArgs,
+}
+
+/// `http://ADDR/PATH`, or `off`.
+fn endpoint(addr: Option<std::net::SocketAddr>, path: &str) -> String {
+    addr.map_or_else(|| "off".to_string(), |a| format!("http://{a}{path}"))
 }
 
 /// What `up` prints once everything runs: how to point kubectl at it and try the operators.
@@ -57,14 +62,17 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     kubeforge_operators::install::install_crds(&client, &operators, Duration::from_secs(30))
         .await
         .context("installing the operators' CRDs")?;
+    let running = Operators::new(client, &operators, args.operators.options())
+        .context("starting the operators")?;
+    let endpoints = format!(
+        "metrics {}, health {}",
+        endpoint(running.metrics_addr(), "/metrics"),
+        endpoint(running.health_addr(), "/healthz")
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let options = args.operators.options();
-    let running = tokio::spawn(async move {
-        runner::run(client, &operators, options, async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let running = tokio::spawn(running.run(async {
+        let _ = stopped.await;
+    }));
 
     let storage = if args.server.in_memory {
         "in memory".to_string()
@@ -79,7 +87,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         .iter()
         .map(|o| o.name)
         .collect();
-    println!("Operators running: {}", names.join(", "));
+    println!("Operators running: {} ({endpoints})", names.join(", "));
     println!();
     let kubeconfig = std::path::absolute(&args.kubeconfig).unwrap_or(args.kubeconfig.clone());
     print!("{}", getting_started(&kubeconfig));

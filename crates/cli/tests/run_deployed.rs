@@ -110,7 +110,14 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
     }
 
     let mut run = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
-        .args(["run", "--operators", "foo,codis", "--kubeconfig"])
+        .args([
+            "run",
+            "--operators",
+            "foo,codis",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--health-addr", "127.0.0.1:0", "--kubeconfig"])
         .arg(&kubeconfig)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())

@@ -85,10 +85,41 @@ impl Kubectl {
     }
 }
 
+/// The body of a plain HTTP GET of `url` (`http://host:port/path`).
+async fn http_get(url: &str) -> Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow!("not http: {url}"))?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = tokio::net::TcpStream::connect(host).await?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| anyhow!("bad response: {response}"))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!("GET {url}: {head}");
+    }
+    Ok(body.trim().to_string())
+}
+
 /// Starts `kubeforge up` and waits for its getting-started block.
 async fn up(dir: &Path) -> Result<(Child, String)> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
-        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--health-addr", "127.0.0.1:0", "--data-dir"])
         .arg(dir.join("data"))
         .arg("--kubeconfig")
         .arg(dir.join("kubeconfig"))
@@ -134,7 +165,21 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         banner.contains("kubectl apply -f examples/foo.yaml"),
         "{banner}"
     );
-    assert!(banner.contains("Operators running: foo, codis"), "{banner}");
+    assert!(
+        banner.contains("Operators running: foo, codis ("),
+        "{banner}"
+    );
+    let url_after = |label: &str| -> Result<String> {
+        let start = banner
+            .find(label)
+            .ok_or_else(|| anyhow!("no {label} in {banner}"))?
+            + label.len();
+        let rest = &banner[start..];
+        let end = rest.find([',', ')']).unwrap_or(rest.len());
+        Ok(rest[..end].to_string())
+    };
+    let metrics_url = url_after("metrics ")?;
+    let health_url = url_after("health ")?;
     let kubectl = Kubectl {
         binary,
         kubeconfig: dir.path().join("kubeconfig"),
@@ -228,6 +273,30 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
                 "name",
             ],
             "configurationdistributionrule.k8s.tideland.dev/rule-codis-test",
+        )
+        .await?;
+
+    // The manager's endpoints and its leader-election Lease.
+    assert_eq!(http_get(&health_url).await?, "ok");
+    let metrics = http_get(&metrics_url).await?;
+    for controller in ["foo", "configurationdistributionrule"] {
+        let line = format!(
+            "controller_runtime_reconcile_total{{controller=\"{controller}\",result=\"success\"}}"
+        );
+        assert!(metrics.contains(&line), "{line} missing from\n{metrics}");
+    }
+    kubectl
+        .until(
+            &[
+                "get",
+                "lease",
+                "kubeforge-foo-codis",
+                "-n",
+                "default",
+                "-o",
+                "name",
+            ],
+            "lease.coordination.k8s.io/kubeforge-foo-codis",
         )
         .await?;
 

@@ -4,7 +4,7 @@
 //! Publishing an event never fails a reconcile: a rejected event is logged and dropped, as
 //! client-go's recorder does.
 
-use kube::{Client, Resource};
+use kube::Resource;
 use kubeforge_runtime::events::{EventType, Recorder};
 
 /// Publishes events on behalf of one controller.
@@ -20,12 +20,12 @@ impl std::fmt::Debug for Events {
 }
 
 impl Events {
-    /// Events reported by `controller` (the Event's `reportingController`) from `instance`
-    /// (`reportingInstance`: the Pod or process).
-    pub fn new(client: Client, controller: &str, instance: &str) -> Self {
-        Events {
-            recorder: Recorder::new(client, controller, instance),
-        }
+    /// Events published through `recorder` (from [`Manager::recorder`], which flushes it on
+    /// shutdown).
+    ///
+    /// [`Manager::recorder`]: kubeforge_runtime::manager::Manager::recorder
+    pub fn new(recorder: Recorder) -> Self {
+        Events { recorder }
     }
 
     /// A `Normal` event about `object`.

@@ -18,9 +18,9 @@ pub mod rbac;
 pub mod runner;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::Client;
-use kubeforge_runtime::cache::{IndexError, SharedInformerFactory};
+use kubeforge_runtime::cache::IndexError;
 use kubeforge_runtime::controller::RunnableController;
+use kubeforge_runtime::manager::Manager;
 
 /// One operator: what it is called, what it serves and what it may do.
 #[derive(Debug)]
@@ -33,19 +33,8 @@ pub struct Operator {
     pub crds: fn() -> Vec<CustomResourceDefinition>,
     /// What its controller reads and writes.
     pub permissions: fn() -> Vec<rbac::Access>,
-    /// Builds its controller.
-    pub controller: fn(&Wiring) -> Result<RunnableController, IndexError>,
-}
-
-/// What an operator's controller is built from.
-#[derive(Clone)]
-pub struct Wiring {
-    /// The client writes go through.
-    pub client: Client,
-    /// The informers (and listers) every controller of the process shares.
-    pub factory: SharedInformerFactory,
-    /// Who this process is (the Pod name in a cluster): events' `reportingInstance`.
-    pub instance: String,
+    /// Builds its controller on a manager's client, informers and event recorders.
+    pub controller: fn(&Manager) -> Result<RunnableController, IndexError>,
 }
 
 /// Every operator kubeforge ships.

@@ -6,12 +6,12 @@ use super::reconcile::{
     CodisContext, add_indexes, reconcile, rules_for_namespace, rules_for_object,
 };
 use super::types::ConfigurationDistributionRule;
-use crate::Wiring;
 use crate::events::Events;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use kube::ResourceExt;
 use kubeforge_runtime::cache::{IndexError, InformerScope, Lister};
 use kubeforge_runtime::controller::{Controller, Request, RunnableController};
+use kubeforge_runtime::manager::Manager;
 use std::sync::Arc;
 
 /// The controller's name (its work queue and metrics are labelled with it).
@@ -23,9 +23,9 @@ fn requests(keys: Vec<(String, String)>) -> Vec<Request> {
         .collect()
 }
 
-/// Builds the rule controller on `wiring`'s informers (adding the indexes it reads through).
-pub fn controller(wiring: &Wiring) -> Result<RunnableController, IndexError> {
-    let factory = &wiring.factory;
+/// Builds the rule controller on `manager`'s client, informers and recorder (adding the indexes it reads through).
+pub fn controller(manager: &Manager) -> Result<RunnableController, IndexError> {
+    let factory = manager.factory();
     let rule_informer = factory.informer::<ConfigurationDistributionRule>(InformerScope::all());
     let config_maps = factory.informer::<ConfigMap>(InformerScope::all());
     let secrets = factory.informer::<Secret>(InformerScope::all());
@@ -33,16 +33,12 @@ pub fn controller(wiring: &Wiring) -> Result<RunnableController, IndexError> {
     add_indexes(&rule_informer, &config_maps, &secrets)?;
     let rules: Lister<ConfigurationDistributionRule> = rule_informer.lister();
     let ctx = Arc::new(CodisContext {
-        client: wiring.client.clone(),
+        client: manager.client(),
         rules: rules.clone(),
         config_maps: config_maps.lister(),
         secrets: secrets.lister(),
         namespaces: namespaces.lister(),
-        events: Events::new(
-            wiring.client.clone(),
-            "kubeforge.dev/codis-controller",
-            &wiring.instance,
-        ),
+        events: Events::new(manager.recorder("kubeforge.dev/codis-controller")),
     });
     let for_config_map = rules.clone();
     let for_secret = rules.clone();
