@@ -8,6 +8,9 @@
 //! kubectl is `$KUBEFORGE_KUBECTL_DIR/kubectl.1.33` (default `/usr/lib/google-cloud-sdk/bin`); a
 //! missing binary fails under `CI=true` and is skipped otherwise.
 
+// `foo` is sample-controller's kind, not a placeholder.
+#![allow(clippy::disallowed_names)]
+
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};

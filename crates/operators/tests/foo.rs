@@ -1,6 +1,9 @@
 //! The Foo operator end to end: an in-process API server with simulated workloads, the Foo CRD
 //! installed, the operator running, and outcomes read back through the API.
 
+// `foo` is sample-controller's kind, not a placeholder.
+#![allow(clippy::disallowed_names)]
+
 mod common;
 
 use common::{Env, code, events_about, eventually, occurrences};

@@ -51,19 +51,11 @@ impl Mode {
     shortname = "codisrule",
     shortname = "rule",
     doc = "Copies the ConfigMaps and/or Secrets of its namespace labelled rule=<selector> into the listed namespaces and keeps the copies identical.",
-    printcolumn(name = "Mode", type_ = "string", json_path = ".spec.mode"),
-    printcolumn(name = "Selector", type_ = "string", json_path = ".spec.selector"),
-    printcolumn(name = "Targets", type_ = "string", json_path = ".spec.namespaces"),
-    printcolumn(
-        name = "Distributed",
-        type_ = "integer",
-        json_path = ".status.distributed"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
-    )
+    printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.mode"}"#,
+    printcolumn = r#"{"name":"Selector","type":"string","jsonPath":".spec.selector"}"#,
+    printcolumn = r#"{"name":"Targets","type":"string","jsonPath":".spec.namespaces"}"#,
+    printcolumn = r#"{"name":"Distributed","type":"integer","jsonPath":".status.distributed"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RuleSpec {

@@ -26,14 +26,10 @@ pub const DNS1123_SUBDOMAIN: &str =
         "unapproved, experimental-only; please use https://github.com/kubernetes/enhancements/pull/1111"
     ),
     doc = "A Foo runs a Deployment of nginx Pods (sample-controller's custom resource).",
-    printcolumn(name = "Deployment", type_ = "string", json_path = ".spec.deploymentName"),
-    printcolumn(name = "Desired", type_ = "integer", json_path = ".spec.replicas"),
-    printcolumn(
-        name = "Available",
-        type_ = "integer",
-        json_path = ".status.availableReplicas"
-    ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn = r#"{"name":"Deployment","type":"string","jsonPath":".spec.deploymentName"}"#,
+    printcolumn = r#"{"name":"Desired","type":"integer","jsonPath":".spec.replicas"}"#,
+    printcolumn = r#"{"name":"Available","type":"integer","jsonPath":".status.availableReplicas"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct FooSpec {
