@@ -6,11 +6,9 @@
 //! | `server.rs` | `apiserver`, and the server options `up` shares |
 //! | `up.rs` | `up`: server, CRDs, operators, kubeconfig, getting-started block |
 //! | `run.rs` | `run`: the operators alone, against a kubeconfig or in-cluster |
-//! | `signal.rs` | SIGINT/SIGTERM as a shutdown future |
 
 mod run;
 mod server;
-mod signal;
 mod up;
 
 use clap::{Args, Parser, Subcommand};

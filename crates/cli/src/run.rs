@@ -1,6 +1,6 @@
 //! `kubeforge run`: the operators alone, against any cluster.
 
-use crate::signal::shutdown_signal;
+use kubeforge_runtime::manager::shutdown_signal;
 use anyhow::Context;
 use clap::Args;
 use kube::config::{KubeConfigOptions, Kubeconfig};

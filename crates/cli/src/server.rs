@@ -1,6 +1,6 @@
 //! `kubeforge apiserver`, and starting the server for `up`.
 
-use crate::signal::shutdown_signal;
+use kubeforge_runtime::manager::shutdown_signal;
 use anyhow::Context;
 use clap::Args;
 use kubeforge_apiserver::ApiServer;

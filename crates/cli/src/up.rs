@@ -4,7 +4,7 @@
 
 use crate::run::OperatorArgs;
 use crate::server::{ServerArgs, start};
-use crate::signal::shutdown_signal;
+use kubeforge_runtime::manager::shutdown_signal;
 use anyhow::Context;
 use clap::Args;
 use kubeforge_operators::runner::Operators;
