@@ -1,11 +1,11 @@
 //! `kubeforge run`: the operators alone, against any cluster.
 
-use kubeforge_runtime::manager::shutdown_signal;
 use anyhow::Context;
 use clap::Args;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use kubeforge_operators::runner::{Operators, RunOptions};
+use kubeforge_runtime::manager::shutdown_signal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -1,9 +1,9 @@
 //! `kubeforge apiserver`, and starting the server for `up`.
 
-use kubeforge_runtime::manager::shutdown_signal;
 use anyhow::Context;
 use clap::Args;
 use kubeforge_apiserver::ApiServer;
+use kubeforge_runtime::manager::shutdown_signal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -4,10 +4,10 @@
 
 use crate::run::OperatorArgs;
 use crate::server::{ServerArgs, start};
-use kubeforge_runtime::manager::shutdown_signal;
 use anyhow::Context;
 use clap::Args;
 use kubeforge_operators::runner::Operators;
+use kubeforge_runtime::manager::shutdown_signal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

@@ -327,7 +327,43 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         )
         .await?;
 
-    child.start_kill()?;
-    child.wait().await?;
+    // SIGTERM: a clean exit, with the Lease released so a restarted `up` need not wait it out.
+    let pid = child.id().ok_or_else(|| anyhow!("up already exited"))?;
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await?;
+    assert!(killed.success());
+    let status = tokio::time::timeout(PATIENCE, child.wait())
+        .await
+        .context("up did not stop on SIGTERM")??;
+    assert!(status.success(), "up exited with {status}");
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+        .args(["apiserver", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = server.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+    let line = tokio::time::timeout(PATIENCE, BufReader::new(stdout).lines().next_line())
+        .await
+        .context("apiserver did not start")??
+        .ok_or_else(|| anyhow!("apiserver exited"))?;
+    let url = line.split_whitespace().last().unwrap_or_default();
+    let client = kube::Client::try_from(kube::Config::new(url.parse()?))?;
+    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(client, "default");
+    let lease = leases.get("kubeforge-foo-codis").await?;
+    let holder = lease
+        .spec
+        .and_then(|s| s.holder_identity)
+        .unwrap_or_default();
+    assert!(holder.is_empty(), "the lease is still held by {holder:?}");
+    server.start_kill()?;
+    server.wait().await?;
     Ok(())
 }

@@ -9,6 +9,8 @@
 //! [`manifests`] turns those into what a cluster needs to run it; [`OPERATORS`] is the registry
 //! the CLI selects from by name.
 
+#![warn(missing_docs)]
+
 pub mod codis;
 pub mod events;
 pub mod foo;

@@ -75,11 +75,13 @@ impl Operators {
         let identity = options.identity.unwrap_or_else(default_identity);
         let mut builder = Manager::builder(client);
         if let Some(namespace) = &options.leader_election_namespace {
-            builder = builder.leader_election(LeaderElectionConfig::new(
-                &lease_name(operators),
-                namespace,
-                &identity,
-            ));
+            // Released on shutdown: the process exits right after, and a restarted `kubeforge up`
+            // (or the next Pod) need not wait out the lease (controller-runtime's
+            // LeaderElectionReleaseOnCancel).
+            builder = builder.leader_election(
+                LeaderElectionConfig::new(&lease_name(operators), namespace, &identity)
+                    .release_on_cancel(true),
+            );
         }
         if let Some(addr) = options.metrics_addr {
             builder = builder.metrics_addr(addr);
