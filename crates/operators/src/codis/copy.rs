@@ -148,11 +148,39 @@ pub fn desired_copy<K: Distributable>(source: &K, namespace: &str, rule_key: &st
     K::with_content_of(source, metadata)
 }
 
-/// Whether `existing` already is `desired` (content, labels and annotations).
-pub fn up_to_date<K: Distributable>(existing: &K, desired: &K) -> bool {
-    K::same_content(existing, desired)
-        && existing.labels() == desired.labels()
-        && existing.annotations() == desired.annotations()
+/// Whether `existing` already is the copy of `source` that rule `rule_key` wants (what
+/// [`desired_copy`] would build: content, labels, annotations), decided without building it: a
+/// rule with many copies checks every one of them on each reconcile.
+pub fn is_copy_of<K: Distributable>(existing: &K, source: &K, rule_key: &str) -> bool {
+    if !K::same_content(existing, source) {
+        return false;
+    }
+    let (labels, source_labels) = (existing.labels(), source.labels());
+    let expected_labels =
+        source_labels.len() + usize::from(!source_labels.contains_key(MANAGED_BY_LABEL));
+    let labels_match = labels.len() == expected_labels
+        && labels.iter().all(|(k, v)| match k.as_str() {
+            MANAGED_BY_LABEL => v == MANAGED_BY,
+            _ => source_labels.get(k) == Some(v),
+        });
+    if !labels_match {
+        return false;
+    }
+    let (annotations, source_annotations) = (existing.annotations(), source.annotations());
+    let kept = |k: &str| {
+        !NOT_COPIED_ANNOTATIONS.contains(&k) && k != RULE_ANNOTATION && k != SOURCE_ANNOTATION
+    };
+    let expected_annotations = 2 + source_annotations.keys().filter(|k| kept(k)).count();
+    let source_key = (
+        source.meta().namespace.as_deref().unwrap_or_default(),
+        source.meta().name.as_deref().unwrap_or_default(),
+    );
+    annotations.len() == expected_annotations
+        && annotations.iter().all(|(k, v)| match k.as_str() {
+            RULE_ANNOTATION => v == rule_key,
+            SOURCE_ANNOTATION => v.split_once('/') == Some(source_key),
+            other => kept(other) && source_annotations.get(k) == Some(v),
+        })
 }
 
 #[cfg(test)]
@@ -233,10 +261,28 @@ mod tests {
                 .contains_key("kubectl.kubernetes.io/last-applied-configuration")
         );
         assert!(copy.metadata.owner_references.is_none());
-        assert!(up_to_date(&copy, &desired_copy(&source, "dst", "src/r")));
+        assert!(is_copy_of(&copy, &source, "src/r"));
+        assert!(!is_copy_of(&copy, &source, "src/other"));
         let mut changed = source.clone();
         changed.data = Some(BTreeMap::from([("k".into(), "w".into())]));
-        assert!(!up_to_date(&copy, &desired_copy(&changed, "dst", "src/r")));
+        assert!(!is_copy_of(&copy, &changed, "src/r"));
+        let mut relabelled = source.clone();
+        relabelled.labels_mut().insert("extra".into(), "x".into());
+        assert!(!is_copy_of(&copy, &relabelled, "src/r"));
+        let mut annotated = source.clone();
+        annotated
+            .annotations_mut()
+            .insert("team".into(), "b".into());
+        assert!(!is_copy_of(&copy, &annotated, "src/r"));
+        // A copy edited by hand (a label or annotation added) is not the copy any more.
+        let mut tampered = copy.clone();
+        tampered
+            .annotations_mut()
+            .insert("note".into(), "hand edit".into());
+        assert!(!is_copy_of(&tampered, &source, "src/r"));
+        let mut tampered = copy.clone();
+        tampered.labels_mut().remove(MANAGED_BY_LABEL);
+        assert!(!is_copy_of(&tampered, &source, "src/r"));
     }
 
     #[test]

@@ -276,21 +276,25 @@ fn plan<K: Distributable>(
         in_place: 0,
         problems: Vec::new(),
     };
-    let mut wanted: HashSet<(String, String)> = HashSet::new();
     for target in targets {
         for source in sources {
             let name = source.name_any();
-            wanted.insert((target.clone(), name.clone()));
-            let desired = copy::desired_copy(source.as_ref(), target, rule_key);
             let Some(existing) = lister.get(target, &name) else {
-                plan.writes.push(Write::Create(desired));
+                plan.writes.push(Write::Create(copy::desired_copy(
+                    source.as_ref(),
+                    target,
+                    rule_key,
+                )));
                 continue;
             };
             match copy::managing_rule(existing.as_ref()) {
                 Some(owner) if owner == rule_key => {
-                    if copy::up_to_date(existing.as_ref(), &desired) {
+                    if copy::is_copy_of(existing.as_ref(), source.as_ref(), rule_key) {
                         plan.in_place += 1;
-                    } else if K::needs_recreate(existing.as_ref(), &desired) {
+                        continue;
+                    }
+                    let desired = copy::desired_copy(source.as_ref(), target, rule_key);
+                    if K::needs_recreate(existing.as_ref(), &desired) {
                         plan.writes.push(Write::Recreate {
                             old_uid: existing.meta().uid.clone(),
                             copy: desired,
@@ -320,9 +324,16 @@ fn plan<K: Distributable>(
             }
         }
     }
-    plan.writes.extend(copies_to_delete(lister, rule_key).into_iter().filter(|w| {
-        matches!(w, Write::Delete { namespace, name, .. } if !wanted.contains(&(namespace.clone(), name.clone())))
-    }));
+    // A copy is wanted when its namespace is a target and a source has its name.
+    let target_set: HashSet<&str> = targets.iter().map(String::as_str).collect();
+    let source_names: HashSet<&str> = sources
+        .iter()
+        .filter_map(|s| s.meta().name.as_deref())
+        .collect();
+    plan.writes
+        .extend(copies_to_delete(lister, rule_key, |namespace, name| {
+            !(target_set.contains(namespace) && source_names.contains(name))
+        }));
     plan
 }
 
@@ -386,12 +397,24 @@ async fn execute<K: Distributable>(
     in_place
 }
 
-/// A deletion of every copy of one kind that rule `rule_key` manages.
-fn copies_to_delete<K: Distributable>(lister: &Lister<K>, rule_key: &str) -> Vec<Write<K>> {
+/// A deletion of every copy of one kind that rule `rule_key` manages and `unwanted` (given its
+/// namespace and name) says it no longer wants.
+fn copies_to_delete<K: Distributable>(
+    lister: &Lister<K>,
+    rule_key: &str,
+    unwanted: impl Fn(&str, &str) -> bool,
+) -> Vec<Write<K>> {
     lister
         .by_index(COPIES_BY_RULE, rule_key)
         .unwrap_or_default()
         .into_iter()
+        .filter(|o| {
+            let meta = o.meta();
+            unwanted(
+                meta.namespace.as_deref().unwrap_or_default(),
+                meta.name.as_deref().unwrap_or_default(),
+            )
+        })
         .map(|o| Write::Delete {
             namespace: o.namespace().unwrap_or_default(),
             name: o.name_any(),
@@ -406,8 +429,8 @@ pub async fn cleanup(ctx: &CodisContext, rule_key: &str) -> Result<usize, CodisE
     let mut changes = Changes::default();
     let mut problems = Vec::new();
     let mut failures = Vec::new();
-    let config_maps = copies_to_delete(&ctx.config_maps, rule_key);
-    let secrets = copies_to_delete(&ctx.secrets, rule_key);
+    let config_maps = copies_to_delete(&ctx.config_maps, rule_key, |_, _| true);
+    let secrets = copies_to_delete(&ctx.secrets, rule_key, |_, _| true);
     execute(
         &ctx.client,
         config_maps,
