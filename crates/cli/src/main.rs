@@ -1,10 +1,17 @@
-//! `kubeforge`: run an embedded Kubernetes API server (and, later, operators) on this machine.
+//! `kubeforge`: run an embedded Kubernetes API server and the operators on this machine, run the
+//! operators against any cluster, or print what a cluster needs to run them.
+//!
+//! | file | command |
+//! |---|---|
+//! | `server.rs` | `apiserver`, and the server options `up` shares |
+//! | `up.rs` | `up`: server, CRDs, operators, kubeconfig, getting-started block |
+//! | `run.rs` | `run`: the operators alone, against a kubeconfig or in-cluster |
 
-use anyhow::Context;
+mod run;
+mod server;
+mod up;
+
 use clap::{Args, Parser, Subcommand};
-use kubeforge_apiserver::ApiServer;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -19,77 +26,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Bring up a local control plane: the durable API server and a kubeconfig for kubectl.
-    Up(UpArgs),
+    /// Bring up a local control plane: the durable API server, the operators' CRDs, the
+    /// operators, and a kubeconfig for kubectl.
+    Up(up::UpArgs),
     /// Run only the API server.
-    Apiserver(ServerArgs),
+    Apiserver(server::ServerArgs),
+    /// Run operators against a cluster (kubeconfig or in-cluster configuration).
+    Run(run::RunArgs),
+    /// Print what a cluster needs to run operators: CRDs, RBAC, a Deployment.
+    Manifests(ManifestsArgs),
 }
 
 #[derive(Args)]
-struct ServerArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:6443")]
-    listen: SocketAddr,
-    /// Directory of the durable store.
-    #[arg(long, default_value = ".kubeforge/data", conflicts_with = "in_memory")]
-    data_dir: PathBuf,
-    /// Keep everything in memory (nothing survives a restart).
+struct ManifestsArgs {
+    /// Only this operator (default: every operator).
     #[arg(long)]
-    in_memory: bool,
-    /// Events kept for watches to resume from.
-    #[arg(long, default_value_t = 10_000)]
-    history: usize,
-    /// Simulate a node and the workload controllers (Deployments get ready Pods).
-    #[arg(long)]
-    simulate_workloads: bool,
-}
-
-#[derive(Args)]
-struct UpArgs {
-    #[command(flatten)]
-    server: ServerArgs,
-    /// Do not simulate workloads (they are on by default in `up`).
-    #[arg(long)]
-    no_simulated_workloads: bool,
-    /// Where to write the kubeconfig.
-    #[arg(long, default_value = ".kubeforge/kubeconfig")]
-    kubeconfig: PathBuf,
-}
-
-async fn start(args: &ServerArgs, simulate: bool) -> anyhow::Result<ApiServer> {
-    let mut builder = ApiServer::builder()
-        .listen(args.listen)
-        .history(args.history)
-        .simulate_workloads(simulate);
-    builder = if args.in_memory {
-        builder.in_memory()
-    } else {
-        builder.data_dir(&args.data_dir)
-    };
-    builder.start().await.context("starting the API server")
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+    operator: Option<String>,
+    /// The image the operator's Deployment runs.
+    #[arg(long, default_value = kubeforge_operators::manifests::DEFAULT_IMAGE)]
+    image: String,
 }
 
 #[tokio::main]
@@ -102,43 +57,21 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Apiserver(args) => {
-            let server = start(&args, args.simulate_workloads).await?;
-            println!("kubeforge API server listening on {}", server.url());
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            server.shutdown().await;
-        }
-        Command::Up(args) => {
-            let server = start(&args.server, !args.no_simulated_workloads).await?;
-            server
-                .write_kubeconfig(&args.kubeconfig)
-                .with_context(|| format!("writing {}", args.kubeconfig.display()))?;
-            let storage = if args.server.in_memory {
-                "in memory".to_string()
-            } else {
-                format!("durable, in {}", args.server.data_dir.display())
+        Command::Manifests(args) => {
+            let operators = match &args.operator {
+                Some(name) => vec![kubeforge_operators::find(name)?],
+                None => kubeforge_operators::OPERATORS.iter().collect(),
             };
-            println!(
-                "kubeforge is up: API server at {} ({storage})",
-                server.url()
-            );
-            println!();
-            println!("Point kubectl at it:");
-            println!(
-                "  export KUBECONFIG={}",
-                std::path::absolute(&args.kubeconfig)
-                    .unwrap_or(args.kubeconfig.clone())
-                    .display()
-            );
-            println!("  kubectl get namespaces");
-            println!("  kubectl api-resources");
-            println!();
-            println!("Press Ctrl-C to stop.");
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            server.shutdown().await;
+            for operator in operators {
+                print!(
+                    "{}",
+                    kubeforge_operators::manifests::yaml(operator, &args.image)
+                );
+            }
+            Ok(())
         }
+        Command::Apiserver(args) => server::apiserver(args).await,
+        Command::Run(args) => run::run(args).await,
+        Command::Up(args) => up::up(args).await,
     }
-    Ok(())
 }

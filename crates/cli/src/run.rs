@@ -1,0 +1,102 @@
+//! `kubeforge run`: the operators alone, against any cluster.
+
+use anyhow::Context;
+use clap::Args;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use kubeforge_operators::runner::{Operators, RunOptions};
+use kubeforge_runtime::manager::shutdown_signal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Which operators run, and how.
+#[derive(Args, Clone)]
+pub struct OperatorArgs {
+    /// The operators to run, comma-separated (`foo`, `codis`; default: all).
+    #[arg(long, default_value = "all")]
+    pub operators: String,
+    /// Namespace of the leader-election Lease (`kubeforge-<operators>`).
+    #[arg(long, default_value = "default")]
+    pub leader_election_namespace: String,
+    /// Run the controllers without electing a leader (only one process may run them).
+    #[arg(long)]
+    pub no_leader_elect: bool,
+    /// Where to serve `/metrics` (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub metrics_addr: SocketAddr,
+    /// Where to serve `/healthz` and `/readyz` (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    pub health_addr: SocketAddr,
+}
+
+impl OperatorArgs {
+    /// The selected operators, or an error naming the unknown one.
+    pub fn selected(&self) -> anyhow::Result<Vec<&'static kubeforge_operators::Operator>> {
+        Ok(kubeforge_operators::select(&self.operators)?)
+    }
+
+    /// How the runner runs them.
+    pub fn options(&self) -> RunOptions {
+        RunOptions {
+            identity: None,
+            leader_election_namespace: (!self.no_leader_elect)
+                .then(|| self.leader_election_namespace.clone()),
+            metrics_addr: Some(self.metrics_addr),
+            health_addr: Some(self.health_addr),
+        }
+    }
+}
+
+/// `kubeforge run` options.
+#[derive(Args)]
+pub struct RunArgs {
+    /// Kubeconfig to use (default: `$KUBECONFIG`, `~/.kube/config`, then in-cluster).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its current context).
+    #[arg(long)]
+    pub context: Option<String>,
+    #[command(flatten)]
+    pub operators: OperatorArgs,
+}
+
+/// The client for `kubeconfig` (or inferred as kubectl would, then in-cluster).
+async fn client(kubeconfig: Option<&PathBuf>, context: Option<&String>) -> anyhow::Result<Client> {
+    let options = KubeConfigOptions {
+        context: context.cloned(),
+        ..KubeConfigOptions::default()
+    };
+    let config = match kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .with_context(|| format!("using kubeconfig {}", path.display()))?
+        }
+        None if context.is_some() => Config::from_kubeconfig(&options)
+            .await
+            .context("loading the kubeconfig")?,
+        None => Config::infer()
+            .await
+            .context("no kubeconfig and not in a cluster")?,
+    };
+    Client::try_from(config).context("building the client")
+}
+
+/// `kubeforge run`: until SIGINT/SIGTERM.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let operators = args.operators.selected()?;
+    let client = client(args.kubeconfig.as_ref(), args.context.as_ref()).await?;
+    let names: Vec<&str> = operators.iter().map(|o| o.name).collect();
+    tracing::info!(operators = ?names, "running");
+    let running = Operators::new(client, &operators, args.operators.options())
+        .context("starting the operators")?;
+    tracing::info!(metrics = ?running.metrics_addr(), health = ?running.health_addr(), "serving");
+    running
+        .run(shutdown_signal())
+        .await
+        .context("running the operators")?;
+    tracing::info!("stopped");
+    Ok(())
+}

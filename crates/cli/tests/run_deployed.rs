@@ -1,0 +1,192 @@
+//! The generated manifests (`deploy/*.yaml`) applied with kubectl to an in-process API server,
+//! then `kubeforge run --kubeconfig` (a child process) running the operators against the CRDs
+//! those manifests installed — what a user does with a real cluster.
+//!
+//! The server does not enforce RBAC yet, so the operators run with the kubeconfig's identity, not
+//! under their ServiceAccount; the RBAC objects are checked to be accepted and as generated.
+//!
+//! kubectl is `$KUBEFORGE_KUBECTL_DIR/kubectl.1.33` (default `/usr/lib/google-cloud-sdk/bin`); a
+//! missing binary fails under `CI=true` and is skipped otherwise.
+
+// `foo` is sample-controller's kind, not a placeholder.
+#![allow(clippy::disallowed_names)]
+
+use anyhow::{Context, Result, bail};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role};
+use kube::api::{Api, PostParams};
+use kubeforge_apiserver::ApiServer;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::Command;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+fn kubectl_binary() -> Option<PathBuf> {
+    let dir = std::env::var_os("KUBEFORGE_KUBECTL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/google-cloud-sdk/bin"));
+    let path = dir.join("kubectl.1.33");
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "kubectl 1.33 is required in CI but {} does not exist",
+            path.display()
+        );
+    }
+    eprintln!("SKIPPED: {} does not exist", path.display());
+    None
+}
+
+async fn until<F, Fut>(what: &str, mut check: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool>>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        if check().await? {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("timed out waiting for {what}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
+    let Some(kubectl) = kubectl_binary() else {
+        return Ok(());
+    };
+    let server = ApiServer::builder()
+        .in_memory()
+        .simulate_workloads(true)
+        .start()
+        .await?;
+    let dir = tempfile::tempdir()?;
+    let kubeconfig = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig)?;
+    let deploy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    for operator in ["foo", "codis"] {
+        let output = Command::new(&kubectl)
+            .args(["apply", "--server-side", "-f"])
+            .arg(deploy.join(format!("{operator}.yaml")))
+            .env("KUBECONFIG", &kubeconfig)
+            .env("HOME", dir.path())
+            .output()
+            .await?;
+        if !output.status.success() {
+            bail!(
+                "kubectl apply deploy/{operator}.yaml: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    let client = server.client();
+    for operator in kubeforge_operators::OPERATORS {
+        let name = kubeforge_operators::manifests::object_name(operator);
+        let sa: Api<ServiceAccount> = Api::namespaced(client.clone(), "kubeforge-system");
+        sa.get(&name).await?;
+        let role = Api::<ClusterRole>::all(client.clone()).get(&name).await?;
+        let generated = kubeforge_operators::rbac::policy_rules(
+            &kubeforge_operators::manifests::cluster_permissions(operator),
+        );
+        assert_eq!(role.rules.unwrap_or_default(), generated);
+        Api::<ClusterRoleBinding>::all(client.clone())
+            .get(&name)
+            .await?;
+        Api::<Role>::namespaced(client.clone(), "kubeforge-system")
+            .get(&format!("{name}-leader-election"))
+            .await?;
+        let deployment = Api::<Deployment>::namespaced(client.clone(), "kubeforge-system")
+            .get(&name)
+            .await?;
+        let container = &deployment.spec.unwrap().template.spec.unwrap().containers[0];
+        assert_eq!(
+            container.args.as_ref().unwrap()[..3],
+            ["run", "--operators", operator.name]
+        );
+    }
+
+    let mut run = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+        .args([
+            "run",
+            "--operators",
+            "foo,codis",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--health-addr", "127.0.0.1:0", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("run.stderr"))?)
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting kubeforge run")?;
+
+    let foos: Api<kubeforge_operators::foo::Foo> = Api::namespaced(client.clone(), "default");
+    let foo = kubeforge_operators::foo::Foo::new(
+        "deployed",
+        kubeforge_operators::foo::FooSpec {
+            deployment_name: "deployed-nginx".into(),
+            replicas: Some(2),
+        },
+    );
+    foos.create(&PostParams::default(), &foo).await?;
+    until("the Foo's Deployment and status", || async {
+        let foo = foos.get("deployed").await?;
+        Ok(foo.status.is_some_and(|s| s.available_replicas == 2))
+    })
+    .await?;
+
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    for ns in ["source", "target"] {
+        namespaces
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}}))?,
+            )
+            .await?;
+    }
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "source");
+    cms.create(
+        &PostParams::default(),
+        &serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "shared", "labels": {"rule": "x"}},
+            "data": {"k": "v"}
+        }))?,
+    )
+    .await?;
+    let rules: Api<kubeforge_operators::codis::ConfigurationDistributionRule> =
+        Api::namespaced(client.clone(), "source");
+    rules
+        .create(
+            &PostParams::default(),
+            &kubeforge_operators::codis::ConfigurationDistributionRule::new(
+                "r",
+                kubeforge_operators::codis::RuleSpec {
+                    mode: kubeforge_operators::codis::Mode::Configmap,
+                    selector: "x".into(),
+                    namespaces: vec!["target".into()],
+                },
+            ),
+        )
+        .await?;
+    let copies: Api<ConfigMap> = Api::namespaced(client.clone(), "target");
+    until("the rule's copy", || async {
+        Ok(copies.get_opt("shared").await?.is_some())
+    })
+    .await?;
+
+    assert!(run.try_wait()?.is_none(), "kubeforge run is still running");
+    run.start_kill()?;
+    run.wait().await?;
+    server.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,367 @@
+//! The operators at scale against the embedded API server (not a timed test: it prints figures).
+//!
+//! ```text
+//! cargo bench -p kubeforge-operators --bench operators            # every scenario
+//! cargo bench -p kubeforge-operators --bench operators -- foo     # one by name
+//! KUBEFORGE_BENCH_QUICK=1 cargo bench -p kubeforge-operators --bench operators   # smoke run
+//! ```
+//!
+//! - `foo`: 1,000 Foos (replicas 1) created at once, no simulated workloads; time until every
+//!   Foo has its Deployment and a status (the operator's own work), and the API requests the
+//!   operator sent, by verb.
+//! - `foo-workloads`: 200 Foos with simulated workloads; time until every Foo reports
+//!   `availableReplicas: 1` (the server's workload simulation turns each Deployment into a ready
+//!   Pod; it dominates this figure).
+//! - `codis`: one rule distributing 1,000 ConfigMaps into 100 namespaces (100,000 copies); time
+//!   until the rule reports them all, the operator's API requests, then the time for an update of
+//!   one source to reach all 100 copies.
+//!
+//! The server, the operators and the load generator share one process (and the machine's two
+//! cores); the operators' client counts every request it sends through a tower layer.
+
+#![allow(clippy::disallowed_names)]
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use kubeforge_apiserver::ApiServer;
+use kubeforge_operators::codis::{ConfigurationDistributionRule, Mode, RuleSpec};
+use kubeforge_operators::foo::{Foo, FooSpec};
+use kubeforge_operators::runner::{Operators, RunOptions};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+type Counts = Arc<Mutex<BTreeMap<String, u64>>>;
+
+/// A client for `server` that counts its requests by verb (`GET`, `LIST`, `WATCH`, `POST`...).
+fn counting_client(server: &ApiServer) -> (Client, Counts) {
+    let counts: Counts = Arc::default();
+    let layer = tower::ServiceBuilder::new().map_request({
+        let counts = counts.clone();
+        move |req: http::Request<kube::client::Body>| {
+            let query = req.uri().query().unwrap_or_default();
+            let verb = match req.method().as_str() {
+                "GET" if query.contains("watch=true") => "WATCH".to_string(),
+                "GET"
+                    if req.uri().path().rsplit('/').next().is_some_and(|last| {
+                        [
+                            "configmaps",
+                            "secrets",
+                            "namespaces",
+                            "deployments",
+                            "foos",
+                            "configurationdistributionrules",
+                        ]
+                        .contains(&last)
+                    }) =>
+                {
+                    "LIST".to_string()
+                }
+                other => other.to_string(),
+            };
+            *counts.lock().unwrap().entry(verb).or_default() += 1;
+            req
+        }
+    });
+    let config = kube::Config::new(server.url().parse().expect("server url"));
+    let client = kube::client::ClientBuilder::try_from(config)
+        .expect("client")
+        .with_layer(&layer)
+        .build();
+    (client, counts)
+}
+
+fn describe(counts: &Counts) -> (u64, String) {
+    let counts = counts.lock().unwrap();
+    let total = counts.values().sum();
+    let by_verb = counts
+        .iter()
+        .map(|(verb, n)| format!("{verb} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (total, by_verb)
+}
+
+/// Starts all operators on a counting client; returns the stop switch and the run.
+fn start_operators(
+    server: &ApiServer,
+) -> (Counts, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (client, counts) = counting_client(server);
+    let operators = kubeforge_operators::select("all").expect("operators");
+    let running = Operators::new(client, &operators, RunOptions::default()).expect("operators");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        running
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("operators ran");
+    });
+    (counts, stop, task)
+}
+
+async fn server(simulate_workloads: bool) -> ApiServer {
+    let server = ApiServer::builder()
+        .in_memory()
+        .simulate_workloads(simulate_workloads)
+        .history(200_000)
+        .start()
+        .await
+        .expect("server");
+    let operators = kubeforge_operators::select("all").expect("operators");
+    kubeforge_operators::install::install_crds(
+        &server.client(),
+        &operators,
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("CRDs");
+    server
+}
+
+async fn poll_until(what: &str, limit: Duration, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done().await {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `n` Foos until converged: with simulated workloads, every Foo reports one available replica;
+/// without, every Foo has its Deployment and a status (the operator's own work).
+async fn foo_run(n: usize, simulate_workloads: bool) -> (Duration, u64, String) {
+    let server = server(simulate_workloads).await;
+    let want = i32::from(simulate_workloads);
+    let (counts, stop, task) = start_operators(&server);
+    let foos: Api<Foo> = Api::namespaced(server.client(), "default");
+    let started = Instant::now();
+    futures::stream::iter(0..n)
+        .for_each_concurrent(32, |i| {
+            let foos = foos.clone();
+            async move {
+                let foo = Foo::new(
+                    &format!("foo-{i}"),
+                    FooSpec {
+                        deployment_name: format!("foo-{i}"),
+                        replicas: Some(1),
+                    },
+                );
+                foos.create(&PostParams::default(), &foo)
+                    .await
+                    .expect("create foo");
+            }
+        })
+        .await;
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(server.client(), "default");
+    let mut last_report = Instant::now();
+    poll_until("all Foos available", Duration::from_secs(600), async || {
+        let list = foos.list(&ListParams::default()).await.expect("list");
+        let available = list
+            .items
+            .iter()
+            .filter(|f| {
+                f.status
+                    .as_ref()
+                    .is_some_and(|s| s.available_replicas == want)
+            })
+            .count();
+        if last_report.elapsed() > Duration::from_secs(10) {
+            last_report = Instant::now();
+            let ready = deployments
+                .list(&ListParams::default())
+                .await
+                .expect("list")
+                .items
+                .iter()
+                .filter(|d| d.status.as_ref().and_then(|s| s.available_replicas) == Some(1))
+                .count();
+            eprintln!(
+                "  after {:.0} s: {available}/{n} Foos converged, {ready} Deployments available",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        if available < n {
+            return false;
+        }
+        // Without workloads, status 0 is also the default: check every Deployment exists.
+        simulate_workloads
+            || deployments
+                .list(&ListParams::default())
+                .await
+                .expect("list")
+                .items
+                .len()
+                == n
+    })
+    .await;
+    let took = started.elapsed();
+    let (total, by_verb) = describe(&counts);
+    let _ = stop.send(());
+    task.await.expect("operators stopped");
+    server.shutdown().await;
+    (took, total, by_verb)
+}
+
+async fn codis_run(sources: usize, targets: usize) -> (Duration, u64, String, Duration) {
+    let server = server(false).await;
+    let client = server.client();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let pp = PostParams::default();
+    for i in 0..=targets {
+        let name = if i == 0 {
+            "source".to_string()
+        } else {
+            format!("target-{i}")
+        };
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+        namespaces.create(&pp, &ns).await.expect("namespace");
+    }
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "source");
+    futures::stream::iter(0..sources)
+        .for_each_concurrent(32, |i| {
+            let cms = cms.clone();
+            async move {
+                let cm: ConfigMap = serde_json::from_value(json!({
+                    "metadata": {"name": format!("cm-{i}"), "labels": {"rule": "bench"}},
+                    "data": {"key": format!("value-{i}"), "payload": "x".repeat(200)}
+                }))
+                .unwrap();
+                cms.create(&PostParams::default(), &cm)
+                    .await
+                    .expect("source");
+            }
+        })
+        .await;
+    let (counts, stop, task) = start_operators(&server);
+    let rules: Api<ConfigurationDistributionRule> = Api::namespaced(client.clone(), "source");
+    let rule = ConfigurationDistributionRule::new(
+        "bench",
+        RuleSpec {
+            mode: Mode::Configmap,
+            selector: "bench".into(),
+            namespaces: (1..=targets).map(|i| format!("target-{i}")).collect(),
+        },
+    );
+    let started = Instant::now();
+    rules.create(&pp, &rule).await.expect("rule");
+    let want = (sources * targets) as i32;
+    poll_until(
+        "every copy distributed",
+        Duration::from_secs(1800),
+        async || {
+            let rule = rules.get("bench").await.expect("rule");
+            rule.status
+                .is_some_and(|s| s.distributed == want && s.problems.is_empty())
+        },
+    )
+    .await;
+    let converged = started.elapsed();
+    let (total, by_verb) = describe(&counts);
+
+    let every: Api<ConfigMap> = Api::all(client.clone());
+    let one = ListParams::default().fields("metadata.name=cm-0");
+    let patch = json!({"data": {"key": "updated"}});
+    let updated = Instant::now();
+    cms.patch("cm-0", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("update");
+    poll_until(
+        "the update in every copy",
+        Duration::from_secs(300),
+        async || {
+            let copies = every.list(&one).await.expect("list");
+            copies.items.len() == targets + 1
+                && copies.items.iter().all(|c| {
+                    c.data
+                        .as_ref()
+                        .and_then(|d| d.get("key"))
+                        .map(String::as_str)
+                        == Some("updated")
+                        || c.namespace().as_deref() == Some("source")
+                })
+        },
+    )
+    .await;
+    let propagated = updated.elapsed();
+    let _ = stop.send(());
+    task.await.expect("operators stopped");
+    server.shutdown().await;
+    (converged, total, by_verb, propagated)
+}
+
+fn median(mut values: Vec<Duration>) -> Duration {
+    values.sort();
+    values[values.len() / 2]
+}
+
+fn main() {
+    let quick = std::env::var("KUBEFORGE_BENCH_QUICK").is_ok();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |name: &str| filter.is_empty() || filter.iter().any(|f| f == name);
+    let runs = if quick { 1 } else { 3 };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        for (name, simulate) in [("foo", false), ("foo-workloads", true)] {
+            if !wanted(name) {
+                continue;
+            }
+            let default = match (quick, simulate) {
+                (true, _) => 50,
+                (false, false) => 1_000,
+                // The simulated workloads are the bottleneck here (see docs/benchmarks.md).
+                (false, true) => 200,
+            };
+            let n = std::env::var("KUBEFORGE_BENCH_FOOS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default);
+            let mut times = Vec::new();
+            for run in 0..runs {
+                let (took, total, by_verb) = foo_run(n, simulate).await;
+                println!(
+                    "{name} run {run}: {n} Foos converged in {:.2} s; operator requests {total} ({by_verb})",
+                    took.as_secs_f64()
+                );
+                times.push(took);
+            }
+            println!("{name}: median {:.2} s for {n} Foos", median(times).as_secs_f64());
+        }
+        if wanted("codis") {
+            let (sources, targets) = if quick { (20, 5) } else { (1_000, 100) };
+            let mut times = Vec::new();
+            let mut updates = Vec::new();
+            for run in 0..runs {
+                let (took, total, by_verb, update) = codis_run(sources, targets).await;
+                println!(
+                    "codis run {run}: {} copies in {:.2} s; operator requests {total} ({by_verb}); one source update in all {targets} copies after {:.0} ms",
+                    sources * targets,
+                    took.as_secs_f64(),
+                    update.as_secs_f64() * 1000.0
+                );
+                times.push(took);
+                updates.push(update);
+            }
+            println!(
+                "codis: median {:.2} s to distribute {} copies; median {:.0} ms for one update to reach {targets} copies",
+                median(times).as_secs_f64(),
+                sources * targets,
+                median(updates).as_secs_f64() * 1000.0
+            );
+        }
+    });
+}

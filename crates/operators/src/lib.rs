@@ -1,0 +1,125 @@
+//! kubeforge-operators: the seed systems, built on kubeforge-runtime and kube-derive.
+//!
+//! | module | operator |
+//! |---|---|
+//! | [`foo`] | sample-controller's `Foo` (`samplecontroller.k8s.io/v1alpha1`): a Foo owns a Deployment |
+//! | [`codis`] | `ConfigurationDistributionRule` (`k8s.tideland.dev/v1alpha1`): copies ConfigMaps/Secrets across namespaces |
+//!
+//! Each operator declares its CRDs (from its Rust types) and its permissions ([`rbac::Access`]);
+//! [`manifests`] turns those into what a cluster needs to run it; [`OPERATORS`] is the registry
+//! the CLI selects from by name.
+
+#![warn(missing_docs)]
+
+pub mod codis;
+pub mod events;
+pub mod foo;
+pub mod install;
+pub mod manifests;
+pub mod rbac;
+pub mod runner;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kubeforge_runtime::cache::IndexError;
+use kubeforge_runtime::controller::RunnableController;
+use kubeforge_runtime::manager::Manager;
+
+/// One operator: what it is called, what it serves and what it may do.
+#[derive(Debug)]
+pub struct Operator {
+    /// Its name on the command line (`kubeforge run --operators NAME`).
+    pub name: &'static str,
+    /// One line about what it does.
+    pub summary: &'static str,
+    /// Its CRDs, generated from its Rust types.
+    pub crds: fn() -> Vec<CustomResourceDefinition>,
+    /// What its controller reads and writes.
+    pub permissions: fn() -> Vec<rbac::Access>,
+    /// Builds its controller on a manager's client, informers and event recorders.
+    pub controller: fn(&Manager) -> Result<RunnableController, IndexError>,
+}
+
+/// Every operator kubeforge ships.
+pub static OPERATORS: &[Operator] = &[
+    Operator {
+        name: foo::NAME,
+        summary: "sample-controller's Foo: a Foo owns a Deployment of nginx Pods",
+        crds: foo::crds,
+        permissions: foo::permissions,
+        controller: foo::controller,
+    },
+    Operator {
+        name: codis::NAME,
+        summary: "ConfigurationDistributionRule: copies labelled ConfigMaps and Secrets into other namespaces",
+        crds: codis::crds,
+        permissions: codis::permissions,
+        controller: codis::controller,
+    },
+];
+
+/// A name that is not an operator's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown operator {name:?}; known operators: {known}")]
+pub struct UnknownOperator {
+    /// The name asked for.
+    pub name: String,
+    /// The names that exist, comma-separated.
+    pub known: String,
+}
+
+/// The operator called `name`.
+pub fn find(name: &str) -> Result<&'static Operator, UnknownOperator> {
+    OPERATORS
+        .iter()
+        .find(|o| o.name == name)
+        .ok_or_else(|| UnknownOperator {
+            name: name.to_string(),
+            known: OPERATORS
+                .iter()
+                .map(|o| o.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// The operators named in a comma-separated list (`foo,codis`), each once, in registry order;
+/// an empty list or `all` selects every operator.
+pub fn select(list: &str) -> Result<Vec<&'static Operator>, UnknownOperator> {
+    let names: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.is_empty() || names == ["all"] {
+        return Ok(OPERATORS.iter().collect());
+    }
+    for name in &names {
+        find(name)?;
+    }
+    Ok(OPERATORS
+        .iter()
+        .filter(|o| names.contains(&o.name))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operators_are_selected_by_name() {
+        assert_eq!(select("").unwrap().len(), OPERATORS.len());
+        assert_eq!(select("all").unwrap().len(), OPERATORS.len());
+        let names: Vec<_> = select("codis, foo,codis")
+            .unwrap()
+            .iter()
+            .map(|o| o.name)
+            .collect();
+        assert_eq!(names, ["foo", "codis"]);
+        let error = select("foo,bar").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown operator \"bar\"; known operators: foo, codis"
+        );
+    }
+}

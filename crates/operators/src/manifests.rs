@@ -1,0 +1,143 @@
+//! What a cluster needs to run an operator, generated from the operator's declarations
+//! (kubebuilder's `make manifests`): its CRDs, a ServiceAccount, a least-privilege ClusterRole
+//! and its binding, a Role for leader election in the operator's own namespace, and a Deployment
+//! running `kubeforge run --operators NAME`.
+
+use crate::Operator;
+use crate::rbac::{self, Access};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::events::v1::Event;
+use serde_json::{Value, json};
+
+/// The namespace operators are deployed into.
+pub const NAMESPACE: &str = "kubeforge-system";
+/// The image the Deployment runs unless told otherwise.
+pub const DEFAULT_IMAGE: &str = concat!("ghcr.io/kubeforge/kubeforge:v", env!("CARGO_PKG_VERSION"));
+/// Port of `/metrics` in the operator's Pod.
+pub const METRICS_PORT: u16 = 8080;
+/// Port of `/healthz` and `/readyz` in the operator's Pod.
+pub const HEALTH_PORT: u16 = 8081;
+
+/// What every operator needs besides its own declarations: publishing events about the objects
+/// it reconciles.
+pub fn common_permissions() -> Vec<Access> {
+    vec![Access::on::<Event>(&["create", "patch"])]
+}
+
+/// The cluster-wide permissions of `operator`: its declarations plus [`common_permissions`].
+pub fn cluster_permissions(operator: &Operator) -> Vec<Access> {
+    let mut accesses = (operator.permissions)();
+    accesses.extend(common_permissions());
+    accesses
+}
+
+/// The name of an operator's ServiceAccount, roles, bindings and Deployment.
+pub fn object_name(operator: &Operator) -> String {
+    format!("kubeforge-{}", operator.name)
+}
+
+/// Every object, in the order `kubectl apply -f` needs them.
+pub fn objects(operator: &Operator, image: &str) -> Vec<Value> {
+    let name = object_name(operator);
+    let labels = json!({
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/part-of": "kubeforge",
+    });
+    let mut out = vec![json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": NAMESPACE},
+    })];
+    for crd in (operator.crds)() {
+        out.push(serde_json::to_value(crd).unwrap_or_default());
+    }
+    out.push(json!({
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels},
+    }));
+    out.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name, "labels": labels},
+        "rules": rbac::policy_rules(&cluster_permissions(operator)),
+    }));
+    out.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name, "labels": labels},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}],
+    }));
+    let leader_election = format!("{name}-leader-election");
+    out.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": leader_election, "namespace": NAMESPACE, "labels": labels},
+        "rules": rbac::policy_rules(&[Access::on::<Lease>(&["get", "list", "watch", "create", "update", "patch"])]),
+    }));
+    out.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": leader_election, "namespace": NAMESPACE, "labels": labels},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": leader_election},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE}],
+    }));
+    out.push(json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": name,
+                    "securityContext": {"runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{
+                        "name": "manager",
+                        "image": image,
+                        "args": [
+                            "run",
+                            "--operators", operator.name,
+                            "--leader-election-namespace", NAMESPACE,
+                            "--metrics-addr", format!("0.0.0.0:{METRICS_PORT}"),
+                            "--health-addr", format!("0.0.0.0:{HEALTH_PORT}"),
+                        ],
+                        "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                        "ports": [
+                            {"name": "metrics", "containerPort": METRICS_PORT},
+                            {"name": "health", "containerPort": HEALTH_PORT},
+                        ],
+                        "livenessProbe": {"httpGet": {"path": "/healthz", "port": "health"}},
+                        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "health"}},
+                        "resources": {
+                            "requests": {"cpu": "10m", "memory": "32Mi"},
+                            "limits": {"memory": "256Mi"},
+                        },
+                        "securityContext": {
+                            "allowPrivilegeEscalation": false,
+                            "readOnlyRootFilesystem": true,
+                            "capabilities": {"drop": ["ALL"]},
+                        },
+                    }],
+                },
+            },
+        },
+    }));
+    out
+}
+
+/// [`objects`] as one multi-document YAML stream, with a header saying how it was made.
+pub fn yaml(operator: &Operator, image: &str) -> String {
+    let mut text = format!(
+        "# Generated by `kubeforge manifests --operator {}`; do not edit.\n# {}\n",
+        operator.name, operator.summary
+    );
+    for object in objects(operator, image) {
+        text.push_str("---\n");
+        text.push_str(&serde_norway::to_string(&object).unwrap_or_default());
+    }
+    text
+}
