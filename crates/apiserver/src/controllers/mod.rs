@@ -5,6 +5,7 @@
 mod events;
 pub mod gc;
 pub mod namespace;
+mod owned;
 pub mod workloads;
 
 use crate::resource::ResourceType;

@@ -16,9 +16,10 @@
 //! and each dirty object is reconciled against the current state.
 
 use super::events::EventRecorder;
+use super::owned::{Key, OwnedIndex, controller_uid};
 use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, ListOptions, PatchType, Rest, WriteOptions};
-use crate::storage::StoreError;
+use crate::storage::{EventType, StoreError};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -67,16 +68,6 @@ fn deleting(v: &Value) -> bool {
         .is_some_and(|t| !t.is_null())
 }
 
-/// The controlling owner's uid.
-fn controller_uid(v: &Value) -> Option<String> {
-    v.pointer("/metadata/ownerReferences")?
-        .as_array()?
-        .iter()
-        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
-        .and_then(|r| r.get("uid").and_then(Value::as_str))
-        .map(str::to_string)
-}
-
 fn owner_ref(kind: &str, api_version: &str, owner: &Value) -> Value {
     json!({"apiVersion": api_version, "kind": kind, "name": s(owner, "/metadata/name"), "uid": s(owner, "/metadata/uid"), "controller": true, "blockOwnerDeletion": true})
 }
@@ -98,11 +89,20 @@ fn template_hash(template: &Value) -> String {
     out
 }
 
-async fn list_in(rest: &Rest, rt: &ResourceType, ns: &str) -> Vec<Value> {
-    rest.list(rt, Some(ns), &ListOptions::default())
-        .await
-        .map(|l| l.items.iter().map(|o| o.value()).collect())
-        .unwrap_or_default()
+/// The current objects of `rt` that `index` says `owner` controls.
+fn owned(rest: &Rest, rt: &ResourceType, index: &OwnedIndex, owner: &str) -> Vec<Value> {
+    index
+        .owned_by(owner)
+        .into_iter()
+        .filter_map(|(ns, name)| rest.get_value(rt, Some(&ns), &name).ok())
+        .collect()
+}
+
+/// The ReplicaSets and Pods each controller owns.
+#[derive(Default)]
+struct Owned {
+    replicasets: OwnedIndex,
+    pods: OwnedIndex,
 }
 
 async fn ensure_node(rest: &Rest, t: &Types) {
@@ -143,18 +143,28 @@ pub async fn run(rest: Rest) {
     loop {
         let from = rest.store.resource_version();
         let mut dirty = Dirty::default();
-        for (rt, set) in [
-            (&t.deployments, &mut dirty.deployments),
-            (&t.replicasets, &mut dirty.replicasets),
-            (&t.pods, &mut dirty.pods),
+        let mut index = Owned::default();
+        for (rt, set, owned) in [
+            (&t.deployments, &mut dirty.deployments, None),
+            (
+                &t.replicasets,
+                &mut dirty.replicasets,
+                Some(&mut index.replicasets),
+            ),
+            (&t.pods, &mut dirty.pods, Some(&mut index.pods)),
         ] {
             if let Ok(list) = rest.list(rt, None, &ListOptions::default()).await {
+                let mut owned = owned;
                 for o in list.items {
                     let v = o.value();
-                    set.insert((
+                    let key: Key = (
                         s(&v, "/metadata/namespace").to_string(),
                         s(&v, "/metadata/name").to_string(),
-                    ));
+                    );
+                    if let Some(owned) = owned.as_deref_mut() {
+                        owned.set(key.clone(), controller_uid(&v));
+                    }
+                    set.insert(key);
                 }
             }
         }
@@ -162,7 +172,7 @@ pub async fn run(rest: Rest) {
             Ok(c) => c,
             Err(_) => continue,
         };
-        reconcile(&rest, &t, &ip, std::mem::take(&mut dirty)).await;
+        reconcile(&rest, &t, &ip, &index, std::mem::take(&mut dirty)).await;
         loop {
             let events = match cursor.next().await {
                 Ok(e) => e,
@@ -187,9 +197,11 @@ pub async fn run(rest: Rest) {
                             s(r, "/kind").to_string(),
                         )
                     });
+                let gone = matches!(e.event_type, EventType::Deleted);
                 if e.key.resource == t.deployments.storage_key {
                     dirty.deployments.insert(key);
                 } else if e.key.resource == t.replicasets.storage_key {
+                    index.replicasets.update(&key, gone, &v);
                     dirty.replicasets.insert(key);
                     if let Some((ns, name, kind)) = owner
                         && kind == "Deployment"
@@ -197,6 +209,7 @@ pub async fn run(rest: Rest) {
                         dirty.deployments.insert((ns, name));
                     }
                 } else if e.key.resource == t.pods.storage_key {
+                    index.pods.update(&key, gone, &v);
                     dirty.pods.insert(key);
                     if let Some((ns, name, kind)) = owner
                         && kind == "ReplicaSet"
@@ -205,7 +218,7 @@ pub async fn run(rest: Rest) {
                     }
                 }
             }
-            reconcile(&rest, &t, &ip, dirty).await;
+            reconcile(&rest, &t, &ip, &index, dirty).await;
         }
     }
 }
@@ -217,14 +230,14 @@ struct Dirty {
     pods: BTreeSet<(String, String)>,
 }
 
-async fn reconcile(rest: &Rest, t: &Types, ip: &AtomicU32, dirty: Dirty) {
+async fn reconcile(rest: &Rest, t: &Types, ip: &AtomicU32, index: &Owned, dirty: Dirty) {
     for (ns, name) in dirty.deployments {
-        if let Err(e) = deployment(rest, t, &ns, &name).await {
+        if let Err(e) = deployment(rest, t, index, &ns, &name).await {
             tracing::debug!(namespace = ns, deployment = name, error = %e, "simulating deployment");
         }
     }
     for (ns, name) in dirty.replicasets {
-        if let Err(e) = replicaset(rest, t, &ns, &name).await {
+        if let Err(e) = replicaset(rest, t, index, &ns, &name).await {
             tracing::debug!(namespace = ns, replicaset = name, error = %e, "simulating replicaset");
         }
     }
@@ -237,7 +250,7 @@ async fn reconcile(rest: &Rest, t: &Types, ip: &AtomicU32, dirty: Dirty) {
 
 type Step = Result<(), crate::status::ApiError>;
 
-async fn deployment(rest: &Rest, t: &Types, ns: &str, name: &str) -> Step {
+async fn deployment(rest: &Rest, t: &Types, index: &Owned, ns: &str, name: &str) -> Step {
     let Ok(d) = rest.get_value(&t.deployments, Some(ns), name) else {
         return Ok(());
     };
@@ -251,8 +264,7 @@ async fn deployment(rest: &Rest, t: &Types, ns: &str, name: &str) -> Step {
         .unwrap_or(1);
     let template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
     let hash = template_hash(&template);
-    let owned: Vec<Value> = list_in(rest, &t.replicasets, ns)
-        .await
+    let owned: Vec<Value> = owned(rest, &t.replicasets, &index.replicasets, &uid)
         .into_iter()
         .filter(|rs| controller_uid(rs).as_deref() == Some(uid.as_str()) && !deleting(rs))
         .collect();
@@ -475,7 +487,7 @@ fn pod_ready(p: &Value) -> bool {
         })
 }
 
-async fn replicaset(rest: &Rest, t: &Types, ns: &str, name: &str) -> Step {
+async fn replicaset(rest: &Rest, t: &Types, index: &Owned, ns: &str, name: &str) -> Step {
     let Ok(rs) = rest.get_value(&t.replicasets, Some(ns), name) else {
         return Ok(());
     };
@@ -488,8 +500,7 @@ async fn replicaset(rest: &Rest, t: &Types, ns: &str, name: &str) -> Step {
         .and_then(Value::as_i64)
         .unwrap_or(1)
         .max(0);
-    let mut pods: Vec<Value> = list_in(rest, &t.pods, ns)
-        .await
+    let mut pods: Vec<Value> = owned(rest, &t.pods, &index.pods, &uid)
         .into_iter()
         .filter(|p| controller_uid(p).as_deref() == Some(uid.as_str()) && !deleting(p))
         .collect();
