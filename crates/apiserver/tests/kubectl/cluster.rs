@@ -134,6 +134,18 @@ subjects:
 - {{kind: User, apiGroup: rbac.authorization.k8s.io, name: alice}}
 - {{kind: Group, apiGroup: rbac.authorization.k8s.io, name: devs}}
 - {{kind: ServiceAccount, name: default, namespace: columns}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: columns-reader}}
+rules: [{{apiGroups: [""], resources: [namespaces], verbs: [get]}}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: columns-read-it}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: columns-reader}}
+subjects:
+- {{kind: ServiceAccount, name: default, namespace: columns}}
 "#
     )
 }
@@ -334,6 +346,39 @@ pub(crate) async fn columns(k: &Kubectl) -> Result<()> {
         ],
     )
     .context("rolebinding -o wide")?;
+    expect_table(
+        &k.ok(&["get", "clusterrole", "columns-reader"]).await?,
+        &["NAME", "CREATED AT"],
+        &[is("columns-reader"), Cell::Timestamp],
+    )
+    .context("clusterrole")?;
+    expect_table(
+        &k.ok(&["get", "clusterrolebinding", "columns-read-it", "-o", "wide"])
+            .await?,
+        &["NAME", "ROLE", "AGE", "USERS", "GROUPS", "SERVICEACCOUNTS"],
+        &[
+            is("columns-read-it"),
+            is("ClusterRole/columns-reader"),
+            Cell::Age,
+            is(""),
+            is(""),
+            is("columns/default"),
+        ],
+    )
+    .context("clusterrolebinding -o wide")?;
+    // The simulated node (the suite's server simulates workloads).
+    expect_table(
+        &k.ok(&["get", "node", "kubeforge-node"]).await?,
+        &["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
+        &[
+            is("kubeforge-node"),
+            is("Ready"),
+            is("<none>"),
+            Cell::Age,
+            Cell::Some,
+        ],
+    )
+    .context("node")?;
     expect_table(
         &k.ok(&["get", "crd", "gizmos.columns.example.com"]).await?,
         &["NAME", "CREATED AT"],
