@@ -893,6 +893,58 @@ async fn pagination_without_selectors_counts_what_remains() {
 }
 
 #[tokio::test]
+async fn a_continue_token_never_reaches_into_another_namespace() {
+    use base64::Engine;
+    let server = start().await;
+    let client = server.client();
+    namespace(&client, "aaa").await;
+    namespace(&client, "zzz").await;
+    let pp = PostParams::default();
+    let in_aaa: Api<ConfigMap> = Api::namespaced(client.clone(), "aaa");
+    in_aaa
+        .create(&pp, &configmap("secret-plans", &[], "x"))
+        .await
+        .expect("create");
+    let in_zzz: Api<ConfigMap> = Api::namespaced(client.clone(), "zzz");
+    in_zzz
+        .create(&pp, &configmap("mine", &[], "x"))
+        .await
+        .expect("create");
+    let rv: u64 = in_zzz
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv")
+        .parse()
+        .expect("number");
+    let in_default: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    // Crafted tokens: a key in an earlier and in a later namespace than the one listed.
+    for (ns, expected) in [("aaa", vec!["mine"]), ("zzzz", vec![])] {
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(json!({"rv": rv, "ns": ns, "name": ""}).to_string());
+        let page = in_zzz
+            .list(&ListParams::default().limit(10).continue_token(&token))
+            .await
+            .expect("list with a crafted token");
+        assert_eq!(names(&page.items), expected, "token into {ns}");
+        let page = in_default
+            .list(&ListParams::default().limit(10).continue_token(&token))
+            .await
+            .expect("list with a crafted token");
+        assert!(
+            page.items
+                .iter()
+                .all(|o| o.namespace().as_deref() == Some("default")),
+            "token into {ns} leaked {:?}",
+            names(&page.items)
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn expired_continue_token_is_gone() {
     let server = kubeforge_apiserver::ApiServer::builder()
         .in_memory()

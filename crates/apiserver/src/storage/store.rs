@@ -370,14 +370,30 @@ impl Store {
             Some(_) | None => state.resource_version,
         };
         let lower: Bound<(String, String)> = match (after, namespace) {
+            // A continue key from another namespace (a crafted token) never reaches outside
+            // the namespace asked for.
+            (Some((after_ns, _)), Some(ns)) if after_ns < ns => {
+                Bound::Included((ns.to_string(), String::new()))
+            }
             (Some((ns, name)), _) => Bound::Excluded((ns.to_string(), name.to_string())),
             (None, Some(ns)) => Bound::Included((ns.to_string(), String::new())),
             (None, None) => Bound::Unbounded,
         };
+        // Every key of namespace `ns` sorts below (`ns` + NUL, ""): names cannot contain NUL.
+        let upper: Bound<(String, String)> = match namespace {
+            Some(ns) => Bound::Excluded((format!("{ns}\0"), String::new())),
+            None => Bound::Unbounded,
+        };
+        if let (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(u)) = (&lower, &upper)
+            && l >= u
+        {
+            // A continue key outside the namespace: nothing follows it here.
+            return Ok(resource_version);
+        }
         let empty = BTreeMap::new();
         let current = state.objects.get(resource).unwrap_or(&empty);
         let mut live = current
-            .range((lower.clone(), Bound::Unbounded))
+            .range((lower.clone(), upper))
             .map(|((ns, name), obj)| ((ns.as_str(), name.as_str()), Some(obj)))
             .peekable();
         let overlay_lower = match &lower {
@@ -385,6 +401,7 @@ impl Store {
             Bound::Excluded((ns, name)) => Bound::Excluded((ns.as_str(), name.as_str())),
             Bound::Unbounded => Bound::Unbounded,
         };
+        // (The overlay only holds keys in scope.)
         let mut then = overlay
             .range((overlay_lower, Bound::Unbounded))
             .map(|(k, v)| (*k, *v))
@@ -404,9 +421,6 @@ impl Store {
                 },
             }
             .expect("peeked");
-            if !in_scope(ns) {
-                break;
-            }
             if let Some(obj) = obj
                 && !visit(ns, name, obj)
             {
