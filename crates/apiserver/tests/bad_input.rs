@@ -1124,6 +1124,13 @@ async fn watch_from_a_compacted_resource_version_expires() {
             "{s}"
         );
     }
+    // `limit` is an int64 upstream; a negative one asks for everything, like no limit.
+    let r = call(&c, "GET", &format!("{CM}?limit=-1")).send().await;
+    assert_eq!(r.code, 200, "{}", r.text());
+    let all = r.json();
+    assert!(all["metadata"].get("continue").is_none(), "{all}");
+    let unlimited = call(&c, "GET", CM).send().await.json();
+    assert_eq!(all["items"], unlimited["items"]);
     // A continue token from before the compaction expires too.
     let r = call(&c, "GET", &format!("{CM}?limit=2")).send().await;
     let token = r.json()["metadata"]["continue"]

@@ -628,3 +628,85 @@ async fn cluster_scoped_custom_resources() {
     );
     server.shutdown().await;
 }
+
+/// kube-apiserver prunes objects as it decodes them from storage: a field dropped from a CRD's
+/// schema disappears from the objects stored before, on get, list and watch alike. Pruning on
+/// read never writes, so putting the field back into the schema shows the stored value again.
+#[tokio::test]
+async fn a_field_dropped_from_the_schema_disappears_from_stored_objects() {
+    use futures::{StreamExt, TryStreamExt};
+    use kube::api::WatchParams;
+    use kube::core::WatchEvent;
+
+    let server = start().await;
+    let client = server.client();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    install(&client).await;
+    let widgets: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), "default", &widget_resource("v1"));
+    widgets
+        .create(
+            &PostParams::default(),
+            &widget("v1", "w", json!({"size": 1, "color": "red"})),
+        )
+        .await
+        .expect("create");
+
+    let set_color_schema = |color: Option<Value>| {
+        let crds = crds.clone();
+        async move {
+            let mut crd =
+                serde_json::to_value(crds.get(CRD_NAME).await.expect("crd")).expect("json");
+            for v in 0..2 {
+                let props = crd
+                    .pointer_mut(&format!(
+                        "/spec/versions/{v}/schema/openAPIV3Schema/properties/spec/properties"
+                    ))
+                    .and_then(Value::as_object_mut)
+                    .expect("spec properties");
+                match &color {
+                    Some(s) => props.insert("color".into(), s.clone()),
+                    None => props.remove("color"),
+                };
+            }
+            crds.replace(
+                CRD_NAME,
+                &PostParams::default(),
+                &serde_json::from_value(crd).expect("crd"),
+            )
+            .await
+            .expect("replace the CRD");
+        }
+    };
+    set_color_schema(None).await;
+    eventually("color pruned on get", || async {
+        let w = widgets.get("w").await.ok()?;
+        w.data["spec"].get("color").is_none().then_some(())
+    })
+    .await;
+    let listed = widgets.list(&ListParams::default()).await.expect("list");
+    assert_eq!(
+        listed.items[0].data["spec"],
+        json!({"size": 1, "shape": "round"})
+    );
+    let mut events = widgets
+        .watch(&WatchParams::default(), "0")
+        .await
+        .expect("watch")
+        .boxed();
+    match events.try_next().await.expect("event") {
+        Some(WatchEvent::Added(w)) => {
+            assert_eq!(w.data["spec"], json!({"size": 1, "shape": "round"}));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // Pruning on read never wrote the object: with the field back in the schema, the stored
+    // value shows again.
+    set_color_schema(Some(json!({"type": "string"}))).await;
+    eventually("color served again", || async {
+        let w = widgets.get("w").await.ok()?;
+        (w.data["spec"]["color"] == "red").then_some(())
+    })
+    .await;
+}

@@ -97,11 +97,19 @@ impl Params {
             .map_err(ApiError::bad_request)?;
         let field_selector = FieldSelector::parse(self.get("fieldSelector").unwrap_or(""))
             .map_err(ApiError::bad_request)?;
-        let limit = self.number("limit")?.unwrap_or(0);
+        // `limit` is an int64 upstream: a negative one, like 0, asks for everything.
+        let limit = match self.get("limit").filter(|s| !s.is_empty()) {
+            None => 0,
+            Some(s) => s.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "invalid value for limit: {s:?}; expected an integer"
+                ))
+            })?,
+        };
         Ok(ListOptions {
             label_selector,
             field_selector,
-            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            limit: usize::try_from(limit.max(0)).unwrap_or(usize::MAX),
             continue_token: self.get("continue").map(str::to_string),
             resource_version: self.get("resourceVersion").map(str::to_string),
             resource_version_match: self.get("resourceVersionMatch").map(str::to_string),

@@ -167,17 +167,17 @@ impl Rest {
 }
 
 /// Whether objects read from storage change on the way out (another version is served, or the
-/// strategy defaults stored objects): then the stored bytes cannot be served as they are.
+/// strategy normalizes stored objects): then the stored bytes cannot be served as they are.
 pub fn rewrites_on_read(rt: &ResourceType) -> bool {
-    rt.multi_version || rt.strategy.defaults_on_read() || rt.strategy.converts_for_storage()
+    rt.multi_version || rt.strategy.normalizes_on_read() || rt.strategy.converts_for_storage()
 }
 
 /// Converts a stored object to the resource being served (the strategy's conversion from its
 /// storage form; `apiVersion` rewritten for conversion strategy None) and applies the strategy's
-/// read-time defaults.
+/// read-time normalization (pruning and defaults).
 pub fn served_version(rt: &ResourceType, obj: &mut Value) {
     rt.strategy.convert_from_storage(obj);
-    rt.strategy.default_on_read(obj);
+    rt.strategy.normalize_on_read(obj);
     if rt.multi_version
         && let Some(map) = obj.as_object_mut()
     {

@@ -199,11 +199,12 @@ impl Strategy for CustomResourceStrategy {
             .validate_status_update(new, old, self.scale_causes(new, false))
     }
 
-    fn defaults_on_read(&self) -> bool {
-        self.schema.has_defaults()
+    fn normalizes_on_read(&self) -> bool {
+        self.schema.prunes() || self.schema.has_defaults()
     }
 
-    fn default_on_read(&self, obj: &mut Value) {
+    fn normalize_on_read(&self, obj: &mut Value) {
+        self.schema.prune(obj);
         self.schema.apply_defaults(obj);
     }
 }
@@ -275,11 +276,21 @@ mod tests {
     }
 
     #[test]
-    fn reads_apply_defaults() {
+    fn reads_prune_unknown_fields_and_apply_defaults() {
         let s = strategy();
-        assert!(s.defaults_on_read());
-        let mut stored = json!({"spec": {"replicas": 1}});
-        s.default_on_read(&mut stored);
-        assert_eq!(stored["spec"]["paused"], false);
+        assert!(s.normalizes_on_read());
+        let mut stored = json!({"spec": {"replicas": 1, "gone": true,
+            "template": {"kept": 1}}, "status": {"old": 1}});
+        s.normalize_on_read(&mut stored);
+        assert_eq!(
+            stored,
+            json!({"spec": {"replicas": 1, "paused": false, "template": {"kept": 1}}, "status": {}})
+        );
+    }
+
+    #[test]
+    fn without_a_schema_reads_serve_stored_bytes() {
+        let s = CustomResourceStrategy::new("Foo", None, false, None);
+        assert!(!s.normalizes_on_read());
     }
 }

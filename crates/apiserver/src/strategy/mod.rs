@@ -124,15 +124,17 @@ pub trait Strategy: Send + Sync + 'static {
         self.validate_status(new)
     }
 
-    /// Whether [`Strategy::default_on_read`] can change stored objects (when false, reads serve
-    /// stored bytes as they are).
-    fn defaults_on_read(&self) -> bool {
+    /// Whether [`Strategy::normalize_on_read`] can change stored objects (when false, reads
+    /// serve stored bytes as they are).
+    fn normalizes_on_read(&self) -> bool {
         false
     }
 
-    /// Defaulting of a stored object as it is read (custom resources apply their schema's
-    /// defaults, so defaults added to a CRD show on objects stored before).
-    fn default_on_read(&self, _obj: &mut Value) {}
+    /// What a stored object goes through as it is read. Custom resources drop the fields their
+    /// schema does not know and then apply its defaults, as kube-apiserver's storage decoder
+    /// does, so a field removed from a CRD's schema disappears from objects stored before, and
+    /// a default added to it shows on them.
+    fn normalize_on_read(&self, _obj: &mut Value) {}
 
     /// Whether this resource is stored in another resource's form (see [`Strategy::convert_to_storage`]);
     /// then reads always go through [`Strategy::convert_from_storage`].

@@ -345,6 +345,11 @@ impl Schema {
         }
     }
 
+    /// Whether [`Schema::prune`] can drop anything: there is a structural schema to prune by.
+    pub fn prunes(&self) -> bool {
+        self.root.is_some()
+    }
+
     /// Whether applying defaults can change anything.
     pub fn has_defaults(&self) -> bool {
         self.root.as_ref().is_some_and(|r| r.has_defaults)
