@@ -1,5 +1,6 @@
 //! kubeforge-apiserver: an embeddable, Kubernetes-compatible API server.
 
+pub mod auth;
 pub mod catalog;
 pub mod controllers;
 pub mod crd;

@@ -37,6 +37,8 @@
 use std::collections::BTreeMap;
 
 use k8s_pb::api::apps::v1 as apps_v1;
+use k8s_pb::api::authentication::v1 as authentication_v1;
+use k8s_pb::api::authorization::v1 as authorization_v1;
 use k8s_pb::api::coordination::v1 as coordination_v1;
 use k8s_pb::api::core::v1 as core_v1;
 use k8s_pb::api::rbac::v1 as rbac_v1;
@@ -129,6 +131,15 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
             cluster_role_binding_fields(decode_message(&raw)?)?
         }
         ("coordination.k8s.io/v1", "Lease") => lease_fields(decode_message(&raw)?)?,
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => {
+            self_subject_access_review_fields(decode_message(&raw)?)?
+        }
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview") => {
+            self_subject_rules_review_fields(decode_message(&raw)?)?
+        }
+        ("authentication.k8s.io/v1", "SelfSubjectReview") => {
+            self_subject_review_fields(decode_message(&raw)?)?
+        }
         _ => return Err(ProtobufError::UnsupportedKind { api_version, kind }),
     };
     let mut object = Object::new();
@@ -374,6 +385,80 @@ fn lease_fields(lease: coordination_v1::Lease) -> Result<Object> {
     let mut o = Object::new();
     put(&mut o, "metadata", meta_to_json(metadata)?);
     put(&mut o, "spec", Value::Object(spec));
+    Ok(o)
+}
+
+// ---------------------------------------------------------------------------
+// authorization.k8s.io/v1, authentication.k8s.io/v1: the self reviews kubectl sends
+// (`kubectl auth can-i`, `kubectl auth whoami`). Their status is the server's answer, so a
+// status in the request is ignored, as upstream.
+// ---------------------------------------------------------------------------
+
+fn self_subject_access_review_fields(
+    review: authorization_v1::SelfSubjectAccessReview,
+) -> Result<Object> {
+    let authorization_v1::SelfSubjectAccessReview { metadata, spec, .. } = review;
+    let authorization_v1::SelfSubjectAccessReviewSpec {
+        resource_attributes,
+        non_resource_attributes,
+    } = spec.unwrap_or_default();
+    let mut spec = Object::new();
+    put_ptr(&mut spec, "resourceAttributes", resource_attributes, |a| {
+        let authorization_v1::ResourceAttributes {
+            namespace,
+            verb,
+            group,
+            version,
+            resource,
+            subresource,
+            name,
+            field_selector,
+            label_selector,
+        } = a;
+        reject("ResourceAttributes.fieldSelector", &field_selector)?;
+        reject("ResourceAttributes.labelSelector", &label_selector)?;
+        let mut o = Object::new();
+        put_str(&mut o, "namespace", namespace);
+        put_str(&mut o, "verb", verb);
+        put_str(&mut o, "group", group);
+        put_str(&mut o, "version", version);
+        put_str(&mut o, "resource", resource);
+        put_str(&mut o, "subresource", subresource);
+        put_str(&mut o, "name", name);
+        Ok(Value::Object(o))
+    })?;
+    put_ptr(
+        &mut spec,
+        "nonResourceAttributes",
+        non_resource_attributes,
+        |a| {
+            let mut o = Object::new();
+            put_str(&mut o, "path", a.path);
+            put_str(&mut o, "verb", a.verb);
+            Ok(Value::Object(o))
+        },
+    )?;
+    let mut o = Object::new();
+    put(&mut o, "metadata", meta_to_json(metadata)?);
+    put(&mut o, "spec", Value::Object(spec));
+    Ok(o)
+}
+
+fn self_subject_rules_review_fields(
+    review: authorization_v1::SelfSubjectRulesReview,
+) -> Result<Object> {
+    let authorization_v1::SelfSubjectRulesReview { metadata, spec, .. } = review;
+    let mut spec_o = Object::new();
+    put_str(&mut spec_o, "namespace", spec.unwrap_or_default().namespace);
+    let mut o = Object::new();
+    put(&mut o, "metadata", meta_to_json(metadata)?);
+    put(&mut o, "spec", Value::Object(spec_o));
+    Ok(o)
+}
+
+fn self_subject_review_fields(review: authentication_v1::SelfSubjectReview) -> Result<Object> {
+    let mut o = Object::new();
+    put(&mut o, "metadata", meta_to_json(review.metadata)?);
     Ok(o)
 }
 

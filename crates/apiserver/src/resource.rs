@@ -49,6 +49,9 @@ pub struct ResourceType {
     pub strategy: Arc<dyn Strategy>,
     /// Where its OpenAPI schema comes from.
     pub schema: SchemaSource,
+    /// A review resource (access and identity reviews): create-only, answered by the server
+    /// and never stored.
+    pub review: bool,
 }
 
 /// Where a resource's OpenAPI schema comes from.
@@ -82,7 +85,15 @@ pub const VERBS: &[&str] = &[
     "watch",
 ];
 
+/// The verbs of a review resource.
+pub const REVIEW_VERBS: &[&str] = &["create"];
+
 impl ResourceType {
+    /// The verbs this resource supports.
+    pub fn verbs(&self) -> &'static [&'static str] {
+        if self.review { REVIEW_VERBS } else { VERBS }
+    }
+
     /// `group/version`, or `version` for the core group.
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {

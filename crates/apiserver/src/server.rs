@@ -214,6 +214,7 @@ impl ApiServerBuilder {
 }
 
 async fn bootstrap(rest: &Rest) -> Result<(), StartError> {
+    use futures::FutureExt;
     let resources = rest.catalog.snapshot();
     let Some(ns) = resources.find("", "v1", "namespaces") else {
         return Ok(());
@@ -228,8 +229,29 @@ async fn bootstrap(rest: &Rest) -> Result<(), StartError> {
         .filter(|name| rest.get(&ns, None, name).is_err())
         .map(|name| {
             let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-            rest.create(&ns, None, body, &opts)
+            rest.create(&ns, None, body, &opts).boxed()
         });
+    let mut creates: Vec<_> = creates.collect();
+    // The default RBAC policy, where a role or binding of that name is missing.
+    for (plural, objects) in [
+        ("clusterroles", crate::auth::bootstrap::cluster_roles()),
+        (
+            "clusterrolebindings",
+            crate::auth::bootstrap::cluster_role_bindings(),
+        ),
+    ] {
+        let Some(rt) = resources.find("rbac.authorization.k8s.io", "v1", plural) else {
+            continue;
+        };
+        for body in objects {
+            let name = body["metadata"]["name"].as_str().unwrap_or_default();
+            if rest.get(&rt, None, name).is_err() {
+                let rt = rt.clone();
+                let opts = opts.clone();
+                creates.push(async move { rest.create(&rt, None, body, &opts).await }.boxed());
+            }
+        }
+    }
     for result in futures::future::join_all(creates).await {
         match result {
             Ok(_) => {}

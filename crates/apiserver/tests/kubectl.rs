@@ -59,11 +59,14 @@
 //!
 //! Binaries and the runner: see `kubectl_support` (a missing binary fails under `CI=true`).
 
+#[path = "kubectl/auth.rs"]
+mod auth;
 #[path = "kubectl/cluster.rs"]
 mod cluster;
 mod kubectl_support;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
+use auth::auth;
 use cluster::{cascade, columns, describe, diff, edit, server_side_apply, workloads};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -143,6 +146,7 @@ async fn suite(version: &str) {
             workloads,
             cascade,
             describe,
+            auth,
         ]
     );
     eprintln!(

@@ -2,8 +2,8 @@
 //! then `kubeforge run --kubeconfig` (a child process) running the operators against the CRDs
 //! those manifests installed — what a user does with a real cluster.
 //!
-//! The server does not enforce RBAC yet, so the operators run with the kubeconfig's identity, not
-//! under their ServiceAccount; the RBAC objects are checked to be accepted and as generated.
+//! Each operator runs under its ServiceAccount (its kubeconfig impersonates it), and the server
+//! holds impersonated users to RBAC, so the generated least-privilege roles are proven enough.
 //!
 //! kubectl is `$KUBEFORGE_KUBECTL_DIR/kubectl.1.33` (default `/usr/lib/google-cloud-sdk/bin`); a
 //! missing binary fails under `CI=true` and is skipped otherwise.
@@ -112,81 +112,114 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
         );
     }
 
-    let mut run = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
-        .args([
-            "run",
-            "--operators",
-            "foo,codis",
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ])
-        .args(["--health-addr", "127.0.0.1:0", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.path().join("run.stderr"))?)
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting kubeforge run")?;
-
-    let foos: Api<kubeforge_operators::foo::Foo> = Api::namespaced(client.clone(), "default");
-    let foo = kubeforge_operators::foo::Foo::new(
-        "deployed",
-        kubeforge_operators::foo::FooSpec {
-            deployment_name: "deployed-nginx".into(),
-            replicas: Some(2),
-        },
-    );
-    foos.create(&PostParams::default(), &foo).await?;
-    until("the Foo's Deployment and status", || async {
-        let foo = foos.get("deployed").await?;
-        Ok(foo.status.is_some_and(|s| s.available_replicas == 2))
-    })
-    .await?;
-
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    for ns in ["source", "target"] {
-        namespaces
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}}))?,
-            )
-            .await?;
+    // Each operator runs as its ServiceAccount (the kubeconfig impersonates it, as the
+    // in-cluster token would authenticate it), so the server holds it to the generated RBAC:
+    // anything the ClusterRole or the leader-election Role lacks fails here.
+    let mut runs = Vec::new();
+    for operator in kubeforge_operators::OPERATORS {
+        let name = kubeforge_operators::manifests::object_name(operator);
+        let mut config = server.kubeconfig().clone();
+        config["users"][0]["user"]["as"] =
+            serde_json::json!(format!("system:serviceaccount:kubeforge-system:{name}"));
+        let path = dir.path().join(format!("kubeconfig-{}", operator.name));
+        std::fs::write(&path, serde_json::to_vec(&config)?)?;
+        let stderr = dir.path().join(format!("run-{}.stderr", operator.name));
+        let child = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
+            .args(["run", "--operators", operator.name])
+            .args(["--leader-election-namespace", "kubeforge-system"])
+            .args([
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--health-addr",
+                "127.0.0.1:0",
+            ])
+            .arg("--kubeconfig")
+            .arg(&path)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr)?)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting kubeforge run")?;
+        runs.push((child, stderr));
     }
-    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "source");
-    cms.create(
-        &PostParams::default(),
-        &serde_json::from_value(serde_json::json!({
-            "metadata": {"name": "shared", "labels": {"rule": "x"}},
-            "data": {"k": "v"}
-        }))?,
-    )
-    .await?;
-    let rules: Api<kubeforge_operators::codis::ConfigurationDistributionRule> =
-        Api::namespaced(client.clone(), "source");
-    rules
-        .create(
+
+    let outcome: Result<()> = async {
+        let foos: Api<kubeforge_operators::foo::Foo> = Api::namespaced(client.clone(), "default");
+        let foo = kubeforge_operators::foo::Foo::new(
+            "deployed",
+            kubeforge_operators::foo::FooSpec {
+                deployment_name: "deployed-nginx".into(),
+                replicas: Some(2),
+            },
+        );
+        foos.create(&PostParams::default(), &foo).await?;
+        until("the Foo's Deployment and status", || async {
+            let foo = foos.get("deployed").await?;
+            Ok(foo.status.is_some_and(|s| s.available_replicas == 2))
+        })
+        .await?;
+
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        for ns in ["source", "target"] {
+            namespaces
+                .create(
+                    &PostParams::default(),
+                    &serde_json::from_value(serde_json::json!({"metadata": {"name": ns}}))?,
+                )
+                .await?;
+        }
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "source");
+        cms.create(
             &PostParams::default(),
-            &kubeforge_operators::codis::ConfigurationDistributionRule::new(
-                "r",
-                kubeforge_operators::codis::RuleSpec {
-                    mode: kubeforge_operators::codis::Mode::Configmap,
-                    selector: "x".into(),
-                    namespaces: vec!["target".into()],
-                },
-            ),
+            &serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "shared", "labels": {"rule": "x"}},
+                "data": {"k": "v"}
+            }))?,
         )
         .await?;
-    let copies: Api<ConfigMap> = Api::namespaced(client.clone(), "target");
-    until("the rule's copy", || async {
-        Ok(copies.get_opt("shared").await?.is_some())
-    })
-    .await?;
+        let rules: Api<kubeforge_operators::codis::ConfigurationDistributionRule> =
+            Api::namespaced(client.clone(), "source");
+        rules
+            .create(
+                &PostParams::default(),
+                &kubeforge_operators::codis::ConfigurationDistributionRule::new(
+                    "r",
+                    kubeforge_operators::codis::RuleSpec {
+                        mode: kubeforge_operators::codis::Mode::Configmap,
+                        selector: "x".into(),
+                        namespaces: vec!["target".into()],
+                    },
+                ),
+            )
+            .await?;
+        let copies: Api<ConfigMap> = Api::namespaced(client.clone(), "target");
+        until("the rule's copy", || async {
+            Ok(copies.get_opt("shared").await?.is_some())
+        })
+        .await?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = outcome {
+        let mut logs = String::new();
+        for (_, stderr) in &runs {
+            logs += &std::fs::read_to_string(stderr).unwrap_or_default();
+        }
+        bail!("{e:#}\nthe operators' logs:\n{logs}");
+    }
 
-    assert!(run.try_wait()?.is_none(), "kubeforge run is still running");
-    run.start_kill()?;
-    run.wait().await?;
+    for (mut run, stderr) in runs {
+        assert!(run.try_wait()?.is_none(), "kubeforge run is still running");
+        run.start_kill()?;
+        run.wait().await?;
+        let log = std::fs::read_to_string(&stderr)?;
+        assert!(
+            !log.contains("forbidden"),
+            "an operator was refused something its RBAC should allow:\n{log}"
+        );
+    }
     server.shutdown().await;
     Ok(())
 }

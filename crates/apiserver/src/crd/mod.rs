@@ -174,6 +174,7 @@ pub fn served_types(crd: &Value) -> Vec<ResourceType> {
                     .with_scale(scale),
                 ),
                 schema: SchemaSource::Custom(schema.cloned()),
+                review: false,
             }
         })
         .collect()

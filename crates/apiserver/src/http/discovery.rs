@@ -2,7 +2,7 @@
 //! (`apidiscovery.k8s.io` v2 and v2beta1), all derived from the catalog.
 
 use crate::catalog::Resources;
-use crate::resource::{ResourceType, VERBS};
+use crate::resource::ResourceType;
 use serde_json::{Value, json};
 
 const SUB_VERBS: &[&str] = &["get", "patch", "update"];
@@ -41,7 +41,7 @@ pub fn resource_list(resources: &Resources, group: &str, version: &str) -> Optio
             "singularName": t.singular,
             "namespaced": t.namespaced,
             "kind": t.kind,
-            "verbs": VERBS,
+            "verbs": t.verbs(),
         });
         if !t.short_names.is_empty() {
             r["shortNames"] = json!(t.short_names);
@@ -128,7 +128,7 @@ fn aggregated_group(resources: &Resources, name: &str, versions: &[String]) -> V
                         "responseKind": {"group": t.group, "version": t.version, "kind": t.kind},
                         "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
                         "singularResource": t.singular,
-                        "verbs": VERBS,
+                        "verbs": t.verbs(),
                     });
                     if !t.short_names.is_empty() {
                         r["shortNames"] = json!(t.short_names);

@@ -8,6 +8,7 @@ mod params;
 pub mod path;
 mod render;
 
+use crate::auth::{self, attributes::Attributes, user::UserInfo};
 use crate::rest::{PatchType, Rest, Written, encode_json_line, served_version};
 use crate::status::ApiError;
 use crate::table::IncludeObject;
@@ -122,6 +123,10 @@ async fn dispatch(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let user = UserInfo::from_headers(headers)?;
+    if !user.is_privileged() && !matches!(target, Target::Resource(_)) {
+        auth::check(&state.rest, &user, &Attributes::of_path(method, uri.path())).await?;
+    }
     let resources = state.rest.catalog.snapshot();
     let only_get = |resp: Value| -> Result<Response, ApiError> {
         if *method != Method::GET {
@@ -167,7 +172,7 @@ async fn dispatch(
         Target::OpenApiV3 { group, version } => {
             state.openapi.v3_document(&state.rest, &group, &version)
         }
-        Target::Resource(rp) => resource(state, method, uri, headers, body, rp).await,
+        Target::Resource(rp) => resource(state, &user, method, uri, headers, body, rp).await,
     }
 }
 
@@ -188,6 +193,7 @@ pub fn version() -> Value {
 
 async fn resource(
     state: &AppState,
+    user: &UserInfo,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -202,7 +208,22 @@ async fn resource(
         return Err(ApiError::not_found_path());
     }
     let params = Params::for_request(method, uri.query());
+    if !user.is_privileged() {
+        let attrs = Attributes::of_resource(method, &rp, params.is_watch()?);
+        auth::check(&state.rest, user, &attrs).await?;
+    }
     let output = choose_output(headers)?;
+    if rt.review {
+        if *method != Method::POST || rp.name.is_some() {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method})"
+            )));
+        }
+        let value = decode_body(&content_type(headers), &read_body(body).await?)?;
+        let answer =
+            auth::review::answer(&state.rest, user, &rt, rp.namespace.as_deref(), value).await?;
+        return Ok(json_response(StatusCode::CREATED, &answer, output, &[]));
+    }
     let include =
         IncludeObject::parse(params.get("includeObject")).map_err(ApiError::bad_request)?;
     let view = View {

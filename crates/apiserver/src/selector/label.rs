@@ -41,6 +41,45 @@ impl LabelSelector {
         Ok(LabelSelector { requirements })
     }
 
+    /// The selector a `metav1.LabelSelector` object (`matchLabels`, `matchExpressions`) states;
+    /// `None` when an expression has an operator that does not exist.
+    pub fn from_object(selector: &serde_json::Value) -> Option<Self> {
+        use serde_json::Value;
+        let mut requirements = Vec::new();
+        if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
+            for (k, v) in labels {
+                requirements.push(Requirement::In(
+                    k.clone(),
+                    vec![v.as_str().unwrap_or_default().to_string()],
+                ));
+            }
+        }
+        for e in selector
+            .get("matchExpressions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let key = e.get("key").and_then(Value::as_str)?.to_string();
+            let values: Vec<String> = e
+                .get("values")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
+            requirements.push(match e.get("operator").and_then(Value::as_str)? {
+                "In" => Requirement::In(key, values),
+                "NotIn" => Requirement::NotIn(key, values),
+                "Exists" => Requirement::Exists(key),
+                "DoesNotExist" => Requirement::DoesNotExist(key),
+                _ => return None,
+            });
+        }
+        Some(LabelSelector { requirements })
+    }
+
     /// True if no requirement is set.
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()

@@ -12,6 +12,10 @@ use crate::resource::{ResourceType, ScalePaths, SchemaSource};
 use crate::table;
 use crate::validation::NameRule;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use k8s_openapi::api::authorization::v1::{
+    LocalSubjectAccessReview, SelfSubjectAccessReview, SelfSubjectRulesReview, SubjectAccessReview,
+};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
     ConfigMap, Endpoints, Event, Node, Secret, Service, ServiceAccount,
@@ -32,6 +36,8 @@ struct Entry {
     scale: bool,
     /// Stored with another resource (group, plural), converted by the strategy.
     stored_with: Option<(&'static str, &'static str)>,
+    /// A review resource: create-only, answered, never stored.
+    review: bool,
 }
 
 const fn entry(plural: &'static str, singular: &'static str, namespaced: bool) -> Entry {
@@ -44,6 +50,7 @@ const fn entry(plural: &'static str, singular: &'static str, namespaced: bool) -
         status: false,
         scale: false,
         stored_with: None,
+        review: false,
     }
 }
 
@@ -67,6 +74,13 @@ impl Entry {
     /// Objects are stored with resource `plural` of `group` (the strategy converts).
     const fn stored_with(mut self, group: &'static str, plural: &'static str) -> Self {
         self.stored_with = Some((group, plural));
+        self
+    }
+
+    /// A review resource (create-only, answered by [`crate::auth::review`], never stored; not in
+    /// the OpenAPI documents).
+    const fn review(mut self) -> Self {
+        self.review = true;
         self
     }
 
@@ -96,10 +110,17 @@ impl Entry {
             },
             multi_version: false,
             strategy: Arc::new(strategy),
-            schema: SchemaSource::Builtin(register_schema::<K>),
+            schema: SchemaSource::Builtin(if self.review {
+                no_schema
+            } else {
+                register_schema::<K>
+            }),
+            review: self.review,
         }
     }
 }
+
+fn no_schema(_: &mut crate::openapi::OpenApiModel, _: &ResourceType) {}
 
 fn register_schema<K: k8s_openapi::Resource + schemars::JsonSchema>(
     model: &mut crate::openapi::OpenApiModel,
@@ -201,6 +222,25 @@ pub fn builtin_resources() -> Vec<ResourceType> {
                 .names(NameRule::PathSegment)
                 .printer(&table::BINDING),
         ),
+        entry("selfsubjectaccessreviews", "selfsubjectaccessreview", false)
+            .review()
+            .build::<SelfSubjectAccessReview>(Typed::<SelfSubjectAccessReview>::new()),
+        entry("selfsubjectrulesreviews", "selfsubjectrulesreview", false)
+            .review()
+            .build::<SelfSubjectRulesReview>(Typed::<SelfSubjectRulesReview>::new()),
+        entry("subjectaccessreviews", "subjectaccessreview", false)
+            .review()
+            .build::<SubjectAccessReview>(Typed::<SubjectAccessReview>::new()),
+        entry(
+            "localsubjectaccessreviews",
+            "localsubjectaccessreview",
+            true,
+        )
+        .review()
+        .build::<LocalSubjectAccessReview>(Typed::<LocalSubjectAccessReview>::new()),
+        entry("selfsubjectreviews", "selfsubjectreview", false)
+            .review()
+            .build::<SelfSubjectReview>(Typed::<SelfSubjectReview>::new()),
         {
             let mut crd = entry(
                 "customresourcedefinitions",

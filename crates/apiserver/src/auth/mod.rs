@@ -1,0 +1,34 @@
+//! Who is asking and what they may do: identities ([`user`]: the local administrator, or an
+//! impersonated user), request attributes ([`attributes`]), RBAC over the stored roles and
+//! bindings ([`rbac`]) with the default policy a cluster starts with ([`bootstrap`]), and the
+//! access and identity reviews that ask about them ([`review`]).
+//!
+//! The server does not authenticate: the local administrator (`system:masters`) may do
+//! everything, and a request that impersonates someone (`kubectl --as`, a kubeconfig's `as:`)
+//! is held to RBAC like on a cluster, so an operator can be run under its ServiceAccount's
+//! permissions.
+
+pub mod attributes;
+pub mod bootstrap;
+pub mod rbac;
+pub mod review;
+pub mod user;
+
+use crate::rest::Rest;
+use crate::status::ApiError;
+use attributes::Attributes;
+use user::UserInfo;
+
+/// `Ok` when `user` may do `attrs`, else kube-apiserver's 403.
+pub async fn check(rest: &Rest, user: &UserInfo, attrs: &Attributes) -> Result<(), ApiError> {
+    if user.is_privileged()
+        || rbac::Rbac::new(&rest.store)
+            .authorize(user, attrs)
+            .await
+            .allowed
+    {
+        Ok(())
+    } else {
+        Err(attrs.forbidden(&user.name))
+    }
+}
