@@ -5,6 +5,7 @@
 //! cannot type is `dyn` and accepted, so a rule is never rejected here that cel-go accepts.
 
 use super::super::{Additional, Node};
+use super::macros;
 use super::values::escape;
 use kube_cel::cel::common::ast::{Expr, LiteralValue};
 use kube_cel::cel::parser::Expression;
@@ -353,7 +354,10 @@ impl<'a> Checker<'a, '_> {
 
     fn expr(&mut self, e: &Expression) -> Ty<'a> {
         match &e.expr {
-            Expr::Unspecified => Ty::Dyn,
+            Expr::Unspecified => {
+                self.issue("unsupported expression".into(), None);
+                Ty::Dyn
+            }
             Expr::Literal(l) => match l {
                 LiteralValue::Boolean(_) => Ty::Bool,
                 LiteralValue::Bytes(_) => Ty::Bytes,
@@ -398,7 +402,22 @@ impl<'a> Checker<'a, '_> {
                 }
                 Ty::Map(Box::new(Ty::Dyn))
             }
-            Expr::Struct(_) => Ty::Dyn,
+            // Kubernetes declares no message types: `Foo{a: 1}` names an undeclared type.
+            Expr::Struct(st) => {
+                for entry in &st.entries {
+                    if let kube_cel::cel::common::ast::EntryExpr::StructField(f) = &entry.expr {
+                        self.expr(&f.value);
+                    }
+                }
+                self.issue(
+                    format!(
+                        "undeclared reference to '{}' (in container '')",
+                        st.type_name
+                    ),
+                    self.src.find(st.type_name.as_str()),
+                );
+                Ty::Dyn
+            }
             Expr::Comprehension(c) => {
                 let range = self.expr(&c.iter_range);
                 let init = self.expr(&c.accu_init);
@@ -412,8 +431,9 @@ impl<'a> Checker<'a, '_> {
                 self.expr(&c.loop_cond);
                 let step = self.expr(&c.loop_step);
                 if let Some(top) = self.vars.last_mut() {
-                    // map/filter accumulate lists whose element type the step decides.
-                    if matches!(step, Ty::List(_)) {
+                    // map/filter/transformList accumulate lists, transformMap maps, whose
+                    // element type the step decides.
+                    if matches!(step, Ty::List(_) | Ty::Map(_)) {
                         top.insert(c.accu_var.clone(), step);
                     }
                 }
@@ -484,6 +504,26 @@ impl<'a> Checker<'a, '_> {
                 _ => Ty::Dyn,
             },
             "_?._" | "_[?_]" => Ty::Optional(Box::new(Ty::Dyn)),
+            macros::KEYS => match args.first() {
+                Some(Ty::List(_)) => Ty::List(Box::new(Ty::Int)),
+                Some(Ty::Map(_) | Ty::Object(_) | Ty::Meta) => Ty::List(Box::new(Ty::String)),
+                Some(t) if t.is_scalar() || matches!(t, Ty::Null | Ty::Optional(_)) => {
+                    self.issue(
+                        format!(
+                            "expression of type '{}' cannot be range of a comprehension (must be list, map, or dynamic)",
+                            t.name()
+                        ),
+                        None,
+                    );
+                    Ty::List(Box::new(Ty::Dyn))
+                }
+                _ => Ty::List(Box::new(Ty::Dyn)),
+            },
+            macros::MAP_INSERT => match args.as_slice() {
+                [_, _, value] => Ty::Map(Box::new(value.clone())),
+                [_, Ty::Map(v)] => Ty::Map(v.clone()),
+                _ => Ty::Map(Box::new(Ty::Dyn)),
+            },
             "size" => Ty::Int,
             "matches" | "startsWith" | "endsWith" | "contains" | "hasValue" | "exists" | "all"
             | "exists_one" => Ty::Bool,
@@ -542,6 +582,7 @@ impl<'a> Checker<'a, '_> {
         match (a, b) {
             (Ty::Timestamp, Ty::Duration) | (Ty::Duration, Ty::Timestamp) => Ty::Timestamp,
             (Ty::Timestamp, Ty::Timestamp) => Ty::Duration,
+            (Ty::List(x), Ty::List(y)) if matches!(**x, Ty::Dyn) => Ty::List(y.clone()),
             (Ty::List(x), Ty::List(_)) => Ty::List(x.clone()),
             (x, y) if x.name() == y.name() && x.is_scalar() => x.clone(),
             _ => Ty::Dyn,

@@ -15,6 +15,7 @@
 
 pub mod check;
 pub mod cost;
+pub mod macros;
 pub mod values;
 
 use super::field::{self, Bad};
@@ -167,6 +168,16 @@ fn compile_expr(
     want: &str,
 ) -> Result<Expression, (bool, String)> {
     let mut expr = parse(src).map_err(|e| (true, e))?;
+    macros::expand(&mut expr, src).map_err(|errs| {
+        let rendered: Vec<(String, usize, usize)> = errs
+            .into_iter()
+            .map(|e| {
+                let (line, col) = e.offset.map_or((1, 1), |o| line_col(src, o));
+                (e.msg, line, col)
+            })
+            .collect();
+        (true, render_issues(src, &rendered))
+    })?;
     let (ty, issues) = check::check(&mut expr, src, variables(node, optional_old_self));
     if !issues.is_empty() {
         let rendered: Vec<(String, usize, usize)> = issues
@@ -372,6 +383,9 @@ thread_local! {
         ctx.add_function("size", size);
         // matches() with RE2 semantics, compiled once per pattern.
         ctx.add_function("matches", matches);
+        // What the two-variable comprehensions expand to.
+        ctx.add_function(macros::KEYS, macros::keys);
+        ctx.add_function(macros::MAP_INSERT, macros::map_insert);
         ctx
     };
 
@@ -414,6 +428,21 @@ fn size(
                 format!("cannot determine the size of {other:?}"),
             ));
         }
+    })
+}
+
+/// Evaluates a compiled program. The checker rejects what the interpreter cannot evaluate
+/// (message construction, unset expressions), but a panic in the interpreter or a library
+/// function must still never take a request (or the server) down: it is an evaluation error.
+fn evaluate(program: &Expression, activation: &Context<'_>) -> Result<Cel, ExecutionError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Cel::resolve(program, activation)
+    }))
+    .unwrap_or_else(|_| {
+        Err(ExecutionError::function_error(
+            "eval",
+            "internal error evaluating the expression",
+        ))
     })
 }
 
@@ -688,7 +717,7 @@ impl Walk {
             }
             self.budget -= cost as i64;
             let activation = if optional { &optional_ctx } else { &ctx };
-            match Cel::resolve(program, activation) {
+            match evaluate(program, activation) {
                 Ok(Cel::Bool(true)) => continue,
                 Ok(_) => {}
                 Err(e) if is_overload_error(&e) => {
@@ -734,7 +763,7 @@ impl Walk {
                     return false;
                 }
                 self.budget -= msg_cost as i64;
-                if let Ok(Cel::String(m)) = Cel::resolve(msg_program, activation) {
+                if let Ok(Cel::String(m)) = evaluate(msg_program, activation) {
                     let trimmed = m.trim();
                     if !trimmed.is_empty()
                         && !trimmed.contains('\n')
