@@ -587,7 +587,8 @@ async fn kube_derive_crd_with_cel_rules_round_trips() {
     );
 }
 
-/// A CRD whose rules use cel-go's two-variable comprehensions (kube-apiserver ≥ 1.32).
+/// A CRD whose rules use cel-go's two-variable comprehensions (kube-apiserver ≥ 1.32); the
+/// rule on `ports` is the caller's.
 fn routes_crd(ports_rule: &str) -> serde_json::Value {
     serde_json::json!({
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -670,6 +671,15 @@ async fn two_variable_comprehension_rules_through_kube_rs() {
         (
             "self == Port{number: 1}",
             "compilation failed: ERROR: <input>:1:9: undeclared reference to 'Port' (in container '')",
+        ),
+        // Not in kube-apiserver 1.33's CRD environment: ext.Lists (1.34+) and ext.Bindings.
+        (
+            "self.sortBy(p, -p) == self",
+            "compilation failed: ERROR: <input>:1:12: undeclared reference to 'sortBy' (in container '')",
+        ),
+        (
+            "cel.bind(s, self, s == s)",
+            "compilation failed: ERROR: <input>:1:1: undeclared reference to 'cel' (in container '')",
         ),
     ] {
         let crd: CustomResourceDefinition = serde_json::from_value(routes_crd(rule)).expect("CRD");

@@ -1,8 +1,11 @@
 //! A type checker for rules, standing in for cel-go's (the `cel` crate only parses): it types
 //! `self`/`oldSelf` from the schema and reports what kube-apiserver rejects at CRD time —
-//! undeclared references, undefined fields, mismatched operator operands, and rules that do not
-//! evaluate to a bool — in cel-go's wording and `ERROR: <input>:line:col:` format. Anything it
-//! cannot type is `dyn` and accepted, so a rule is never rejected here that cel-go accepts.
+//! undeclared references, undefined fields, mismatched operator operands, rules that do not
+//! evaluate to a bool, list-extension functions kube-apiserver 1.33 does not declare, and message
+//! construction —
+//! in cel-go's wording and `ERROR: <input>:line:col:` format. Anything it cannot type is `dyn`
+//! and accepted, so a rule is not rejected here that cel-go accepts (except constructing cel-go's
+//! `google.protobuf.*` wrapper messages, which the interpreter cannot evaluate).
 
 use super::super::{Additional, Node};
 use super::macros;
@@ -134,11 +137,19 @@ const NAMESPACES: &[&str] = &[
     "optional",
     "sets",
     "strings",
-    "lists",
     "base64",
     "format",
     "jsonpatch",
     "ip",
+];
+
+/// Functions the `cel` crate's libraries provide that kube-apiserver's CRD environment (as of
+/// the version this server reports, 1.33) does not declare: cel-go's `ext.Lists` (`slice`,
+/// `flatten`, `distinct`, `sort`, `sortBy`, `reverse`, `lists.range`) is enabled from 1.34 for
+/// stored rules and from 1.35 for new ones; `reverse` of strings is `ext.Strings` version 3
+/// (kube-apiserver enables version 2).
+const UNDECLARED_MEMBER_FUNCTIONS: &[&str] = &[
+    "slice", "flatten", "distinct", "sort", "sortBy", "reverse", "range",
 ];
 
 struct Checker<'a, 's> {
@@ -275,6 +286,15 @@ fn find_ident(src: &str, name: &str) -> Option<usize> {
         i += 1;
     }
     None
+}
+
+/// The byte offset of the `(` of the first member call `.name(` in `src` (where cel-go
+/// positions a call).
+fn find_call(src: &str, name: &str) -> Option<usize> {
+    let dot = find_select(src, name)?;
+    let after = dot + 1 + src[dot + 1..].find(name)? + name.len();
+    let paren = src[after..].find('(')?;
+    Some(after + paren)
 }
 
 /// The byte offset of the first occurrence of operator `op`.
@@ -460,6 +480,13 @@ impl<'a> Checker<'a, '_> {
             None => None,
         };
         let args: Vec<Ty<'a>> = call.args.iter().map(|a| self.expr(a)).collect();
+        if call.target.is_some() && UNDECLARED_MEMBER_FUNCTIONS.contains(&f) {
+            self.issue(
+                format!("undeclared reference to '{f}' (in container '')"),
+                find_call(self.src, f),
+            );
+            return Ty::Dyn;
+        }
         let binary = |name: &str| -> Option<&'static str> {
             Some(match name {
                 "_==_" => "==",

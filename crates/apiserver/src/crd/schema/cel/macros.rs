@@ -182,34 +182,25 @@ impl Expander<'_> {
         self.node(Expr::Literal(l))
     }
 
-    fn comprehension(
-        &mut self,
-        iter_range: Expression,
-        iter_var: &str,
-        accu_var: &str,
-        accu_init: Expression,
-        loop_cond: Expression,
-        loop_step: Expression,
-        result: Expression,
-    ) -> Expression {
-        self.node(Expr::Comprehension(Box::new(ComprehensionExpr {
-            iter_range,
-            iter_var: iter_var.to_string(),
-            iter_var2: None,
-            accu_var: accu_var.to_string(),
-            accu_init,
-            loop_cond,
-            loop_step,
-            result,
-        })))
+    fn comprehension(&mut self, c: ComprehensionExpr) -> Expression {
+        self.node(Expr::Comprehension(Box::new(c)))
     }
 
     /// `var` bound to `init` within `body`.
     fn bind(&mut self, var: &str, init: Expression, body: Expression) -> Expression {
         let empty = self.node(Expr::List(ListExpr::default()));
         let never = self.lit(LiteralValue::Boolean(false.into()));
-        let step = self.ident(var);
-        self.comprehension(empty, UNUSED, var, init, never, step, body)
+        let loop_step = self.ident(var);
+        self.comprehension(ComprehensionExpr {
+            iter_range: empty,
+            iter_var: UNUSED.to_string(),
+            iter_var2: None,
+            accu_var: var.to_string(),
+            accu_init: init,
+            loop_cond: never,
+            loop_step,
+            result: body,
+        })
     }
 
     fn walk(&mut self, e: &mut Expression) {
@@ -380,7 +371,16 @@ impl Expander<'_> {
         let key = self.ident(&k);
         let value = self.call("_[_]", vec![tgt, key]);
         let step = self.bind(&v, value, step);
-        let loop_ = self.comprehension(keys, &k, RESULT, init, cond, step, result);
+        let loop_ = self.comprehension(ComprehensionExpr {
+            iter_range: keys,
+            iter_var: k,
+            iter_var2: None,
+            accu_var: RESULT.to_string(),
+            accu_init: init,
+            loop_cond: cond,
+            loop_step: step,
+            result,
+        });
         Some(self.bind(TARGET, target, loop_))
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! Parsing and evaluation use the `cel` crate with kube-cel's Kubernetes libraries (strings,
 //! lists, sets, regex, URLs, IP/CIDR, quantities, semver, format, math, base64, jsonpatch);
+//! `macros.rs` expands cel-go's two-variable comprehensions, which the parser leaves as calls;
 //! `check.rs` types rules against the schema (cel-go's compile errors) and `cost.rs` estimates
 //! their cost (the CRD-time limits, and the per-call limit and per-object budget at runtime).
 //!
@@ -180,13 +181,15 @@ fn compile_expr(
     })?;
     let (ty, issues) = check::check(&mut expr, src, variables(node, optional_old_self));
     if !issues.is_empty() {
-        let rendered: Vec<(String, usize, usize)> = issues
+        let mut rendered: Vec<(String, usize, usize)> = issues
             .into_iter()
             .map(|i| {
                 let (line, col) = i.offset.map_or((1, 1), |o| line_col(src, o));
                 (i.msg, line, col)
             })
             .collect();
+        // cel-go lists issues in source order.
+        rendered.sort_by_key(|(_, line, col)| (*line, *col));
         return Err((true, render_issues(src, &rendered)));
     }
     let ok = match want {

@@ -526,3 +526,40 @@ fn message_construction_is_rejected_not_evaluated() {
         matches!(&rules[0].message_program, Some(Err(e)) if e.contains("undeclared reference to 'Foo'"))
     );
 }
+
+#[test]
+fn list_extensions_kube_apiserver_1_33_does_not_declare() {
+    // cel-go's ext.Lists arrives in kube-apiserver's CRD environment with 1.34/1.35.
+    assert_eq!(
+        compile_error(int_list(), "self.sort() == self"),
+        "compilation failed: ERROR: <input>:1:10: undeclared reference to 'sort' (in container '')\n | self.sort() == self\n | .........^"
+    );
+    assert_eq!(
+        compile_error(int_list(), "self.sortBy(x, -x)[0] > 0"),
+        "compilation failed: ERROR: <input>:1:12: undeclared reference to 'sortBy' (in container '')\n | self.sortBy(x, -x)[0] > 0\n | ...........^\nERROR: <input>:1:13: undeclared reference to 'x' (in container '')\n | self.sortBy(x, -x)[0] > 0\n | ............^\nERROR: <input>:1:13: undeclared reference to 'x' (in container '')\n | self.sortBy(x, -x)[0] > 0\n | ............^"
+    );
+    for rule in [
+        "self.slice(0, 1).size() == 1",
+        "[self].flatten().size() > 0",
+        "self.distinct() == self",
+        "self.reverse() == self",
+        "'abc'.reverse() == 'cba'",
+    ] {
+        assert!(
+            compile_error(int_list(), rule).contains("undeclared reference to '"),
+            "{rule}"
+        );
+    }
+    assert_eq!(
+        compile_error(int_list(), "lists.range(2) == [0, 1]"),
+        "compilation failed: ERROR: <input>:1:1: undeclared reference to 'lists' (in container '')\n | lists.range(2) == [0, 1]\n | ^\nERROR: <input>:1:12: undeclared reference to 'range' (in container '')\n | lists.range(2) == [0, 1]\n | ...........^"
+    );
+    // What kube-apiserver's Kubernetes list library and optional types do declare.
+    assert_eq!(
+        compile_error(
+            int_list(),
+            "self.isSorted() && self.sum() > 0 && self.min() <= self.max() && self.indexOf(1) >= 0 && self.first().hasValue()"
+        ),
+        "compiled: true"
+    );
+}
