@@ -55,6 +55,13 @@ pub struct MacroError {
     pub offset: Option<usize>,
 }
 
+/// Where a macro call is: the `nth` call of `name` with `arity` arguments, in source order.
+struct Site {
+    name: String,
+    arity: usize,
+    nth: usize,
+}
+
 /// The two-variable macros, by name.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Macro {
@@ -89,8 +96,8 @@ struct Expander<'s> {
     src: &'s str,
     next_id: u64,
     errors: Vec<MacroError>,
-    /// How many calls of each macro name were seen, to locate the n-th in the source.
-    seen: HashMap<String, usize>,
+    /// How many calls of each macro name and arity were seen, to locate the n-th in the source.
+    seen: HashMap<(String, usize), usize>,
 }
 
 /// Rewrites the two-variable macros in `expr` (see the module documentation); returns cel-go's
@@ -210,19 +217,29 @@ impl Expander<'_> {
                 if let Some(t) = c.target.as_deref_mut() {
                     self.walk(t);
                 }
+                // Counted in source order (target, call, arguments) to locate errors.
+                let found = c.target.is_some().then(|| {
+                    Macro::of(&c.func_name, c.args.len()).map(|m| {
+                        let nth = self
+                            .seen
+                            .entry((c.func_name.clone(), c.args.len()))
+                            .or_default();
+                        *nth += 1;
+                        (m, *nth)
+                    })
+                });
                 for a in &mut c.args {
                     self.walk(a);
                 }
-                if c.target.is_some()
-                    && let Some(m) = Macro::of(&c.func_name, c.args.len())
-                {
-                    let nth = self.seen.entry(c.func_name.clone()).or_default();
-                    *nth += 1;
-                    let nth = *nth;
-                    let name = c.func_name.clone();
+                if let Some(Some((m, nth))) = found {
+                    let site = Site {
+                        name: c.func_name.clone(),
+                        arity: c.args.len(),
+                        nth,
+                    };
                     let target = *c.target.take().expect("checked above");
                     let args = std::mem::take(&mut c.args);
-                    if let Some(expanded) = self.expand_call(m, &name, nth, target, args) {
+                    if let Some(expanded) = self.expand_call(m, &site, target, args) {
                         *e = expanded;
                     }
                 }
@@ -259,8 +276,8 @@ impl Expander<'_> {
     }
 
     /// The variable named by argument `i` of the `nth` call of `name`, or cel-go's error.
-    fn iter_var(&mut self, name: &str, nth: usize, arg: &Expression, i: usize) -> Option<String> {
-        let offset = arg_offset(self.src, name, nth, i);
+    fn iter_var(&mut self, site: &Site, arg: &Expression, i: usize) -> Option<String> {
+        let offset = arg_offset(self.src, site, i);
         match &arg.expr {
             Expr::Ident(v) if v == CEL_GO_ACCUMULATOR => {
                 self.errors.push(MacroError {
@@ -283,18 +300,17 @@ impl Expander<'_> {
     fn expand_call(
         &mut self,
         m: Macro,
-        name: &str,
-        nth: usize,
+        site: &Site,
         target: Expression,
         mut args: Vec<Expression>,
     ) -> Option<Expression> {
-        let k = self.iter_var(name, nth, &args[0], 0);
-        let v = self.iter_var(name, nth, &args[1], 1);
+        let k = self.iter_var(site, &args[0], 0);
+        let v = self.iter_var(site, &args[1], 1);
         let (k, v) = (k?, v?);
         if k == v {
             self.errors.push(MacroError {
                 msg: format!("duplicate variable name: {v}"),
-                offset: arg_offset(self.src, name, nth, 1),
+                offset: arg_offset(self.src, site, 1),
             });
             return None;
         }
@@ -385,31 +401,40 @@ impl Expander<'_> {
     }
 }
 
-/// The byte offset of argument `i` of the `nth` call `.name(` in `src` (where cel-go reports an
-/// argument's error), skipping string literals.
-fn arg_offset(src: &str, name: &str, nth: usize, i: usize) -> Option<usize> {
-    let needle = format!("{name}(");
+/// The byte offset of argument `i` of the macro call at `site` (where cel-go reports an
+/// argument's error): the `nth` `.name(` in `src` with `arity` arguments.
+fn arg_offset(src: &str, site: &Site, i: usize) -> Option<usize> {
+    let needle = format!("{}(", site.name);
     let b = src.as_bytes();
     let mut found = 0;
     let mut pos = 0;
-    let open = loop {
+    loop {
         let at = pos + src[pos..].find(&needle)?;
-        let before = src[..at].trim_end();
-        let is_member = before.ends_with('.');
+        pos = at + needle.len();
+        let is_member = src[..at].trim_end().ends_with('.');
         let boundary = at == 0 || !(b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'_');
-        if is_member && boundary {
+        if !is_member || !boundary {
+            continue;
+        }
+        let starts = arg_starts(src, pos);
+        if starts.len() == site.arity {
             found += 1;
-            if found == nth {
-                break at + needle.len();
+            if found == site.nth {
+                return starts.get(i).copied();
             }
         }
-        pos = at + needle.len();
-    };
+    }
+}
+
+/// The byte offsets where the arguments of a call whose `(` ends at `open` start (after
+/// whitespace), skipping nested brackets and string literals.
+fn arg_starts(src: &str, open: usize) -> Vec<usize> {
+    let b = src.as_bytes();
+    let skip_ws = |at: usize| at + (src[at..].len() - src[at..].trim_start().len());
+    let mut starts = vec![skip_ws(open)];
     let mut depth = 0usize;
-    let mut index = 0;
     let mut quote: Option<u8> = None;
     let mut j = open;
-    let mut start = open;
     while j < b.len() {
         let c = b[j];
         if let Some(q) = quote {
@@ -428,22 +453,12 @@ fn arg_offset(src: &str, name: &str, nth: usize, i: usize) -> Option<usize> {
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' if depth == 0 => break,
             b')' | b']' | b'}' => depth -= 1,
-            b',' if depth == 0 => {
-                if index == i {
-                    break;
-                }
-                index += 1;
-                start = j + 1;
-            }
+            b',' if depth == 0 => starts.push(skip_ws(j + 1)),
             _ => {}
         }
         j += 1;
     }
-    if index != i {
-        return None;
-    }
-    let skipped = src[start..].len() - src[start..].trim_start().len();
-    Some(start + skipped)
+    starts
 }
 
 /// [`KEYS`]: the indices of a list, or the keys of a map in order.
