@@ -2,14 +2,16 @@
 //! create (prints a table; nothing passes or fails).
 //!
 //! ```text
-//! cargo bench -p kubeforge-apiserver --bench crd_schema              # both parts
-//! cargo bench -p kubeforge-apiserver --bench crd_schema -- validate  # or create
+//! cargo bench -p kubeforge-apiserver --bench crd_schema              # all parts
+//! cargo bench -p kubeforge-apiserver --bench crd_schema -- validate  # or comprehensions, create
 //! ```
 //!
 //! - `validate`: one thread validating a typical custom resource (about 25 fields: enums, a
 //!   pattern, bounds, a map, a list-map, a set) against its compiled schema, then the same object
 //!   under a schema with 10 CEL rules. "decode + validate" adds what every write does before:
 //!   metadata normalisation, pruning and defaulting.
+//! - `comprehensions`: the same object under 3 comprehension rules, written with one-variable
+//!   macros and with cel-go's two-variable ones (rewritten by the server before evaluation).
 //! - `create`: in-process creates (`Rest::create`, the path a POST takes after decoding, 16 at a
 //!   time) of ConfigMaps, of the same custom resource under a schema-less CRD
 //!   (`x-kubernetes-preserve-unknown-fields`), under the typical schema, and under the CEL one.
@@ -190,6 +192,57 @@ fn validate_rows() {
     }
 }
 
+/// The same comprehension rules written with one-variable macros and with cel-go's
+/// two-variable ones (which the server rewrites before evaluating).
+const COMPREHENSIONS: [(&str, [&str; 3]); 2] = [
+    (
+        "one-variable",
+        [
+            "self.ports.all(p, p.port != 22)",
+            "self.labels.all(k, self.labels[k].size() <= 63)",
+            "self.ports.exists(p, p.name == 'http')",
+        ],
+    ),
+    (
+        "two-variable",
+        [
+            "self.ports.all(i, p, p.port != 22)",
+            "self.labels.all(k, v, v.size() <= 63)",
+            "self.ports.exists(i, p, p.name == 'http')",
+        ],
+    ),
+];
+
+/// Validation of the typical object under a schema whose only rules are 3 comprehensions.
+fn comprehension_rows() {
+    let (runs, n) = if quick() { (3, 2_000) } else { (7, 100_000) };
+    println!("| 3 comprehension rules | validations/s (wall, median [min-max]) | per CPU-second |");
+    println!("|---|---|---|");
+    for (label, rules) in COMPREHENSIONS {
+        let mut raw = schema(false);
+        raw["properties"]["spec"]["x-kubernetes-validations"] =
+            rules.iter().map(|r| json!({ "rule": r })).collect();
+        let compiled = Schema::compile(Some(&raw));
+        let mut obj = object("web");
+        compiled.prune(&mut obj);
+        compiled.apply_defaults(&mut obj);
+        assert!(
+            compiled.validate(&obj, vec![]).is_empty(),
+            "the benchmark object is valid"
+        );
+        let (med, min, max, cpu) = measure(runs, n, || {
+            std::hint::black_box(compiled.validate(std::hint::black_box(&obj), vec![]));
+        });
+        println!(
+            "| {label} | {} [{}-{}] | {} |",
+            k(med),
+            k(min),
+            k(max),
+            cpu.map(k).unwrap_or_default()
+        );
+    }
+}
+
 fn crd(name: &str, cel: bool) -> Value {
     let schema = if name == "freeapp" {
         json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})
@@ -325,6 +378,9 @@ fn main() {
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     if wanted("validate") {
         validate_rows();
+    }
+    if wanted("comprehensions") {
+        comprehension_rows();
     }
     if wanted("create") {
         tokio::runtime::Builder::new_multi_thread()

@@ -586,3 +586,183 @@ async fn kube_derive_crd_with_cel_rules_round_trips() {
         r#"Widget.kubeforge.dev "w" is invalid: spec.owner: Invalid value: "you": owner is immutable"#
     );
 }
+
+/// A CRD whose rules use cel-go's two-variable comprehensions (kube-apiserver ≥ 1.32); the
+/// rule on `ports` is the caller's.
+fn routes_crd(ports_rule: &str) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "routes.kubeforge.dev"},
+        "spec": {
+            "group": "kubeforge.dev",
+            "scope": "Namespaced",
+            "names": {"kind": "Route", "plural": "routes", "singular": "route"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                "type": "object",
+                "properties": {"spec": {
+                    "type": "object",
+                    "x-kubernetes-validations": [{
+                        "rule": "self.backends.transformMapEntry(i, b, {b.name: i}).size() == size(self.backends)",
+                        "message": "backend names must be unique"
+                    }],
+                    "properties": {
+                        "backends": {
+                            "type": "array", "maxItems": 16,
+                            "items": {"type": "object", "properties": {
+                                "name": {"type": "string", "maxLength": 63},
+                                "weight": {"type": "integer"}
+                            }},
+                            "x-kubernetes-validations": [{
+                                "rule": "self.all(i, b, b.weight > 0 || i == 0)",
+                                "message": "only the first backend may have no weight"
+                            }]
+                        },
+                        "ports": {
+                            "type": "array", "maxItems": 16, "items": {"type": "integer"},
+                            "x-kubernetes-validations": [{"rule": ports_rule, "message": "ports must be unique"}]
+                        },
+                        "labels": {
+                            "type": "object", "maxProperties": 16,
+                            "additionalProperties": {"type": "string", "maxLength": 63},
+                            "x-kubernetes-validations": [{
+                                "rule": "self.all(k, v, v != '' || k.startsWith('flag.'))",
+                                "messageExpression": "'empty values: ' + self.transformList(k, v, v == '' && !k.startsWith('flag.'), k).join(', ')"
+                            }]
+                        }
+                    }
+                }}
+            }}}]
+        }
+    })
+}
+
+#[tokio::test]
+async fn two_variable_comprehension_rules_through_kube_rs() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+
+    let server = ApiServer::builder()
+        .in_memory()
+        .start()
+        .await
+        .expect("server starts");
+    let client = server.client();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let rejected = |e: kube::Error| match e {
+        kube::Error::Api(s) => {
+            assert_eq!(s.code, 422, "{s:?}");
+            s.message
+        }
+        other => panic!("unexpected error {other:?}"),
+    };
+
+    // Misused macros and message construction are compile errors at the rule's path.
+    let path = "spec.validation.openAPIV3Schema.properties[spec].properties[ports].x-kubernetes-validations[0].rule";
+    for (rule, error) in [
+        (
+            "self.all(1, p, true)",
+            "compilation failed: ERROR: <input>:1:10: argument must be a simple name",
+        ),
+        (
+            "self.exists(p, p, true)",
+            "compilation failed: ERROR: <input>:1:16: duplicate variable name: p",
+        ),
+        (
+            "self == Port{number: 1}",
+            "compilation failed: ERROR: <input>:1:9: undeclared reference to 'Port' (in container '')",
+        ),
+        // Not in kube-apiserver 1.33's CRD environment: ext.Lists (1.34+) and ext.Bindings.
+        (
+            "self.sortBy(p, -p) == self",
+            "compilation failed: ERROR: <input>:1:12: undeclared reference to 'sortBy' (in container '')",
+        ),
+        (
+            "cel.bind(s, self, s == s)",
+            "compilation failed: ERROR: <input>:1:1: undeclared reference to 'cel' (in container '')",
+        ),
+    ] {
+        let crd: CustomResourceDefinition = serde_json::from_value(routes_crd(rule)).expect("CRD");
+        let message = rejected(
+            crds.create(&PostParams::default(), &crd)
+                .await
+                .expect_err("the rule does not compile"),
+        );
+        assert!(
+            message.starts_with(&format!(
+                r#"CustomResourceDefinition.apiextensions.k8s.io "routes.kubeforge.dev" is invalid: {path}: Invalid value: "#
+            )) && message.contains(error),
+            "{message}"
+        );
+    }
+
+    let crd: CustomResourceDefinition =
+        serde_json::from_value(routes_crd("self.all(i, p, self.existsOne(j, q, q == p))"))
+            .expect("CRD");
+    crds.create(&PostParams::default(), &crd)
+        .await
+        .expect("the CRD is accepted");
+    let mut established = false;
+    for _ in 0..100 {
+        let crd = crds.get("routes.kubeforge.dev").await.expect("CRD");
+        established = crd
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True");
+        if established {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(established, "the CRD is established");
+
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("kubeforge.dev", "v1", "Route"));
+    let routes: Api<DynamicObject> = Api::namespaced_with(client, "default", &resource);
+    let route = |name: &str, spec: serde_json::Value| {
+        let mut obj = DynamicObject::new(name, &resource);
+        obj.data = serde_json::json!({ "spec": spec });
+        obj
+    };
+    routes
+        .create(
+            &PostParams::default(),
+            &route(
+                "good",
+                serde_json::json!({
+                    "backends": [{"name": "a"}, {"name": "b", "weight": 2}],
+                    "ports": [80, 443],
+                    "labels": {"app": "web", "flag.beta": ""}
+                }),
+            ),
+        )
+        .await
+        .expect("a valid route is accepted");
+    let message = rejected(
+        routes
+            .create(
+                &PostParams::default(),
+                &route(
+                    "bad",
+                    serde_json::json!({
+                        "backends": [{"name": "a"}, {"name": "a", "weight": 0}],
+                        "ports": [80, 80],
+                        "labels": {"app": "", "tier": "", "flag.x": ""}
+                    }),
+                ),
+            )
+            .await
+            .expect_err("the invalid route is rejected"),
+    );
+    assert_eq!(
+        message,
+        concat!(
+            r#"Route.kubeforge.dev "bad" is invalid: ["#,
+            r#"spec: Invalid value: "object": insert failed: key a already exists evaluating rule: backend names must be unique, "#,
+            r#"spec.backends: Invalid value: only the first backend may have no weight, "#,
+            r#"spec.ports: Invalid value: ports must be unique, "#,
+            r#"spec.labels: Invalid value: empty values: app, tier]"#,
+        )
+    );
+}

@@ -1,10 +1,14 @@
 //! A type checker for rules, standing in for cel-go's (the `cel` crate only parses): it types
 //! `self`/`oldSelf` from the schema and reports what kube-apiserver rejects at CRD time —
-//! undeclared references, undefined fields, mismatched operator operands, and rules that do not
-//! evaluate to a bool — in cel-go's wording and `ERROR: <input>:line:col:` format. Anything it
-//! cannot type is `dyn` and accepted, so a rule is never rejected here that cel-go accepts.
+//! undeclared references, undefined fields, mismatched operator operands, rules that do not
+//! evaluate to a bool, list-extension functions kube-apiserver 1.33 does not declare, and message
+//! construction —
+//! in cel-go's wording and `ERROR: <input>:line:col:` format. Anything it cannot type is `dyn`
+//! and accepted, so a rule is not rejected here that cel-go accepts (except constructing cel-go's
+//! `google.protobuf.*` wrapper messages, which the interpreter cannot evaluate).
 
 use super::super::{Additional, Node};
+use super::macros;
 use super::values::escape;
 use kube_cel::cel::common::ast::{Expr, LiteralValue};
 use kube_cel::cel::parser::Expression;
@@ -133,11 +137,19 @@ const NAMESPACES: &[&str] = &[
     "optional",
     "sets",
     "strings",
-    "lists",
     "base64",
     "format",
     "jsonpatch",
     "ip",
+];
+
+/// Functions the `cel` crate's libraries provide that kube-apiserver's CRD environment (as of
+/// the version this server reports, 1.33) does not declare: cel-go's `ext.Lists` (`slice`,
+/// `flatten`, `distinct`, `sort`, `sortBy`, `reverse`, `lists.range`) is enabled from 1.34 for
+/// stored rules and from 1.35 for new ones; `reverse` of strings is `ext.Strings` version 3
+/// (kube-apiserver enables version 2).
+const UNDECLARED_MEMBER_FUNCTIONS: &[&str] = &[
+    "slice", "flatten", "distinct", "sort", "sortBy", "reverse", "range",
 ];
 
 struct Checker<'a, 's> {
@@ -276,6 +288,15 @@ fn find_ident(src: &str, name: &str) -> Option<usize> {
     None
 }
 
+/// The byte offset of the `(` of the first member call `.name(` in `src` (where cel-go
+/// positions a call).
+fn find_call(src: &str, name: &str) -> Option<usize> {
+    let dot = find_select(src, name)?;
+    let after = dot + 1 + src[dot + 1..].find(name)? + name.len();
+    let paren = src[after..].find('(')?;
+    Some(after + paren)
+}
+
 /// The byte offset of the first occurrence of operator `op`.
 fn find_op(src: &str, op: &str) -> Option<usize> {
     src.find(op)
@@ -353,7 +374,10 @@ impl<'a> Checker<'a, '_> {
 
     fn expr(&mut self, e: &Expression) -> Ty<'a> {
         match &e.expr {
-            Expr::Unspecified => Ty::Dyn,
+            Expr::Unspecified => {
+                self.issue("unsupported expression".into(), None);
+                Ty::Dyn
+            }
             Expr::Literal(l) => match l {
                 LiteralValue::Boolean(_) => Ty::Bool,
                 LiteralValue::Bytes(_) => Ty::Bytes,
@@ -398,7 +422,22 @@ impl<'a> Checker<'a, '_> {
                 }
                 Ty::Map(Box::new(Ty::Dyn))
             }
-            Expr::Struct(_) => Ty::Dyn,
+            // Kubernetes declares no message types: `Foo{a: 1}` names an undeclared type.
+            Expr::Struct(st) => {
+                for entry in &st.entries {
+                    if let kube_cel::cel::common::ast::EntryExpr::StructField(f) = &entry.expr {
+                        self.expr(&f.value);
+                    }
+                }
+                self.issue(
+                    format!(
+                        "undeclared reference to '{}' (in container '')",
+                        st.type_name
+                    ),
+                    self.src.find(st.type_name.as_str()),
+                );
+                Ty::Dyn
+            }
             Expr::Comprehension(c) => {
                 let range = self.expr(&c.iter_range);
                 let init = self.expr(&c.accu_init);
@@ -412,8 +451,9 @@ impl<'a> Checker<'a, '_> {
                 self.expr(&c.loop_cond);
                 let step = self.expr(&c.loop_step);
                 if let Some(top) = self.vars.last_mut() {
-                    // map/filter accumulate lists whose element type the step decides.
-                    if matches!(step, Ty::List(_)) {
+                    // map/filter/transformList accumulate lists, transformMap maps, whose
+                    // element type the step decides.
+                    if matches!(step, Ty::List(_) | Ty::Map(_)) {
                         top.insert(c.accu_var.clone(), step);
                     }
                 }
@@ -440,6 +480,13 @@ impl<'a> Checker<'a, '_> {
             None => None,
         };
         let args: Vec<Ty<'a>> = call.args.iter().map(|a| self.expr(a)).collect();
+        if call.target.is_some() && UNDECLARED_MEMBER_FUNCTIONS.contains(&f) {
+            self.issue(
+                format!("undeclared reference to '{f}' (in container '')"),
+                find_call(self.src, f),
+            );
+            return Ty::Dyn;
+        }
         let binary = |name: &str| -> Option<&'static str> {
             Some(match name {
                 "_==_" => "==",
@@ -484,6 +531,26 @@ impl<'a> Checker<'a, '_> {
                 _ => Ty::Dyn,
             },
             "_?._" | "_[?_]" => Ty::Optional(Box::new(Ty::Dyn)),
+            macros::KEYS => match args.first() {
+                Some(Ty::List(_)) => Ty::List(Box::new(Ty::Int)),
+                Some(Ty::Map(_) | Ty::Object(_) | Ty::Meta) => Ty::List(Box::new(Ty::String)),
+                Some(t) if t.is_scalar() || matches!(t, Ty::Null | Ty::Optional(_)) => {
+                    self.issue(
+                        format!(
+                            "expression of type '{}' cannot be range of a comprehension (must be list, map, or dynamic)",
+                            t.name()
+                        ),
+                        None,
+                    );
+                    Ty::List(Box::new(Ty::Dyn))
+                }
+                _ => Ty::List(Box::new(Ty::Dyn)),
+            },
+            macros::MAP_INSERT => match args.as_slice() {
+                [_, _, value] => Ty::Map(Box::new(value.clone())),
+                [_, Ty::Map(v)] => Ty::Map(v.clone()),
+                _ => Ty::Map(Box::new(Ty::Dyn)),
+            },
             "size" => Ty::Int,
             "matches" | "startsWith" | "endsWith" | "contains" | "hasValue" | "exists" | "all"
             | "exists_one" => Ty::Bool,
@@ -542,6 +609,7 @@ impl<'a> Checker<'a, '_> {
         match (a, b) {
             (Ty::Timestamp, Ty::Duration) | (Ty::Duration, Ty::Timestamp) => Ty::Timestamp,
             (Ty::Timestamp, Ty::Timestamp) => Ty::Duration,
+            (Ty::List(x), Ty::List(y)) if matches!(**x, Ty::Dyn) => Ty::List(y.clone()),
             (Ty::List(x), Ty::List(_)) => Ty::List(x.clone()),
             (x, y) if x.name() == y.name() && x.is_scalar() => x.clone(),
             _ => Ty::Dyn,

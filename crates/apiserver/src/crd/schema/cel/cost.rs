@@ -321,6 +321,8 @@ pub fn estimate<S: Shape>(e: &Expression, vars: &mut Vec<(String, S)>) -> (u64, 
                 "_&&_" | "_||_" | "!_" | "@not_strictly_false" => (0, S::sized(0)),
                 "_[_]" => (1, shapes.first().map_or_else(|| S::sized(0), Shape::elems)),
                 "size" => (1, S::sized(0)),
+                // Iterating the keys of a target has the target's cardinality.
+                super::macros::KEYS => (1, shapes.first().cloned().unwrap_or_else(|| S::sized(0))),
                 "matches" => {
                     let (s, re) = match &target {
                         Some(t) => (t.size(), size(0)),

@@ -3,6 +3,7 @@
 //!
 //! Parsing and evaluation use the `cel` crate with kube-cel's Kubernetes libraries (strings,
 //! lists, sets, regex, URLs, IP/CIDR, quantities, semver, format, math, base64, jsonpatch);
+//! `macros.rs` expands cel-go's two-variable comprehensions, which the parser leaves as calls;
 //! `check.rs` types rules against the schema (cel-go's compile errors) and `cost.rs` estimates
 //! their cost (the CRD-time limits, and the per-call limit and per-object budget at runtime).
 //!
@@ -15,6 +16,7 @@
 
 pub mod check;
 pub mod cost;
+pub mod macros;
 pub mod values;
 
 use super::field::{self, Bad};
@@ -167,15 +169,27 @@ fn compile_expr(
     want: &str,
 ) -> Result<Expression, (bool, String)> {
     let mut expr = parse(src).map_err(|e| (true, e))?;
+    macros::expand(&mut expr, src).map_err(|errs| {
+        let rendered: Vec<(String, usize, usize)> = errs
+            .into_iter()
+            .map(|e| {
+                let (line, col) = e.offset.map_or((1, 1), |o| line_col(src, o));
+                (e.msg, line, col)
+            })
+            .collect();
+        (true, render_issues(src, &rendered))
+    })?;
     let (ty, issues) = check::check(&mut expr, src, variables(node, optional_old_self));
     if !issues.is_empty() {
-        let rendered: Vec<(String, usize, usize)> = issues
+        let mut rendered: Vec<(String, usize, usize)> = issues
             .into_iter()
             .map(|i| {
                 let (line, col) = i.offset.map_or((1, 1), |o| line_col(src, o));
                 (i.msg, line, col)
             })
             .collect();
+        // cel-go lists issues in source order.
+        rendered.sort_by_key(|(_, line, col)| (*line, *col));
         return Err((true, render_issues(src, &rendered)));
     }
     let ok = match want {
@@ -372,6 +386,9 @@ thread_local! {
         ctx.add_function("size", size);
         // matches() with RE2 semantics, compiled once per pattern.
         ctx.add_function("matches", matches);
+        // What the two-variable comprehensions expand to.
+        ctx.add_function(macros::KEYS, macros::keys);
+        ctx.add_function(macros::MAP_INSERT, macros::map_insert);
         ctx
     };
 
@@ -414,6 +431,21 @@ fn size(
                 format!("cannot determine the size of {other:?}"),
             ));
         }
+    })
+}
+
+/// Evaluates a compiled program. The checker rejects what the interpreter cannot evaluate
+/// (message construction, unset expressions), but a panic in the interpreter or a library
+/// function must still never take a request (or the server) down: it is an evaluation error.
+fn evaluate(program: &Expression, activation: &Context<'_>) -> Result<Cel, ExecutionError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        Cel::resolve(program, activation)
+    }))
+    .unwrap_or_else(|_| {
+        Err(ExecutionError::function_error(
+            "eval",
+            "internal error evaluating the expression",
+        ))
     })
 }
 
@@ -688,7 +720,7 @@ impl Walk {
             }
             self.budget -= cost as i64;
             let activation = if optional { &optional_ctx } else { &ctx };
-            match Cel::resolve(program, activation) {
+            match evaluate(program, activation) {
                 Ok(Cel::Bool(true)) => continue,
                 Ok(_) => {}
                 Err(e) if is_overload_error(&e) => {
@@ -734,7 +766,7 @@ impl Walk {
                     return false;
                 }
                 self.budget -= msg_cost as i64;
-                if let Ok(Cel::String(m)) = Cel::resolve(msg_program, activation) {
+                if let Ok(Cel::String(m)) = evaluate(msg_program, activation) {
                     let trimmed = m.trim();
                     if !trimmed.is_empty()
                         && !trimmed.contains('\n')

@@ -293,3 +293,418 @@ fn numbers_compare_like_cel_go() {
         vec!["field: Invalid value: 2: failed rule: self != 2"]
     );
 }
+
+/// The failures of `rules` on `field` (typed by `schema`), or its compile error.
+fn outcome(schema: Value, field: Value, rules: &[&str]) -> Vec<String> {
+    let mut schema = schema;
+    schema["x-kubernetes-validations"] = rules.iter().map(|r| json!({"rule": r})).collect();
+    msgs(&object_with(schema), &json!({ "field": field }), None)
+}
+
+fn compile_error(schema: Value, rule: &str) -> String {
+    let node = compile_node(&schema, false);
+    match &compile_rules(&[json!({ "rule": rule })], &node)[0].program {
+        Some(Err(e)) => e.clone(),
+        other => format!("compiled: {}", other.is_some()),
+    }
+}
+
+fn int_list() -> Value {
+    json!({"type": "array", "items": {"type": "integer"}})
+}
+
+fn string_map() -> Value {
+    json!({"type": "object", "additionalProperties": {"type": "string"}})
+}
+
+#[test]
+fn two_variable_quantifiers_on_lists_and_maps() {
+    let holds = [
+        "self.all(i, v, i < v)",
+        "self.exists(i, v, i == 2 && v == 3)",
+        "!self.exists(i, v, i == v)",
+        "!self.existsOne(i, v, v > 1)",
+        "self.exists_one(i, v, i == 0)",
+        "self.existsOne(i, v, v == 2)",
+    ];
+    assert_eq!(
+        outcome(int_list(), json!([1, 2, 3]), &holds),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        outcome(int_list(), json!([1, 2, 3]), &["self.all(i, v, v < 3)"]),
+        vec!["field: Invalid value: failed rule: self.all(i, v, v < 3)"]
+    );
+    let on_map = [
+        "!self.all(k, v, k == v)",
+        "self.exists(k, v, k != v && v == 'c')",
+        "self.existsOne(k, v, k == v)",
+        "self.all(k, v, k.size() == 1 && v.size() == 1)",
+    ];
+    assert_eq!(
+        outcome(string_map(), json!({"a": "a", "b": "c"}), &on_map),
+        Vec::<String>::new()
+    );
+    // Empty targets: all holds, exists and existsOne do not.
+    let empty = [
+        "self.all(k, v, false)",
+        "!self.exists(k, v, true)",
+        "!self.existsOne(k, v, true)",
+    ];
+    assert!(outcome(int_list(), json!([]), &empty).is_empty());
+    assert!(outcome(string_map(), json!({}), &empty).is_empty());
+}
+
+#[test]
+fn two_variable_transforms() {
+    let on_list = [
+        "self.transformList(i, v, v * 2) == [2, 4, 6]",
+        "self.transformList(i, v, i % 2 == 0, v + i) == [1, 5]",
+        "self.transformMap(i, v, v * 10) == {0: 10, 1: 20, 2: 30}",
+        "self.transformMap(i, v, v > 1, i) == {1: 1, 2: 2}",
+        "self.transformMapEntry(i, v, {string(v): i}) == {'1': 0, '2': 1, '3': 2}",
+        "self.transformMapEntry(i, v, v != 2, {v: i}) == {1: 0, 3: 2}",
+    ];
+    assert_eq!(
+        outcome(int_list(), json!([1, 2, 3]), &on_list),
+        Vec::<String>::new()
+    );
+    let on_map = [
+        "self.transformList(k, v, k) == ['a', 'b']",
+        "self.transformList(k, v, v) == ['x', 'y']",
+        "self.transformList(k, v, v == 'y', k + v) == ['by']",
+        "self.transformMap(k, v, v + '!') == {'a': 'x!', 'b': 'y!'}",
+        "self.transformMap(k, v, k == 'a', v) == {'a': 'x'}",
+        "self.transformMapEntry(k, v, {v: k}) == {'x': 'a', 'y': 'b'}",
+        "self.transformMapEntry(k, v, k != 'a', {v: k}) == {'y': 'b'}",
+        "size(self.transformMap(k, v, v)) == 2",
+    ];
+    assert_eq!(
+        outcome(string_map(), json!({"a": "x", "b": "y"}), &on_map),
+        Vec::<String>::new()
+    );
+    let empty = [
+        "self.transformList(k, v, v) == []",
+        "self.transformMap(k, v, v) == {}",
+        "self.transformMapEntry(k, v, {v: k}) == {}",
+    ];
+    assert!(outcome(int_list(), json!([]), &empty).is_empty());
+    assert!(outcome(string_map(), json!({}), &empty).is_empty());
+    // A duplicate key is cel-go's runtime error.
+    let dup = "self.transformMapEntry(k, v, {v: k}).size() == 2";
+    assert_eq!(
+        outcome(string_map(), json!({"a": "same", "b": "same"}), &[dup]),
+        vec![format!(
+            r#"field: Invalid value: "object": insert failed: key same already exists evaluating rule: {dup}"#
+        )]
+    );
+}
+
+#[test]
+fn two_variable_comprehensions_nest_and_shadow() {
+    let rows = json!({"type": "array", "items": int_list()});
+    let nested = [
+        // Two-variable inside two-variable: each level has its own target and variables.
+        "self.all(i, row, row.all(j, x, x == i * 10 + j))",
+        // Inner variables shadow outer ones of the same name, and only inside.
+        "self.all(i, row, row.all(i, x, x % 10 == i)) && self.exists(i, row, i == 1)",
+        // One-variable macros inside, outer variables visible.
+        "self.all(i, row, row.exists(x, x / 10 == i))",
+        "self.transformList(i, row, row.transformList(j, x, x - i * 10)) == [[0, 1], [0, 1]]",
+        // An iteration variable may shadow `self`.
+        "self.all(i, self, self.size() == 2)",
+    ];
+    assert_eq!(
+        outcome(rows, json!([[0, 1], [10, 11]]), &nested),
+        Vec::<String>::new()
+    );
+    let lists = json!({"type": "object", "additionalProperties": int_list()});
+    let mixed = [
+        "self.all(k, vs, vs.all(v, v > 0) && k.startsWith('k'))",
+        "self.exists(k, vs, self.exists(k2, ws, k != k2 && vs == ws))",
+    ];
+    assert_eq!(
+        outcome(lists, json!({"k1": [1, 2], "k2": [1, 2]}), &mixed),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn two_variable_comprehensions_are_typed_and_misuse_rejected() {
+    assert_eq!(
+        compile_error(int_list(), "self.all(1, v, true)"),
+        "compilation failed: ERROR: <input>:1:10: argument must be a simple name\n | self.all(1, v, true)\n | .........^"
+    );
+    assert_eq!(
+        compile_error(int_list(), "self.exists(i, i, true)"),
+        "compilation failed: ERROR: <input>:1:16: duplicate variable name: i\n | self.exists(i, i, true)\n | ...............^"
+    );
+    assert_eq!(
+        compile_error(
+            int_list(),
+            "self.transformList(__result__, v, v).size() > 0"
+        ),
+        "compilation failed: ERROR: <input>:1:20: iteration variable overwrites accumulator variable\n | self.transformList(__result__, v, v).size() > 0\n | ...................^"
+    );
+    // Errors point at the offending call's argument, past one-variable macros of the same name
+    // and inside nested calls.
+    assert!(
+        compile_error(int_list(), "self.all(x, x > 0) && self.all(1, v, true)")
+            .starts_with("compilation failed: ERROR: <input>:1:32: argument must be a simple name")
+    );
+    assert!(
+        compile_error(int_list(), "self.all(i, r, [r].all(i, i, true))")
+            .starts_with("compilation failed: ERROR: <input>:1:27: duplicate variable name: i")
+    );
+    // Index and element are typed from the schema.
+    assert_eq!(
+        compile_error(int_list(), "self.all(i, v, v == 'a')"),
+        "compilation failed: ERROR: <input>:1:18: found no matching overload for '_==_' applied to '(int, string)'\n | self.all(i, v, v == 'a')\n | .................^"
+    );
+    assert_eq!(
+        compile_error(string_map(), "self.all(k, v, k == 1)"),
+        "compilation failed: ERROR: <input>:1:18: found no matching overload for '_==_' applied to '(string, int)'\n | self.all(k, v, k == 1)\n | .................^"
+    );
+    assert!(
+        compile_error(json!({"type": "integer"}), "self.all(i, v, true)").contains(
+            "expression of type 'int' cannot be range of a comprehension (must be list, map, or dynamic)"
+        )
+    );
+    // Quantifiers are bools, transforms are not.
+    assert_eq!(
+        compile_error(int_list(), "self.transformList(i, v, v)"),
+        "cel expression must evaluate to a bool"
+    );
+    assert_eq!(
+        compile_error(int_list(), "self.transformMap(i, v, v > 0)"),
+        "cel expression must evaluate to a bool"
+    );
+    // Other arities are not these macros (and `cel.bind` is not in kube-apiserver's CRD
+    // environment).
+    assert_eq!(
+        compile_error(int_list(), "cel.bind(x, self, x.size() > 0)"),
+        "compilation failed: ERROR: <input>:1:1: undeclared reference to 'cel' (in container '')\n | cel.bind(x, self, x.size() > 0)\n | ^\nERROR: <input>:1:10: undeclared reference to 'x' (in container '')\n | cel.bind(x, self, x.size() > 0)\n | .........^\nERROR: <input>:1:10: undeclared reference to 'x' (in container '')\n | cel.bind(x, self, x.size() > 0)\n | .........^"
+    );
+}
+
+#[test]
+fn two_variable_comprehension_costs() {
+    let bounded =
+        json!({"type": "array", "maxItems": 10, "items": {"type": "string", "maxLength": 10}});
+    let unbounded = json!({"type": "array", "items": {"type": "string"}});
+    let rule = "self.all(i, x, self.exists(j, y, i != j && x == y))";
+    let cost = |schema: &Value| {
+        let node = compile_node(schema, false);
+        compile_rules(&[json!({ "rule": rule })], &node)[0].max_cost
+    };
+    assert!(cost(&bounded) < 5_000, "{}", cost(&bounded));
+    assert!(cost(&unbounded) > STATIC_ESTIMATED_COST_LIMIT);
+    // At runtime the actual size counts.
+    let s = json!({"type": "array", "items": {"type": "integer"}});
+    let quadratic = "self.all(i, x, self.all(j, y, self.all(k, z, i + j + k + x + y + z > -1)))";
+    assert!(outcome(s.clone(), json!([1, 2, 3]), &[quadratic]).is_empty());
+    let big = json!((0..200).collect::<Vec<i64>>());
+    assert_eq!(
+        outcome(s, big, &[quadratic]),
+        vec![format!(
+            r#"field: Invalid value: "array": 'operation cancelled: actual cost limit exceeded': no further validation rules will be run due to call cost exceeds limit for rule: {quadratic}"#
+        )]
+    );
+}
+
+#[test]
+fn message_construction_is_rejected_not_evaluated() {
+    // The interpreter cannot evaluate `Foo{...}`; kube-apiserver declares no message types.
+    assert_eq!(
+        compile_error(int_list(), "self == Foo{a: 1}"),
+        "compilation failed: ERROR: <input>:1:9: undeclared reference to 'Foo' (in container '')\n | self == Foo{a: 1}\n | ........^"
+    );
+    assert!(
+        compile_error(
+            int_list(),
+            "self.all(i, v, v == google.protobuf.Int64Value{value: 1})"
+        )
+        .contains("undeclared reference to 'google.protobuf.Int64Value'")
+    );
+    // A messageExpression is checked the same way.
+    let node = compile_node(&int_list(), false);
+    let rules = compile_rules(
+        &[json!({"rule": "false", "messageExpression": "string(Foo{})"})],
+        &node,
+    );
+    assert!(
+        matches!(&rules[0].message_program, Some(Err(e)) if e.contains("undeclared reference to 'Foo'"))
+    );
+}
+
+#[test]
+fn list_extensions_kube_apiserver_1_33_does_not_declare() {
+    // cel-go's ext.Lists arrives in kube-apiserver's CRD environment with 1.34/1.35.
+    assert_eq!(
+        compile_error(int_list(), "self.sort() == self"),
+        "compilation failed: ERROR: <input>:1:10: undeclared reference to 'sort' (in container '')\n | self.sort() == self\n | .........^"
+    );
+    assert_eq!(
+        compile_error(int_list(), "self.sortBy(x, -x)[0] > 0"),
+        "compilation failed: ERROR: <input>:1:12: undeclared reference to 'sortBy' (in container '')\n | self.sortBy(x, -x)[0] > 0\n | ...........^\nERROR: <input>:1:13: undeclared reference to 'x' (in container '')\n | self.sortBy(x, -x)[0] > 0\n | ............^\nERROR: <input>:1:13: undeclared reference to 'x' (in container '')\n | self.sortBy(x, -x)[0] > 0\n | ............^"
+    );
+    for rule in [
+        "self.slice(0, 1).size() == 1",
+        "[self].flatten().size() > 0",
+        "self.distinct() == self",
+        "self.reverse() == self",
+        "'abc'.reverse() == 'cba'",
+    ] {
+        assert!(
+            compile_error(int_list(), rule).contains("undeclared reference to '"),
+            "{rule}"
+        );
+    }
+    assert_eq!(
+        compile_error(int_list(), "lists.range(2) == [0, 1]"),
+        "compilation failed: ERROR: <input>:1:1: undeclared reference to 'lists' (in container '')\n | lists.range(2) == [0, 1]\n | ^\nERROR: <input>:1:12: undeclared reference to 'range' (in container '')\n | lists.range(2) == [0, 1]\n | ...........^"
+    );
+    // What kube-apiserver's Kubernetes list library and optional types do declare.
+    assert_eq!(
+        compile_error(
+            int_list(),
+            "self.isSorted() && self.sum() > 0 && self.min() <= self.max() && self.indexOf(1) >= 0 && self.first().hasValue()"
+        ),
+        "compiled: true"
+    );
+}
+
+/// Rules assembled from the pieces the macro rewrite, the checker and the interpreter handle
+/// specially (macros of every arity, message construction, shadowing, bad arguments) never panic:
+/// each compiles or is rejected with a compile error, and evaluating what compiles yields causes
+/// with messages.
+#[test]
+fn arbitrary_rules_never_panic() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    const PIECES: &[&str] = &[
+        "self",
+        "self.items",
+        "self.labels",
+        "self.n",
+        ".",
+        "all",
+        "exists",
+        "existsOne",
+        "exists_one",
+        "transformList",
+        "transformMap",
+        "transformMapEntry",
+        "map",
+        "filter",
+        "sortBy",
+        "cel.bind",
+        "(",
+        ")",
+        "k",
+        "v",
+        "x",
+        ",",
+        "{",
+        "}",
+        "[",
+        "]",
+        "1",
+        "'a'",
+        "==",
+        "!=",
+        "+",
+        "?",
+        ":",
+        "&&",
+        "||",
+        "!",
+        "Foo",
+        "Foo{a: 1}",
+        "has(",
+        "size(",
+        "__result__",
+        "@result",
+        "{k: v}",
+        "[k]",
+        "null",
+        "-",
+        " ",
+    ];
+    let schema = json!({"type": "object", "properties": {
+        "items": {"type": "array", "items": {"type": "integer"}},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        "n": {"type": "integer"},
+        "any": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}
+    }});
+    let node = compile_node(&schema, false);
+    let object =
+        json!({"items": [1, 2, 2], "labels": {"a": "x", "b": "x"}, "n": 3, "any": {"z": [1]}});
+    let pieces =
+        proptest::collection::vec(proptest::sample::select(PIECES), 1..24).prop_map(|p| p.concat());
+    // Well-formed macro calls with arbitrary variables and bodies.
+    let calls = (
+        proptest::sample::select(
+            &[
+                "self.items",
+                "self.labels",
+                "self.n",
+                "self.any",
+                "[]",
+                "{}",
+            ][..],
+        ),
+        proptest::sample::select(
+            &[
+                "all",
+                "exists",
+                "existsOne",
+                "transformList",
+                "transformMap",
+                "transformMapEntry",
+            ][..],
+        ),
+        proptest::sample::select(&["k", "v", "self", "__result__", "1", "k.v"][..]),
+        proptest::sample::select(&["k", "v", "self", "x"][..]),
+        proptest::collection::vec(
+            proptest::sample::select(
+                &[
+                    "k == v",
+                    "v",
+                    "{v: k}",
+                    "k",
+                    "v > 1",
+                    "self.all(k, v, k == v)",
+                    "Foo{}",
+                    "true",
+                ][..],
+            ),
+            1..3,
+        ),
+    )
+        .prop_map(|(t, m, a, b, rest)| format!("{t}.{m}({a}, {b}, {}) == true", rest.join(", ")));
+    let mut runner = TestRunner::new(Config {
+        cases: 1500,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&prop_oneof![pieces, calls], |rule| {
+            let rules = compile_rules(&[json!({ "rule": rule })], &node);
+            if let Some(Err(e)) = &rules[0].program {
+                prop_assert!(
+                    e.starts_with("compilation failed: ") || e.starts_with("cel expression must"),
+                    "{rule}: {e}"
+                );
+            }
+            let mut s = schema.clone();
+            s["x-kubernetes-validations"] = json!([{ "rule": rule }]);
+            let node = compile_node(&s, false);
+            for cause in validate(&node, &object, Some(&object), RUNTIME_COST_BUDGET) {
+                prop_assert!(!cause.message.is_empty(), "{rule}");
+            }
+            Ok(())
+        })
+        .expect("no rule panics or is misreported");
+}
