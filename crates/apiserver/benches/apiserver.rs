@@ -26,7 +26,8 @@
 //!   because populating over HTTP would only make the run longer.
 //!
 //! `KUBEFORGE_BENCH_QUICK=1` shrinks every scenario (fewer runs, fewer objects) for a smoke run;
-//! its figures are not the published ones.
+//! its figures are not the published ones. `KUBEFORGE_BENCH_WINDOW_MS` lengthens the `create`
+//! window for profiling (e.g. under `valgrind --tool=callgrind`).
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -434,6 +435,15 @@ fn client_counts() -> Vec<usize> {
         .unwrap_or_else(|| vec![1, 16, 64])
 }
 
+/// The measured window of `create` (`KUBEFORGE_BENCH_WINDOW_MS`, default 3 s, 1 s quick): longer
+/// under a profiler such as callgrind, which slows everything about 50-fold.
+fn create_window() -> Option<Duration> {
+    std::env::var("KUBEFORGE_BENCH_WINDOW_MS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map(Duration::from_millis)
+}
+
 fn vm_rss_bytes() -> Res<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     let line = status
@@ -572,7 +582,7 @@ async fn create_run(
 async fn scenario_create() -> Res<Report> {
     let mut report = Report::new("create");
     let runs = scale(3, 1);
-    let window = Duration::from_millis(scale(3000, 1000) as u64);
+    let window = create_window().unwrap_or(Duration::from_millis(scale(3000, 1000) as u64));
     let warmup = Duration::from_millis(500);
     for durable in media() {
         for clients in client_counts() {

@@ -175,7 +175,7 @@ pub async fn run(rest: Rest) {
             Ok(c) => c,
             Err(_) => continue,
         };
-        process(&rest, &graph, std::mem::take(&mut todo)).await;
+        process(&rest, &graph, std::mem::take(&mut todo), &HashMap::new()).await;
         loop {
             let events = match cursor.next().await {
                 Ok(e) => e,
@@ -183,6 +183,8 @@ pub async fn run(rest: Rest) {
                 Err(_) => return,
             };
             let mut todo = BTreeSet::new();
+            // What the events already told about the objects they carry, by uid.
+            let mut seen = HashMap::new();
             for event in events {
                 let meta = Meta::of(&event.object);
                 match event.event_type {
@@ -196,17 +198,29 @@ pub async fn run(rest: Rest) {
                     }
                     _ => {
                         graph.upsert(event.key.clone(), &meta);
+                        seen.insert(
+                            meta.uid.clone(),
+                            (event.object.resource_version, meta.needs_handling()),
+                        );
                         todo.insert(meta.uid.clone());
                         todo.extend(meta.owners.iter().cloned());
                     }
                 }
             }
-            process(&rest, &graph, todo).await;
+            process(&rest, &graph, todo, &seen).await;
         }
     }
 }
 
-async fn process(rest: &Rest, graph: &Graph, todo: BTreeSet<String>) {
+/// Handles the objects of `todo` that need it. `seen` has, by uid, the resourceVersion and
+/// `needs_handling` of objects the current events carried, so that an object still at that
+/// version is not read again.
+async fn process(
+    rest: &Rest,
+    graph: &Graph,
+    todo: BTreeSet<String>,
+    seen: &HashMap<String, (u64, bool)>,
+) {
     for u in todo {
         let Some(node) = graph.nodes.get(&u) else {
             continue;
@@ -215,7 +229,11 @@ async fn process(rest: &Rest, graph: &Graph, todo: BTreeSet<String>) {
             continue;
         };
         // Most objects own nothing and are owned by nothing: skip parsing them whole.
-        if !Meta::of(&obj).needs_handling() {
+        let needs_handling = match seen.get(&u) {
+            Some(&(rv, needs)) if rv == obj.resource_version => needs,
+            _ => Meta::of(&obj).needs_handling(),
+        };
+        if !needs_handling {
             continue;
         }
         let value = obj.value();

@@ -3,6 +3,7 @@
 
 use super::{Path, PathElement, Set};
 use serde_json::{Map, Value, json};
+use std::sync::LazyLock;
 
 /// How a manager wrote its fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -98,20 +99,20 @@ impl Entry {
         })
     }
 
-    fn encode(&self) -> Value {
+    fn into_value(self) -> Value {
         let mut e = Map::new();
         if !self.manager.is_empty() {
-            e.insert("manager".into(), json!(self.manager));
+            e.insert("manager".into(), Value::String(self.manager));
         }
         e.insert("operation".into(), json!(self.operation.as_str()));
-        e.insert("apiVersion".into(), json!(self.api_version));
-        if let Some(t) = &self.time {
-            e.insert("time".into(), json!(t));
+        e.insert("apiVersion".into(), Value::String(self.api_version));
+        if let Some(t) = self.time {
+            e.insert("time".into(), Value::String(t));
         }
         e.insert("fieldsType".into(), json!("FieldsV1"));
         e.insert("fieldsV1".into(), self.fields.to_fields_v1());
-        if let Some(sub) = &self.subresource {
-            e.insert("subresource".into(), json!(sub));
+        if let Some(sub) = self.subresource {
+            e.insert("subresource".into(), Value::String(sub));
         }
         Value::Object(e)
     }
@@ -169,7 +170,7 @@ impl ManagedFields {
                 .then_with(|| a.api_version.cmp(&b.api_version))
                 .then_with(|| a.subresource.cmp(&b.subresource))
         });
-        Value::Array(self.entries.iter().map(Entry::encode).collect())
+        Value::Array(self.entries.into_iter().map(Entry::into_value).collect())
     }
 }
 
@@ -198,13 +199,14 @@ impl Scope {
     }
 
     /// The part of `set` in scope.
-    pub fn filter(self, set: &Set) -> Set {
+    pub fn filter(self, mut set: Set) -> Set {
         let status = PathElement::field("status");
         match self {
-            Scope::All => set.clone(),
-            Scope::NoStatus => set.without(&status),
-            Scope::StatusOnly => set.only(&status),
+            Scope::All => {}
+            Scope::NoStatus => set.remove(&status),
+            Scope::StatusOnly => set.retain_only(&status),
         }
+        set
     }
 
     /// The part of an object a write in this scope takes from its body (type meta and the
@@ -243,9 +245,9 @@ impl Scope {
     }
 }
 
-/// Removes the fields nobody owns: type meta, `metadata` itself and the system metadata
-/// (upstream's stripped fields).
-pub fn strip_system(set: &Set) -> Set {
+/// The fields nobody owns: type meta, `metadata` itself and the system metadata (upstream's
+/// stripped fields). Built once: every write subtracts it.
+static SYSTEM_FIELDS: LazyLock<Set> = LazyLock::new(|| {
     const META: &[&str] = &[
         "name",
         "namespace",
@@ -262,7 +264,14 @@ pub fn strip_system(set: &Set) -> Set {
         .map(|f| Path::fields(&[f]))
         .collect();
     strip.extend(META.iter().map(|f| Path::fields(&["metadata", f])));
-    set.difference(&Set::from_paths(&strip))
+    Set::from_paths(&strip)
+});
+
+/// Removes the fields nobody owns: type meta, `metadata` itself and the system metadata
+/// (upstream's stripped fields).
+pub fn strip_system(mut set: Set) -> Set {
+    set.subtract(&SYSTEM_FIELDS);
+    set
 }
 
 #[cfg(test)]

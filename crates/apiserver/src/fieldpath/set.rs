@@ -133,18 +133,24 @@ impl Set {
     /// Paths of `self` that are not paths of `other` (a member of `other` does not remove the
     /// paths below it).
     pub fn difference(&self, other: &Set) -> Set {
-        let members = self.members.difference(&other.members).cloned().collect();
-        let mut children = BTreeMap::new();
-        for (pe, child) in &self.children {
-            let rest = match other.children.get(pe) {
-                Some(theirs) => child.difference(theirs),
-                None => child.clone(),
-            };
-            if !rest.is_empty() {
-                children.insert(pe.clone(), rest);
+        let mut out = self.clone();
+        out.subtract(other);
+        out
+    }
+
+    /// Removes every path of `other`, in place (what [`Set::difference`] returns).
+    pub fn subtract(&mut self, other: &Set) {
+        if !other.members.is_empty() {
+            self.members.retain(|m| !other.members.contains(m));
+        }
+        for (pe, theirs) in &other.children {
+            if let Some(mine) = self.children.get_mut(pe) {
+                mine.subtract(theirs);
+                if mine.is_empty() {
+                    self.children.remove(pe);
+                }
             }
         }
-        Set { members, children }
     }
 
     /// Paths of `self` that neither are paths of `other` nor lie below one.
@@ -178,12 +184,23 @@ impl Set {
         out
     }
 
+    /// Keeps only `pe` and the paths below it, in place (what [`Set::only`] returns).
+    pub fn retain_only(&mut self, pe: &PathElement) {
+        self.members.retain(|m| m == pe);
+        self.children.retain(|c, _| c == pe);
+    }
+
     /// Everything but `pe` and the paths below it.
     pub fn without(&self, pe: &PathElement) -> Set {
         let mut out = self.clone();
-        out.members.remove(pe);
-        out.children.remove(pe);
+        out.remove(pe);
         out
+    }
+
+    /// Removes `pe` and the paths below it, in place (what [`Set::without`] returns).
+    pub fn remove(&mut self, pe: &PathElement) {
+        self.members.remove(pe);
+        self.children.remove(pe);
     }
 
     /// Every path, in upstream's order (the members of a level, then each subtree).
@@ -371,9 +388,19 @@ mod tests {
             a.recursive_difference(&b),
             Set::from_paths(&[super::Path(p(&["c", "d"]))])
         );
+        let mut subtracted = a.clone();
+        subtracted.subtract(&b);
+        assert_eq!(subtracted, a.difference(&b));
+        subtracted.subtract(&a);
+        assert!(subtracted.is_empty(), "emptied subtrees are dropped");
         assert_eq!(a.union(&b).len(), 4);
         assert_eq!(a.only(&PathElement::field("c")).len(), 1);
         assert_eq!(a.without(&PathElement::field("c")).len(), 2);
+        let (mut only, mut without) = (a.clone(), a.clone());
+        only.retain_only(&PathElement::field("c"));
+        without.remove(&PathElement::field("c"));
+        assert_eq!(only, a.only(&PathElement::field("c")));
+        assert_eq!(without, a.without(&PathElement::field("c")));
         assert!(a.touches(&PathElement::field("c")));
         assert!(!a.touches(&PathElement::field("e")));
     }

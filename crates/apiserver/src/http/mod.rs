@@ -81,10 +81,15 @@ fn json_response(
                 .map(String::into_bytes)
                 .unwrap_or_default(),
         ),
-        _ => (
-            "application/json",
-            serde_json::to_vec(value).unwrap_or_default(),
-        ),
+        _ => {
+            // Sized for a typical object up front: growing from serde_json's default of 128
+            // bytes costs several copies per response.
+            let mut body = Vec::with_capacity(1024);
+            match serde_json::to_writer(&mut body, value) {
+                Ok(()) => ("application/json", body),
+                Err(_) => ("application/json", Vec::new()),
+            }
+        }
     };
     let mut resp = (status, [(header::CONTENT_TYPE, ct)], body).into_response();
     for w in warnings {

@@ -72,7 +72,7 @@ pub fn apply(
     }
     let config = who.scope.restrict(config);
     let config_set = schema.field_set(&config)?;
-    let mine = who.scope.filter(&strip_system(&config_set));
+    let mine = who.scope.filter(strip_system(config_set.clone()));
     let merged = schema.merge(&live_body, &config)?;
 
     let position = managers.position(who.manager, Operation::Apply, who.subresource, "");
@@ -90,7 +90,7 @@ pub fn apply(
 
     let cmp = schema.compare(&live_body, &new)?;
     let object_changed = !cmp.is_same();
-    let changed = who.scope.filter(&cmp.added.union(&cmp.modified));
+    let changed = who.scope.filter(cmp.added.union(&cmp.modified));
     let removed = cmp.removed;
     let mut conflicts = Vec::new();
     for (i, e) in managers.entries.iter_mut().enumerate() {

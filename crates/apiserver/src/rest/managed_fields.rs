@@ -9,8 +9,10 @@
 //! `k:` keys for list-map items and `v:` for set items), so they interoperate with the `Apply`
 //! entries of server-side apply.
 
+use crate::fieldpath::typed::Comparison;
 use crate::fieldpath::{Entry, ManagedFields, Operation, Schema, Scope, strip_system};
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// One write to record.
 pub struct Write<'a> {
@@ -28,18 +30,24 @@ pub struct Write<'a> {
     pub status_subresource: bool,
 }
 
-fn body(obj: &Value) -> Value {
+/// The object without its `metadata.managedFields` (borrowed when it has none, as a create's
+/// object has not yet).
+fn body(obj: &Value) -> Cow<'_, Value> {
+    let metadata = obj.get("metadata");
+    if metadata.and_then(|m| m.get("managedFields")).is_none() {
+        return Cow::Borrowed(obj);
+    }
     let mut v = obj.clone();
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.shift_remove("managedFields");
     }
-    v
+    Cow::Owned(v)
 }
 
 /// Computes the new `metadata.managedFields` for a create (`old` None) or update.
 pub fn record(old: Option<&Value>, new: &Value, write: &Write<'_>) -> Value {
     let mut managers = old.map(ManagedFields::of).unwrap_or_default();
-    let old_body = old.map(body).unwrap_or_else(|| json!({}));
+    let old_body = old.map_or_else(|| Cow::Owned(Value::Object(Map::new())), body);
     let new_body = body(new);
     let cmp = write
         .schema
@@ -47,8 +55,13 @@ pub fn record(old: Option<&Value>, new: &Value, write: &Write<'_>) -> Value {
         .or_else(|_| Schema::deduced().compare(&old_body, &new_body))
         .unwrap_or_default();
     let scope = Scope::of(write.subresource, write.status_subresource);
-    let changed = strip_system(&scope.filter(&cmp.added.union(&cmp.modified)));
-    let removed = cmp.removed;
+    let Comparison {
+        mut added,
+        modified,
+        removed,
+    } = cmp;
+    added.union_in_place(&modified);
+    let changed = strip_system(scope.filter(added));
     let position = managers.position(
         write.manager,
         Operation::Update,
@@ -57,13 +70,15 @@ pub fn record(old: Option<&Value>, new: &Value, write: &Write<'_>) -> Value {
     );
     for (i, e) in managers.entries.iter_mut().enumerate() {
         if Some(i) != position {
-            e.fields = e.fields.difference(&changed).difference(&removed);
+            e.fields.subtract(&changed);
+            e.fields.subtract(&removed);
         }
     }
     match position {
         Some(i) => {
             let e = &mut managers.entries[i];
-            e.fields = e.fields.difference(&removed).union(&changed);
+            e.fields.subtract(&removed);
+            e.fields.union_in_place(&changed);
             if !changed.is_empty() {
                 e.time = Some(write.time.to_string());
             }
@@ -85,6 +100,7 @@ mod tests {
     use super::*;
     use k8s_openapi::api::apps::v1::Deployment;
     use k8s_openapi::api::core::v1::ConfigMap;
+    use serde_json::json;
 
     fn w<'a>(m: &'a str, schema: &'a Schema) -> Write<'a> {
         Write {

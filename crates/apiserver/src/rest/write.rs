@@ -7,7 +7,7 @@ use super::meta::{
 use super::{FieldValidation, Rest, WriteOptions, Written, parse_rv, served_version, store_error};
 use crate::resource::ResourceType;
 use crate::status::{ApiError, FieldCause};
-use crate::storage::{StoreError, WriteOp};
+use crate::storage::{Encoded, StoreError, WriteOp};
 use crate::validation::validate_object_meta;
 use serde_json::{Value, json};
 
@@ -37,6 +37,14 @@ pub struct DeleteOptions {
 /// Whether a stored namespace accepts no new content (being deleted, or `Terminating`). Every
 /// create in a namespace asks, so only the two fields are read, not the whole object.
 fn namespace_terminating(json: &[u8]) -> bool {
+    // The stored JSON is the server's own serialization (no escaped letters): without either
+    // word anywhere, there is nothing to parse.
+    if let Ok(text) = std::str::from_utf8(json)
+        && !text.contains("deletionTimestamp")
+        && !text.contains("Terminating")
+    {
+        return false;
+    }
     #[derive(serde::Deserialize)]
     struct Namespace {
         metadata: Option<Meta>,
@@ -64,10 +72,16 @@ fn namespace_terminating(json: &[u8]) -> bool {
     }
 }
 
-/// `obj` (in `rt`'s form) as it is stored: the strategy's storage conversion, if any.
-fn stored_form(rt: &ResourceType, mut obj: Value) -> Value {
-    rt.strategy.convert_to_storage(&mut obj);
-    obj
+/// `obj` (in `rt`'s form) serialized as it is stored: after the strategy's storage conversion,
+/// if it has one (only then is the object copied).
+fn stored_form(rt: &ResourceType, obj: &Value) -> Encoded {
+    if rt.strategy.converts_for_storage() {
+        let mut stored = obj.clone();
+        rt.strategy.convert_to_storage(&mut stored);
+        Encoded::new(&stored)
+    } else {
+        Encoded::new(obj)
+    }
 }
 
 impl Rest {
@@ -146,6 +160,8 @@ impl Rest {
         opts: &WriteOptions,
     ) -> Result<Written, ApiError> {
         let (mut obj, warnings) = self.decode_for_write(rt, body, opts)?;
+        // One clock reading for the creation timestamp and the managedFields entry.
+        let time = now();
         let applied_mf = opts
             .managed_fields_computed
             .then(|| obj.pointer("/metadata/managedFields").cloned())
@@ -177,7 +193,7 @@ impl Rest {
                 m.remove(field);
             }
             m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
-            m.insert("creationTimestamp".into(), json!(now()));
+            m.insert("creationTimestamp".into(), json!(time));
             if rt.strategy.tracks_generation() {
                 m.insert("generation".into(), json!(1));
             } else {
@@ -207,7 +223,6 @@ impl Rest {
         }
         self.check_namespace(rt, namespace)?;
         let av = rt.api_version();
-        let time = now();
         let mf = match applied_mf {
             Some(mf) => mf,
             None => managed_fields::record(
@@ -256,14 +271,14 @@ impl Rest {
                 .store
                 .write(WriteOp::Create {
                     key,
-                    value: stored_form(rt, obj.clone()),
+                    value: stored_form(rt, &obj),
                 })
                 .await
             {
                 Ok(stored) => {
                     // What was stored is `obj` with its resourceVersion stamped in (as
-                    // `StoredObject::from_value` does): answer with that instead of parsing the
-                    // stored JSON back.
+                    // `Encoded::stamp` does): answer with that instead of parsing the stored
+                    // JSON back.
                     let mut v = obj;
                     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
                         m.insert(
@@ -484,7 +499,7 @@ impl Rest {
             } else {
                 WriteOp::Update {
                     key: key.clone(),
-                    value: stored_form(rt, new),
+                    value: stored_form(rt, &new),
                     expected: Some(current.resource_version),
                 }
             };
@@ -668,7 +683,7 @@ impl Rest {
                     .store
                     .write(WriteOp::Update {
                         key: key.clone(),
-                        value: stored_form(rt, marked),
+                        value: stored_form(rt, &marked),
                         expected: Some(current.resource_version),
                     })
                     .await
@@ -768,6 +783,10 @@ mod tests {
             br#"{"metadata":{"name":"a","deletionTimestamp":null},"status":{"phase":"Active"}}"#;
         assert!(!namespace_terminating(active));
         assert!(!namespace_terminating(br#"{"metadata":{"name":"a"}}"#));
+        // The words elsewhere only send it to the parser, which reads the two fields.
+        assert!(!namespace_terminating(
+            br#"{"metadata":{"name":"a","labels":{"note":"Terminating"}},"status":{"phase":"Active"}}"#
+        ));
         assert!(namespace_terminating(
             br#"{"metadata":{"name":"a","deletionTimestamp":"2026-01-01T00:00:00Z"}}"#
         ));

@@ -10,12 +10,14 @@
 //! Readers only ever see committed state: a write becomes visible (to get, list and watch) after
 //! its batch is on the medium, and is acknowledged after that.
 
+mod encoded;
 mod history;
 mod memory;
 mod object;
 mod redb;
 mod store;
 
+pub use encoded::Encoded;
 pub use history::{EventType, History, StoredEvent};
 pub use memory::MemoryStorage;
 pub use object::{ObjectKey, StoredObject};

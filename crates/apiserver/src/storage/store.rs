@@ -8,10 +8,10 @@
 //! - Preconditions (exists / does not exist / expected resourceVersion) are checked by the writer
 //!   against the latest state including earlier writes of the same batch, so they are exact.
 
+use super::Encoded;
 use super::history::{EventType, History, StoredEvent};
 use super::object::{ObjectKey, StoredObject};
 use super::{Change, Storage};
-use serde_json::Value;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -81,15 +81,15 @@ pub enum WriteOp {
     Create {
         /// Where.
         key: ObjectKey,
-        /// The object (its resourceVersion is stamped by the store).
-        value: Value,
+        /// The object, serialized (its resourceVersion is stamped by the store).
+        value: Encoded,
     },
     /// Replace; fails with `NotFound`, or `Conflict` when `expected` is set and differs.
     Update {
         /// Where.
         key: ObjectKey,
-        /// The new object.
-        value: Value,
+        /// The new object, serialized (its resourceVersion is stamped by the store).
+        value: Encoded,
         /// The resourceVersion the caller based its change on.
         expected: Option<u64>,
     },
@@ -638,21 +638,13 @@ fn apply(op: WriteOp, current: Option<Arc<StoredObject>>, rv: u64) -> Result<App
             if current.is_some() {
                 return Err(StoreError::AlreadyExists);
             }
-            Ok((
-                EventType::Added,
-                Arc::new(StoredObject::from_value(value, rv)),
-                None,
-            ))
+            Ok((EventType::Added, Arc::new(value.stamp(rv)), None))
         }
         WriteOp::Update {
             value, expected, ..
         } => {
             let cur = check(&current, expected)?;
-            Ok((
-                EventType::Modified,
-                Arc::new(StoredObject::from_value(value, rv)),
-                Some(cur),
-            ))
+            Ok((EventType::Modified, Arc::new(value.stamp(rv)), Some(cur)))
         }
         WriteOp::Delete { expected, .. } => {
             let cur = check(&current, expected)?;

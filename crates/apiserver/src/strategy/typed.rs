@@ -71,7 +71,8 @@ impl<K> Default for Typed<K> {
 pub fn decode_typed<K: k8s_openapi::Resource + DeserializeOwned + Serialize>(
     value: Value,
 ) -> Result<Decoded, ApiError> {
-    let typed: K = serde_json::from_value(value.clone()).map_err(|e| {
+    // Deserialized from a borrow: the input is still needed to find unknown fields.
+    let typed = K::deserialize(&value).map_err(|e| {
         ApiError::bad_request(format!(
             "{kind} in version {version:?} cannot be handled as a {kind}: {e}",
             kind = K::KIND,
@@ -90,29 +91,35 @@ pub fn decode_typed<K: k8s_openapi::Resource + DeserializeOwned + Serialize>(
 /// The paths present (and not null) in `input` but absent from `decoded`.
 pub fn unknown_fields(input: &Value, decoded: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    walk(input, decoded, String::new(), &mut out);
+    walk(input, decoded, &mut String::new(), &mut out);
     out
 }
 
-fn walk(input: &Value, decoded: &Value, path: String, out: &mut Vec<String>) {
+/// Walks `input` beside `decoded` with one path buffer (extended and truncated per step), so
+/// that a path is only copied when it names an unknown field.
+fn walk(input: &Value, decoded: &Value, path: &mut String, out: &mut Vec<String>) {
+    let len = path.len();
     match (input, decoded) {
         (Value::Object(i), Value::Object(d)) => {
             for (k, v) in i {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match d.get(k) {
-                    Some(dv) => walk(v, dv, p, out),
-                    None if v.is_null() => {}
-                    None => out.push(p),
+                if len > 0 {
+                    path.push('.');
                 }
+                path.push_str(k);
+                match d.get(k) {
+                    Some(dv) => walk(v, dv, path, out),
+                    None if v.is_null() => {}
+                    None => out.push(path.clone()),
+                }
+                path.truncate(len);
             }
         }
         (Value::Array(i), Value::Array(d)) => {
             for (idx, (iv, dv)) in i.iter().zip(d).enumerate() {
-                walk(iv, dv, format!("{path}[{idx}]"), out);
+                use std::fmt::Write as _;
+                let _ = write!(path, "[{idx}]");
+                walk(iv, dv, path, out);
+                path.truncate(len);
             }
         }
         _ => {}
