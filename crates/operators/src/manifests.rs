@@ -49,7 +49,11 @@ pub fn objects(operator: &Operator, image: &str) -> Vec<Value> {
         "metadata": {"name": NAMESPACE},
     })];
     for crd in (operator.crds)() {
-        out.push(serde_json::to_value(crd).unwrap_or_default());
+        let mut crd = serde_json::to_value(crd).unwrap_or_default();
+        if let Some(versions) = crd.pointer_mut("/spec/versions") {
+            go_numbers(versions);
+        }
+        out.push(crd);
     }
     out.push(json!({
         "apiVersion": "v1",
@@ -140,4 +144,28 @@ pub fn yaml(operator: &Operator, image: &str) -> String {
         text.push_str(&serde_norway::to_string(&object).unwrap_or_default());
     }
     text
+}
+
+/// The schema's float64 fields (`minimum`, `maximum`, `multipleOf`) as Go writes them: `10`, not
+/// `10.0` (k8s-openapi holds them as `f64`, and serde writes an integral `f64` with a fraction).
+fn go_numbers(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                match child.as_f64() {
+                    Some(f)
+                        if child.is_f64()
+                            && matches!(key.as_str(), "minimum" | "maximum" | "multipleOf")
+                            && f.fract() == 0.0
+                            && f.abs() < 1e15 =>
+                    {
+                        *child = Value::from(f as i64)
+                    }
+                    _ => go_numbers(child),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(go_numbers),
+        _ => {}
+    }
 }

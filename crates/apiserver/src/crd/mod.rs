@@ -44,8 +44,39 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
+/// Writes the schema's float fields (`minimum`, `maximum`, `multipleOf`: float64 upstream) the way
+/// Go's JSON encoder does: an integral value without a fraction (`10`, not `10.0`), so that
+/// `kubectl get crd -o yaml` shows what it shows against kube-apiserver.
+fn integral_floats_as_integers(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if matches!(key.as_str(), "minimum" | "maximum" | "multipleOf")
+                    && let Some(f) = child.as_f64().filter(|_| child.is_f64())
+                    && f.fract() == 0.0
+                    && f.abs() < 1e15
+                {
+                    *child = Value::from(f as i64);
+                } else {
+                    integral_floats_as_integers(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
+}
+
 impl Strategy for CrdStrategy {
-    typed_basics!(typed, decode);
+    typed_basics!(typed);
+
+    fn decode(&self, value: Value) -> Result<crate::strategy::Decoded, crate::status::ApiError> {
+        let mut decoded = self.typed.decode(value)?;
+        if let Some(versions) = decoded.value.pointer_mut("/spec/versions") {
+            integral_floats_as_integers(versions);
+        }
+        Ok(decoded)
+    }
 
     fn tracks_generation(&self) -> bool {
         true
@@ -178,4 +209,38 @@ pub fn served_types(crd: &Value) -> Vec<ResourceType> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_bounds_are_written_as_go_writes_float64() {
+        let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "foos.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "foos", "kind": "Foo"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                        "n": {"type": "integer", "minimum": 1, "maximum": 10.0, "multipleOf": 2},
+                        "x": {"type": "number", "minimum": 0.5, "default": 1.0}}}}}]}});
+        let decoded = CrdStrategy::new().decode(crd).expect("decodes").value;
+        let props = &decoded["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"];
+        assert_eq!(serde_json::to_string(&props["n"]["minimum"]).unwrap(), "1");
+        assert_eq!(serde_json::to_string(&props["n"]["maximum"]).unwrap(), "10");
+        assert_eq!(
+            serde_json::to_string(&props["n"]["multipleOf"]).unwrap(),
+            "2"
+        );
+        assert_eq!(
+            serde_json::to_string(&props["x"]["minimum"]).unwrap(),
+            "0.5"
+        );
+        // A default is the user's JSON, kept as written.
+        assert_eq!(
+            serde_json::to_string(&props["x"]["default"]).unwrap(),
+            "1.0"
+        );
+    }
 }
