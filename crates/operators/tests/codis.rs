@@ -444,6 +444,95 @@ async fn rule_namespace_created_later_receives_its_copies() -> anyhow::Result<()
 }
 
 #[tokio::test]
+async fn rule_reports_its_own_namespace_and_terminating_targets() -> anyhow::Result<()> {
+    use k8s_openapi::api::core::v1::Namespace;
+    let env = env_with(&["doomed"]).await?;
+    let pp = PostParams::default();
+    // A finalizer on another object keeps `doomed` Terminating once it is deleted.
+    let mut blocker = config_map("blocker", &[], &[]);
+    blocker.metadata.finalizers = Some(vec!["example.com/hold".into()]);
+    cms(&env, "doomed").create(&pp, &blocker).await?;
+    cms(&env, SOURCE_NS)
+        .create(
+            &pp,
+            &config_map("cm", &[("rule", "testing")], &[("v", "1")]),
+        )
+        .await?;
+    rules(&env, SOURCE_NS)
+        .create(
+            &pp,
+            &rule(
+                "r",
+                Mode::Configmap,
+                "testing",
+                &[SOURCE_NS, "doomed", "default"],
+            ),
+        )
+        .await?;
+    let first = status_where(
+        &env,
+        SOURCE_NS,
+        "r",
+        "2 copies and SameNamespace",
+        |s, _| s.distributed == 2 && s.problems.iter().any(|p| p.reason == "SameNamespace"),
+    )
+    .await?;
+    assert_eq!(ready(&first), Some("False"));
+    assert_eq!(first.problems.len(), 1, "{:?}", first.problems);
+    assert_eq!(first.problems[0].namespace, SOURCE_NS);
+    config_map_is(&env, "doomed", "cm", Some(&[("v", "1")])).await?;
+    // The source itself is never rewritten as a copy of itself.
+    let source = cms(&env, SOURCE_NS).get("cm").await?;
+    assert!(!source.labels().contains_key(MANAGED_BY_LABEL));
+
+    Api::<Namespace>::all(env.client.clone())
+        .delete("doomed", &DeleteParams::default())
+        .await?;
+    let terminating = status_where(
+        &env,
+        SOURCE_NS,
+        "r",
+        "a NamespaceTerminating problem",
+        |s, _| {
+            s.problems
+                .iter()
+                .any(|p| p.namespace == "doomed" && p.reason == "NamespaceTerminating")
+        },
+    )
+    .await?;
+    assert_eq!(ready(&terminating), Some("False"));
+    // The namespace's deletion removes the copy; the rule does not recreate it there.
+    config_map_is(&env, "doomed", "cm", None).await?;
+    status_where(&env, SOURCE_NS, "r", "1 copy left", |s, _| {
+        s.distributed == 1
+    })
+    .await?;
+    assert!(cms(&env, "default").get_opt("cm").await?.is_some());
+
+    // Once the namespace is gone, the problem says so.
+    cms(&env, "doomed")
+        .patch(
+            "blocker",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await?;
+    status_where(
+        &env,
+        SOURCE_NS,
+        "r",
+        "a NamespaceNotFound problem",
+        |s, _| {
+            s.problems
+                .iter()
+                .any(|p| p.namespace == "doomed" && p.reason == "NamespaceNotFound")
+        },
+    )
+    .await?;
+    env.stop().await
+}
+
+#[tokio::test]
 async fn rule_deletion_cleans_up_every_copy() -> anyhow::Result<()> {
     let env = env_with(&["another-test"]).await?;
     let pp = PostParams::default();
