@@ -280,6 +280,11 @@ impl ApiError {
         Self::new(405, "MethodNotAllowed", message)
     }
 
+    /// 405 MethodNotAllowed in kube-apiserver's words, for a verb a path does not serve.
+    pub fn method_not_allowed_here() -> Self {
+        Self::method_not_allowed("the server does not allow this method on the requested resource")
+    }
+
     /// 406 NotAcceptable.
     pub fn not_acceptable(message: impl Into<String>) -> Self {
         Self::new(406, "NotAcceptable", message)

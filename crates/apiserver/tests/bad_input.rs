@@ -779,7 +779,11 @@ async fn unroutable_requests_are_rejected() {
             .body(body.clone())
             .send()
             .await;
-        status(&r, 405, "MethodNotAllowed");
+        let s = status(&r, 405, "MethodNotAllowed");
+        assert_eq!(
+            s["message"], "the server does not allow this method on the requested resource",
+            "{method} {uri}"
+        );
     }
     // Paths nothing is served at.
     for uri in [

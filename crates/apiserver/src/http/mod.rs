@@ -135,9 +135,7 @@ async fn dispatch(
     let resources = state.rest.catalog.snapshot();
     let only_get = |resp: Value| -> Result<Response, ApiError> {
         if *method != Method::GET {
-            return Err(ApiError::method_not_allowed(format!(
-                "the server does not allow this method on the requested resource ({method})"
-            )));
+            return Err(ApiError::method_not_allowed_here());
         }
         Ok(json_response(StatusCode::OK, &resp, Output::Json, &[]))
     };
@@ -220,9 +218,7 @@ async fn resource(
     let output = choose_output(headers)?;
     if rt.review {
         if *method != Method::POST || rp.name.is_some() {
-            return Err(ApiError::method_not_allowed(format!(
-                "the server does not allow this method on the requested resource ({method})"
-            )));
+            return Err(ApiError::method_not_allowed_here());
         }
         let value = decode_body(&content_type(headers), &read_body(body).await?)?;
         let answer =
@@ -289,9 +285,7 @@ async fn resource(
                     &[],
                 ))
             }
-            _ => Err(ApiError::method_not_allowed(format!(
-                "{method} is not allowed on a collection"
-            ))),
+            _ => Err(ApiError::method_not_allowed_here()),
         },
         (Some(name), None) => match *method {
             Method::GET => {
@@ -326,9 +320,7 @@ async fn resource(
                 let opts = params.delete(del_body.as_ref())?;
                 written(rest.delete(&rt, ns, name, &opts).await?)
             }
-            _ => Err(ApiError::method_not_allowed(format!(
-                "{method} is not allowed on an object"
-            ))),
+            _ => Err(ApiError::method_not_allowed_here()),
         },
         (Some(name), Some("status")) if rt.status => match *method {
             Method::GET => Ok(json_response(
@@ -355,9 +347,7 @@ async fn resource(
                         .await?,
                 )
             }
-            _ => Err(ApiError::method_not_allowed(format!(
-                "{method} is not allowed on status"
-            ))),
+            _ => Err(ApiError::method_not_allowed_here()),
         },
         (Some(name), Some("scale")) if rt.scale.is_some() => match *method {
             Method::GET => Ok(json_response(
@@ -401,9 +391,7 @@ async fn resource(
                     &w.warnings,
                 ))
             }
-            _ => Err(ApiError::method_not_allowed(format!(
-                "{method} is not allowed on scale"
-            ))),
+            _ => Err(ApiError::method_not_allowed_here()),
         },
         (Some(_), Some(_)) => Err(ApiError::not_found_path()),
     }
