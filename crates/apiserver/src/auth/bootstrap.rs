@@ -38,6 +38,14 @@ fn binding(name: &str, role: &str, groups: &[&str]) -> Value {
     )
 }
 
+/// The rules of `cluster-admin`: everything.
+pub fn cluster_admin_rules() -> Value {
+    json!([
+        {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+        {"nonResourceURLs": ["*"], "verbs": ["*"]},
+    ])
+}
+
 /// The default ClusterRoles.
 pub fn cluster_roles() -> Vec<Value> {
     let info_urls = json!(["/healthz", "/livez", "/readyz", "/version", "/version/"]);
@@ -45,10 +53,7 @@ pub fn cluster_roles() -> Vec<Value> {
         labelled(
             "ClusterRole",
             "cluster-admin",
-            json!({"rules": [
-                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
-                {"nonResourceURLs": ["*"], "verbs": ["*"]},
-            ]}),
+            json!({"rules": cluster_admin_rules()}),
         ),
         labelled(
             "ClusterRole",
