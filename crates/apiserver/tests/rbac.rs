@@ -133,6 +133,18 @@ async fn impersonated_users_are_held_to_rbac() {
         403,
         "Forbidden",
     );
+    // Authorization comes before routing: a resource that does not exist is refused too.
+    let missing = reader
+        .request_text(
+            axum::http::Request::get("/apis/example.com/v1/namespaces/apps/nothings")
+                .body(Vec::new())
+                .expect("request"),
+        )
+        .await;
+    match missing {
+        Err(kube::Error::Api(s)) => assert_eq!(s.code, 403, "{s:?}"),
+        other => panic!("expected 403, got {other:?}"),
+    }
     let elsewhere: Api<ConfigMap> = Api::namespaced(reader.clone(), "other");
     api_err(elsewhere.get("settings").await, 403, "Forbidden");
     api_err(

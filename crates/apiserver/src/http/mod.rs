@@ -203,17 +203,19 @@ async fn resource(
     body: Body,
     rp: ResourcePath,
 ) -> Result<Response, ApiError> {
+    let params = Params::for_request(method, uri.query());
+    // Authorization comes before routing, as in kube-apiserver's filter chain: a user who may
+    // not list a resource learns nothing about whether it exists.
+    if !user.is_privileged() {
+        let attrs = Attributes::of_resource(method, &rp, params.is_watch()?);
+        auth::check(&state.rest, user, &attrs).await?;
+    }
     let resources = state.rest.catalog.snapshot();
     let rt = resources
         .find(&rp.group, &rp.version, &rp.resource)
         .ok_or_else(ApiError::not_found_path)?;
     if rp.namespace.is_some() && !rt.namespaced {
         return Err(ApiError::not_found_path());
-    }
-    let params = Params::for_request(method, uri.query());
-    if !user.is_privileged() {
-        let attrs = Attributes::of_resource(method, &rp, params.is_watch()?);
-        auth::check(&state.rest, user, &attrs).await?;
     }
     let output = choose_output(headers)?;
     if rt.review {
