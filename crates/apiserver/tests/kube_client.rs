@@ -1606,3 +1606,94 @@ async fn events_are_one_resource_across_both_apis() {
     assert!(core.get_opt("watched.legacy").await.expect("get").is_none());
     server.shutdown().await;
 }
+
+/// NodePort and LoadBalancer Services get node ports from 30000-32767, kept across updates that
+/// leave them out; node ports are validated as kube-apiserver validates them.
+#[tokio::test]
+async fn services_get_node_ports() {
+    use k8s_openapi::api::core::v1::Service;
+    let server = start().await;
+    let api: Api<Service> = Api::namespaced(server.client(), "default");
+    let svc = |name: &str, type_: &str, node_port: Option<i32>| -> Service {
+        let mut port = json!({"port": 80});
+        if let Some(n) = node_port {
+            port["nodePort"] = json!(n);
+        }
+        serde_json::from_value(json!({"metadata": {"name": name},
+            "spec": {"type": type_, "ports": [port, {"name": "dns", "port": 53, "protocol": "UDP"}]}}))
+        .expect("service")
+    };
+    let node_ports = |s: &Service| -> Vec<i32> {
+        s.spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .map(|ps| ps.iter().filter_map(|p| p.node_port).collect())
+            .unwrap_or_default()
+    };
+    let created = api
+        .create(&PostParams::default(), &svc("np", "NodePort", None))
+        .await
+        .expect("create");
+    let ports = node_ports(&created);
+    assert_eq!(ports.len(), 2, "{created:?}");
+    assert!(
+        ports.iter().all(|n| (30000..=32767).contains(n)),
+        "{ports:?}"
+    );
+    assert_ne!(ports[0], ports[1]);
+    assert_eq!(
+        created
+            .spec
+            .as_ref()
+            .and_then(|s| s.external_traffic_policy.as_deref()),
+        Some("Cluster")
+    );
+    // A replace that leaves the node ports out keeps them.
+    let mut again = svc("np", "NodePort", None);
+    again.metadata.resource_version = created.metadata.resource_version.clone();
+    let replaced = api
+        .replace("np", &PostParams::default(), &again)
+        .await
+        .expect("replace");
+    assert_eq!(node_ports(&replaced), ports);
+
+    let lb = api
+        .create(
+            &PostParams::default(),
+            &svc("lb", "LoadBalancer", Some(30080)),
+        )
+        .await
+        .expect("load balancer");
+    assert_eq!(node_ports(&lb)[0], 30080);
+    assert_eq!(node_ports(&lb).len(), 2);
+
+    let s = api_err(
+        api.create(&PostParams::default(), &svc("low", "NodePort", Some(80)))
+            .await,
+        422,
+        "Invalid",
+    );
+    assert_eq!(
+        s.message,
+        r#"Service "low" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-32767"#
+    );
+    let s = api_err(
+        api.create(
+            &PostParams::default(),
+            &svc("cip", "ClusterIP", Some(30001)),
+        )
+        .await,
+        422,
+        "Invalid",
+    );
+    assert_eq!(
+        s.message,
+        r#"Service "cip" is invalid: spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"#
+    );
+    // Plain ClusterIP Services get none.
+    let plain = api
+        .create(&PostParams::default(), &svc("plain", "ClusterIP", None))
+        .await
+        .expect("clusterip");
+    assert!(node_ports(&plain).is_empty());
+}

@@ -4,7 +4,10 @@
 //! once allocated (an update that leaves it out keeps it; one that changes it is refused).
 //!
 //! Allocation is random within the range and unique among the IPs this server process has
-//! handed out; nothing routes to these IPs (there is no kube-proxy).
+//! handed out; nothing routes to these IPs (there is no kube-proxy). NodePort and LoadBalancer
+//! Services get node ports from `30000-32767` the same way (kept across updates that leave them
+//! out); a LoadBalancer's external IP stays `<pending>`, as on a cluster without a cloud
+//! provider.
 
 use super::{Strategy, Typed};
 use crate::status::FieldCause;
@@ -20,12 +23,16 @@ use std::sync::Mutex;
 const RANGE_START: u32 = u32::from_be_bytes([10, 96, 0, 0]);
 /// How many addresses the range holds.
 const RANGE_SIZE: u32 = 1 << 20;
+/// kube-apiserver's default `--service-node-port-range`.
+const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
 
 /// The Service strategy.
 pub struct ServiceStrategy {
     typed: Typed<Service>,
     /// Cluster IPs handed out by this process.
     allocated: Mutex<HashSet<u32>>,
+    /// Node ports handed out by this process.
+    node_ports: Mutex<HashSet<i64>>,
 }
 
 impl ServiceStrategy {
@@ -36,6 +43,50 @@ impl ServiceStrategy {
                 .names(NameRule::Label)
                 .printer(&crate::table::SERVICE),
             allocated: Mutex::new(HashSet::new()),
+            node_ports: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Gives every port of a NodePort or LoadBalancer Service that has no node port one: the
+    /// one `old` had for the same port and protocol (an update keeps it), else a free one.
+    fn allocate_node_ports(&self, spec: &mut serde_json::Map<String, Value>, old: Option<&Value>) {
+        if !has_node_ports(spec.get("type").and_then(Value::as_str)) {
+            return;
+        }
+        let old_ports: Vec<&Value> = old
+            .and_then(|o| o.pointer("/spec/ports"))
+            .and_then(Value::as_array)
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) else {
+            return;
+        };
+        let mut taken = self.node_ports.lock().unwrap_or_else(|e| e.into_inner());
+        let mut rng = rand::rng();
+        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+            if port.get("nodePort").and_then(Value::as_i64).unwrap_or(0) != 0 {
+                if let Some(n) = port.get("nodePort").and_then(Value::as_i64) {
+                    taken.insert(n);
+                }
+                continue;
+            }
+            let kept = old_ports.iter().find_map(|o| {
+                (o.get("port") == port.get("port") && o.get("protocol") == port.get("protocol"))
+                    .then(|| o.get("nodePort").and_then(Value::as_i64))
+                    .flatten()
+            });
+            let n = match kept {
+                Some(n) => n,
+                None if taken.len() < NODE_PORTS.count() => loop {
+                    let n = rng.random_range(NODE_PORTS);
+                    if taken.insert(n) {
+                        break n;
+                    }
+                },
+                // Every node port is taken: left unset, as nothing routes to it anyway.
+                None => continue,
+            };
+            port.insert("nodePort".into(), json!(n));
         }
     }
 
@@ -59,6 +110,87 @@ impl Default for ServiceStrategy {
     }
 }
 
+/// Whether Services of this type have node ports.
+fn has_node_ports(type_: Option<&str>) -> bool {
+    matches!(type_, Some("NodePort" | "LoadBalancer"))
+}
+
+/// Upstream's node port rules: within the range, not used twice in one Service, and only on
+/// types that have node ports.
+fn node_port_causes(obj: &Value) -> Vec<FieldCause> {
+    let type_ = obj.pointer("/spec/type").and_then(Value::as_str);
+    let mut causes = Vec::new();
+    let mut seen = HashSet::new();
+    let ports = obj.pointer("/spec/ports").and_then(Value::as_array);
+    for (i, port) in ports.into_iter().flatten().enumerate() {
+        let Some(n) = port
+            .get("nodePort")
+            .and_then(Value::as_i64)
+            .filter(|n| *n != 0)
+        else {
+            continue;
+        };
+        let field = format!("spec.ports[{i}].nodePort");
+        if !has_node_ports(type_) {
+            causes.push(FieldCause::forbidden(
+                &field,
+                format!(
+                    "may not be used when `type` is '{}'",
+                    type_.unwrap_or("ClusterIP")
+                ),
+            ));
+        } else if !NODE_PORTS.contains(&n) {
+            causes.push(FieldCause::invalid(
+                &field,
+                &json!(n),
+                format!(
+                    "provided port is not in the valid range. The range of valid ports is {}-{}",
+                    NODE_PORTS.start(),
+                    NODE_PORTS.end()
+                ),
+            ));
+        } else if !seen.insert((n, port.get("protocol").cloned())) {
+            causes.push(FieldCause::duplicate(&field, &json!(n)));
+        }
+    }
+    causes
+}
+
+/// The defaults kube-apiserver gives every Service it decodes (`SetDefaults_Service`), on
+/// create and update alike; answers the type.
+fn defaults(spec: &mut serde_json::Map<String, Value>) -> String {
+    let type_ = spec
+        .entry("type")
+        .or_insert_with(|| json!("ClusterIP"))
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    spec.entry("sessionAffinity")
+        .or_insert_with(|| json!("None"));
+    if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
+        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
+            port.entry("protocol").or_insert_with(|| json!("TCP"));
+            if let Some(number) = port.get("port").cloned() {
+                port.entry("targetPort").or_insert(number);
+            }
+        }
+    }
+    if type_ == "ExternalName" {
+        return type_;
+    }
+    spec.entry("internalTrafficPolicy")
+        .or_insert_with(|| json!("Cluster"));
+    if has_node_ports(Some(&type_)) {
+        spec.entry("externalTrafficPolicy")
+            .or_insert_with(|| json!("Cluster"));
+    }
+    if type_ == "LoadBalancer" {
+        spec.entry("allocateLoadBalancerNodePorts")
+            .or_insert_with(|| json!(true));
+    }
+    type_
+}
+
 fn cluster_ip(obj: &Value) -> &str {
     obj.pointer("/spec/clusterIP")
         .and_then(Value::as_str)
@@ -76,27 +208,11 @@ impl Strategy for ServiceStrategy {
         let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
             return;
         };
-        let type_ = spec
-            .entry("type")
-            .or_insert_with(|| json!("ClusterIP"))
-            .as_str()
-            .unwrap_or("")
-            .to_string();
-        spec.entry("sessionAffinity")
-            .or_insert_with(|| json!("None"));
-        if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
-            for port in ports.iter_mut().filter_map(Value::as_object_mut) {
-                port.entry("protocol").or_insert_with(|| json!("TCP"));
-                if let Some(number) = port.get("port").cloned() {
-                    port.entry("targetPort").or_insert(number);
-                }
-            }
-        }
+        let type_ = defaults(spec);
         if type_ == "ExternalName" {
             return;
         }
-        spec.entry("internalTrafficPolicy")
-            .or_insert_with(|| json!("Cluster"));
+        self.allocate_node_ports(spec, None);
         let ip = match spec.get("clusterIP").and_then(Value::as_str) {
             Some(ip) if !ip.is_empty() => ip.to_string(),
             _ => self.allocate(),
@@ -112,21 +228,30 @@ impl Strategy for ServiceStrategy {
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
         // An update that leaves the allocated values out keeps them (upstream's
-        // patchAllocatedValues).
-        if cluster_ip(new).is_empty()
-            && !cluster_ip(old).is_empty()
-            && let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut)
-        {
-            for field in ["clusterIP", "clusterIPs"] {
-                if let Some(v) = old.pointer(&format!("/spec/{field}")) {
-                    spec.insert(field.into(), v.clone());
+        // patchAllocatedValues); a port that becomes a node port gets one.
+        let keep_ip = cluster_ip(new).is_empty() && !cluster_ip(old).is_empty();
+        if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+            defaults(spec);
+            if keep_ip {
+                for field in ["clusterIP", "clusterIPs"] {
+                    if let Some(v) = old.pointer(&format!("/spec/{field}")) {
+                        spec.insert(field.into(), v.clone());
+                    }
                 }
             }
+            self.allocate_node_ports(spec, Some(old));
         }
+    }
+
+    fn validate(&self, obj: &Value) -> Vec<FieldCause> {
+        let mut causes = self.typed.validate(obj);
+        causes.extend(node_port_causes(obj));
+        causes
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldCause> {
         let mut causes = self.typed.validate_update(new, old);
+        causes.extend(node_port_causes(new));
         let changing_to_external =
             new.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName");
         if !changing_to_external
