@@ -253,23 +253,10 @@ fn find_select(src: &str, field: &str) -> Option<usize> {
 fn find_ident(src: &str, name: &str) -> Option<usize> {
     let b = src.as_bytes();
     let mut i = 0;
-    let mut quote: Option<u8> = None;
     while i < b.len() {
         let c = b[i];
-        if let Some(q) = quote {
-            if c == b'\\' {
-                i += 2;
-                continue;
-            }
-            if c == q {
-                quote = None;
-            }
-            i += 1;
-            continue;
-        }
         if c == b'\'' || c == b'"' {
-            quote = Some(c);
-            i += 1;
+            i = super::past_string_literal(b, i);
             continue;
         }
         if c.is_ascii_alphabetic() || c == b'_' {

@@ -433,23 +433,13 @@ fn arg_starts(src: &str, open: usize) -> Vec<usize> {
     let skip_ws = |at: usize| at + (src[at..].len() - src[at..].trim_start().len());
     let mut starts = vec![skip_ws(open)];
     let mut depth = 0usize;
-    let mut quote: Option<u8> = None;
     let mut j = open;
     while j < b.len() {
-        let c = b[j];
-        if let Some(q) = quote {
-            if c == b'\\' {
-                j += 2;
+        match b[j] {
+            b'\'' | b'"' => {
+                j = super::past_string_literal(b, j);
                 continue;
             }
-            if c == q {
-                quote = None;
-            }
-            j += 1;
-            continue;
-        }
-        match c {
-            b'\'' | b'"' => quote = Some(c),
             b'(' | b'[' | b'{' => depth += 1,
             b')' | b']' | b'}' if depth == 0 => break,
             b')' | b']' | b'}' => depth -= 1,

@@ -825,5 +825,20 @@ fn runtime_cost(program: &Expression, v: &Value, old: Option<&Value>) -> u64 {
     cost::estimate(program, &mut vars).0
 }
 
+/// The index just past the string literal whose opening quote is at `b[at]` (a backslash
+/// escapes the next byte), for the scanners that locate errors in a rule's source.
+pub(crate) fn past_string_literal(b: &[u8], at: usize) -> usize {
+    let quote = b[at];
+    let mut i = at + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            c if c == quote => return i + 1,
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
 #[cfg(test)]
 mod tests;
