@@ -11,11 +11,14 @@
 // `foo` is sample-controller's kind, not a placeholder.
 #![allow(clippy::disallowed_names)]
 
+mod kubectl_support;
+
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role};
 use kube::api::{Api, PostParams};
+use kubectl_support::kubectl_binary;
 use kubeforge_apiserver::ApiServer;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -23,24 +26,6 @@ use std::time::{Duration, Instant};
 use tokio::process::Command;
 
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn kubectl_binary() -> Option<PathBuf> {
-    let dir = std::env::var_os("KUBEFORGE_KUBECTL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/lib/google-cloud-sdk/bin"));
-    let path = dir.join("kubectl.1.33");
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "kubectl 1.33 is required in CI but {} does not exist",
-            path.display()
-        );
-    }
-    eprintln!("SKIPPED: {} does not exist", path.display());
-    None
-}
 
 async fn until<F, Fut>(what: &str, mut check: F) -> Result<()>
 where

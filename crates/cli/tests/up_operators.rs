@@ -5,7 +5,10 @@
 //! kubectl is `$KUBEFORGE_KUBECTL_DIR/kubectl.1.33` (default `/usr/lib/google-cloud-sdk/bin`); a
 //! missing binary fails under `CI=true` and is skipped otherwise.
 
+mod kubectl_support;
+
 use anyhow::{Context, Result, anyhow, bail};
+use kubectl_support::kubectl_binary;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -13,24 +16,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn kubectl_binary() -> Option<PathBuf> {
-    let dir = std::env::var_os("KUBEFORGE_KUBECTL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/lib/google-cloud-sdk/bin"));
-    let path = dir.join("kubectl.1.33");
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "kubectl 1.33 is required in CI but {} does not exist",
-            path.display()
-        );
-    }
-    eprintln!("SKIPPED: {} does not exist", path.display());
-    None
-}
 
 fn examples() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
