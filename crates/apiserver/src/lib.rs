@@ -17,5 +17,8 @@ pub mod storage;
 pub mod strategy;
 pub mod table;
 pub mod validation;
+pub mod yaml;
 
+pub use http::filters::RequestLimits;
+pub use http::serve::{ConnectionLimits, raise_fd_limit};
 pub use server::{ApiServer, ApiServerBuilder, StartError, kubeconfig_value};

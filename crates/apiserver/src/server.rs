@@ -11,6 +11,8 @@
 //! ```
 
 use crate::catalog::Catalog;
+use crate::http::filters::{Filters, RequestLimits};
+use crate::http::serve::{ConnectionLimits, serve};
 use crate::http::{AppState, OpenApiCache, router};
 use crate::rest::{Rest, WriteOptions};
 use crate::storage::{MemoryStorage, RedbStorage, Storage, Store, StoreConfig};
@@ -39,6 +41,8 @@ pub struct ApiServerBuilder {
     store: StoreConfig,
     bookmark_interval: Duration,
     simulate_workloads: bool,
+    requests: RequestLimits,
+    connections: ConnectionLimits,
 }
 
 impl Default for ApiServerBuilder {
@@ -49,6 +53,8 @@ impl Default for ApiServerBuilder {
             store: StoreConfig::default(),
             bookmark_interval: Duration::from_secs(60),
             simulate_workloads: false,
+            requests: RequestLimits::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -114,6 +120,20 @@ impl ApiServerBuilder {
         self
     }
 
+    /// Bounds on requests: in-flight limits (default 400 read-only and 200 mutating, 0 for none)
+    /// and the deadline of requests that are not long-running (default 60 s).
+    pub fn request_limits(mut self, limits: RequestLimits) -> Self {
+        self.requests = limits;
+        self
+    }
+
+    /// Bounds on connections: the header read timeout (default 32 s) and the most open
+    /// connections (default: what the file-descriptor limit allows).
+    pub fn connection_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.connections = limits;
+        self
+    }
+
     /// Opens the storage, binds the address and starts serving.
     pub async fn start(self) -> Result<ApiServer, StartError> {
         let storage: Arc<dyn Storage> = match &self.medium {
@@ -174,19 +194,16 @@ impl ApiServerBuilder {
             rest: rest.clone(),
             server_address: addr.to_string(),
             openapi: OpenApiCache::default(),
+            filters: Filters::new(self.requests),
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = router(state);
+        let connections = self.connections;
         let serve = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stop_rx.await;
             };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "server stopped");
-            }
+            serve(listener, app, connections, shutdown).await;
         });
         let url = format!("http://{addr}");
         let kubeconfig = kubeconfig_value(&url);

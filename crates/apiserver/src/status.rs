@@ -324,6 +324,27 @@ impl ApiError {
         )
     }
 
+    /// 500 for a request whose handler panicked, in kube-apiserver's words (its panic recovery
+    /// filter); the details go to the log.
+    pub fn internal_panic() -> Self {
+        Self::new(
+            500,
+            "InternalError",
+            "This request caused apiserver to panic. Look in the logs for details.",
+        )
+    }
+
+    /// 429 TooManyRequests with `Retry-After: 1`, as kube-apiserver's in-flight limit answers.
+    pub fn too_many_requests() -> Self {
+        let mut err = Self::new(
+            429,
+            "TooManyRequests",
+            "Too many requests, please try again later.",
+        );
+        err.retry_after = Some(1);
+        err
+    }
+
     /// 504 Timeout, e.g. a storage commit that did not finish.
     pub fn timeout(message: impl Into<String>) -> Self {
         Self::new(504, "Timeout", message)

@@ -2,10 +2,11 @@
 
 use anyhow::Context;
 use clap::Args;
-use kubeforge_apiserver::ApiServer;
+use kubeforge_apiserver::{ApiServer, ConnectionLimits, RequestLimits};
 use kubeforge_runtime::manager::shutdown_signal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Where and how the API server runs.
 #[derive(Args)]
@@ -25,14 +26,34 @@ pub struct ServerArgs {
     /// Simulate a node and the workload controllers (Deployments get ready Pods).
     #[arg(long)]
     pub simulate_workloads: bool,
+    /// Read-only requests served at once; more get 429 (0: no limit).
+    #[arg(long, default_value_t = 400)]
+    pub max_requests_inflight: usize,
+    /// Mutating requests served at once; more get 429 (0: no limit).
+    #[arg(long, default_value_t = 200)]
+    pub max_mutating_requests_inflight: usize,
+    /// How long a request that is not a watch may take, in seconds, before it is answered 504.
+    #[arg(long, default_value_t = 60)]
+    pub request_timeout: u64,
 }
 
 /// Starts the API server as `args` say, with or without simulated workloads.
 pub async fn start(args: &ServerArgs, simulate: bool) -> anyhow::Result<ApiServer> {
+    // As Go's runtime does: a server's connection count should not stop at the default 1024
+    // descriptors. The connection cap follows the raised limit.
+    if let Some(limit) = kubeforge_apiserver::raise_fd_limit() {
+        tracing::debug!(limit, "file descriptor limit");
+    }
     let mut builder = ApiServer::builder()
         .listen(args.listen)
         .history(args.history)
-        .simulate_workloads(simulate);
+        .simulate_workloads(simulate)
+        .request_limits(RequestLimits {
+            max_requests_inflight: args.max_requests_inflight,
+            max_mutating_requests_inflight: args.max_mutating_requests_inflight,
+            request_timeout: Duration::from_secs(args.request_timeout),
+        })
+        .connection_limits(ConnectionLimits::default());
     builder = if args.in_memory {
         builder.in_memory()
     } else {

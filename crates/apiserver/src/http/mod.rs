@@ -2,11 +2,13 @@
 //! the request to the generic [`Rest`] path. No route is specific to a resource.
 
 mod discovery;
+pub mod filters;
 mod negotiate;
 mod openapi;
 mod params;
 pub mod path;
 mod render;
+pub mod serve;
 
 use crate::auth::{self, attributes::Attributes, user::UserInfo};
 use crate::rest::{PatchType, Rest, Written, encode_json_line, served_version};
@@ -34,6 +36,8 @@ pub struct AppState {
     pub server_address: String,
     /// Cached OpenAPI documents.
     pub openapi: OpenApiCache,
+    /// Panic recovery, in-flight limits and request deadlines.
+    pub filters: filters::Filters,
 }
 
 /// The router: everything goes through [`handle`].
@@ -49,9 +53,10 @@ async fn handle(
     body: Body,
 ) -> Response {
     let start = std::time::Instant::now();
-    let response = match dispatch(&state, &method, &uri, &headers, body).await {
-        Ok(r) => r,
-        Err(e) => error_response(&e),
+    let handler = dispatch(&state, &method, &uri, &headers, body);
+    let response = match state.filters.run(&method, &uri, handler).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) | Err(e) => error_response(&e),
     };
     tracing::debug!(%method, %uri, status = response.status().as_u16(), elapsed_us = start.elapsed().as_micros() as u64, "request");
     response
@@ -60,12 +65,17 @@ async fn handle(
 /// Renders an error as a `Status` response.
 pub fn error_response(err: &ApiError) -> Response {
     let body = serde_json::to_vec(&err.to_status()).unwrap_or_default();
-    (
+    let mut resp = (
         err.status_code(),
         [(header::CONTENT_TYPE, "application/json")],
         body,
     )
-        .into_response()
+        .into_response();
+    if let Some(secs) = err.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
 }
 
 fn json_response(
@@ -114,6 +124,30 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     axum::body::to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| ApiError::too_large(MAX_BODY))
+}
+
+/// Bodies from this size on are decoded where blocking is allowed: decoding a large YAML or
+/// protobuf body takes long enough to stall the other requests of a runtime thread.
+const DECODE_OFF_THREAD: usize = 64 * 1024;
+
+/// Reads and decodes an object body.
+async fn read_object(ct: &str, body: Body) -> Result<Value, ApiError> {
+    let bytes = read_body(body).await?;
+    off_thread(bytes.len(), || decode_body(ct, &bytes))
+}
+
+/// Runs CPU-heavy work of `size` bytes of input so that it does not hold up the runtime thread
+/// it is called on: on a multi-threaded runtime, the thread's other tasks move to another
+/// thread while it runs (`block_in_place`); small inputs and single-threaded runtimes (tests)
+/// run it in place.
+pub(crate) fn off_thread<T>(size: usize, work: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if size >= DECODE_OFF_THREAD && multi_thread {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    }
 }
 
 async fn dispatch(
@@ -217,12 +251,22 @@ async fn resource(
     if rp.namespace.is_some() && !rt.namespaced {
         return Err(ApiError::not_found_path());
     }
+    if rt.namespaced && rp.namespace.is_none() {
+        // Across all namespaces a namespaced resource is only listed and watched: there is no
+        // route for one object, and creating or deleting a collection needs a namespace.
+        if rp.name.is_some() {
+            return Err(ApiError::not_found_path());
+        }
+        if *method != Method::GET {
+            return Err(ApiError::method_not_allowed_here());
+        }
+    }
     let output = choose_output(headers)?;
     if rt.review {
         if *method != Method::POST || rp.name.is_some() {
             return Err(ApiError::method_not_allowed_here());
         }
-        let value = decode_body(&content_type(headers), &read_body(body).await?)?;
+        let value = read_object(&content_type(headers), body).await?;
         let answer =
             auth::review::answer(&state.rest, user, &rt, rp.namespace.as_deref(), value).await?;
         return Ok(json_response(StatusCode::CREATED, &answer, output, &[]));
@@ -266,7 +310,7 @@ async fn resource(
             Method::GET => list(state, &view, ns, &params).await,
             Method::POST => {
                 let opts = params.write(headers)?;
-                let value = decode_body(&ct, &read_body(body).await?)?;
+                let value = read_object(&ct, body).await?;
                 written(rest.create(&rt, ns, value, &opts).await?)
             }
             Method::DELETE => {
@@ -299,7 +343,7 @@ async fn resource(
             }
             Method::PUT => {
                 let opts = params.write(headers)?;
-                let value = decode_body(&ct, &read_body(body).await?)?;
+                let value = read_object(&ct, body).await?;
                 written(rest.update(&rt, ns, name, value, &opts, None).await?)
             }
             Method::PATCH => {
@@ -333,7 +377,7 @@ async fn resource(
             )),
             Method::PUT => {
                 let opts = params.write(headers)?;
-                let value = decode_body(&ct, &read_body(body).await?)?;
+                let value = read_object(&ct, body).await?;
                 written(
                     rest.update(&rt, ns, name, value, &opts, Some("status"))
                         .await?,
@@ -360,7 +404,7 @@ async fn resource(
             )),
             Method::PUT => {
                 let opts = params.write(headers)?;
-                let value = decode_body(&ct, &read_body(body).await?)?;
+                let value = read_object(&ct, body).await?;
                 if value.get("spec").is_none_or(|s| !s.is_object()) {
                     return Err(ApiError::bad_request(
                         "a Scale object with spec.replicas is required",

@@ -61,7 +61,7 @@ pub fn decode_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
         "" | "application/json" | "*/*" => serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))),
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            let v: Value = serde_norway::from_slice(body)
+            let v: Value = crate::yaml::from_slice(body)
                 .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?;
             Ok(v)
         }

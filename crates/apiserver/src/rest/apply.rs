@@ -192,7 +192,7 @@ fn apply_error(e: ApplyError) -> ApiError {
 fn parse_config(body: &[u8]) -> Result<Value, ApiError> {
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
-        Err(_) => serde_norway::from_slice(body)
+        Err(_) => crate::yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?,
     };
     if !value.is_object() {

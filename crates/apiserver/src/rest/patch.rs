@@ -53,7 +53,7 @@ pub fn patch_value(current: &Value, patch_type: PatchType, body: &[u8]) -> Resul
         }
         PatchType::Merge | PatchType::StrategicMerge | PatchType::Apply => {
             let patch: Value = if patch_type == PatchType::Apply {
-                serde_norway::from_slice(body)
+                crate::yaml::from_slice(body)
                     .map_err(|e| ApiError::bad_request(format!("invalid apply patch: {e}")))?
             } else {
                 serde_json::from_slice(body)

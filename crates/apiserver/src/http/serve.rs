@@ -1,0 +1,224 @@
+//! The connection layer: accepting TCP connections and serving HTTP/1.1 and HTTP/2 with prior
+//! knowledge (h2c) on them, with the bounds a server facing untrusted clients needs.
+//!
+//! What it guarantees:
+//! - **No connection is held by a silent client.** A client has [`ConnectionLimits::header_read_timeout`]
+//!   (32 s, kube-apiserver's `ReadHeaderTimeout`) to send the first bytes that say which protocol it
+//!   speaks, and then each request's headers; an HTTP/1.1 keep-alive connection waiting for its
+//!   next request is closed after the same time (hyper starts that timer when it waits for a
+//!   head). HTTP/2 connections are pinged and closed when the peer stops answering.
+//! - **Open connections are capped** ([`ConnectionLimits::max_connections`], derived from the
+//!   process's file-descriptor limit): past the cap a new connection is closed at once, so the
+//!   server keeps descriptors for the connections it serves and a flood cannot make the accept
+//!   loop fail. Errors from `accept` (such as running out of descriptors) pause accepting briefly
+//!   instead of spinning or stopping the server.
+//! - **Shutdown is graceful**: the listener closes, connections finish the requests in flight.
+//!
+//! Request-level bounds (in-flight limits, deadlines, panics) are in `filters.rs`.
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+/// The HTTP/2 connection preface a client with prior knowledge starts with.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Bounds on connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// How long a client may take to send a request's headers (and how long an idle
+    /// keep-alive connection stays open).
+    pub header_read_timeout: Duration,
+    /// The most connections served at once.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(32),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+/// Descriptors kept free for everything that is not a client connection (the database, log
+/// files, outgoing connections of in-process operators).
+const RESERVED_DESCRIPTORS: u64 = 128;
+
+/// The connection cap the process's file-descriptor limit allows.
+pub fn default_max_connections() -> usize {
+    let soft = fd_limit().map_or(1024, |(soft, _)| soft);
+    soft.saturating_sub(RESERVED_DESCRIPTORS).clamp(16, 65_536) as usize
+}
+
+/// The process's file-descriptor limits (soft, hard).
+fn fd_limit() -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: `getrlimit` only writes the struct it is given.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
+            #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every unix
+            return Some((lim.rlim_cur as u64, lim.rlim_max as u64));
+        }
+        None
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Raises the process's soft file-descriptor limit to its hard limit (as Go's runtime does at
+/// start since Go 1.19), so that the connection cap is not a few hundred. Returns the new soft
+/// limit.
+pub fn raise_fd_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let (soft, hard) = fd_limit()?;
+        if soft >= hard {
+            return Some(soft);
+        }
+        let lim = libc::rlimit {
+            rlim_cur: hard as libc::rlim_t,
+            rlim_max: hard as libc::rlim_t,
+        };
+        // SAFETY: `setrlimit` only reads the struct it is given.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } == 0 {
+            return Some(hard);
+        }
+        Some(soft)
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then lets the connections finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let open = Arc::new(Semaphore::new(limits.max_connections));
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // ECONNABORTED and friends concern one connection; EMFILE/ENFILE/ENOBUFS
+                    // pass when descriptors are released: wait a little instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            tracing::warn!(
+                max = limits.max_connections,
+                "connection refused: too many open connections"
+            );
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let mut closing = closing_rx.clone();
+        tokio::spawn(async move {
+            serve_connection(stream, app, limits, &mut closing).await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = closing_tx.send(true);
+    // Connections hold `open` permits until they end.
+    let _ = open.acquire_many(limits.max_connections as u32).await;
+}
+
+/// Which protocol a connection speaks, from its first bytes (read without consuming them).
+async fn sniff_protocol(stream: &TcpStream) -> std::io::Result<bool> {
+    let mut buf = [0u8; H2_PREFACE.len()];
+    loop {
+        let n = stream.peek(&mut buf).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if buf[..n] != H2_PREFACE[..n] {
+            return Ok(false);
+        }
+        if n == H2_PREFACE.len() {
+            return Ok(true);
+        }
+        // A partial preface: peek returns at once while no more bytes came, so wait a little.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    app: Router,
+    limits: ConnectionLimits,
+    closing: &mut tokio::sync::watch::Receiver<bool>,
+) {
+    let is_h2 =
+        match tokio::time::timeout(limits.header_read_timeout, sniff_protocol(&stream)).await {
+            Ok(Ok(h2)) => h2,
+            // Silent past the header timeout, or gone: nothing to answer.
+            _ => return,
+        };
+    let io = TokioIo::new(stream);
+    let service = TowerToHyperService::new(app);
+    if is_h2 {
+        let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .keep_alive_interval(Some(Duration::from_secs(30)))
+            .keep_alive_timeout(Duration::from_secs(20))
+            .max_concurrent_streams(250)
+            .serve_connection(io, service);
+        drive(conn, closing, |c| c.graceful_shutdown()).await;
+    } else {
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .serve_connection(io, service);
+        drive(conn, closing, |c| c.graceful_shutdown()).await;
+    }
+}
+
+/// Runs a connection to its end; when the server starts closing, asks it to finish gracefully.
+async fn drive<C, E>(
+    conn: C,
+    closing: &mut tokio::sync::watch::Receiver<bool>,
+    graceful: impl FnOnce(std::pin::Pin<&mut C>),
+) where
+    C: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    tokio::pin!(conn);
+    if !*closing.borrow() {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "connection ended");
+                }
+                return;
+            }
+            _ = closing.wait_for(|c| *c) => {}
+        }
+    }
+    graceful(conn.as_mut());
+    if let Err(e) = conn.await {
+        tracing::debug!(error = %e, "connection ended");
+    }
+}
