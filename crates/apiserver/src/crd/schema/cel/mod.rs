@@ -416,17 +416,47 @@ thread_local! {
         ctx.register_all();
         // CEL's size() of a string counts code points (the cel crate counts bytes).
         ctx.add_function("size", size);
-        // matches() with RE2 semantics, compiled once per pattern.
+        // matches(), find() and findAll() with RE2 semantics and the pattern limits, compiled
+        // once per pattern.
         ctx.add_function("matches", matches);
+        ctx.add_function("find", find);
+        ctx.add_function("findAll", find_all);
         // What the two-variable comprehensions expand to.
         ctx.add_function(macros::KEYS, macros::keys);
         ctx.add_function(macros::MAP_INSERT, macros::map_insert);
         ctx
     };
 
-    /// Compiled `matches()` patterns (rules use a handful of literals; bounded anyway).
+    /// Compiled patterns of `matches()`, `find()` and `findAll()`.
     static PATTERNS: std::cell::RefCell<HashMap<String, Result<regex::Regex, String>>> =
         std::cell::RefCell::new(HashMap::new());
+}
+
+/// How many compiled patterns a thread keeps: rules use a handful of literals, and each compiled
+/// pattern may hold up to a few times `pattern::SIZE_LIMIT` (program) and
+/// `pattern::DFA_SIZE_LIMIT` (search cache).
+const MAX_CACHED_PATTERNS: usize = 32;
+
+/// Runs `f` on the compiled `pattern` (see `super::pattern`), compiling it at most once while it
+/// stays in the thread's cache.
+fn with_pattern<R>(
+    ftx: &kube_cel::cel::FunctionContext,
+    pattern: &str,
+    f: impl FnOnce(&regex::Regex) -> R,
+) -> Result<R, ExecutionError> {
+    PATTERNS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if !cache.contains_key(pattern) && cache.len() >= MAX_CACHED_PATTERNS {
+            cache.clear();
+        }
+        let compiled = cache
+            .entry(pattern.to_string())
+            .or_insert_with(|| super::pattern::compile(pattern));
+        match compiled {
+            Ok(re) => Ok(f(re)),
+            Err(e) => Err(ftx.error(e.clone())),
+        }
+    })
 }
 
 fn matches(
@@ -434,18 +464,43 @@ fn matches(
     kube_cel::cel::extractors::This(this): kube_cel::cel::extractors::This<Arc<String>>,
     pattern: Arc<String>,
 ) -> Result<bool, ExecutionError> {
-    PATTERNS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if cache.len() > 512 {
-            cache.clear();
-        }
-        let compiled = cache
-            .entry(pattern.to_string())
-            .or_insert_with(|| super::validation::compile_pattern(&pattern));
-        match compiled {
-            Ok(re) => Ok(re.is_match(&this)),
-            Err(e) => Err(ftx.error(e.clone())),
-        }
+    with_pattern(ftx, &pattern, |re| re.is_match(&this))
+}
+
+/// `<string>.find(<string>)`: the first match, or `''`.
+fn find(
+    ftx: &kube_cel::cel::FunctionContext,
+    kube_cel::cel::extractors::This(this): kube_cel::cel::extractors::This<Arc<String>>,
+    pattern: Arc<String>,
+) -> Result<Cel, ExecutionError> {
+    with_pattern(ftx, &pattern, |re| {
+        Cel::String(Arc::new(
+            re.find(&this).map_or("", |m| m.as_str()).to_string(),
+        ))
+    })
+}
+
+/// `<string>.findAll(<string> [, <int>])`: every match, or the first `n` (all when `n < 0`).
+fn find_all(
+    ftx: &kube_cel::cel::FunctionContext,
+    kube_cel::cel::extractors::This(this): kube_cel::cel::extractors::This<Arc<String>>,
+    kube_cel::cel::extractors::Arguments(args): kube_cel::cel::extractors::Arguments,
+) -> Result<Cel, ExecutionError> {
+    let Some(Cel::String(pattern)) = args.first() else {
+        return Err(ftx.error("no such overload"));
+    };
+    let limit = match args.get(1) {
+        None => usize::MAX,
+        Some(Cel::Int(n)) => usize::try_from(*n).unwrap_or(usize::MAX),
+        Some(_) => return Err(ftx.error("no such overload")),
+    };
+    with_pattern(ftx, pattern, |re| {
+        Cel::List(Arc::new(
+            re.find_iter(&this)
+                .take(limit)
+                .map(|m| Cel::String(Arc::new(m.as_str().to_string())))
+                .collect(),
+        ))
     })
 }
 
