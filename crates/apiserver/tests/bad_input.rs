@@ -1333,6 +1333,71 @@ async fn nested_cel_macros_are_rejected_by_cost() {
     );
 }
 
+#[tokio::test]
+async fn oversized_patterns_are_rejected() {
+    let server = start().await;
+    let pattern = "(a|b)".repeat(5_000);
+    let crd = widget_crd(json!({}), json!({"pattern": pattern}));
+    let started = Instant::now();
+    let message = rejected_crd(&server, &crd).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        message.contains(&format!(
+            "spec.validation.openAPIV3Schema.properties[spec].properties[name].pattern: Invalid value: \"{pattern}\": must be a valid regular expression, but isn't: error parsing regexp: expression too large: `{pattern}`"
+        )),
+        "{}",
+        &message[..300.min(message.len())]
+    );
+}
+
+#[tokio::test]
+async fn large_patterns_match_long_values_quickly() {
+    let server = start().await;
+    let c = server.client();
+    // Near the size limit, in a schema pattern and in CEL's matches/find/findAll.
+    // (CEL's cost limits keep its patterns and values smaller.)
+    let pattern = "(a|b)".repeat(900);
+    let small = "(a|b)".repeat(100);
+    let rule = format!(
+        "self.name.matches('{small}') && self.name.find('{small}') != '' && self.name.findAll('{small}').size() > 0"
+    );
+    install_widgets(
+        &c,
+        &widget_crd(
+            json!({"x-kubernetes-validations": [{"rule": rule}]}),
+            json!({"pattern": pattern, "maxLength": 10_001}),
+        ),
+    )
+    .await;
+    let started = Instant::now();
+    create(&c, WIDGETS, &widget(json!({"name": "a".repeat(10_001)}))).await;
+    let r = call(&c, "POST", WIDGETS)
+        .json(
+            &json!({"apiVersion": "dos.example.com/v1", "kind": "Widget",
+            "metadata": {"name": "w2"}, "spec": {"name": "c".repeat(10_001)}}),
+        )
+        .send()
+        .await;
+    let st = status(&r, 422, "Invalid");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("spec.name in body should match"),
+        "{st}"
+    );
+    // Unoptimized; an optimized build takes a few tens of milliseconds.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Property test
 // ---------------------------------------------------------------------------------------------
