@@ -1172,6 +1172,233 @@ async fn watch_with_an_enormous_timeout_still_works() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Denial of service through CRD validation (issue 11)
+// ---------------------------------------------------------------------------------------------
+
+const CRDS: &str = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+const WIDGETS: &str = "/apis/dos.example.com/v1/namespaces/default/widgets";
+
+/// A Widget CRD whose `spec` has `tags` (at most 3) and `name` with `schema_extra` merged in.
+fn widget_crd(spec_extra: Value, name_extra: Value) -> Value {
+    let mut spec = json!({"type": "object", "properties": {
+        "tags": {"type": "array", "maxItems": 3, "items": {"type": "string", "maxLength": 10}},
+        "name": {"type": "string"}
+    }});
+    merge(&mut spec, spec_extra);
+    merge(&mut spec["properties"]["name"], name_extra);
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.dos.example.com"},
+        "spec": {
+            "group": "dos.example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": spec}}}}]
+        }
+    })
+}
+
+fn merge(into: &mut Value, extra: Value) {
+    if let (Some(into), Value::Object(extra)) = (into.as_object_mut(), extra) {
+        into.extend(extra);
+    }
+}
+
+fn widget(spec: Value) -> Value {
+    json!({"apiVersion": "dos.example.com/v1", "kind": "Widget",
+        "metadata": {"name": "w"}, "spec": spec})
+}
+
+/// Posts `crd` and returns the failure's message, checking it is a 422 Invalid that stored
+/// nothing.
+async fn rejected_crd(server: &ApiServer, crd: &Value) -> String {
+    let before = store_rv(server);
+    let r = call(&server.client(), "POST", CRDS).json(crd).send().await;
+    let st = status(&r, 422, "Invalid");
+    assert_eq!(store_rv(server), before, "a rejected CRD was stored");
+    st["message"].as_str().unwrap_or("").to_string()
+}
+
+/// Installs `crd` and waits until widgets are served.
+async fn install_widgets(c: &kube::Client, crd: &Value) {
+    create(c, CRDS, crd).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while call(c, "GET", WIDGETS).send().await.code != 200 {
+        assert!(Instant::now() < deadline, "widgets were never served");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+const RULE_PATH: &str =
+    "spec.validation.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule";
+
+#[tokio::test]
+async fn deeply_nested_cel_rules_are_rejected() {
+    let server = start().await;
+    let exists = (0..3_000).fold("true".to_string(), |e, i| {
+        format!("self.tags.exists(a{i}, {e})")
+    });
+    for rule in [
+        format!("{} > 0", vec!["1"; 2_800].join("+")),
+        format!("[1]{} == 1", "[0]".repeat(2_800)),
+        format!("self.name{} == ''", ".lowerAscii()".repeat(2_800)),
+        format!("{}1{} == 1", "(".repeat(2_800), ")".repeat(2_800)),
+        exists,
+    ] {
+        let crd = widget_crd(
+            json!({"x-kubernetes-validations": [{"rule": rule}]}),
+            json!({}),
+        );
+        let started = Instant::now();
+        let message = rejected_crd(&server, &crd).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            message.contains(&format!("{RULE_PATH}: Invalid value: ")),
+            "{message}"
+        );
+        assert!(
+            message.contains(
+                "compilation failed: ERROR: <input>:-1:0: expression recursion limit exceeded: 250"
+            ),
+            "{}",
+            &message[message.len().saturating_sub(300)..]
+        );
+    }
+    // cel-go's size limit, in code points.
+    let rule = format!("self.name == '{}'", "é".repeat(100_000));
+    let crd = widget_crd(
+        json!({"x-kubernetes-validations": [{"rule": rule}]}),
+        json!({}),
+    );
+    let message = rejected_crd(&server, &crd).await;
+    assert!(
+        message.contains("compilation failed: ERROR: <input>:-1:0: expression code point size exceeds limit: size: 100015, limit 100000"),
+        "{}",
+        &message[message.len().saturating_sub(300)..]
+    );
+}
+
+#[tokio::test]
+async fn the_deepest_accepted_cel_rules_run() {
+    let server = start().await;
+    let c = server.client();
+    // 249 nested operators: within cel-go's limit; creating (also dry-run) evaluates it.
+    let rule = format!("{} > 0", vec!["1"; 249].join("+"));
+    install_widgets(
+        &c,
+        &widget_crd(
+            json!({"x-kubernetes-validations": [{"rule": rule}]}),
+            json!({}),
+        ),
+    )
+    .await;
+    let r = call(&c, "POST", &format!("{WIDGETS}?dryRun=All"))
+        .json(&widget(json!({"name": "a"})))
+        .send()
+        .await;
+    assert_eq!(r.code, 201, "{}", r.text());
+    create(&c, WIDGETS, &widget(json!({"name": "a"}))).await;
+}
+
+#[tokio::test]
+async fn nested_cel_macros_are_rejected_by_cost() {
+    let server = start().await;
+    // The deepest nesting of macros cel-go's limit lets through compiles at once, and its cost
+    // (3 tags to the 83rd power) is over the limit.
+    let exists = (0..83).fold("true".to_string(), |e, i| {
+        format!("self.tags.exists(a{i}, {e})")
+    });
+    let crd = widget_crd(
+        json!({"x-kubernetes-validations": [{"rule": exists}]}),
+        json!({}),
+    );
+    let started = Instant::now();
+    let message = rejected_crd(&server, &crd).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        message.contains(&format!(
+            "{RULE_PATH}: Forbidden: estimated rule cost exceeds budget by factor of more than 100x"
+        )),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn oversized_patterns_are_rejected() {
+    let server = start().await;
+    let pattern = "(a|b)".repeat(5_000);
+    let crd = widget_crd(json!({}), json!({"pattern": pattern}));
+    let started = Instant::now();
+    let message = rejected_crd(&server, &crd).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        message.contains(&format!(
+            "spec.validation.openAPIV3Schema.properties[spec].properties[name].pattern: Invalid value: \"{pattern}\": must be a valid regular expression, but isn't: error parsing regexp: expression too large: `{pattern}`"
+        )),
+        "{}",
+        &message[..300.min(message.len())]
+    );
+}
+
+#[tokio::test]
+async fn large_patterns_match_long_values_quickly() {
+    let server = start().await;
+    let c = server.client();
+    // Near the size limit, in a schema pattern and in CEL's matches/find/findAll.
+    // (CEL's cost limits keep its patterns and values smaller.)
+    let pattern = "(a|b)".repeat(900);
+    let small = "(a|b)".repeat(100);
+    let rule = format!(
+        "self.name.matches('{small}') && self.name.find('{small}') != '' && self.name.findAll('{small}').size() > 0"
+    );
+    install_widgets(
+        &c,
+        &widget_crd(
+            json!({"x-kubernetes-validations": [{"rule": rule}]}),
+            json!({"pattern": pattern, "maxLength": 10_001}),
+        ),
+    )
+    .await;
+    let started = Instant::now();
+    create(&c, WIDGETS, &widget(json!({"name": "a".repeat(10_001)}))).await;
+    let r = call(&c, "POST", WIDGETS)
+        .json(
+            &json!({"apiVersion": "dos.example.com/v1", "kind": "Widget",
+            "metadata": {"name": "w2"}, "spec": {"name": "c".repeat(10_001)}}),
+        )
+        .send()
+        .await;
+    let st = status(&r, 422, "Invalid");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("spec.name in body should match"),
+        "{st}"
+    );
+    // Unoptimized; an optimized build takes a few tens of milliseconds.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Property test
 // ---------------------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ pub mod field;
 pub mod formats;
 mod listtype;
 pub mod objectmeta;
+pub mod pattern;
 mod pruning;
 mod ratcheting;
 pub mod structural;
@@ -232,7 +233,7 @@ pub fn compile_node(v: &Value, resource_root: bool) -> Node {
         max_properties: get_i64(v, "maxProperties"),
         pattern: v.get("pattern").and_then(Value::as_str).map(|p| Pattern {
             source: p.to_string(),
-            regex: validation::compile_pattern(p),
+            regex: pattern::compile(p),
         }),
         unique_items: get_bool(v, "uniqueItems"),
         all_of: compile_list(v, "allOf"),

@@ -8,7 +8,7 @@
 
 use super::cel::{self, STATIC_ESTIMATED_COST_LIMIT, STATIC_ESTIMATED_CRD_COST_LIMIT};
 use super::field::{self, Bad, go_json};
-use super::{Node, compile_node, defaulting, validation};
+use super::{Node, compile_node, defaulting};
 use crate::status::FieldCause;
 use serde_json::{Map, Value};
 
@@ -411,7 +411,7 @@ fn value_validation(
         nested(not, false, lvl, &field::child(path, "not"), out);
     }
     if let Some(p) = v.get("pattern").and_then(Value::as_str)
-        && let Err(e) = validation::compile_pattern(p)
+        && let Err(e) = super::pattern::compile(p)
     {
         out.push(field::invalid(
             &field::child(path, "pattern"),

@@ -16,7 +16,9 @@
 
 pub mod check;
 pub mod cost;
+pub mod limits;
 pub mod macros;
+pub mod stack;
 pub mod values;
 
 use super::field::{self, Bad};
@@ -42,6 +44,8 @@ pub const STATIC_ESTIMATED_CRD_COST_LIMIT: u64 = 100_000_000;
 /// Rules estimated to cost at most this are charged the estimate instead of being measured
 /// against the object (measuring would cost more than the rule).
 const CHEAP_RULE_COST: u64 = 100;
+/// The `cel` parser's recursion limit, above what [`limits::check`] lets through.
+const PARSER_RECURSION_DEPTH: u16 = limits::MAX_RECURSION_DEPTH as u16 + 50;
 /// Upstream's limit on a messageExpression's result.
 const MAX_MESSAGE_EXPRESSION_BYTES: usize = 5 * 1024;
 
@@ -74,6 +78,9 @@ pub struct Rule {
     pub max_cost: u64,
     /// The estimated maximum cost of the messageExpression.
     pub message_max_cost: u64,
+    /// An upper bound of the nesting of the rule and its messageExpression
+    /// ([`limits::check`]): how much stack compiling and evaluating them may need.
+    pub depth: usize,
 }
 
 fn str_of(v: &Value, k: &str) -> String {
@@ -83,6 +90,9 @@ fn str_of(v: &Value, k: &str) -> String {
 fn parse(src: &str) -> Result<Expression, String> {
     Parser::new()
         .enable_optional_syntax(true)
+        // `limits::check` has bounded the nesting already; the parser's own limit (96 by
+        // default, and buggy when hit) must never fire before cel-go's.
+        .max_recursion_depth(PARSER_RECURSION_DEPTH)
         .parse(src)
         .map_err(|errs| {
             let issues: Vec<(String, usize, usize)> = errs
@@ -98,6 +108,12 @@ fn parse(src: &str) -> Result<Expression, String> {
                 .collect();
             render_issues(src, &issues)
         })
+}
+
+/// cel-go's rendering of an issue without a location (`common.NoLocation`), as its parser
+/// reports a limit: `ERROR: <input>:-1:0: msg`, no source line.
+fn render_unlocated(msg: &str) -> String {
+    format!("ERROR: <input>:-1:0: {msg}")
 }
 
 /// cel-go's `Issues.String()`: `ERROR: <input>:line:col: msg`, the source line, a caret.
@@ -168,6 +184,8 @@ fn compile_expr(
     optional_old_self: bool,
     want: &str,
 ) -> Result<Expression, (bool, String)> {
+    // cel-go's parser limits, before anything recurses over the expression.
+    limits::check(src).map_err(|e| (true, render_unlocated(&e)))?;
     let mut expr = parse(src).map_err(|e| (true, e))?;
     macros::expand(&mut expr, src).map_err(|errs| {
         let rendered: Vec<(String, usize, usize)> = errs
@@ -234,12 +252,27 @@ fn compile_rule(raw: &Value, node: &Node) -> Rule {
         uses_old_self: false,
         max_cost: 0,
         message_max_cost: 0,
+        depth: 0,
         rule,
         message_expression,
     };
     if r.rule.trim().is_empty() {
         return r;
     }
+    // Over the limits, compilation fails at once (in `compile_expr`); within them, it gets the
+    // stack the nesting needs.
+    r.depth = [&r.rule, &r.message_expression]
+        .iter()
+        .filter_map(|src| limits::check(src).ok())
+        .max()
+        .unwrap_or(0);
+    stack::for_compile(r.depth, || compile_program(&mut r, node));
+    r
+}
+
+/// Compiles the rule and messageExpression of `r` (set up by `compile_rule`).
+fn compile_program(r: &mut Rule, node: &Node) {
+    let optional_old_self = r.optional_old_self;
     let optional = optional_old_self == Some(true);
     r.program = Some(match compile_expr(&r.rule, node, optional, "bool") {
         Ok(expr) => {
@@ -262,7 +295,6 @@ fn compile_rule(raw: &Value, node: &Node) -> Rule {
             },
         );
     }
-    r
 }
 
 /// Compiles the `x-kubernetes-validations` of `node`.
@@ -384,17 +416,47 @@ thread_local! {
         ctx.register_all();
         // CEL's size() of a string counts code points (the cel crate counts bytes).
         ctx.add_function("size", size);
-        // matches() with RE2 semantics, compiled once per pattern.
+        // matches(), find() and findAll() with RE2 semantics and the pattern limits, compiled
+        // once per pattern.
         ctx.add_function("matches", matches);
+        ctx.add_function("find", find);
+        ctx.add_function("findAll", find_all);
         // What the two-variable comprehensions expand to.
         ctx.add_function(macros::KEYS, macros::keys);
         ctx.add_function(macros::MAP_INSERT, macros::map_insert);
         ctx
     };
 
-    /// Compiled `matches()` patterns (rules use a handful of literals; bounded anyway).
+    /// Compiled patterns of `matches()`, `find()` and `findAll()`.
     static PATTERNS: std::cell::RefCell<HashMap<String, Result<regex::Regex, String>>> =
         std::cell::RefCell::new(HashMap::new());
+}
+
+/// How many compiled patterns a thread keeps: rules use a handful of literals, and each compiled
+/// pattern may hold up to a few times `pattern::SIZE_LIMIT` (program) and
+/// `pattern::DFA_SIZE_LIMIT` (search cache).
+const MAX_CACHED_PATTERNS: usize = 32;
+
+/// Runs `f` on the compiled `pattern` (see `super::pattern`), compiling it at most once while it
+/// stays in the thread's cache.
+fn with_pattern<R>(
+    ftx: &kube_cel::cel::FunctionContext,
+    pattern: &str,
+    f: impl FnOnce(&regex::Regex) -> R,
+) -> Result<R, ExecutionError> {
+    PATTERNS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if !cache.contains_key(pattern) && cache.len() >= MAX_CACHED_PATTERNS {
+            cache.clear();
+        }
+        let compiled = cache
+            .entry(pattern.to_string())
+            .or_insert_with(|| super::pattern::compile(pattern));
+        match compiled {
+            Ok(re) => Ok(f(re)),
+            Err(e) => Err(ftx.error(e.clone())),
+        }
+    })
 }
 
 fn matches(
@@ -402,18 +464,43 @@ fn matches(
     kube_cel::cel::extractors::This(this): kube_cel::cel::extractors::This<Arc<String>>,
     pattern: Arc<String>,
 ) -> Result<bool, ExecutionError> {
-    PATTERNS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if cache.len() > 512 {
-            cache.clear();
-        }
-        let compiled = cache
-            .entry(pattern.to_string())
-            .or_insert_with(|| super::validation::compile_pattern(&pattern));
-        match compiled {
-            Ok(re) => Ok(re.is_match(&this)),
-            Err(e) => Err(ftx.error(e.clone())),
-        }
+    with_pattern(ftx, &pattern, |re| re.is_match(&this))
+}
+
+/// `<string>.find(<string>)`: the first match, or `''`.
+fn find(
+    ftx: &kube_cel::cel::FunctionContext,
+    kube_cel::cel::extractors::This(this): kube_cel::cel::extractors::This<Arc<String>>,
+    pattern: Arc<String>,
+) -> Result<Cel, ExecutionError> {
+    with_pattern(ftx, &pattern, |re| {
+        Cel::String(Arc::new(
+            re.find(&this).map_or("", |m| m.as_str()).to_string(),
+        ))
+    })
+}
+
+/// `<string>.findAll(<string> [, <int>])`: every match, or the first `n` (all when `n < 0`).
+fn find_all(
+    ftx: &kube_cel::cel::FunctionContext,
+    kube_cel::cel::extractors::This(this): kube_cel::cel::extractors::This<Arc<String>>,
+    kube_cel::cel::extractors::Arguments(args): kube_cel::cel::extractors::Arguments,
+) -> Result<Cel, ExecutionError> {
+    let Some(Cel::String(pattern)) = args.first() else {
+        return Err(ftx.error("no such overload"));
+    };
+    let limit = match args.get(1) {
+        None => usize::MAX,
+        Some(Cel::Int(n)) => usize::try_from(*n).unwrap_or(usize::MAX),
+        Some(_) => return Err(ftx.error("no such overload")),
+    };
+    with_pattern(ftx, pattern, |re| {
+        Cel::List(Arc::new(
+            re.find_iter(&this)
+                .take(limit)
+                .map(|m| Cel::String(Arc::new(m.as_str().to_string())))
+                .collect(),
+        ))
     })
 }
 
@@ -698,7 +785,7 @@ impl Walk {
             let cost = if rule.max_cost <= CHEAP_RULE_COST {
                 rule.max_cost
             } else {
-                runtime_cost(program, v, old)
+                stack::for_eval(rule.depth, || runtime_cost(program, v, old))
             };
             if cost > PER_CALL_LIMIT {
                 self.out.push(field::invalid(
@@ -720,7 +807,7 @@ impl Walk {
             }
             self.budget -= cost as i64;
             let activation = if optional { &optional_ctx } else { &ctx };
-            match evaluate(program, activation) {
+            match stack::for_eval(rule.depth, || evaluate(program, activation)) {
                 Ok(Cel::Bool(true)) => continue,
                 Ok(_) => {}
                 Err(e) if is_overload_error(&e) => {
@@ -750,7 +837,7 @@ impl Walk {
             };
             let mut detail = None;
             if let Some(Ok(msg_program)) = &rule.message_program {
-                let msg_cost = runtime_cost(msg_program, v, old);
+                let msg_cost = stack::for_eval(rule.depth, || runtime_cost(msg_program, v, old));
                 if msg_cost as i64 > self.budget {
                     self.push_ratcheted(
                         rule,
@@ -766,7 +853,9 @@ impl Walk {
                     return false;
                 }
                 self.budget -= msg_cost as i64;
-                if let Ok(Cel::String(m)) = evaluate(msg_program, activation) {
+                if let Ok(Cel::String(m)) =
+                    stack::for_eval(rule.depth, || evaluate(msg_program, activation))
+                {
                     let trimmed = m.trim();
                     if !trimmed.is_empty()
                         && !trimmed.contains('\n')
@@ -842,3 +931,6 @@ pub(crate) fn past_string_literal(b: &[u8], at: usize) -> usize {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod nesting_tests;
