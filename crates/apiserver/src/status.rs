@@ -315,6 +315,23 @@ impl ApiError {
         )
     }
 
+    /// 422 Invalid as upstream's `NewGenericServerResponse` words it: `the server rejected our
+    /// request due to an error in our request`, with `detail` as an `UnexpectedServerResponse`
+    /// cause (what kube-apiserver answers for a JSON patch operation that cannot be applied).
+    pub fn rejected(detail: impl Into<String>) -> Self {
+        let mut err = Self::new(
+            422,
+            "Invalid",
+            "the server rejected our request due to an error in our request",
+        );
+        err.causes = vec![FieldCause {
+            reason: "UnexpectedServerResponse",
+            field: String::new(),
+            message: detail.into(),
+        }];
+        err
+    }
+
     /// 500 InternalError; only for failures of the server itself (e.g. the disk).
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(
@@ -364,7 +381,11 @@ impl ApiError {
                     // which clients add back (kubectl prints `field: message`).
                     let prefix = format!("{}: ", c.field);
                     let message = c.message.strip_prefix(&prefix).unwrap_or(&c.message);
-                    json!({"reason": c.reason, "message": message, "field": c.field})
+                    if c.field.is_empty() {
+                        json!({"reason": c.reason, "message": message})
+                    } else {
+                        json!({"reason": c.reason, "message": message, "field": c.field})
+                    }
                 })
                 .collect();
             details.insert("causes".into(), Value::Array(causes));

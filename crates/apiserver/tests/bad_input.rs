@@ -1085,6 +1085,51 @@ async fn malformed_patches_are_rejected() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Issue 11: inputs kube-apiserver rejects that were accepted or crashed the server
+// ---------------------------------------------------------------------------------------------
+
+
+#[tokio::test]
+async fn a_failing_json_patch_operation_is_unprocessable_not_a_panic() {
+    let server = start().await;
+    let c = server.client();
+    let original = create(&c, CM, &config_map("p")).await;
+    let before = store_rv(&server);
+    let cases = [
+        (
+            r#"[{"op":"move","path":"","from":"/data"},{"op":"remove","path":"/nope"}]"#,
+            "move operation does not apply: doc is missing destination path: : missing value",
+        ),
+        (
+            r#"[{"op":"add","path":"/data/b","value":"2"},{"op":"remove","path":"/nope"}]"#,
+            "error in remove for path: '/nope': Unable to remove nonexistent key: nope: missing value",
+        ),
+    ];
+    for (body, cause) in cases {
+        let r = call(&c, "PATCH", &format!("{CM}/p"))
+            .ct(JSON_PATCH)
+            .body(body)
+            .send()
+            .await;
+        let s = status(&r, 422, "Invalid");
+        assert_eq!(
+            s["message"],
+            "the server rejected our request due to an error in our request"
+        );
+        assert_eq!(
+            s["details"],
+            json!({"causes": [{"reason": "UnexpectedServerResponse", "message": cause}]}),
+            "{s}"
+        );
+    }
+    assert_eq!(store_rv(&server), before, "a failed patch was stored");
+    assert_eq!(
+        call(&c, "GET", &format!("{CM}/p")).send().await.json(),
+        original
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Watch
 // ---------------------------------------------------------------------------------------------
 
