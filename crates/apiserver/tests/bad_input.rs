@@ -1129,6 +1129,28 @@ async fn a_failing_json_patch_operation_is_unprocessable_not_a_panic() {
     );
 }
 
+#[tokio::test]
+async fn field_selector_parse_errors_are_upstreams() {
+    let server = start().await;
+    let c = server.client();
+    for (query, message) in [
+        (
+            "metadata.name%3D%3Da%3D%3Db",
+            "invalid field selector: unescaped character in value: 61",
+        ),
+        (
+            "metadata.name%3Da%2Cnonsense",
+            "invalid selector: 'metadata.name=a,nonsense'; can't understand 'nonsense'",
+        ),
+    ] {
+        let r = call(&c, "GET", &format!("{CM}?fieldSelector={query}"))
+            .send()
+            .await;
+        let s = status(&r, 400, "BadRequest");
+        assert_eq!(s["message"], message, "{s}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Watch
 // ---------------------------------------------------------------------------------------------
