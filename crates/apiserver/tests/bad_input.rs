@@ -1151,6 +1151,36 @@ async fn field_selector_parse_errors_are_upstreams() {
     }
 }
 
+#[tokio::test]
+async fn apply_without_kind_or_api_version_is_a_bad_request() {
+    let server = start().await;
+    let c = server.client();
+    let before = store_rv(&server);
+    for (body, message) in [
+        (
+            "apiVersion: v1\nmetadata:\n  name: a\ndata:\n  k: v\n",
+            "invalid object type: /v1, Kind=",
+        ),
+        (
+            "kind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n",
+            "invalid object type: /, Kind=ConfigMap",
+        ),
+    ] {
+        let r = call(&c, "PATCH", &format!("{CM}/a?fieldManager=test"))
+            .ct(APPLY)
+            .body(body)
+            .send()
+            .await;
+        let s = status(&r, 400, "BadRequest");
+        assert_eq!(s["message"], message, "{s}");
+    }
+    assert_eq!(
+        store_rv(&server),
+        before,
+        "an apply without type meta was stored"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Watch
 // ---------------------------------------------------------------------------------------------
