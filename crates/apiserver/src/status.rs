@@ -34,6 +34,17 @@ impl FieldCause {
         }
     }
 
+    /// `field: Invalid value: <shown>: detail`, for a value already rendered as upstream renders
+    /// it (Go's `%#v` of a struct or map, or `"null"` for a nil pointer).
+    pub fn invalid_shown(field: impl Into<String>, shown: &str, detail: impl AsRef<str>) -> Self {
+        let field = field.into();
+        FieldCause {
+            reason: "FieldValueInvalid",
+            message: format!("{field}: Invalid value: {shown}: {}", detail.as_ref()),
+            field,
+        }
+    }
+
     /// `field: Required value[: detail]`.
     pub fn required(field: impl Into<String>, detail: impl AsRef<str>) -> Self {
         let field = field.into();

@@ -1088,6 +1088,59 @@ async fn malformed_patches_are_rejected() {
 // Issue 11: inputs kube-apiserver rejects that were accepted or crashed the server
 // ---------------------------------------------------------------------------------------------
 
+const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/default/deployments";
+const REPLICASETS: &str = "/apis/apps/v1/namespaces/default/replicasets";
+const PODS: &str = "/api/v1/namespaces/default/pods";
+
+/// A valid apps/v1 workload (`Deployment` or `ReplicaSet`) named `web`.
+fn workload(kind: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]}
+            }
+        }
+    })
+}
+
+/// The `(field, reason, message)` of every cause in a Status.
+fn full_causes(status: &Value) -> Vec<(String, String, String)> {
+    status["details"]["causes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
+            (s("field"), s("reason"), s("message"))
+        })
+        .collect()
+}
+
+/// Checks a 422 against upstream's message (`<Kind> "<name>" is invalid: ...`) and causes.
+#[track_caller]
+fn assert_invalid(r: &Reply, kind: &str, causes: &[(&str, &str, &str)]) {
+    let s = status(r, 422, "Invalid");
+    let want: Vec<(String, String, String)> = causes
+        .iter()
+        .map(|(f, r, m)| (f.to_string(), r.to_string(), m.to_string()))
+        .collect();
+    assert_eq!(full_causes(&s), want, "{s}");
+    let parts: Vec<String> = causes.iter().map(|(f, _, m)| format!("{f}: {m}")).collect();
+    let summary = match parts.as_slice() {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    };
+    let name = s["details"]["name"].as_str().unwrap_or("");
+    assert_eq!(
+        s["message"],
+        format!("{kind} {name:?} is invalid: {summary}"),
+        "{s}"
+    );
+}
 
 #[tokio::test]
 async fn a_failing_json_patch_operation_is_unprocessable_not_a_panic() {
@@ -1127,6 +1180,182 @@ async fn a_failing_json_patch_operation_is_unprocessable_not_a_panic() {
         call(&c, "GET", &format!("{CM}/p")).send().await.json(),
         original
     );
+}
+
+#[tokio::test]
+async fn negative_replicas_are_invalid() {
+    let server = start().await;
+    let c = server.client();
+    let before = store_rv(&server);
+    for (uri, kind) in [(DEPLOYMENTS, "Deployment"), (REPLICASETS, "ReplicaSet")] {
+        let mut obj = workload(kind);
+        obj["spec"]["replicas"] = json!(-5);
+        let r = call(&c, "POST", uri).json(&obj).send().await;
+        assert_invalid(
+            &r,
+            &format!("{kind}.apps"),
+            &[(
+                "spec.replicas",
+                "FieldValueInvalid",
+                "Invalid value: -5: must be greater than or equal to 0",
+            )],
+        );
+    }
+    assert_eq!(store_rv(&server), before, "an invalid workload was stored");
+}
+
+#[tokio::test]
+async fn a_workload_selector_is_immutable() {
+    let server = start().await;
+    let c = server.client();
+    for (uri, kind) in [(DEPLOYMENTS, "Deployment"), (REPLICASETS, "ReplicaSet")] {
+        let mut obj = create(&c, uri, &workload(kind)).await;
+        let before = store_rv(&server);
+        obj["spec"]["selector"]["matchLabels"]["tier"] = json!("x");
+        obj["spec"]["template"]["metadata"]["labels"]["tier"] = json!("x");
+        let r = call(&c, "PUT", &format!("{uri}/web"))
+            .json(&obj)
+            .send()
+            .await;
+        assert_invalid(
+            &r,
+            &format!("{kind}.apps"),
+            &[(
+                "spec.selector",
+                "FieldValueInvalid",
+                r#"Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"web", "tier":"x"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#,
+            )],
+        );
+        assert_eq!(store_rv(&server), before, "a changed selector was stored");
+    }
+}
+
+#[tokio::test]
+async fn pod_templates_need_containers_and_labels_their_selector_matches() {
+    let server = start().await;
+    let c = server.client();
+    let before = store_rv(&server);
+    // No containers.
+    let mut obj = workload("Deployment");
+    obj["spec"]["template"]["spec"]["containers"] = json!([]);
+    let r = call(&c, "POST", DEPLOYMENTS).json(&obj).send().await;
+    assert_invalid(
+        &r,
+        "Deployment.apps",
+        &[(
+            "spec.template.spec.containers",
+            "FieldValueRequired",
+            "Required value",
+        )],
+    );
+    // Labels the selector does not match.
+    let mut obj = workload("ReplicaSet");
+    obj["spec"]["template"]["metadata"]["labels"] = json!({"app": "other"});
+    let r = call(&c, "POST", REPLICASETS).json(&obj).send().await;
+    assert_invalid(
+        &r,
+        "ReplicaSet.apps",
+        &[(
+            "spec.template.metadata.labels",
+            "FieldValueInvalid",
+            r#"Invalid value: map[string]string{"app":"other"}: `selector` does not match template `labels`"#,
+        )],
+    );
+    // An empty selector, and no selector at all.
+    let mut obj = workload("Deployment");
+    obj["spec"]["selector"] = json!({"matchLabels": {}});
+    let r = call(&c, "POST", DEPLOYMENTS).json(&obj).send().await;
+    assert_invalid(
+        &r,
+        "Deployment.apps",
+        &[(
+            "spec.selector",
+            "FieldValueInvalid",
+            "Invalid value: v1.LabelSelector{MatchLabels:map[string]string{}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment",
+        )],
+    );
+    let mut obj = workload("Deployment");
+    obj["spec"]
+        .as_object_mut()
+        .expect("spec")
+        .remove("selector");
+    let r = call(&c, "POST", DEPLOYMENTS).json(&obj).send().await;
+    assert_invalid(
+        &r,
+        "Deployment.apps",
+        &[
+            ("spec.selector", "FieldValueRequired", "Required value"),
+            (
+                "spec.template.metadata.labels",
+                "FieldValueInvalid",
+                r#"Invalid value: map[string]string{"app":"web"}: `selector` does not match template `labels`"#,
+            ),
+        ],
+    );
+    // Containers need a unique name; a Pod needs containers too.
+    let mut obj = workload("Deployment");
+    obj["spec"]["template"]["spec"]["containers"] =
+        json!([{"name": "web", "image": "a"}, {"name": "web", "image": "b"}]);
+    let r = call(&c, "POST", DEPLOYMENTS).json(&obj).send().await;
+    assert_invalid(
+        &r,
+        "Deployment.apps",
+        &[(
+            "spec.template.spec.containers[1].name",
+            "FieldValueDuplicate",
+            r#"Duplicate value: "web""#,
+        )],
+    );
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": []}});
+    let r = call(&c, "POST", PODS).json(&pod).send().await;
+    assert_invalid(
+        &r,
+        "Pod",
+        &[("spec.containers", "FieldValueRequired", "Required value")],
+    );
+    assert_eq!(store_rv(&server), before, "an invalid object was stored");
+}
+
+#[tokio::test]
+async fn a_strategic_delete_of_a_deployment_spec_is_invalid() {
+    let server = start().await;
+    let c = server.client();
+    let original = create(&c, DEPLOYMENTS, &workload("Deployment")).await;
+    let before = store_rv(&server);
+    let r = call(&c, "PATCH", &format!("{DEPLOYMENTS}/web"))
+        .ct(STRATEGIC)
+        .body(r#"{"spec": {"$patch": "delete"}}"#)
+        .send()
+        .await;
+    assert_invalid(
+        &r,
+        "Deployment.apps",
+        &[
+            ("spec.selector", "FieldValueRequired", "Required value"),
+            (
+                "spec.template.metadata.labels",
+                "FieldValueInvalid",
+                "Invalid value: map[string]string(nil): `selector` does not match template `labels`",
+            ),
+            (
+                "spec.template.spec.containers",
+                "FieldValueRequired",
+                "Required value",
+            ),
+            (
+                "spec.selector",
+                "FieldValueInvalid",
+                r#"Invalid value: "null": field is immutable"#,
+            ),
+        ],
+    );
+    assert_eq!(store_rv(&server), before, "an empty spec was stored");
+    let now = call(&c, "GET", &format!("{DEPLOYMENTS}/web"))
+        .send()
+        .await
+        .json();
+    assert_eq!(now["spec"], original["spec"]);
 }
 
 #[tokio::test]
