@@ -1090,6 +1090,7 @@ async fn malformed_patches_are_rejected() {
 
 const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/default/deployments";
 const REPLICASETS: &str = "/apis/apps/v1/namespaces/default/replicasets";
+const SERVICES: &str = "/api/v1/namespaces/default/services";
 const PODS: &str = "/api/v1/namespaces/default/pods";
 
 /// A valid apps/v1 workload (`Deployment` or `ReplicaSet`) named `web`.
@@ -1356,6 +1357,78 @@ async fn a_strategic_delete_of_a_deployment_spec_is_invalid() {
         .await
         .json();
     assert_eq!(now["spec"], original["spec"]);
+}
+
+#[tokio::test]
+async fn service_ports_and_types_are_validated() {
+    let server = start().await;
+    let c = server.client();
+    let before = store_rv(&server);
+    let service = |spec: Value| json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": spec});
+    let r = call(&c, "POST", SERVICES)
+        .json(&service(json!({"ports": [{"port": 999999}]})))
+        .send()
+        .await;
+    assert_invalid(
+        &r,
+        "Service",
+        &[
+            (
+                "spec.ports[0].port",
+                "FieldValueInvalid",
+                "Invalid value: 999999: must be between 1 and 65535, inclusive",
+            ),
+            (
+                "spec.ports[0].targetPort",
+                "FieldValueInvalid",
+                "Invalid value: 999999: must be between 1 and 65535, inclusive",
+            ),
+        ],
+    );
+    let r = call(&c, "POST", SERVICES)
+        .json(&service(
+            json!({"ports": [{"port": 80, "targetPort": 70000}]}),
+        ))
+        .send()
+        .await;
+    assert_invalid(
+        &r,
+        "Service",
+        &[(
+            "spec.ports[0].targetPort",
+            "FieldValueInvalid",
+            "Invalid value: 70000: must be between 1 and 65535, inclusive",
+        )],
+    );
+    let r = call(&c, "POST", SERVICES)
+        .json(&service(
+            json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 99999}]}),
+        ))
+        .send()
+        .await;
+    assert_invalid(
+        &r,
+        "Service",
+        &[(
+            "spec.ports[0].nodePort",
+            "FieldValueInvalid",
+            "Invalid value: 99999: provided port is not in the valid range. The range of valid ports is 30000-32767",
+        )],
+    );
+    let r = call(&c, "POST", SERVICES)
+        .json(&service(json!({"type": "Bogus", "ports": [{"port": 80}]})))
+        .send()
+        .await;
+    assert_invalid(
+        &r,
+        "Service",
+        &[(
+            "spec.type",
+            "FieldValueNotSupported",
+            r#"Unsupported value: "Bogus": supported values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort""#,
+        )],
+    );
+    assert_eq!(store_rv(&server), before, "an invalid Service was stored");
 }
 
 #[tokio::test]
