@@ -34,6 +34,17 @@ impl FieldCause {
         }
     }
 
+    /// `field: Invalid value: <shown>: detail`, for a value already rendered as upstream renders
+    /// it (Go's `%#v` of a struct or map, or `"null"` for a nil pointer).
+    pub fn invalid_shown(field: impl Into<String>, shown: &str, detail: impl AsRef<str>) -> Self {
+        let field = field.into();
+        FieldCause {
+            reason: "FieldValueInvalid",
+            message: format!("{field}: Invalid value: {shown}: {}", detail.as_ref()),
+            field,
+        }
+    }
+
     /// `field: Required value[: detail]`.
     pub fn required(field: impl Into<String>, detail: impl AsRef<str>) -> Self {
         let field = field.into();
@@ -315,6 +326,23 @@ impl ApiError {
         )
     }
 
+    /// 422 Invalid as upstream's `NewGenericServerResponse` words it: `the server rejected our
+    /// request due to an error in our request`, with `detail` as an `UnexpectedServerResponse`
+    /// cause (what kube-apiserver answers for a JSON patch operation that cannot be applied).
+    pub fn rejected(detail: impl Into<String>) -> Self {
+        let mut err = Self::new(
+            422,
+            "Invalid",
+            "the server rejected our request due to an error in our request",
+        );
+        err.causes = vec![FieldCause {
+            reason: "UnexpectedServerResponse",
+            field: String::new(),
+            message: detail.into(),
+        }];
+        err
+    }
+
     /// 500 InternalError; only for failures of the server itself (e.g. the disk).
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(
@@ -385,7 +413,11 @@ impl ApiError {
                     // which clients add back (kubectl prints `field: message`).
                     let prefix = format!("{}: ", c.field);
                     let message = c.message.strip_prefix(&prefix).unwrap_or(&c.message);
-                    json!({"reason": c.reason, "message": message, "field": c.field})
+                    if c.field.is_empty() {
+                        json!({"reason": c.reason, "message": message})
+                    } else {
+                        json!({"reason": c.reason, "message": message, "field": c.field})
+                    }
                 })
                 .collect();
             details.insert("causes".into(), Value::Array(causes));

@@ -145,6 +145,26 @@ impl NameRule {
     }
 }
 
+/// Validates a label map (`ValidateLabels`): keys are qualified names, values label values;
+/// upstream reports both on the map's own path.
+pub fn validate_labels(labels: &Value, path: &str) -> Vec<FieldCause> {
+    let mut causes = Vec::new();
+    for (k, v) in labels.as_object().into_iter().flatten() {
+        for p in qualified_name_problems(k) {
+            causes.push(FieldCause::invalid(path, &Value::String(k.clone()), p));
+        }
+        match v.as_str() {
+            Some(s) => {
+                for p in label_value_problems(s) {
+                    causes.push(FieldCause::invalid(path, v, p));
+                }
+            }
+            None => causes.push(FieldCause::type_invalid(format!("{path}.{k}"), v, "string")),
+        }
+    }
+    causes
+}
+
 /// Validates the generic parts of `metadata`: name (by `rule`), generateName, labels, annotations,
 /// finalizers and ownerReferences.
 pub fn validate_object_meta(meta: &Value, rule: NameRule) -> Vec<FieldCause> {
@@ -170,29 +190,8 @@ pub fn validate_object_meta(meta: &Value, rule: NameRule) -> Vec<FieldCause> {
             ));
         }
     }
-    if let Some(labels) = meta.get("labels").and_then(Value::as_object) {
-        for (k, v) in labels {
-            for p in qualified_name_problems(k) {
-                causes.push(FieldCause::invalid(
-                    "metadata.labels",
-                    &Value::String(k.clone()),
-                    p,
-                ));
-            }
-            match v.as_str() {
-                Some(s) => {
-                    for p in label_value_problems(s) {
-                        // Upstream reports key and value problems on `metadata.labels` itself.
-                        causes.push(FieldCause::invalid("metadata.labels", v, p));
-                    }
-                }
-                None => causes.push(FieldCause::type_invalid(
-                    format!("metadata.labels.{k}"),
-                    v,
-                    "string",
-                )),
-            }
-        }
+    if let Some(labels) = meta.get("labels") {
+        causes.extend(validate_labels(labels, "metadata.labels"));
     }
     if let Some(annotations) = meta.get("annotations").and_then(Value::as_object) {
         let mut total = 0;

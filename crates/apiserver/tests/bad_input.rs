@@ -1085,6 +1085,405 @@ async fn malformed_patches_are_rejected() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Issue 11: inputs kube-apiserver rejects that were accepted or crashed the server
+// ---------------------------------------------------------------------------------------------
+
+const DEPLOYMENTS: &str = "/apis/apps/v1/namespaces/default/deployments";
+const REPLICASETS: &str = "/apis/apps/v1/namespaces/default/replicasets";
+const SERVICES: &str = "/api/v1/namespaces/default/services";
+const PODS: &str = "/api/v1/namespaces/default/pods";
+
+/// A valid apps/v1 workload (`Deployment` or `ReplicaSet`) named `web`.
+fn workload(kind: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": kind, "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]}
+            }
+        }
+    })
+}
+
+/// The `(field, reason, message)` of every cause in a Status.
+fn full_causes(status: &Value) -> Vec<(String, String, String)> {
+    status["details"]["causes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
+            (s("field"), s("reason"), s("message"))
+        })
+        .collect()
+}
+
+/// Checks a 422 against upstream's message (`<Kind> "<name>" is invalid: ...`) and causes.
+#[track_caller]
+fn assert_invalid(r: &Reply, kind: &str, causes: &[(&str, &str, &str)]) {
+    let s = status(r, 422, "Invalid");
+    let want: Vec<(String, String, String)> = causes
+        .iter()
+        .map(|(f, r, m)| (f.to_string(), r.to_string(), m.to_string()))
+        .collect();
+    assert_eq!(full_causes(&s), want, "{s}");
+    let parts: Vec<String> = causes.iter().map(|(f, _, m)| format!("{f}: {m}")).collect();
+    let summary = match parts.as_slice() {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    };
+    let name = s["details"]["name"].as_str().unwrap_or("");
+    assert_eq!(
+        s["message"],
+        format!("{kind} {name:?} is invalid: {summary}"),
+        "{s}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_json_patch_operation_is_unprocessable_not_a_panic() {
+    let server = start().await;
+    let c = server.client();
+    let original = create(&c, CM, &config_map("p")).await;
+    let before = store_rv(&server);
+    let cases = [
+        (
+            r#"[{"op":"move","path":"","from":"/data"},{"op":"remove","path":"/nope"}]"#,
+            "move operation does not apply: doc is missing destination path: : missing value",
+        ),
+        (
+            r#"[{"op":"add","path":"/data/b","value":"2"},{"op":"remove","path":"/nope"}]"#,
+            "error in remove for path: '/nope': Unable to remove nonexistent key: nope: missing value",
+        ),
+    ];
+    for (body, cause) in cases {
+        let r = call(&c, "PATCH", &format!("{CM}/p"))
+            .ct(JSON_PATCH)
+            .body(body)
+            .send()
+            .await;
+        let s = status(&r, 422, "Invalid");
+        assert_eq!(
+            s["message"],
+            "the server rejected our request due to an error in our request"
+        );
+        assert_eq!(
+            s["details"],
+            json!({"causes": [{"reason": "UnexpectedServerResponse", "message": cause}]}),
+            "{s}"
+        );
+    }
+    assert_eq!(store_rv(&server), before, "a failed patch was stored");
+    assert_eq!(
+        call(&c, "GET", &format!("{CM}/p")).send().await.json(),
+        original
+    );
+}
+
+#[tokio::test]
+async fn negative_replicas_are_invalid() {
+    let server = start().await;
+    let c = server.client();
+    let before = store_rv(&server);
+    for (uri, kind) in [(DEPLOYMENTS, "Deployment"), (REPLICASETS, "ReplicaSet")] {
+        let mut obj = workload(kind);
+        obj["spec"]["replicas"] = json!(-5);
+        let r = call(&c, "POST", uri).json(&obj).send().await;
+        assert_invalid(
+            &r,
+            &format!("{kind}.apps"),
+            &[(
+                "spec.replicas",
+                "FieldValueInvalid",
+                "Invalid value: -5: must be greater than or equal to 0",
+            )],
+        );
+    }
+    assert_eq!(store_rv(&server), before, "an invalid workload was stored");
+}
+
+#[tokio::test]
+async fn a_workload_selector_is_immutable() {
+    let server = start().await;
+    let c = server.client();
+    for (uri, kind) in [(DEPLOYMENTS, "Deployment"), (REPLICASETS, "ReplicaSet")] {
+        let mut obj = create(&c, uri, &workload(kind)).await;
+        let before = store_rv(&server);
+        obj["spec"]["selector"]["matchLabels"]["tier"] = json!("x");
+        obj["spec"]["template"]["metadata"]["labels"]["tier"] = json!("x");
+        let r = call(&c, "PUT", &format!("{uri}/web"))
+            .json(&obj)
+            .send()
+            .await;
+        assert_invalid(
+            &r,
+            &format!("{kind}.apps"),
+            &[(
+                "spec.selector",
+                "FieldValueInvalid",
+                r#"Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"web", "tier":"x"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#,
+            )],
+        );
+        assert_eq!(store_rv(&server), before, "a changed selector was stored");
+    }
+}
+
+#[tokio::test]
+async fn pod_templates_need_containers_and_labels_their_selector_matches() {
+    let server = start().await;
+    let c = server.client();
+    let before = store_rv(&server);
+    // No containers.
+    let mut obj = workload("Deployment");
+    obj["spec"]["template"]["spec"]["containers"] = json!([]);
+    let r = call(&c, "POST", DEPLOYMENTS).json(&obj).send().await;
+    assert_invalid(
+        &r,
+        "Deployment.apps",
+        &[(
+            "spec.template.spec.containers",
+            "FieldValueRequired",
+            "Required value",
+        )],
+    );
+    // Labels the selector does not match.
+    let mut obj = workload("ReplicaSet");
+    obj["spec"]["template"]["metadata"]["labels"] = json!({"app": "other"});
+    let r = call(&c, "POST", REPLICASETS).json(&obj).send().await;
+    assert_invalid(
+        &r,
+        "ReplicaSet.apps",
+        &[(
+            "spec.template.metadata.labels",
+            "FieldValueInvalid",
+            r#"Invalid value: map[string]string{"app":"other"}: `selector` does not match template `labels`"#,
+        )],
+    );
+    // An empty selector, and no selector at all.
+    let mut obj = workload("Deployment");
+    obj["spec"]["selector"] = json!({"matchLabels": {}});
+    let r = call(&c, "POST", DEPLOYMENTS).json(&obj).send().await;
+    assert_invalid(
+        &r,
+        "Deployment.apps",
+        &[(
+            "spec.selector",
+            "FieldValueInvalid",
+            "Invalid value: v1.LabelSelector{MatchLabels:map[string]string{}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: empty selector is invalid for deployment",
+        )],
+    );
+    let mut obj = workload("Deployment");
+    obj["spec"]
+        .as_object_mut()
+        .expect("spec")
+        .remove("selector");
+    let r = call(&c, "POST", DEPLOYMENTS).json(&obj).send().await;
+    assert_invalid(
+        &r,
+        "Deployment.apps",
+        &[
+            ("spec.selector", "FieldValueRequired", "Required value"),
+            (
+                "spec.template.metadata.labels",
+                "FieldValueInvalid",
+                r#"Invalid value: map[string]string{"app":"web"}: `selector` does not match template `labels`"#,
+            ),
+        ],
+    );
+    // Containers need a unique name; a Pod needs containers too.
+    let mut obj = workload("Deployment");
+    obj["spec"]["template"]["spec"]["containers"] =
+        json!([{"name": "web", "image": "a"}, {"name": "web", "image": "b"}]);
+    let r = call(&c, "POST", DEPLOYMENTS).json(&obj).send().await;
+    assert_invalid(
+        &r,
+        "Deployment.apps",
+        &[(
+            "spec.template.spec.containers[1].name",
+            "FieldValueDuplicate",
+            r#"Duplicate value: "web""#,
+        )],
+    );
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": []}});
+    let r = call(&c, "POST", PODS).json(&pod).send().await;
+    assert_invalid(
+        &r,
+        "Pod",
+        &[("spec.containers", "FieldValueRequired", "Required value")],
+    );
+    assert_eq!(store_rv(&server), before, "an invalid object was stored");
+}
+
+#[tokio::test]
+async fn a_strategic_delete_of_a_deployment_spec_is_invalid() {
+    let server = start().await;
+    let c = server.client();
+    let original = create(&c, DEPLOYMENTS, &workload("Deployment")).await;
+    let before = store_rv(&server);
+    let r = call(&c, "PATCH", &format!("{DEPLOYMENTS}/web"))
+        .ct(STRATEGIC)
+        .body(r#"{"spec": {"$patch": "delete"}}"#)
+        .send()
+        .await;
+    assert_invalid(
+        &r,
+        "Deployment.apps",
+        &[
+            ("spec.selector", "FieldValueRequired", "Required value"),
+            (
+                "spec.template.metadata.labels",
+                "FieldValueInvalid",
+                "Invalid value: map[string]string(nil): `selector` does not match template `labels`",
+            ),
+            (
+                "spec.template.spec.containers",
+                "FieldValueRequired",
+                "Required value",
+            ),
+            (
+                "spec.selector",
+                "FieldValueInvalid",
+                r#"Invalid value: "null": field is immutable"#,
+            ),
+        ],
+    );
+    assert_eq!(store_rv(&server), before, "an empty spec was stored");
+    let now = call(&c, "GET", &format!("{DEPLOYMENTS}/web"))
+        .send()
+        .await
+        .json();
+    assert_eq!(now["spec"], original["spec"]);
+}
+
+#[tokio::test]
+async fn service_ports_and_types_are_validated() {
+    let server = start().await;
+    let c = server.client();
+    let before = store_rv(&server);
+    let service = |spec: Value| json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": spec});
+    let r = call(&c, "POST", SERVICES)
+        .json(&service(json!({"ports": [{"port": 999999}]})))
+        .send()
+        .await;
+    assert_invalid(
+        &r,
+        "Service",
+        &[
+            (
+                "spec.ports[0].port",
+                "FieldValueInvalid",
+                "Invalid value: 999999: must be between 1 and 65535, inclusive",
+            ),
+            (
+                "spec.ports[0].targetPort",
+                "FieldValueInvalid",
+                "Invalid value: 999999: must be between 1 and 65535, inclusive",
+            ),
+        ],
+    );
+    let r = call(&c, "POST", SERVICES)
+        .json(&service(
+            json!({"ports": [{"port": 80, "targetPort": 70000}]}),
+        ))
+        .send()
+        .await;
+    assert_invalid(
+        &r,
+        "Service",
+        &[(
+            "spec.ports[0].targetPort",
+            "FieldValueInvalid",
+            "Invalid value: 70000: must be between 1 and 65535, inclusive",
+        )],
+    );
+    let r = call(&c, "POST", SERVICES)
+        .json(&service(
+            json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 99999}]}),
+        ))
+        .send()
+        .await;
+    assert_invalid(
+        &r,
+        "Service",
+        &[(
+            "spec.ports[0].nodePort",
+            "FieldValueInvalid",
+            "Invalid value: 99999: provided port is not in the valid range. The range of valid ports is 30000-32767",
+        )],
+    );
+    let r = call(&c, "POST", SERVICES)
+        .json(&service(json!({"type": "Bogus", "ports": [{"port": 80}]})))
+        .send()
+        .await;
+    assert_invalid(
+        &r,
+        "Service",
+        &[(
+            "spec.type",
+            "FieldValueNotSupported",
+            r#"Unsupported value: "Bogus": supported values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort""#,
+        )],
+    );
+    assert_eq!(store_rv(&server), before, "an invalid Service was stored");
+}
+
+#[tokio::test]
+async fn field_selector_parse_errors_are_upstreams() {
+    let server = start().await;
+    let c = server.client();
+    for (query, message) in [
+        (
+            "metadata.name%3D%3Da%3D%3Db",
+            "invalid field selector: unescaped character in value: 61",
+        ),
+        (
+            "metadata.name%3Da%2Cnonsense",
+            "invalid selector: 'metadata.name=a,nonsense'; can't understand 'nonsense'",
+        ),
+    ] {
+        let r = call(&c, "GET", &format!("{CM}?fieldSelector={query}"))
+            .send()
+            .await;
+        let s = status(&r, 400, "BadRequest");
+        assert_eq!(s["message"], message, "{s}");
+    }
+}
+
+#[tokio::test]
+async fn apply_without_kind_or_api_version_is_a_bad_request() {
+    let server = start().await;
+    let c = server.client();
+    let before = store_rv(&server);
+    for (body, message) in [
+        (
+            "apiVersion: v1\nmetadata:\n  name: a\ndata:\n  k: v\n",
+            "invalid object type: /v1, Kind=",
+        ),
+        (
+            "kind: ConfigMap\nmetadata:\n  name: a\ndata:\n  k: v\n",
+            "invalid object type: /, Kind=ConfigMap",
+        ),
+    ] {
+        let r = call(&c, "PATCH", &format!("{CM}/a?fieldManager=test"))
+            .ct(APPLY)
+            .body(body)
+            .send()
+            .await;
+        let s = status(&r, 400, "BadRequest");
+        assert_eq!(s["message"], message, "{s}");
+    }
+    assert_eq!(
+        store_rv(&server),
+        before,
+        "an apply without type meta was stored"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Watch
 // ---------------------------------------------------------------------------------------------
 

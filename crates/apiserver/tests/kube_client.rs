@@ -1615,7 +1615,7 @@ async fn services_get_node_ports() {
     let server = start().await;
     let api: Api<Service> = Api::namespaced(server.client(), "default");
     let svc = |name: &str, type_: &str, node_port: Option<i32>| -> Service {
-        let mut port = json!({"port": 80});
+        let mut port = json!({"name": "http", "port": 80});
         if let Some(n) = node_port {
             port["nodePort"] = json!(n);
         }

@@ -204,6 +204,23 @@ fn parse_config(body: &[u8]) -> Result<Value, ApiError> {
     Ok(value)
 }
 
+/// The group, version and kind an apply configuration names, read as upstream reads an
+/// unstructured object's: a missing or non-string field is empty, and an apiVersion with more
+/// than one `/` names nothing at all.
+fn group_version_kind(config: &Value) -> (&str, &str, &str) {
+    let field = |name: &str| config.get(name).and_then(Value::as_str).unwrap_or("");
+    let (api_version, kind) = (field("apiVersion"), field("kind"));
+    match api_version.matches('/').count() {
+        _ if api_version == "/" => ("", "", kind),
+        0 => ("", api_version, kind),
+        1 => {
+            let (group, version) = api_version.split_once('/').unwrap_or_default();
+            (group, version, kind)
+        }
+        _ => ("", "", ""),
+    }
+}
+
 impl Rest {
     /// PATCH with `application/apply-patch+yaml`.
     pub(super) async fn server_side_apply(
@@ -228,13 +245,10 @@ impl Rest {
         }
         let mut config = parse_config(body)?;
         let expected = rt.api_version();
-        let given = config
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if given != expected {
+        let (group, version, kind) = group_version_kind(&config);
+        if (group, version, kind) != (rt.group.as_str(), rt.version.as_str(), rt.kind.as_str()) {
             return Err(ApiError::bad_request(format!(
-                "Incorrect version specified in apply patch. Specified patch version: {given}, expected: {expected}"
+                "invalid object type: {group}/{version}, Kind={kind}"
             )));
         }
         if config
@@ -270,9 +284,6 @@ impl Rest {
                 }
                 _ => {}
             }
-        }
-        if config.get("kind").is_none_or(|k| k.as_str() == Some("")) {
-            config["kind"] = json!(rt.kind);
         }
         let schema = rt.strategy.field_schema();
         let scope = Scope::of(subresource, rt.status);

@@ -6,6 +6,7 @@
 //! managedFields, field validation) and asks the resource's strategy for everything specific.
 
 pub mod apply;
+mod json_patch;
 mod list;
 pub mod managed_fields;
 mod meta;

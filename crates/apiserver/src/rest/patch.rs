@@ -34,23 +34,18 @@ impl PatchType {
     }
 }
 
-fn patch_error(msg: impl std::fmt::Display) -> ApiError {
-    let mut e = ApiError::bad_request(msg.to_string());
-    e.code = 422;
-    e.reason = "Invalid";
-    e
+/// Applies a JSON patch to a copy of `current`; a failing operation is upstream's 422.
+fn json_patch(current: &Value, body: &[u8]) -> Result<Value, ApiError> {
+    let ops = super::json_patch::parse(body)?;
+    let mut doc = current.clone();
+    super::json_patch::apply(&mut doc, &ops).map_err(ApiError::rejected)?;
+    Ok(doc)
 }
 
 /// Applies a JSON or merge patch to a plain value (used for subresource views like Scale).
 pub fn patch_value(current: &Value, patch_type: PatchType, body: &[u8]) -> Result<Value, ApiError> {
     match patch_type {
-        PatchType::Json => {
-            let patch: json_patch::Patch = serde_json::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-            let mut doc = current.clone();
-            json_patch::patch(&mut doc, &patch).map_err(|e| patch_error(e.to_string()))?;
-            Ok(doc)
-        }
+        PatchType::Json => json_patch(current, body),
         PatchType::Merge | PatchType::StrategicMerge | PatchType::Apply => {
             let patch: Value = if patch_type == PatchType::Apply {
                 crate::yaml::from_slice(body)
@@ -75,13 +70,7 @@ impl Rest {
         body: &[u8],
     ) -> Result<Value, ApiError> {
         match patch_type {
-            PatchType::Json => {
-                let patch: json_patch::Patch = serde_json::from_slice(body)
-                    .map_err(|e| ApiError::bad_request(format!("invalid JSON patch: {e}")))?;
-                let mut doc = current.clone();
-                json_patch::patch(&mut doc, &patch).map_err(|e| patch_error(e.to_string()))?;
-                Ok(doc)
-            }
+            PatchType::Json => json_patch(current, body),
             PatchType::Merge => {
                 let patch: Value = serde_json::from_slice(body)
                     .map_err(|e| ApiError::bad_request(format!("invalid merge patch: {e}")))?;

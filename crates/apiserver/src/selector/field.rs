@@ -1,4 +1,4 @@
-//! Field selectors: `a=b`, `a==b`, `a!=b`, comma-separated; backslash escapes `,` `=` `!` `\`.
+//! Field selectors: `a=b`, `a==b`, `a!=b`, comma-separated; backslash escapes `,` `=` `\` in values.
 //!
 //! Which fields a resource supports is its strategy's business; this module only parses and
 //! matches against values the strategy extracts.
@@ -21,88 +21,91 @@ pub struct FieldSelector {
     pub requirements: Vec<FieldRequirement>,
 }
 
+/// Unescapes a value as apimachinery's `UnescapeValue`: `\\`, `\,` and `\=` are the only escapes,
+/// and an unescaped `,` or `=` is an error (worded as upstream, which prints the character's
+/// code point).
 fn unescape(s: &str) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some(e @ ('\\' | ',' | '=' | '!')) => out.push(e),
+        match c {
+            '\\' => match chars.next() {
+                Some(e @ ('\\' | ',' | '=')) => out.push(e),
                 Some(e) => {
                     return Err(format!(
                         "invalid field selector: invalid escape sequence: \\{e}"
                     ));
                 }
-                None => return Err("invalid field selector: trailing backslash".into()),
+                None => return Err("invalid field selector: invalid escape sequence: \\".into()),
+            },
+            ',' | '=' => {
+                return Err(format!(
+                    "invalid field selector: unescaped character in value: {}",
+                    c as u32
+                ));
             }
-        } else {
-            out.push(c);
+            c => out.push(c),
         }
     }
     Ok(out)
 }
 
-/// Splits on the first unescaped occurrence of `op`.
-fn split_unescaped<'a>(s: &'a str, op: &str) -> Option<(&'a str, &'a str)> {
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' {
-            i += 2;
-            continue;
+/// Splits a selector into its terms on unescaped commas (escapes are kept in the terms).
+fn split_terms(input: &str) -> Vec<&str> {
+    let mut terms = Vec::new();
+    let mut start = 0;
+    let mut escaped = false;
+    for (i, c) in input.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == ',' {
+            terms.push(&input[start..i]);
+            start = i + 1;
         }
-        // Compare bytes: `i` may be inside a multi-byte character; an ASCII `op` never is.
-        if bytes[i..].starts_with(op.as_bytes()) {
-            return Some((&s[..i], &s[i + op.len()..]));
+    }
+    terms.push(&input[start..]);
+    terms
+}
+
+/// Splits a term at the first place any operator starts (`!=`, then `==`, then `=` at the same
+/// place): the field cannot be escaped, the value is unescaped afterwards.
+fn split_term(term: &str) -> Option<(&str, &str, &str)> {
+    for (i, _) in term.char_indices() {
+        let rest = &term[i..];
+        for op in ["!=", "==", "="] {
+            if rest.starts_with(op) {
+                return Some((&term[..i], op, &term[i + op.len()..]));
+            }
         }
-        i += 1;
     }
     None
 }
 
 impl FieldSelector {
-    /// Parses the `fieldSelector` query parameter.
+    /// Parses the `fieldSelector` query parameter as apimachinery's `fields.ParseSelector`
+    /// (terms in sorted order, so the first error reported is upstream's).
     pub fn parse(input: &str) -> Result<Self, String> {
         let mut requirements = Vec::new();
-        let mut parts = Vec::new();
-        let mut start = 0;
-        let bytes = input.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'\\' => i += 2,
-                b',' => {
-                    parts.push(&input[start..i]);
-                    start = i + 1;
-                    i += 1;
-                }
-                _ => i += 1,
-            }
+        if input.is_empty() {
+            return Ok(FieldSelector { requirements });
         }
-        parts.push(&input[start.min(input.len())..]);
+        let mut parts = split_terms(input);
+        parts.sort_unstable();
         for part in parts {
-            if part.trim().is_empty() {
+            if part.is_empty() {
                 continue;
             }
-            let (field, value, negated) = if let Some((f, v)) = split_unescaped(part, "!=") {
-                (f, v, true)
-            } else if let Some((f, v)) = split_unescaped(part, "==") {
-                (f, v, false)
-            } else if let Some((f, v)) = split_unescaped(part, "=") {
-                (f, v, false)
-            } else {
+            let Some((field, op, value)) = split_term(part) else {
                 return Err(format!(
-                    "invalid selector: '{part}'; can't understand '{part}'"
+                    "invalid selector: '{input}'; can't understand '{part}'"
                 ));
             };
-            let field = field.trim();
-            if field.is_empty() {
-                return Err(format!("invalid selector: '{part}': empty field name"));
-            }
             requirements.push(FieldRequirement {
                 field: field.to_string(),
                 value: unescape(value)?,
-                negated,
+                negated: op == "!=",
             });
         }
         Ok(FieldSelector { requirements })
@@ -136,7 +139,7 @@ mod tests {
 
     #[test]
     fn parses_and_matches() {
-        let sel = FieldSelector::parse("metadata.name=a\\,b,status.phase!=Running").expect("parse");
+        let sel = FieldSelector::parse("status.phase!=Running,metadata.name=a\\,b").expect("parse");
         assert_eq!(sel.requirements.len(), 2);
         assert_eq!(sel.requirements[0].value, "a,b");
         assert_eq!(sel.exact_name(), Some("a,b"));
@@ -158,16 +161,36 @@ mod tests {
     #[test]
     fn non_ascii_is_not_split_inside_a_character() {
         let sel = FieldSelector::parse("metadata.name=é€,a!=𑛁").expect("parse");
-        assert_eq!(sel.requirements[0].value, "é€");
-        assert!(sel.requirements[1].negated);
+        assert_eq!(sel.requirements[1].value, "é€");
+        assert!(sel.requirements[0].negated);
         // An escape before a multi-byte character must not panic either.
         let _ = FieldSelector::parse("\\é=x,\\€!=y");
     }
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["nonsense", "=x", "a=\\q", "é"] {
+        for bad in ["nonsense", "a=\\q", "é", "a=b=c", "a=\\"] {
             assert!(FieldSelector::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn errors_are_worded_as_upstream() {
+        assert_eq!(
+            FieldSelector::parse("metadata.name==a==b"),
+            Err("invalid field selector: unescaped character in value: 61".to_string())
+        );
+        assert_eq!(
+            FieldSelector::parse("b=1,nonsense"),
+            Err("invalid selector: 'b=1,nonsense'; can't understand 'nonsense'".to_string())
+        );
+        assert_eq!(
+            FieldSelector::parse("a=\\q"),
+            Err("invalid field selector: invalid escape sequence: \\q".to_string())
+        );
+        // The first operator wins, wherever it is.
+        let sel = FieldSelector::parse("a=b!\\=c").expect("parse");
+        assert_eq!(sel.requirements[0].field, "a");
+        assert_eq!(sel.requirements[0].value, "b!=c");
     }
 }

@@ -6,7 +6,7 @@ use super::namespace::NamespaceStrategy;
 use super::pod::PodStrategy;
 use super::secret::SecretStrategy;
 use super::service::ServiceStrategy;
-use super::{Strategy, Typed};
+use super::{Strategy, Typed, WorkloadStrategy};
 use crate::crd::CrdStrategy;
 use crate::resource::{ResourceType, ScalePaths, SchemaSource};
 use crate::table;
@@ -181,22 +181,13 @@ pub fn builtin_resources() -> Vec<ResourceType> {
             .all()
             .status()
             .scale()
-            .build::<Deployment>(
-                Typed::<Deployment>::new()
-                    .with_generation()
-                    .printer(&table::DEPLOYMENT),
-            ),
+            .build::<Deployment>(WorkloadStrategy::deployment()),
         entry("replicasets", "replicaset", true)
             .short(&["rs"])
             .all()
             .status()
             .scale()
-            .build::<ReplicaSet>(
-                Typed::<ReplicaSet>::new()
-                    .printer(&table::REPLICA_SET)
-                    .with_generation()
-                    .fields(&["status.replicas"]),
-            ),
+            .build::<ReplicaSet>(WorkloadStrategy::replica_set()),
         entry("leases", "lease", true).build::<Lease>(Typed::<Lease>::new().printer(&table::LEASE)),
         entry("events", "event", true)
             .short(&["ev"])

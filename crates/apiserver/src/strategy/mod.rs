@@ -36,6 +36,7 @@ macro_rules! typed_basics {
 }
 pub(crate) use typed_basics;
 
+mod apps;
 mod builtin;
 mod custom;
 mod event;
@@ -45,6 +46,7 @@ mod secret;
 mod service;
 mod typed;
 
+pub use apps::WorkloadStrategy;
 pub use builtin::builtin_resources;
 pub use custom::CustomResourceStrategy;
 pub use typed::{Typed, unknown_fields};

@@ -156,6 +156,76 @@ fn node_port_causes(obj: &Value) -> Vec<FieldCause> {
     causes
 }
 
+/// The Service types upstream supports, sorted as it lists them.
+const TYPES: [&str; 4] = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
+
+/// Upstream's port rules (`validateServicePort`): ports are required unless the Service is
+/// headless or an ExternalName; with several ports each needs a unique DNS-1123 label name;
+/// port and numeric target port are valid port numbers; the protocol is a known one. Then the
+/// type is one of [`TYPES`].
+fn port_causes(obj: &Value) -> Vec<FieldCause> {
+    let mut causes = Vec::new();
+    let type_ = obj.pointer("/spec/type").and_then(Value::as_str);
+    let ports: &[Value] = obj
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice);
+    if ports.is_empty() && cluster_ip(obj) != "None" && type_ != Some("ExternalName") {
+        causes.push(FieldCause::required("spec.ports", ""));
+    }
+    let mut names = HashSet::new();
+    for (i, port) in ports.iter().enumerate() {
+        let at = format!("spec.ports[{i}]");
+        let name = port.get("name").and_then(Value::as_str).unwrap_or("");
+        if ports.len() > 1 && name.is_empty() {
+            causes.push(FieldCause::required(format!("{at}.name"), ""));
+        } else if !name.is_empty() {
+            for p in crate::validation::dns1123_label_problems(name) {
+                causes.push(FieldCause::invalid(format!("{at}.name"), &json!(name), p));
+            }
+            if !names.insert(name) {
+                causes.push(FieldCause::duplicate(format!("{at}.name"), &json!(name)));
+            }
+        }
+        let number = port.get("port").and_then(Value::as_i64).unwrap_or(0);
+        if !super::pod::valid_port(number) {
+            causes.push(FieldCause::invalid(
+                format!("{at}.port"),
+                &json!(number),
+                super::pod::PORT_RANGE,
+            ));
+        }
+        if let Some(protocol) = port.get("protocol").and_then(Value::as_str)
+            && !super::pod::port_protocols().iter().any(|p| p == protocol)
+        {
+            causes.push(FieldCause::not_supported(
+                format!("{at}.protocol"),
+                &json!(protocol),
+                &super::pod::port_protocols(),
+            ));
+        }
+        if let Some(target) = port.get("targetPort").and_then(Value::as_i64)
+            && !super::pod::valid_port(target)
+        {
+            causes.push(FieldCause::invalid(
+                format!("{at}.targetPort"),
+                &json!(target),
+                super::pod::PORT_RANGE,
+            ));
+        }
+    }
+    if let Some(t) = type_
+        && !TYPES.contains(&t)
+    {
+        causes.push(FieldCause::not_supported(
+            "spec.type",
+            &json!(t),
+            &TYPES.map(str::to_string),
+        ));
+    }
+    causes
+}
+
 /// The defaults kube-apiserver gives every Service it decodes (`SetDefaults_Service`), on
 /// create and update alike; answers the type.
 fn defaults(spec: &mut serde_json::Map<String, Value>) -> String {
@@ -170,8 +240,12 @@ fn defaults(spec: &mut serde_json::Map<String, Value>) -> String {
     if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
         for port in ports.iter_mut().filter_map(Value::as_object_mut) {
             port.entry("protocol").or_insert_with(|| json!("TCP"));
-            if let Some(number) = port.get("port").cloned() {
-                port.entry("targetPort").or_insert(number);
+            // An absent, zero or empty target port is the port itself.
+            let unset = port
+                .get("targetPort")
+                .is_none_or(|t| t.is_null() || t == &json!(0) || t == &json!(""));
+            if unset && let Some(number) = port.get("port").cloned() {
+                port.insert("targetPort".into(), number);
             }
         }
     }
@@ -245,12 +319,14 @@ impl Strategy for ServiceStrategy {
 
     fn validate(&self, obj: &Value) -> Vec<FieldCause> {
         let mut causes = self.typed.validate(obj);
+        causes.extend(port_causes(obj));
         causes.extend(node_port_causes(obj));
         causes
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldCause> {
         let mut causes = self.typed.validate_update(new, old);
+        causes.extend(port_causes(new));
         causes.extend(node_port_causes(new));
         let changing_to_external =
             new.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName");
