@@ -35,7 +35,10 @@ const ABUSES: &[(&str, &str)] = &[
     ("deep-macros", "CRDs with `exists` nested 3,000 deep"),
     ("regex", "CRDs with a pattern of 5,000 alternations"),
     ("deep-yaml", "2 MiB YAML bodies nested 1 M deep"),
-    ("json-patch", "the JSON patch that panicked json-patch's undo"),
+    (
+        "json-patch",
+        "the JSON patch that panicked json-patch's undo",
+    ),
     ("deletecollection", "DELETE across all namespaces"),
     ("invalid", "invalid Deployments and Services, bad selectors"),
     ("idle", "300 idle connections, renewed as they are closed"),
@@ -227,7 +230,9 @@ async fn abuse_once(kind: &str, client: &kube::Client, addr: SocketAddr, t: &mut
             let mut held = Vec::new();
             for _ in 0..100 {
                 if let Ok(mut s) = TcpStream::connect(addr).await {
-                    let _ = s.write_all(b"GET /api HTTP/1.1\r\nHost: x\r\nX-Slow: ").await;
+                    let _ = s
+                        .write_all(b"GET /api HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                        .await;
                     held.push(s);
                 }
             }
@@ -282,7 +287,9 @@ async fn h2c_get(addr: SocketAddr) -> Res<u16> {
     .await?;
     tokio::spawn(conn);
     let req = Request::builder()
-        .uri(format!("http://{addr}/api/v1/namespaces/default/configmaps"))
+        .uri(format!(
+            "http://{addr}/api/v1/namespaces/default/configmaps"
+        ))
         .body(http_body_util::Empty::<bytes::Bytes>::new())?;
     Ok(sender.send_request(req).await?.status().as_u16())
 }
@@ -324,7 +331,9 @@ async fn run_abuse(kind: &str) -> Res<()> {
             "POST",
             "/api/v1/namespaces",
             "application/json",
-            serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))?,
+            serde_json::to_vec(
+                &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+            )?,
         )
         .await?;
     }
@@ -434,7 +443,5 @@ fn main() -> Res<()> {
 }
 
 fn args_unknown(wanted: &[String]) -> bool {
-    wanted
-        .iter()
-        .any(|w| !ABUSES.iter().any(|(n, _)| n == w))
+    wanted.iter().any(|w| !ABUSES.iter().any(|(n, _)| n == w))
 }
