@@ -13,6 +13,7 @@
 use crate::fieldpath::{Atom, DEDUCED, ListKind, Schema, TypeRef};
 use crate::status::ApiError;
 use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
 
 const DIRECTIVE: &str = "$patch";
 const RETAIN_KEYS: &str = "$retainKeys";
@@ -161,7 +162,7 @@ fn merge_map(
         let Value::Array(keep) = retain else {
             return Err(bad_format("retainKeys"));
         };
-        let keep: Vec<&str> = keep.iter().filter_map(Value::as_str).collect();
+        let keep: HashSet<&str> = keep.iter().filter_map(Value::as_str).collect();
         for (k, v) in &patch {
             if v.is_null() || k.starts_with(DELETE_FROM_LIST) || k.starts_with(SET_ORDER) {
                 continue;
@@ -178,10 +179,14 @@ fn merge_map(
         .filter(|k| k.starts_with(SET_ORDER))
         .cloned()
         .collect();
+    // The directive keys and the lists they order are taken out of the patch, which is then
+    // pruned in one pass (removing keys one by one from an ordered map is quadratic).
+    let mut taken: HashSet<String> = HashSet::new();
     for order_key in order_keys {
-        let Some(Value::Array(order)) = patch.shift_remove(&order_key) else {
+        let Some(Value::Array(order)) = patch.get_mut(&order_key).map(Value::take) else {
             return Err(bad_format("setElementOrder list"));
         };
+        taken.insert(order_key.clone());
         let field = &order_key[SET_ORDER.len()..];
         if field.is_empty() {
             return Err(bad_format("setElementOrder list"));
@@ -192,8 +197,11 @@ fn merge_map(
             Some(_) => return Err(bad_format("setElementOrder list")),
             None => None,
         };
-        let patch_list = match patch.shift_remove(field) {
-            Some(Value::Array(items)) => Some(items),
+        let patch_list = match patch.get_mut(field).map(Value::take) {
+            Some(Value::Array(items)) => {
+                taken.insert(field.to_string());
+                Some(items)
+            }
             Some(_) => return Err(bad_format("setElementOrder list")),
             None => None,
         };
@@ -217,7 +225,13 @@ fn merge_map(
         );
         original.insert(field.to_string(), Value::Array(both));
     }
+    if !taken.is_empty() {
+        patch.retain(|k, _| !taken.contains(k));
+    }
 
+    // Keys set to null are removed in one pass at the end: removing them one by one from an
+    // ordered map moves every later key each time, quadratic in a map of 100,000 keys.
+    let mut removed = HashSet::new();
     for (key, pv) in patch {
         let (k, delete_list) = match key.strip_prefix(DELETE_FROM_LIST) {
             Some("") => return Err(bad_format("primitive list")),
@@ -225,7 +239,7 @@ fn merge_map(
             None => (key, false),
         };
         if pv.is_null() {
-            original.shift_remove(&k);
+            removed.insert(k);
             continue;
         }
         let Some(ov) = original.get_mut(&k) else {
@@ -259,11 +273,14 @@ fn merge_map(
                         original.insert(k, v);
                     }
                     None => {
-                        original.shift_remove(&k);
+                        removed.insert(k);
                     }
                 }
             }
         }
+    }
+    if !removed.is_empty() {
+        original.retain(|k, _| !removed.contains(k));
     }
     Ok(original)
 }
@@ -279,8 +296,35 @@ fn same_item(a: &Value, b: &Value, key: Option<&str>) -> bool {
     }
 }
 
-fn position(list: &[Value], item: &Value, key: Option<&str>) -> Option<usize> {
-    list.iter().position(|v| same_item(v, item, key))
+/// What makes a list item the same item as another ([`same_item`]) as a hashable string: its
+/// merge key's value, or the whole value for lists without a key. `None` (an object without
+/// its merge key) is the same as nothing.
+fn identity(v: &Value, key: Option<&str>) -> Option<String> {
+    match key {
+        Some(k) => v.get(k).map(Value::to_string),
+        None => Some(v.to_string()),
+    }
+}
+
+/// The first position of each item of a list by identity: matching the items of two lists is
+/// then linear in their lengths, not quadratic (a 3 MiB patch holds a list of 250,000 items).
+struct Positions(HashMap<String, usize>);
+
+impl Positions {
+    fn of(list: &[Value], key: Option<&str>) -> Self {
+        let mut map = HashMap::with_capacity(list.len());
+        for (i, v) in list.iter().enumerate() {
+            if let Some(id) = identity(v, key) {
+                map.entry(id).or_insert(i);
+            }
+        }
+        Positions(map)
+    }
+
+    /// Where the first item that is the same item as `v` is.
+    fn get(&self, v: &Value, key: Option<&str>) -> Option<usize> {
+        identity(v, key).and_then(|id| self.0.get(&id).copied())
+    }
 }
 
 fn merge_list(
@@ -315,14 +359,16 @@ fn merge_list(
     }
     if !objects {
         if delete_list {
+            let deleted: HashSet<String> = patch.iter().map(Value::to_string).collect();
             return Ok(original
                 .into_iter()
-                .filter(|v| !patch.contains(v))
+                .filter(|v| !deleted.contains(&v.to_string()))
                 .collect());
         }
         let mut merged: Vec<Value> = Vec::with_capacity(original.len() + patch.len());
+        let mut seen = HashSet::with_capacity(original.len() + patch.len());
         for v in original.iter().chain(&patch) {
-            if !merged.contains(v) {
+            if seen.insert(v.to_string()) {
                 merged.push(v.clone());
             }
         }
@@ -342,6 +388,7 @@ fn merge_list(
     let mut items = original.clone();
     let mut plain = Vec::with_capacity(patch.len());
     let mut replace = false;
+    let mut deleted = HashSet::new();
     for v in patch {
         match v.get(DIRECTIVE) {
             None => plain.push(v),
@@ -350,7 +397,7 @@ fn merge_list(
                     let Some(id) = v.get(key) else {
                         return Err(no_merge_key(&v, key));
                     };
-                    items.retain(|o| o.get(key) != Some(id));
+                    deleted.insert(id.to_string());
                 }
                 Some("replace") => replace = true,
                 Some("merge") => {
@@ -364,6 +411,12 @@ fn merge_list(
             },
         }
     }
+    if !deleted.is_empty() {
+        items.retain(|o| {
+            o.get(key)
+                .is_none_or(|id| !deleted.contains(&id.to_string()))
+        });
+    }
     let (mut merged, plain) = if replace {
         (
             plain
@@ -376,11 +429,12 @@ fn merge_list(
         (items, plain)
     };
     let server_order = if replace { merged.clone() } else { original };
+    let mut at = Positions::of(&merged, Some(key));
     for v in &plain {
-        let Some(id) = v.get(key) else {
+        if v.get(key).is_none() {
             return Err(no_merge_key(v, key));
-        };
-        match merged.iter().position(|o| o.get(key) == Some(id)) {
+        }
+        match at.get(v, Some(key)) {
             Some(i) => {
                 let Value::Object(pm) = v.clone() else {
                     continue;
@@ -393,6 +447,9 @@ fn merge_list(
             }
             None => {
                 if let Some(fresh) = fresh(v.clone()) {
+                    if let Some(id) = identity(&fresh, Some(key)) {
+                        at.0.entry(id).or_insert(merged.len());
+                    }
                     merged.push(fresh);
                 }
             }
@@ -416,13 +473,14 @@ fn partition(
 ) -> Result<(Vec<Value>, Vec<Value>), ApiError> {
     let mut present = Vec::new();
     let mut others = Vec::new();
+    let by = Positions::of(by, key);
     for v in items {
         if let Some(k) = key
             && v.get(k).is_none()
         {
             return Err(no_merge_key(&v, k));
         }
-        if position(by, &v, key).is_some() {
+        if by.get(&v, key).is_some() {
             present.push(v);
         } else {
             others.push(v);
@@ -478,9 +536,10 @@ fn normalize_order(
     server_order: &[Value],
     key: Option<&str>,
 ) -> Vec<Value> {
-    let rank = |order: &[Value], v: &Value| position(order, v, key).unwrap_or(usize::MAX);
-    patch_items.sort_by_key(|v| rank(patch_order, v));
-    server_only.sort_by_key(|v| rank(server_order, v));
+    let patch_at = Positions::of(patch_order, key);
+    let server_at = Positions::of(server_order, key);
+    patch_items.sort_by_cached_key(|v| patch_at.get(v, key).unwrap_or(usize::MAX));
+    server_only.sort_by_cached_key(|v| server_at.get(v, key).unwrap_or(usize::MAX));
     let mut out = Vec::with_capacity(patch_items.len() + server_only.len());
     let mut left = server_only.into_iter().peekable();
     let mut right = patch_items.into_iter().peekable();
@@ -489,10 +548,7 @@ fn normalize_order(
             (None, None) => break,
             (Some(_), None) => true,
             (None, Some(_)) => false,
-            (Some(l), Some(r)) => match (
-                position(server_order, l, key),
-                position(server_order, r, key),
-            ) {
+            (Some(l), Some(r)) => match (server_at.get(l, key), server_at.get(r, key)) {
                 (Some(li), Some(ri)) => li < ri,
                 _ => false,
             },
