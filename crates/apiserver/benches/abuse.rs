@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -44,6 +44,10 @@ const ABUSES: &[(&str, &str)] = &[
     ("idle", "300 idle connections, renewed as they are closed"),
     ("slow-headers", "connections sending half a request head"),
     ("flood", "64 concurrent creates with no pause"),
+    (
+        "long-lists",
+        "strategic patches adding and deleting 60,000 finalizers",
+    ),
     ("h2c", "HTTP/2 prior-knowledge requests"),
 ];
 
@@ -267,6 +271,30 @@ async fn abuse_once(kind: &str, client: &kube::Client, addr: SocketAddr, t: &mut
             return;
         }
         "h2c" => h2c_get(addr).await,
+        "long-lists" => {
+            let finalizers: Vec<String> =
+                (0..60_000).map(|i| format!("example.com/f{i}")).collect();
+            let uri = "/api/v1/namespaces/flood/configmaps/lists";
+            let sm = "application/strategic-merge-patch+json";
+            let add = json!({"metadata": {"finalizers": finalizers}});
+            let del = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": finalizers}});
+            let _ = raw(
+                client,
+                "PATCH",
+                uri,
+                sm,
+                serde_json::to_vec(&add).unwrap_or_default(),
+            )
+            .await;
+            raw(
+                client,
+                "PATCH",
+                uri,
+                sm,
+                serde_json::to_vec(&del).unwrap_or_default(),
+            )
+            .await
+        }
         _ => {
             tokio::time::sleep(Duration::from_millis(50)).await;
             return;
@@ -337,6 +365,15 @@ async fn run_abuse(kind: &str) -> Res<()> {
         )
         .await?;
     }
+    raw(
+        &client,
+        "POST",
+        "/api/v1/namespaces/flood/configmaps",
+        "application/json",
+        serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "lists"}, "data": {"a": "1"}}))?,
+    )
+    .await?;
     raw(
         &client,
         "POST",
