@@ -650,6 +650,59 @@ async fn stale_replace_conflicts_then_succeeds_after_reread() {
     server.shutdown().await;
 }
 
+/// As kube-apiserver's store: `metadata.resourceVersion: "0"` is no version at all, so a PUT or
+/// patch carrying it (a Node exported with rv "0", then `kubectl replace`d) is unconditional.
+#[tokio::test]
+async fn resource_version_zero_is_an_unconditional_update() {
+    let server = start().await;
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(server.client());
+    let pp = PostParams::default();
+    let node: k8s_openapi::api::core::v1::Node =
+        serde_json::from_value(json!({"metadata": {"name": "n1", "labels": {"a": "1"}}}))
+            .expect("node");
+    let created = nodes.create(&pp, &node).await.expect("create node");
+    // Someone else writes first: the exported copy is stale in every sense but its version.
+    nodes
+        .patch(
+            "n1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"b": "2"}}})),
+        )
+        .await
+        .expect("label");
+    let mut exported = created.clone();
+    exported.metadata.resource_version = Some("0".into());
+    exported.metadata.labels = Some(BTreeMap::from([("a".into(), "replaced".into())]));
+    let replaced = nodes
+        .replace("n1", &pp, &exported)
+        .await
+        .expect("rv 0 replaces unconditionally");
+    assert_eq!(
+        replaced.metadata.labels,
+        Some(BTreeMap::from([("a".into(), "replaced".into())]))
+    );
+    assert_ne!(replaced.resource_version().as_deref(), Some("0"));
+
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    cms.create(&pp, &configmap("zero", &[], "0"))
+        .await
+        .expect("create cm");
+    let patched = cms
+        .patch(
+            "zero",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"resourceVersion": "0"}, "data": {"value": "p"}})),
+        )
+        .await
+        .expect("a patch setting rv 0 is unconditional too");
+    assert_eq!(patched.data.expect("data")["value"], "p");
+    // Any other version is still a precondition.
+    let mut stale = configmap("zero", &[], "s");
+    stale.metadata.resource_version = Some("1".into());
+    api_err(cms.replace("zero", &pp, &stale).await, 409, "Conflict");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn label_selectors() {
     let server = start().await;

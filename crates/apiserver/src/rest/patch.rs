@@ -148,7 +148,8 @@ impl Rest {
         self.guaranteed_update(rt, namespace, name, opts, subresource, |current| {
             let patched = Self::apply_patch(rt, current, patch_type, body)?;
             let precondition = match meta_str(&patched, "resourceVersion") {
-                "" => None,
+                // "0" is no version (upstream's store parses it to 0, unconditional).
+                "" | "0" => None,
                 rv if rv == meta_str(current, "resourceVersion") => None,
                 rv => Some(parse_rv(rv)?),
             };

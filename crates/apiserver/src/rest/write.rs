@@ -553,8 +553,11 @@ impl Rest {
                 ));
             }
         }
+        // As upstream's store: a resourceVersion of "0" is no version at all, so an object
+        // exported with `resourceVersion: "0"` is replaced unconditionally where the strategy
+        // allows that.
         let precondition = match meta_str(&obj, "resourceVersion") {
-            "" => {
+            "" | "0" => {
                 if !rt.strategy.allow_unconditional_update() {
                     return Err(ApiError::invalid(
                         &rt.group,
