@@ -134,7 +134,9 @@ fn run(schema: &Schema, ops: &[Op], name: &str) -> Value {
                     },
                 );
                 live = object.clone();
-                meta_mut(&mut live).insert("managedFields".into(), mf);
+                if let Some(mf) = mf {
+                    meta_mut(&mut live).insert("managedFields".into(), mf);
+                }
             }
         }
     }
@@ -580,7 +582,7 @@ fn conflict_errors_read_like_upstream() {
         },
     );
     let mut live = live;
-    live["metadata"]["managedFields"] = mf;
+    live["metadata"]["managedFields"] = mf.expect("entries");
     let who = Applier {
         manager: "kubectl",
         api_version: "v1",
