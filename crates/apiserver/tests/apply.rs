@@ -422,8 +422,10 @@ async fn managed_fields_sent_by_the_client_replace_or_reset_them() {
     // Entries that do not decode are ignored (the stored ones stay); the write succeeds.
     let mut put = api.get("settings").await.expect("get");
     put.metadata.managed_fields = Some(
-        serde_json::from_value(json!([{"manager": "x", "operation": "Apply", "apiVersion": "v1",
-            "time": "2019-07-08T09:31:18Z", "fieldsType": "", "fieldsV1": {}}]))
+        serde_json::from_value(
+            json!([{"manager": "x", "operation": "Apply", "apiVersion": "v1",
+            "time": "2019-07-08T09:31:18Z", "fieldsType": "", "fieldsV1": {}}]),
+        )
         .expect("entries"),
     );
     put.data
@@ -434,7 +436,10 @@ async fn managed_fields_sent_by_the_client_replace_or_reset_them() {
         .await
         .expect("update with invalid managedFields");
     let fields = managed(&kept);
-    assert_eq!(fields["gamma/Apply"], json!({"f:data": {"f:a": {}, "f:b": {}}}));
+    assert_eq!(
+        fields["gamma/Apply"],
+        json!({"f:data": {"f:a": {}, "f:b": {}}})
+    );
     assert!(!fields.contains_key("x/Apply"), "{fields:?}");
 
     // On create, the creator takes every field it sets from the entries sent; what they own
@@ -542,7 +547,9 @@ async fn kubectl_server_side_apply_after_client_side_apply() {
         .patch(
             "csa",
             &apply("kubectl"),
-            &Patch::Apply(config(json!({"key": "two", "legacy": "x", "other": "changed"}))),
+            &Patch::Apply(config(
+                json!({"key": "two", "legacy": "x", "other": "changed"}),
+            )),
         )
         .await
         .expect("kubectl applies over client-side apply");

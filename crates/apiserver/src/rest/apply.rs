@@ -19,9 +19,7 @@
 use super::meta::{meta_mut, meta_str};
 use super::{Rest, WriteOptions, Written, now, parse_rv};
 use crate::fieldpath::typed::ShapeError;
-use crate::fieldpath::{
-    Entry, ManagedFields, Operation, Path, Schema, Scope, Set, strip_system,
-};
+use crate::fieldpath::{Entry, ManagedFields, Operation, Path, Schema, Scope, Set, strip_system};
 use crate::resource::ResourceType;
 use crate::status::{ApiError, FieldCause};
 use serde_json::{Value, json};
@@ -90,7 +88,9 @@ pub fn apply(
             subresource: who.subresource.map(str::to_string),
             // An update from nothing to the live object: everything it holds was added.
             fields: who.scope.filter(strip_system(
-                schema.compare(&Value::Object(Default::default()), &live_body)?.added,
+                schema
+                    .compare(&Value::Object(Default::default()), &live_body)?
+                    .added,
             )),
         });
     }
@@ -220,7 +220,15 @@ fn apply_as_manager(
             if !left.is_empty() {
                 return Err(ApplyError::Conflicts(left));
             }
-            apply(schema, live, config, &Applier { force: true, ..*who })
+            apply(
+                schema,
+                live,
+                config,
+                &Applier {
+                    force: true,
+                    ..*who
+                },
+            )
         }
         other => other,
     }
@@ -235,7 +243,11 @@ fn go_json(value: &Value) -> String {
             Value::Object(m) => {
                 let mut keys: Vec<&String> = m.keys().collect();
                 keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&m[k]))).collect())
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&m[k])))
+                        .collect(),
+                )
             }
             Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
             other => other.clone(),

@@ -69,7 +69,10 @@ fn starting_entries(old: Option<&Value>, new: &Value, subresource: bool) -> Mana
     if subresource {
         return live();
     }
-    let Some(sent) = new.pointer("/metadata/managedFields").filter(|v| !v.is_null()) else {
+    let Some(sent) = new
+        .pointer("/metadata/managedFields")
+        .filter(|v| !v.is_null())
+    else {
         return live();
     };
     if is_reset(sent) {
