@@ -431,7 +431,7 @@ fn set_replicas_annotations(
 }
 
 async fn deployment(rest: &Rest, t: &Types, index: &Owned, ns: &str, name: &str) -> Step {
-    let Ok(d) = rest.get_value(&t.deployments, Some(ns), name) else {
+    let Ok(mut d) = rest.get_value(&t.deployments, Some(ns), name) else {
         return Ok(());
     };
     if deleting(&d) {
@@ -546,6 +546,29 @@ async fn deployment(rest: &Rest, t: &Types, index: &Owned, ns: &str, name: &str)
             scale_rs(rest, t, &d, rs, 0, replicas_annotations).await?;
         }
     }
+    // The Deployment's revision is its new ReplicaSet's (set before the status, as upstream's
+    // getNewReplicaSet does, so a finished rollout shows its revision).
+    let rev = current_revision.to_string();
+    if s(
+        &d,
+        "/metadata/annotations/deployment.kubernetes.io~1revision",
+    ) != rev
+    {
+        let patch =
+            json!({"metadata": {"annotations": {"deployment.kubernetes.io/revision": rev}}});
+        d = rest
+            .patch(
+                &t.deployments,
+                Some(ns),
+                name,
+                PatchType::Merge,
+                patch.to_string().as_bytes(),
+                &opts(),
+                None,
+            )
+            .await?
+            .object;
+    }
     // Status from the owned ReplicaSets.
     let sum = |p: &str| {
         owned
@@ -634,25 +657,6 @@ async fn deployment(rest: &Rest, t: &Types, index: &Owned, ns: &str, name: &str)
     }
     if complete {
         cleanup(rest, t, &d, &old).await?;
-    }
-    let rev = current_revision.to_string();
-    if s(
-        &d,
-        "/metadata/annotations/deployment.kubernetes.io~1revision",
-    ) != rev
-    {
-        let patch =
-            json!({"metadata": {"annotations": {"deployment.kubernetes.io/revision": rev}}});
-        rest.patch(
-            &t.deployments,
-            Some(ns),
-            name,
-            PatchType::Merge,
-            patch.to_string().as_bytes(),
-            &opts(),
-            None,
-        )
-        .await?;
     }
     Ok(())
 }
