@@ -271,7 +271,8 @@ fn go_json(value: &Value) -> String {
 }
 
 /// Upstream's `lastAppliedUpdater`: after `kubectl` applied `config`, an object that has a
-/// last-applied annotation gets `config` (without that annotation) in it.
+/// last-applied annotation gets `config` (without that annotation) in it, or loses the
+/// annotation when the annotations would then exceed their size limit (`SetLastApplied`).
 fn update_last_applied(manager: &str, applied: &mut Value, config: &Value) {
     let has = applied
         .pointer("/metadata/annotations")
@@ -294,6 +295,13 @@ fn update_last_applied(manager: &str, applied: &mut Value, config: &Value) {
         .and_then(Value::as_object_mut)
     {
         a.insert(LAST_APPLIED.into(), Value::String(text));
+        let size: usize = a
+            .iter()
+            .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+            .sum();
+        if size > crate::validation::TOTAL_ANNOTATION_SIZE_LIMIT {
+            a.shift_remove(LAST_APPLIED);
+        }
     }
 }
 

@@ -510,8 +510,22 @@ pub(crate) async fn csa_to_ssa(k: &Kubectl) -> Result<()> {
         .apply("migrate-1.yaml", &cm("  key: value\n  legacy: unused\n"))
         .await?;
     expect_line(&out, "configmap/test created")?;
-    // A changed value: kubectl-client-side-apply owns `key`, but kubectl last applied it.
+    // A changed value: kubectl-client-side-apply owns `key`, but kubectl last applied it, so
+    // neither a server-side diff nor a server-side apply conflicts.
     let second = k.manifest("migrate-2.yaml", &cm("  key: value2\n  legacy: unused\n"))?;
+    let out = k.run(&["diff", "--server-side", "-f", &second]).await?;
+    expect_eq(
+        out.code,
+        Some(1),
+        "exit code of diff --server-side after apply",
+    )?;
+    ensure!(
+        out.stdout.lines().any(|l| l == "-  key: value")
+            && out.stdout.lines().any(|l| l == "+  key: value2"),
+        "expected the changed key in the diff:\n{}{}",
+        out.stdout,
+        out.stderr
+    );
     let out = k.ok(&["apply", "--server-side", "-f", &second]).await?;
     expect_line(&out, "configmap/test serverside-applied")?;
     let managers = k
