@@ -17,7 +17,7 @@
 //! moving between client-side and server-side apply works as with kube-apiserver.
 
 use super::meta::{meta_mut, meta_str};
-use super::{Rest, WriteOptions, Written, now, parse_rv};
+use super::{Rest, WriteOptions, Written, now};
 use crate::fieldpath::typed::ShapeError;
 use crate::fieldpath::{Entry, ManagedFields, Operation, Path, Schema, Scope, Set, strip_system};
 use crate::resource::ResourceType;
@@ -479,9 +479,8 @@ impl Rest {
                 apply_as_manager(&schema, current, &config, &who).map_err(apply_error)?;
             update_last_applied(&opts.field_manager, &mut applied, &sent);
             let precondition = match meta_str(&applied, "resourceVersion") {
-                "" => None,
                 rv if rv == meta_str(current, "resourceVersion") => None,
-                rv => Some(parse_rv(rv)?),
+                rv => super::write::update_precondition(rt, name, rv)?,
             };
             let (decoded, warnings) = self.decode_for_write(rt, applied, opts)?;
             Ok((decoded, warnings, precondition))

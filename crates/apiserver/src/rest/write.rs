@@ -84,6 +84,34 @@ fn stored_form(rt: &ResourceType, obj: &Value) -> Encoded {
     }
 }
 
+/// The resourceVersion precondition of an update whose object carries `rv`. As upstream's
+/// store, "" and "0" are no version at all (both parse to 0): an unconditional update, which
+/// only strategies allowing it accept (`must be specified for an update` otherwise), so an
+/// object exported with `resourceVersion: "0"` is replaced unconditionally.
+pub(crate) fn update_precondition(
+    rt: &ResourceType,
+    name: &str,
+    rv: &str,
+) -> Result<Option<u64>, ApiError> {
+    match rv {
+        "" | "0" if rt.strategy.allow_unconditional_update() => Ok(None),
+        "" | "0" => Err(ApiError::invalid(
+            &rt.group,
+            &rt.kind,
+            name,
+            // Upstream's value is the parsed uint64, which Go prints as `0x0`.
+            vec![FieldCause {
+                reason: "FieldValueInvalid",
+                field: "metadata.resourceVersion".into(),
+                message:
+                    "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+                        .into(),
+            }],
+        )),
+        rv => Ok(Some(parse_rv(rv)?)),
+    }
+}
+
 impl Rest {
     /// Checks type meta, decodes through the strategy and applies `fieldValidation`.
     pub(crate) fn decode_for_write(
@@ -584,27 +612,7 @@ impl Rest {
                 ));
             }
         }
-        // As upstream's store: a resourceVersion of "0" is no version at all, so an object
-        // exported with `resourceVersion: "0"` is replaced unconditionally where the strategy
-        // allows that.
-        let precondition = match meta_str(&obj, "resourceVersion") {
-            "" | "0" => {
-                if !rt.strategy.allow_unconditional_update() {
-                    return Err(ApiError::invalid(
-                        &rt.group,
-                        &rt.kind,
-                        name,
-                        vec![FieldCause::invalid(
-                            "metadata.resourceVersion",
-                            &json!("0x0"),
-                            "must be specified for an update",
-                        )],
-                    ));
-                }
-                None
-            }
-            rv => Some(parse_rv(rv)?),
-        };
+        let precondition = update_precondition(rt, name, meta_str(&obj, "resourceVersion"))?;
         meta_mut(&mut obj).insert("name".into(), json!(name));
         self.guaranteed_update(rt, namespace, name, opts, subresource, |_| {
             Ok((obj.clone(), warnings.clone(), precondition))
