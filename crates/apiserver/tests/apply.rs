@@ -290,6 +290,338 @@ async fn apply_after_create_conflicts_like_kubectl_server_side() {
     );
 }
 
+fn by(manager: &str) -> PatchParams {
+    PatchParams {
+        field_manager: Some(manager.into()),
+        ..PatchParams::default()
+    }
+}
+
+/// managedFields a client sends are upstream's: a list of one empty entry (or an empty list)
+/// resets them and updates stop tracking until the next apply (which first gives the existing
+/// fields to `before-first-apply`); a list that decodes replaces them; one that does not is
+/// ignored without failing the request; on create, the creator takes every field it sets.
+#[tokio::test]
+async fn managed_fields_sent_by_the_client_replace_or_reset_them() {
+    let server = start().await;
+    let api: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    api.patch(
+        "settings",
+        &apply("alpha"),
+        &Patch::Apply(cm(json!({"a": "1"}))),
+    )
+    .await
+    .expect("apply");
+    let edited = api
+        .patch(
+            "settings",
+            &by("editor"),
+            &Patch::Merge(json!({"data": {"b": "2"}})),
+        )
+        .await
+        .expect("edit");
+    assert_eq!(
+        managed(&edited).keys().collect::<Vec<_>>(),
+        vec!["alpha/Apply", "editor/Update"]
+    );
+
+    // Reset with `[{}]` (a merge patch here): no entries, and later updates are not tracked.
+    let reset = api
+        .patch(
+            "settings",
+            &by("editor"),
+            &Patch::Merge(json!({"metadata": {"managedFields": [{}]}})),
+        )
+        .await
+        .expect("reset");
+    assert_eq!(reset.metadata.managed_fields, None);
+    let untracked = api
+        .patch(
+            "settings",
+            &by("editor"),
+            &Patch::Merge(json!({"data": {"b": "3"}})),
+        )
+        .await
+        .expect("edit after reset");
+    assert_eq!(untracked.metadata.managed_fields, None);
+    // The next apply finds the existing fields owned by `before-first-apply`.
+    let status = api_err(
+        api.patch(
+            "settings",
+            &apply("alpha"),
+            &Patch::Apply(cm(json!({"a": "9"}))),
+        )
+        .await,
+        409,
+        "Conflict",
+    );
+    assert_eq!(
+        status.message,
+        r#"Apply failed with 1 conflict: conflict with "before-first-apply" using v1: .data.a"#
+    );
+    let applied = api
+        .patch(
+            "settings",
+            &force("alpha"),
+            &Patch::Apply(cm(json!({"a": "9"}))),
+        )
+        .await
+        .expect("forced apply");
+    assert_eq!(
+        managed(&applied),
+        BTreeMap::from([
+            ("alpha/Apply".to_string(), json!({"f:data": {"f:a": {}}})),
+            (
+                "before-first-apply/Update".to_string(),
+                json!({"f:data": {".": {}, "f:b": {}}})
+            ),
+        ])
+    );
+
+    // A list that decodes replaces the entries (a JSON patch, as kubectl's migration sends).
+    let entry = json!({"manager": "gamma", "operation": "Apply", "apiVersion": "v1",
+        "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:a": {}, "f:b": {}}}});
+    let replaced = api
+        .patch(
+            "settings",
+            &by("migrator"),
+            &Patch::<Value>::Json(
+                serde_json::from_value(json!([
+                    {"op": "replace", "path": "/metadata/managedFields", "value": [entry]},
+                    {"op": "replace", "path": "/metadata/resourceVersion",
+                     "value": applied.resource_version()},
+                ]))
+                .expect("json patch"),
+            ),
+        )
+        .await
+        .expect("replace managedFields");
+    assert_eq!(
+        serde_json::to_value(&replaced.metadata.managed_fields).expect("json"),
+        json!([entry])
+    );
+    assert_ne!(replaced.resource_version(), applied.resource_version());
+    // gamma now owns b: another applier changing it conflicts with gamma.
+    let status = api_err(
+        api.patch(
+            "settings",
+            &apply("delta"),
+            &Patch::Apply(cm(json!({"b": "4"}))),
+        )
+        .await,
+        409,
+        "Conflict",
+    );
+    assert_eq!(
+        status.message,
+        r#"Apply failed with 1 conflict: conflict with "gamma": .data.b"#
+    );
+
+    // Entries that do not decode are ignored (the stored ones stay); the write succeeds.
+    let mut put = api.get("settings").await.expect("get");
+    put.metadata.managed_fields = Some(
+        serde_json::from_value(
+            json!([{"manager": "x", "operation": "Apply", "apiVersion": "v1",
+            "time": "2019-07-08T09:31:18Z", "fieldsType": "", "fieldsV1": {}}]),
+        )
+        .expect("entries"),
+    );
+    put.data
+        .get_or_insert_with(BTreeMap::new)
+        .insert("c".into(), "5".into());
+    let kept = api
+        .replace("settings", &PostParams::default(), &put)
+        .await
+        .expect("update with invalid managedFields");
+    let fields = managed(&kept);
+    assert_eq!(
+        fields["gamma/Apply"],
+        json!({"f:data": {"f:a": {}, "f:b": {}}})
+    );
+    assert!(!fields.contains_key("x/Apply"), "{fields:?}");
+
+    // On create, the creator takes every field it sets from the entries sent; what they own
+    // beyond the object stays theirs.
+    let created = api
+        .create(
+            &PostParams {
+                field_manager: Some("creator".into()),
+                ..PostParams::default()
+            },
+            &serde_json::from_value(json!({"metadata": {"name": "fresh", "managedFields": [
+                {"manager": "ghost", "operation": "Update", "apiVersion": "v1",
+                 "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {"f:a": {}, "f:gone": {}}}}]},
+                "data": {"a": "1"}}))
+            .expect("cm"),
+        )
+        .await
+        .expect("create with managedFields");
+    assert_eq!(
+        managed(&created),
+        BTreeMap::from([
+            (
+                "creator/Update".to_string(),
+                json!({"f:data": {".": {}, "f:a": {}}})
+            ),
+            (
+                "ghost/Update".to_string(),
+                json!({"f:data": {"f:gone": {}}})
+            ),
+        ])
+    );
+}
+
+/// `kubectl apply --server-side` after client-side `kubectl apply`, as kube-apiserver answers it:
+/// conflicts with client-side apply's manager on fields the last-applied annotation lists with
+/// their live value are not conflicts for the manager `kubectl` (other managers, and fields
+/// changed since, still conflict), the annotation follows what `kubectl` applies, and once
+/// kubectl's migration moved client-side apply's fields to it, a field dropped from the
+/// configuration is removed.
+#[tokio::test]
+async fn kubectl_server_side_apply_after_client_side_apply() {
+    let server = start().await;
+    let api: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    let config = |data: Value| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "csa", "namespace": "default"}, "data": data})
+    };
+    // What client-side apply creates: the annotation holds the configuration.
+    let mut first = config(json!({"key": "one", "legacy": "x", "other": "o"}));
+    first["metadata"]["annotations"] = json!({
+        "kubectl.kubernetes.io/last-applied-configuration":
+            "{\"apiVersion\":\"v1\",\"data\":{\"key\":\"one\",\"legacy\":\"x\",\"other\":\"o\"},\"kind\":\"ConfigMap\",\"metadata\":{\"annotations\":{},\"name\":\"csa\",\"namespace\":\"default\"}}\n"
+    });
+    api.create(
+        &PostParams {
+            field_manager: Some("kubectl-client-side-apply".into()),
+            ..PostParams::default()
+        },
+        &serde_json::from_value(first).expect("cm"),
+    )
+    .await
+    .expect("create");
+    // Someone else changes `other`: it no longer has its last-applied value.
+    api.patch(
+        "csa",
+        &by("kubectl-client-side-apply"),
+        &Patch::Merge(json!({"data": {"other": "changed"}})),
+    )
+    .await
+    .expect("edit");
+
+    // Another manager conflicts with client-side apply's fields.
+    let status = api_err(
+        api.patch(
+            "csa",
+            &apply("team"),
+            &Patch::Apply(config(json!({"key": "two"}))),
+        )
+        .await,
+        409,
+        "Conflict",
+    );
+    assert_eq!(
+        status.message,
+        r#"Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: .data.key"#
+    );
+    // kubectl does not conflict on `key` (last applied as it is), but on `other` it does.
+    let status = api_err(
+        api.patch(
+            "csa",
+            &apply("kubectl"),
+            &Patch::Apply(config(
+                json!({"key": "two", "legacy": "x", "other": "mine"}),
+            )),
+        )
+        .await,
+        409,
+        "Conflict",
+    );
+    assert_eq!(
+        status.message,
+        r#"Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: .data.other"#
+    );
+    let applied = api
+        .patch(
+            "csa",
+            &apply("kubectl"),
+            &Patch::Apply(config(
+                json!({"key": "two", "legacy": "x", "other": "changed"}),
+            )),
+        )
+        .await
+        .expect("kubectl applies over client-side apply");
+    assert_eq!(applied.data.as_ref().expect("data")["key"], "two");
+    assert_eq!(
+        applied.annotations()["kubectl.kubernetes.io/last-applied-configuration"],
+        "{\"apiVersion\":\"v1\",\"data\":{\"key\":\"two\",\"legacy\":\"x\",\"other\":\"changed\"},\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"csa\",\"namespace\":\"default\"}}\n"
+    );
+
+    // Without migration, a dropped field stays: client-side apply's manager still owns it.
+    let kept = api
+        .patch(
+            "csa",
+            &apply("kubectl"),
+            &Patch::Apply(config(json!({"key": "two", "other": "changed"}))),
+        )
+        .await
+        .expect("apply without legacy");
+    assert_eq!(kept.data.as_ref().expect("data")["legacy"], "x");
+    // kubectl's migration (csaupgrade): client-side apply's entry merged into kubectl's.
+    let mut entries = serde_json::to_value(&kept.metadata.managed_fields).expect("json");
+    let list = entries.as_array_mut().expect("entries");
+    let csa = list
+        .iter()
+        .position(|e| e["manager"] == "kubectl-client-side-apply")
+        .expect("csa entry");
+    let csa = list.remove(csa);
+    let ssa = list
+        .iter_mut()
+        .find(|e| e["manager"] == "kubectl" && e["operation"] == "Apply")
+        .expect("ssa entry");
+    let mut union = ssa["fieldsV1"].clone();
+    merge_fields(&mut union, &csa["fieldsV1"]);
+    ssa["fieldsV1"] = union;
+    api.patch(
+        "csa",
+        &by("kubectl"),
+        &Patch::<Value>::Json(
+            serde_json::from_value(json!([
+                {"op": "replace", "path": "/metadata/managedFields", "value": entries},
+                {"op": "replace", "path": "/metadata/resourceVersion", "value": kept.resource_version()},
+            ]))
+            .expect("json patch"),
+        ),
+    )
+    .await
+    .expect("migration");
+    let removed = api
+        .patch(
+            "csa",
+            &apply("kubectl"),
+            &Patch::Apply(config(json!({"key": "two", "other": "changed"}))),
+        )
+        .await
+        .expect("apply after migration");
+    assert_eq!(
+        removed.data,
+        Some(BTreeMap::from([
+            ("key".to_string(), "two".to_string()),
+            ("other".to_string(), "changed".to_string()),
+        ]))
+    );
+    assert!(!managed(&removed).contains_key("kubectl-client-side-apply/Update"));
+}
+
+/// Unions two `fieldsV1` tries (what csaupgrade does with two entries' sets).
+fn merge_fields(into: &mut Value, from: &Value) {
+    if let (Some(a), Some(b)) = (into.as_object_mut(), from.as_object()) {
+        for (k, v) in b {
+            merge_fields(a.entry(k.clone()).or_insert_with(|| json!({})), v);
+        }
+    }
+}
+
 fn deployment(image: &str, labels: Value, replicas: i64) -> Value {
     json!({
         "apiVersion": "apps/v1", "kind": "Deployment",

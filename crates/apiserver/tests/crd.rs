@@ -297,6 +297,27 @@ async fn crd_lifecycle() {
         409,
         "Conflict",
     );
+    // "0" is no version: custom resources refuse an unconditional update, by PUT or patch.
+    let mut zero = patched.clone();
+    zero.metadata.resource_version = Some("0".into());
+    for res in [
+        v1.replace("w1", &PostParams::default(), &zero).await,
+        v1.patch(
+            "w1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"resourceVersion": "0"}})),
+        )
+        .await,
+    ] {
+        let status = api_err(res, 422, "Invalid");
+        assert!(
+            status.message.ends_with(
+                "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+            ),
+            "{}",
+            status.message
+        );
+    }
     let mut fresh = v1.get("w1").await.expect("get");
     fresh.data["spec"]["size"] = json!(6);
     let replaced = v1

@@ -650,6 +650,59 @@ async fn stale_replace_conflicts_then_succeeds_after_reread() {
     server.shutdown().await;
 }
 
+/// As kube-apiserver's store: `metadata.resourceVersion: "0"` is no version at all, so a PUT or
+/// patch carrying it (a Node exported with rv "0", then `kubectl replace`d) is unconditional.
+#[tokio::test]
+async fn resource_version_zero_is_an_unconditional_update() {
+    let server = start().await;
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(server.client());
+    let pp = PostParams::default();
+    let node: k8s_openapi::api::core::v1::Node =
+        serde_json::from_value(json!({"metadata": {"name": "n1", "labels": {"a": "1"}}}))
+            .expect("node");
+    let created = nodes.create(&pp, &node).await.expect("create node");
+    // Someone else writes first: the exported copy is stale in every sense but its version.
+    nodes
+        .patch(
+            "n1",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"b": "2"}}})),
+        )
+        .await
+        .expect("label");
+    let mut exported = created.clone();
+    exported.metadata.resource_version = Some("0".into());
+    exported.metadata.labels = Some(BTreeMap::from([("a".into(), "replaced".into())]));
+    let replaced = nodes
+        .replace("n1", &pp, &exported)
+        .await
+        .expect("rv 0 replaces unconditionally");
+    assert_eq!(
+        replaced.metadata.labels,
+        Some(BTreeMap::from([("a".into(), "replaced".into())]))
+    );
+    assert_ne!(replaced.resource_version().as_deref(), Some("0"));
+
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    cms.create(&pp, &configmap("zero", &[], "0"))
+        .await
+        .expect("create cm");
+    let patched = cms
+        .patch(
+            "zero",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"resourceVersion": "0"}, "data": {"value": "p"}})),
+        )
+        .await
+        .expect("a patch setting rv 0 is unconditional too");
+    assert_eq!(patched.data.expect("data")["value"], "p");
+    // Any other version is still a precondition.
+    let mut stale = configmap("zero", &[], "s");
+    stale.metadata.resource_version = Some("1".into());
+    api_err(cms.replace("zero", &pp, &stale).await, 409, "Conflict");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn label_selectors() {
     let server = start().await;
@@ -1696,4 +1749,222 @@ async fn services_get_node_ports() {
         .await
         .expect("clusterip");
     assert!(node_ports(&plain).is_empty());
+}
+
+/// Per ReplicaSet image: (revision, revision-history, desired-replicas, max-replicas).
+async fn revisions(
+    api: &Api<k8s_openapi::api::apps::v1::ReplicaSet>,
+) -> BTreeMap<String, [String; 4]> {
+    let list = api.list(&ListParams::default()).await.expect("list rs");
+    list.items
+        .iter()
+        .map(|rs| {
+            let image = rs
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.as_ref())
+                .and_then(|t| t.spec.as_ref())
+                .and_then(|s| s.containers[0].image.clone())
+                .unwrap_or_default();
+            let a = |k: &str| {
+                rs.annotations()
+                    .get(&format!("deployment.kubernetes.io/{k}"))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            (
+                image,
+                [
+                    a("revision"),
+                    a("revision-history"),
+                    a("desired-replicas"),
+                    a("max-replicas"),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// Waits until Deployment `web` is at `revision` with its one replica updated and available.
+async fn rolled_out(api: &Api<Deployment>, revision: &str) {
+    eventually(&format!("revision {revision} rolled out"), || async {
+        let d = api.get("web").await.ok()?;
+        let status = d.status.clone()?;
+        (d.annotations()
+            .get("deployment.kubernetes.io/revision")
+            .map(String::as_str)
+            == Some(revision)
+            && status.updated_replicas == Some(1)
+            && status.available_replicas == Some(1)
+            && status.replicas == Some(1))
+        .then_some(())
+    })
+    .await;
+}
+
+/// What `kubectl rollout undo --to-revision=N` sends: the ReplicaSet's template without its
+/// `pod-template-hash` label, and the Deployment's annotations.
+async fn undo_to(
+    deployments: &Api<Deployment>,
+    replicasets: &Api<k8s_openapi::api::apps::v1::ReplicaSet>,
+    revision: &str,
+) {
+    let list = replicasets
+        .list(&ListParams::default())
+        .await
+        .expect("list rs");
+    let rs = list
+        .items
+        .iter()
+        .find(|rs| {
+            rs.annotations()
+                .get("deployment.kubernetes.io/revision")
+                .map(String::as_str)
+                == Some(revision)
+        })
+        .expect("revision's ReplicaSet");
+    let mut template =
+        serde_json::to_value(&rs.spec.as_ref().expect("spec").template).expect("template");
+    template["metadata"]["labels"]
+        .as_object_mut()
+        .expect("labels")
+        .remove("pod-template-hash");
+    let d = deployments.get("web").await.expect("get deployment");
+    let patch = serde_json::from_value(json!([
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {"op": "replace", "path": "/metadata/annotations", "value": d.annotations()},
+    ]))
+    .expect("json patch");
+    deployments
+        .patch("web", &PatchParams::default(), &Patch::<()>::Json(patch))
+        .await
+        .expect("rollback patch");
+}
+
+/// The simulated deployment controller keeps revisions as upstream's: a rollback reuses the
+/// ReplicaSet of the template it brings back (its revision raised to the next, the earlier one
+/// in `revision-history`), ReplicaSets carry `desired-replicas` and `max-replicas` (replicas
+/// + maxSurge, 25% rounded up), the Deployment's revision is the new ReplicaSet's, and old
+/// ReplicaSets beyond `revisionHistoryLimit` are deleted once the rollout completes.
+#[tokio::test]
+async fn deployment_rollback_reuses_its_replica_set_and_keeps_revisions() {
+    let server = kubeforge_apiserver::ApiServer::builder()
+        .in_memory()
+        .simulate_workloads(true)
+        .start()
+        .await
+        .expect("server starts");
+    let deployments: Api<Deployment> = Api::namespaced(server.client(), "default");
+    let replicasets: Api<k8s_openapi::api::apps::v1::ReplicaSet> =
+        Api::namespaced(server.client(), "default");
+    let mut d = deployment("web", 1);
+    d.spec
+        .as_mut()
+        .expect("spec")
+        .template
+        .spec
+        .as_mut()
+        .expect("pod spec")
+        .containers
+        .truncate(1);
+    d.spec
+        .as_mut()
+        .expect("spec")
+        .template
+        .spec
+        .as_mut()
+        .expect("pod spec")
+        .containers[0]
+        .image = Some("nginx:1".into());
+    deployments
+        .create(&PostParams::default(), &d)
+        .await
+        .expect("create");
+    rolled_out(&deployments, "1").await;
+    let set_image = |image: &'static str| {
+        let deployments = deployments.clone();
+        async move {
+            deployments
+                .patch(
+                    "web",
+                    &PatchParams::default(),
+                    &Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [
+                        {"name": "app", "image": image}]}}}})),
+                )
+                .await
+                .expect("set image");
+        }
+    };
+    set_image("nginx:2").await;
+    rolled_out(&deployments, "2").await;
+    set_image("nginx:3").await;
+    rolled_out(&deployments, "3").await;
+    let row = |rev: &str, history: &str| {
+        [
+            rev.to_string(),
+            history.to_string(),
+            "1".to_string(),
+            "2".to_string(),
+        ]
+    };
+    assert_eq!(
+        revisions(&replicasets).await,
+        BTreeMap::from([
+            ("nginx:1".to_string(), row("1", "")),
+            ("nginx:2".to_string(), row("2", "")),
+            ("nginx:3".to_string(), row("3", "")),
+        ])
+    );
+
+    // `rollout undo`: back to revision 2's ReplicaSet, which becomes revision 4.
+    undo_to(&deployments, &replicasets, "2").await;
+    rolled_out(&deployments, "4").await;
+    assert_eq!(
+        revisions(&replicasets).await,
+        BTreeMap::from([
+            ("nginx:1".to_string(), row("1", "")),
+            ("nginx:2".to_string(), row("4", "2")),
+            ("nginx:3".to_string(), row("3", "")),
+        ])
+    );
+    // `rollout undo --to-revision=1`, then back to 4: the history grows.
+    undo_to(&deployments, &replicasets, "1").await;
+    rolled_out(&deployments, "5").await;
+    undo_to(&deployments, &replicasets, "4").await;
+    rolled_out(&deployments, "6").await;
+    assert_eq!(
+        revisions(&replicasets).await,
+        BTreeMap::from([
+            ("nginx:1".to_string(), row("5", "1")),
+            ("nginx:2".to_string(), row("6", "2,4")),
+            ("nginx:3".to_string(), row("3", "")),
+        ])
+    );
+
+    // revisionHistoryLimit 1: of the old ReplicaSets only the latest revision stays.
+    deployments
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"revisionHistoryLimit": 1}})),
+        )
+        .await
+        .expect("limit");
+    eventually("old ReplicaSets cleaned up", || async {
+        let r = revisions(&replicasets).await;
+        (r.len() == 2).then_some(r)
+    })
+    .await;
+    assert_eq!(
+        revisions(&replicasets)
+            .await
+            .into_iter()
+            .map(|(image, [rev, ..])| (image, rev))
+            .collect::<Vec<_>>(),
+        vec![
+            ("nginx:1".to_string(), "5".to_string()),
+            ("nginx:2".to_string(), "6".to_string())
+        ]
+    );
+    server.shutdown().await;
 }

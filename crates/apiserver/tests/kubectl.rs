@@ -45,8 +45,14 @@
 //!   Secret, Pod (and `-o wide`), Service, Deployment (and `-o wide`), ReplicaSet, Event, Lease,
 //!   Role, RoleBinding (`-o wide`), CRD, and a custom resource's printer columns (`-o wide` adds
 //!   the priority-1 column).
-//! - `server_side_apply`: a conflict with client-side apply's manager, `--force-conflicts`, a
+//! - `server_side_apply`: a conflict with `kubectl create`'s manager, `--force-conflicts`, a
 //!   conflict between two appliers, shared ownership, removal of a field no longer applied.
+//! - `csa_to_ssa`: `apply` then `apply --server-side` (no conflict with client-side apply's
+//!   manager; kubectl's managedFields migration), `diff --server-side` exit codes, a dropped field
+//!   removed, the last-applied annotation kept for a later client-side `apply`.
+//! - `rollout_history`: `set image` twice, `rollout history` (and `--revision`), `rollout undo`
+//!   (the earlier ReplicaSet reused as the next revision), `undo --to-revision`, a skipped undo,
+//!   `rollout status --revision`.
 //! - `edit` (scripted `KUBE_EDITOR`), `diff` (exit codes, dry run), `workloads` (`rollout status`,
 //!   `scale` up and down, `set image` with rolling replacement), `cascade` (`delete
 //!   --cascade=orphan|foreground|background`, `delete namespace` with workloads), `describe` (a
@@ -58,6 +64,7 @@
 //! every column, so they fail if the server's Tables were missing or wrong.
 //!
 //! Binaries and the runner: see `kubectl_support` (a missing binary fails under `CI=true`).
+//! `KUBEFORGE_KUBECTL_SCENARIOS=name,name` runs only the scenarios named (while iterating).
 
 #[path = "kubectl/auth.rs"]
 mod auth;
@@ -67,7 +74,10 @@ mod kubectl_support;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use auth::auth;
-use cluster::{cascade, columns, describe, diff, edit, server_side_apply, workloads};
+use cluster::{
+    cascade, columns, csa_to_ssa, describe, diff, edit, rollout_history, server_side_apply,
+    workloads,
+};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
@@ -89,8 +99,14 @@ kubectl_versions!();
 /// returning `name: error` for every one that failed.
 macro_rules! run_scenarios {
     ($k:expr, [$($scenario:ident),* $(,)?]) => {{
+        let only = std::env::var("KUBEFORGE_KUBECTL_SCENARIOS").ok();
         let runs: Vec<ScenarioRun<'_>> = vec![$(
             Box::pin(async {
+                if only.as_deref().is_some_and(|only| {
+                    !only.split(',').any(|s| s.trim() == stringify!($scenario))
+                }) {
+                    return Ok(());
+                }
                 let started = Instant::now();
                 let result = $scenario($k).await;
                 eprintln!("  {:<16} {:>6.1?}", stringify!($scenario), started.elapsed());
@@ -141,9 +157,11 @@ async fn suite(version: &str) {
             errors,
             columns,
             server_side_apply,
+            csa_to_ssa,
             edit,
             diff,
             workloads,
+            rollout_history,
             cascade,
             describe,
             auth,

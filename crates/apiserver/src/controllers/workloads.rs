@@ -5,6 +5,16 @@
 //!   current one is scaled to the desired replicas and older ones to zero, and the Deployment's
 //!   status (replicas, updated/ready/available replicas, observedGeneration, conditions
 //!   Available and Progressing, revision annotation) follows, so `kubectl rollout status` completes.
+//! - Revisions as upstream's deployment controller keeps them (`sync.go`, `deployment_util.go`):
+//!   the ReplicaSet whose template equals the Deployment's (ignoring `pod-template-hash`) is the
+//!   new one, reused when a rollback brings its template back; it gets revision max(old) + 1
+//!   (`deployment.kubernetes.io/revision`), its earlier revisions listed in
+//!   `deployment.kubernetes.io/revision-history`, the Deployment's other annotations, and
+//!   `desired-replicas`/`max-replicas` (replicas, replicas + maxSurge) when scaled; the
+//!   Deployment's revision annotation is the new ReplicaSet's. Once a rollout is complete, old
+//!   ReplicaSets scaled to zero beyond `spec.revisionHistoryLimit` (10 when unset, the API's
+//!   default) are deleted, oldest revision first. So `kubectl rollout history`, `rollout undo
+//!   [--to-revision]` and `rollout status --revision` work as against a cluster.
 //! - ReplicaSets get owned Pods (created or deleted to match replicas), with status.
 //! - Pods without a node are bound to `kubeforge-node`; pods on it are marked Running and Ready
 //!   (the kubelet's part), with an IP.
@@ -250,8 +260,178 @@ async fn reconcile(rest: &Rest, t: &Types, ip: &AtomicU32, index: &Owned, dirty:
 
 type Step = Result<(), crate::status::ApiError>;
 
+/// The annotations the deployment controller keeps.
+const REVISION: &str = "deployment.kubernetes.io/revision";
+const REVISION_HISTORY: &str = "deployment.kubernetes.io/revision-history";
+const DESIRED_REPLICAS: &str = "deployment.kubernetes.io/desired-replicas";
+const MAX_REPLICAS: &str = "deployment.kubernetes.io/max-replicas";
+/// Deployment annotations never copied to its ReplicaSets (upstream's `annotationsToSkip`).
+const ANNOTATIONS_TO_SKIP: &[&str] = &[
+    crate::rest::apply::LAST_APPLIED,
+    REVISION,
+    REVISION_HISTORY,
+    DESIRED_REPLICAS,
+    MAX_REPLICAS,
+    "deprecated.deployment.rollback.to",
+];
+/// How long `revision-history` may grow (upstream's `maxRevHistoryLengthInChars`).
+const MAX_REVISION_HISTORY_CHARS: usize = 2000;
+/// `spec.revisionHistoryLimit` when unset (the API's default; this server does not default it).
+const DEFAULT_REVISION_HISTORY_LIMIT: i64 = 10;
+
+/// The revision of ReplicaSet `rs` (0 without a valid one).
+fn revision(rs: &Value) -> i64 {
+    annotations(rs)
+        .and_then(|a| a.get(REVISION))
+        .and_then(Value::as_str)
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
+}
+
+fn annotations(v: &Value) -> Option<&serde_json::Map<String, Value>> {
+    v.pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+}
+
+/// `value` (an int or a percentage of `total`) resolved as upstream's
+/// `GetScaledValueFromIntOrPercent`.
+fn scaled(value: Option<&Value>, default: &str, total: i64, round_up: bool) -> i64 {
+    let value = value.cloned().unwrap_or_else(|| json!(default));
+    match &value {
+        Value::Number(n) => n.as_i64().unwrap_or(0),
+        Value::String(p) => match p.strip_suffix('%').and_then(|n| n.parse::<i64>().ok()) {
+            Some(pct) if round_up => (pct * total + 99) / 100,
+            Some(pct) => pct * total / 100,
+            None => p.parse().unwrap_or(0),
+        },
+        _ => 0,
+    }
+}
+
+/// maxSurge of Deployment `d` resolved against `replicas` (0 for `Recreate`).
+fn max_surge(d: &Value, replicas: i64) -> i64 {
+    if s(d, "/spec/strategy/type") == "Recreate" {
+        return 0;
+    }
+    scaled(
+        d.pointer("/spec/strategy/rollingUpdate/maxSurge"),
+        "25%",
+        replicas,
+        true,
+    )
+}
+
+/// A pod template as upstream's `EqualIgnoreHash` compares it: without the `pod-template-hash`
+/// label, and with nulls and empty maps and lists (semantically absent) left out.
+fn template_key(template: &Value) -> Value {
+    fn normalize(v: &Value) -> Option<Value> {
+        match v {
+            Value::Null => None,
+            Value::Object(m) => {
+                let m: serde_json::Map<String, Value> = m
+                    .iter()
+                    .filter_map(|(k, v)| normalize(v).map(|v| (k.clone(), v)))
+                    .collect();
+                (!m.is_empty()).then_some(Value::Object(m))
+            }
+            Value::Array(items) => (!items.is_empty()).then(|| {
+                Value::Array(
+                    items
+                        .iter()
+                        .map(|i| normalize(i).unwrap_or(Value::Null))
+                        .collect(),
+                )
+            }),
+            other => Some(other.clone()),
+        }
+    }
+    let mut t = template.clone();
+    if let Some(labels) = t
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        labels.shift_remove("pod-template-hash");
+    }
+    normalize(&t).unwrap_or(Value::Null)
+}
+
+/// Upstream's `SetNewReplicaSetAnnotations` on the annotations of the new ReplicaSet: the
+/// Deployment's annotations copied, the revision raised to `new_revision` (the earlier one
+/// appended to the revision history: a rollback), and for a ReplicaSet about to be created the
+/// replicas annotations. Returns whether anything changed.
+fn set_new_rs_annotations(
+    d: &Value,
+    rs: &mut serde_json::Map<String, Value>,
+    new_revision: i64,
+    exists: bool,
+    replicas: (i64, i64),
+) -> bool {
+    let mut changed = false;
+    for (k, v) in annotations(d).into_iter().flatten() {
+        if ANNOTATIONS_TO_SKIP.contains(&k.as_str()) || rs.get(k) == Some(v) {
+            continue;
+        }
+        rs.insert(k.clone(), v.clone());
+        changed = true;
+    }
+    let old = rs.get(REVISION).and_then(Value::as_str).map(str::to_string);
+    let old_revision = match old.as_deref() {
+        None | Some("") => 0,
+        Some(r) => match r.parse::<i64>() {
+            Ok(r) => r,
+            Err(_) => return false,
+        },
+    };
+    if old_revision < new_revision {
+        rs.insert(REVISION.into(), json!(new_revision.to_string()));
+        changed = true;
+        if let Some(old) = old.filter(|o| !o.is_empty()) {
+            let history = rs
+                .get(REVISION_HISTORY)
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if history.is_empty() {
+                rs.insert(REVISION_HISTORY.into(), json!(old));
+            } else {
+                let mut revisions: Vec<&str> = history.split(',').collect();
+                let mut total = history.len() + old.len() + 1;
+                let mut start = 0;
+                while total > MAX_REVISION_HISTORY_CHARS && start < revisions.len() {
+                    total -= revisions[start].len() + 1;
+                    start += 1;
+                }
+                if total <= MAX_REVISION_HISTORY_CHARS {
+                    revisions.drain(..start);
+                    revisions.push(&old);
+                    rs.insert(REVISION_HISTORY.into(), json!(revisions.join(",")));
+                }
+            }
+        }
+    }
+    if !exists {
+        changed |= set_replicas_annotations(rs, replicas);
+    }
+    changed
+}
+
+/// Upstream's `SetReplicasAnnotations`: `desired-replicas` and `max-replicas`.
+fn set_replicas_annotations(
+    rs: &mut serde_json::Map<String, Value>,
+    (desired, max): (i64, i64),
+) -> bool {
+    let mut changed = false;
+    for (key, value) in [(DESIRED_REPLICAS, desired), (MAX_REPLICAS, max)] {
+        let value = json!(value.to_string());
+        if rs.get(key) != Some(&value) {
+            rs.insert(key.into(), value);
+            changed = true;
+        }
+    }
+    changed
+}
+
 async fn deployment(rest: &Rest, t: &Types, index: &Owned, ns: &str, name: &str) -> Step {
-    let Ok(d) = rest.get_value(&t.deployments, Some(ns), name) else {
+    let Ok(mut d) = rest.get_value(&t.deployments, Some(ns), name) else {
         return Ok(());
     };
     if deleting(&d) {
@@ -262,29 +442,33 @@ async fn deployment(rest: &Rest, t: &Types, index: &Owned, ns: &str, name: &str)
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(1);
+    let replicas_annotations = (desired, desired + max_surge(&d, desired));
+    let min_ready = d.pointer("/spec/minReadySeconds").cloned();
     let template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
     let hash = template_hash(&template);
     let owned: Vec<Value> = owned(rest, &t.replicasets, &index.replicasets, &uid)
         .into_iter()
         .filter(|rs| controller_uid(rs).as_deref() == Some(uid.as_str()) && !deleting(rs))
         .collect();
-    let revision = owned
-        .iter()
-        .filter_map(|rs| {
-            s(
-                rs,
-                "/metadata/annotations/deployment.kubernetes.io~1revision",
-            )
-            .parse::<i64>()
-            .ok()
-        })
-        .max()
-        .unwrap_or(0);
+    // The new ReplicaSet: the oldest whose template is the Deployment's (upstream's
+    // FindNewReplicaSet), whatever hash its name carries (a rollback brings one back).
+    let wanted = template_key(&template);
     let current = owned
         .iter()
-        .find(|rs| s(rs, "/metadata/labels/pod-template-hash") == hash);
-    let new_rs_name = format!("{name}-{hash}");
-    match current {
+        .filter(|rs| template_key(rs.pointer("/spec/template").unwrap_or(&Value::Null)) == wanted)
+        .min_by(|a, b| {
+            (s(a, "/metadata/creationTimestamp"), s(a, "/metadata/name"))
+                .cmp(&(s(b, "/metadata/creationTimestamp"), s(b, "/metadata/name")))
+        });
+    let old: Vec<&Value> = owned
+        .iter()
+        .filter(|rs| current.is_none_or(|c| s(c, "/metadata/uid") != s(rs, "/metadata/uid")))
+        .collect();
+    let new_revision = old.iter().map(|rs| revision(rs)).max().unwrap_or(0) + 1;
+    let new_rs_name = current
+        .map(|rs| s(rs, "/metadata/name").to_string())
+        .unwrap_or_else(|| format!("{name}-{hash}"));
+    let current_revision = match current {
         None => {
             let mut tpl = template.clone();
             tpl["metadata"]["labels"]["pod-template-hash"] = json!(hash);
@@ -295,13 +479,24 @@ async fn deployment(rest: &Rest, t: &Types, index: &Owned, ns: &str, name: &str)
                 .cloned()
                 .unwrap_or(json!({}));
             labels["pod-template-hash"] = json!(hash);
-            let rs = json!({
+            let mut rs_annotations = serde_json::Map::new();
+            set_new_rs_annotations(
+                &d,
+                &mut rs_annotations,
+                new_revision,
+                false,
+                replicas_annotations,
+            );
+            let mut rs = json!({
                 "apiVersion": "apps/v1", "kind": "ReplicaSet",
                 "metadata": {"name": new_rs_name, "namespace": ns, "labels": labels,
-                    "annotations": {"deployment.kubernetes.io/revision": (revision + 1).to_string(), "deployment.kubernetes.io/desired-replicas": desired.to_string()},
+                    "annotations": rs_annotations,
                     "ownerReferences": [owner_ref("Deployment", "apps/v1", &d)]},
                 "spec": {"replicas": desired, "selector": selector, "template": tpl},
             });
+            if let Some(m) = &min_ready {
+                rs["spec"]["minReadySeconds"] = m.clone();
+            }
             match rest.create(&t.replicasets, Some(ns), rs, &opts()).await {
                 Ok(_) => {
                     let message =
@@ -311,19 +506,68 @@ async fn deployment(rest: &Rest, t: &Types, index: &Owned, ns: &str, name: &str)
                 Err(e) if e.code == 409 => {}
                 Err(e) => return Err(e),
             }
+            new_revision
         }
-        Some(rs) if rs.pointer("/spec/replicas").and_then(Value::as_i64) != Some(desired) => {
-            scale_rs(rest, t, &d, rs, desired).await?;
+        Some(rs) => {
+            let mut rs_annotations = annotations(rs).cloned().unwrap_or_default();
+            let changed = set_new_rs_annotations(
+                &d,
+                &mut rs_annotations,
+                new_revision,
+                true,
+                replicas_annotations,
+            );
+            if changed || rs.pointer("/spec/minReadySeconds") != min_ready.as_ref() {
+                let patch = json!({"metadata": {"annotations": rs_annotations},
+                    "spec": {"minReadySeconds": min_ready.clone().unwrap_or(Value::Null)}});
+                rest.patch(
+                    &t.replicasets,
+                    Some(ns),
+                    s(rs, "/metadata/name"),
+                    PatchType::Merge,
+                    patch.to_string().as_bytes(),
+                    &opts(),
+                    None,
+                )
+                .await?;
+            }
+            if rs.pointer("/spec/replicas").and_then(Value::as_i64) != Some(desired) {
+                scale_rs(rest, t, &d, rs, desired, replicas_annotations).await?;
+            }
+            rs_annotations
+                .get(REVISION)
+                .and_then(Value::as_str)
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(new_revision)
         }
-        Some(_) => {}
+    };
+    for rs in &old {
+        if rs.pointer("/spec/replicas").and_then(Value::as_i64) != Some(0) {
+            scale_rs(rest, t, &d, rs, 0, replicas_annotations).await?;
+        }
     }
-    for old in owned
-        .iter()
-        .filter(|rs| s(rs, "/metadata/labels/pod-template-hash") != hash)
+    // The Deployment's revision is its new ReplicaSet's (set before the status, as upstream's
+    // getNewReplicaSet does, so a finished rollout shows its revision).
+    let rev = current_revision.to_string();
+    if s(
+        &d,
+        "/metadata/annotations/deployment.kubernetes.io~1revision",
+    ) != rev
     {
-        if old.pointer("/spec/replicas").and_then(Value::as_i64) != Some(0) {
-            scale_rs(rest, t, &d, old, 0).await?;
-        }
+        let patch =
+            json!({"metadata": {"annotations": {"deployment.kubernetes.io/revision": rev}}});
+        d = rest
+            .patch(
+                &t.deployments,
+                Some(ns),
+                name,
+                PatchType::Merge,
+                patch.to_string().as_bytes(),
+                &opts(),
+                None,
+            )
+            .await?
+            .object;
     }
     // Status from the owned ReplicaSets.
     let sum = |p: &str| {
@@ -411,32 +655,59 @@ async fn deployment(rest: &Rest, t: &Types, index: &Owned, ns: &str, name: &str)
         )
         .await?;
     }
-    let rev = current
-        .map(|rs| {
-            s(
-                rs,
-                "/metadata/annotations/deployment.kubernetes.io~1revision",
-            )
-            .to_string()
-        })
-        .unwrap_or_else(|| (revision + 1).to_string());
-    if s(
-        &d,
-        "/metadata/annotations/deployment.kubernetes.io~1revision",
-    ) != rev
-    {
-        let patch =
-            json!({"metadata": {"annotations": {"deployment.kubernetes.io/revision": rev}}});
-        rest.patch(
-            &t.deployments,
-            Some(ns),
-            name,
-            PatchType::Merge,
-            patch.to_string().as_bytes(),
-            &opts(),
-            None,
+    if complete {
+        cleanup(rest, t, &d, &old).await?;
+    }
+    Ok(())
+}
+
+/// Upstream's `cleanupDeployment`: old ReplicaSets beyond the Deployment's
+/// `revisionHistoryLimit` are deleted, oldest revision first, those scaled to zero and settled
+/// only.
+async fn cleanup(rest: &Rest, t: &Types, d: &Value, old: &[&Value]) -> Step {
+    let limit = d
+        .pointer("/spec/revisionHistoryLimit")
+        .and_then(Value::as_i64)
+        .unwrap_or(DEFAULT_REVISION_HISTORY_LIMIT)
+        .max(0);
+    let excess = old.len() as i64 - limit;
+    if excess <= 0 {
+        return Ok(());
+    }
+    let mut by_revision: Vec<&Value> = old.to_vec();
+    by_revision.sort_by(|a, b| {
+        (
+            revision(a),
+            s(a, "/metadata/creationTimestamp"),
+            s(a, "/metadata/name"),
         )
-        .await?;
+            .cmp(&(
+                revision(b),
+                s(b, "/metadata/creationTimestamp"),
+                s(b, "/metadata/name"),
+            ))
+    });
+    let int = |rs: &Value, p: &str| rs.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+    for rs in by_revision.into_iter().take(excess as usize) {
+        if int(rs, "/status/replicas") != 0
+            || int(rs, "/spec/replicas") != 0
+            || int(rs, "/metadata/generation") > int(rs, "/status/observedGeneration")
+        {
+            continue;
+        }
+        match rest
+            .delete(
+                &t.replicasets,
+                Some(s(rs, "/metadata/namespace")),
+                s(rs, "/metadata/name"),
+                &DeleteOptions::default(),
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.code == 404 => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
@@ -448,14 +719,24 @@ fn scaling_event(rest: &Rest, t: &Types, d: &Value, message: String) {
         .normal(rest, d, kind, "ScalingReplicaSet", message);
 }
 
-/// Scales ReplicaSet `rs` of Deployment `d` to `replicas`, recording the event.
-async fn scale_rs(rest: &Rest, t: &Types, d: &Value, rs: &Value, replicas: i64) -> Step {
+/// Scales ReplicaSet `rs` of Deployment `d` to `replicas`, recording the event; as upstream's
+/// `scaleReplicaSet`, the ReplicaSet's replicas annotations become the Deployment's
+/// (`annotations`: its replicas, and replicas + maxSurge).
+async fn scale_rs(
+    rest: &Rest,
+    t: &Types,
+    d: &Value,
+    rs: &Value,
+    replicas: i64,
+    (desired, max): (i64, i64),
+) -> Step {
     let (ns, name) = (s(rs, "/metadata/namespace"), s(rs, "/metadata/name"));
     let from = rs
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
         .unwrap_or(0);
-    let patch = json!({"spec": {"replicas": replicas}, "metadata": {"annotations": {"deployment.kubernetes.io/desired-replicas": replicas.to_string()}}});
+    let patch = json!({"spec": {"replicas": replicas}, "metadata": {"annotations": {
+        (DESIRED_REPLICAS): desired.to_string(), (MAX_REPLICAS): max.to_string()}}});
     rest.patch(
         &t.replicasets,
         Some(ns),

@@ -136,6 +136,51 @@ impl ManagedFields {
         ManagedFields { entries }
     }
 
+    /// A `managedFields` list as a client sent it, decoded as upstream decodes it
+    /// (`DecodeManagedFields`): every entry must name the operation `Apply` or `Update`, an
+    /// apiVersion and the fieldsType `FieldsV1`, and carry a valid field set; the first entry
+    /// that does not is the error. Entries naming the same manager (manager, operation,
+    /// subresource, and apiVersion for `Update`) collapse into the last one.
+    pub fn decode(list: &Value) -> Result<ManagedFields, String> {
+        let Some(items) = list.as_array() else {
+            return Err("managedFields must be a list".into());
+        };
+        let mut out = ManagedFields::default();
+        for (i, item) in items.iter().enumerate() {
+            let operation = match item.get("operation").and_then(Value::as_str) {
+                Some("Apply") => Operation::Apply,
+                Some("Update") => Operation::Update,
+                _ => return Err("operation must be `Apply` or `Update`".into()),
+            };
+            let api_version = item.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            if api_version.is_empty() {
+                return Err("apiVersion must not be empty".into());
+            }
+            match item.get("fieldsType").and_then(Value::as_str).unwrap_or("") {
+                "FieldsV1" => {}
+                "" => return Err(format!("missing fieldsType in managed fields entry {i}")),
+                other => {
+                    return Err(format!(
+                        "invalid fieldsType {other:?} in managed fields entry {i}"
+                    ));
+                }
+            }
+            let entry = Entry::decode(item)
+                .ok_or_else(|| format!("error decoding versioned set of entry {i}"))?;
+            let subresource = entry.subresource.clone();
+            match out.position(
+                &entry.manager,
+                operation,
+                subresource.as_deref(),
+                &entry.api_version,
+            ) {
+                Some(at) => out.entries[at] = entry,
+                None => out.entries.push(entry),
+            }
+        }
+        Ok(out)
+    }
+
     /// The position of an entry.
     pub fn position(
         &self,

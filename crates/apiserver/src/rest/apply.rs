@@ -7,11 +7,19 @@
 //! owns is a conflict (409 with `FieldManagerConflict` causes) unless `force` is set, which
 //! moves the ownership to the applier; applying the value a field already has shares it.
 //! Applying to a missing object creates it; applying through `/status` only touches status.
+//!
+//! As upstream's field manager chain: an existing object without managedFields (they were
+//! reset) first gives its fields to an `Update` manager `before-first-apply`; and for the
+//! manager `kubectl` the client-side apply annotation (`last-applied-configuration`) counts:
+//! conflicts on fields the annotation lists with the value they have are not conflicts (the
+//! object was client-side applied by kubectl; `lastAppliedManager`), and the annotation, if
+//! the object has one, is rewritten from the applied configuration (`lastAppliedUpdater`), so
+//! moving between client-side and server-side apply works as with kube-apiserver.
 
 use super::meta::{meta_mut, meta_str};
-use super::{Rest, WriteOptions, Written, now, parse_rv};
+use super::{Rest, WriteOptions, Written, now};
 use crate::fieldpath::typed::ShapeError;
-use crate::fieldpath::{Entry, ManagedFields, Operation, Path, Schema, Scope, strip_system};
+use crate::fieldpath::{Entry, ManagedFields, Operation, Path, Schema, Scope, Set, strip_system};
 use crate::resource::ResourceType;
 use crate::status::{ApiError, FieldCause};
 use serde_json::{Value, json};
@@ -69,6 +77,22 @@ pub fn apply(
     let mut live_body = live.clone();
     if let Some(m) = live_body.get_mut("metadata").and_then(Value::as_object_mut) {
         m.shift_remove("managedFields");
+    }
+    if managers.entries.is_empty() && !meta_str(live, "uid").is_empty() {
+        // Upstream's skipNonAppliedManager: what an untracked object holds was set by someone.
+        managers.entries.push(Entry {
+            manager: BEFORE_FIRST_APPLY.to_string(),
+            operation: Operation::Update,
+            api_version: who.api_version.to_string(),
+            time: Some(who.time.to_string()),
+            subresource: who.subresource.map(str::to_string),
+            // An update from nothing to the live object: everything it holds was added.
+            fields: who.scope.filter(strip_system(
+                schema
+                    .compare(&Value::Object(Default::default()), &live_body)?
+                    .added,
+            )),
+        });
     }
     let config = who.scope.restrict(config);
     let config_set = schema.field_set(&config)?;
@@ -137,6 +161,148 @@ pub fn apply(
     }
     meta_mut(&mut new).insert("managedFields".into(), managers.encode());
     Ok(new)
+}
+
+/// The manager upstream gives the fields of an object without managedFields on its first apply.
+const BEFORE_FIRST_APPLY: &str = "before-first-apply";
+
+/// The manager `kubectl apply --server-side` uses, for which the client-side apply annotation
+/// counts.
+const KUBECTL: &str = "kubectl";
+
+/// kubectl's client-side apply annotation.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// The fields `live`'s last-applied annotation lists with the value they have in `live`
+/// (upstream's `allowedConflictsFromLastApplied`); `None` without a usable annotation.
+fn last_applied_fields(schema: &Schema, live: &Value, api_version: &str) -> Option<Set> {
+    let text = live
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())?;
+    let last: Value = serde_json::from_str(text).ok()?;
+    if last.get("apiVersion").and_then(Value::as_str) != Some(api_version) {
+        return None;
+    }
+    let mut live_body = live.clone();
+    if let Some(m) = live_body.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.shift_remove("managedFields");
+    }
+    let fields = schema.field_set(&last).ok()?;
+    let cmp = schema.compare(&last, &live_body).ok()?;
+    Some(
+        fields
+            .difference(&cmp.modified)
+            .difference(&cmp.added)
+            .difference(&cmp.removed),
+    )
+}
+
+/// Applies as [`apply`] does, with upstream's `lastAppliedManager`: when `kubectl` (not forcing)
+/// conflicts only on fields the live object's last-applied annotation lists with their current
+/// value, the apply is forced; otherwise the conflicts left are the error.
+fn apply_as_manager(
+    schema: &Schema,
+    live: &Value,
+    config: &Value,
+    who: &Applier<'_>,
+) -> Result<Value, ApplyError> {
+    match apply(schema, live, config, who) {
+        Err(ApplyError::Conflicts(conflicts)) if who.manager == KUBECTL && !who.force => {
+            let Some(allowed) = last_applied_fields(schema, live, who.api_version) else {
+                return Err(ApplyError::Conflicts(conflicts));
+            };
+            let left: Vec<Conflict> = conflicts
+                .into_iter()
+                .filter(|c| !allowed.has(&c.path.0))
+                .collect();
+            if !left.is_empty() {
+                return Err(ApplyError::Conflicts(left));
+            }
+            apply(
+                schema,
+                live,
+                config,
+                &Applier {
+                    force: true,
+                    ..*who
+                },
+            )
+        }
+        other => other,
+    }
+}
+
+/// `value` serialized as Go's `encoding/json` encoder writes an unstructured object: keys
+/// sorted, `<`, `>`, `&`, U+2028 and U+2029 escaped, a newline at the end (what kubectl's and
+/// upstream's last-applied annotations hold).
+fn go_json(value: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&m[k])))
+                        .collect(),
+                )
+            }
+            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    let text = serde_json::to_string(&sorted(value)).unwrap_or_default();
+    // These characters only occur inside strings, where Go writes them as escapes.
+    let mut out = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// Upstream's `lastAppliedUpdater`: after `kubectl` applied `config`, an object that has a
+/// last-applied annotation gets `config` (without that annotation) in it, or loses the
+/// annotation when the annotations would then exceed their size limit (`SetLastApplied`).
+fn update_last_applied(manager: &str, applied: &mut Value, config: &Value) {
+    let has = applied
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(LAST_APPLIED))
+        .and_then(Value::as_str)
+        .is_some_and(|t| !t.is_empty());
+    if manager != KUBECTL || !has {
+        return;
+    }
+    let mut last = config.clone();
+    if let Some(a) = last
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        a.shift_remove(LAST_APPLIED);
+    }
+    let text = go_json(&last);
+    if let Some(a) = applied
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
+        a.insert(LAST_APPLIED.into(), Value::String(text));
+        let size: usize = a
+            .iter()
+            .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+            .sum();
+        if size > crate::validation::TOTAL_ANNOTATION_SIZE_LIMIT {
+            a.shift_remove(LAST_APPLIED);
+        }
+    }
 }
 
 /// The 409 upstream answers for apply conflicts.
@@ -244,6 +410,8 @@ impl Rest {
             ));
         }
         let mut config = parse_config(body)?;
+        // The configuration as sent, for the last-applied annotation.
+        let sent = config.clone();
         let expected = rt.api_version();
         let (group, version, kind) = group_version_kind(&config);
         if (group, version, kind) != (rt.group.as_str(), rt.version.as_str(), rt.kind.as_str()) {
@@ -301,7 +469,8 @@ impl Rest {
                 time: &time,
             };
             let empty = json!({"apiVersion": expected, "kind": rt.kind});
-            let obj = apply(&schema, &empty, &config, &who).map_err(apply_error)?;
+            let mut obj = apply(&schema, &empty, &config, &who).map_err(apply_error)?;
+            update_last_applied(&opts.field_manager, &mut obj, &sent);
             match self.create(rt, namespace, obj, &apply_opts).await {
                 Err(e) if e.code == 409 && e.reason == "AlreadyExists" => {}
                 other => return other,
@@ -317,11 +486,12 @@ impl Rest {
                 force: opts.force,
                 time: &time,
             };
-            let applied = apply(&schema, current, &config, &who).map_err(apply_error)?;
+            let mut applied =
+                apply_as_manager(&schema, current, &config, &who).map_err(apply_error)?;
+            update_last_applied(&opts.field_manager, &mut applied, &sent);
             let precondition = match meta_str(&applied, "resourceVersion") {
-                "" => None,
                 rv if rv == meta_str(current, "resourceVersion") => None,
-                rv => Some(parse_rv(rv)?),
+                rv => super::write::update_precondition(rt, name, rv)?,
             };
             let (decoded, warnings) = self.decode_for_write(rt, applied, opts)?;
             Ok((decoded, warnings, precondition))

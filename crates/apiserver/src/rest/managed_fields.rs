@@ -8,6 +8,15 @@
 //! without fields disappear. Field sets are encoded as upstream encodes them (`FieldsV1` with
 //! `k:` keys for list-map items and `v:` for set items), so they interoperate with the `Apply`
 //! entries of server-side apply.
+//!
+//! The entries a write starts from are upstream's (`decodeLiveOrNew`): those the client sent in
+//! `metadata.managedFields` when they decode (so a client may rewrite them, as kubectl does when
+//! it moves client-side apply's fields to server-side apply), none when it sent an empty list
+//! or a list of one empty entry (a reset), the stored ones otherwise (a client that does not
+//! know the field, or sent entries that do not decode, loses nothing; the request does not
+//! fail). Writes through a subresource always start from the stored ones. As upstream's
+//! `skipNonAppliedManager`, an existing object without entries is not tracked by updates (only
+//! the next apply starts tracking again), so a reset sticks.
 
 use crate::fieldpath::typed::Comparison;
 use crate::fieldpath::{Entry, ManagedFields, Operation, Schema, Scope, strip_system};
@@ -44,9 +53,45 @@ fn body(obj: &Value) -> Cow<'_, Value> {
     Cow::Owned(v)
 }
 
-/// Computes the new `metadata.managedFields` for a create (`old` None) or update.
-pub fn record(old: Option<&Value>, new: &Value, write: &Write<'_>) -> Value {
-    let mut managers = old.map(ManagedFields::of).unwrap_or_default();
+/// Whether a client-sent `managedFields` asks to reset them: an empty list, or a list of one
+/// empty entry.
+fn is_reset(list: &Value) -> bool {
+    match list.as_array().map(Vec::as_slice) {
+        Some([]) => true,
+        Some([Value::Object(entry)]) => entry.is_empty(),
+        _ => false,
+    }
+}
+
+/// The entries a write starts from (upstream's `decodeLiveOrNew`, see the module docs).
+fn starting_entries(old: Option<&Value>, new: &Value, subresource: bool) -> ManagedFields {
+    let live = || old.map(ManagedFields::of).unwrap_or_default();
+    if subresource {
+        return live();
+    }
+    let Some(sent) = new
+        .pointer("/metadata/managedFields")
+        .filter(|v| !v.is_null())
+    else {
+        return live();
+    };
+    if is_reset(sent) {
+        return ManagedFields::default();
+    }
+    match ManagedFields::decode(sent) {
+        Ok(m) if !m.entries.is_empty() => m,
+        _ => live(),
+    }
+}
+
+/// Computes the new `metadata.managedFields` for a create (`old` None) or update of `new`,
+/// whose own `metadata.managedFields` is what the client sent. `None`: the object has no
+/// entries (after a reset, or an update of an object that has none).
+pub fn record(old: Option<&Value>, new: &Value, write: &Write<'_>) -> Option<Value> {
+    let mut managers = starting_entries(old, new, write.subresource.is_some());
+    if managers.entries.is_empty() && old.is_some() {
+        return None;
+    }
     let old_body = old.map_or_else(|| Cow::Owned(Value::Object(Map::new())), body);
     let new_body = body(new);
     let cmp = write
@@ -92,7 +137,8 @@ pub fn record(old: Option<&Value>, new: &Value, write: &Write<'_>) -> Value {
             fields: changed,
         }),
     }
-    managers.encode()
+    let encoded = managers.encode();
+    (encoded.as_array().is_some_and(|a| !a.is_empty())).then_some(encoded)
 }
 
 #[cfg(test)]
@@ -118,7 +164,7 @@ mod tests {
         let schema = Schema::builtin::<ConfigMap>();
         let v1 =
             json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "data": {"a": "1", "b": "2"}});
-        let mf = record(None, &v1, &w("creator", &schema));
+        let mf = record(None, &v1, &w("creator", &schema)).expect("entries");
         assert_eq!(
             mf[0]["fieldsV1"],
             json!({"f:data": {".": {}, "f:a": {}, "f:b": {}}, "f:metadata": {"f:labels": {".": {}, "f:x": {}}}})
@@ -126,14 +172,14 @@ mod tests {
         // Set items are recorded by value.
         let with_finalizers = json!({"metadata": {"name": "a", "finalizers": ["f"]}});
         assert_eq!(
-            record(None, &with_finalizers, &w("creator", &schema))[0]["fieldsV1"],
+            record(None, &with_finalizers, &w("creator", &schema)).expect("entries")[0]["fieldsV1"],
             json!({"f:metadata": {"f:finalizers": {".": {}, "v:\"f\"": {}}}})
         );
         let mut old = v1.clone();
         old["metadata"]["managedFields"] = mf;
         let v2 =
             json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "data": {"a": "9", "b": "2"}});
-        let mf2 = record(Some(&old), &v2, &w("editor", &schema));
+        let mf2 = record(Some(&old), &v2, &w("editor", &schema)).expect("entries");
         assert_eq!(mf2.as_array().map(Vec::len), Some(2));
         assert_eq!(
             mf2[0]["fieldsV1"],
@@ -145,7 +191,7 @@ mod tests {
         let mut old = v2.clone();
         old["metadata"]["managedFields"] = mf2;
         let v3 = json!({"metadata": {"name": "a", "labels": {"x": "1"}}, "data": {"a": "9"}});
-        let mf3 = record(Some(&old), &v3, &w("remover", &schema));
+        let mf3 = record(Some(&old), &v3, &w("remover", &schema)).expect("entries");
         assert_eq!(mf3.as_array().map(Vec::len), Some(2));
         assert_eq!(
             mf3[0]["fieldsV1"],
@@ -161,7 +207,7 @@ mod tests {
         let mut write = w("kubectl-edit", &schema);
         write.api_version = "apps/v1";
         write.status_subresource = true;
-        let mf = record(None, &old, &write);
+        let mf = record(None, &old, &write).expect("entries");
         let fields = &mf[0]["fieldsV1"];
         assert!(fields.get("f:status").is_none(), "{fields}");
         assert_eq!(
@@ -175,7 +221,7 @@ mod tests {
         new["status"]["replicas"] = json!(2);
         write.subresource = Some("status");
         write.manager = "controller";
-        let mf2 = record(Some(&live), &new, &write);
+        let mf2 = record(Some(&live), &new, &write).expect("entries");
         assert_eq!(mf2.as_array().map(Vec::len), Some(2));
         let controller = mf2
             .as_array()

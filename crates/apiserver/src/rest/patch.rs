@@ -1,7 +1,7 @@
 //! PATCH: JSON patch, JSON merge patch, strategic merge patch (built-ins) and apply patches.
 
 use super::meta::meta_str;
-use super::{Rest, WriteOptions, Written, parse_rv};
+use super::{Rest, WriteOptions, Written};
 use crate::resource::ResourceType;
 use crate::status::ApiError;
 use serde_json::Value;
@@ -137,9 +137,8 @@ impl Rest {
         self.guaranteed_update(rt, namespace, name, opts, subresource, |current| {
             let patched = Self::apply_patch(rt, current, patch_type, body)?;
             let precondition = match meta_str(&patched, "resourceVersion") {
-                "" => None,
                 rv if rv == meta_str(current, "resourceVersion") => None,
-                rv => Some(parse_rv(rv)?),
+                rv => super::write::update_precondition(rt, name, rv)?,
             };
             let (decoded, warnings) = self.decode_for_write(rt, patched, opts)?;
             if meta_str(&decoded, "name") != name {

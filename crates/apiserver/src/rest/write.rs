@@ -84,6 +84,34 @@ fn stored_form(rt: &ResourceType, obj: &Value) -> Encoded {
     }
 }
 
+/// The resourceVersion precondition of an update whose object carries `rv`. As upstream's
+/// store, "" and "0" are no version at all (both parse to 0): an unconditional update, which
+/// only strategies allowing it accept (`must be specified for an update` otherwise), so an
+/// object exported with `resourceVersion: "0"` is replaced unconditionally.
+pub(crate) fn update_precondition(
+    rt: &ResourceType,
+    name: &str,
+    rv: &str,
+) -> Result<Option<u64>, ApiError> {
+    match rv {
+        "" | "0" if rt.strategy.allow_unconditional_update() => Ok(None),
+        "" | "0" => Err(ApiError::invalid(
+            &rt.group,
+            &rt.kind,
+            name,
+            // Upstream's value is the parsed uint64, which Go prints as `0x0`.
+            vec![FieldCause {
+                reason: "FieldValueInvalid",
+                field: "metadata.resourceVersion".into(),
+                message:
+                    "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+                        .into(),
+            }],
+        )),
+        rv => Ok(Some(parse_rv(rv)?)),
+    }
+}
+
 impl Rest {
     /// Checks type meta, decodes through the strategy and applies `fieldValidation`.
     pub(crate) fn decode_for_write(
@@ -166,6 +194,12 @@ impl Rest {
             .managed_fields_computed
             .then(|| obj.pointer("/metadata/managedFields").cloned())
             .flatten();
+        // What the client sent, for the managedFields a create starts from.
+        let sent_mf = if opts.managed_fields_computed {
+            None
+        } else {
+            obj.pointer("/metadata/managedFields").cloned()
+        };
         {
             let m = meta_mut(&mut obj);
             if rt.namespaced {
@@ -224,21 +258,29 @@ impl Rest {
         self.check_namespace(rt, namespace)?;
         let av = rt.api_version();
         let mf = match applied_mf {
-            Some(mf) => mf,
-            None => managed_fields::record(
-                None,
-                &obj,
-                &Write {
-                    manager: &opts.field_manager,
-                    api_version: &av,
-                    time: &time,
-                    subresource: None,
-                    schema: &rt.strategy.field_schema(),
-                    status_subresource: rt.status,
-                },
-            ),
+            Some(mf) => Some(mf),
+            None => {
+                if let Some(sent) = sent_mf {
+                    meta_mut(&mut obj).insert("managedFields".into(), sent);
+                }
+                managed_fields::record(
+                    None,
+                    &obj,
+                    &Write {
+                        manager: &opts.field_manager,
+                        api_version: &av,
+                        time: &time,
+                        subresource: None,
+                        schema: &rt.strategy.field_schema(),
+                        status_subresource: rt.status,
+                    },
+                )
+            }
         };
-        meta_mut(&mut obj).insert("managedFields".into(), mf);
+        match mf {
+            Some(mf) => meta_mut(&mut obj).insert("managedFields".into(), mf),
+            None => meta_mut(&mut obj).shift_remove("managedFields"),
+        };
         let generate = meta_str(&obj, "generateName").to_string();
         let fixed_name = meta_str(&obj, "name").to_string();
         for attempt in 0..RETRIES {
@@ -319,6 +361,13 @@ impl Rest {
             .managed_fields_computed
             .then(|| new.pointer("/metadata/managedFields").cloned())
             .flatten();
+        // What the client sent (a body or a patch may rewrite managedFields); the main endpoint
+        // only, as upstream ignores them through subresources.
+        let sent_mf = if opts.managed_fields_computed || subresource.is_some() {
+            None
+        } else {
+            new.pointer("/metadata/managedFields").cloned()
+        };
         if subresource == Some("finalize") {
             // Only spec.finalizers change (the namespace finalize subresource).
             let finalizers = new
@@ -424,8 +473,14 @@ impl Rest {
             meta_mut(&mut new).insert("managedFields".into(), mf);
             return Ok((old_cmp != new).then_some(new));
         }
-        if old_cmp == new {
+        let rewrites_mf = sent_mf
+            .as_ref()
+            .is_some_and(|sent| Some(sent) != old.pointer("/metadata/managedFields"));
+        if old_cmp == new && !rewrites_mf {
             return Ok(None);
+        }
+        if let Some(sent) = sent_mf {
+            meta_mut(&mut new).insert("managedFields".into(), sent);
         }
         let av = rt.api_version();
         let time = now();
@@ -441,8 +496,12 @@ impl Rest {
                 status_subresource: rt.status,
             },
         );
-        meta_mut(&mut new).insert("managedFields".into(), mf);
-        Ok(Some(new))
+        match mf {
+            Some(mf) => meta_mut(&mut new).insert("managedFields".into(), mf),
+            None => meta_mut(&mut new).shift_remove("managedFields"),
+        };
+        // Entries that did not decode leave the stored ones, and maybe nothing changed at all.
+        Ok((old_cmp != new).then_some(new))
     }
 
     /// Reads, transforms and writes one object, retrying on races it did not ask to detect.
@@ -553,24 +612,7 @@ impl Rest {
                 ));
             }
         }
-        let precondition = match meta_str(&obj, "resourceVersion") {
-            "" => {
-                if !rt.strategy.allow_unconditional_update() {
-                    return Err(ApiError::invalid(
-                        &rt.group,
-                        &rt.kind,
-                        name,
-                        vec![FieldCause::invalid(
-                            "metadata.resourceVersion",
-                            &json!("0x0"),
-                            "must be specified for an update",
-                        )],
-                    ));
-                }
-                None
-            }
-            rv => Some(parse_rv(rv)?),
-        };
+        let precondition = update_precondition(rt, name, meta_str(&obj, "resourceVersion"))?;
         meta_mut(&mut obj).insert("name".into(), json!(name));
         self.guaranteed_update(rt, namespace, name, opts, subresource, |_| {
             Ok((obj.clone(), warnings.clone(), precondition))

@@ -400,7 +400,7 @@ pub(crate) async fn columns(k: &Kubectl) -> Result<()> {
     Ok(())
 }
 
-/// `apply --server-side`: a conflict with client-side apply's manager, `--force-conflicts`, a
+/// `apply --server-side`: a conflict with `kubectl create`'s manager, `--force-conflicts`, a
 /// conflict between two appliers, shared ownership and removal of a field no longer applied.
 pub(crate) async fn server_side_apply(k: &Kubectl) -> Result<()> {
     let cm = |data: &str| {
@@ -409,12 +409,13 @@ pub(crate) async fn server_side_apply(k: &Kubectl) -> Result<()> {
         )
     };
     k.namespace("ssa").await?;
-    k.apply("ssa-one.yaml", &cm("{key: one}")).await?;
+    let one = k.manifest("ssa-one.yaml", &cm("{key: one}"))?;
+    k.ok(&["create", "-f", &one]).await?;
     let two = k.manifest("ssa-two.yaml", &cm("{key: two, extra: x}"))?;
     let err = k.fails(&["apply", "--server-side", "-f", &two]).await?;
     ensure!(
         err.contains(
-            r#"Apply failed with 1 conflict: conflict with "kubectl-client-side-apply" using v1: .data.key"#
+            r#"Apply failed with 1 conflict: conflict with "kubectl-create" using v1: .data.key"#
         ),
         "unexpected conflict message:\n{err}"
     );
@@ -483,6 +484,279 @@ pub(crate) async fn server_side_apply(k: &Kubectl) -> Result<()> {
         data,
         json!({"key": "two", "own": "b"}),
         "data after kubectl's fields were dropped",
+    )?;
+    Ok(())
+}
+
+/// From client-side to server-side apply, as upstream's `test/cmd/apply.sh` does it: `apply
+/// --server-side` after `apply` succeeds (kube-apiserver forgives kubectl's conflicts on fields
+/// it last applied, and kubectl moves client-side apply's fields to itself by rewriting
+/// managedFields), `diff --server-side` exits 0 without and 1 with changes, a field dropped
+/// from the file is removed, and the last-applied annotation follows server-side apply, so a
+/// client-side apply after it removes what only server-side apply had set.
+pub(crate) async fn csa_to_ssa(k: &Kubectl) -> Result<()> {
+    let ns = "migrate";
+    k.namespace(ns).await?;
+    let cm = |data: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: test\n  namespace: migrate\ndata:\n{data}"
+        )
+    };
+    let data = || async {
+        let v = k.json(&["get", "cm", "test", "-n", ns]).await?;
+        Ok::<Value, anyhow::Error>(v["data"].clone())
+    };
+    let out = k
+        .apply("migrate-1.yaml", &cm("  key: value\n  legacy: unused\n"))
+        .await?;
+    expect_line(&out, "configmap/test created")?;
+    // A changed value: kubectl-client-side-apply owns `key`, but kubectl last applied it, so
+    // neither a server-side diff nor a server-side apply conflicts.
+    let second = k.manifest("migrate-2.yaml", &cm("  key: value2\n  legacy: unused\n"))?;
+    let out = k.run(&["diff", "--server-side", "-f", &second]).await?;
+    expect_eq(
+        out.code,
+        Some(1),
+        "exit code of diff --server-side after apply",
+    )?;
+    ensure!(
+        out.stdout.lines().any(|l| l == "-  key: value")
+            && out.stdout.lines().any(|l| l == "+  key: value2"),
+        "expected the changed key in the diff:\n{}{}",
+        out.stdout,
+        out.stderr
+    );
+    let out = k.ok(&["apply", "--server-side", "-f", &second]).await?;
+    expect_line(&out, "configmap/test serverside-applied")?;
+    let managers = k
+        .jsonpath(
+            &["get", "cm", "test", "-n", ns, "--show-managed-fields"],
+            r#"{range .metadata.managedFields[*]}{.manager}/{.operation}{"\n"}{end}"#,
+        )
+        .await?;
+    let mut managers: Vec<&str> = managers.lines().collect();
+    managers.sort();
+    expect_eq(
+        managers,
+        vec!["kubectl-last-applied/Apply", "kubectl/Apply"],
+        "managers after the migration",
+    )?;
+
+    let out = k.run(&["diff", "--server-side", "-f", &second]).await?;
+    ensure!(
+        out.code == Some(0) && out.stdout.is_empty(),
+        "diff --server-side without changes: exit {:?}\n{}{}",
+        out.code,
+        out.stdout,
+        out.stderr
+    );
+    let third = k.manifest("migrate-3.yaml", &cm("  key: value3\n  legacy: unused\n"))?;
+    let out = k.run(&["diff", "--server-side", "-f", &third]).await?;
+    expect_eq(
+        out.code,
+        Some(1),
+        "exit code of diff --server-side with changes",
+    )?;
+    ensure!(
+        out.stdout.lines().any(|l| l == "-  key: value2")
+            && out.stdout.lines().any(|l| l == "+  key: value3"),
+        "expected the changed key in the diff:\n{}{}",
+        out.stdout,
+        out.stderr
+    );
+
+    // Dropping `legacy` from the file removes it: kubectl owns it now.
+    let fourth = k.manifest("migrate-4.yaml", &cm("  key: value2\n  ssaKey: ssaValue\n"))?;
+    let out = k.ok(&["apply", "--server-side", "-f", &fourth]).await?;
+    expect_line(&out, "configmap/test serverside-applied")?;
+    expect_eq(
+        data().await?,
+        json!({"key": "value2", "ssaKey": "ssaValue"}),
+        "data after dropping legacy",
+    )?;
+    let last = k
+        .jsonpath(
+            &["get", "cm", "test", "-n", ns],
+            r#"{.metadata.annotations.kubectl\.kubernetes\.io/last-applied-configuration}"#,
+        )
+        .await?;
+    ensure!(
+        last.contains(r#""ssaKey":"ssaValue""#) && !last.contains("legacy"),
+        "last-applied annotation not kept up to date: {last}"
+    );
+    // Back to client-side apply: what only server-side apply had set goes.
+    let out = k
+        .apply("migrate-5.yaml", &cm("  key: value2\n  newKey: newValue\n"))
+        .await?;
+    expect_line(&out, "configmap/test configured")?;
+    expect_eq(
+        data().await?,
+        json!({"key": "value2", "newKey": "newValue"}),
+        "data after client-side apply again",
+    )?;
+    Ok(())
+}
+
+/// Revisions of a Deployment: `set image` twice, `rollout history` (and `--revision`), `rollout
+/// undo` (reusing the earlier ReplicaSet, which becomes the next revision), `undo
+/// --to-revision`, a skipped undo, and `rollout status --revision`.
+pub(crate) async fn rollout_history(k: &Kubectl) -> Result<()> {
+    let ns = "history";
+    k.namespace(ns).await?;
+    k.ok(&["create", "deployment", "web", "-n", ns, "--image=nginx:1.0"])
+        .await?;
+    let status = |revision: Option<&'static str>| async move {
+        let flag = revision.map(|r| format!("--revision={r}"));
+        let mut args = vec![
+            "rollout",
+            "status",
+            "deployment/web",
+            "-n",
+            ns,
+            "--timeout=60s",
+        ];
+        args.extend(flag.as_deref());
+        let out = k.ok(&args).await?;
+        expect_line(&out, r#"deployment "web" successfully rolled out"#)
+    };
+    status(None).await.context("first rollout")?;
+    for image in ["nginx=nginx:1.1", "nginx=nginx:1.2"] {
+        k.ok(&["set", "image", "deployment/web", "-n", ns, image])
+            .await?;
+        status(None)
+            .await
+            .with_context(|| format!("rollout of {image}"))?;
+    }
+    let history = || async {
+        let out = k
+            .ok(&["rollout", "history", "deployment/web", "-n", ns])
+            .await?;
+        let mut lines = out.lines().filter(|l| !l.trim().is_empty());
+        expect_eq(
+            lines.next().map(str::trim),
+            Some("deployment.apps/web"),
+            "history title",
+        )?;
+        expect_eq(
+            lines
+                .next()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>()),
+            Some(vec!["REVISION", "CHANGE-CAUSE"]),
+            "history header",
+        )?;
+        let rows: Vec<String> = lines
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        Ok::<Vec<String>, anyhow::Error>(rows)
+    };
+    let rows =
+        |revs: &[&str]| -> Vec<String> { revs.iter().map(|r| format!("{r} <none>")).collect() };
+    expect_eq(
+        history().await?,
+        rows(&["1", "2", "3"]),
+        "history after two updates",
+    )?;
+    let out = k
+        .ok(&[
+            "rollout",
+            "history",
+            "deployment/web",
+            "-n",
+            ns,
+            "--revision=2",
+        ])
+        .await?;
+    expect_line(&out, "deployment.apps/web with revision #2")?;
+    ensure!(
+        out.lines()
+            .any(|l| l.trim().starts_with("Image:") && l.trim().ends_with("nginx:1.1")),
+        "revision 2's template should run nginx:1.1:\n{out}"
+    );
+
+    let image = || async {
+        k.jsonpath(
+            &["get", "deploy", "web", "-n", ns],
+            "{.spec.template.spec.containers[0].image}",
+        )
+        .await
+    };
+    let out = k
+        .ok(&["rollout", "undo", "deployment/web", "-n", ns])
+        .await?;
+    expect_line(&out, "deployment.apps/web rolled back")?;
+    // Without a revision first: `--revision` does not wait for the controller to get there.
+    status(None).await.context("rollout after undo")?;
+    status(Some("4"))
+        .await
+        .context("rollout after undo, its revision")?;
+    expect_eq(image().await?.as_str(), "nginx:1.1", "image after undo")?;
+    expect_eq(
+        history().await?,
+        rows(&["1", "3", "4"]),
+        "history after undo",
+    )?;
+    let replicasets = k
+        .jsonpath(&["get", "rs", "-n", ns], "{.items[*].metadata.name}")
+        .await?;
+    expect_eq(
+        replicasets.split_whitespace().count(),
+        3,
+        "ReplicaSets after undo (the earlier one is reused)",
+    )?;
+
+    let out = k
+        .ok(&[
+            "rollout",
+            "undo",
+            "deployment/web",
+            "-n",
+            ns,
+            "--to-revision=1",
+        ])
+        .await?;
+    expect_line(&out, "deployment.apps/web rolled back")?;
+    // Without a revision first: `--revision` does not wait for the controller to get there.
+    status(None).await.context("rollout after undo to 1")?;
+    status(Some("5"))
+        .await
+        .context("rollout after undo to 1, its revision")?;
+    expect_eq(
+        image().await?.as_str(),
+        "nginx:1.0",
+        "image after undo to 1",
+    )?;
+    expect_eq(
+        history().await?,
+        rows(&["3", "4", "5"]),
+        "history after undo to 1",
+    )?;
+    let err = k
+        .fails(&[
+            "rollout",
+            "status",
+            "deployment/web",
+            "-n",
+            ns,
+            "--revision=4",
+        ])
+        .await?;
+    ensure!(
+        err.contains("desired revision (4) is different from the running revision (5)"),
+        "unexpected rollout status error:\n{err}"
+    );
+    let out = k
+        .ok(&[
+            "rollout",
+            "undo",
+            "deployment/web",
+            "-n",
+            ns,
+            "--to-revision=5",
+        ])
+        .await?;
+    expect_line(
+        &out,
+        "deployment.apps/web skipped rollback (current template already matches revision 5)",
     )?;
     Ok(())
 }

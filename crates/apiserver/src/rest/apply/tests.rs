@@ -134,7 +134,9 @@ fn run(schema: &Schema, ops: &[Op], name: &str) -> Value {
                     },
                 );
                 live = object.clone();
-                meta_mut(&mut live).insert("managedFields".into(), mf);
+                if let Some(mf) = mf {
+                    meta_mut(&mut live).insert("managedFields".into(), mf);
+                }
             }
         }
     }
@@ -580,7 +582,7 @@ fn conflict_errors_read_like_upstream() {
         },
     );
     let mut live = live;
-    live["metadata"]["managedFields"] = mf;
+    live["metadata"]["managedFields"] = mf.expect("entries");
     let who = Applier {
         manager: "kubectl",
         api_version: "v1",
@@ -780,4 +782,29 @@ fn undeclared_fields_and_system_metadata_are_not_owned() {
         out["metadata"]["managedFields"][0]["fieldsV1"],
         json!({"f:data": {"f:k": {}}, "f:metadata": {"f:finalizers": {"v:\"x\"": {}}}})
     );
+}
+
+#[test]
+fn last_applied_is_written_as_go_encodes_it() {
+    assert_eq!(
+        super::go_json(&json!({"z": 1, "a": {"y": "<a&b>", "b": [true, null]}, "m": "\u{2028}"})),
+        "{\"a\":{\"b\":[true,null],\"y\":\"\\u003ca\\u0026b\\u003e\"},\"m\":\"\\u2028\",\"z\":1}\n"
+    );
+    // Only kubectl's applies rewrite it, and only where there is one.
+    let config = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "a", "annotations": {(LAST_APPLIED): "old", "x": "y"}}});
+    let mut applied = json!({"metadata": {"annotations": {(LAST_APPLIED): "old"}}});
+    super::update_last_applied("someone", &mut applied, &config);
+    assert_eq!(
+        applied["metadata"]["annotations"][super::LAST_APPLIED],
+        "old"
+    );
+    super::update_last_applied("kubectl", &mut applied, &config);
+    assert_eq!(
+        applied["metadata"]["annotations"][super::LAST_APPLIED],
+        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"annotations\":{\"x\":\"y\"},\"name\":\"a\"}}\n"
+    );
+    let mut without = json!({"metadata": {"name": "a"}});
+    super::update_last_applied("kubectl", &mut without, &config);
+    assert_eq!(without, json!({"metadata": {"name": "a"}}));
 }
