@@ -89,6 +89,7 @@ pub(crate) fn check_fields(
                 r.field
             )));
         }
+        r.unset = rt.strategy.unset_field(&r.field).to_string();
         r.field = rt.strategy.stored_field(&r.field).into_owned();
     }
     Ok(stored)

@@ -201,6 +201,7 @@ impl Rest {
             }
         }
         if rt.status
+            && !rt.strategy.keeps_status_on_create()
             && let Some(map) = obj.as_object_mut()
         {
             map.remove("status");

@@ -13,16 +13,19 @@ impl PodStrategy {
     /// The strategy.
     pub fn new() -> Self {
         PodStrategy {
-            typed: Typed::new().printer(&crate::table::POD).fields(&[
-                "spec.nodeName",
-                "spec.restartPolicy",
-                "spec.schedulerName",
-                "spec.serviceAccountName",
-                "spec.hostNetwork",
-                "status.phase",
-                "status.podIP",
-                "status.nominatedNodeName",
-            ]),
+            typed: Typed::new()
+                .printer(&crate::table::POD)
+                .fields(&[
+                    "spec.nodeName",
+                    "spec.restartPolicy",
+                    "spec.schedulerName",
+                    "spec.serviceAccountName",
+                    "spec.hostNetwork",
+                    "status.phase",
+                    "status.podIP",
+                    "status.nominatedNodeName",
+                ])
+                .unset_values(&[("spec.hostNetwork", "false")]),
         }
     }
 }

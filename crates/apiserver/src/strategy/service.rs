@@ -41,7 +41,8 @@ impl ServiceStrategy {
         ServiceStrategy {
             typed: Typed::new()
                 .names(NameRule::Label)
-                .printer(&crate::table::SERVICE),
+                .printer(&crate::table::SERVICE)
+                .fields(&["spec.clusterIP", "spec.type"]),
             allocated: Mutex::new(HashSet::new()),
             node_ports: Mutex::new(HashSet::new()),
         }
