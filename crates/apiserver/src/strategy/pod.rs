@@ -1,8 +1,12 @@
-//! Pods: phase `Pending` on create, and the field selectors kubelets and kubectl use.
+//! Pods: phase `Pending` on create, the field selectors kubelets and kubectl use, and graceful
+//! deletion: a pod on a node stays, Terminating, until its kubelet removes it.
 
 use super::{Strategy, Typed};
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
+
+/// `terminationGracePeriodSeconds` when a pod leaves it unset (upstream's defaulting).
+const DEFAULT_GRACE_PERIOD: i64 = 30;
 
 /// The Pod strategy.
 pub struct PodStrategy {
@@ -35,6 +39,37 @@ impl Strategy for PodStrategy {
 
     fn prepare_for_create(&self, obj: &mut Value) {
         obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
+    }
+
+    /// As upstream's Pod storage (`ReturnDeletedObject: true`).
+    fn returns_deleted_object(&self) -> bool {
+        true
+    }
+
+    fn deletes_gracefully(&self) -> bool {
+        true
+    }
+
+    /// Upstream's `podStrategy.CheckGracefulDelete`: the request's period, else the pod's
+    /// `terminationGracePeriodSeconds` (defaulted to 30 upstream); 0 for a pod no kubelet runs
+    /// (unscheduled) or one that already terminated.
+    fn grace_period(&self, obj: &Value, requested: Option<i64>) -> i64 {
+        let unscheduled = obj
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty);
+        let terminated = matches!(
+            obj.pointer("/status/phase").and_then(Value::as_str),
+            Some("Failed" | "Succeeded")
+        );
+        if unscheduled || terminated {
+            return 0;
+        }
+        requested.unwrap_or_else(|| {
+            obj.pointer("/spec/terminationGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(DEFAULT_GRACE_PERIOD)
+        })
     }
 
     fn validate(&self, obj: &Value) -> Vec<crate::status::FieldCause> {

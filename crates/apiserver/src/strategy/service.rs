@@ -205,6 +205,11 @@ impl Strategy for ServiceStrategy {
         self.typed.name_rule()
     }
 
+    /// As upstream's Service storage (`ReturnDeletedObject: true`).
+    fn returns_deleted_object(&self) -> bool {
+        true
+    }
+
     fn prepare_for_create(&self, obj: &mut Value) {
         let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
             return;
