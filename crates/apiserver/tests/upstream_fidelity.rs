@@ -484,7 +484,7 @@ async fn the_simulated_kubelet_finishes_graceful_deletion() {
 // ---------------------------------------------------------------------------------------------
 
 /// `*ToSelectableFields` format the typed value: an unset bool is "false", an unset integer
-/// "0", an unset string "".
+/// "0", an unset string ""; defaulted pod fields are selected by their defaults.
 #[tokio::test]
 async fn field_selectors_see_unset_fields_as_their_zero_value() {
     let server = start().await;
@@ -529,6 +529,14 @@ async fn field_selectors_see_unset_fields_as_their_zero_value() {
     );
     assert_eq!(
         select(format!("{PODS}?fieldSelector=status.podIP%3D,status.nominatedNodeName%3D,spec.serviceAccountName%3D")).await,
+        ["p"]
+    );
+    // SetDefaults_PodSpec fills restartPolicy and schedulerName, which the selectors then see.
+    assert_eq!(
+        select(format!(
+            "{PODS}?fieldSelector=spec.restartPolicy%3DAlways,spec.schedulerName%3Ddefault-scheduler,status.phase%3DPending"
+        ))
+        .await,
         ["p"]
     );
 

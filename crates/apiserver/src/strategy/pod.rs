@@ -8,6 +8,30 @@ use serde_json::{Value, json};
 /// `terminationGracePeriodSeconds` when a pod leaves it unset (upstream's defaulting).
 const DEFAULT_GRACE_PERIOD: i64 = 30;
 
+/// Upstream's `SetDefaults_PodSpec` for the scalar fields (applied as every pod is decoded, so
+/// field selectors such as `spec.restartPolicy=Always` or `spec.schedulerName=default-scheduler`
+/// find pods that left them out, and graceful deletion finds the 30 s period).
+fn default_spec(obj: &mut Value) {
+    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (field, value) in [
+        ("dnsPolicy", json!("ClusterFirst")),
+        ("restartPolicy", json!("Always")),
+        ("terminationGracePeriodSeconds", json!(DEFAULT_GRACE_PERIOD)),
+        ("securityContext", json!({})),
+        ("schedulerName", json!("default-scheduler")),
+        ("enableServiceLinks", json!(true)),
+    ] {
+        match spec.get(field) {
+            Some(v) if !v.is_null() && v.as_str() != Some("") => {}
+            _ => {
+                spec.insert(field.into(), value);
+            }
+        }
+    }
+}
+
 /// The Pod strategy.
 pub struct PodStrategy {
     typed: Typed<Pod>,
@@ -38,7 +62,12 @@ impl Strategy for PodStrategy {
     typed_basics!(typed, decode);
 
     fn prepare_for_create(&self, obj: &mut Value) {
+        default_spec(obj);
         obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
+    }
+
+    fn prepare_for_update(&self, new: &mut Value, _old: &Value) {
+        default_spec(new);
     }
 
     /// As upstream's Pod storage (`ReturnDeletedObject: true`).
