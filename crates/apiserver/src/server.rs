@@ -41,6 +41,7 @@ pub struct ApiServerBuilder {
     store: StoreConfig,
     bookmark_interval: Duration,
     simulate_workloads: bool,
+    pod_termination_delay: Duration,
     requests: RequestLimits,
     connections: ConnectionLimits,
 }
@@ -53,6 +54,7 @@ impl Default for ApiServerBuilder {
             store: StoreConfig::default(),
             bookmark_interval: Duration::from_secs(60),
             simulate_workloads: false,
+            pod_termination_delay: crate::controllers::workloads::TERMINATION_DELAY,
             requests: RequestLimits::default(),
             connections: ConnectionLimits::default(),
         }
@@ -120,6 +122,13 @@ impl ApiServerBuilder {
         self
     }
 
+    /// How long the simulated kubelet takes to stop a deleted pod's containers before it
+    /// removes the pod (default 1 s; never the pod's grace period, which only bounds it).
+    pub fn pod_termination_delay(mut self, delay: Duration) -> Self {
+        self.pod_termination_delay = delay;
+        self
+    }
+
     /// Bounds on requests: in-flight limits (default 400 read-only and 200 mutating, 0 for none)
     /// and the deadline of requests that are not long-running (default 60 s).
     pub fn request_limits(mut self, limits: RequestLimits) -> Self {
@@ -177,6 +186,7 @@ impl ApiServerBuilder {
         if self.simulate_workloads {
             controllers.push(tokio::spawn(crate::controllers::workloads::run(
                 rest.clone(),
+                self.pod_termination_delay,
             )));
         }
 

@@ -150,6 +150,9 @@ pub struct ApiError {
     pub causes: Vec<FieldCause>,
     /// `Status.details.retryAfterSeconds`, when set.
     pub retry_after: Option<u32>,
+    /// `Status.metadata.continue`: the token an expired continue answers with, to go on with a
+    /// possibly inconsistent list.
+    pub continue_token: Option<String>,
 }
 
 /// `resource.group` or `resource` for the core group, as upstream qualifies resources in messages.
@@ -170,6 +173,7 @@ impl ApiError {
             subject: None,
             causes: Vec::new(),
             retry_after: None,
+            continue_token: None,
         }
     }
 
@@ -385,10 +389,14 @@ impl ApiError {
 
     /// The `Status` object.
     pub fn to_status(&self) -> Value {
+        let metadata = match &self.continue_token {
+            Some(token) => json!({"continue": token}),
+            None => json!({}),
+        };
         let mut status = json!({
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": metadata,
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,

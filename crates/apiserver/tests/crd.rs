@@ -610,9 +610,21 @@ async fn cluster_scoped_custom_resources() {
         .resolve_gvk(&GroupVersionKind::gvk(GROUP, "v1", "Gadget"))
         .expect("Gadget discovered");
     assert_eq!(caps.scope, Scope::Cluster);
-    api.delete("g1", &DeleteParams::default())
+    // The custom resource store does not set ReturnDeletedObject: a custom resource removed at
+    // once is answered with a Status naming the resource and group.
+    let answer = api
+        .delete("g1", &DeleteParams::default())
         .await
         .expect("delete");
+    let details = answer.right().expect("a Status").details.expect("details");
+    assert_eq!(
+        (
+            details.name.as_str(),
+            details.group.as_str(),
+            details.kind.as_str()
+        ),
+        ("g1", GROUP, "gadgets")
+    );
     api_err(api.get("g1").await, 404, "NotFound");
 
     // A second CRD claiming the same plural in the group is not accepted.

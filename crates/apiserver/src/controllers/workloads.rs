@@ -18,6 +18,10 @@
 //! - ReplicaSets get owned Pods (created or deleted to match replicas), with status.
 //! - Pods without a node are bound to `kubeforge-node`; pods on it are marked Running and Ready
 //!   (the kubelet's part), with an IP.
+//! - A deleted pod on the node (deleted gracefully: Terminating, with a deletionTimestamp) has its
+//!   containers stopped after a short simulated delay (the builder's `pod_termination_delay`,
+//!   at most the grace period): its status shows them terminated, then the kubelet's part ends
+//!   with a delete with grace period 0, which removes it.
 //! - The deployment and replicaset controllers' events (`ScalingReplicaSet`, `SuccessfulCreate`,
 //!   `SuccessfulDelete`) are recorded as upstream's are (spam-filtered per object, see
 //!   `events.rs`), so `kubectl describe` shows them.
@@ -31,12 +35,15 @@ use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, ListOptions, PatchType, Rest, WriteOptions};
 use crate::storage::{EventType, StoreError};
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The simulated node's name.
 pub const NODE_NAME: &str = "kubeforge-node";
+/// How long the simulated kubelet takes, by default, to stop a deleted pod's containers.
+pub const TERMINATION_DELAY: Duration = Duration::from_secs(1);
 const MANAGER: &str = "kubeforge-workloads";
 
 struct Types {
@@ -145,11 +152,22 @@ async fn ensure_node(rest: &Rest, t: &Types) {
     }
 }
 
-/// Runs the simulation until the store closes.
-pub async fn run(rest: Rest) {
+/// The simulated kubelet's state: pod IPs handed out, and the pods (by uid) it is terminating.
+struct Kubelet {
+    ip: AtomicU32,
+    termination_delay: Duration,
+    terminating: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Runs the simulation until the store closes; deleted pods take `termination_delay` to stop.
+pub async fn run(rest: Rest, termination_delay: Duration) {
     let Some(t) = types(&rest) else { return };
     ensure_node(&rest, &t).await;
-    let ip = AtomicU32::new(2);
+    let ip = Kubelet {
+        ip: AtomicU32::new(2),
+        termination_delay,
+        terminating: Arc::default(),
+    };
     loop {
         let from = rest.store.resource_version();
         let mut dirty = Dirty::default();
@@ -240,7 +258,7 @@ struct Dirty {
     pods: BTreeSet<(String, String)>,
 }
 
-async fn reconcile(rest: &Rest, t: &Types, ip: &AtomicU32, index: &Owned, dirty: Dirty) {
+async fn reconcile(rest: &Rest, t: &Types, ip: &Kubelet, index: &Owned, dirty: Dirty) {
     for (ns, name) in dirty.deployments {
         if let Err(e) = deployment(rest, t, index, &ns, &name).await {
             tracing::debug!(namespace = ns, deployment = name, error = %e, "simulating deployment");
@@ -856,11 +874,14 @@ async fn replicaset(rest: &Rest, t: &Types, index: &Owned, ns: &str, name: &str)
     Ok(())
 }
 
-async fn pod(rest: &Rest, t: &Types, ip: &AtomicU32, ns: &str, name: &str) -> Step {
+async fn pod(rest: &Rest, t: &Types, kubelet: &Kubelet, ns: &str, name: &str) -> Step {
     let Ok(p) = rest.get_value(&t.pods, Some(ns), name) else {
         return Ok(());
     };
     if deleting(&p) {
+        if s(&p, "/spec/nodeName") == NODE_NAME {
+            terminate(rest, t, kubelet, p);
+        }
         return Ok(());
     }
     if s(&p, "/spec/nodeName").is_empty() {
@@ -882,7 +903,7 @@ async fn pod(rest: &Rest, t: &Types, ip: &AtomicU32, ns: &str, name: &str) -> St
         return Ok(());
     }
     let now = crate::rest::now();
-    let n = ip.fetch_add(1, Ordering::Relaxed);
+    let n = kubelet.ip.fetch_add(1, Ordering::Relaxed);
     let pod_ip = format!("10.244.{}.{}", (n / 250) % 250, n % 250 + 2);
     let containers = p
         .pointer("/spec/containers")
@@ -907,6 +928,123 @@ async fn pod(rest: &Rest, t: &Types, ip: &AtomicU32, ns: &str, name: &str) -> St
         "containerStatuses": statuses,
     });
     rest.update(&t.pods, Some(ns), name, body, &opts(), Some("status"))
+        .await
+        .map(|_| ())
+}
+
+/// The kubelet's part of a graceful deletion, once per pod: after the simulated delay (at most
+/// the grace period), the containers are reported terminated, then the pod is deleted with
+/// grace period 0 (guarded by its uid, as the kubelet's status manager does).
+fn terminate(rest: &Rest, t: &Types, kubelet: &Kubelet, p: Value) {
+    let uid = s(&p, "/metadata/uid").to_string();
+    if !kubelet
+        .terminating
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(uid.clone())
+    {
+        return;
+    }
+    let grace = p
+        .pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+        .max(0);
+    let delay = kubelet
+        .termination_delay
+        .min(Duration::from_secs(grace.unsigned_abs()));
+    let (rest, pods, terminating) = (rest.clone(), t.pods.clone(), kubelet.terminating.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let (ns, name) = (s(&p, "/metadata/namespace"), s(&p, "/metadata/name"));
+        if let Err(e) = stop_containers(&rest, &pods, ns, name, &uid).await {
+            tracing::debug!(namespace = ns, pod = name, error = %e, "stopping containers");
+        }
+        let del = DeleteOptions {
+            uid: Some(uid.clone()),
+            grace_period_seconds: Some(0),
+            ..DeleteOptions::default()
+        };
+        match rest.delete(&pods, Some(ns), name, &del).await {
+            Ok(_) => {}
+            Err(e) if e.code == 404 || e.code == 409 => {}
+            Err(e) => tracing::debug!(namespace = ns, pod = name, error = %e, "removing pod"),
+        }
+        terminating
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&uid);
+    });
+}
+
+/// Reports the pod's containers terminated (exit code 0) and the pod no longer ready; a pod
+/// whose containers all stopped is in a terminal phase.
+async fn stop_containers(
+    rest: &Rest,
+    pods: &ResourceType,
+    ns: &str,
+    name: &str,
+    uid: &str,
+) -> Step {
+    let Ok(current) = rest.get_value(pods, Some(ns), name) else {
+        return Ok(());
+    };
+    if s(&current, "/metadata/uid") != uid {
+        return Ok(());
+    }
+    let now = crate::rest::now();
+    let mut body = current.clone();
+    let statuses: Vec<Value> = current
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut c| {
+            let started = c
+                .pointer("/state/running/startedAt")
+                .cloned()
+                .unwrap_or(json!(now));
+            let id = c.get("containerID").cloned().unwrap_or(Value::Null);
+            c["ready"] = json!(false);
+            c["started"] = json!(false);
+            c["state"] = json!({"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": now, "containerID": id}});
+            c
+        })
+        .collect();
+    let conditions: Vec<Value> = current
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut c| {
+            let stops = matches!(
+                s(&c, "/type"),
+                "Ready" | "ContainersReady" | "PodReadyToStartContainers"
+            );
+            if stops && s(&c, "/status") != "False" {
+                c["status"] = json!("False");
+                c["lastTransitionTime"] = json!(now);
+                if s(&c, "/type") != "PodReadyToStartContainers" {
+                    c["reason"] = json!("PodCompleted");
+                }
+            }
+            c
+        })
+        .collect();
+    let status = body.get_mut("status").and_then(Value::as_object_mut);
+    let Some(status) = status else {
+        return Ok(());
+    };
+    status.insert("phase".into(), json!("Succeeded"));
+    if !statuses.is_empty() {
+        status.insert("containerStatuses".into(), json!(statuses));
+    }
+    if !conditions.is_empty() {
+        status.insert("conditions".into(), json!(conditions));
+    }
+    rest.update(pods, Some(ns), name, body, &opts(), Some("status"))
         .await
         .map(|_| ())
 }

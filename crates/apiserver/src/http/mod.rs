@@ -11,7 +11,7 @@ mod render;
 pub mod serve;
 
 use crate::auth::{self, attributes::Attributes, user::UserInfo};
-use crate::rest::{PatchType, Rest, Written, encode_json_line, served_version};
+use crate::rest::{DeleteAnswer, PatchType, Rest, Written, encode_json_line, served_version};
 use crate::status::ApiError;
 use crate::table::IncludeObject;
 use axum::body::Body;
@@ -364,14 +364,19 @@ async fn resource(
                     Some(decode_body(&ct, &bytes)?)
                 };
                 let opts = params.delete(del_body.as_ref())?;
-                written(rest.delete(&rt, ns, name, &opts).await?)
+                let body = match rest.delete(&rt, ns, name, &opts).await?.answer(&rt) {
+                    DeleteAnswer::Object(object) => view.object(object),
+                    DeleteAnswer::Status(status) => status,
+                };
+                Ok(json_response(StatusCode::OK, &body, output, &[]))
             }
             _ => Err(ApiError::method_not_allowed_here()),
         },
         (Some(name), Some("status")) if rt.status => match *method {
+            // As upstream's StatusREST, the resource's table convertor prints it.
             Method::GET => Ok(json_response(
                 StatusCode::OK,
-                &rest.get_value(&rt, ns, name)?,
+                &view.object(rest.get_value(&rt, ns, name)?),
                 output,
                 &[],
             )),

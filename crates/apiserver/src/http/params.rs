@@ -186,9 +186,18 @@ impl Params {
 
     /// Delete options from the query and an optional `DeleteOptions` body.
     pub fn delete(&self, body: Option<&Value>) -> Result<DeleteOptions, ApiError> {
+        let grace_period_seconds = match self.get("gracePeriodSeconds").filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(s.parse::<i64>().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "invalid value for gracePeriodSeconds: {s:?}; expected an integer"
+                ))
+            })?),
+        };
         let mut opts = DeleteOptions {
             dry_run: self.dry_run()?,
             propagation_policy: self.get("propagationPolicy").map(str::to_string),
+            grace_period_seconds,
             ..DeleteOptions::default()
         };
         if let Some(b) = body {
@@ -197,6 +206,16 @@ impl Params {
             }
             if let Some(p) = b.get("propagationPolicy").and_then(Value::as_str) {
                 opts.propagation_policy = Some(p.to_string());
+            }
+            match b.get("gracePeriodSeconds") {
+                None | Some(Value::Null) => {}
+                Some(g) => {
+                    opts.grace_period_seconds = Some(g.as_i64().ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "DeleteOptions: gracePeriodSeconds must be an integer, got {g}"
+                        ))
+                    })?);
+                }
             }
             if b.get("orphanDependents").and_then(Value::as_bool) == Some(true)
                 && opts.propagation_policy.is_none()

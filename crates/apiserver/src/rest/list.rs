@@ -2,7 +2,9 @@
 //!
 //! Pages of one list all come from the same snapshot: the continue token carries the snapshot's
 //! resourceVersion and the last key returned; the next page is read at exactly that version (from
-//! the event history). A token older than the history answers 410 Expired, as upstream does.
+//! the event history). A token older than the history answers 410 Expired, as upstream does,
+//! with a fresh token in the Status's `metadata.continue` that continues after the same key at
+//! the latest state (an inconsistent list, which the client may choose to accept).
 
 use super::{Rest, store_error};
 use crate::resource::ResourceType;
@@ -45,11 +47,17 @@ pub struct ListResult {
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Token {
-    rv: u64,
+    /// The snapshot the pages are read at; [`LATEST`] reads the current state (the token an
+    /// expired one is answered with, as upstream's resourceVersion -1).
+    rv: i64,
     ns: String,
     name: String,
 }
 
+/// A token's `rv` that reads the latest state.
+const LATEST: i64 = -1;
+
+/// storage/etcd3's `inconsistentContinue`: the 410 that carries a token at the latest state.
 const EXPIRED_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
 
 fn decode_token(s: &str) -> Result<Token, ApiError> {
@@ -81,6 +89,7 @@ pub(crate) fn check_fields(
                 r.field
             )));
         }
+        r.unset = rt.strategy.unset_field(&r.field).to_string();
         r.field = rt.strategy.stored_field(&r.field).into_owned();
     }
     Ok(stored)
@@ -185,7 +194,17 @@ impl Rest {
                     ));
                 }
                 let t = decode_token(token)?;
-                (ReadAt::Exact(t.rv), Some((t.ns, t.name)))
+                let at = match u64::try_from(t.rv) {
+                    Ok(rv) if rv > 0 => ReadAt::Exact(rv),
+                    _ if t.rv == LATEST => ReadAt::Latest,
+                    _ => {
+                        return Err(ApiError::bad_request(format!(
+                            "continue key is not valid: incorrect encoded start resourceVersion: {} (version meta.k8s.io/v1)",
+                            t.rv
+                        )));
+                    }
+                };
+                (at, Some((t.ns, t.name)))
             }
             _ => (opts.read_at()?, None),
         };
@@ -219,7 +238,14 @@ impl Rest {
         let resource_version = match scanned {
             Ok(rv) => rv,
             Err(StoreError::TooOld { .. }) if start.is_some() => {
-                return Err(ApiError::expired(EXPIRED_CONTINUE));
+                let (ns, name) = start.unwrap_or_default();
+                let mut err = ApiError::expired(EXPIRED_CONTINUE);
+                err.continue_token = Some(encode_token(&Token {
+                    rv: LATEST,
+                    ns,
+                    name,
+                }));
+                return Err(err);
             }
             Err(e) => return Err(store_error(rt, "", e)),
         };
@@ -229,7 +255,7 @@ impl Rest {
             && let Some((ns, name)) = last
         {
             continue_token = Some(encode_token(&Token {
-                rv: resource_version,
+                rv: i64::try_from(resource_version).unwrap_or(i64::MAX),
                 ns,
                 name,
             }));

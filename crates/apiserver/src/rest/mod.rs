@@ -21,7 +21,7 @@ pub use list::{ListOptions, ListResult};
 pub use patch::{PatchType, patch_value};
 pub use strategic::strategic_merge;
 pub use watch::{WatchEvent, WatchOptions, WatchStream, encode_json_line};
-pub use write::{DeleteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
+pub use write::{DeleteAnswer, DeleteOptions, Deleted, FOREGROUND_FINALIZER, ORPHAN_FINALIZER};
 
 use crate::catalog::Catalog;
 use crate::resource::ResourceType;

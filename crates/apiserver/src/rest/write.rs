@@ -32,6 +32,61 @@ pub struct DeleteOptions {
     pub propagation_policy: Option<String>,
     /// `dryRun=All`.
     pub dry_run: bool,
+    /// `gracePeriodSeconds`: how long a graceful deletion waits (the strategy's default when
+    /// unset; 0 deletes at once; negative counts as 1).
+    pub grace_period_seconds: Option<i64>,
+}
+
+/// The result of a DELETE.
+#[derive(Debug, Clone)]
+pub struct Deleted {
+    /// The object: as it was when removed, or as it now is (marked for deletion).
+    pub object: Value,
+    /// Whether the object is gone; false while finalizers or a graceful deletion keep it.
+    pub removed: bool,
+}
+
+impl Deleted {
+    /// What a DELETE answers (upstream's `finalizeDelete`): the object while it stays or when
+    /// the resource returns deleted objects; otherwise a `Status` whose details name the object
+    /// (with the resource, not the kind, as `kind`), its group and its uid.
+    pub fn answer(self, rt: &ResourceType) -> DeleteAnswer {
+        if !self.removed || rt.strategy.returns_deleted_object() {
+            return DeleteAnswer::Object(self.object);
+        }
+        let mut details = serde_json::Map::new();
+        details.insert("name".into(), json!(meta_str(&self.object, "name")));
+        if !rt.group.is_empty() {
+            details.insert("group".into(), json!(rt.group));
+        }
+        details.insert("kind".into(), json!(rt.plural));
+        details.insert("uid".into(), json!(meta_str(&self.object, "uid")));
+        DeleteAnswer::Status(
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}),
+        )
+    }
+}
+
+/// What a DELETE answers: the object, or a `Status` (which is never converted to a table or
+/// to metadata, as upstream leaves a `Status` alone).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeleteAnswer {
+    /// The object, as it was removed or as it now is.
+    Object(Value),
+    /// `{kind: Status, status: Success, details: {name, group, kind: <resource>, uid}}`.
+    Status(Value),
+}
+
+/// The deletionTimestamp of `obj` moved by `seconds` (shortening a graceful deletion).
+fn deletion_time(obj: &Value, seconds: i64) -> String {
+    let at = obj
+        .pointer("/metadata/deletionTimestamp")
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .unwrap_or_else(jiff::Timestamp::now);
+    (at + jiff::SignedDuration::from_secs(seconds))
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// Whether a stored namespace accepts no new content (being deleted, or `Terminating`). Every
@@ -235,6 +290,7 @@ impl Rest {
             }
         }
         if rt.status
+            && !rt.strategy.keeps_status_on_create()
             && let Some(map) = obj.as_object_mut()
         {
             map.remove("status");
@@ -547,7 +603,14 @@ impl Rest {
                     created: false,
                 });
             }
+            // As upstream's `shouldDeleteDuringUpdate`: an update that leaves a deleted object
+            // without finalizers removes it, unless a graceful deletion still runs.
+            let grace_pending = new
+                .pointer("/metadata/deletionGracePeriodSeconds")
+                .and_then(Value::as_i64)
+                .is_some_and(|g| g > 0);
             let op = if is_deleting(&new)
+                && !grace_pending
                 && finalizers(&new).is_empty()
                 && !rt.strategy.blocks_deletion(&new)
             {
@@ -620,14 +683,15 @@ impl Rest {
         .await
     }
 
-    /// DELETE: removes an object, or marks it for deletion while finalizers remain.
+    /// DELETE: removes an object, or marks it for deletion while finalizers remain or while a
+    /// graceful deletion runs (upstream's `BeforeDelete` and the registry store's `Delete`).
     pub async fn delete(
         &self,
         rt: &ResourceType,
         namespace: Option<&str>,
         name: &str,
         opts: &DeleteOptions,
-    ) -> Result<Written, ApiError> {
+    ) -> Result<Deleted, ApiError> {
         if let Some(p) = &opts.propagation_policy
             && !matches!(p.as_str(), "Orphan" | "Background" | "Foreground")
         {
@@ -648,6 +712,8 @@ impl Rest {
                 )],
             ));
         }
+        // As upstream: a negative grace period is treated as one second.
+        let requested_grace = opts.grace_period_seconds.map(|g| if g < 0 { 1 } else { g });
         let key = self.key(rt, namespace, name);
         for _ in 0..RETRIES {
             let current = self
@@ -683,6 +749,47 @@ impl Rest {
                 ));
             }
             rt.strategy.check_delete(&value)?;
+            let deleting = is_deleting(&value);
+            let mut marked = value.clone();
+            // Graceful deletion: the period the object waits for (None when not graceful).
+            let mut grace: Option<i64> = None;
+            if rt.strategy.deletes_gracefully() {
+                if deleting {
+                    let current_grace = value
+                        .pointer("/metadata/deletionGracePeriodSeconds")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0);
+                    if current_grace > 0 {
+                        // Pending: only a shorter period changes anything (and then only the
+                        // timestamps: finalizers are not updated through a pending deletion).
+                        match requested_grace {
+                            Some(g) if g < current_grace => {
+                                let at = deletion_time(&value, g - current_grace);
+                                let m = meta_mut(&mut marked);
+                                m.insert("deletionTimestamp".into(), json!(at));
+                                m.insert("deletionGracePeriodSeconds".into(), json!(g));
+                                grace = Some(g);
+                            }
+                            _ => {
+                                return Ok(Deleted {
+                                    object: value,
+                                    removed: false,
+                                });
+                            }
+                        }
+                    }
+                } else {
+                    let g = rt.strategy.grace_period(&value, requested_grace).max(0);
+                    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(g);
+                    let m = meta_mut(&mut marked);
+                    m.insert(
+                        "deletionTimestamp".into(),
+                        json!(at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                    );
+                    m.insert("deletionGracePeriodSeconds".into(), json!(g));
+                    grace = Some(g);
+                }
+            }
             let mut fins = finalizers(&value);
             let policy_finalizer = match opts.propagation_policy.as_deref() {
                 Some("Orphan") => Some(ORPHAN_FINALIZER),
@@ -693,33 +800,34 @@ impl Rest {
             if let (true, Some(f)) = (adds_finalizer, policy_finalizer) {
                 fins.push(f.to_string());
             }
-            if !fins.is_empty() || rt.strategy.blocks_deletion(&value) {
-                if (is_deleting(&value) && !adds_finalizer) || opts.dry_run {
-                    return Ok(Written {
+            let waits_for_grace = grace.is_some_and(|g| g > 0);
+            if !fins.is_empty() || rt.strategy.blocks_deletion(&value) || waits_for_grace {
+                if deleting && !adds_finalizer && grace.is_none() {
+                    return Ok(Deleted {
                         object: value,
-                        warnings: vec![],
-                        created: false,
+                        removed: false,
                     });
                 }
-                let mut marked = value.clone();
                 rt.strategy.prepare_for_delete(&mut marked);
                 {
-                    let first = !is_deleting(&value);
                     let m = meta_mut(&mut marked);
                     if !fins.is_empty() {
                         m.insert("finalizers".into(), json!(fins));
                     }
-                    if first {
+                    if !deleting && grace.is_none() {
                         m.insert("deletionTimestamp".into(), json!(now()));
                         m.insert("deletionGracePeriodSeconds".into(), json!(0));
                     }
-                }
-                if !is_deleting(&value) {
-                    let m = meta_mut(&mut marked);
-                    if rt.strategy.tracks_generation() {
+                    if !deleting && rt.strategy.tracks_generation() {
                         let g = m.get("generation").and_then(Value::as_i64).unwrap_or(0) + 1;
                         m.insert("generation".into(), json!(g));
                     }
+                }
+                if opts.dry_run {
+                    return Ok(Deleted {
+                        object: marked,
+                        removed: false,
+                    });
                 }
                 match self
                     .store
@@ -733,21 +841,21 @@ impl Rest {
                     Ok(stored) => {
                         let mut v = stored.value();
                         served_version(rt, &mut v);
-                        return Ok(Written {
+                        return Ok(Deleted {
                             object: v,
-                            warnings: vec![],
-                            created: false,
+                            removed: false,
                         });
                     }
                     Err(StoreError::Conflict { .. }) => continue,
                     Err(e) => return Err(store_error(rt, name, e)),
                 }
             }
+            // Removed now. (A graceful deletion with period 0 goes straight here: upstream
+            // first writes the marked object, then deletes it.)
             if opts.dry_run {
-                return Ok(Written {
+                return Ok(Deleted {
                     object: value,
-                    warnings: vec![],
-                    created: false,
+                    removed: true,
                 });
             }
             match self
@@ -761,10 +869,9 @@ impl Rest {
                 Ok(stored) => {
                     let mut v = stored.value();
                     served_version(rt, &mut v);
-                    return Ok(Written {
+                    return Ok(Deleted {
                         object: v,
-                        warnings: vec![],
-                        created: false,
+                        removed: true,
                     });
                 }
                 Err(StoreError::Conflict { .. }) => continue,
@@ -790,7 +897,8 @@ impl Rest {
         let items = self.list(rt, namespace, list).await?;
         let mut deleted = Vec::new();
         for item in items.items {
-            let v = item.value();
+            let mut v = item.value();
+            served_version(rt, &mut v);
             let name = meta_str(&v, "name").to_string();
             let ns = meta_str(&v, "namespace").to_string();
             match self
@@ -806,7 +914,8 @@ impl Rest {
                 )
                 .await
             {
-                Ok(w) => deleted.push(w.object),
+                // Upstream answers with the objects as they were listed.
+                Ok(_) => deleted.push(v),
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),
             }

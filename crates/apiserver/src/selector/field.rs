@@ -12,6 +12,9 @@ pub struct FieldRequirement {
     pub value: String,
     /// `!=` rather than `=`.
     pub negated: bool,
+    /// The value the field has on an object that leaves it unset (its type's zero value, which
+    /// the resource's strategy knows; `""` unless set).
+    pub unset: String,
 }
 
 /// A parsed field selector; all requirements must hold.
@@ -106,6 +109,7 @@ impl FieldSelector {
                 field: field.to_string(),
                 value: unescape(value)?,
                 negated: op == "!=",
+                unset: String::new(),
             });
         }
         Ok(FieldSelector { requirements })
@@ -116,10 +120,12 @@ impl FieldSelector {
         self.requirements.is_empty()
     }
 
-    /// Whether the values `lookup` returns satisfy every requirement (a missing field is "").
+    /// Whether the values `lookup` returns satisfy every requirement (a missing field has the
+    /// requirement's `unset` value).
     pub fn matches(&self, lookup: impl Fn(&str) -> Option<String>) -> bool {
         self.requirements.iter().all(|r| {
-            let actual = lookup(&r.field).unwrap_or_default();
+            let actual = lookup(&r.field);
+            let actual = actual.as_deref().unwrap_or(&r.unset);
             (actual == r.value) != r.negated
         })
     }

@@ -51,7 +51,8 @@ impl WorkloadStrategy<ReplicaSet> {
             typed: Typed::new()
                 .printer(&crate::table::REPLICA_SET)
                 .with_generation()
-                .fields(&["status.replicas"]),
+                .fields(&["status.replicas"])
+                .unset_values(&[("status.replicas", "0")]),
             workload: Workload::ReplicaSet,
         }
     }

@@ -166,14 +166,20 @@ pub fn builtin_resources() -> Vec<ResourceType> {
         entry("serviceaccounts", "serviceaccount", true)
             .short(&["sa"])
             .build::<ServiceAccount>(
-                Typed::<ServiceAccount>::new().printer(&table::SERVICE_ACCOUNT),
+                Typed::<ServiceAccount>::new()
+                    .printer(&table::SERVICE_ACCOUNT)
+                    .returns_deleted_object(),
             ),
         entry("nodes", "node", false)
             .short(&["no"])
             .status()
             .build::<Node>(
+                // nodeStrategy.PrepareForCreate keeps status: a kubelet registers its node
+                // with capacity and allocatable.
                 Typed::<Node>::new()
                     .fields(&["spec.unschedulable"])
+                    .unset_values(&[("spec.unschedulable", "false")])
+                    .keeps_status_on_create()
                     .printer(&table::NODE),
             ),
         entry("deployments", "deployment", true)

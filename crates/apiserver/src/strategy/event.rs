@@ -44,6 +44,34 @@ fn rename(obj: &mut Value, api_version: &str, to_core: bool) {
     map.insert("apiVersion".into(), Value::String(api_version.into()));
 }
 
+/// events.k8s.io/v1 timestamps that are not pointers upstream (`metav1.MicroTime`/`metav1.Time`
+/// values, which `omitempty` does not omit): a zero one is served as `null`.
+const NULL_WHEN_UNSET: &[&str] = &[
+    "eventTime",
+    "deprecatedFirstTimestamp",
+    "deprecatedLastTimestamp",
+];
+
+/// Sets the [`NULL_WHEN_UNSET`] fields `obj` lacks to `null`.
+fn add_null_timestamps(obj: &mut Value) {
+    if let Some(map) = obj.as_object_mut() {
+        for field in NULL_WHEN_UNSET {
+            map.entry(*field).or_insert(Value::Null);
+        }
+    }
+}
+
+/// Removes the [`NULL_WHEN_UNSET`] fields that are `null` (nothing is stored for them).
+fn remove_null_timestamps(obj: &mut Value) {
+    if let Some(map) = obj.as_object_mut() {
+        for field in NULL_WHEN_UNSET {
+            if map.get(*field).is_some_and(Value::is_null) {
+                map.remove(*field);
+            }
+        }
+    }
+}
+
 fn is_events_v1(obj: &Value) -> bool {
     obj.get("apiVersion").and_then(Value::as_str) == Some(EVENTS_V1)
 }
@@ -137,6 +165,7 @@ impl Strategy for EventsV1Strategy {
 
     fn convert_to_storage(&self, obj: &mut Value) {
         if is_events_v1(obj) {
+            remove_null_timestamps(obj);
             rename(obj, "v1", true);
         }
     }
@@ -145,6 +174,13 @@ impl Strategy for EventsV1Strategy {
         if !is_events_v1(obj) {
             rename(obj, EVENTS_V1, false);
         }
+        add_null_timestamps(obj);
+    }
+
+    /// An update leaves the served `null` timestamps as they were read, so that an unchanged
+    /// event compares equal to the stored one (decoding drops the nulls).
+    fn prepare_for_update(&self, new: &mut Value, _old: &Value) {
+        add_null_timestamps(new);
     }
 
     fn stored_field<'a>(&self, field: &'a str) -> Cow<'a, str> {

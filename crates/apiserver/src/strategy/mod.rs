@@ -8,7 +8,8 @@
 
 /// Implements, inside `impl Strategy for X`, the methods a resource-specific strategy takes
 /// unchanged from the [`Typed`] strategy it wraps in `self.$typed`: the field schema, the table
-/// and the selectable fields, plus decoding when asked (`typed_basics!(typed, decode)`).
+/// and the selectable fields (with their unset values), plus decoding when asked
+/// (`typed_basics!(typed, decode)`).
 macro_rules! typed_basics {
     ($typed:ident) => {
         fn field_schema(&self) -> std::sync::Arc<crate::fieldpath::Schema> {
@@ -21,6 +22,10 @@ macro_rules! typed_basics {
 
         fn selectable_fields(&self) -> &[&'static str] {
             self.$typed.selectable_fields()
+        }
+
+        fn unset_field(&self, field: &str) -> &'static str {
+            self.$typed.unset_field(field)
         }
     };
     ($typed:ident, decode) => {
@@ -103,6 +108,42 @@ pub trait Strategy: Send + Sync + 'static {
     /// Field paths usable in field selectors beyond `metadata.name` and `metadata.namespace`.
     fn selectable_fields(&self) -> &[&'static str] {
         &[]
+    }
+
+    /// The value a selectable field has on an object that leaves it unset. Upstream's
+    /// `*ToSelectableFields` format the typed value, so an unset field is its type's zero value:
+    /// `""` for strings (the default), `"false"` for booleans, `"0"` for integers.
+    fn unset_field(&self, _field: &str) -> &'static str {
+        ""
+    }
+
+    /// Whether status given on create is kept (a Node registers with its capacity); by default
+    /// a resource with a status subresource starts without one, as upstream's strategies clear
+    /// it in `PrepareForCreate`.
+    fn keeps_status_on_create(&self) -> bool {
+        false
+    }
+
+    /// Whether a DELETE that removes the object at once answers with the object (upstream's
+    /// `ReturnDeletedObject`: pods, services, service accounts, namespaces). Otherwise the
+    /// answer is a `Status` naming the deleted object. An object that stays (finalizers,
+    /// graceful deletion) is always answered as it now is.
+    fn returns_deleted_object(&self) -> bool {
+        false
+    }
+
+    /// Whether deletion is graceful (upstream's `RESTGracefulDeleteStrategy`): a deleted object
+    /// then stays, marked with `deletionTimestamp` = now + its grace period, until someone
+    /// (the kubelet) removes it; later deletes may only shorten the period.
+    fn deletes_gracefully(&self) -> bool {
+        false
+    }
+
+    /// For a strategy that [deletes gracefully](Strategy::deletes_gracefully): the grace period
+    /// of deleting `obj` (upstream's `CheckGracefulDelete`), given the request's
+    /// `gracePeriodSeconds`. 0 deletes at once.
+    fn grace_period(&self, _obj: &Value, requested: Option<i64>) -> i64 {
+        requested.unwrap_or(0)
     }
 
     /// Refuses deletion of special objects (e.g. the `default` namespace).

@@ -63,6 +63,11 @@ impl Strategy for NamespaceStrategy {
         new["metadata"]["labels"]["kubernetes.io/metadata.name"] = name;
     }
 
+    /// As upstream's Namespace storage (`ReturnDeletedObject: true`).
+    fn returns_deleted_object(&self) -> bool {
+        true
+    }
+
     fn blocks_deletion(&self, obj: &Value) -> bool {
         obj.pointer("/spec/finalizers")
             .and_then(Value::as_array)

@@ -41,7 +41,8 @@ impl ServiceStrategy {
         ServiceStrategy {
             typed: Typed::new()
                 .names(NameRule::Label)
-                .printer(&crate::table::SERVICE),
+                .printer(&crate::table::SERVICE)
+                .fields(&["spec.clusterIP", "spec.type"]),
             allocated: Mutex::new(HashSet::new()),
             node_ports: Mutex::new(HashSet::new()),
         }
@@ -276,6 +277,11 @@ impl Strategy for ServiceStrategy {
 
     fn name_rule(&self) -> NameRule {
         self.typed.name_rule()
+    }
+
+    /// As upstream's Service storage (`ReturnDeletedObject: true`).
+    fn returns_deleted_object(&self) -> bool {
+        true
     }
 
     fn prepare_for_create(&self, obj: &mut Value) {

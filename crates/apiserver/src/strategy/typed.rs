@@ -18,6 +18,9 @@ pub struct Typed<K> {
     name_rule: NameRule,
     tracks_generation: bool,
     fields: &'static [&'static str],
+    unset: &'static [(&'static str, &'static str)],
+    returns_deleted: bool,
+    keeps_status: bool,
     printer: &'static dyn TableConvertor,
     field_schema: std::sync::OnceLock<std::sync::Arc<crate::fieldpath::Schema>>,
     _kind: PhantomData<fn() -> K>,
@@ -30,6 +33,9 @@ impl<K> Typed<K> {
             name_rule: NameRule::Subdomain,
             tracks_generation: false,
             fields: &[],
+            unset: &[],
+            returns_deleted: false,
+            keeps_status: false,
             printer: &NameAge,
             field_schema: std::sync::OnceLock::new(),
             _kind: PhantomData,
@@ -57,6 +63,26 @@ impl<K> Typed<K> {
     /// Adds selectable fields.
     pub fn fields(mut self, fields: &'static [&'static str]) -> Self {
         self.fields = fields;
+        self
+    }
+
+    /// The values selectable fields that are not strings have when unset (`("spec.unschedulable",
+    /// "false")`): see [`Strategy::unset_field`].
+    pub fn unset_values(mut self, unset: &'static [(&'static str, &'static str)]) -> Self {
+        self.unset = unset;
+        self
+    }
+
+    /// A DELETE that removes an object at once answers with the object
+    /// ([`Strategy::returns_deleted_object`]).
+    pub fn returns_deleted_object(mut self) -> Self {
+        self.returns_deleted = true;
+        self
+    }
+
+    /// Status given on create is kept ([`Strategy::keeps_status_on_create`]).
+    pub fn keeps_status_on_create(mut self) -> Self {
+        self.keeps_status = true;
         self
     }
 }
@@ -156,6 +182,21 @@ where
 
     fn selectable_fields(&self) -> &[&'static str] {
         self.fields
+    }
+
+    fn unset_field(&self, field: &str) -> &'static str {
+        self.unset
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map_or("", |(_, v)| v)
+    }
+
+    fn returns_deleted_object(&self) -> bool {
+        self.returns_deleted
+    }
+
+    fn keeps_status_on_create(&self) -> bool {
+        self.keeps_status
     }
 
     fn table(&self) -> &dyn TableConvertor {
