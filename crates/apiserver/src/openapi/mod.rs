@@ -28,6 +28,7 @@ mod builtin;
 mod custom;
 mod gnostic;
 mod hash;
+pub(crate) use hash::sha256;
 mod paths;
 mod schema;
 mod v2;
