@@ -195,6 +195,7 @@ impl ApiServerBuilder {
             server_address: addr.to_string(),
             openapi: OpenApiCache::default(),
             filters: Filters::new(self.requests),
+            metrics: crate::http::metrics::Metrics::new(),
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = router(state);
