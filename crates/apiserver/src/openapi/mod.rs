@@ -28,6 +28,8 @@ mod builtin;
 mod custom;
 mod gnostic;
 mod hash;
+mod list_text;
+mod param_text;
 pub(crate) use hash::sha256;
 mod paths;
 mod schema;
