@@ -287,3 +287,170 @@ async fn metrics_are_served_with_upstream_names() {
         &[r#"group="""#, r#"version="v1""#, r#"kind="ConfigMap""#],
     );
 }
+
+/// Built-in objects come as kube-apiserver writes Go structs: `kind` before `apiVersion`,
+/// `metadata` fields in ObjectMeta's order, map keys sorted; in every response that carries
+/// one object and in watch events. Custom resources come with every object's keys sorted.
+#[tokio::test]
+async fn objects_are_serialized_in_upstreams_key_order() {
+    let server = start().await;
+    let c = server.client();
+    let cms = "/api/v1/namespaces/default/configmaps";
+    let prefix = r#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"o","namespace":"default","uid":""#;
+    let check = |what: &str, code: u16, body: &Bytes, want_code: u16| {
+        let text = String::from_utf8_lossy(body);
+        assert_eq!(code, want_code, "{what}: {text}");
+        assert!(text.starts_with(prefix), "{what}: {text}");
+        let v: Value = serde_json::from_slice(body).expect("json");
+        let meta: Vec<&str> = v["metadata"]
+            .as_object()
+            .expect("metadata")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            &meta[..5],
+            [
+                "name",
+                "namespace",
+                "uid",
+                "resourceVersion",
+                "creationTimestamp"
+            ],
+            "{what}: {text}"
+        );
+        let data: Vec<&str> = v["data"]
+            .as_object()
+            .map(|d| d.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut sorted = data.clone();
+        sorted.sort_unstable();
+        assert_eq!(data, sorted, "{what}: {text}");
+    };
+    let (code, body) = send(
+        &c,
+        "POST",
+        cms,
+        Some("application/json"),
+        r#"{"data":{"b":"2","a":"1"},"metadata":{"labels":{"y":"1","x":"2"},"name":"o"},"apiVersion":"v1","kind":"ConfigMap"}"#,
+    )
+    .await;
+    check("create", code, &body, 201);
+    let created: Value = serde_json::from_slice(&body).expect("json");
+    let (code, body) = send(&c, "GET", &format!("{cms}/o"), None, "").await;
+    check("get", code, &body, 200);
+    let mut replaced = created.clone();
+    replaced["data"]["c"] = json!("3");
+    let (code, body) = send(
+        &c,
+        "PUT",
+        &format!("{cms}/o"),
+        Some("application/json"),
+        &replaced.to_string(),
+    )
+    .await;
+    check("update", code, &body, 200);
+    let (code, body) = send(
+        &c,
+        "PATCH",
+        &format!("{cms}/o"),
+        Some("application/merge-patch+json"),
+        r#"{"data":{"0":"z"}}"#,
+    )
+    .await;
+    check("patch", code, &body, 200);
+    let (code, body) = send(
+        &c,
+        "PATCH",
+        &format!("{cms}/o?fieldManager=m"),
+        Some("application/apply-patch+yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: o\ndata:\n  e: '5'\n",
+    )
+    .await;
+    check("apply", code, &body, 200);
+    let (code, body) = send(
+        &c,
+        "POST",
+        &format!("{cms}?dryRun=All"),
+        Some("application/json"),
+        r#"{"metadata":{"name":"d"},"apiVersion":"v1","kind":"ConfigMap"}"#,
+    )
+    .await;
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(code, 201, "{text}");
+    assert!(
+        text.starts_with(r#"{"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"d","namespace":"default","uid":""#),
+        "dry run: {text}"
+    );
+    // A watch event carries the object as stored.
+    let req = Request::builder()
+        .uri(format!("{cms}?watch=true"))
+        .body(kube::client::Body::empty())
+        .expect("request");
+    let resp = c.send(req).await.expect("watch");
+    let mut stream = resp.into_body();
+    use http_body_util::BodyExt;
+    let frame = tokio::time::timeout(Duration::from_secs(10), stream.frame())
+        .await
+        .expect("an event")
+        .expect("a frame")
+        .expect("no error");
+    let line = frame.into_data().expect("data");
+    let text = String::from_utf8_lossy(&line);
+    assert!(
+        text.starts_with(&format!(r#"{{"type":"ADDED","object":{prefix}"#)),
+        "{text}"
+    );
+    let (code, body) = send(&c, "DELETE", &format!("{cms}/o"), None, "").await;
+    check("delete", code, &body, 200);
+
+    // A custom resource: sorted at every level.
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gizmos.wire.example.com"},
+        "spec": {"group": "wire.example.com", "scope": "Namespaced",
+            "names": {"plural": "gizmos", "singular": "gizmo", "kind": "Gizmo"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    let (code, body) = send(
+        &c,
+        "POST",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        Some("application/json"),
+        &crd.to_string(),
+    )
+    .await;
+    assert_eq!(code, 201, "{}", String::from_utf8_lossy(&body));
+    let gizmos = "/apis/wire.example.com/v1/namespaces/default/gizmos";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while send(&c, "GET", gizmos, None, "").await.0 != 200 {
+        assert!(Instant::now() < deadline, "gizmos were never served");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (code, body) = send(
+        &c,
+        "POST",
+        gizmos,
+        Some("application/json"),
+        r#"{"kind":"Gizmo","apiVersion":"wire.example.com/v1","metadata":{"name":"g"},"spec":{"z":1,"a":{"y":true,"b":false}}}"#,
+    )
+    .await;
+    assert_eq!(code, 201, "{}", String::from_utf8_lossy(&body));
+    for (what, body) in [
+        ("create", body),
+        (
+            "get",
+            send(&c, "GET", &format!("{gizmos}/g"), None, "").await.1,
+        ),
+    ] {
+        let text = String::from_utf8_lossy(&body);
+        assert!(
+            text.starts_with(r#"{"apiVersion":"wire.example.com/v1","kind":"Gizmo","metadata":{"creationTimestamp":"#),
+            "{what}: {text}"
+        );
+        assert!(
+            text.ends_with(r#""spec":{"a":{"b":false,"y":true},"z":1}}"#),
+            "{what}: {text}"
+        );
+    }
+}
