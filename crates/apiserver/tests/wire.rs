@@ -179,6 +179,14 @@ async fn metrics_are_served_with_upstream_names() {
         tokio::time::sleep(Duration::from_secs(30)).await;
     });
 
+    // RBAC's nonResourceURL rules apply to impersonated users.
+    let req = Request::builder()
+        .uri("/metrics")
+        .header("Impersonate-User", "someone")
+        .body(kube::client::Body::empty())
+        .expect("request");
+    let resp = c.send(req).await.expect("response");
+    assert_eq!(resp.status().as_u16(), 403);
     // Recorded once answered: the next scrape shows this one.
     assert_eq!(send(&c, "GET", "/metrics", None, "").await.0, 200);
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -244,7 +252,12 @@ async fn metrics_are_served_with_upstream_names() {
     );
     one(
         "apiserver_request_total",
-        &[r#"verb="GET""#, r#"subresource="/metrics""#, r#"scope="""#],
+        &[
+            r#"verb="GET""#,
+            r#"subresource="/metrics""#,
+            r#"scope="""#,
+            r#"code="200""#,
+        ],
     );
     // The duration histogram: upstream's labels and buckets.
     let buckets = samples(
