@@ -65,8 +65,10 @@ async fn handle(
     let elapsed = start.elapsed();
     let code = response.status().as_u16();
     let served = match &target {
-        // A 404 may be a resource that is not served: such requests are not recorded.
-        Some(Target::Resource(rp)) if code == 404 => state
+        // A failed request may name a resource that is not served (a 404, or a 403 from
+        // authorization, which comes before routing): such requests are not recorded, which
+        // keeps the metrics' label values to what the catalog has served.
+        Some(Target::Resource(rp)) if code >= 400 => state
             .rest
             .catalog
             .snapshot()
