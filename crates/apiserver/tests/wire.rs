@@ -417,6 +417,28 @@ async fn objects_are_serialized_in_upstreams_key_order() {
     let (code, body) = send(&c, "DELETE", &format!("{cms}/o"), None, "").await;
     check("delete", code, &body, 200);
 
+    // The scale subresource's Scale too.
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"selector": {"matchLabels": {"a": "b"}},
+                 "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+    let deployments = "/apis/apps/v1/namespaces/default/deployments";
+    let (code, body) = send(
+        &c,
+        "POST",
+        deployments,
+        Some("application/json"),
+        &deployment.to_string(),
+    )
+    .await;
+    assert_eq!(code, 201, "{}", String::from_utf8_lossy(&body));
+    let (code, body) = send(&c, "GET", &format!("{deployments}/web/scale"), None, "").await;
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(code, 200, "{text}");
+    assert!(
+        text.starts_with(r#"{"kind":"Scale","apiVersion":"autoscaling/v1","metadata":{"name":"web","namespace":"default","uid":""#),
+        "{text}"
+    );
+
     // A custom resource: sorted at every level.
     let crd = json!({
         "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
