@@ -6,6 +6,7 @@ pub mod controllers;
 pub mod crd;
 pub mod fieldpath;
 pub mod http;
+pub mod keyorder;
 pub mod openapi;
 pub mod protobuf;
 pub mod resource;

@@ -52,6 +52,17 @@ pub struct ResourceType {
     /// A review resource (access and identity reviews): create-only, answered by the server
     /// and never stored.
     pub review: bool,
+    /// Discovery's `storageVersionHash`: [`storage_version_hash`] of the group, version and
+    /// kind objects are stored as; None for resources that are not stored (reviews).
+    pub storage_version_hash: Option<Arc<str>>,
+}
+
+/// kube-apiserver's `discovery.StorageVersionHash`: the standard base64 of the first 8 bytes of
+/// the SHA-256 of `group/version/kind` (the core group is empty: `/v1/Pod`).
+pub fn storage_version_hash(group: &str, version: &str, kind: &str) -> Arc<str> {
+    use base64::Engine;
+    let digest = crate::openapi::sha256(format!("{group}/{version}/{kind}").as_bytes());
+    Arc::from(base64::engine::general_purpose::STANDARD.encode(&digest[..8]))
 }
 
 /// Where a resource's OpenAPI schema comes from.

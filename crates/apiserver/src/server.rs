@@ -205,6 +205,7 @@ impl ApiServerBuilder {
             server_address: addr.to_string(),
             openapi: OpenApiCache::default(),
             filters: Filters::new(self.requests),
+            metrics: crate::http::metrics::Metrics::new(),
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = router(state);
@@ -290,11 +291,19 @@ async fn bootstrap(rest: &Rest) -> Result<(), StartError> {
 }
 
 /// A kubeconfig (as YAML-compatible JSON) for a server at `url`, context `kubeforge`.
+///
+/// For a plain-HTTP `url` the cluster carries `insecure-skip-tls-verify: true`:
+/// `@kubernetes/client-node` refuses an `http://` server without it, and kubectl (1.27-1.33) and
+/// kube-rs accept it (there is no certificate to verify).
 pub fn kubeconfig_value(url: &str) -> serde_json::Value {
+    let mut cluster = json!({"server": url});
+    if url.starts_with("http://") {
+        cluster["insecure-skip-tls-verify"] = json!(true);
+    }
     json!({
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "kubeforge", "cluster": {"server": url}}],
+        "clusters": [{"name": "kubeforge", "cluster": cluster}],
         "users": [{"name": "kubeforge", "user": {}}],
         "contexts": [{"name": "kubeforge", "context": {"cluster": "kubeforge", "user": "kubeforge", "namespace": "default"}}],
         "current-context": "kubeforge",

@@ -316,6 +316,19 @@ impl ApiError {
         )
     }
 
+    /// 415 for a PATCH in a format the resource does not take: kube-apiserver's
+    /// `NewUnsupportedMediaTypeError` listing the patch types `accepted`.
+    pub fn unsupported_patch_type(accepted: &[&str]) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: {}",
+                accepted.join(", ")
+            ),
+        )
+    }
+
     /// 410 Expired, e.g. `too old resource version: N (M)`.
     pub fn expired(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)

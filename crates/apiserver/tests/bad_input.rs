@@ -1084,6 +1084,94 @@ async fn malformed_patches_are_rejected() {
     assert_eq!(call(&c, "GET", &g_item).send().await.json(), gadget);
 }
 
+/// Messages kube-apiserver words in its own way: a changed Service cluster IP, a body that is no
+/// object at all, a strategic merge patch that changes a field's type, a strategic merge patch
+/// on a custom resource.
+#[tokio::test]
+async fn messages_are_worded_as_upstream() {
+    let server = start().await;
+    let c = server.client();
+    install_gadgets(&c).await;
+
+    // A Service's cluster IP may not change (the plural follows the singular).
+    let svc = create(
+        &c,
+        "/api/v1/namespaces/default/services",
+        &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                "spec": {"clusterIP": "10.96.0.42", "ports": [{"port": 80}]}}),
+    )
+    .await;
+    let mut changed = svc.clone();
+    changed["spec"]["clusterIP"] = json!("10.96.0.43");
+    let r = call(&c, "PUT", "/api/v1/namespaces/default/services/web")
+        .json(&changed)
+        .send()
+        .await;
+    let s = status(&r, 422, "Invalid");
+    assert_eq!(
+        s["message"],
+        r#"Service "web" is invalid: spec.clusterIPs[0]: Invalid value: []string{"10.96.0.43"}: may not change once set"#
+    );
+    assert_eq!(
+        causes(&s),
+        vec![("spec.clusterIPs[0]".into(), "FieldValueInvalid".into())]
+    );
+
+    // A body that does not decode names the kind it should have been, and its start.
+    let r = call(&c, "POST", "/api/v1/namespaces")
+        .ct(JSON)
+        .body(r#"{"apiVersion": "v1", "kind": "Namespace", "metadata": "#)
+        .send()
+        .await;
+    let s = status(&r, 400, "BadRequest");
+    let message = s["message"].as_str().unwrap_or("");
+    assert!(
+        message.starts_with(
+            "the object provided is unrecognized (must be of type Namespace): couldn't get version/kind; json parse error: "
+        ),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(r#" ({"apiVersion": "v1", "kind": " ...)"#),
+        "{message}"
+    );
+    let r = call(&c, "POST", "/api/v1/namespaces").ct(JSON).send().await;
+    assert_eq!(
+        status(&r, 400, "BadRequest")["message"],
+        "the object provided is unrecognized (must be of type Namespace): couldn't get version/kind; json parse error: unexpected end of JSON input (<empty>)"
+    );
+
+    // A strategic merge patch that makes a map a string.
+    create(&c, CM, &config_map("smp")).await;
+    let r = call(&c, "PATCH", &format!("{CM}/smp"))
+        .ct(STRATEGIC)
+        .body(r#"{"metadata": {"labels": "invalid"}}"#)
+        .send()
+        .await;
+    let s = status(&r, 422, "Invalid");
+    assert_eq!(
+        s["message"],
+        r#" "" is invalid: patch: Invalid value: "map[metadata:map[labels:invalid]]": cannot restore map from string"#
+    );
+
+    // A strategic merge patch on a custom resource: the patch types it takes.
+    create(
+        &c,
+        GADGETS,
+        &json!({"apiVersion": "bad.example.com/v1", "kind": "Gadget", "metadata": {"name": "g"}}),
+    )
+    .await;
+    let r = call(&c, "PATCH", &format!("{GADGETS}/g"))
+        .ct(STRATEGIC)
+        .body(r#"{"spec": {"size": 2}}"#)
+        .send()
+        .await;
+    assert_eq!(
+        status(&r, 415, "UnsupportedMediaType")["message"],
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Issue 11: inputs kube-apiserver rejects that were accepted or crashed the server
 // ---------------------------------------------------------------------------------------------

@@ -1972,3 +1972,31 @@ async fn deployment_rollback_reuses_its_replica_set_and_keeps_revisions() {
     );
     server.shutdown().await;
 }
+
+/// The kubeconfig of a plain-HTTP server skips TLS verification (`@kubernetes/client-node`
+/// refuses an `http://` server otherwise), and kube-rs still reaches the server through it.
+#[tokio::test]
+async fn kubeconfig_for_plain_http_skips_tls_verification() {
+    let server = start().await;
+    let kubeconfig: kube::config::Kubeconfig =
+        serde_json::from_value(server.kubeconfig().clone()).expect("a kubeconfig");
+    let cluster = kubeconfig.clusters[0].cluster.as_ref().expect("a cluster");
+    assert!(
+        cluster
+            .server
+            .as_deref()
+            .is_some_and(|s| s.starts_with("http://"))
+    );
+    assert_eq!(cluster.insecure_skip_tls_verify, Some(true));
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("kube-rs reads it");
+    assert!(config.accept_invalid_certs);
+    let client = Client::try_from(config).expect("a client");
+    let namespaces: Api<Namespace> = Api::all(client);
+    let list = namespaces
+        .list(&ListParams::default())
+        .await
+        .expect("list through the kubeconfig");
+    assert!(list.items.iter().any(|n| n.name_any() == "default"));
+}

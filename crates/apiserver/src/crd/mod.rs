@@ -167,6 +167,14 @@ pub fn served_types(crd: &Value) -> Vec<ResourceType> {
         .cloned()
         .unwrap_or_default();
     let multi_version = versions.len() > 1;
+    // Every version is stored at the storage version.
+    let storage_version = versions
+        .iter()
+        .find(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+        .map(|v| str_at(v, "/name"))
+        .unwrap_or_default();
+    let storage_version_hash =
+        crate::resource::storage_version_hash(&group, storage_version, &kind);
     versions
         .iter()
         .filter(|v| v.get("served").and_then(Value::as_bool) == Some(true))
@@ -206,6 +214,7 @@ pub fn served_types(crd: &Value) -> Vec<ResourceType> {
                 ),
                 schema: SchemaSource::Custom(schema.cloned()),
                 review: false,
+                storage_version_hash: Some(storage_version_hash.clone()),
             }
         })
         .collect()

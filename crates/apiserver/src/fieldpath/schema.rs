@@ -46,6 +46,8 @@ pub struct MapType {
     pub atomic: bool,
     /// Defaults of fields (used for missing list-map keys, e.g. a port's `protocol`).
     pub defaults: BTreeMap<String, Value>,
+    /// The fields in Go struct order (a built-in struct's; see [`crate::keyorder`]).
+    pub order: Option<&'static [&'static str]>,
 }
 
 /// One type.
@@ -266,6 +268,7 @@ impl Builder {
                 if let Some(n) = name {
                     m.atomic = super::builtin::atomic_struct(n);
                     m.defaults = super::builtin::field_defaults(n);
+                    m.order = crate::keyorder::struct_order(n);
                 }
                 Atom::Map(m)
             }

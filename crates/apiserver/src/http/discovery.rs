@@ -49,6 +49,9 @@ pub fn resource_list(resources: &Resources, group: &str, version: &str) -> Optio
         if !t.categories.is_empty() {
             r["categories"] = json!(t.categories);
         }
+        if let Some(hash) = &t.storage_version_hash {
+            r["storageVersionHash"] = json!(hash.as_ref());
+        }
         list.push(r);
         for (sub, kind) in subresources(t) {
             let mut s = json!({

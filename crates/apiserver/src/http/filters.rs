@@ -98,6 +98,18 @@ impl Filters {
         })
     }
 
+    /// The in-flight slots taken now: (read-only, mutating); 0 for a kind without a limit.
+    pub fn inflight(&self) -> (usize, usize) {
+        let taken = |pool: &Option<Arc<Semaphore>>, limit: usize| {
+            pool.as_ref()
+                .map_or(0, |p| limit.saturating_sub(p.available_permits()))
+        };
+        (
+            taken(&self.readonly, self.limits.max_requests_inflight),
+            taken(&self.mutating, self.limits.max_mutating_requests_inflight),
+        )
+    }
+
     /// A slot among the in-flight requests of the request's kind, or 429.
     fn admit(&self, method: &Method) -> Result<Option<OwnedSemaphorePermit>, ApiError> {
         let mutating = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);

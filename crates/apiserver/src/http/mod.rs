@@ -3,6 +3,7 @@
 
 mod discovery;
 pub mod filters;
+pub mod metrics;
 mod negotiate;
 mod openapi;
 mod params;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub openapi: OpenApiCache,
     /// Panic recovery, in-flight limits and request deadlines.
     pub filters: filters::Filters,
+    /// What `/metrics` serves.
+    pub metrics: metrics::Metrics,
 }
 
 /// The router: everything goes through [`handle`].
@@ -53,12 +56,36 @@ async fn handle(
     body: Body,
 ) -> Response {
     let start = std::time::Instant::now();
-    let handler = dispatch(&state, &method, &uri, &headers, body);
+    let target = path::parse(uri.path());
+    let handler = dispatch(&state, &method, &uri, &headers, body, target.as_ref());
     let response = match state.filters.run(&method, &uri, handler).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) | Err(e) => error_response(&e),
     };
-    tracing::debug!(%method, %uri, status = response.status().as_u16(), elapsed_us = start.elapsed().as_micros() as u64, "request");
+    let elapsed = start.elapsed();
+    let code = response.status().as_u16();
+    let served = match &target {
+        // A failed request may name a resource that is not served (a 404, or a 403 from
+        // authorization, which comes before routing): such requests are not recorded, which
+        // keeps the metrics' label values to what the catalog has served.
+        Some(Target::Resource(rp)) if code >= 400 => state
+            .rest
+            .catalog
+            .snapshot()
+            .find(&rp.group, &rp.version, &rp.resource)
+            .is_some(),
+        _ => true,
+    };
+    state.metrics.record(
+        &method,
+        &uri,
+        &headers,
+        target.as_ref(),
+        served,
+        code,
+        elapsed,
+    );
+    tracing::debug!(%method, %uri, status = code, elapsed_us = elapsed.as_micros() as u64, "request");
     response
 }
 
@@ -130,10 +157,45 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
 /// protobuf body takes long enough to stall the other requests of a runtime thread.
 const DECODE_OFF_THREAD: usize = 64 * 1024;
 
-/// Reads and decodes an object body.
-async fn read_object(ct: &str, body: Body) -> Result<Value, ApiError> {
+/// Reads and decodes an object body that should be a `kind`.
+async fn read_object(ct: &str, body: Body, kind: &str) -> Result<Value, ApiError> {
     let bytes = read_body(body).await?;
-    off_thread(bytes.len(), || decode_body(ct, &bytes))
+    off_thread(bytes.len(), || decode_body(ct, &bytes)).map_err(|e| unrecognized(e, kind, &bytes))
+}
+
+/// A body that could not be decoded at all, as kube-apiserver's `transformDecodeError` reports
+/// it when the body names no kind: `the object provided is unrecognized (must be of type
+/// Namespace): <decode error> (<the body's first 30 bytes>)`.
+fn unrecognized(mut err: ApiError, kind: &str, body: &[u8]) -> ApiError {
+    if err.code != 400 {
+        return err;
+    }
+    if body.is_empty() {
+        err.message =
+            "couldn't get version/kind; json parse error: unexpected end of JSON input".into();
+    }
+    err.message = format!(
+        "the object provided is unrecognized (must be of type {kind}): {} ({})",
+        err.message,
+        summarize(body)
+    );
+    err
+}
+
+/// apimachinery's `summarizeData(body, 30)`: a JSON object's first 30 bytes as text, anything
+/// else in hex, ` ...` when cut.
+fn summarize(body: &[u8]) -> String {
+    const MAX: usize = 30;
+    let head = &body[..body.len().min(MAX)];
+    let more = if body.len() > MAX { " ..." } else { "" };
+    match body.first() {
+        None => "<empty>".into(),
+        Some(b'{') => format!("{}{more}", String::from_utf8_lossy(head)),
+        Some(_) => {
+            let hex: String = head.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{hex}{more}")
+        }
+    }
 }
 
 /// Runs CPU-heavy work of `size` bytes of input so that it does not hold up the runtime thread
@@ -156,8 +218,9 @@ async fn dispatch(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
+    target: Option<&Target>,
 ) -> Result<Response, ApiError> {
-    let target = path::parse(uri.path()).ok_or_else(ApiError::not_found_path)?;
+    let target = target.ok_or_else(ApiError::not_found_path)?;
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -176,8 +239,20 @@ async fn dispatch(
     match target {
         Target::Version => only_get(version()),
         Target::Health => Ok((StatusCode::OK, "ok").into_response()),
+        Target::Metrics => {
+            if *method != Method::GET {
+                return Err(ApiError::method_not_allowed_here());
+            }
+            let text = state.metrics.render(state);
+            Ok((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+                text,
+            )
+                .into_response())
+        }
         Target::CoreGroups | Target::Groups => {
-            let core = target == Target::CoreGroups;
+            let core = *target == Target::CoreGroups;
             if let Some(v) = discovery::wants_aggregated(accept) {
                 let doc = discovery::aggregated(&resources, core, v);
                 let ct = format!(
@@ -198,16 +273,16 @@ async fn dispatch(
             }
         }
         Target::Group(g) => {
-            only_get(discovery::group(&resources, &g).ok_or_else(ApiError::not_found_path)?)
+            only_get(discovery::group(&resources, g).ok_or_else(ApiError::not_found_path)?)
         }
         Target::ResourceList { group, version } => only_get(
-            discovery::resource_list(&resources, &group, &version)
+            discovery::resource_list(&resources, group, version)
                 .ok_or_else(ApiError::not_found_path)?,
         ),
         Target::OpenApiV2 => state.openapi.v2(&state.rest, accept),
         Target::OpenApiV3Root => state.openapi.v3_root(&state.rest),
         Target::OpenApiV3 { group, version } => {
-            state.openapi.v3_document(&state.rest, &group, &version)
+            state.openapi.v3_document(&state.rest, group, version)
         }
         Target::Resource(rp) => resource(state, &user, method, uri, headers, body, rp).await,
     }
@@ -235,13 +310,13 @@ async fn resource(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
-    rp: ResourcePath,
+    rp: &ResourcePath,
 ) -> Result<Response, ApiError> {
     let params = Params::for_request(method, uri.query());
     // Authorization comes before routing, as in kube-apiserver's filter chain: a user who may
     // not list a resource learns nothing about whether it exists.
     if !user.is_privileged() {
-        let attrs = Attributes::of_resource(method, &rp, params.is_watch()?);
+        let attrs = Attributes::of_resource(method, rp, params.is_watch()?);
         auth::check(&state.rest, user, &attrs).await?;
     }
     let resources = state.rest.catalog.snapshot();
@@ -266,7 +341,7 @@ async fn resource(
         if *method != Method::POST || rp.name.is_some() {
             return Err(ApiError::method_not_allowed_here());
         }
-        let value = read_object(&content_type(headers), body).await?;
+        let value = read_object(&content_type(headers), body, &rt.kind).await?;
         let answer =
             auth::review::answer(&state.rest, user, &rt, rp.namespace.as_deref(), value).await?;
         return Ok(json_response(StatusCode::CREATED, &answer, output, &[]));
@@ -310,7 +385,7 @@ async fn resource(
             Method::GET => list(state, &view, ns, &params).await,
             Method::POST => {
                 let opts = params.write(headers)?;
-                let value = read_object(&ct, body).await?;
+                let value = read_object(&ct, body, &rt.kind).await?;
                 written(rest.create(&rt, ns, value, &opts).await?)
             }
             Method::DELETE => {
@@ -343,12 +418,11 @@ async fn resource(
             }
             Method::PUT => {
                 let opts = params.write(headers)?;
-                let value = read_object(&ct, body).await?;
+                let value = read_object(&ct, body, &rt.kind).await?;
                 written(rest.update(&rt, ns, name, value, &opts, None).await?)
             }
             Method::PATCH => {
-                let patch_type = PatchType::from_content_type(&ct)
-                    .ok_or_else(|| ApiError::unsupported_media_type(&ct))?;
+                let patch_type = PatchType::for_resource(&rt, &ct)?;
                 let opts = params.write(headers)?;
                 let bytes = read_body(body).await?;
                 written(
@@ -382,15 +456,14 @@ async fn resource(
             )),
             Method::PUT => {
                 let opts = params.write(headers)?;
-                let value = read_object(&ct, body).await?;
+                let value = read_object(&ct, body, &rt.kind).await?;
                 written(
                     rest.update(&rt, ns, name, value, &opts, Some("status"))
                         .await?,
                 )
             }
             Method::PATCH => {
-                let patch_type = PatchType::from_content_type(&ct)
-                    .ok_or_else(|| ApiError::unsupported_media_type(&ct))?;
+                let patch_type = PatchType::for_resource(&rt, &ct)?;
                 let opts = params.write(headers)?;
                 let bytes = read_body(body).await?;
                 written(
@@ -409,7 +482,7 @@ async fn resource(
             )),
             Method::PUT => {
                 let opts = params.write(headers)?;
-                let value = read_object(&ct, body).await?;
+                let value = read_object(&ct, body, "Scale").await?;
                 if value.get("spec").is_none_or(|s| !s.is_object()) {
                     return Err(ApiError::bad_request(
                         "a Scale object with spec.replicas is required",
@@ -426,8 +499,7 @@ async fn resource(
                 ))
             }
             Method::PATCH => {
-                let patch_type = PatchType::from_content_type(&ct)
-                    .ok_or_else(|| ApiError::unsupported_media_type(&ct))?;
+                let patch_type = PatchType::for_resource(&rt, &ct)?;
                 let opts = params.write(headers)?;
                 let bytes = read_body(body).await?;
                 let w = rest
@@ -505,10 +577,13 @@ async fn watch(
 ) -> Result<Response, ApiError> {
     let opts = params.watch()?;
     let rx = state.rest.watch(rt.clone(), namespace, opts).await?;
+    let counted = Arc::new(state.metrics.watch(&rt.group, &rt.version, &rt.kind));
     let stream = futures::stream::unfold((rx, true), move |(mut rx, first)| {
         let rt = rt.clone();
+        let counted = counted.clone();
         async move {
             let event = rx.recv().await?;
+            counted.event();
             let view = View {
                 output,
                 include,

@@ -33,6 +33,8 @@ pub enum Target {
     },
     /// `/healthz`, `/livez`, `/readyz`.
     Health,
+    /// `/metrics`.
+    Metrics,
 }
 
 /// A path under a group-version.
@@ -65,6 +67,7 @@ pub fn parse(path: &str) -> Option<Target> {
     let s: Vec<&str> = segs.iter().map(String::as_str).collect();
     match s.as_slice() {
         ["version"] => Some(Target::Version),
+        ["metrics"] => Some(Target::Metrics),
         ["healthz" | "livez" | "readyz", ..] => Some(Target::Health),
         ["api"] => Some(Target::CoreGroups),
         ["apis"] => Some(Target::Groups),

@@ -40,12 +40,13 @@ pub(crate) fn build(schema: Option<&Value>, text: &CommonText) -> (Value, bool) 
 
 /// The `<Kind>List` schema upstream publishes next to a kind.
 pub(crate) fn list_schema(kind: &OpenApiKind, text: &CommonText) -> Value {
+    let (description, items, metadata) = super::list_text::for_kind(kind, text);
     let mut properties = Map::new();
     properties.insert("apiVersion".into(), string_property(&text.api_version));
     properties.insert(
         "items".into(),
         json!({
-            "description": format!("The {} in this list.", kind.plural),
+            "description": items,
             "type": "array",
             "items": {"$ref": ref_to(&kind.schema_name)},
         }),
@@ -53,10 +54,10 @@ pub(crate) fn list_schema(kind: &OpenApiKind, text: &CommonText) -> Value {
     properties.insert("kind".into(), string_property(&text.kind));
     properties.insert(
         "metadata".into(),
-        json!({"$ref": ref_to(names::LIST_META), "description": text.list_metadata}),
+        json!({"$ref": ref_to(names::LIST_META), "description": metadata}),
     );
     json!({
-        "description": format!("{}List is a list of {} objects.", kind.kind, kind.kind),
+        "description": description,
         "type": "object",
         "properties": properties,
         "required": ["items"],

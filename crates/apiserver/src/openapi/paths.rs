@@ -165,146 +165,81 @@ fn group_word(group: &str) -> String {
     out
 }
 
-/// Query parameters of each action, with descriptions of our own wording.
+/// Query parameters of each action, described as upstream describes them
+/// ([`super::param_text`]).
 mod query {
+    use super::super::param_text::{PRETTY, describe};
     use super::{Param, ParamType};
 
+    fn from(options: &str, name: &'static str, ty: ParamType) -> Param {
+        Param::query(name, ty, &describe(options, name))
+    }
+
     pub(super) fn pretty() -> Param {
-        Param::query(
-            "pretty",
-            ParamType::String,
-            "If 'true', the output is pretty printed.",
-        )
-    }
-
-    fn dry_run() -> Param {
-        Param::query(
-            "dryRun",
-            ParamType::String,
-            "When present, the request is processed but its changes are not persisted. The only valid value is 'All'.",
-        )
-    }
-
-    fn field_manager() -> Param {
-        Param::query(
-            "fieldManager",
-            ParamType::String,
-            "Name of the actor or entity making these changes, recorded in managedFields. At most 128 printable characters. Required for apply patches.",
-        )
-    }
-
-    fn field_validation() -> Param {
-        Param::query(
-            "fieldValidation",
-            ParamType::String,
-            "How the server treats unknown or duplicate fields in the request body: 'Ignore' drops them silently, 'Warn' (the default) drops them and returns a warning for each, 'Strict' fails the request.",
-        )
-    }
-
-    fn force() -> Param {
-        Param::query(
-            "force",
-            ParamType::Boolean,
-            "Makes an apply patch take over fields owned by other managers instead of failing with a conflict. Must be unset for other patch types.",
-        )
+        Param::query("pretty", ParamType::String, PRETTY)
     }
 
     fn selectors_and_paging() -> Vec<Param> {
+        let list = |name, ty| from("ListOptions", name, ty);
         vec![
-            Param::query(
-                "continue",
-                ParamType::String,
-                "Continue token from a previous paginated list response.",
-            ),
-            Param::query(
-                "fieldSelector",
-                ParamType::String,
-                "Restricts the objects returned by their fields. Defaults to everything.",
-            ),
-            Param::query(
-                "labelSelector",
-                ParamType::String,
-                "Restricts the objects returned by their labels. Defaults to everything.",
-            ),
-            Param::query(
-                "limit",
-                ParamType::Integer,
-                "Maximum number of objects to return; a continue token is returned when more exist.",
-            ),
-            Param::query(
-                "resourceVersion",
-                ParamType::String,
-                "Constrains which resource versions the request may be served from.",
-            ),
-            Param::query(
-                "resourceVersionMatch",
-                ParamType::String,
-                "How resourceVersion is applied to list calls: 'Exact' or 'NotOlderThan'.",
-            ),
-            Param::query(
-                "sendInitialEvents",
-                ParamType::Boolean,
-                "With watch=true, starts the watch with synthetic events for the current objects.",
-            ),
-            Param::query(
-                "timeoutSeconds",
-                ParamType::Integer,
-                "Timeout for the list/watch call.",
-            ),
+            list("continue", ParamType::String),
+            list("fieldSelector", ParamType::String),
+            list("labelSelector", ParamType::String),
+            list("limit", ParamType::Integer),
+            list("resourceVersion", ParamType::String),
+            list("resourceVersionMatch", ParamType::String),
+            list("sendInitialEvents", ParamType::Boolean),
+            list("timeoutSeconds", ParamType::Integer),
         ]
     }
 
     fn delete_options() -> Vec<Param> {
+        let delete = |name, ty| from("DeleteOptions", name, ty);
         vec![
-            Param::query(
-                "gracePeriodSeconds",
-                ParamType::Integer,
-                "Seconds before the object is deleted; zero deletes immediately.",
-            ),
-            Param::query(
-                "orphanDependents",
-                ParamType::Boolean,
-                "Deprecated: use propagationPolicy. Whether dependents are orphaned.",
-            ),
-            Param::query(
-                "propagationPolicy",
-                ParamType::String,
-                "Whether and how dependents are garbage collected: 'Orphan', 'Background' or 'Foreground'.",
-            ),
+            delete("gracePeriodSeconds", ParamType::Integer),
+            delete("orphanDependents", ParamType::Boolean),
+            delete("propagationPolicy", ParamType::String),
         ]
     }
 
     pub(super) fn list() -> Vec<Param> {
-        let mut params = vec![Param::query(
+        let mut params = vec![from(
+            "ListOptions",
             "allowWatchBookmarks",
             ParamType::Boolean,
-            "Asks for BOOKMARK events in a watch.",
         )];
         params.extend(selectors_and_paging());
-        params.push(Param::query(
-            "watch",
-            ParamType::Boolean,
-            "Watch for changes to the described objects and return them as a stream of events.",
-        ));
+        params.push(from("ListOptions", "watch", ParamType::Boolean));
         params
     }
 
     pub(super) fn create_or_replace() -> Vec<Param> {
-        vec![dry_run(), field_manager(), field_validation()]
+        let create = |name| from("CreateOptions", name, ParamType::String);
+        vec![
+            create("dryRun"),
+            create("fieldManager"),
+            create("fieldValidation"),
+        ]
     }
 
     pub(super) fn patch() -> Vec<Param> {
-        vec![dry_run(), field_manager(), field_validation(), force()]
+        let patch = |name, ty| from("PatchOptions", name, ty);
+        vec![
+            patch("dryRun", ParamType::String),
+            patch("fieldManager", ParamType::String),
+            patch("fieldValidation", ParamType::String),
+            patch("force", ParamType::Boolean),
+        ]
     }
 
     pub(super) fn delete() -> Vec<Param> {
-        let mut params = vec![dry_run()];
+        let mut params = vec![from("DeleteOptions", "dryRun", ParamType::String)];
         params.extend(delete_options());
         params
     }
 
     pub(super) fn delete_collection() -> Vec<Param> {
-        let mut params = vec![dry_run()];
+        let mut params = vec![from("DeleteOptions", "dryRun", ParamType::String)];
         params.extend(delete_options());
         params.extend(selectors_and_paging());
         params

@@ -638,3 +638,59 @@ fn custom_schema_names_reverse_the_group() {
     );
     assert_eq!(custom_schema_name("", "v1", "Thing"), "v1.Thing");
 }
+
+/// Descriptions are upstream's, not ours: list schemas (built-in and custom) and query
+/// parameters.
+#[test]
+fn v2_descriptions_are_upstreams() {
+    let v2 = model().v2_json();
+    let defs = &v2["definitions"];
+    let cm_list = &defs["io.k8s.api.core.v1.ConfigMapList"];
+    assert_eq!(
+        cm_list["description"],
+        "ConfigMapList is a resource containing a list of ConfigMap objects."
+    );
+    assert_eq!(
+        cm_list["properties"]["items"]["description"],
+        "Items is the list of ConfigMaps."
+    );
+    assert_eq!(
+        cm_list["properties"]["metadata"]["description"],
+        "More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"
+    );
+    let foo_list = &defs["io.k8s.samplecontroller.v1alpha1.FooList"];
+    assert_eq!(foo_list["description"], "FooList is a list of Foo");
+    assert_eq!(
+        foo_list["properties"]["items"]["description"],
+        "List of foos. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
+    );
+    let param = |op: &Value, name: &str| -> String {
+        op["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+            .and_then(|p| p["description"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let collection = &v2["paths"]["/api/v1/namespaces/{namespace}/configmaps"];
+    assert!(
+        param(&collection["get"], "limit")
+            .starts_with("limit is a maximum number of responses to return for a list call."),
+        "{}",
+        param(&collection["get"], "limit")
+    );
+    assert!(
+        param(&collection["delete"], "propagationPolicy")
+            .starts_with("Whether and how garbage collection will be performed."),
+    );
+    assert!(
+        param(&v2["paths"][CONFIGMAP_ITEM]["patch"], "force")
+            .starts_with("Force is going to \"force\" Apply requests."),
+    );
+    // `pretty` is a parameter of the path, shared by its operations.
+    let pretty = param(collection, "pretty");
+    assert!(
+        pretty.starts_with("If 'true', then the output is pretty printed."),
+        "{pretty}"
+    );
+}

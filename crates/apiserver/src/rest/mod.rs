@@ -177,6 +177,10 @@ pub fn rewrites_on_read(rt: &ResourceType) -> bool {
 /// storage form; `apiVersion` rewritten for conversion strategy None) and applies the strategy's
 /// read-time normalization (pruning and defaults).
 pub fn served_version(rt: &ResourceType, obj: &mut Value) {
+    if !rewrites_on_read(rt) {
+        // Served as stored, and stored in key order.
+        return;
+    }
     rt.strategy.convert_from_storage(obj);
     rt.strategy.normalize_on_read(obj);
     if rt.multi_version
@@ -184,4 +188,5 @@ pub fn served_version(rt: &ResourceType, obj: &mut Value) {
     {
         map.insert("apiVersion".into(), Value::String(rt.api_version()));
     }
+    rt.strategy.order_keys(obj);
 }

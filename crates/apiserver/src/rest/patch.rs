@@ -32,6 +32,111 @@ impl PatchType {
             _ => None,
         }
     }
+
+    /// The patch Content-Types `rt` accepts, in kube-apiserver's order: custom resources take
+    /// no strategic merge patch.
+    pub fn accepted(rt: &ResourceType) -> &'static [&'static str] {
+        if rt.strategy.supports_strategic_merge() {
+            &[
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/strategic-merge-patch+json",
+                "application/apply-patch+yaml",
+            ]
+        } else {
+            &[
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/apply-patch+yaml",
+            ]
+        }
+    }
+
+    /// The patch type of `content_type` if `rt` accepts it; kube-apiserver's 415 otherwise.
+    pub fn for_resource(rt: &ResourceType, content_type: &str) -> Result<Self, ApiError> {
+        match Self::from_content_type(content_type) {
+            Some(PatchType::StrategicMerge) if !rt.strategy.supports_strategic_merge() => {
+                Err(ApiError::unsupported_patch_type(Self::accepted(rt)))
+            }
+            Some(t) => Ok(t),
+            None => Err(ApiError::unsupported_patch_type(Self::accepted(rt))),
+        }
+    }
+}
+
+/// A strategic merge patch whose result does not decode as the type: kube-apiserver converts the
+/// patched map to the type (`DefaultUnstructuredConverter`) and reports the converter's error
+/// as `patch: Invalid value: "<the patch as Go prints a map>": <error>`, e.g. `cannot restore
+/// map from string`. Other decode errors are kept as they are.
+fn strategic_type_error(body: &[u8], decode_error: ApiError) -> ApiError {
+    let Some(cause) = converter_error(&decode_error.message) else {
+        return decode_error;
+    };
+    let patch: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    ApiError::invalid(
+        "",
+        "",
+        "",
+        vec![crate::status::FieldCause::invalid(
+            "patch",
+            &Value::String(go_print(&patch)),
+            cause,
+        )],
+    )
+}
+
+/// apimachinery's converter error for a serde type error (`invalid type: string "x", expected
+/// a map`): `cannot restore map from string`, `cannot restore slice from ...`, `cannot restore
+/// struct from: ...`.
+fn converter_error(message: &str) -> Option<String> {
+    let rest = &message[message.find("invalid type: ")? + "invalid type: ".len()..];
+    let (got, expected) = rest.split_once(", expected ")?;
+    let kind = match got.split([' ', ',']).next()? {
+        "string" => "string",
+        "integer" => "int64",
+        "floating" => "float64",
+        "boolean" => "bool",
+        "map" => "map",
+        "sequence" => "slice",
+        _ => return None,
+    };
+    if expected.starts_with("a map") {
+        Some(format!("cannot restore map from {kind}"))
+    } else if expected.starts_with("a sequence") {
+        Some(format!("cannot restore slice from {kind}"))
+    } else if expected.starts_with("struct") {
+        Some(format!("cannot restore struct from: {kind}"))
+    } else {
+        None
+    }
+}
+
+/// A JSON value as Go's `%+v` prints what `encoding/json` decodes it to: maps with sorted keys
+/// as `map[k:v]`, slices as `[a b]`, strings bare, null as `<nil>`.
+fn go_print(value: &Value) -> String {
+    match value {
+        Value::Null => "<nil>".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => match n.as_f64() {
+            // float64, as Go's %v prints it (integral values without a fraction).
+            Some(f) if f.fract() == 0.0 && f.abs() < 1e6 => format!("{f:.0}"),
+            _ => n.to_string(),
+        },
+        Value::String(s) => s.clone(),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(go_print).collect();
+            format!("[{}]", parts.join(" "))
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let parts: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| format!("{k}:{}", go_print(v)))
+                .collect();
+            format!("map[{}]", parts.join(" "))
+        }
+    }
 }
 
 /// Applies a JSON patch to a copy of `current`; a failing operation is upstream's 422.
@@ -83,9 +188,7 @@ impl Rest {
             }
             PatchType::StrategicMerge => {
                 if !rt.strategy.supports_strategic_merge() {
-                    return Err(ApiError::unsupported_media_type(
-                        "application/strategic-merge-patch+json",
-                    ));
+                    return Err(ApiError::unsupported_patch_type(PatchType::accepted(rt)));
                 }
                 let patch: Value = serde_json::from_slice(body).map_err(|e| {
                     ApiError::bad_request(format!("invalid strategic merge patch: {e}"))
@@ -140,7 +243,12 @@ impl Rest {
                 rv if rv == meta_str(current, "resourceVersion") => None,
                 rv => super::write::update_precondition(rt, name, rv)?,
             };
-            let (decoded, warnings) = self.decode_for_write(rt, patched, opts)?;
+            let (decoded, warnings) = match self.decode_for_write(rt, patched, opts) {
+                Err(e) if patch_type == PatchType::StrategicMerge && e.code == 400 => {
+                    return Err(strategic_type_error(body, e));
+                }
+                other => other?,
+            };
             if meta_str(&decoded, "name") != name {
                 return Err(ApiError::bad_request(format!(
                     "the name of the object ({}) does not match the name on the URL ({name})",

@@ -60,21 +60,30 @@ pub fn to_scale(paths: &ScalePaths, obj: &Value) -> Value {
         .pointer(&pointer(&paths.status_replicas))
         .and_then(Value::as_i64)
         .unwrap_or(0);
+    // In ObjectMeta's field order, as kube-apiserver writes it.
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("name".into(), json!(meta_str(obj, "name")));
+    if !meta_str(obj, "namespace").is_empty() {
+        metadata.insert("namespace".into(), json!(meta_str(obj, "namespace")));
+    }
+    metadata.insert("uid".into(), json!(meta_str(obj, "uid")));
+    metadata.insert(
+        "resourceVersion".into(),
+        json!(meta_str(obj, "resourceVersion")),
+    );
+    metadata.insert(
+        "creationTimestamp".into(),
+        obj.pointer("/metadata/creationTimestamp")
+            .cloned()
+            .unwrap_or(Value::Null),
+    );
     let mut scale = json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
-        "metadata": {
-            "name": meta_str(obj, "name"),
-            "uid": meta_str(obj, "uid"),
-            "resourceVersion": meta_str(obj, "resourceVersion"),
-            "creationTimestamp": obj.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null),
-        },
+        "metadata": metadata,
         "spec": {"replicas": spec},
         "status": {"replicas": status},
     });
-    if !meta_str(obj, "namespace").is_empty() {
-        scale["metadata"]["namespace"] = json!(meta_str(obj, "namespace"));
-    }
     if let Some(sel) = paths
         .label_selector
         .as_deref()

@@ -129,10 +129,21 @@ fn namespace_terminating(json: &[u8]) -> bool {
 
 /// `obj` (in `rt`'s form) serialized as it is stored: after the strategy's storage conversion,
 /// if it has one (only then is the object copied).
-fn stored_form(rt: &ResourceType, obj: &Value) -> Encoded {
+///
+/// `obj` is first put in kube-apiserver's key order ([`crate::keyorder`]), with an empty
+/// `metadata.resourceVersion` where it had none, so that the version the store stamps lands in
+/// its place and `obj`, once given the version, is exactly what was stored.
+fn stored_form(rt: &ResourceType, obj: &mut Value) -> Encoded {
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut)
+        && !meta.contains_key("resourceVersion")
+    {
+        meta.insert("resourceVersion".into(), Value::String(String::new()));
+    }
+    rt.strategy.order_keys(obj);
     if rt.strategy.converts_for_storage() {
         let mut stored = obj.clone();
         rt.strategy.convert_to_storage(&mut stored);
+        rt.strategy.order_stored_keys(&mut stored);
         Encoded::new(&stored)
     } else {
         Encoded::new(obj)
@@ -358,6 +369,7 @@ impl Rest {
                 }
             }
             if opts.dry_run {
+                rt.strategy.order_keys(&mut obj);
                 return Ok(Written {
                     object: obj,
                     warnings,
@@ -369,7 +381,7 @@ impl Rest {
                 .store
                 .write(WriteOp::Create {
                     key,
-                    value: stored_form(rt, &obj),
+                    value: stored_form(rt, &mut obj),
                 })
                 .await
             {
@@ -589,7 +601,7 @@ impl Rest {
             {
                 return Err(ApiError::stale(&rt.group, &rt.plural, name));
             }
-            let Some(new) = self.prepare_update(rt, &old, desired, opts, subresource)? else {
+            let Some(mut new) = self.prepare_update(rt, &old, desired, opts, subresource)? else {
                 return Ok(Written {
                     object: old,
                     warnings,
@@ -597,6 +609,7 @@ impl Rest {
                 });
             };
             if opts.dry_run {
+                rt.strategy.order_keys(&mut new);
                 return Ok(Written {
                     object: new,
                     warnings,
@@ -621,7 +634,7 @@ impl Rest {
             } else {
                 WriteOp::Update {
                     key: key.clone(),
-                    value: stored_form(rt, &new),
+                    value: stored_form(rt, &mut new),
                     expected: Some(current.resource_version),
                 }
             };
@@ -833,7 +846,7 @@ impl Rest {
                     .store
                     .write(WriteOp::Update {
                         key: key.clone(),
-                        value: stored_form(rt, &marked),
+                        value: stored_form(rt, &mut marked),
                         expected: Some(current.resource_version),
                     })
                     .await

@@ -251,6 +251,16 @@ impl Store {
         self.read().history.floor()
     }
 
+    /// How many objects each resource (storage key) holds now.
+    pub fn object_counts(&self) -> Vec<(Arc<str>, usize)> {
+        let state = self.read();
+        state
+            .objects
+            .iter()
+            .map(|(resource, objects)| (resource.clone(), objects.len()))
+            .collect()
+    }
+
     /// The current object under `key`.
     pub fn get(&self, key: &ObjectKey) -> Option<Arc<StoredObject>> {
         let state = self.read();

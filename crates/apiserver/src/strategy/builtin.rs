@@ -116,6 +116,14 @@ impl Entry {
                 register_schema::<K>
             }),
             review: self.review,
+            storage_version_hash: (!self.review).then(|| {
+                let (group, version, kind) = match self.stored_with {
+                    // Stored as the other resource's objects (whose kind is this kind).
+                    Some((group, _)) => (group, "v1", K::KIND),
+                    None => (K::GROUP, K::VERSION, K::KIND),
+                };
+                crate::resource::storage_version_hash(group, version, kind)
+            }),
         }
     }
 }

@@ -203,6 +203,10 @@ impl Strategy for CustomResourceStrategy {
         self.schema.prunes() || self.schema.has_defaults()
     }
 
+    fn order_keys(&self, obj: &mut Value) {
+        crate::keyorder::sorted(obj);
+    }
+
     fn normalize_on_read(&self, obj: &mut Value) {
         self.schema.prune(obj);
         self.schema.apply_defaults(obj);

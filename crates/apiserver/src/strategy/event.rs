@@ -159,6 +159,13 @@ impl Default for EventsV1Strategy {
 impl Strategy for EventsV1Strategy {
     typed_basics!(typed, decode);
 
+    fn order_stored_keys(&self, obj: &mut Value) {
+        // Stored as a core/v1 Event.
+        static CORE: std::sync::LazyLock<crate::fieldpath::Schema> =
+            std::sync::LazyLock::new(crate::fieldpath::Schema::builtin::<Event>);
+        crate::keyorder::builtin(obj, &CORE);
+    }
+
     fn converts_for_storage(&self) -> bool {
         true
     }

@@ -27,6 +27,9 @@ macro_rules! typed_basics {
         fn unset_field(&self, field: &str) -> &'static str {
             self.$typed.unset_field(field)
         }
+        fn order_keys(&self, obj: &mut serde_json::Value) {
+            self.$typed.order_keys(obj)
+        }
     };
     ($typed:ident, decode) => {
         typed_basics!($typed);
@@ -178,6 +181,16 @@ pub trait Strategy: Send + Sync + 'static {
     /// does, so a field removed from a CRD's schema disappears from objects stored before, and
     /// a default added to it shows on them.
     fn normalize_on_read(&self, _obj: &mut Value) {}
+
+    /// Puts the object's keys in the order kube-apiserver serializes them in
+    /// ([`crate::keyorder`]); objects are stored that way. Nothing by default.
+    fn order_keys(&self, _obj: &mut Value) {}
+
+    /// [`Strategy::order_keys`] for the object in its storage form (after
+    /// [`Strategy::convert_to_storage`]); the same unless the strategy converts.
+    fn order_stored_keys(&self, obj: &mut Value) {
+        self.order_keys(obj);
+    }
 
     /// Whether this resource is stored in another resource's form (see [`Strategy::convert_to_storage`]);
     /// then reads always go through [`Strategy::convert_from_storage`].

@@ -321,6 +321,7 @@ impl Strategy for ServiceStrategy {
             }
             self.allocate_node_ports(spec, Some(old));
         }
+        normalize_cluster_ips(new, old);
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldCause> {
@@ -334,18 +335,79 @@ impl Strategy for ServiceStrategy {
         let mut causes = self.typed.validate_update(new, old);
         causes.extend(port_causes(new));
         causes.extend(node_port_causes(new));
-        let changing_to_external =
-            new.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName");
-        if !changing_to_external
-            && !cluster_ip(old).is_empty()
-            && cluster_ip(new) != cluster_ip(old)
-        {
-            causes.push(FieldCause::invalid(
-                "spec.clusterIP",
-                &json!(cluster_ip(new)),
-                "field is immutable",
-            ));
-        }
+        causes.extend(cluster_ip_change_causes(new, old));
         causes
     }
+}
+
+/// `spec.clusterIPs` of a Service (empty when absent).
+fn cluster_ips(obj: &Value) -> Vec<&str> {
+    obj.pointer("/spec/clusterIPs")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// Upstream's `normalizeClusterIPs` on update: a client that changes (or clears) only the
+/// singular `clusterIP` meant the plural too.
+fn normalize_cluster_ips(new: &mut Value, old: &Value) {
+    let (old_ip, new_ip) = (cluster_ip(old).to_string(), cluster_ip(new).to_string());
+    if old_ip == new_ip || cluster_ips(old) != cluster_ips(new) {
+        return;
+    }
+    let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if new_ip.is_empty() {
+        spec.remove("clusterIPs");
+    } else {
+        spec.insert("clusterIPs".into(), json!([new_ip]));
+    }
+}
+
+/// Go's `%#v` of a `[]string`, as `field.Invalid` shows a slice value.
+fn go_string_slice(values: &[&str]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    format!("[]string{{{}}}", quoted.join(", "))
+}
+
+/// Upstream's `validateUpgradeDowngradeClusterIPs`: allocated cluster IPs may be added or
+/// released (secondary only) but never changed, unless the Service is or was ExternalName, or
+/// stays headless.
+fn cluster_ip_change_causes(new: &Value, old: &Value) -> Vec<FieldCause> {
+    let external =
+        |o: &Value| o.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName");
+    if external(new) || external(old) {
+        return Vec::new();
+    }
+    let headless = |o: &Value| cluster_ip(o) == "None";
+    if headless(new) && headless(old) {
+        return Vec::new();
+    }
+    let (old_ips, new_ips) = (cluster_ips(old), cluster_ips(new));
+    let invalid = |i: usize, detail: &str| FieldCause {
+        reason: "FieldValueInvalid",
+        field: format!("spec.clusterIPs[{i}]"),
+        message: format!(
+            "spec.clusterIPs[{i}]: Invalid value: {}: {detail}",
+            go_string_slice(&new_ips)
+        ),
+    };
+    let mut causes = Vec::new();
+    if old_ips.len() == new_ips.len() {
+        for (i, (o, n)) in old_ips.iter().zip(&new_ips).enumerate() {
+            if o != n {
+                causes.push(invalid(i, "may not change once set"));
+            }
+        }
+    } else if old_ips.len() > new_ips.len() {
+        if new_ips.is_empty() {
+            causes.push(invalid(0, "primary clusterIP can not be unset"));
+        } else if new_ips[0] != old_ips[0] {
+            causes.push(invalid(0, "may not change once set"));
+        }
+    } else if !old_ips.is_empty() && new_ips[0] != old_ips[0] {
+        causes.push(invalid(0, "may not change once set"));
+    }
+    causes
 }

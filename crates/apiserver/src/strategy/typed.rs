@@ -172,6 +172,10 @@ where
         decode_typed::<K>(value)
     }
 
+    fn order_keys(&self, obj: &mut Value) {
+        crate::keyorder::builtin(obj, &self.field_schema());
+    }
+
     fn name_rule(&self) -> NameRule {
         self.name_rule
     }
