@@ -656,3 +656,24 @@ async fn pod_status_table_has_the_pod_columns() {
     );
     server.shutdown().await;
 }
+
+/// A dry-run create of a name that is taken is refused as the real create would be (upstream's
+/// dry-run storage checks the key), and stores nothing.
+#[tokio::test]
+async fn dry_run_create_of_a_taken_name_is_already_exists() {
+    let server = start().await;
+    let c = server.client();
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "taken"}});
+    post(&c, CMS, cm.clone()).await;
+    let rv = server.rest().store.resource_version();
+    let (code, v) = raw(&c, "POST", &format!("{CMS}?dryRun=All"), None, Some(&cm)).await;
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(v["reason"], "AlreadyExists", "{v}");
+    assert_eq!(v["message"], r#"configmaps "taken" already exists"#, "{v}");
+    // A free name still passes, and nothing is written either way.
+    let free = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "free"}});
+    let (code, _) = raw(&c, "POST", &format!("{CMS}?dryRun=All"), None, Some(&free)).await;
+    assert_eq!(code, 201);
+    assert_eq!(server.rest().store.resource_version(), rv);
+    server.shutdown().await;
+}

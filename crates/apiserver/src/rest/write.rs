@@ -368,7 +368,15 @@ impl Rest {
                     return Err(Self::invalid(rt, &obj, causes));
                 }
             }
+            let key = self.key(rt, namespace, &name);
             if opts.dry_run {
+                // As upstream's dry-run storage: a name that is taken is taken, written or not.
+                if self.store.get(&key).is_some() {
+                    if fixed_name.is_empty() && attempt + 1 < RETRIES {
+                        continue;
+                    }
+                    return Err(store_error(rt, &name, StoreError::AlreadyExists));
+                }
                 rt.strategy.order_keys(&mut obj);
                 return Ok(Written {
                     object: obj,
@@ -376,7 +384,6 @@ impl Rest {
                     created: true,
                 });
             }
-            let key = self.key(rt, namespace, &name);
             match self
                 .store
                 .write(WriteOp::Create {
