@@ -56,6 +56,16 @@ fn config_map(name: &str) -> Vec<u8> {
     .expect("json")
 }
 
+/// Checks that raw bytes read from a connection are a `200 OK` answer.
+#[track_caller]
+fn assert_answered_ok(sent: &[u8]) {
+    assert!(
+        sent.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(sent)
+    );
+}
+
 /// Reads until the server closes the connection; the bytes it sent first.
 async fn read_to_close(stream: &mut TcpStream, within: Duration) -> Option<Vec<u8>> {
     let mut out = Vec::new();
@@ -283,11 +293,7 @@ async fn silent_and_idle_clients_are_disconnected() {
             .await
             .unwrap_or_else(|| panic!("the {name} connection was not closed"));
         if name == "idle" {
-            assert!(
-                sent.starts_with(b"HTTP/1.1 200"),
-                "{}",
-                String::from_utf8_lossy(&sent)
-            );
+            assert_answered_ok(&sent);
         }
     }
     server.shutdown().await;
@@ -329,11 +335,7 @@ async fn connections_past_the_cap_are_closed_at_once() {
     let sent = read_to_close(&mut next, Duration::from_secs(5))
         .await
         .expect("answered");
-    assert!(
-        sent.starts_with(b"HTTP/1.1 200"),
-        "{}",
-        String::from_utf8_lossy(&sent)
-    );
+    assert_answered_ok(&sent);
     server.shutdown().await;
 }
 
