@@ -1,5 +1,6 @@
 //! kubeforge-apiserver: an embeddable, Kubernetes-compatible API server.
 
+pub mod admission;
 pub mod auth;
 pub mod catalog;
 pub mod controllers;
@@ -9,6 +10,7 @@ pub mod http;
 pub mod keyorder;
 pub mod openapi;
 pub mod protobuf;
+pub mod registry;
 pub mod resource;
 pub mod rest;
 pub mod selector;

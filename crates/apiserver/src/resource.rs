@@ -49,9 +49,9 @@ pub struct ResourceType {
     pub strategy: Arc<dyn Strategy>,
     /// Where its OpenAPI schema comes from.
     pub schema: SchemaSource,
-    /// A review resource (access and identity reviews): create-only, answered by the server
-    /// and never stored.
-    pub review: bool,
+    /// For a resource that is answered, not stored (the access and identity reviews): how a
+    /// create is answered. Such a resource is create-only and has no OpenAPI paths.
+    pub answer: Option<Answer>,
     /// Discovery's `storageVersionHash`: [`storage_version_hash`] of the group, version and
     /// kind objects are stored as; None for resources that are not stored (reviews).
     pub storage_version_hash: Option<Arc<str>>,
@@ -64,6 +64,43 @@ pub fn storage_version_hash(group: &str, version: &str, kind: &str) -> Arc<str> 
     let digest = crate::openapi::sha256(format!("{group}/{version}/{kind}").as_bytes());
     Arc::from(base64::engine::general_purpose::STANDARD.encode(&digest[..8]))
 }
+
+/// A create of a resource that is answered instead of stored: the decoded object and who asks.
+pub struct Review<'a> {
+    /// The server's request path (its store and catalog).
+    pub rest: &'a crate::rest::Rest,
+    /// Who asks.
+    pub user: &'a crate::auth::user::UserInfo,
+    /// The resource posted to.
+    pub rt: &'a ResourceType,
+    /// The namespace posted to (namespaced reviews).
+    pub namespace: Option<&'a str>,
+    /// The posted object, decoded through the resource's strategy.
+    pub object: serde_json::Value,
+}
+
+impl Review<'_> {
+    /// The object's `spec` (null when absent).
+    pub fn spec(&self) -> serde_json::Value {
+        self.object
+            .get("spec")
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// A 422 for this review's kind with `causes`.
+    pub fn invalid(&self, causes: Vec<crate::status::FieldCause>) -> crate::status::ApiError {
+        crate::status::ApiError::invalid(&self.rt.group, &self.rt.kind, "", causes)
+    }
+}
+
+/// How an answered resource answers a create: the object with its `status` filled in.
+pub type Answer = for<'a> fn(
+    Review<'a>,
+) -> futures::future::BoxFuture<
+    'a,
+    Result<serde_json::Value, crate::status::ApiError>,
+>;
 
 /// Where a resource's OpenAPI schema comes from.
 #[derive(Clone)]
@@ -102,7 +139,16 @@ pub const REVIEW_VERBS: &[&str] = &["create"];
 impl ResourceType {
     /// The verbs this resource supports.
     pub fn verbs(&self) -> &'static [&'static str] {
-        if self.review { REVIEW_VERBS } else { VERBS }
+        if self.is_answered() {
+            REVIEW_VERBS
+        } else {
+            VERBS
+        }
+    }
+
+    /// Whether objects are answered, never stored (see [`ResourceType::answer`]).
+    pub fn is_answered(&self) -> bool {
+        self.answer.is_some()
     }
 
     /// `group/version`, or `version` for the core group.

@@ -14,10 +14,10 @@ use crate::catalog::Catalog;
 use crate::http::filters::{Filters, RequestLimits};
 use crate::http::serve::{ConnectionLimits, serve};
 use crate::http::{AppState, OpenApiCache, router};
+use crate::registry::builtin_resources;
+use crate::registry::core::namespaces::SYSTEM_NAMESPACES;
 use crate::rest::{Rest, WriteOptions};
 use crate::storage::{MemoryStorage, RedbStorage, Storage, Store, StoreConfig};
-use crate::strategy::builtin_resources;
-use crate::strategy::namespace::SYSTEM_NAMESPACES;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -169,6 +169,7 @@ impl ApiServerBuilder {
             store: store.clone(),
             catalog,
             bookmark_interval: self.bookmark_interval,
+            admission: Arc::default(),
         };
         bootstrap(&rest).await?;
         if let Some(crd_type) =

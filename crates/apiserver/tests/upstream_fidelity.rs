@@ -6,12 +6,11 @@
 
 mod kube_support;
 
-use axum::http::{Method, Request, header};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{DeleteParams, PostParams, WatchEvent, WatchParams};
 use kube::{Api, Client, ResourceExt};
-use kube_support::{eventually, start};
+use kube_support::{eventually, raw, start};
 use kubeforge_apiserver::ApiServer;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -19,36 +18,6 @@ use std::time::Duration;
 const PODS: &str = "/api/v1/namespaces/default/pods";
 const CMS: &str = "/api/v1/namespaces/default/configmaps";
 const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
-
-/// One raw request: `(HTTP code, JSON body)`.
-async fn raw(
-    client: &Client,
-    method: &str,
-    uri: &str,
-    accept: Option<&str>,
-    body: Option<&Value>,
-) -> (u16, Value) {
-    let mut req = Request::builder()
-        .method(Method::from_bytes(method.as_bytes()).expect("method"))
-        .uri(uri);
-    if let Some(a) = accept {
-        req = req.header(header::ACCEPT, a);
-    }
-    let bytes = match body {
-        Some(b) => {
-            req = req.header(header::CONTENT_TYPE, "application/json");
-            serde_json::to_vec(b).expect("json")
-        }
-        None => Vec::new(),
-    };
-    let req = req.body(kube::client::Body::from(bytes)).expect("request");
-    let resp = client.send(req).await.expect("send");
-    let code = resp.status().as_u16();
-    let body = resp.into_body().collect_bytes().await.expect("body");
-    let value = serde_json::from_slice(&body)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&body)));
-    (code, value)
-}
 
 async fn post(client: &Client, uri: &str, body: Value) -> Value {
     let (code, v) = raw(client, "POST", uri, None, Some(&body)).await;

@@ -6,9 +6,9 @@
 //! namespace is empty, removes its `kubernetes` finalizer, which deletes the namespace.
 
 use super::all_types;
+use crate::registry::core::namespaces::FINALIZER;
 use crate::rest::{DeleteOptions, ListOptions, Rest, WriteOptions};
 use crate::storage::{EventType, StoreError};
-use crate::strategy::namespace::FINALIZER;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 

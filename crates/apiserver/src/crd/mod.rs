@@ -28,7 +28,7 @@ impl CrdStrategy {
     pub fn new() -> Self {
         CrdStrategy {
             typed: Typed::new()
-                .printer(&crate::table::CREATED_AT)
+                .printer(&crate::table::printer::CREATED_AT)
                 .with_generation(),
         }
     }
@@ -213,7 +213,7 @@ pub fn served_types(crd: &Value) -> Vec<ResourceType> {
                     .with_scale(scale),
                 ),
                 schema: SchemaSource::Custom(schema.cloned()),
-                review: false,
+                answer: None,
                 storage_version_hash: Some(storage_version_hash.clone()),
             }
         })

@@ -14,8 +14,8 @@
 //! on: the field set of a value, merging an applied configuration into a live object,
 //! comparing two objects and removing fields.
 
-mod builtin;
 mod managers;
+pub mod markers;
 mod schema;
 mod set;
 pub mod typed;

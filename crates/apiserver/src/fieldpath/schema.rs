@@ -203,7 +203,7 @@ impl Builder {
             let tr = self.json_named(&name);
             // A field-level override of a referenced struct's atomicity.
             if let (Some(o), Some(f)) = (owner, field)
-                && let Some(atomic) = super::builtin::field_struct_override(o, f)
+                && let Some(atomic) = super::markers::field_struct_override(o, f)
                 && let Atom::Map(m) = self.atoms[tr].clone()
                 && m.atomic != atomic
             {
@@ -250,7 +250,7 @@ impl Builder {
                     _ => DEDUCED,
                 };
                 let kind = owner_field
-                    .and_then(|(o, f)| super::builtin::list_kind(o, f))
+                    .and_then(|(o, f)| super::markers::list_kind(o, f))
                     .unwrap_or(ListKind::Atomic);
                 Atom::List(ListType { elem, kind })
             }
@@ -266,8 +266,8 @@ impl Builder {
                     m.elem = Some(self.json_node(add, None, None));
                 }
                 if let Some(n) = name {
-                    m.atomic = super::builtin::atomic_struct(n);
-                    m.defaults = super::builtin::field_defaults(n);
+                    m.atomic = super::markers::atomic_struct(n);
+                    m.defaults = super::markers::field_defaults(n);
                     m.order = crate::keyorder::struct_order(n);
                 }
                 Atom::Map(m)
@@ -276,7 +276,7 @@ impl Builder {
                 Some(add) => {
                     let elem = self.json_node(add, None, None);
                     let atomic =
-                        owner_field.is_some_and(|(o, f)| super::builtin::atomic_map_field(o, f));
+                        owner_field.is_some_and(|(o, f)| super::markers::atomic_map_field(o, f));
                     Atom::Map(MapType {
                         elem: Some(elem),
                         atomic,

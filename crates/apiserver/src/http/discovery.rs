@@ -6,21 +6,27 @@ use crate::resource::ResourceType;
 use serde_json::{Value, json};
 
 const SUB_VERBS: &[&str] = &["get", "patch", "update"];
+const REPLACE_VERBS: &[&str] = &["update"];
 
-fn subresources(rt: &ResourceType) -> Vec<(&'static str, Value)> {
+/// The subresources of `rt`: name, response kind and verbs.
+fn subresources(rt: &ResourceType) -> Vec<(&'static str, Value, &'static [&'static str])> {
     let mut out = Vec::new();
+    let own_kind = json!({"group": rt.group, "version": rt.version, "kind": rt.kind});
     if rt.status {
-        out.push((
-            "status",
-            json!({"group": rt.group, "version": rt.version, "kind": rt.kind}),
-        ));
+        out.push(("status", own_kind.clone(), SUB_VERBS));
+    }
+    for sub in rt.strategy.replace_subresources() {
+        out.push((*sub, own_kind.clone(), REPLACE_VERBS));
     }
     if rt.scale.is_some() {
         out.push((
             "scale",
             json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}),
+            SUB_VERBS,
         ));
     }
+    // Listed by path, as kube-apiserver's installer sorts them.
+    out.sort_by_key(|(name, _, _)| *name);
     out
 }
 
@@ -53,13 +59,13 @@ pub fn resource_list(resources: &Resources, group: &str, version: &str) -> Optio
             r["storageVersionHash"] = json!(hash.as_ref());
         }
         list.push(r);
-        for (sub, kind) in subresources(t) {
+        for (sub, kind, verbs) in subresources(t) {
             let mut s = json!({
                 "name": format!("{}/{sub}", t.plural),
                 "singularName": "",
                 "namespaced": t.namespaced,
                 "kind": kind["kind"],
-                "verbs": SUB_VERBS,
+                "verbs": verbs,
             });
             if sub == "scale" {
                 s["group"] = json!("autoscaling");
@@ -141,7 +147,7 @@ fn aggregated_group(resources: &Resources, name: &str, versions: &[String]) -> V
                     }
                     let subs: Vec<Value> = subresources(t)
                         .into_iter()
-                        .map(|(s, kind)| json!({"subresource": s, "responseKind": kind, "verbs": SUB_VERBS}))
+                        .map(|(s, kind, verbs)| json!({"subresource": s, "responseKind": kind, "verbs": verbs}))
                         .collect();
                     if !subs.is_empty() {
                         r["subresources"] = Value::Array(subs);

@@ -56,7 +56,14 @@ async fn handle(
     body: Body,
 ) -> Response {
     let start = std::time::Instant::now();
-    let target = path::parse(uri.path());
+    let target = path::parse(uri.path()).map(|target| match target {
+        Target::Resource(rp) => {
+            let resources = state.rest.catalog.snapshot();
+            let exists = |r: &str| resources.find(&rp.group, &rp.version, r).is_some();
+            Target::Resource(rp.as_namespace_subresource(exists).unwrap_or(rp))
+        }
+        other => other,
+    });
     let handler = dispatch(&state, &method, &uri, &headers, body, target.as_ref());
     let response = match state.filters.run(&method, &uri, handler).await {
         Ok(Ok(r)) => r,
@@ -337,13 +344,19 @@ async fn resource(
         }
     }
     let output = choose_output(headers)?;
-    if rt.review {
+    if let Some(answer) = rt.answer {
         if *method != Method::POST || rp.name.is_some() {
             return Err(ApiError::method_not_allowed_here());
         }
         let value = read_object(&content_type(headers), body, &rt.kind).await?;
-        let answer =
-            auth::review::answer(&state.rest, user, &rt, rp.namespace.as_deref(), value).await?;
+        let review = crate::resource::Review {
+            rest: &state.rest,
+            user,
+            rt: &rt,
+            namespace: rp.namespace.as_deref(),
+            object: rt.strategy.decode(value)?.value,
+        };
+        let answer = answer(review).await?;
         return Ok(json_response(StatusCode::CREATED, &answer, output, &[]));
     }
     let include =
@@ -516,6 +529,16 @@ async fn resource(
             }
             _ => Err(ApiError::method_not_allowed_here()),
         },
+        (Some(name), Some(sub)) if rt.strategy.replace_subresources().contains(&sub) => {
+            match *method {
+                Method::PUT => {
+                    let opts = params.write(headers)?;
+                    let value = read_object(&ct, body, &rt.kind).await?;
+                    written(rest.update(&rt, ns, name, value, &opts, Some(sub)).await?)
+                }
+                _ => Err(ApiError::method_not_allowed_here()),
+            }
+        }
         (Some(_), Some(_)) => Err(ApiError::not_found_path()),
     }
 }

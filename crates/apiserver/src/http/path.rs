@@ -54,6 +54,27 @@ pub struct ResourcePath {
     pub subresource: Option<String>,
 }
 
+impl ResourcePath {
+    /// `/api/v1/namespaces/{ns}/{r}` reads as the collection `{r}` in namespace `{ns}`; when the
+    /// core group serves no resource `{r}` (`exists` says), it is the subresource `{r}` of the
+    /// namespace `{ns}` (`status`, `finalize`). That is the one place the URL grammar is
+    /// ambiguous, as upstream's routes resolve it.
+    pub fn as_namespace_subresource(&self, exists: impl Fn(&str) -> bool) -> Option<ResourcePath> {
+        if !self.group.is_empty() || self.name.is_some() || exists(&self.resource) {
+            return None;
+        }
+        let namespace = self.namespace.as_ref()?;
+        Some(ResourcePath {
+            group: String::new(),
+            version: self.version.clone(),
+            namespace: None,
+            resource: "namespaces".into(),
+            name: Some(namespace.clone()),
+            subresource: Some(self.resource.clone()),
+        })
+    }
+}
+
 fn decode(seg: &str) -> String {
     percent_encoding::percent_decode_str(seg)
         .decode_utf8_lossy()
@@ -112,9 +133,6 @@ fn resource(group: String, version: &str, rest: &[&str]) -> Option<Target> {
     };
     match rest {
         [r] => mk(None, r, None, None),
-        ["namespaces", ns, sub @ ("status" | "finalize")] => {
-            mk(None, "namespaces", Some(ns), Some(sub))
-        }
         [r, name] => mk(None, r, Some(name), None),
         ["namespaces", ns, r] => mk(Some(ns), r, None, None),
         [r, name, sub] => mk(None, r, Some(name), Some(sub)),
@@ -155,10 +173,21 @@ mod tests {
             parse("/api/v1/namespaces/default"),
             rp("", None, "namespaces", Some("default"), None)
         );
+        // A namespace's subresource reads as a collection until the catalog says otherwise.
+        let Some(Target::Resource(status)) = parse("/api/v1/namespaces/default/status") else {
+            panic!("a resource path");
+        };
         assert_eq!(
-            parse("/api/v1/namespaces/default/status"),
+            Some(Target::Resource(status.clone())),
+            rp("", Some("default"), "status", None, None)
+        );
+        assert_eq!(
+            status
+                .as_namespace_subresource(|r| r == "pods")
+                .map(Target::Resource),
             rp("", None, "namespaces", Some("default"), Some("status"))
         );
+        assert_eq!(status.as_namespace_subresource(|r| r == "status"), None);
         assert_eq!(
             parse("/api/v1/namespaces/default/pods"),
             rp("", Some("default"), "pods", None, None)

@@ -96,6 +96,8 @@ pub struct Rest {
     pub catalog: Arc<Catalog>,
     /// How often watches get a BOOKMARK when they asked for them.
     pub bookmark_interval: Duration,
+    /// The admission chain every write passes.
+    pub admission: Arc<crate::admission::Admission>,
 }
 
 impl std::fmt::Debug for Rest {

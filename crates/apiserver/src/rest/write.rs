@@ -5,6 +5,7 @@ use super::meta::{
     check_type_meta, finalizers, is_deleting, meta_mut, meta_str, now, random_suffix, spec_part,
 };
 use super::{FieldValidation, Rest, WriteOptions, Written, parse_rv, served_version, store_error};
+use crate::admission::{Operation, Request};
 use crate::resource::ResourceType;
 use crate::status::{ApiError, FieldCause};
 use crate::storage::{Encoded, StoreError, WriteOp};
@@ -89,44 +90,6 @@ fn deletion_time(obj: &Value, seconds: i64) -> String {
         .to_string()
 }
 
-/// Whether a stored namespace accepts no new content (being deleted, or `Terminating`). Every
-/// create in a namespace asks, so only the two fields are read, not the whole object.
-fn namespace_terminating(json: &[u8]) -> bool {
-    // The stored JSON is the server's own serialization (no escaped letters): without either
-    // word anywhere, there is nothing to parse.
-    if let Ok(text) = std::str::from_utf8(json)
-        && !text.contains("deletionTimestamp")
-        && !text.contains("Terminating")
-    {
-        return false;
-    }
-    #[derive(serde::Deserialize)]
-    struct Namespace {
-        metadata: Option<Meta>,
-        status: Option<Status>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Meta {
-        #[serde(rename = "deletionTimestamp")]
-        deletion_timestamp: Option<serde::de::IgnoredAny>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Status {
-        phase: Option<String>,
-    }
-    match serde_json::from_slice::<Namespace>(json) {
-        Ok(ns) => {
-            ns.metadata.is_some_and(|m| m.deletion_timestamp.is_some())
-                || ns.status.and_then(|s| s.phase).as_deref() == Some("Terminating")
-        }
-        Err(_) => {
-            let v: Value = serde_json::from_slice(json).unwrap_or(Value::Null);
-            is_deleting(&v)
-                || v.pointer("/status/phase").and_then(Value::as_str) == Some("Terminating")
-        }
-    }
-}
-
 /// `obj` (in `rt`'s form) serialized as it is stored: after the strategy's storage conversion,
 /// if it has one (only then is the object copied).
 ///
@@ -206,35 +169,6 @@ impl Rest {
             }
         }
         Ok((decoded.value, warnings))
-    }
-
-    fn check_namespace(&self, rt: &ResourceType, namespace: Option<&str>) -> Result<(), ApiError> {
-        if !rt.namespaced {
-            return Ok(());
-        }
-        let ns = namespace.unwrap_or("");
-        let catalog = self.catalog.snapshot();
-        let Some(ns_type) = catalog.find("", "v1", "namespaces") else {
-            return Ok(());
-        };
-        match self.store.get(&self.key(&ns_type, None, ns)) {
-            None => Err(ApiError::not_found("", "namespaces", ns)),
-            Some(obj) => {
-                if namespace_terminating(&obj.json) {
-                    Err(ApiError::forbidden(
-                        &rt.group,
-                        &rt.plural,
-                        "",
-                        format!(
-                            "{} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
-                            crate::status::qualified(&rt.plural, &rt.group)
-                        ),
-                    ))
-                } else {
-                    Ok(())
-                }
-            }
-        }
     }
 
     fn invalid(rt: &ResourceType, obj: &Value, causes: Vec<FieldCause>) -> ApiError {
@@ -322,7 +256,15 @@ impl Rest {
         if !causes.is_empty() {
             return Err(Self::invalid(rt, &obj, causes));
         }
-        self.check_namespace(rt, namespace)?;
+        self.admission.validate(
+            self,
+            &Request {
+                operation: Operation::Create,
+                rt,
+                namespace,
+                name: meta_str(&obj, "name"),
+            },
+        )?;
         let av = rt.api_version();
         let mf = match applied_mf {
             Some(mf) => Some(mf),
@@ -443,18 +385,9 @@ impl Rest {
         } else {
             new.pointer("/metadata/managedFields").cloned()
         };
-        if subresource == Some("finalize") {
-            // Only spec.finalizers change (the namespace finalize subresource).
-            let finalizers = new
-                .pointer("/spec/finalizers")
-                .cloned()
-                .unwrap_or(json!([]));
-            let mut merged = old.clone();
-            if !merged.get("spec").is_some_and(Value::is_object) {
-                merged["spec"] = json!({});
-            }
-            merged["spec"]["finalizers"] = finalizers;
-            new = merged;
+        if let Some(sub) = subresource.filter(|s| *s != "status") {
+            // A subresource of the resource's own (`namespaces/finalize`): it says what changes.
+            new = rt.strategy.update_through(sub, old, new);
         } else if subresource == Some("status") {
             let status = new.get("status").cloned();
             let mut merged = old.clone();
@@ -768,7 +701,15 @@ impl Rest {
                     ),
                 ));
             }
-            rt.strategy.check_delete(&value)?;
+            self.admission.validate(
+                self,
+                &Request {
+                    operation: Operation::Delete,
+                    rt,
+                    namespace,
+                    name,
+                },
+            )?;
             let deleting = is_deleting(&value);
             let mut marked = value.clone();
             // Graceful deletion: the period the object waits for (None when not graceful).
@@ -941,32 +882,5 @@ impl Rest {
             }
         }
         Ok(deleted)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::namespace_terminating;
-
-    #[test]
-    fn reads_namespace_termination_without_full_parse() {
-        let active =
-            br#"{"metadata":{"name":"a","deletionTimestamp":null},"status":{"phase":"Active"}}"#;
-        assert!(!namespace_terminating(active));
-        assert!(!namespace_terminating(br#"{"metadata":{"name":"a"}}"#));
-        // The words elsewhere only send it to the parser, which reads the two fields.
-        assert!(!namespace_terminating(
-            br#"{"metadata":{"name":"a","labels":{"note":"Terminating"}},"status":{"phase":"Active"}}"#
-        ));
-        assert!(namespace_terminating(
-            br#"{"metadata":{"name":"a","deletionTimestamp":"2026-01-01T00:00:00Z"}}"#
-        ));
-        assert!(namespace_terminating(
-            br#"{"metadata":{"name":"a"},"status":{"phase":"Terminating"}}"#
-        ));
-        // Odd shapes fall back to reading the whole object.
-        assert!(namespace_terminating(
-            br#"{"metadata":{"deletionTimestamp":"x"},"status":{"phase":7}}"#
-        ));
     }
 }

@@ -44,18 +44,9 @@ macro_rules! typed_basics {
 }
 pub(crate) use typed_basics;
 
-mod apps;
-mod builtin;
 mod custom;
-mod event;
-pub mod namespace;
-mod pod;
-mod secret;
-mod service;
 mod typed;
 
-pub use apps::WorkloadStrategy;
-pub use builtin::builtin_resources;
 pub use custom::CustomResourceStrategy;
 pub use typed::{Typed, unknown_fields};
 
@@ -149,14 +140,21 @@ pub trait Strategy: Send + Sync + 'static {
         requested.unwrap_or(0)
     }
 
-    /// Refuses deletion of special objects (e.g. the `default` namespace).
-    fn check_delete(&self, _obj: &Value) -> Result<(), ApiError> {
-        Ok(())
-    }
-
     /// Whether strategic merge patches apply (built-in types; custom resources answer 415).
     fn supports_strategic_merge(&self) -> bool {
         true
+    }
+
+    /// Subresources this resource serves beyond `status` and `scale`, each answering PUT only
+    /// (upstream's `namespaces/finalize`); [`Strategy::update_through`] says what they change.
+    fn replace_subresources(&self) -> &[&'static str] {
+        &[]
+    }
+
+    /// The object a PUT through `subresource` (one of [`Strategy::replace_subresources`]) makes
+    /// of the stored `old` and the sent `new`: only what the subresource owns changes.
+    fn update_through(&self, _subresource: &str, old: &Value, _new: Value) -> Value {
+        old.clone()
     }
 
     /// Validation of a write through `/status`.

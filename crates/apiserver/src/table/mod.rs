@@ -4,11 +4,10 @@
 //! real cluster: the columns of each built-in type, a CRD's `additionalPrinterColumns`, and ages
 //! like "5m" or "2d3h". Each resource's [`TableConvertor`] comes from its strategy.
 
-mod builtin;
 mod custom;
 pub mod jsonpath;
+pub mod printer;
 
-pub use builtin::*;
 pub use custom::PrinterColumns;
 
 use serde_json::{Value, json};

@@ -112,3 +112,34 @@ pub fn names<K: kube::Resource>(items: &[K]) -> Vec<String> {
     out.sort();
     out
 }
+
+/// One raw request through `client`, with an optional `Accept` and JSON body: `(HTTP code,
+/// JSON body)`; panics when the answer is not JSON.
+pub async fn raw(
+    client: &Client,
+    method: &str,
+    uri: &str,
+    accept: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut req = axum::http::Request::builder()
+        .method(axum::http::Method::from_bytes(method.as_bytes()).expect("method"))
+        .uri(uri);
+    if let Some(a) = accept {
+        req = req.header(axum::http::header::ACCEPT, a);
+    }
+    let bytes = match body {
+        Some(b) => {
+            req = req.header(axum::http::header::CONTENT_TYPE, "application/json");
+            serde_json::to_vec(b).expect("json")
+        }
+        None => Vec::new(),
+    };
+    let req = req.body(kube::client::Body::from(bytes)).expect("request");
+    let resp = client.send(req).await.expect("send");
+    let code = resp.status().as_u16();
+    let body = resp.into_body().collect_bytes().await.expect("body");
+    let value = serde_json::from_slice(&body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&body)));
+    (code, value)
+}

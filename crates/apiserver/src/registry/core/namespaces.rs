@@ -1,10 +1,23 @@
 //! Namespaces: DNS-label names, phase `Active` on create, and the system namespaces that cannot go.
 
-use super::{Strategy, Typed};
-use crate::status::ApiError;
+use crate::fieldpath::markers::Markers;
+use crate::registry::entry::entry;
+use crate::resource::ResourceType;
+use crate::strategy::typed_basics;
+use crate::strategy::{Strategy, Typed};
+use crate::table::printer::{Printer, col, s};
+use crate::table::{age, age_column, name_column, name_of};
 use crate::validation::NameRule;
 use k8s_openapi::api::core::v1::Namespace;
 use serde_json::{Value, json};
+
+/// `namespaces` (core/v1, `ns`).
+pub(crate) fn resource() -> ResourceType {
+    entry("namespaces", "namespace", false)
+        .short(&["ns"])
+        .status()
+        .build::<Namespace>(NamespaceStrategy::new())
+}
 
 /// The `spec.finalizers` entry that keeps a namespace until its contents are deleted.
 pub const FINALIZER: &str = "kubernetes";
@@ -23,7 +36,7 @@ impl NamespaceStrategy {
     pub fn new() -> Self {
         NamespaceStrategy {
             typed: Typed::new()
-                .printer(&crate::table::NAMESPACE)
+                .printer(&NAMESPACE)
                 .names(NameRule::Label)
                 .fields(&["status.phase"]),
         }
@@ -74,21 +87,27 @@ impl Strategy for NamespaceStrategy {
             .is_some_and(|f| !f.is_empty())
     }
 
-    fn prepare_for_delete(&self, obj: &mut Value) {
-        obj["status"] = json!({"phase": "Terminating"});
+    fn replace_subresources(&self) -> &[&'static str] {
+        &["finalize"]
     }
 
-    fn check_delete(&self, obj: &Value) -> Result<(), ApiError> {
-        let name = obj["metadata"]["name"].as_str().unwrap_or_default();
-        if SYSTEM_NAMESPACES.contains(&name) {
-            return Err(ApiError::forbidden(
-                "",
-                "namespaces",
-                name,
-                format!("namespaces {name:?} is forbidden: this namespace may not be deleted"),
-            ));
+    /// `namespaces/{name}/finalize`: only `spec.finalizers` change (how the namespace controller,
+    /// or a user unsticking a namespace, says its content is gone).
+    fn update_through(&self, _subresource: &str, old: &Value, new: Value) -> Value {
+        let finalizers = new
+            .pointer("/spec/finalizers")
+            .cloned()
+            .unwrap_or(json!([]));
+        let mut merged = old.clone();
+        if !merged.get("spec").is_some_and(Value::is_object) {
+            merged["spec"] = json!({});
         }
-        Ok(())
+        merged["spec"]["finalizers"] = finalizers;
+        merged
+    }
+
+    fn prepare_for_delete(&self, obj: &mut Value) {
+        obj["status"] = json!({"phase": "Terminating"});
     }
 }
 
@@ -97,3 +116,25 @@ impl Default for NamespaceStrategy {
         Self::new()
     }
 }
+
+/// Namespace: NAME STATUS AGE.
+pub(crate) const NAMESPACE: Printer = Printer {
+    columns: || vec![name_column(), col("Status", "string", 0), age_column()],
+    cells: |o, now| {
+        vec![
+            json!(name_of(o)),
+            json!(s(o, "/status/phase")),
+            json!(age(o, now)),
+        ]
+    },
+};
+
+/// The list markers of the Namespace types.
+pub(crate) const MARKERS: Markers = Markers {
+    lists: &[(
+        "io.k8s.api.core.v1.NamespaceStatus",
+        "conditions",
+        &["type"],
+    )],
+    ..Markers::NONE
+};

@@ -9,8 +9,14 @@
 //! out); a LoadBalancer's external IP stays `<pending>`, as on a cluster without a cloud
 //! provider.
 
-use super::{Strategy, Typed};
+use crate::fieldpath::markers::Markers;
+use crate::registry::entry::entry;
+use crate::resource::ResourceType;
 use crate::status::FieldCause;
+use crate::strategy::typed_basics;
+use crate::strategy::{Strategy, Typed};
+use crate::table::printer::{Printer, col, n, none_if_empty, s, selector_string};
+use crate::table::{age, age_column, name_column, name_of};
 use crate::validation::NameRule;
 use k8s_openapi::api::core::v1::Service;
 use rand::Rng;
@@ -18,6 +24,15 @@ use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
 use std::sync::Mutex;
+
+/// `services` (core/v1, `svc`).
+pub(crate) fn resource() -> ResourceType {
+    entry("services", "service", true)
+        .short(&["svc"])
+        .all()
+        .status()
+        .build::<Service>(ServiceStrategy::new())
+}
 
 /// The first address of the service range (`10.96.0.0/12`, kubeadm's default).
 const RANGE_START: u32 = u32::from_be_bytes([10, 96, 0, 0]);
@@ -41,7 +56,7 @@ impl ServiceStrategy {
         ServiceStrategy {
             typed: Typed::new()
                 .names(NameRule::Label)
-                .printer(&crate::table::SERVICE)
+                .printer(&SERVICE)
                 .fields(&["spec.clusterIP", "spec.type"]),
             allocated: Mutex::new(HashSet::new()),
             node_ports: Mutex::new(HashSet::new()),
@@ -189,29 +204,29 @@ fn port_causes(obj: &Value) -> Vec<FieldCause> {
             }
         }
         let number = port.get("port").and_then(Value::as_i64).unwrap_or(0);
-        if !super::pod::valid_port(number) {
+        if !super::pods::valid_port(number) {
             causes.push(FieldCause::invalid(
                 format!("{at}.port"),
                 &json!(number),
-                super::pod::PORT_RANGE,
+                super::pods::PORT_RANGE,
             ));
         }
         if let Some(protocol) = port.get("protocol").and_then(Value::as_str)
-            && !super::pod::port_protocols().iter().any(|p| p == protocol)
+            && !super::pods::port_protocols().iter().any(|p| p == protocol)
         {
             causes.push(FieldCause::not_supported(
                 format!("{at}.protocol"),
                 &json!(protocol),
-                &super::pod::port_protocols(),
+                &super::pods::port_protocols(),
             ));
         }
         if let Some(target) = port.get("targetPort").and_then(Value::as_i64)
-            && !super::pod::valid_port(target)
+            && !super::pods::valid_port(target)
         {
             causes.push(FieldCause::invalid(
                 format!("{at}.targetPort"),
                 &json!(target),
-                super::pod::PORT_RANGE,
+                super::pods::PORT_RANGE,
             ));
         }
     }
@@ -410,4 +425,115 @@ fn cluster_ip_change_causes(new: &Value, old: &Value) -> Vec<FieldCause> {
         causes.push(invalid(0, "may not change once set"));
     }
     causes
+}
+
+fn service_ports(o: &Value) -> String {
+    let ports = o
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let parts: Vec<String> = ports
+        .iter()
+        .map(|p| {
+            let proto = match s(p, "/protocol") {
+                "" => "TCP",
+                x => x,
+            };
+            match p.get("nodePort").and_then(Value::as_i64) {
+                Some(np) => format!("{}:{np}/{proto}", n(p, "/port")),
+                None => format!("{}/{proto}", n(p, "/port")),
+            }
+        })
+        .collect();
+    none_if_empty(parts.join(","))
+}
+
+/// Service: NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE (SELECTOR wide).
+pub(crate) const SERVICE: Printer = Printer {
+    columns: || {
+        vec![
+            name_column(),
+            col("Type", "string", 0),
+            col("Cluster-IP", "string", 0),
+            col("External-IP", "string", 0),
+            col("Port(s)", "string", 0),
+            age_column(),
+            col("Selector", "string", 1),
+        ]
+    },
+    cells: |o, now| {
+        let t = match s(o, "/spec/type") {
+            "" => "ClusterIP",
+            t => t,
+        };
+        let external = match t {
+            "ExternalName" => s(o, "/spec/externalName").to_string(),
+            _ => {
+                let mut ips: Vec<String> = o
+                    .pointer("/status/loadBalancer/ingress")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .map(|i| {
+                                if s(i, "/ip").is_empty() {
+                                    s(i, "/hostname").to_string()
+                                } else {
+                                    s(i, "/ip").to_string()
+                                }
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let Some(e) = o.pointer("/spec/externalIPs").and_then(Value::as_array) {
+                    ips.extend(e.iter().filter_map(Value::as_str).map(str::to_string));
+                }
+                match (ips.is_empty(), t) {
+                    (true, "LoadBalancer") => "<pending>".to_string(),
+                    (true, _) => "<none>".to_string(),
+                    (false, _) => ips.join(","),
+                }
+            }
+        };
+        vec![
+            json!(name_of(o)),
+            json!(t),
+            json!(none_if_empty(s(o, "/spec/clusterIP").to_string())),
+            json!(external),
+            json!(service_ports(o)),
+            json!(age(o, now)),
+            json!(selector_string(o.pointer("/spec/selector"))),
+        ]
+    },
+};
+
+/// The list and map markers of the Service types.
+pub(crate) const MARKERS: Markers = Markers {
+    lists: &[
+        (
+            "io.k8s.api.core.v1.ServiceSpec",
+            "ports",
+            &["port", "protocol"],
+        ),
+        ("io.k8s.api.core.v1.ServiceStatus", "conditions", &["type"]),
+    ],
+    atomic_maps: &[("io.k8s.api.core.v1.ServiceSpec", "selector")],
+    defaults: &[("io.k8s.api.core.v1.ServicePort", "protocol", "TCP")],
+    ..Markers::NONE
+};
+
+#[cfg(test)]
+mod printer_tests {
+    use super::*;
+    use crate::table::TableConvertor;
+
+    #[test]
+    fn service_ports() {
+        let now = jiff::Timestamp::now();
+        let svc = json!({"metadata": {"name": "s"}, "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "ports": [{"port": 80, "nodePort": 30080}, {"port": 53, "protocol": "UDP"}]}});
+        let cells = SERVICE.cells(&svc, now);
+        assert_eq!(cells[1], json!("NodePort"));
+        assert_eq!(cells[3], json!("<none>"));
+        assert_eq!(cells[4], json!("80:30080/TCP,53/UDP"));
+    }
 }

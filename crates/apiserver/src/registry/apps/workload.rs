@@ -7,10 +7,11 @@
 //! defaults, so fields upstream defaults (replicas, restart policy, strategy) are checked only
 //! when given.
 
-use super::pod::pod_spec_causes;
-use super::{Decoded, Strategy, Typed};
+use crate::registry::core::pods::pod_spec_causes;
 use crate::selector::LabelSelector;
 use crate::status::{ApiError, FieldCause};
+use crate::strategy::typed_basics;
+use crate::strategy::{Decoded, Strategy, Typed};
 use crate::validation::{label_value_problems, qualified_name_problems, validate_labels};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use serde_json::{Map, Value, json};
@@ -38,7 +39,7 @@ impl WorkloadStrategy<Deployment> {
         WorkloadStrategy {
             typed: Typed::new()
                 .with_generation()
-                .printer(&crate::table::DEPLOYMENT),
+                .printer(&super::deployments::DEPLOYMENT),
             workload: Workload::Deployment,
         }
     }
@@ -49,7 +50,7 @@ impl WorkloadStrategy<ReplicaSet> {
     pub fn replica_set() -> Self {
         WorkloadStrategy {
             typed: Typed::new()
-                .printer(&crate::table::REPLICA_SET)
+                .printer(&super::replicasets::REPLICA_SET)
                 .with_generation()
                 .fields(&["status.replicas"])
                 .unset_values(&[("status.replicas", "0")]),

@@ -4,23 +4,38 @@
 //! kubelet removes it. Only the rules below are checked; fields this server does not default
 //! (protocols) are checked only when given.
 
-use super::{Strategy, Typed};
+use crate::fieldpath::markers::Markers;
+use crate::registry::entry::entry;
+use crate::resource::ResourceType;
 use crate::status::FieldCause;
+use crate::strategy::typed_basics;
+use crate::strategy::{Strategy, Typed};
+use crate::table::printer::{Printer, col, len, none_if_empty, s};
+use crate::table::{age, age_column, name_column, name_of};
 use crate::validation::dns1123_label_problems;
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
+/// `pods` (core/v1, `po`).
+pub(crate) fn resource() -> ResourceType {
+    entry("pods", "pod", true)
+        .short(&["po"])
+        .all()
+        .status()
+        .build::<Pod>(PodStrategy::new())
+}
+
 /// `IsValidPortNum`'s message.
-pub(super) const PORT_RANGE: &str = "must be between 1 and 65535, inclusive";
+pub(crate) const PORT_RANGE: &str = "must be between 1 and 65535, inclusive";
 
 /// Whether `n` is a valid port number.
-pub(super) fn valid_port(n: i64) -> bool {
+pub(crate) fn valid_port(n: i64) -> bool {
     (1..=65535).contains(&n)
 }
 
 /// The protocols ports may have, as upstream lists them (sorted).
-pub(super) fn port_protocols() -> Vec<String> {
+pub(crate) fn port_protocols() -> Vec<String> {
     vec!["SCTP".into(), "TCP".into(), "UDP".into()]
 }
 
@@ -160,7 +175,7 @@ impl PodStrategy {
     pub fn new() -> Self {
         PodStrategy {
             typed: Typed::new()
-                .printer(&crate::table::POD)
+                .printer(&POD)
                 .fields(&[
                     "spec.nodeName",
                     "spec.restartPolicy",
@@ -228,5 +243,217 @@ impl Strategy for PodStrategy {
 impl Default for PodStrategy {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+fn pod_status(o: &Value) -> String {
+    if o.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null())
+    {
+        return "Terminating".into();
+    }
+    let mut reason = match s(o, "/status/reason") {
+        "" => s(o, "/status/phase").to_string(),
+        r => r.to_string(),
+    };
+    if let Some(statuses) = o
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+    {
+        for c in statuses.iter().rev() {
+            if let Some(w) = c
+                .pointer("/state/waiting/reason")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+            {
+                reason = w.to_string();
+            } else if let Some(t) = c
+                .pointer("/state/terminated/reason")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+            {
+                reason = t.to_string();
+            }
+        }
+    }
+    if reason.is_empty() {
+        "Unknown".into()
+    } else {
+        reason
+    }
+}
+
+/// Pod: NAME READY STATUS RESTARTS AGE (IP NODE NOMINATED NODE READINESS GATES wide).
+pub(crate) const POD: Printer = Printer {
+    columns: || {
+        vec![
+            name_column(),
+            col("Ready", "string", 0),
+            col("Status", "string", 0),
+            col("Restarts", "string", 0),
+            age_column(),
+            col("IP", "string", 1),
+            col("Node", "string", 1),
+            col("Nominated Node", "string", 1),
+            col("Readiness Gates", "string", 1),
+        ]
+    },
+    cells: |o, now| {
+        let total = len(o, "/spec/containers");
+        let statuses = o
+            .pointer("/status/containerStatuses")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let ready = statuses
+            .iter()
+            .filter(|c| c.get("ready").and_then(Value::as_bool) == Some(true))
+            .count();
+        let restarts: i64 = statuses
+            .iter()
+            .map(|c| c.get("restartCount").and_then(Value::as_i64).unwrap_or(0))
+            .sum();
+        let gates = match len(o, "/spec/readinessGates") {
+            0 => "<none>".to_string(),
+            g => format!("0/{g}"),
+        };
+        vec![
+            json!(name_of(o)),
+            json!(format!("{ready}/{total}")),
+            json!(pod_status(o)),
+            json!(restarts.to_string()),
+            json!(age(o, now)),
+            json!(none_if_empty(s(o, "/status/podIP").to_string())),
+            json!(none_if_empty(s(o, "/spec/nodeName").to_string())),
+            json!(none_if_empty(s(o, "/status/nominatedNodeName").to_string())),
+            json!(gates),
+        ]
+    },
+};
+
+/// The list and map markers of the pod types (pod templates of workloads use them too).
+pub(crate) const MARKERS: Markers = Markers {
+    lists: &[
+        (
+            "io.k8s.api.core.v1.Container",
+            "ports",
+            &["containerPort", "protocol"],
+        ),
+        ("io.k8s.api.core.v1.Container", "env", &["name"]),
+        (
+            "io.k8s.api.core.v1.Container",
+            "volumeMounts",
+            &["mountPath"],
+        ),
+        (
+            "io.k8s.api.core.v1.Container",
+            "volumeDevices",
+            &["devicePath"],
+        ),
+        (
+            "io.k8s.api.core.v1.EphemeralContainer",
+            "ports",
+            &["containerPort", "protocol"],
+        ),
+        ("io.k8s.api.core.v1.EphemeralContainer", "env", &["name"]),
+        (
+            "io.k8s.api.core.v1.EphemeralContainer",
+            "volumeMounts",
+            &["mountPath"],
+        ),
+        (
+            "io.k8s.api.core.v1.EphemeralContainer",
+            "volumeDevices",
+            &["devicePath"],
+        ),
+        ("io.k8s.api.core.v1.VolumeMount", "bindMountOptions", &[]),
+        (
+            "io.k8s.api.core.v1.ResourceRequirements",
+            "claims",
+            &["name"],
+        ),
+        (
+            "io.k8s.api.core.v1.ContainerStatus",
+            "volumeMounts",
+            &["mountPath"],
+        ),
+        (
+            "io.k8s.api.core.v1.ContainerStatus",
+            "allocatedResourcesStatus",
+            &["name"],
+        ),
+        (
+            "io.k8s.api.core.v1.ResourceStatus",
+            "resources",
+            &["resourceID"],
+        ),
+        (
+            "io.k8s.api.core.v1.ContainerRestartRuleOnExitCodes",
+            "values",
+            &[],
+        ),
+        ("io.k8s.api.core.v1.PodSpec", "volumes", &["name"]),
+        ("io.k8s.api.core.v1.PodSpec", "initContainers", &["name"]),
+        ("io.k8s.api.core.v1.PodSpec", "containers", &["name"]),
+        (
+            "io.k8s.api.core.v1.PodSpec",
+            "ephemeralContainers",
+            &["name"],
+        ),
+        ("io.k8s.api.core.v1.PodSpec", "imagePullSecrets", &["name"]),
+        ("io.k8s.api.core.v1.PodSpec", "hostAliases", &["ip"]),
+        (
+            "io.k8s.api.core.v1.PodSpec",
+            "topologySpreadConstraints",
+            &["topologyKey", "whenUnsatisfiable"],
+        ),
+        ("io.k8s.api.core.v1.PodSpec", "schedulingGates", &["name"]),
+        ("io.k8s.api.core.v1.PodSpec", "resourceClaims", &["name"]),
+        ("io.k8s.api.core.v1.PodStatus", "conditions", &["type"]),
+        ("io.k8s.api.core.v1.PodStatus", "podIPs", &["ip"]),
+        (
+            "io.k8s.api.core.v1.PodStatus",
+            "resourceClaimStatuses",
+            &["name"],
+        ),
+    ],
+    atomic_structs: &[
+        "io.k8s.api.core.v1.FileKeySelector",
+        "io.k8s.api.core.v1.ObjectFieldSelector",
+        "io.k8s.api.core.v1.ResourceFieldSelector",
+        "io.k8s.api.core.v1.ConfigMapKeySelector",
+        "io.k8s.api.core.v1.SecretKeySelector",
+        "io.k8s.api.core.v1.NodeSelector",
+        "io.k8s.api.core.v1.NodeSelectorTerm",
+        "io.k8s.api.core.v1.TopologySelectorTerm",
+    ],
+    atomic_maps: &[("io.k8s.api.core.v1.PodSpec", "nodeSelector")],
+    defaults: &[("io.k8s.api.core.v1.ContainerPort", "protocol", "TCP")],
+    ..Markers::NONE
+};
+
+#[cfg(test)]
+mod printer_tests {
+    use super::*;
+    use crate::table::TableConvertor;
+
+    #[test]
+    fn pod_row() {
+        let now: jiff::Timestamp = "2024-01-01T01:00:00Z".parse().expect("time");
+        let p = json!({"metadata": {"name": "p", "creationTimestamp": "2024-01-01T00:59:30Z"},
+            "spec": {"containers": [{"name": "a"}], "nodeName": "n1"},
+            "status": {"phase": "Running", "podIP": "10.0.0.1", "containerStatuses": [{"ready": true, "restartCount": 2}]}});
+        let cells = POD.cells(&p, now);
+        assert_eq!(
+            &cells[..5],
+            &[
+                json!("p"),
+                json!("1/1"),
+                json!("Running"),
+                json!("2"),
+                json!("30s")
+            ]
+        );
+        assert_eq!(cells[6], json!("n1"));
     }
 }

@@ -2,11 +2,22 @@
 //! as kube-apiserver's v1 conversion does; it is never stored or returned. An empty `type` defaults
 //! to `Opaque`.
 
-use super::{Decoded, Strategy, Typed};
+use crate::registry::entry::entry;
+use crate::resource::ResourceType;
 use crate::status::ApiError;
+use crate::strategy::typed_basics;
+use crate::strategy::{Decoded, Strategy, Typed};
+use crate::table::printer::{Printer, col, len, s};
+use crate::table::{age, age_column, name_column, name_of};
 use base64::Engine;
 use k8s_openapi::api::core::v1::Secret;
+use serde_json::json;
 use serde_json::{Map, Value};
+
+/// `secrets` (core/v1).
+pub(crate) fn resource() -> ResourceType {
+    entry("secrets", "secret", true).build::<Secret>(SecretStrategy::new())
+}
 
 /// The Secret strategy.
 pub struct SecretStrategy {
@@ -17,9 +28,7 @@ impl SecretStrategy {
     /// The strategy.
     pub fn new() -> Self {
         SecretStrategy {
-            typed: Typed::new()
-                .printer(&crate::table::SECRET)
-                .fields(&["type"]),
+            typed: Typed::new().printer(&SECRET).fields(&["type"]),
         }
     }
 }
@@ -63,5 +72,47 @@ impl Strategy for SecretStrategy {
             obj.insert("type".into(), Value::String("Opaque".into()));
         }
         Ok(decoded)
+    }
+}
+
+/// Secret: NAME TYPE DATA AGE.
+pub(crate) const SECRET: Printer = Printer {
+    columns: || {
+        vec![
+            name_column(),
+            col("Type", "string", 0),
+            col("Data", "integer", 0),
+            age_column(),
+        ]
+    },
+    cells: |o, now| {
+        let t = match s(o, "/type") {
+            "" => "Opaque",
+            t => t,
+        };
+        vec![
+            json!(name_of(o)),
+            json!(t),
+            json!(len(o, "/data") + len(o, "/stringData")),
+            json!(age(o, now)),
+        ]
+    },
+};
+
+#[cfg(test)]
+mod printer_tests {
+    use super::*;
+    use crate::table::TableConvertor;
+    use serde_json::json;
+
+    #[test]
+    fn secret_type_defaults_to_opaque() {
+        assert_eq!(
+            SECRET.cells(
+                &json!({"metadata": {"name": "x"}, "data": {"a": "", "b": ""}}),
+                jiff::Timestamp::now()
+            )[1..3],
+            [json!("Opaque"), json!(2)]
+        );
     }
 }

@@ -1,19 +1,23 @@
-//! Events: core/v1 `Event` and events.k8s.io/v1 `Event` are one resource, as in kube-apiserver
-//! (which stores both at core/v1). An event written through either API is read through both, so
-//! events a kube-rs `Recorder` writes (events.k8s.io/v1) show in `kubectl describe` (which lists
-//! core/v1 events with `fieldSelector=involvedObject.*`).
-//!
-//! events.k8s.io/v1 objects are converted to the core form before they are stored and back as
-//! they are read, field for field as upstream's conversion (`regarding` ↔ `involvedObject`,
-//! `note` ↔ `message`, `reportingController` ↔ `reportingComponent`, the `deprecated*` fields ↔
-//! `source`, `firstTimestamp`, `lastTimestamp`, `count`). Field selectors name the served form's
-//! fields and are matched on the stored one.
+//! events.k8s.io/v1 Events: served from the core/v1 Events' storage (see [`crate::registry::core::events`]),
+//! converted field for field on the way in and out.
 
-use super::{Strategy, Typed};
+use crate::registry::core::events::EVENT;
+use crate::registry::entry::entry;
+use crate::resource::ResourceType;
+use crate::strategy::typed_basics;
+use crate::strategy::{Strategy, Typed};
 use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::api::events::v1::Event as EventsV1Event;
 use serde_json::Value;
 use std::borrow::Cow;
+
+/// `events` (events.k8s.io/v1, `ev`), stored with core/v1 `events`.
+pub(crate) fn resource() -> ResourceType {
+    entry("events", "event", true)
+        .short(&["ev"])
+        .stored_with("", "events")
+        .build::<EventsV1Event>(EventsV1Strategy::new())
+}
 
 /// The events.k8s.io/v1 name of a core/v1 Event field, for fields whose names differ.
 const RENAMED: &[(&str, &str)] = &[
@@ -76,55 +80,6 @@ fn is_events_v1(obj: &Value) -> bool {
     obj.get("apiVersion").and_then(Value::as_str) == Some(EVENTS_V1)
 }
 
-/// The core/v1 Event strategy (selectable fields as upstream's, `source` meaning
-/// `source.component`).
-pub struct CoreEventStrategy {
-    typed: Typed<Event>,
-}
-
-/// Fields a core/v1 Event list or watch may select on.
-const CORE_FIELDS: &[&str] = &[
-    "involvedObject.kind",
-    "involvedObject.namespace",
-    "involvedObject.name",
-    "involvedObject.uid",
-    "involvedObject.apiVersion",
-    "involvedObject.resourceVersion",
-    "involvedObject.fieldPath",
-    "reason",
-    "reportingComponent",
-    "source",
-    "type",
-];
-
-impl CoreEventStrategy {
-    /// The strategy.
-    pub fn new() -> Self {
-        CoreEventStrategy {
-            typed: Typed::new()
-                .fields(CORE_FIELDS)
-                .printer(&crate::table::EVENT),
-        }
-    }
-}
-
-impl Default for CoreEventStrategy {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Strategy for CoreEventStrategy {
-    typed_basics!(typed, decode);
-
-    fn stored_field<'a>(&self, field: &'a str) -> Cow<'a, str> {
-        match field {
-            "source" => Cow::Borrowed("source.component"),
-            other => Cow::Borrowed(other),
-        }
-    }
-}
-
 /// The events.k8s.io/v1 Event strategy: stored in core/v1 form.
 pub struct EventsV1Strategy {
     typed: Typed<EventsV1Event>,
@@ -134,7 +89,7 @@ impl EventsV1Strategy {
     /// The strategy.
     pub fn new() -> Self {
         EventsV1Strategy {
-            typed: Typed::new().printer(&crate::table::EVENT).fields(&[
+            typed: Typed::new().printer(&EVENT).fields(&[
                 "reason",
                 "regarding.kind",
                 "regarding.namespace",
@@ -254,7 +209,7 @@ mod tests {
         assert_eq!(v1.stored_field("reportingController"), "reportingComponent");
         assert_eq!(v1.stored_field("reason"), "reason");
         assert_eq!(
-            CoreEventStrategy::new().stored_field("source"),
+            crate::registry::core::events::CoreEventStrategy::new().stored_field("source"),
             "source.component"
         );
     }

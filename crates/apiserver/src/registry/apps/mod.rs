@@ -1,0 +1,24 @@
+//! apps/v1: the workloads.
+
+pub(crate) mod deployments;
+pub(crate) mod replicasets;
+pub mod workload;
+
+use crate::fieldpath::markers::Markers;
+
+/// Markers of the apps/v1 workloads not served yet, kept so they are right when they are.
+pub(crate) const MARKERS: Markers = Markers {
+    lists: &[
+        (
+            "io.k8s.api.apps.v1.StatefulSetStatus",
+            "conditions",
+            &["type"],
+        ),
+        (
+            "io.k8s.api.apps.v1.DaemonSetStatus",
+            "conditions",
+            &["type"],
+        ),
+    ],
+    ..Markers::NONE
+};

@@ -1,0 +1,3 @@
+//! authentication.k8s.io/v1: the identity review (`kubectl auth whoami`).
+
+pub(crate) mod selfsubjectreviews;

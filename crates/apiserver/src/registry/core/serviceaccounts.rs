@@ -1,0 +1,39 @@
+//! ServiceAccounts: deletion answers with the object.
+
+use crate::fieldpath::markers::Markers;
+use crate::registry::entry::entry;
+use crate::resource::ResourceType;
+use crate::strategy::Typed;
+use crate::table::printer::{Printer, col, len};
+use crate::table::{age, age_column, name_column, name_of};
+use k8s_openapi::api::core::v1::ServiceAccount;
+use serde_json::json;
+
+/// `serviceaccounts` (core/v1, `sa`).
+pub(crate) fn resource() -> ResourceType {
+    entry("serviceaccounts", "serviceaccount", true)
+        .short(&["sa"])
+        .build::<ServiceAccount>(
+            Typed::<ServiceAccount>::new()
+                .printer(&SERVICE_ACCOUNT)
+                .returns_deleted_object(),
+        )
+}
+
+/// ServiceAccount: NAME SECRETS AGE.
+pub(crate) const SERVICE_ACCOUNT: Printer = Printer {
+    columns: || vec![name_column(), col("Secrets", "string", 0), age_column()],
+    cells: |o, now| {
+        vec![
+            json!(name_of(o)),
+            json!(len(o, "/secrets").to_string()),
+            json!(age(o, now)),
+        ]
+    },
+};
+
+/// The list markers of the ServiceAccount type.
+pub(crate) const MARKERS: Markers = Markers {
+    lists: &[("io.k8s.api.core.v1.ServiceAccount", "secrets", &["name"])],
+    ..Markers::NONE
+};

@@ -1,0 +1,78 @@
+//! The registry: one home per built-in resource (kube-apiserver's `pkg/registry/<group>/<resource>`).
+//!
+//! `registry/<group>/<resource>.rs` holds everything particular to one resource: its row (names,
+//! scope, subresources), its strategy (defaulting, validation, update and status rules, selectable
+//! fields), its table columns, and how it is answered when it is not stored (the reviews). The
+//! generic request path (`http/`, `rest/`) names no resource. [`builtin_resources`] is the one
+//! table that assembles the rows: adding a built-in type is one file plus one line there.
+
+pub(crate) mod entry;
+
+pub mod apiextensions {
+    //! apiextensions.k8s.io/v1.
+    pub(crate) mod customresourcedefinitions;
+}
+pub mod apps;
+pub(crate) mod authentication;
+pub(crate) mod authorization;
+pub mod coordination {
+    //! coordination.k8s.io/v1.
+    pub(crate) mod leases;
+}
+pub mod core;
+pub mod events_k8s_io {
+    //! events.k8s.io/v1.
+    pub(crate) mod events;
+}
+pub(crate) mod rbac;
+
+use crate::fieldpath::markers::Markers;
+use crate::resource::ResourceType;
+
+/// Every built-in resource the server serves, in discovery order.
+pub fn builtin_resources() -> Vec<ResourceType> {
+    vec![
+        core::namespaces::resource(),
+        core::configmaps::resource(),
+        core::secrets::resource(),
+        core::pods::resource(),
+        core::services::resource(),
+        core::endpoints::resource(),
+        core::events::resource(),
+        core::serviceaccounts::resource(),
+        core::nodes::resource(),
+        apps::deployments::resource(),
+        apps::replicasets::resource(),
+        coordination::leases::resource(),
+        events_k8s_io::events::resource(),
+        rbac::roles::resource(),
+        rbac::rolebindings::resource(),
+        rbac::clusterroles::resource(),
+        rbac::clusterrolebindings::resource(),
+        authorization::selfsubjectaccessreviews::resource(),
+        authorization::selfsubjectrulesreviews::resource(),
+        authorization::subjectaccessreviews::resource(),
+        authorization::localsubjectaccessreviews::resource(),
+        authentication::selfsubjectreviews::resource(),
+        apiextensions::customresourcedefinitions::resource(),
+    ]
+}
+
+/// The list and map markers the registry's resources declare for the types they own (server-side
+/// apply and managedFields read them through [`crate::fieldpath::Schema`]).
+pub(crate) fn markers() -> &'static [&'static Markers] {
+    &[
+        &core::MARKERS,
+        &core::namespaces::MARKERS,
+        &core::pods::MARKERS,
+        &core::services::MARKERS,
+        &core::endpoints::MARKERS,
+        &core::serviceaccounts::MARKERS,
+        &core::nodes::MARKERS,
+        &apps::MARKERS,
+        &apps::deployments::MARKERS,
+        &apps::replicasets::MARKERS,
+        &rbac::MARKERS,
+        &apiextensions::customresourcedefinitions::MARKERS,
+    ]
+}

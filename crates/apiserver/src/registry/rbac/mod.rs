@@ -1,0 +1,14 @@
+//! rbac.authorization.k8s.io/v1: roles and bindings, with path-segment names.
+
+pub(crate) mod clusterrolebindings;
+pub(crate) mod clusterroles;
+pub(crate) mod rolebindings;
+pub(crate) mod roles;
+
+use crate::fieldpath::markers::Markers;
+
+/// The struct markers of the RBAC types.
+pub(crate) const MARKERS: Markers = Markers {
+    atomic_structs: &["io.k8s.api.rbac.v1.Subject", "io.k8s.api.rbac.v1.RoleRef"],
+    ..Markers::NONE
+};
