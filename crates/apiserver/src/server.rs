@@ -183,6 +183,7 @@ impl ApiServerBuilder {
             tokio::spawn(crate::crd::controller::run(rest.clone())),
             tokio::spawn(crate::controllers::gc::run(rest.clone())),
             tokio::spawn(crate::controllers::namespace::run(rest.clone())),
+            tokio::spawn(crate::controllers::endpoints::run(rest.clone())),
         ];
         if self.simulate_workloads {
             controllers.push(tokio::spawn(crate::controllers::workloads::run(

@@ -179,3 +179,338 @@ async fn namespace_lifecycle_admission() {
         );
     }
 }
+
+/// A minimal valid object of each resource the registry added beyond the first set, where it
+/// is created, and the columns `kubectl get` shows for it.
+fn samples() -> Vec<(&'static str, Value, &'static [&'static str])> {
+    vec![
+        (
+            "/api/v1/persistentvolumes",
+            json!({"metadata": {"name": "pv1"}, "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "hostPath": {"path": "/tmp/pv1"}, "storageClassName": "standard"}}),
+            &[
+                "Name",
+                "Capacity",
+                "Access Modes",
+                "Reclaim Policy",
+                "Status",
+                "Claim",
+                "StorageClass",
+                "VolumeAttributesClass",
+                "Reason",
+                "Age",
+                "VolumeMode",
+            ],
+        ),
+        (
+            "/api/v1/namespaces/default/persistentvolumeclaims",
+            json!({"metadata": {"name": "pvc1"}, "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
+            &[
+                "Name",
+                "Status",
+                "Volume",
+                "Capacity",
+                "Access Modes",
+                "StorageClass",
+                "VolumeAttributesClass",
+                "Age",
+                "VolumeMode",
+            ],
+        ),
+        (
+            "/api/v1/namespaces/default/replicationcontrollers",
+            json!({"metadata": {"name": "rc1"}, "spec": {"replicas": 0, "selector": {"app": "rc1"}, "template": {"metadata": {"labels": {"app": "rc1"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}),
+            &[
+                "Name",
+                "Desired",
+                "Current",
+                "Ready",
+                "Age",
+                "Containers",
+                "Images",
+                "Selector",
+            ],
+        ),
+        (
+            "/api/v1/namespaces/default/podtemplates",
+            json!({"metadata": {"name": "pt1"}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}),
+            &["Name", "Containers", "Images", "Pod Labels"],
+        ),
+        (
+            "/api/v1/namespaces/default/limitranges",
+            json!({"metadata": {"name": "lr1"}, "spec": {"limits": [{"type": "Container", "default": {"cpu": "500m"}}]}}),
+            &["Name", "Created At"],
+        ),
+        (
+            "/api/v1/namespaces/default/resourcequotas",
+            json!({"metadata": {"name": "rq1"}, "spec": {"hard": {"pods": "10"}}}),
+            &["Name", "Age", "Request", "Limit"],
+        ),
+        (
+            "/apis/apps/v1/namespaces/default/statefulsets",
+            json!({"metadata": {"name": "sts1"}, "spec": {"replicas": 0, "serviceName": "sts1", "selector": {"matchLabels": {"app": "sts1"}}, "template": {"metadata": {"labels": {"app": "sts1"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}),
+            &["Name", "Ready", "Age", "Containers", "Images"],
+        ),
+        (
+            "/apis/apps/v1/namespaces/default/daemonsets",
+            json!({"metadata": {"name": "ds1"}, "spec": {"selector": {"matchLabels": {"app": "ds1"}}, "template": {"metadata": {"labels": {"app": "ds1"}}, "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}),
+            &[
+                "Name",
+                "Desired",
+                "Current",
+                "Ready",
+                "Up-to-date",
+                "Available",
+                "Node Selector",
+                "Age",
+                "Containers",
+                "Images",
+                "Selector",
+            ],
+        ),
+        (
+            "/apis/apps/v1/namespaces/default/controllerrevisions",
+            json!({"metadata": {"name": "cr1"}, "revision": 1}),
+            &["Name", "Controller", "Revision", "Age"],
+        ),
+        (
+            "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers",
+            json!({"metadata": {"name": "hpa1"}, "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 3}}),
+            &[
+                "Name",
+                "Reference",
+                "Targets",
+                "MinPods",
+                "MaxPods",
+                "Replicas",
+                "Age",
+            ],
+        ),
+        (
+            "/apis/policy/v1/namespaces/default/poddisruptionbudgets",
+            json!({"metadata": {"name": "pdb1"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}}),
+            &[
+                "Name",
+                "Min Available",
+                "Max Unavailable",
+                "Allowed Disruptions",
+                "Age",
+            ],
+        ),
+        (
+            "/apis/networking.k8s.io/v1/namespaces/default/ingresses",
+            json!({"metadata": {"name": "ing1"}, "spec": {"rules": [{"host": "a.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}),
+            &["Name", "Class", "Hosts", "Address", "Ports", "Age"],
+        ),
+        (
+            "/apis/networking.k8s.io/v1/ingressclasses",
+            json!({"metadata": {"name": "ic1"}, "spec": {"controller": "example.com/ingress"}}),
+            &["Name", "Controller", "Parameters", "Age"],
+        ),
+        (
+            "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",
+            json!({"metadata": {"name": "np1"}, "spec": {"podSelector": {}}}),
+            &["Name", "Pod-Selector", "Age"],
+        ),
+        (
+            "/apis/networking.k8s.io/v1/servicecidrs",
+            json!({"metadata": {"name": "sc1"}, "spec": {"cidrs": ["10.200.0.0/16"]}}),
+            &["Name", "CIDRs", "Age"],
+        ),
+        (
+            "/apis/networking.k8s.io/v1/ipaddresses",
+            json!({"metadata": {"name": "10.200.0.5"}, "spec": {"parentRef": {"resource": "services", "namespace": "default", "name": "web"}}}),
+            &["Name", "ParentRef"],
+        ),
+        (
+            "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+            json!({"metadata": {"name": "es1"}, "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.1"]}], "ports": [{"port": 80}]}),
+            &["Name", "AddressType", "Ports", "Endpoints", "Age"],
+        ),
+        (
+            "/apis/storage.k8s.io/v1/storageclasses",
+            json!({"metadata": {"name": "fast"}, "provisioner": "example.com/fast"}),
+            &[
+                "Name",
+                "Provisioner",
+                "ReclaimPolicy",
+                "VolumeBindingMode",
+                "AllowVolumeExpansion",
+                "Age",
+            ],
+        ),
+        (
+            "/apis/storage.k8s.io/v1/csidrivers",
+            json!({"metadata": {"name": "csi.example.com"}, "spec": {}}),
+            &[
+                "Name",
+                "AttachRequired",
+                "PodInfoOnMount",
+                "StorageCapacity",
+                "TokenRequests",
+                "RequiresRepublish",
+                "Modes",
+                "Age",
+            ],
+        ),
+        (
+            "/apis/storage.k8s.io/v1/csinodes",
+            json!({"metadata": {"name": "node-1"}, "spec": {"drivers": []}}),
+            &["Name", "Drivers", "Age"],
+        ),
+        (
+            "/apis/storage.k8s.io/v1/volumeattachments",
+            json!({"metadata": {"name": "va1"}, "spec": {"attacher": "csi.example.com", "nodeName": "node-1", "source": {"persistentVolumeName": "pv1"}}}),
+            &["Name", "Attacher", "PV", "Node", "Attached", "Age"],
+        ),
+        (
+            "/apis/storage.k8s.io/v1/namespaces/default/csistoragecapacities",
+            json!({"metadata": {"name": "cap1"}, "storageClassName": "fast", "capacity": "10Gi"}),
+            &["Name", "StorageClassName", "Capacity"],
+        ),
+        (
+            "/apis/scheduling.k8s.io/v1/priorityclasses",
+            json!({"metadata": {"name": "high"}, "value": 1000}),
+            &["Name", "Value", "Global-Default", "Age", "PreemptionPolicy"],
+        ),
+        (
+            "/apis/node.k8s.io/v1/runtimeclasses",
+            json!({"metadata": {"name": "gvisor"}, "handler": "runsc"}),
+            &["Name", "Handler", "Age"],
+        ),
+        (
+            "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+            json!({"metadata": {"name": "csr1"}, "spec": {"request": "LS0tLS1CRUdJTg==", "signerName": "example.com/signer", "usages": ["client auth"]}}),
+            &[
+                "Name",
+                "Age",
+                "SignerName",
+                "Requestor",
+                "RequestedDuration",
+                "Condition",
+            ],
+        ),
+        (
+            "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+            json!({"metadata": {"name": "vw1"}, "webhooks": []}),
+            &["Name", "Webhooks", "Age"],
+        ),
+        (
+            "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+            json!({"metadata": {"name": "mw1"}, "webhooks": []}),
+            &["Name", "Webhooks", "Age"],
+        ),
+        (
+            "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies",
+            json!({"metadata": {"name": "vap1"}, "spec": {"validations": [{"expression": "true"}]}}),
+            &["Name", "Validations", "ParamKind", "Age"],
+        ),
+        (
+            "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings",
+            json!({"metadata": {"name": "vapb1"}, "spec": {"policyName": "vap1", "validationActions": ["Deny"]}}),
+            &["Name", "PolicyName", "ParamRef", "Age"],
+        ),
+        (
+            "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations",
+            json!({"metadata": {"name": "plc1"}, "spec": {"type": "Exempt"}}),
+            &[
+                "Name",
+                "Type",
+                "NominalConcurrencyShares",
+                "Queues",
+                "HandSize",
+                "QueueLengthLimit",
+                "Age",
+            ],
+        ),
+        (
+            "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas",
+            json!({"metadata": {"name": "fs1"}, "spec": {"priorityLevelConfiguration": {"name": "plc1"}}}),
+            &[
+                "Name",
+                "PriorityLevel",
+                "MatchingPrecedence",
+                "DistinguisherMethod",
+                "Age",
+                "MissingPL",
+            ],
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn each_added_resource_is_created_read_listed_printed_and_deleted() {
+    let server = start().await;
+    let client = server.client();
+    const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
+    for (collection, body, columns) in samples() {
+        let name = body["metadata"]["name"].as_str().unwrap().to_string();
+        let (code, created) = raw(&client, "POST", collection, Some(&body)).await;
+        assert_eq!(code, 201, "create in {collection}: {created}");
+        let item = format!("{collection}/{name}");
+        let (code, read) = raw(&client, "GET", &item, None).await;
+        assert_eq!(
+            (code, &read["metadata"]["uid"]),
+            (200, &created["metadata"]["uid"]),
+            "{item}"
+        );
+        let (code, table) = kube_support::raw(&client, "GET", collection, Some(TABLE), None).await;
+        assert_eq!(code, 200, "{collection}: {table}");
+        let names: Vec<&str> = table["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(names, columns, "{collection}");
+        let row = &table["rows"][0]["cells"];
+        assert_eq!(
+            row.as_array().map(Vec::len),
+            Some(columns.len()),
+            "{collection}: {row}"
+        );
+        assert_eq!(row[0], json!(name), "{collection}");
+        let (code, _) = raw(&client, "DELETE", &item, None).await;
+        assert_eq!(code, 200, "{item}");
+        let (code, _) = raw(&client, "GET", &item, None).await;
+        assert_eq!(code, 404, "{item} after delete");
+    }
+}
+
+#[tokio::test]
+async fn horizontal_pod_autoscalers_are_one_resource_at_v1_and_v2() {
+    let server = start().await;
+    let client = server.client();
+    let v1 = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers";
+    let v2 = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers";
+    let (code, created) = raw(
+        &client,
+        "POST",
+        v1,
+        Some(&json!({"metadata": {"name": "web"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "maxReplicas": 5, "targetCPUUtilizationPercentage": 70}})),
+    )
+    .await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["apiVersion"], "autoscaling/v1");
+    assert_eq!(created["spec"]["targetCPUUtilizationPercentage"], 70);
+    let (_, as_v2) = raw(&client, "GET", &format!("{v2}/web"), None).await;
+    assert_eq!(as_v2["apiVersion"], "autoscaling/v2");
+    assert_eq!(
+        as_v2["spec"]["metrics"],
+        json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}])
+    );
+    assert!(
+        as_v2["spec"]
+            .get("targetCPUUtilizationPercentage")
+            .is_none()
+    );
+    let (_, listed) = raw(&client, "GET", v1, None).await;
+    assert_eq!(
+        listed["items"][0]["spec"]["targetCPUUtilizationPercentage"],
+        70
+    );
+    // Discovery prefers v2, as kube-apiserver does.
+    let (_, group) = raw(&client, "GET", "/apis/autoscaling", None).await;
+    assert_eq!(group["preferredVersion"]["version"], "v2");
+}

@@ -1,7 +1,9 @@
 //! What kube-controller-manager does in a real cluster, running inside the server as small
 //! controllers over the store's change stream: garbage collection of ownerReferences and the
-//! namespace lifecycle, and (optionally) simulated workloads. (The CRD controller lives with the CRD code in `crd::controller`.)
+//! namespace lifecycle, Endpoints and EndpointSlices of Services, and (optionally) simulated
+//! workloads. (The CRD controller lives with the CRD code in `crd::controller`.)
 
+pub mod endpoints;
 mod events;
 pub mod gc;
 pub mod namespace;
@@ -53,4 +55,19 @@ pub(crate) fn type_of_key(rest: &Rest, storage_key: &str) -> Option<Arc<Resource
         .iter()
         .find(|t| &*t.storage_key == storage_key)
         .cloned()
+}
+
+/// The string at JSON pointer `p`, or "".
+pub(crate) fn str_at<'a>(v: &'a serde_json::Value, p: &str) -> &'a str {
+    v.pointer(p)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("")
+}
+
+/// Write options of a controller whose field manager is `manager`.
+pub(crate) fn write_options(manager: &str) -> crate::rest::WriteOptions {
+    crate::rest::WriteOptions {
+        field_manager: manager.into(),
+        ..crate::rest::WriteOptions::default()
+    }
 }

@@ -70,15 +70,10 @@ fn types(rest: &Rest) -> Option<Types> {
 }
 
 fn opts() -> WriteOptions {
-    WriteOptions {
-        field_manager: MANAGER.into(),
-        ..WriteOptions::default()
-    }
+    super::write_options(MANAGER)
 }
 
-fn s<'a>(v: &'a Value, p: &str) -> &'a str {
-    v.pointer(p).and_then(Value::as_str).unwrap_or("")
-}
+use super::str_at as s;
 
 fn deleting(v: &Value) -> bool {
     v.pointer("/metadata/deletionTimestamp")

@@ -14,8 +14,8 @@ pub(crate) struct Entry {
     categories: &'static [&'static str],
     status: bool,
     scale: bool,
-    /// Stored with another resource (group, plural), converted by the strategy.
-    stored_with: Option<(&'static str, &'static str)>,
+    /// Stored with another resource (group, version, plural), converted by the strategy.
+    stored_with: Option<(&'static str, &'static str, &'static str)>,
     /// How creates are answered, for a resource that is not stored.
     answer: Option<Answer>,
 }
@@ -61,9 +61,15 @@ impl Entry {
         self.scale = true;
         self
     }
-    /// Objects are stored with resource `plural` of `group` (the strategy converts).
-    pub(crate) const fn stored_with(mut self, group: &'static str, plural: &'static str) -> Self {
-        self.stored_with = Some((group, plural));
+    /// Objects are stored with resource `plural` of `group`, at `version` (the strategy
+    /// converts).
+    pub(crate) const fn stored_with(
+        mut self,
+        group: &'static str,
+        version: &'static str,
+        plural: &'static str,
+    ) -> Self {
+        self.stored_with = Some((group, version, plural));
         self
     }
 
@@ -96,7 +102,7 @@ impl Entry {
                 label_selector: Some(".spec.selector".into()),
             }),
             storage_key: match self.stored_with {
-                Some((group, plural)) => ResourceType::storage_key_for(group, plural),
+                Some((group, _, plural)) => ResourceType::storage_key_for(group, plural),
                 None => ResourceType::storage_key_for(K::GROUP, self.plural),
             },
             multi_version: false,
@@ -110,7 +116,7 @@ impl Entry {
             storage_version_hash: (self.answer.is_none()).then(|| {
                 let (group, version, kind) = match self.stored_with {
                     // Stored as the other resource's objects (whose kind is this kind).
-                    Some((group, _)) => (group, "v1", K::KIND),
+                    Some((group, version, _)) => (group, version, K::KIND),
                     None => (K::GROUP, K::VERSION, K::KIND),
                 };
                 crate::resource::storage_version_hash(group, version, kind)

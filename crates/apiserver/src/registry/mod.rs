@@ -12,6 +12,7 @@ pub mod apiextensions {
     //! apiextensions.k8s.io/v1.
     pub(crate) mod customresourcedefinitions;
 }
+pub(crate) mod admissionregistration;
 pub mod apps;
 pub(crate) mod authentication;
 pub(crate) mod authorization;
@@ -19,12 +20,21 @@ pub mod coordination {
     //! coordination.k8s.io/v1.
     pub(crate) mod leases;
 }
+pub(crate) mod autoscaling;
+pub(crate) mod certificates;
 pub mod core;
+pub(crate) mod discovery;
 pub mod events_k8s_io {
     //! events.k8s.io/v1.
     pub(crate) mod events;
 }
+pub(crate) mod flowcontrol;
+pub(crate) mod networking;
+pub(crate) mod node;
+pub(crate) mod policy;
 pub(crate) mod rbac;
+pub(crate) mod scheduling;
+pub(crate) mod storage;
 
 use crate::fieldpath::markers::Markers;
 use crate::resource::ResourceType;
@@ -41,8 +51,40 @@ pub fn builtin_resources() -> Vec<ResourceType> {
         core::events::resource(),
         core::serviceaccounts::resource(),
         core::nodes::resource(),
+        core::persistentvolumes::resource(),
+        core::persistentvolumeclaims::resource(),
+        core::replicationcontrollers::resource(),
+        core::podtemplates::resource(),
+        core::limitranges::resource(),
+        core::resourcequotas::resource(),
         apps::deployments::resource(),
         apps::replicasets::resource(),
+        apps::statefulsets::resource(),
+        apps::daemonsets::resource(),
+        apps::controllerrevisions::resource(),
+        autoscaling::horizontalpodautoscalers::resource(),
+        autoscaling::horizontalpodautoscalers::resource_v1(),
+        policy::poddisruptionbudgets::resource(),
+        networking::ingresses::resource(),
+        networking::ingressclasses::resource(),
+        networking::networkpolicies::resource(),
+        networking::servicecidrs::resource(),
+        networking::ipaddresses::resource(),
+        discovery::endpointslices::resource(),
+        storage::storageclasses::resource(),
+        storage::csidrivers::resource(),
+        storage::csinodes::resource(),
+        storage::volumeattachments::resource(),
+        storage::csistoragecapacities::resource(),
+        scheduling::priorityclasses::resource(),
+        node::runtimeclasses::resource(),
+        certificates::certificatesigningrequests::resource(),
+        admissionregistration::validatingwebhookconfigurations::resource(),
+        admissionregistration::mutatingwebhookconfigurations::resource(),
+        admissionregistration::validatingadmissionpolicies::resource(),
+        admissionregistration::validatingadmissionpolicybindings::resource(),
+        flowcontrol::flowschemas::resource(),
+        flowcontrol::prioritylevelconfigurations::resource(),
         coordination::leases::resource(),
         events_k8s_io::events::resource(),
         rbac::roles::resource(),

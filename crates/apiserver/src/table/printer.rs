@@ -139,3 +139,51 @@ pub fn workload_cells(o: &Value) -> [Value; 3] {
         json!(selector_string(o.pointer("/spec/selector"))),
     ]
 }
+
+/// Access modes as kubectl abbreviates them (`RWO,ROX,RWX,RWOP`), in the order given.
+pub fn access_modes(modes: Option<&Value>) -> String {
+    let list: Vec<&str> = modes
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|m| match m {
+                    "ReadWriteOnce" => "RWO",
+                    "ReadOnlyMany" => "ROX",
+                    "ReadWriteMany" => "RWX",
+                    "ReadWriteOncePod" => "RWOP",
+                    other => other,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    list.join(",")
+}
+
+/// A label map as `k=v,...` (sorted), `<none>` when empty.
+pub fn labels_string(labels: Option<&Value>) -> String {
+    let mut pairs: Vec<String> = labels
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect()
+        })
+        .unwrap_or_default();
+    pairs.sort();
+    none_if_empty(pairs.join(","))
+}
+
+/// The string at `pointer`, `<none>` when absent or empty.
+pub fn or_none(v: &Value, pointer: &str) -> String {
+    none_if_empty(s(v, pointer).to_string())
+}
+
+/// The integer at `pointer` as text, `<unset>` when absent (kubectl's optional counts).
+pub fn int_or_unset(v: &Value, pointer: &str) -> String {
+    match v.pointer(pointer) {
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        _ => "<unset>".into(),
+    }
+}

@@ -1,7 +1,10 @@
 //! apps/v1: the workloads.
 
+pub(crate) mod controllerrevisions;
+pub(crate) mod daemonsets;
 pub(crate) mod deployments;
 pub(crate) mod replicasets;
+pub(crate) mod statefulsets;
 pub mod workload;
 
 use crate::fieldpath::markers::Markers;

@@ -3,9 +3,15 @@
 pub(crate) mod configmaps;
 pub(crate) mod endpoints;
 pub(crate) mod events;
+pub(crate) mod limitranges;
 pub mod namespaces;
 pub(crate) mod nodes;
+pub(crate) mod persistentvolumeclaims;
+pub(crate) mod persistentvolumes;
 pub mod pods;
+pub(crate) mod podtemplates;
+pub(crate) mod replicationcontrollers;
+pub(crate) mod resourcequotas;
 pub(crate) mod secrets;
 pub(crate) mod serviceaccounts;
 pub(crate) mod services;

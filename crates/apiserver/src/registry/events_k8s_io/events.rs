@@ -15,7 +15,7 @@ use std::borrow::Cow;
 pub(crate) fn resource() -> ResourceType {
     entry("events", "event", true)
         .short(&["ev"])
-        .stored_with("", "events")
+        .stored_with("", "v1", "events")
         .build::<EventsV1Event>(EventsV1Strategy::new())
 }
 

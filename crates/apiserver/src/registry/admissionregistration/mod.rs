@@ -1,0 +1,6 @@
+//! admissionregistration.k8s.io/v1: the webhook and policy types.
+
+pub(crate) mod mutatingwebhookconfigurations;
+pub(crate) mod validatingadmissionpolicies;
+pub(crate) mod validatingadmissionpolicybindings;
+pub(crate) mod validatingwebhookconfigurations;

@@ -1,0 +1,20 @@
+//! MutatingWebhookConfigurations (admissionregistration.k8s.io/v1): stored and served; calling
+//! the webhooks is issue 17.
+
+use super::validatingwebhookconfigurations::WEBHOOK_CONFIGURATION;
+use crate::registry::entry::entry;
+use crate::resource::ResourceType;
+use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
+
+/// `mutatingwebhookconfigurations`.
+pub(crate) fn resource() -> ResourceType {
+    entry(
+        "mutatingwebhookconfigurations",
+        "mutatingwebhookconfiguration",
+        false,
+    )
+    .build::<MutatingWebhookConfiguration>(
+        crate::strategy::Typed::<MutatingWebhookConfiguration>::new()
+            .printer(&WEBHOOK_CONFIGURATION),
+    )
+}

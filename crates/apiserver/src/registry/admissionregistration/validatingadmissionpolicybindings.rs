@@ -1,0 +1,56 @@
+//! ValidatingAdmissionPolicyBindings (admissionregistration.k8s.io/v1): stored and served; enforcement is issue 17.
+
+use crate::registry::entry::entry;
+use crate::resource::ResourceType;
+use crate::table::printer::{Printer, col, s};
+use crate::table::{age, age_column, name_column, name_of};
+use k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding;
+use serde_json::{Value, json};
+
+/// `validatingadmissionpolicybindings`.
+pub(crate) fn resource() -> ResourceType {
+    entry(
+        "validatingadmissionpolicybindings",
+        "validatingadmissionpolicybinding",
+        false,
+    )
+    .build::<ValidatingAdmissionPolicyBinding>(
+        crate::strategy::Typed::<ValidatingAdmissionPolicyBinding>::new()
+            .printer(&VALIDATING_ADMISSION_POLICY_BINDING),
+    )
+}
+
+/// `namespace/name` (or `*/...` for a selector) of the parameters, `<unset>` without.
+fn param_ref(o: &Value) -> String {
+    let Some(p) = o.pointer("/spec/paramRef").filter(|p| p.is_object()) else {
+        return "<unset>".into();
+    };
+    let name = match s(p, "/name") {
+        "" => "*",
+        n => n,
+    };
+    match s(p, "/namespace") {
+        "" => name.to_string(),
+        ns => format!("{ns}/{name}"),
+    }
+}
+
+/// ValidatingAdmissionPolicyBinding: NAME POLICYNAME PARAMREF AGE.
+pub(crate) const VALIDATING_ADMISSION_POLICY_BINDING: Printer = Printer {
+    columns: || {
+        vec![
+            name_column(),
+            col("PolicyName", "string", 0),
+            col("ParamRef", "string", 0),
+            age_column(),
+        ]
+    },
+    cells: |o, now| {
+        vec![
+            json!(name_of(o)),
+            json!(s(o, "/spec/policyName")),
+            json!(param_ref(o)),
+            json!(age(o, now)),
+        ]
+    },
+};

@@ -1,0 +1,3 @@
+//! autoscaling/v2 and v1.
+
+pub(crate) mod horizontalpodautoscalers;
