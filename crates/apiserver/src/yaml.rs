@@ -181,7 +181,8 @@ mod tests {
             let start = std::time::Instant::now();
             let err = from_slice::<Value>(body.as_bytes()).expect_err("too deep");
             assert_eq!(err, "yaml: exceeded max depth of 256");
-            assert!(start.elapsed() < std::time::Duration::from_secs(1));
+            // Bounds runaway (quadratic) work only; the benchmarks measure speed.
+            assert!(start.elapsed() < std::time::Duration::from_secs(15));
         }
     }
 

@@ -1740,8 +1740,9 @@ async fn deeply_nested_cel_rules_are_rejected() {
         );
         let started = Instant::now();
         let message = rejected_crd(&server, &crd).await;
+        // Bounds runaway work only; the benchmarks measure speed.
         assert!(
-            started.elapsed() < Duration::from_secs(2),
+            started.elapsed() < Duration::from_secs(30),
             "{:?}",
             started.elapsed()
         );

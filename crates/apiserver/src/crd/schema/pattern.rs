@@ -299,7 +299,8 @@ mod tests {
         let started = std::time::Instant::now();
         assert!(re.is_match(&value));
         assert!(re.find_iter(&value).count() > 0);
-        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        // Bounds runaway work only (the benchmarks measure speed).
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
         assert!(compile(&format!("{}a{}", "(".repeat(300), ")".repeat(300))).is_err());
     }
 
@@ -361,7 +362,7 @@ mod tests {
                 }
                 // An unoptimized build is ~20 times slower than the measured limits.
                 let took = started.elapsed();
-                prop_assert!(took < std::time::Duration::from_secs(5), "{took:?}: {p}");
+                prop_assert!(took < std::time::Duration::from_secs(30), "{took:?}: {p}");
                 Ok(())
             })
             .expect("patterns compile and match in bounded time");

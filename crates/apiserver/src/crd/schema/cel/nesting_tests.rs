@@ -8,6 +8,10 @@ use proptest::test_runner::{Config, TestRunner};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
+/// A bound that only runaway work (a quadratic or exponential blow-up, minutes) exceeds on a
+/// loaded machine; how fast these run is measured by the benchmarks, not asserted here.
+const RUNAWAY: Duration = Duration::from_secs(30);
+
 /// A tokio worker's stack.
 const WORKER_STACK: usize = 2 << 20;
 
@@ -94,7 +98,7 @@ fn deep_rules_are_refused_with_cel_go_message() {
                     "<nil>: Invalid value: \"object\": rule compile error: {RECURSION_ERROR}"
                 )]
             );
-            assert!(took < Duration::from_millis(100), "{took:?}");
+            assert!(took < RUNAWAY, "{took:?}");
         }
         let (program, _, _) = compile_and_run(&format!("'{}' == ''", "a".repeat(100_000)));
         assert_eq!(
@@ -120,7 +124,7 @@ fn deepest_accepted_rules_compile_and_run_on_a_worker_stack() {
             for (c, w) in causes.iter().zip(want) {
                 assert!(c.contains(w), "{c}");
             }
-            assert!(took < Duration::from_secs(1), "{took:?}");
+            assert!(took < RUNAWAY, "{took:?}");
         }
     });
 }
@@ -174,7 +178,7 @@ fn nested_rules_never_overflow_and_compile_in_bounded_time() {
             let depth = limits::check(&rule);
             let r = rule.clone();
             let (program, causes, took) = on_worker_stack(move || compile_and_run(&r));
-            prop_assert!(took < Duration::from_secs(2), "compile took {took:?}");
+            prop_assert!(took < RUNAWAY, "compile took {took:?}");
             match depth {
                 Err(e) => prop_assert_eq!(
                     program,
