@@ -49,6 +49,11 @@ macro_rules! gateway_v4_int {
     namespaced,
     status = "NetworkStatus",
     derive = "PartialEq",
+    // `*.k8s.io` is a protected group: the API server wants this annotation.
+    annotation(
+        "api-approved.kubernetes.io",
+        "unapproved, experimental-only; please use https://github.com/kubernetes/enhancements/pull/1111"
+    ),
     doc = "A network of pod addresses: pods annotated samplecrd.k8s.io/network=<name> get a free address of spec.cidr in samplecrd.k8s.io/ip.",
     printcolumn = r#"{"name":"CIDR","type":"string","jsonPath":".spec.cidr"}"#,
     printcolumn = r#"{"name":"Gateway","type":"string","jsonPath":".spec.gateway"}"#,
