@@ -100,9 +100,13 @@ async fn server() -> ApiServer {
         .await
         .expect("server");
     let operators = kubeforge_operators::select("network").expect("operator");
-    kubeforge_operators::install::install_crds(&server.client(), &operators, Duration::from_secs(30))
-        .await
-        .expect("CRD");
+    kubeforge_operators::install::install_crds(
+        &server.client(),
+        &operators,
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("CRD");
     server
 }
 
@@ -158,7 +162,10 @@ async fn allocate_run(n: usize) -> (Duration, String) {
         if allocated as usize >= n {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(600), "not allocated in 600 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "not allocated in 600 s"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let took = started.elapsed();
@@ -193,8 +200,7 @@ async fn latency_run(rate: u64, seconds: u64) -> Vec<Duration> {
         tokio::spawn(async move {
             let mut stream = std::pin::pin!(stream);
             while let Some(event) = stream.next().await {
-                let Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) = event
-                else {
+                let Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) = event else {
                     continue;
                 };
                 if !pod.annotations().contains_key(IP_ANNOTATION) {
