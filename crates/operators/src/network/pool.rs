@@ -137,6 +137,13 @@ impl Cidr {
         1u128.checked_shl(self.host_bits()).unwrap_or(u128::MAX)
     }
 
+    /// The offset of the CIDR's last address.
+    pub fn last(self) -> u128 {
+        1u128
+            .checked_shl(self.host_bits())
+            .map_or(u128::MAX, |size| size - 1)
+    }
+
     /// The offset of `address` from the network address, if the CIDR contains it.
     pub fn offset(self, address: IpAddr) -> Option<u128> {
         if address.is_ipv4() != self.is_v4() {
@@ -144,7 +151,7 @@ impl Cidr {
         }
         let start = to_u128(self.masked().address);
         let offset = to_u128(address).wrapping_sub(start);
-        (to_u128(address) >= start && offset <= self.size() - 1).then_some(offset)
+        (to_u128(address) >= start && offset <= self.last()).then_some(offset)
     }
 
     /// The address at `offset` from the network address.
@@ -187,7 +194,7 @@ impl Pool {
         if !point_to_point {
             ranges.push((0, 0));
             if cidr.is_v4() {
-                ranges.push((size - 1, size - 1));
+                ranges.push((cidr.last(), cidr.last()));
             }
         }
         let gateway_offset = cidr
@@ -215,8 +222,8 @@ impl Pool {
             }
             // Overlapping CIDRs nest: either the exclusion lies inside the network or covers it.
             match cidr.offset(excluded.address) {
-                Some(start) => ranges.push((start, start + (excluded.size() - 1))),
-                None => ranges.push((0, size - 1)),
+                Some(start) => ranges.push((start, start + excluded.last())),
+                None => ranges.push((0, cidr.last())),
             }
         }
         ranges.sort_unstable();
@@ -273,7 +280,7 @@ impl Pool {
     /// Up to `wanted` of the lowest addresses that are neither blocked nor in `used` (offsets).
     pub fn allocate(&self, used: &BTreeSet<u128>, wanted: usize) -> Vec<IpAddr> {
         let mut found = Vec::with_capacity(wanted.min(1024));
-        let last = self.cidr.size() - 1;
+        let last = self.cidr.last();
         let mut offset: u128 = 0;
         while found.len() < wanted {
             if let Some((_, end)) = self.blocked_range(offset) {
