@@ -22,7 +22,7 @@ use kube::{Client, Resource, ResourceExt};
 use kubeforge_runtime::cache::Lister;
 use kubeforge_runtime::controller::{Action, ReconcileError, Request};
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -107,6 +107,9 @@ impl NetworkContext {
     /// Forgets the warnings of pods that got an address.
     fn settled(&self, uids: impl Iterator<Item = String>) {
         let mut warned = self.warned.lock().unwrap_or_else(|e| e.into_inner());
+        if warned.is_empty() {
+            return;
+        }
         for uid in uids {
             warned.remove(&uid);
         }
@@ -283,11 +286,11 @@ async fn sync(
     } else {
         allocator::allocate(&ctx.client, &namespace, &name, pool, ctx.batch).await?
     };
-    let holders = &outcome.plan.holders;
+    let holders: HashSet<&str> = outcome.plan.holders.values().map(String::as_str).collect();
     ctx.settled(
         cached
             .iter()
-            .filter(|p| holders.values().any(|h| *h == p.name))
+            .filter(|p| holders.contains(p.name.as_str()))
             .map(|p| p.uid.clone()),
     );
     if deleting {
