@@ -14,6 +14,9 @@
 //!   for 20 s; for each, the time from sending its create to a watch seeing its address; p50, p99
 //!   and max.
 //!
+//! - `baseline`: no operator; the same pods created, then each annotated with an address by 32
+//!   concurrent merge patches (what the operator's writes cost the server on their own).
+//!
 //! Server, operator and load generator share one process (and the machine's two cores).
 
 use futures::StreamExt;
@@ -120,9 +123,17 @@ async fn create_network(client: &Client) {
             excludes: Vec::new(),
         },
     );
-    api.create(&PostParams::default(), &network)
-        .await
-        .expect("network");
+    // Under heavy load the CRD can be Established a moment before its resource is served.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match api.create(&PostParams::default(), &network).await {
+            Ok(_) => return,
+            Err(kube::Error::Api(s)) if s.code == 404 && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("network: {e}"),
+        }
+    }
 }
 
 fn pod(name: &str) -> Pod {
@@ -181,6 +192,43 @@ async fn allocate_run(n: usize) -> (Duration, String) {
     task.await.expect("operator stopped");
     server.shutdown().await;
     (took, requests)
+}
+
+/// `n` pods, then one address patch each from the load generator, 32 at a time: the server's
+/// share of `allocate`.
+async fn baseline_run(n: usize) -> Duration {
+    let server = server().await;
+    let client = server.client();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    futures::stream::iter(0..n)
+        .for_each_concurrent(64, |i| {
+            let pods = pods.clone();
+            async move {
+                pods.create(&PostParams::default(), &pod(&format!("p{i}")))
+                    .await
+                    .expect("create pod");
+            }
+        })
+        .await;
+    let started = Instant::now();
+    futures::stream::iter(0..n)
+        .for_each_concurrent(32, |i| {
+            let pods = pods.clone();
+            async move {
+                let patch = json!({"metadata": {"annotations": {IP_ANNOTATION: format!("10.20.{}.{}", i / 256, i % 256)}}});
+                pods.patch(
+                    &format!("p{i}"),
+                    &kube::api::PatchParams::default(),
+                    &kube::api::Patch::Merge(&patch),
+                )
+                .await
+                .expect("patch pod");
+            }
+        })
+        .await;
+    let took = started.elapsed();
+    server.shutdown().await;
+    took
 }
 
 /// Pods created at `rate` per second for `seconds`: each one's create-to-address latency.
@@ -282,6 +330,19 @@ fn main() {
                 times.push(took);
             }
             println!("allocate: median {:.2} s for {n} pods", median(times).as_secs_f64());
+        }
+        if wanted("baseline") {
+            let n = if quick { 500 } else { 10_000 };
+            let mut times = Vec::new();
+            for run in 0..runs {
+                let took = baseline_run(n).await;
+                println!(
+                    "baseline run {run}: {n} pod address patches in {:.2} s",
+                    took.as_secs_f64()
+                );
+                times.push(took);
+            }
+            println!("baseline: median {:.2} s for {n} patches", median(times).as_secs_f64());
         }
         if wanted("latency") {
             let seconds = if quick { 3 } else { 20 };
