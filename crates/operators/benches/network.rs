@@ -11,8 +11,8 @@
 //!   starts; time until every pod holds an address (the Network reports `allocated: 10000`, then
 //!   one list checks that all 10,000 addresses are distinct), and the operator's API requests.
 //! - `latency`: with the operator running, pods naming a /16 Network are created at 100 pods/s
-//!   for 20 s; for each, the time from sending its create to a watch seeing its address; p50, p99
-//!   and max.
+//!   for 20 s (`KUBEFORGE_BENCH_RATE` sets another rate); for each, the time from sending its
+//!   create to a watch seeing its address; p50, p99 and max.
 //!
 //! - `baseline`: no operator; the same pods created, then each annotated with an address by 32
 //!   concurrent merge patches (what the operator's writes cost the server on their own).
@@ -346,12 +346,17 @@ fn main() {
         }
         if wanted("latency") {
             let seconds = if quick { 3 } else { 20 };
+            // `KUBEFORGE_BENCH_RATE` changes the rate (pods per second) from the 100.
+            let rate = std::env::var("KUBEFORGE_BENCH_RATE")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(100u64);
             let mut p99s = Vec::new();
             for run in 0..runs {
-                let latencies = latency_run(100, seconds).await;
+                let latencies = latency_run(rate, seconds).await;
                 let ms = |d: Duration| d.as_secs_f64() * 1000.0;
                 println!(
-                    "latency run {run}: {} pods at 100/s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                    "latency run {run}: {} pods at {rate}/s: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
                     latencies.len(),
                     ms(percentile(&latencies, 0.50)),
                     ms(percentile(&latencies, 0.99)),
@@ -360,7 +365,7 @@ fn main() {
                 p99s.push(percentile(&latencies, 0.99));
             }
             println!(
-                "latency: median p99 {:.1} ms at 100 pods/s",
+                "latency: median p99 {:.1} ms at {rate} pods/s",
                 median(p99s).as_secs_f64() * 1000.0
             );
         }
