@@ -56,7 +56,7 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
     let kubeconfig = dir.path().join("kubeconfig");
     server.write_kubeconfig(&kubeconfig)?;
     let deploy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
-    for operator in ["foo", "codis"] {
+    for operator in ["foo", "codis", "network"] {
         let output = Command::new(&kubectl)
             .args(["apply", "--server-side", "-f"])
             .arg(deploy.join(format!("{operator}.yaml")))
@@ -182,6 +182,39 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
         let copies: Api<ConfigMap> = Api::namespaced(client.clone(), "target");
         until("the rule's copy", || async {
             Ok(copies.get_opt("shared").await?.is_some())
+        })
+        .await?;
+
+        let networks: Api<kubeforge_operators::network::Network> =
+            Api::namespaced(client.clone(), "default");
+        networks
+            .create(
+                &PostParams::default(),
+                &kubeforge_operators::network::Network::new(
+                    "deployed",
+                    kubeforge_operators::network::NetworkSpec {
+                        cidr: "10.8.0.0/24".into(),
+                        gateway: "10.8.0.1".into(),
+                        excludes: Vec::new(),
+                    },
+                ),
+            )
+            .await?;
+        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "default");
+        pods.create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "addressed", "annotations": {"samplecrd.k8s.io/network": "deployed"}},
+                "spec": {"containers": [{"name": "app", "image": "nginx"}]}
+            }))?,
+        )
+        .await?;
+        until("the pod's address and the network's status", || async {
+            let pod = pods.get("addressed").await?;
+            let network = networks.get("deployed").await?;
+            Ok(pod.metadata.annotations.unwrap_or_default().get("samplecrd.k8s.io/ip")
+                == Some(&"10.8.0.2".to_string())
+                && network.status.is_some_and(|s| s.allocated == 1))
         })
         .await?;
         Ok(())

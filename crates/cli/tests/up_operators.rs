@@ -151,7 +151,7 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         "{banner}"
     );
     assert!(
-        banner.contains("Operators running: foo, codis ("),
+        banner.contains("Operators running: foo, codis, network ("),
         "{banner}"
     );
     let url_after = |label: &str| -> Result<String> {
@@ -261,6 +261,92 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         )
         .await?;
 
+    // Network: the example's Deployment's pods get distinct addresses, counted in ALLOCATED;
+    // bad specs are refused with kube-apiserver's messages.
+    kubectl
+        .run(&[
+            "apply",
+            "-f",
+            examples().join("network.yaml").to_str().unwrap(),
+        ])
+        .await?;
+    kubectl
+        .until(
+            &[
+                "get",
+                "network",
+                "example-network",
+                "-o",
+                "jsonpath={.status.allocated}",
+            ],
+            "3",
+        )
+        .await?;
+    let ips = kubectl
+        .run(&[
+            "get",
+            "pods",
+            "-l",
+            "app=network-demo",
+            "-o",
+            r#"jsonpath={range .items[*]}{.metadata.annotations.samplecrd\.k8s\.io/ip}{"\n"}{end}"#,
+        ])
+        .await?;
+    let mut ips: Vec<&str> = ips.lines().filter(|l| !l.is_empty()).collect();
+    ips.sort();
+    ips.dedup();
+    assert_eq!(
+        ips,
+        ["192.168.0.3", "192.168.0.4", "192.168.0.5"],
+        "{ips:?}"
+    );
+    let table = kubectl.run(&["get", "network", "example-network"]).await?;
+    for column in [
+        "CIDR",
+        "GATEWAY",
+        "ALLOCATED",
+        "FREE",
+        "AGE",
+        "192.168.0.0/16",
+    ] {
+        assert!(table.contains(column), "{column} missing from {table}");
+    }
+    let bad = dir.path().join("bad-network.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: samplecrd.k8s.io/v1\nkind: Network\nmetadata:\n  name: bad\nspec:\n  cidr: 10.0.0.1/8\n  gateway: 10.0.0.0\n",
+    )?;
+    let refused = kubectl
+        .run(&["create", "-f", bad.to_str().unwrap()])
+        .await
+        .expect_err("a non-canonical CIDR is refused");
+    for want in [
+        r#"spec.cidr: Invalid value: "10.0.0.1/8": must be in canonical form ("10.0.0.0/8")"#,
+        "spec.gateway: Invalid value: must not be the network address of spec.cidr",
+    ] {
+        assert!(
+            refused.to_string().contains(want),
+            "{want} missing from {refused}"
+        );
+    }
+    let immutable = kubectl
+        .run(&[
+            "patch",
+            "network",
+            "example-network",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"cidr":"10.0.0.0/8","gateway":"10.0.0.1"}}"#,
+        ])
+        .await
+        .expect_err("cidr is immutable");
+    assert!(
+        immutable
+            .to_string()
+            .contains(r#"spec.cidr: Invalid value: "10.0.0.0/8": field is immutable"#),
+        "{immutable}"
+    );
+
     // The manager's endpoints and its leader-election Lease.
     assert_eq!(http_get(&health_url).await?, "ok");
     let metrics = http_get(&metrics_url).await?;
@@ -275,13 +361,13 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
             &[
                 "get",
                 "lease",
-                "kubeforge-foo-codis",
+                "kubeforge-foo-codis-network",
                 "-n",
                 "default",
                 "-o",
                 "name",
             ],
-            "lease.coordination.k8s.io/kubeforge-foo-codis",
+            "lease.coordination.k8s.io/kubeforge-foo-codis-network",
         )
         .await?;
 
@@ -342,7 +428,7 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
     let client = kube::Client::try_from(kube::Config::new(url.parse()?))?;
     let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
         kube::Api::namespaced(client, "default");
-    let lease = leases.get("kubeforge-foo-codis").await?;
+    let lease = leases.get("kubeforge-foo-codis-network").await?;
     let holder = lease
         .spec
         .and_then(|s| s.holder_identity)

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`foo`] | sample-controller's `Foo` (`samplecontroller.k8s.io/v1alpha1`): a Foo owns a Deployment |
 //! | [`codis`] | `ConfigurationDistributionRule` (`k8s.tideland.dev/v1alpha1`): copies ConfigMaps/Secrets across namespaces |
+//! | [`network`] | `Network` (`samplecrd.k8s.io/v1`): an IPAM handing pod addresses out of a CIDR |
 //!
 //! Each operator declares its CRDs (from its Rust types) and its permissions ([`rbac::Access`]);
 //! [`manifests`] turns those into what a cluster needs to run it; [`OPERATORS`] is the registry
@@ -16,6 +17,7 @@ pub mod events;
 pub mod foo;
 pub mod install;
 pub mod manifests;
+pub mod network;
 pub mod rbac;
 pub mod runner;
 
@@ -54,6 +56,13 @@ pub static OPERATORS: &[Operator] = &[
         crds: codis::crds,
         permissions: codis::permissions,
         controller: codis::controller,
+    },
+    Operator {
+        name: network::NAME,
+        summary: "Network: an IPAM giving annotated Pods a free address of a CIDR",
+        crds: network::crds,
+        permissions: network::permissions,
+        controller: network::controller,
     },
 ];
 
@@ -119,7 +128,7 @@ mod tests {
         let error = select("foo,bar").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "unknown operator \"bar\"; known operators: foo, codis"
+            "unknown operator \"bar\"; known operators: foo, codis, network"
         );
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! Parsing and evaluation use the `cel` crate with kube-cel's Kubernetes libraries (strings,
 //! lists, sets, regex, URLs, IP/CIDR, quantities, semver, format, math, base64, jsonpatch);
+//! `ip.rs` brings IP/CIDR parsing and its errors in line with kube-apiserver's library;
 //! `macros.rs` expands cel-go's two-variable comprehensions, which the parser leaves as calls;
 //! `check.rs` types rules against the schema (cel-go's compile errors) and `cost.rs` estimates
 //! their cost (the CRD-time limits, and the per-call limit and per-object budget at runtime).
@@ -16,6 +17,7 @@
 
 pub mod check;
 pub mod cost;
+pub mod ip;
 pub mod limits;
 pub mod macros;
 pub mod stack;
@@ -414,6 +416,8 @@ thread_local! {
     static BASE: Context<'static> = {
         let mut ctx = Context::default();
         ctx.register_all();
+        // IP and CIDR parsing and parse errors as kube-apiserver's library has them.
+        ip::register(&mut ctx);
         // CEL's size() of a string counts code points (the cel crate counts bytes).
         ctx.add_function("size", size);
         // matches(), find() and findAll() with RE2 semantics and the pattern limits, compiled
