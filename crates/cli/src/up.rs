@@ -45,6 +45,8 @@ Try the operators (from a checkout of kubeforge):
   kubectl apply -f examples/codis.yaml
   kubectl get cdr -n ns-codis-test                 # DISTRIBUTED 2, Ready
   kubectl get configmap cm-codis-test -n another-test -o yaml
+  kubectl apply -f examples/service-detector.yaml
+  kubectl get pod nginx -o jsonpath='{{.metadata.annotations.kubeforge\\.dev/services}}'   # nginx-service
 
 ",
         kubeconfig.display()
