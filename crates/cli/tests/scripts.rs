@@ -87,7 +87,10 @@ async fn the_deploy_in_cluster_scenario_runs() {
         assert!(line.trim_end().ends_with(answer), "{line}");
     };
     can("watch foos.samplecontroller.k8s.io", "yes");
-    can("patch foos.samplecontroller.k8s.io --subresource=status", "yes");
+    can(
+        "patch foos.samplecontroller.k8s.io --subresource=status",
+        "yes",
+    );
     can("create deployments.apps", "yes");
     can("create events.events.k8s.io", "yes");
     can(
@@ -108,6 +111,50 @@ async fn the_deploy_in_cluster_scenario_runs() {
     assert!(
         stderr.contains("Forbidden") || stdout.contains("Forbidden"),
         "{stdout}\n{stderr}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crd_yaml_scenario_runs() {
+    let Some(kubectl) = kubectl_support::kubectl_binary() else {
+        return;
+    };
+    let server = ApiServer::builder().in_memory().start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let output = tokio::process::Command::new("bash")
+        .arg(script("crd-yaml.sh"))
+        .env("KUBECTL", &kubectl)
+        .env("KUBECONFIG", &kubeconfig)
+        .env("HOME", dir.path())
+        .output()
+        .await
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "crd-yaml.sh failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_lines(
+        &stdout,
+        &[
+            "NamesAccepted=True (NoConflicts)",
+            "Established=True (InitialNamesAccepted)",
+            "containerimagepolicies",
+            "action=label labels.pods=invalid-container-image",
+            "Unsupported value: \"kill\"",
+            "spec.require: Required value",
+            "after patching the main resource: failed=",
+            "after patching status: failed=2",
+            "explicit-registry   label    true       2",
+        ],
+    );
+    assert!(
+        stdout.contains("after patching the main resource: failed=\n"),
+        "status written through the main resource:\n{stdout}"
     );
     server.shutdown().await;
 }
