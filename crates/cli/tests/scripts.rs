@@ -14,6 +14,35 @@ fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Runs `examples/NAME` with bash and `env`, against `server` (a kubeconfig for it in a fresh
+/// HOME); returns stdout, failing with both streams when the script fails.
+async fn run_script(
+    name: &str,
+    server: &ApiServer,
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let output = tokio::process::Command::new("bash")
+        .arg(script(name))
+        .args(args)
+        .env("KUBECONFIG", &kubeconfig)
+        .env("HOME", dir.path())
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "{name} failed:\n{stdout}\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
 fn assert_lines(output: &str, wanted: &[&str]) {
     for want in wanted {
         assert!(
@@ -26,18 +55,7 @@ fn assert_lines(output: &str, wanted: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_curl_scenario_runs() {
     let server = ApiServer::builder().in_memory().start().await.unwrap();
-    let output = tokio::process::Command::new("bash")
-        .arg(script("curl.sh"))
-        .arg(server.url())
-        .output()
-        .await
-        .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "curl.sh failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (stdout, _) = run_script("curl.sh", &server, &[server.url()], &[]).await;
     assert_lines(
         &stdout,
         &[
@@ -61,24 +79,14 @@ async fn the_deploy_in_cluster_scenario_runs() {
         return;
     };
     let server = ApiServer::builder().in_memory().start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    server.write_kubeconfig(&kubeconfig).unwrap();
-    let output = tokio::process::Command::new("bash")
-        .arg(script("deploy-in-cluster.sh"))
-        .env("KUBEFORGE", env!("CARGO_BIN_EXE_kubeforge"))
-        .env("KUBECTL", &kubectl)
-        .env("KUBECONFIG", &kubeconfig)
-        .env("HOME", dir.path())
-        .output()
-        .await
-        .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "deploy-in-cluster.sh failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let kubeforge = std::ffi::OsStr::new(env!("CARGO_BIN_EXE_kubeforge"));
+    let (stdout, stderr) = run_script(
+        "deploy-in-cluster.sh",
+        &server,
+        &[],
+        &[("KUBEFORGE", kubeforge), ("KUBECTL", kubectl.as_os_str())],
+    )
+    .await;
     let can = |check: &str, answer: &str| {
         let line = stdout
             .lines()
@@ -107,7 +115,6 @@ async fn the_deploy_in_cluster_scenario_runs() {
             "kubeforge-foo [\"run\",\"--operators\",\"foo\"",
         ],
     );
-    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("Forbidden") || stdout.contains("Forbidden"),
         "{stdout}\n{stderr}"
@@ -121,23 +128,13 @@ async fn the_crd_yaml_scenario_runs() {
         return;
     };
     let server = ApiServer::builder().in_memory().start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    server.write_kubeconfig(&kubeconfig).unwrap();
-    let output = tokio::process::Command::new("bash")
-        .arg(script("crd-yaml.sh"))
-        .env("KUBECTL", &kubectl)
-        .env("KUBECONFIG", &kubeconfig)
-        .env("HOME", dir.path())
-        .output()
-        .await
-        .expect("bash runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "crd-yaml.sh failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (stdout, _) = run_script(
+        "crd-yaml.sh",
+        &server,
+        &[],
+        &[("KUBECTL", kubectl.as_os_str())],
+    )
+    .await;
     assert_lines(
         &stdout,
         &[

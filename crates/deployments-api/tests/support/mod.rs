@@ -7,7 +7,6 @@ use kubeforge_apiserver::ApiServer;
 use kubeforge_deployments_api::{Settings, router, serve};
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
@@ -149,22 +148,8 @@ where
     }
 }
 
-/// `$KUBEFORGE_KUBECTL_DIR/kubectl.1.33` (default `/usr/lib/google-cloud-sdk/bin`); a missing
-/// binary fails under `CI=true` and is skipped (with a message) otherwise.
-pub fn kubectl_binary() -> Option<PathBuf> {
-    let dir = std::env::var_os("KUBEFORGE_KUBECTL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/lib/google-cloud-sdk/bin"));
-    let path = dir.join("kubectl.1.33");
-    if path.is_file() {
-        return Some(path);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "kubectl 1.33 is required in CI but {} does not exist",
-            path.display()
-        );
-    }
-    eprintln!("SKIPPED: {} does not exist", path.display());
-    None
-}
+// The kubectl binary, found as the CLI tests find it.
+#[path = "../../../cli/tests/kubectl_support/mod.rs"]
+mod kubectl_support;
+#[allow(unused_imports)]
+pub use kubectl_support::kubectl_binary;
