@@ -173,11 +173,11 @@ impl Detector {
         .unwrap();
     }
 
-    /// Waits until no write has happened for half a second, and returns the count.
+    /// Waits until no write has happened for 1.5 s (the machine may be loaded), and returns the count.
     async fn settled_writes(&self) -> u64 {
         let mut last = self.writes();
         loop {
-            tokio::time::sleep(Duration::from_millis(500)).await;
+            tokio::time::sleep(Duration::from_millis(1500)).await;
             let now = self.writes();
             if now == last {
                 return now;
