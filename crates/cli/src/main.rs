@@ -6,11 +6,14 @@
 //! | `server.rs` | `apiserver`, and the server options `up` shares |
 //! | `up.rs` | `up`: server, CRDs, operators, kubeconfig, getting-started block |
 //! | `run.rs` | `run`: the operators alone, against a kubeconfig or in-cluster |
+//! | `deployments_api.rs` | `deployments-api`: the Deployment REST service |
 
+mod deployments_api;
 mod run;
 mod server;
 mod up;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -35,6 +38,8 @@ enum Command {
     Run(run::RunArgs),
     /// Print what a cluster needs to run operators: CRDs, RBAC, a Deployment.
     Manifests(ManifestsArgs),
+    /// Serve the Deployment REST service (create, update, delete and read Deployments over HTTP).
+    DeploymentsApi(deployments_api::DeploymentsApiArgs),
 }
 
 #[derive(Args)]
@@ -45,6 +50,9 @@ struct ManifestsArgs {
     /// The image the operator's Deployment runs.
     #[arg(long, default_value = kubeforge_operators::manifests::DEFAULT_IMAGE)]
     image: String,
+    /// For `--operator deployments-api`: the namespaces it may manage Deployments in (one Role each).
+    #[arg(long, default_value = "default")]
+    namespaces: String,
 }
 
 #[tokio::main]
@@ -57,6 +65,18 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Manifests(args) if args.operator.as_deref() == Some("deployments-api") => {
+            let namespaces: Vec<String> =
+                kubeforge_deployments_api::parse_namespaces(&args.namespaces)
+                    .context("--namespaces names no namespace")?
+                    .into_iter()
+                    .collect();
+            print!(
+                "{}",
+                kubeforge_deployments_api::manifests::yaml(&args.image, &namespaces)
+            );
+            Ok(())
+        }
         Command::Manifests(args) => {
             let operators = match &args.operator {
                 Some(name) => vec![kubeforge_operators::find(name)?],
@@ -73,5 +93,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Apiserver(args) => server::apiserver(args).await,
         Command::Run(args) => run::run(args).await,
         Command::Up(args) => up::up(args).await,
+        Command::DeploymentsApi(args) => deployments_api::deployments_api(args).await,
     }
 }

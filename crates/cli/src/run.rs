@@ -8,11 +8,12 @@ use kubeforge_operators::runner::{Operators, RunOptions};
 use kubeforge_runtime::manager::shutdown_signal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Which operators run, and how.
 #[derive(Args, Clone)]
 pub struct OperatorArgs {
-    /// The operators to run, comma-separated (`foo`, `codis`; default: all).
+    /// The operators to run, comma-separated (`foo`, `codis`, `service-detector`; default: all).
     #[arg(long, default_value = "all")]
     pub operators: String,
     /// Namespace of the leader-election Lease (`kubeforge-<operators>`).
@@ -27,6 +28,36 @@ pub struct OperatorArgs {
     /// Where to serve `/healthz` and `/readyz` (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8081")]
     pub health_addr: SocketAddr,
+    /// service-detector: how long a Service may select no Pod before a warning (`90s`, `2m`, `500ms`).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub orphan_grace: Duration,
+}
+
+/// A duration as `<number><unit>`, unit `ms`, `s`, `m` or `h` (a bare number is seconds).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 90s, 2m or 500ms"))?;
+    let seconds = |factor: u64| {
+        number
+            .checked_mul(factor)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{text:?} is too long"))
+    };
+    match unit {
+        "ms" => Ok(Duration::from_millis(number)),
+        "" | "s" => seconds(1),
+        "m" => seconds(60),
+        "h" => seconds(3600),
+        other => Err(format!(
+            "unknown unit {other:?} in {text:?} (use ms, s, m or h)"
+        )),
+    }
 }
 
 impl OperatorArgs {
@@ -43,6 +74,9 @@ impl OperatorArgs {
                 .then(|| self.leader_election_namespace.clone()),
             metrics_addr: Some(self.metrics_addr),
             health_addr: Some(self.health_addr),
+            service_detector: kubeforge_operators::service_detector::Options {
+                orphan_grace: self.orphan_grace,
+            },
         }
     }
 }
@@ -61,7 +95,10 @@ pub struct RunArgs {
 }
 
 /// The client for `kubeconfig` (or inferred as kubectl would, then in-cluster).
-async fn client(kubeconfig: Option<&PathBuf>, context: Option<&String>) -> anyhow::Result<Client> {
+pub async fn client(
+    kubeconfig: Option<&PathBuf>,
+    context: Option<&String>,
+) -> anyhow::Result<Client> {
     let options = KubeConfigOptions {
         context: context.cloned(),
         ..KubeConfigOptions::default()
@@ -99,4 +136,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .context("running the operators")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
+    }
 }

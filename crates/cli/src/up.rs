@@ -47,6 +47,8 @@ Try the operators (from a checkout of kubeforge):
   kubectl get configmap cm-codis-test -n another-test -o yaml
   kubectl apply -f examples/network.yaml
   kubectl get network example-network             # ALLOCATED 3: the Deployment's pods' addresses
+  kubectl apply -f examples/service-detector.yaml
+  kubectl get pod nginx -o jsonpath='{{.metadata.annotations.kubeforge\\.dev/services}}'   # nginx-service
 
 ",
         kubeconfig.display()

@@ -15,7 +15,7 @@ mod kubectl_support;
 
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role};
 use kube::api::{Api, PostParams};
 use kubectl_support::kubectl_binary;
@@ -56,7 +56,7 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
     let kubeconfig = dir.path().join("kubeconfig");
     server.write_kubeconfig(&kubeconfig)?;
     let deploy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
-    for operator in ["foo", "codis", "network"] {
+    for operator in kubeforge_operators::OPERATORS.iter().map(|o| o.name) {
         let output = Command::new(&kubectl)
             .args(["apply", "--server-side", "-f"])
             .arg(deploy.join(format!("{operator}.yaml")))
@@ -185,6 +185,33 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
         })
         .await?;
 
+        // The service detector, as its ServiceAccount, annotates a Pod with its Service.
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "source");
+        pods.create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "web", "labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]}
+            }))?,
+        )
+        .await?;
+        Api::<Service>::namespaced(client.clone(), "source")
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": "web"},
+                    "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}
+                }))?,
+            )
+            .await?;
+        until("the Pod's services annotation", || async {
+            let pod = pods.get("web").await?;
+            Ok(pod.metadata.annotations.is_some_and(|a| {
+                a.get("kubeforge.dev/services").map(String::as_str) == Some("web")
+            }))
+        })
+        .await?;
+
         let networks: Api<kubeforge_operators::network::Network> =
             Api::namespaced(client.clone(), "default");
         networks
@@ -200,8 +227,9 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
                 ),
             )
             .await?;
-        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "default");
-        pods.create(
+        let addressed: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(client.clone(), "default");
+        addressed.create(
             &PostParams::default(),
             &serde_json::from_value(serde_json::json!({
                 "metadata": {"name": "addressed", "annotations": {"samplecrd.k8s.io/network": "deployed"}},
@@ -210,7 +238,7 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
         )
         .await?;
         until("the pod's address and the network's status", || async {
-            let pod = pods.get("addressed").await?;
+            let pod = addressed.get("addressed").await?;
             let network = networks.get("deployed").await?;
             Ok(pod.metadata.annotations.unwrap_or_default().get("samplecrd.k8s.io/ip")
                 == Some(&"10.8.0.2".to_string())

@@ -150,8 +150,10 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         banner.contains("kubectl apply -f examples/foo.yaml"),
         "{banner}"
     );
+    let every_operator: Vec<_> = kubeforge_operators::OPERATORS.iter().collect();
+    let names: Vec<_> = every_operator.iter().map(|o| o.name).collect();
     assert!(
-        banner.contains("Operators running: foo, codis, network ("),
+        banner.contains(&format!("Operators running: {} (", names.join(", "))),
         "{banner}"
     );
     let url_after = |label: &str| -> Result<String> {
@@ -346,6 +348,38 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
             .contains(r#"spec.cidr: Invalid value: "10.0.0.0/8": field is immutable"#),
         "{immutable}"
     );
+    // The service detector: the meetup's Pod and Service, found for each other.
+    kubectl
+        .run(&[
+            "apply",
+            "-f",
+            examples().join("service-detector.yaml").to_str().unwrap(),
+        ])
+        .await?;
+    kubectl
+        .until(
+            &[
+                "get",
+                "pod",
+                "nginx",
+                "-o",
+                "jsonpath={.metadata.annotations.kubeforge\\.dev/services}",
+            ],
+            "nginx-service",
+        )
+        .await?;
+    kubectl
+        .until(
+            &[
+                "get",
+                "service",
+                "nginx-typo",
+                "-o",
+                "jsonpath={.metadata.annotations.kubeforge\\.dev/selected-pods}",
+            ],
+            "0",
+        )
+        .await?;
 
     // The manager's endpoints and its leader-election Lease.
     assert_eq!(http_get(&health_url).await?, "ok");
@@ -356,18 +390,11 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         );
         assert!(metrics.contains(&line), "{line} missing from\n{metrics}");
     }
+    let lease = kubeforge_operators::runner::lease_name(&every_operator);
     kubectl
         .until(
-            &[
-                "get",
-                "lease",
-                "kubeforge-foo-codis-network",
-                "-n",
-                "default",
-                "-o",
-                "name",
-            ],
-            "lease.coordination.k8s.io/kubeforge-foo-codis-network",
+            &["get", "lease", &lease, "-n", "default", "-o", "name"],
+            &format!("lease.coordination.k8s.io/{lease}"),
         )
         .await?;
 
@@ -428,7 +455,7 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
     let client = kube::Client::try_from(kube::Config::new(url.parse()?))?;
     let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
         kube::Api::namespaced(client, "default");
-    let lease = leases.get("kubeforge-foo-codis-network").await?;
+    let lease = leases.get(&lease).await?;
     let holder = lease
         .spec
         .and_then(|s| s.holder_identity)

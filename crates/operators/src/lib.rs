@@ -5,6 +5,7 @@
 //! | [`foo`] | sample-controller's `Foo` (`samplecontroller.k8s.io/v1alpha1`): a Foo owns a Deployment |
 //! | [`codis`] | `ConfigurationDistributionRule` (`k8s.tideland.dev/v1alpha1`): copies ConfigMaps/Secrets across namespaces |
 //! | [`network`] | `Network` (`samplecrd.k8s.io/v1`): an IPAM handing pod addresses out of a CIDR |
+//! | [`service_detector`] | the client-go meetup's pod→service detector: annotates Pods with their Services, Services with their Pod count |
 //!
 //! Each operator declares its CRDs (from its Rust types) and its permissions ([`rbac::Access`]);
 //! [`manifests`] turns those into what a cluster needs to run it; [`OPERATORS`] is the registry
@@ -20,6 +21,7 @@ pub mod manifests;
 pub mod network;
 pub mod rbac;
 pub mod runner;
+pub mod service_detector;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kubeforge_runtime::cache::IndexError;
@@ -63,6 +65,13 @@ pub static OPERATORS: &[Operator] = &[
         crds: network::crds,
         permissions: network::permissions,
         controller: network::controller,
+    },
+    Operator {
+        name: service_detector::NAME,
+        summary: "pod→service detector: annotates each Pod with the Services selecting it, each Service with its Pod count, warns about Services selecting nothing",
+        crds: service_detector::crds,
+        permissions: service_detector::permissions,
+        controller: service_detector::controller,
     },
 ];
 
@@ -128,7 +137,7 @@ mod tests {
         let error = select("foo,bar").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "unknown operator \"bar\"; known operators: foo, codis, network"
+            "unknown operator \"bar\"; known operators: foo, codis, network, service-detector"
         );
     }
 }

@@ -22,6 +22,8 @@ pub struct RunOptions {
     pub metrics_addr: Option<SocketAddr>,
     /// Serve `/healthz` and `/readyz` here.
     pub health_addr: Option<SocketAddr>,
+    /// The service detector's options (its grace period).
+    pub service_detector: crate::service_detector::Options,
 }
 
 /// Why running the operators failed.
@@ -90,6 +92,8 @@ impl Operators {
             builder = builder.health_addr(addr);
         }
         let mut manager = builder.build()?;
+        // Operators' options reach their controller builders as manager extensions.
+        manager.insert_extension(options.service_detector);
         for operator in operators {
             let controller =
                 (operator.controller)(&manager).map_err(|source| RunError::Wiring {

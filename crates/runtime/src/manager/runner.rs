@@ -28,6 +28,8 @@ use crate::controller::{ControllerMetrics, RunnableController};
 use crate::events::Recorder;
 use kube::Client;
 use prometheus_client::registry::Registry;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -80,7 +82,8 @@ pub enum ManagerError {
 pub struct Manager {
     client: Client,
     factory: SharedInformerFactory,
-    registry: Registry,
+    registry: Mutex<Registry>,
+    extensions: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
     metrics: ControllerMetrics,
     controllers: Vec<RunnableController>,
     leader_election: Option<LeaderElectionConfig>,
@@ -139,7 +142,8 @@ impl Manager {
         Manager {
             factory: SharedInformerFactory::new(client.clone()).with_resync_period(resync_period),
             client,
-            registry,
+            registry: Mutex::new(registry),
+            extensions: HashMap::new(),
             metrics,
             controllers: Vec::new(),
             leader_election,
@@ -166,7 +170,30 @@ impl Manager {
 
     /// The registry `/metrics` serves; register your own metrics before [`run`](Self::run).
     pub fn registry_mut(&mut self) -> &mut Registry {
-        &mut self.registry
+        self.registry
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers metrics in the registry `/metrics` serves from code that holds only a shared
+    /// reference (a controller's builder function); before [`run`](Self::run).
+    pub fn register_metrics<R>(&self, register: impl FnOnce(&mut Registry) -> R) -> R {
+        register(&mut self.registry.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Carries `value` for the controllers built on this manager (axum's `Extension`): how a
+    /// program passes its options to controller builder functions that take only the manager.
+    /// A second value of the same type replaces the first.
+    pub fn insert_extension<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.extensions.insert(TypeId::of::<T>(), Arc::new(value));
+    }
+
+    /// The value of type `T` given to [`insert_extension`](Self::insert_extension), if any.
+    pub fn extension<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.extensions
+            .get(&TypeId::of::<T>())
+            .cloned()
+            .and_then(|value| value.downcast::<T>().ok())
     }
 
     /// Adds a controller; it runs (while leading) from [`run`](Self::run) on.
@@ -223,7 +250,11 @@ impl Manager {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ManagerError> {
         let mut shutdown = std::pin::pin!(shutdown);
         let (stop_servers, servers_stopped) = watch::channel(false);
-        let registry = Arc::new(self.registry);
+        let registry = Arc::new(
+            self.registry
+                .into_inner()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         let probes = Probes {
             registry,
             ready: self.ready.subscribe(),
