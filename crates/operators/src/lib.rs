@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`foo`] | sample-controller's `Foo` (`samplecontroller.k8s.io/v1alpha1`): a Foo owns a Deployment |
 //! | [`codis`] | `ConfigurationDistributionRule` (`k8s.tideland.dev/v1alpha1`): copies ConfigMaps/Secrets across namespaces |
+//! | [`policy`] | `HealthCheckPolicy`, `ContainerImagePolicy`, `ResourcesPolicy` (`policy.k8s-go.openshift.org/v1alpha1`): pod policies, one operator each |
 //!
 //! Each operator declares its CRDs (from its Rust types) and its permissions ([`rbac::Access`]);
 //! [`manifests`] turns those into what a cluster needs to run it; [`OPERATORS`] is the registry
@@ -16,6 +17,7 @@ pub mod events;
 pub mod foo;
 pub mod install;
 pub mod manifests;
+pub mod policy;
 pub mod rbac;
 pub mod runner;
 
@@ -54,6 +56,27 @@ pub static OPERATORS: &[Operator] = &[
         crds: codis::crds,
         permissions: codis::permissions,
         controller: codis::controller,
+    },
+    Operator {
+        name: <policy::HealthCheckPolicy as policy::PolicyKind>::NAME,
+        summary: "HealthCheckPolicy: labels, annotates or kills pods whose containers lack liveness or readiness probes",
+        crds: policy::crds::<policy::HealthCheckPolicy>,
+        permissions: policy::permissions::<policy::HealthCheckPolicy>,
+        controller: policy::controller::<policy::HealthCheckPolicy>,
+    },
+    Operator {
+        name: <policy::ContainerImagePolicy as policy::PolicyKind>::NAME,
+        summary: "ContainerImagePolicy: labels or deletes pods whose images lack a registry, miss a regex or use latest",
+        crds: policy::crds::<policy::ContainerImagePolicy>,
+        permissions: policy::permissions::<policy::ContainerImagePolicy>,
+        controller: policy::controller::<policy::ContainerImagePolicy>,
+    },
+    Operator {
+        name: <policy::ResourcesPolicy as policy::PolicyKind>::NAME,
+        summary: "ResourcesPolicy: labels or deletes pods whose containers lack requests or limits, or request too much",
+        crds: policy::crds::<policy::ResourcesPolicy>,
+        permissions: policy::permissions::<policy::ResourcesPolicy>,
+        controller: policy::controller::<policy::ResourcesPolicy>,
     },
 ];
 
@@ -119,7 +142,7 @@ mod tests {
         let error = select("foo,bar").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "unknown operator \"bar\"; known operators: foo, codis"
+            "unknown operator \"bar\"; known operators: foo, codis, healthcheckpolicy, containerimagepolicy, resourcespolicy"
         );
     }
 }
