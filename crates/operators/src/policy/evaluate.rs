@@ -66,9 +66,7 @@ impl Check {
 
     /// Runs the check on `pod`: `None` when it passes.
     pub fn evaluate(&self, pod: &Pod) -> Option<Failure> {
-        let Some(spec) = pod.spec.as_ref() else {
-            return None;
-        };
+        let spec = pod.spec.as_ref()?;
         let mut failure = Failure {
             reasons: Vec::new(),
             containers: Vec::new(),
