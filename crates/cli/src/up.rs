@@ -45,6 +45,9 @@ Try the operators (from a checkout of kubeforge):
   kubectl apply -f examples/codis.yaml
   kubectl get cdr -n ns-codis-test                 # DISTRIBUTED 2, Ready
   kubectl get configmap cm-codis-test -n another-test -o yaml
+  kubectl apply -f examples/policies.yaml
+  kubectl get hcp,cip,rp -n policy-demo            # FAILED 2, PASSED 1 each
+  kubectl get pods -n policy-demo -L health-check-missing,invalid-container-image,resources-wrong
 
 ",
         kubeconfig.display()

@@ -56,7 +56,7 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
     let kubeconfig = dir.path().join("kubeconfig");
     server.write_kubeconfig(&kubeconfig)?;
     let deploy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
-    for operator in ["foo", "codis"] {
+    for operator in kubeforge_operators::OPERATORS.iter().map(|o| o.name) {
         let output = Command::new(&kubectl)
             .args(["apply", "--server-side", "-f"])
             .arg(deploy.join(format!("{operator}.yaml")))
@@ -182,6 +182,32 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
         let copies: Api<ConfigMap> = Api::namespaced(client.clone(), "target");
         until("the rule's copy", || async {
             Ok(copies.get_opt("shared").await?.is_some())
+        })
+        .await?;
+
+        // The Foo's pods have no probes: a HealthCheckPolicy labels them (pods patched as the
+        // policy's ServiceAccount).
+        let hcps: Api<kubeforge_operators::policy::HealthCheckPolicy> =
+            Api::namespaced(client.clone(), "default");
+        hcps.create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "probes"},
+                "spec": {"podSelector": {"matchLabels": {"controller": "deployed"}}}
+            }))?,
+        )
+        .await?;
+        until("the policy's status", || async {
+            let status = hcps.get("probes").await?.status;
+            Ok(status.is_some_and(|s| s.statistics.pods.failed == 2))
+        })
+        .await?;
+        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "default");
+        until("the Foo's pods labelled", || async {
+            let labelled = pods
+                .list(&kube::api::ListParams::default().labels("health-check-missing=true"))
+                .await?;
+            Ok(labelled.items.len() == 2)
         })
         .await?;
         Ok(())

@@ -151,9 +151,18 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         "{banner}"
     );
     assert!(
-        banner.contains("Operators running: foo, codis ("),
+        banner.contains(
+            "Operators running: foo, codis, healthcheckpolicy, containerimagepolicy, resourcespolicy"
+        ),
         "{banner}"
     );
+    // The leader-election Lease is named after the operators running.
+    let running = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("Operators running: "))
+        .and_then(|l| l.split(" (").next())
+        .ok_or_else(|| anyhow!("no operators line in {banner}"))?;
+    let lease = format!("kubeforge-{}", running.replace(", ", "-"));
     let url_after = |label: &str| -> Result<String> {
         let start = banner
             .find(label)
@@ -261,10 +270,78 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         )
         .await?;
 
+    // The pod policies: the pods without probes labelled, and the policies' FAILED column.
+    kubectl
+        .run(&[
+            "apply",
+            "-f",
+            examples().join("policies.yaml").to_str().unwrap(),
+        ])
+        .await?;
+    for (label, kind) in [
+        ("health-check-missing", "hcp/health"),
+        ("invalid-container-image", "cip/images"),
+        ("resources-wrong", "rp/resources"),
+    ] {
+        kubectl
+            .until(
+                &[
+                    "get",
+                    "pods",
+                    "-n",
+                    "policy-demo",
+                    "-l",
+                    &format!("{label}=true"),
+                    "-o",
+                    "jsonpath={.items[*].metadata.labels.app}",
+                ],
+                "careless careless",
+            )
+            .await?;
+        kubectl
+            .until(
+                &[
+                    "get",
+                    kind,
+                    "-n",
+                    "policy-demo",
+                    "-o",
+                    "jsonpath={.status.statistics.pods.failed}/{.status.statistics.pods.passed}",
+                ],
+                "2/1",
+            )
+            .await?;
+    }
+    let table = kubectl.run(&["get", "hcp", "-n", "policy-demo"]).await?;
+    let mut rows = table.lines();
+    let header: Vec<&str> = rows.next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME", "ACTION", "FAILED", "PASSED", "LAST", "CHECKED", "AGE"
+        ],
+        "{table}"
+    );
+    let row: Vec<&str> = rows.next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(row[..4], ["health", "label", "2", "1"], "{table}");
+    let described = kubectl
+        .run(&["describe", "pod", "-n", "policy-demo", "-l", "app=careless"])
+        .await?;
+    assert!(
+        described.contains("FailedPolicy") && described.contains("fails HealthCheckPolicy"),
+        "{described}"
+    );
+
     // The manager's endpoints and its leader-election Lease.
     assert_eq!(http_get(&health_url).await?, "ok");
     let metrics = http_get(&metrics_url).await?;
-    for controller in ["foo", "configurationdistributionrule"] {
+    for controller in [
+        "foo",
+        "configurationdistributionrule",
+        "healthcheckpolicy",
+        "containerimagepolicy",
+        "resourcespolicy",
+    ] {
         let line = format!(
             "controller_runtime_reconcile_total{{controller=\"{controller}\",result=\"success\"}}"
         );
@@ -272,16 +349,8 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
     }
     kubectl
         .until(
-            &[
-                "get",
-                "lease",
-                "kubeforge-foo-codis",
-                "-n",
-                "default",
-                "-o",
-                "name",
-            ],
-            "lease.coordination.k8s.io/kubeforge-foo-codis",
+            &["get", "lease", &lease, "-n", "default", "-o", "name"],
+            &format!("lease.coordination.k8s.io/{lease}"),
         )
         .await?;
 
@@ -342,7 +411,7 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
     let client = kube::Client::try_from(kube::Config::new(url.parse()?))?;
     let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
         kube::Api::namespaced(client, "default");
-    let lease = leases.get("kubeforge-foo-codis").await?;
+    let lease = leases.get(&lease).await?;
     let holder = lease
         .spec
         .and_then(|s| s.holder_identity)
