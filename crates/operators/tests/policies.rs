@@ -329,6 +329,29 @@ async fn health_check_policy_lifecycle() -> anyhow::Result<()> {
     let foreign = pods.get("foreign").await?;
     assert_eq!(annotation(&foreign, "health-check-missing"), None);
 
+    // Pods that leave the selector lose the policy's annotation; back in scope, they get it again.
+    hcps.patch(
+        "hc",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"podSelector": {"matchLabels": {"app": "none"}}}})),
+    )
+    .await?;
+    until_pods(&client, ns, "bare", "out-of-scope pods released", |p| {
+        annotation(p, "health-check-missing").is_none() && annotation(p, &marker).is_none()
+    })
+    .await?;
+    until_status(&hcps, "hc", "nothing in scope", |s| counts(s) == (0, 0)).await?;
+    hcps.patch(
+        "hc",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"podSelector": {"matchLabels": {"app": "bare"}}}})),
+    )
+    .await?;
+    until_pods(&client, ns, "bare", "annotated again", |p| {
+        annotation(p, "health-check-missing") == Some("web")
+    })
+    .await?;
+
     // Deletion: every mark removed, then the policy goes.
     hcps.delete("hc", &DeleteParams::default()).await?;
     eventually("policy gone", || {

@@ -94,6 +94,9 @@ pub enum PolicyError {
     /// The API server refused or failed a request.
     #[error(transparent)]
     Api(#[from] kube::Error),
+    /// Pods written moments ago are not in the cache yet (cleanup waits for them).
+    #[error("{0} pod write(s) not yet seen by the cache")]
+    CacheBehind(usize),
     /// Some pod writes failed.
     #[error("{failed} pod write(s) failed; first: {first}")]
     Writes {
@@ -380,10 +383,11 @@ pub async fn apply<K: PolicyKind>(
                 reasons: f.reasons.clone(),
             });
         }
-        if acting && enforcement == Enforcement::Delete {
-            if let Some(f) = &failure
-                && !pending.contains(&pod_name)
-            {
+        if acting
+            && enforcement == Enforcement::Delete
+            && let Some(f) = &failure
+        {
+            if !pending.contains(&pod_name) {
                 writes.push(Write::Delete {
                     pod: pod.clone(),
                     message: format!(
@@ -532,6 +536,11 @@ pub async fn cleanup<K: PolicyKind>(
     let policy_key = format!("{namespace}/{name}");
     let marker = marks::marker_key(K::NAME, name);
     let pods = ctx.pods.namespaced(namespace).list(&Selector::default());
+    // A mark written moments ago may not be in the cache yet: wait for it rather than leave it.
+    let pending = pending_writes(ctx, &policy_key, &pods).len();
+    if pending > 0 {
+        return Err(PolicyError::CacheBehind(pending));
+    }
     let changes = release_all(ctx, &policy_key, &marker, &pods).await?;
     let mut memory = ctx.memory();
     memory.pending.remove(&policy_key);
