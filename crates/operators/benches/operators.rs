@@ -29,7 +29,7 @@
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use kubeforge_apiserver::ApiServer;
 use kubeforge_operators::codis::{ConfigurationDistributionRule, Mode, RuleSpec};
@@ -309,6 +309,15 @@ async fn codis_run(sources: usize, targets: usize) -> (Duration, u64, String, Du
     (converged, total, by_verb, propagated)
 }
 
+/// The API resource of policy kind `kind`.
+fn policy_resource(kind: &str) -> ApiResource {
+    match kind {
+        "HealthCheckPolicy" => ApiResource::erase::<HealthCheckPolicy>(&()),
+        "ContainerImagePolicy" => ApiResource::erase::<ContainerImagePolicy>(&()),
+        _ => ApiResource::erase::<ResourcesPolicy>(&()),
+    }
+}
+
 /// The policies of the `policies` scenario: (kind, name, spec, label, pods failing it).
 fn bench_policies(pods: usize) -> Vec<(&'static str, String, serde_json::Value, String, usize)> {
     let failing = |every: usize| pods.div_ceil(every);
@@ -404,62 +413,22 @@ async fn policies_run(pods: usize) -> (Duration, u64, String) {
             "metadata": {"name": name},
             "spec": spec,
         });
-        match *kind {
-            "HealthCheckPolicy" => {
-                let api: Api<HealthCheckPolicy> = Api::namespaced(client.clone(), "bench");
-                api.create(
-                    &PostParams::default(),
-                    &serde_json::from_value(body).unwrap(),
-                )
-                .await
-                .map(|_| ())
-            }
-            "ContainerImagePolicy" => {
-                let api: Api<ContainerImagePolicy> = Api::namespaced(client.clone(), "bench");
-                api.create(
-                    &PostParams::default(),
-                    &serde_json::from_value(body).unwrap(),
-                )
-                .await
-                .map(|_| ())
-            }
-            _ => {
-                let api: Api<ResourcesPolicy> = Api::namespaced(client.clone(), "bench");
-                api.create(
-                    &PostParams::default(),
-                    &serde_json::from_value(body).unwrap(),
-                )
-                .await
-                .map(|_| ())
-            }
-        }
-        .expect("policy");
+        Api::<DynamicObject>::namespaced_with(client.clone(), "bench", &policy_resource(kind))
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(body).unwrap(),
+            )
+            .await
+            .expect("policy");
     }
     let status_of = async |kind: &str, name: &str| -> Option<(i64, i64)> {
-        let status = match kind {
-            "HealthCheckPolicy" => {
-                Api::<HealthCheckPolicy>::namespaced(client.clone(), "bench")
-                    .get(name)
-                    .await
-                    .expect("get")
-                    .status
-            }
-            "ContainerImagePolicy" => {
-                Api::<ContainerImagePolicy>::namespaced(client.clone(), "bench")
-                    .get(name)
-                    .await
-                    .expect("get")
-                    .status
-            }
-            _ => {
-                Api::<ResourcesPolicy>::namespaced(client.clone(), "bench")
-                    .get(name)
-                    .await
-                    .expect("get")
-                    .status
-            }
-        };
-        status.map(|s| (s.statistics.pods.failed, s.statistics.pods.passed))
+        let policy =
+            Api::<DynamicObject>::namespaced_with(client.clone(), "bench", &policy_resource(kind))
+                .get(name)
+                .await
+                .expect("get");
+        let pods = &policy.data["status"]["statistics"]["pods"];
+        Some((pods["failed"].as_i64()?, pods["passed"].as_i64()?))
     };
     poll_until(
         "every status complete and every pod labelled",

@@ -166,6 +166,15 @@ fn condition<'a>(status: &'a PolicyStatus, type_: &str) -> Option<(&'a str, &'a 
         .map(|c| (c.status.as_str(), c.reason.as_str()))
 }
 
+/// The failing pods' reasons by the pod's app (its name up to the first `-`).
+fn reasons_by_app(status: &PolicyStatus) -> BTreeMap<&str, &Vec<String>> {
+    status
+        .failing
+        .iter()
+        .map(|f| (f.pod.split('-').next().unwrap_or_default(), &f.reasons))
+        .collect()
+}
+
 fn counts(status: &PolicyStatus) -> (i64, i64) {
     (status.statistics.pods.failed, status.statistics.pods.passed)
 }
@@ -548,11 +557,7 @@ async fn container_image_policy_checks_references() -> anyhow::Result<()> {
         counts(s) == (2, 2)
     })
     .await?;
-    let reasons: BTreeMap<&str, &Vec<String>> = status
-        .failing
-        .iter()
-        .map(|f| (f.pod.split('-').next().unwrap_or_default(), &f.reasons))
-        .collect();
+    let reasons = reasons_by_app(&status);
     assert_eq!(
         reasons["short"],
         &vec![
@@ -662,11 +667,7 @@ async fn resources_policy_compares_quantities() -> anyhow::Result<()> {
     )
     .await?;
     let status = until_status(&rps, "res", "2 failed, 1 passed", |s| counts(s) == (2, 1)).await?;
-    let reasons: BTreeMap<&str, &Vec<String>> = status
-        .failing
-        .iter()
-        .map(|f| (f.pod.split('-').next().unwrap_or_default(), &f.reasons))
-        .collect();
+    let reasons = reasons_by_app(&status);
     assert_eq!(
         reasons["equal"],
         &vec![

@@ -16,6 +16,16 @@ pub struct Failure {
     pub containers: Vec<String>,
 }
 
+impl Failure {
+    /// Records `reasons` about `container`, if there are any.
+    fn add(&mut self, container: &Container, reasons: Vec<String>) {
+        if !reasons.is_empty() {
+            self.reasons.extend(reasons);
+            self.containers.push(container.name.clone());
+        }
+    }
+}
+
 /// A spec the controller cannot enforce (reported as the `Ready` condition's message).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidSpec {
@@ -92,31 +102,26 @@ impl Check {
                 }
             }
             Check::Images { require, regex } => {
-                let all = spec
+                for container in spec
                     .init_containers
                     .iter()
                     .flatten()
-                    .chain(&spec.containers);
-                for container in all {
-                    let reasons = image_problems(container, require, regex.as_ref());
-                    if !reasons.is_empty() {
-                        failure.reasons.extend(reasons);
-                        failure.containers.push(container.name.clone());
-                    }
+                    .chain(&spec.containers)
+                {
+                    failure.add(
+                        container,
+                        image_problems(container, require, regex.as_ref()),
+                    );
                 }
             }
             Check::Resources(require) => {
-                let all = spec
+                for container in spec
                     .init_containers
                     .iter()
                     .flatten()
-                    .chain(&spec.containers);
-                for container in all {
-                    let reasons = resource_problems(container, require);
-                    if !reasons.is_empty() {
-                        failure.reasons.extend(reasons);
-                        failure.containers.push(container.name.clone());
-                    }
+                    .chain(&spec.containers)
+                {
+                    failure.add(container, resource_problems(container, require));
                 }
             }
         }
