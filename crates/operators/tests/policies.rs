@@ -407,7 +407,14 @@ async fn kill_deletes_failing_pods_with_an_event() -> anyhow::Result<()> {
         async move { Ok(pods.get_opt("doomed").await?.is_none().then_some(())) }
     })
     .await?;
-    let events = events_about(&client, &doomed, DELETED_BY_POLICY).await?;
+    let events = eventually("the DeletedByPolicy event", || {
+        let (client, doomed) = (client.clone(), doomed.clone());
+        async move {
+            let events = events_about(&client, &doomed, DELETED_BY_POLICY).await?;
+            Ok((!events.is_empty()).then_some(events))
+        }
+    })
+    .await?;
     assert_eq!(events.len(), 1, "{events:?}");
     assert!(
         events[0]
