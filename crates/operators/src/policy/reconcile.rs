@@ -8,7 +8,8 @@
 //! - Of two policies of one kind in a namespace that set the same key, the older one (by
 //!   creation time, then name) acts; the other reports `Conflict` and leaves its pods alone.
 //! - A write the cache has not caught up with yet is not sent again: until the cache's copy of
-//!   the pod moves past the version the write was decided on, the pod counts as done.
+//!   the pod shows the write (its marker annotation as written, or the pod terminating), the
+//!   pod counts as done (for at most 30 seconds).
 //! - While the policy exists it carries a finalizer; when it is deleted (or found gone) every
 //!   mark it put on pods is removed before the finalizer goes.
 
@@ -58,9 +59,8 @@ pub struct PolicyContext<K> {
 /// What a controller remembers between checks (rebuilt from the cluster after a restart).
 #[derive(Default)]
 struct Memory {
-    /// Per policy (`namespace/name`) and pod (`name`), the pod's resourceVersion a write was
-    /// decided on, and when.
-    pending: HashMap<String, HashMap<String, (String, Instant)>>,
+    /// Per policy (`namespace/name`) and pod (`name`), what a write made the pod, and when.
+    pending: HashMap<String, HashMap<String, (Expect, Instant)>>,
     /// Per policy, the uids of the pods known to fail it (events go to new ones only).
     failing: HashMap<String, HashSet<String>>,
 }
@@ -159,11 +159,34 @@ fn conflicting<K: PolicyKind>(ctx: &PolicyContext<K>, policy: &K) -> Option<Stri
         .map(|(_, name)| format!("{}/{name}", K::kind(&())))
 }
 
+/// What a pod looks like once the cache has seen a write to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expect {
+    /// The policy's marker annotation has this value (`None`: absent).
+    Marker(Option<String>),
+    /// The pod with this uid is gone or terminating.
+    Gone(Option<String>),
+}
+
+impl Expect {
+    fn seen_in(&self, pod: Option<&Pod>, marker: &str) -> bool {
+        match (self, pod) {
+            (Expect::Marker(value), Some(pod)) => pod.annotations().get(marker) == value.as_ref(),
+            (Expect::Marker(_), None) => true,
+            (Expect::Gone(uid), Some(pod)) => {
+                pod.metadata.deletion_timestamp.is_some() || pod.metadata.uid != *uid
+            }
+            (Expect::Gone(_), None) => true,
+        }
+    }
+}
+
 /// One write a check decided on.
 enum Write {
     Patch {
         pod: Arc<Pod>,
         patch: serde_json::Value,
+        expect: Option<String>,
     },
     Delete {
         pod: Arc<Pod>,
@@ -175,26 +198,20 @@ enum Write {
     },
 }
 
-/// Runs one write; `Some(pod name, resourceVersion decided on)` when it changed the pod.
+/// Runs one write; `Some(pod name, what the pod becomes)` when it changed the pod.
 async fn perform(
     client: Client,
     events: Events,
     write: Write,
-) -> Result<Option<(String, String)>, kube::Error> {
+) -> Result<Option<(String, Expect)>, kube::Error> {
     let pods = |pod: &Pod| -> Api<Pod> {
         Api::namespaced(
             client.clone(),
             pod.metadata.namespace.as_deref().unwrap_or_default(),
         )
     };
-    let seen = |pod: &Pod| {
-        (
-            pod.name_any(),
-            pod.metadata.resource_version.clone().unwrap_or_default(),
-        )
-    };
     match write {
-        Write::Patch { pod, patch } => {
+        Write::Patch { pod, patch, expect } => {
             let result = pods(&pod)
                 .patch(
                     &pod.name_any(),
@@ -203,7 +220,7 @@ async fn perform(
                 )
                 .await;
             match result {
-                Ok(_) => Ok(Some(seen(&pod))),
+                Ok(_) => Ok(Some((pod.name_any(), Expect::Marker(expect)))),
                 Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
                 Err(e) => Err(e),
             }
@@ -221,7 +238,10 @@ async fn perform(
                     events
                         .warning(pod.as_ref(), DELETED_BY_POLICY, &message)
                         .await;
-                    Ok(Some(seen(&pod)))
+                    Ok(Some((
+                        pod.name_any(),
+                        Expect::Gone(pod.metadata.uid.clone()),
+                    )))
                 }
                 // Gone already, or replaced by a pod of the same name.
                 Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(None),
@@ -272,36 +292,32 @@ async fn execute<K>(
         let now = Instant::now();
         let mut memory = ctx.memory();
         let pending = memory.pending.entry(policy_key.to_string()).or_default();
-        for (name, version) in changed {
-            pending.insert(name, (version, now));
+        for (name, expect) in changed {
+            pending.insert(name, (expect, now));
         }
     }
     (patched, deleted, failures)
 }
 
-/// The pods in the policy's namespace, with the ones a write is pending on marked: pods whose
-/// cached copy is still the one a write was decided on.
+/// The pods (by name) a write of policy `policy_key` went to that the cache does not show yet;
+/// `marker` is the policy's marker annotation.
 fn pending_writes<K>(
     ctx: &PolicyContext<K>,
     policy_key: &str,
+    marker: &str,
     pods: &[Arc<Pod>],
 ) -> HashSet<String> {
     let mut memory = ctx.memory();
     let Some(pending) = memory.pending.get_mut(policy_key) else {
         return HashSet::new();
     };
-    let versions: HashMap<&str, Option<&str>> = pods
+    let by_name: HashMap<&str, &Pod> = pods
         .iter()
-        .map(|p| {
-            (
-                p.metadata.name.as_deref().unwrap_or_default(),
-                p.metadata.resource_version.as_deref(),
-            )
-        })
+        .map(|p| (p.metadata.name.as_deref().unwrap_or_default(), p.as_ref()))
         .collect();
-    pending.retain(|name, (version, at)| {
+    pending.retain(|name, (expect, at)| {
         at.elapsed() < EXPECTATION_TTL
-            && versions.get(name.as_str()).copied().flatten() == Some(version.as_str())
+            && !expect.seen_in(by_name.get(name.as_str()).copied(), marker)
     });
     pending.keys().cloned().collect()
 }
@@ -341,7 +357,7 @@ pub async fn apply<K: PolicyKind>(
     let conflict_with = conflicting(ctx, policy);
     let enforcement = policy.enforcement();
     let acting = conflict_with.is_none();
-    let pending = pending_writes(ctx, &policy_key, &pods);
+    let pending = pending_writes(ctx, &policy_key, &marker, &pods);
     let known_failing = ctx
         .memory()
         .failing
@@ -426,9 +442,13 @@ pub async fn apply<K: PolicyKind>(
             outcome.blocked += 1;
         }
         if let Some(patch) = plan.patch {
+            let expect = (!plan.blocked)
+                .then(|| desired.as_ref().map(|(mark, _)| mark.encode()))
+                .flatten();
             writes.push(Write::Patch {
                 pod: pod.clone(),
                 patch,
+                expect,
             });
         }
     }
@@ -509,6 +529,7 @@ async fn release_all<K>(
                 .map(|patch| Write::Patch {
                     pod: pod.clone(),
                     patch,
+                    expect: None,
                 })
         })
         .collect();
@@ -537,7 +558,7 @@ pub async fn cleanup<K: PolicyKind>(
     let marker = marks::marker_key(K::NAME, name);
     let pods = ctx.pods.namespaced(namespace).list(&Selector::default());
     // A mark written moments ago may not be in the cache yet: wait for it rather than leave it.
-    let pending = pending_writes(ctx, &policy_key, &pods).len();
+    let pending = pending_writes(ctx, &policy_key, &marker, &pods).len();
     if pending > 0 {
         return Err(PolicyError::CacheBehind(pending));
     }
