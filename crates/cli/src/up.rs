@@ -49,6 +49,9 @@ Try the operators (from a checkout of kubeforge):
   kubectl get network example-network             # ALLOCATED 3: the Deployment's pods' addresses
   kubectl apply -f examples/service-detector.yaml
   kubectl get pod nginx -o jsonpath='{{.metadata.annotations.kubeforge\\.dev/services}}'   # nginx-service
+  kubectl apply -f examples/policies.yaml
+  kubectl get hcp,cip,rp -n policy-demo            # FAILED 2, PASSED 1 each
+  kubectl get pods -n policy-demo -L health-check-missing,invalid-container-image,resources-wrong
 
 ",
         kubeconfig.display()

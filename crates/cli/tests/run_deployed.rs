@@ -245,6 +245,33 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
                 && network.status.is_some_and(|s| s.allocated == 1))
         })
         .await?;
+
+        // The Foo's pods have no probes: a HealthCheckPolicy labels them (pods patched as the
+        // policy's ServiceAccount).
+        let hcps: Api<kubeforge_operators::policy::HealthCheckPolicy> =
+            Api::namespaced(client.clone(), "default");
+        hcps.create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "probes"},
+                "spec": {"podSelector": {"matchLabels": {"controller": "deployed"}}}
+            }))?,
+        )
+        .await?;
+        until("the policy's status", || async {
+            let status = hcps.get("probes").await?.status;
+            Ok(status.is_some_and(|s| s.statistics.pods.failed == 2))
+        })
+        .await?;
+        let default_pods: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(client.clone(), "default");
+        until("the Foo's pods labelled", || async {
+            let labelled = default_pods
+                .list(&kube::api::ListParams::default().labels("health-check-missing=true"))
+                .await?;
+            Ok(labelled.items.len() == 2)
+        })
+        .await?;
         Ok(())
     }
     .await;

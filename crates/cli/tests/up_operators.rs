@@ -348,6 +348,68 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
             .contains(r#"spec.cidr: Invalid value: "10.0.0.0/8": field is immutable"#),
         "{immutable}"
     );
+    // The pod policies: the pods without probes labelled, and the policies' FAILED column.
+    kubectl
+        .run(&[
+            "apply",
+            "-f",
+            examples().join("policies.yaml").to_str().unwrap(),
+        ])
+        .await?;
+    for (label, kind) in [
+        ("health-check-missing", "hcp/health"),
+        ("invalid-container-image", "cip/images"),
+        ("resources-wrong", "rp/resources"),
+    ] {
+        kubectl
+            .until(
+                &[
+                    "get",
+                    "pods",
+                    "-n",
+                    "policy-demo",
+                    "-l",
+                    &format!("{label}=true"),
+                    "-o",
+                    "jsonpath={.items[*].metadata.labels.app}",
+                ],
+                "careless careless",
+            )
+            .await?;
+        kubectl
+            .until(
+                &[
+                    "get",
+                    kind,
+                    "-n",
+                    "policy-demo",
+                    "-o",
+                    "jsonpath={.status.statistics.pods.failed}/{.status.statistics.pods.passed}",
+                ],
+                "2/1",
+            )
+            .await?;
+    }
+    let table = kubectl.run(&["get", "hcp", "-n", "policy-demo"]).await?;
+    let mut rows = table.lines();
+    let header: Vec<&str> = rows.next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME", "ACTION", "FAILED", "PASSED", "LAST", "CHECKED", "AGE"
+        ],
+        "{table}"
+    );
+    let row: Vec<&str> = rows.next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(row[..4], ["health", "label", "2", "1"], "{table}");
+    let described = kubectl
+        .run(&["describe", "pod", "-n", "policy-demo", "-l", "app=careless"])
+        .await?;
+    assert!(
+        described.contains("FailedPolicy") && described.contains("fails HealthCheckPolicy"),
+        "{described}"
+    );
+
     // The service detector: the meetup's Pod and Service, found for each other.
     kubectl
         .run(&[
@@ -384,7 +446,13 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
     // The manager's endpoints and its leader-election Lease.
     assert_eq!(http_get(&health_url).await?, "ok");
     let metrics = http_get(&metrics_url).await?;
-    for controller in ["foo", "configurationdistributionrule"] {
+    for controller in [
+        "foo",
+        "configurationdistributionrule",
+        "healthcheckpolicy",
+        "containerimagepolicy",
+        "resourcespolicy",
+    ] {
         let line = format!(
             "controller_runtime_reconcile_total{{controller=\"{controller}\",result=\"success\"}}"
         );

@@ -15,6 +15,12 @@
 //! - `codis`: one rule distributing 1,000 ConfigMaps into 100 namespaces (100,000 copies); time
 //!   until the rule reports them all, the operator's API requests, then the time for an update of
 //!   one source to reach all 100 copies.
+//! - `policies`: 10,000 pods in one namespace (half without probes, a third with an image naming
+//!   no registry, a fifth without resources), then 3 HealthCheckPolicies, 3
+//!   ContainerImagePolicies and 3 ResourcesPolicies (each labelling its own key) created at once;
+//!   time until every policy's status counts every pod and every failing pod carries each
+//!   policy's label, and the operators' API requests (one PATCH per pod and policy it fails, one
+//!   Warning event each).
 //!
 //! The server, the operators and the load generator share one process (and the machine's two
 //! cores); the operators' client counts every request it sends through a tower layer.
@@ -23,11 +29,12 @@
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use kubeforge_apiserver::ApiServer;
 use kubeforge_operators::codis::{ConfigurationDistributionRule, Mode, RuleSpec};
 use kubeforge_operators::foo::{Foo, FooSpec};
+use kubeforge_operators::policy::{ContainerImagePolicy, HealthCheckPolicy, ResourcesPolicy};
 use kubeforge_operators::runner::{Operators, RunOptions};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -55,6 +62,10 @@ fn counting_client(server: &ApiServer) -> (Client, Counts) {
                             "deployments",
                             "foos",
                             "configurationdistributionrules",
+                            "pods",
+                            "healthcheckpolicies",
+                            "containerimagepolicies",
+                            "resourcespolicies",
                         ]
                         .contains(&last)
                     }) =>
@@ -298,6 +309,156 @@ async fn codis_run(sources: usize, targets: usize) -> (Duration, u64, String, Du
     (converged, total, by_verb, propagated)
 }
 
+/// The API resource of policy kind `kind`.
+fn policy_resource(kind: &str) -> ApiResource {
+    match kind {
+        "HealthCheckPolicy" => ApiResource::erase::<HealthCheckPolicy>(&()),
+        "ContainerImagePolicy" => ApiResource::erase::<ContainerImagePolicy>(&()),
+        _ => ApiResource::erase::<ResourcesPolicy>(&()),
+    }
+}
+
+/// The policies of the `policies` scenario: (kind, name, spec, label, pods failing it).
+fn bench_policies(pods: usize) -> Vec<(&'static str, String, serde_json::Value, String, usize)> {
+    let failing = |every: usize| pods.div_ceil(every);
+    let mut policies = Vec::new();
+    for i in 0..3 {
+        let label = format!("hc-{i}");
+        policies.push((
+            "HealthCheckPolicy",
+            format!("hc-{i}"),
+            json!({"podLabel": label}),
+            label,
+            failing(2),
+        ));
+        let label = format!("image-{i}");
+        policies.push((
+            "ContainerImagePolicy",
+            format!("image-{i}"),
+            json!({"require": {"explicitRegistry": true}, "labels": {"pods": label}}),
+            label,
+            failing(3),
+        ));
+        let label = format!("resources-{i}");
+        policies.push((
+            "ResourcesPolicy",
+            format!("resources-{i}"),
+            json!({"require": {"limits": true, "requests": true, "requestsLowerThanLimits": true}, "labels": {"pods": label}}),
+            label,
+            failing(5),
+        ));
+    }
+    policies
+}
+
+/// Pod `i` of the `policies` scenario: no probes when `i` is even, an image naming no registry
+/// when `i` is a multiple of 3, no resources when `i` is a multiple of 5.
+fn bench_pod(i: usize) -> serde_json::Value {
+    let mut container = json!({
+        "name": "web",
+        "image": if i.is_multiple_of(3) { "nginx:1.27" } else { "docker.io/library/nginx:1.27" },
+    });
+    if !i.is_multiple_of(2) {
+        container["livenessProbe"] = json!({"httpGet": {"path": "/", "port": 80}});
+        container["readinessProbe"] = json!({"httpGet": {"path": "/", "port": 80}});
+    }
+    if !i.is_multiple_of(5) {
+        container["resources"] = json!({
+            "requests": {"cpu": "100m", "memory": "64Mi"},
+            "limits": {"cpu": "1", "memory": "128Mi"}
+        });
+    }
+    json!({
+        "metadata": {"name": format!("pod-{i}"), "labels": {"app": "bench"}},
+        "spec": {"containers": [container]}
+    })
+}
+
+async fn policies_run(pods: usize) -> (Duration, u64, String) {
+    let server = server(false).await;
+    let client = server.client();
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "bench"}})).unwrap();
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace");
+    let pod_api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), "bench");
+    futures::stream::iter(0..pods)
+        .for_each_concurrent(32, |i| {
+            let pod_api = pod_api.clone();
+            async move {
+                let pod = serde_json::from_value(bench_pod(i)).unwrap();
+                pod_api
+                    .create(&PostParams::default(), &pod)
+                    .await
+                    .expect("pod");
+            }
+        })
+        .await;
+    let (counts, stop, task) = start_operators(&server);
+    // Let the operators' caches fill before the clock starts.
+    poll_until("caches synced", Duration::from_secs(120), async || {
+        describe(&counts).1.contains("WATCH")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let policies = bench_policies(pods);
+    counts.lock().unwrap().clear();
+    let started = Instant::now();
+    for (kind, name, spec, _, _) in &policies {
+        let body = json!({
+            "apiVersion": "policy.k8s-go.openshift.org/v1alpha1",
+            "kind": kind,
+            "metadata": {"name": name},
+            "spec": spec,
+        });
+        Api::<DynamicObject>::namespaced_with(client.clone(), "bench", &policy_resource(kind))
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(body).unwrap(),
+            )
+            .await
+            .expect("policy");
+    }
+    let status_of = async |kind: &str, name: &str| -> Option<(i64, i64)> {
+        let policy =
+            Api::<DynamicObject>::namespaced_with(client.clone(), "bench", &policy_resource(kind))
+                .get(name)
+                .await
+                .expect("get");
+        let pods = &policy.data["status"]["statistics"]["pods"];
+        Some((pods["failed"].as_i64()?, pods["passed"].as_i64()?))
+    };
+    poll_until(
+        "every status complete and every pod labelled",
+        Duration::from_secs(600),
+        async || {
+            for (kind, name, _, label, failing) in &policies {
+                let want = (*failing as i64, (pods - failing) as i64);
+                if status_of(kind, name).await != Some(want) {
+                    return false;
+                }
+                let labelled = pod_api
+                    .list_metadata(&ListParams::default().labels(&format!("{label}=true")))
+                    .await
+                    .expect("list");
+                if labelled.items.len() != *failing {
+                    return false;
+                }
+            }
+            true
+        },
+    )
+    .await;
+    let took = started.elapsed();
+    let (total, by_verb) = describe(&counts);
+    let _ = stop.send(());
+    task.await.expect("operators stopped");
+    server.shutdown().await;
+    (took, total, by_verb)
+}
+
 fn median(mut values: Vec<Duration>) -> Duration {
     values.sort();
     values[values.len() / 2]
@@ -338,6 +499,23 @@ fn main() {
                 times.push(took);
             }
             println!("{name}: median {:.2} s for {n} Foos", median(times).as_secs_f64());
+        }
+        if wanted("policies") {
+            let pods = if quick { 500 } else { 10_000 };
+            let writes: usize = bench_policies(pods).iter().map(|p| p.4).sum();
+            let mut times = Vec::new();
+            for run in 0..runs {
+                let (took, total, by_verb) = policies_run(pods).await;
+                println!(
+                    "policies run {run}: 9 policies over {pods} pods complete in {:.2} s; {writes} pod labels wanted; operator requests after the policies were created {total} ({by_verb})",
+                    took.as_secs_f64()
+                );
+                times.push(took);
+            }
+            println!(
+                "policies: median {:.2} s for 9 policies over {pods} pods",
+                median(times).as_secs_f64()
+            );
         }
         if wanted("codis") {
             let (sources, targets) = if quick { (20, 5) } else { (1_000, 100) };

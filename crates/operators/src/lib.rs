@@ -6,6 +6,7 @@
 //! | [`codis`] | `ConfigurationDistributionRule` (`k8s.tideland.dev/v1alpha1`): copies ConfigMaps/Secrets across namespaces |
 //! | [`network`] | `Network` (`samplecrd.k8s.io/v1`): an IPAM handing pod addresses out of a CIDR |
 //! | [`service_detector`] | the client-go meetup's pod→service detector: annotates Pods with their Services, Services with their Pod count |
+//! | [`policy`] | `HealthCheckPolicy`, `ContainerImagePolicy`, `ResourcesPolicy` (`policy.k8s-go.openshift.org/v1alpha1`): pod policies, one operator each |
 //!
 //! Each operator declares its CRDs (from its Rust types) and its permissions ([`rbac::Access`]);
 //! [`manifests`] turns those into what a cluster needs to run it; [`OPERATORS`] is the registry
@@ -19,6 +20,7 @@ pub mod foo;
 pub mod install;
 pub mod manifests;
 pub mod network;
+pub mod policy;
 pub mod rbac;
 pub mod runner;
 pub mod service_detector;
@@ -72,6 +74,27 @@ pub static OPERATORS: &[Operator] = &[
         crds: service_detector::crds,
         permissions: service_detector::permissions,
         controller: service_detector::controller,
+    },
+    Operator {
+        name: <policy::HealthCheckPolicy as policy::PolicyKind>::NAME,
+        summary: "HealthCheckPolicy: labels, annotates or kills pods whose containers lack liveness or readiness probes",
+        crds: policy::crds::<policy::HealthCheckPolicy>,
+        permissions: policy::permissions::<policy::HealthCheckPolicy>,
+        controller: policy::controller::<policy::HealthCheckPolicy>,
+    },
+    Operator {
+        name: <policy::ContainerImagePolicy as policy::PolicyKind>::NAME,
+        summary: "ContainerImagePolicy: labels or deletes pods whose images lack a registry, miss a regex or use latest",
+        crds: policy::crds::<policy::ContainerImagePolicy>,
+        permissions: policy::permissions::<policy::ContainerImagePolicy>,
+        controller: policy::controller::<policy::ContainerImagePolicy>,
+    },
+    Operator {
+        name: <policy::ResourcesPolicy as policy::PolicyKind>::NAME,
+        summary: "ResourcesPolicy: labels or deletes pods whose containers lack requests or limits, or request too much",
+        crds: policy::crds::<policy::ResourcesPolicy>,
+        permissions: policy::permissions::<policy::ResourcesPolicy>,
+        controller: policy::controller::<policy::ResourcesPolicy>,
     },
 ];
 
@@ -137,7 +160,7 @@ mod tests {
         let error = select("foo,bar").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "unknown operator \"bar\"; known operators: foo, codis, network, service-detector"
+            "unknown operator \"bar\"; known operators: foo, codis, network, service-detector, healthcheckpolicy, containerimagepolicy, resourcespolicy"
         );
     }
 }
