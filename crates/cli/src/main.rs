@@ -6,7 +6,9 @@
 //! | `server.rs` | `apiserver`, and the server options `up` shares |
 //! | `up.rs` | `up`: server, CRDs, operators, kubeconfig, getting-started block |
 //! | `run.rs` | `run`: the operators alone, against a kubeconfig or in-cluster |
+//! | `eventhorizon.rs` | `eventhorizon`: the CloudEvents router alone, with a bounded drain |
 
+mod eventhorizon;
 mod run;
 mod server;
 mod up;
@@ -35,6 +37,8 @@ enum Command {
     Run(run::RunArgs),
     /// Print what a cluster needs to run operators: CRDs, RBAC, a Deployment.
     Manifests(ManifestsArgs),
+    /// Run the eventhorizon CloudEvents router for one Singularity against a cluster.
+    Eventhorizon(eventhorizon::EventhorizonArgs),
 }
 
 #[derive(Args)]
@@ -73,5 +77,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Apiserver(args) => server::apiserver(args).await,
         Command::Run(args) => run::run(args).await,
         Command::Up(args) => up::up(args).await,
+        Command::Eventhorizon(args) => eventhorizon::eventhorizon(args).await,
     }
 }

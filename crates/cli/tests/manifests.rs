@@ -47,7 +47,7 @@ fn manifests_command_prints_what_deploy_holds() {
     );
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(
-        stderr.contains("unknown operator \"bar\"; known operators: foo, codis"),
+        stderr.contains("unknown operator \"bar\"; known operators: foo, codis, eventhorizon"),
         "{stderr}"
     );
 }

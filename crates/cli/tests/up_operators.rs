@@ -151,7 +151,7 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         "{banner}"
     );
     assert!(
-        banner.contains("Operators running: foo, codis ("),
+        banner.contains("Operators running: foo, codis, eventhorizon ("),
         "{banner}"
     );
     let url_after = |label: &str| -> Result<String> {

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`foo`] | sample-controller's `Foo` (`samplecontroller.k8s.io/v1alpha1`): a Foo owns a Deployment |
 //! | [`codis`] | `ConfigurationDistributionRule` (`k8s.tideland.dev/v1alpha1`): copies ConfigMaps/Secrets across namespaces |
+//! | [`eventhorizon`] | the CloudEvents router (`eventhorizon.acesso.io/v1alpha1`, crate `kubeforge-eventhorizon`) |
 //!
 //! Each operator declares its CRDs (from its Rust types) and its permissions ([`rbac::Access`]);
 //! [`manifests`] turns those into what a cluster needs to run it; [`OPERATORS`] is the registry
@@ -13,6 +14,7 @@
 
 pub mod codis;
 pub mod events;
+pub mod eventhorizon;
 pub mod foo;
 pub mod install;
 pub mod manifests;
@@ -54,6 +56,13 @@ pub static OPERATORS: &[Operator] = &[
         crds: codis::crds,
         permissions: codis::permissions,
         controller: codis::controller,
+    },
+    Operator {
+        name: eventhorizon::NAME,
+        summary: "eventhorizon: a CloudEvents router (HTTP in; Fluentd Forward, stdout, HTTP out) configured by four CRDs",
+        crds: eventhorizon::crds,
+        permissions: eventhorizon::permissions,
+        controller: eventhorizon::controller,
     },
 ];
 
@@ -119,7 +128,7 @@ mod tests {
         let error = select("foo,bar").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "unknown operator \"bar\"; known operators: foo, codis"
+            "unknown operator \"bar\"; known operators: foo, codis, eventhorizon"
         );
     }
 }
