@@ -18,12 +18,13 @@ pub async fn dispatch(core: Arc<Core>) {
     let mut running = JoinSet::new();
     while let Some(queued) = core.backlog.pop().await {
         core.metrics.queue_depth.set(core.backlog.depth() as i64);
+        // Counted from here: an event waiting for a delivery slot is in flight, not queued.
+        core.delivering.fetch_add(1, Ordering::AcqRel);
         let permit = match core.in_flight.clone().acquire_owned().await {
             Ok(permit) => permit,
             Err(_) => break,
         };
         while running.try_join_next().is_some() {}
-        core.delivering.fetch_add(1, Ordering::AcqRel);
         let core = core.clone();
         running.spawn(async move {
             deliver(&core, queued).await;

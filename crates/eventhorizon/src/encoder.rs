@@ -30,9 +30,25 @@ pub fn with_labels(event: &Event, labels: &BTreeMap<String, String>) -> Event {
     event
 }
 
+/// Binary data (what binary mode delivers): JSON when the content type says so and it parses,
+/// text when it is UTF-8, base64 otherwise.
+fn binary_data(bytes: &[u8], content_type: Option<&str>) -> Value {
+    let json_type = content_type.is_none_or(|ct| {
+        let ct = ct.split(';').next().unwrap_or_default().trim();
+        ct == "application/json" || ct.ends_with("+json") || ct == "text/json"
+    });
+    if json_type && let Ok(v) = serde_json::from_slice(bytes) {
+        return v;
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Value::String(text.to_string()),
+        Err(_) => Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+    }
+}
+
 /// The `map` encoder's record. `time` is RFC 3339 (empty when the event has none); the labels
-/// extension appears as an object; `data` is the JSON value for JSON data, the text for string
-/// data that is not JSON, and base64 for binary data.
+/// extension appears as an object; `data` is the JSON value for JSON data (also binary-mode
+/// bodies of a JSON content type), the text for other UTF-8 data, and base64 for the rest.
 pub fn encode_map(event: &Event) -> Value {
     let mut extensions = Map::new();
     for (name, value) in event.iter_extensions() {
@@ -52,7 +68,7 @@ pub fn encode_map(event: &Event) -> Value {
         Some(Data::String(s)) => {
             serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone()))
         }
-        Some(Data::Binary(b)) => Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
+        Some(Data::Binary(b)) => binary_data(b, event.datacontenttype()),
     };
     json!({
         "specversion": event.specversion().as_str(),
