@@ -54,6 +54,10 @@ pub async fn eventhorizon(args: EventhorizonArgs) -> anyhow::Result<()> {
         .await
         .context("running the eventhorizon controller")?;
     let report = engine.shutdown().await;
-    tracing::info!(undelivered_queued = report.queued, undelivered_in_flight = report.in_flight, "eventhorizon stopped");
+    tracing::info!(
+        undelivered_queued = report.queued,
+        undelivered_in_flight = report.in_flight,
+        "eventhorizon stopped"
+    );
     Ok(())
 }

@@ -61,7 +61,10 @@ pub struct RunArgs {
 }
 
 /// The client for `kubeconfig` (or inferred as kubectl would, then in-cluster).
-pub(crate) async fn client(kubeconfig: Option<&PathBuf>, context: Option<&String>) -> anyhow::Result<Client> {
+pub(crate) async fn client(
+    kubeconfig: Option<&PathBuf>,
+    context: Option<&String>,
+) -> anyhow::Result<Client> {
     let options = KubeConfigOptions {
         context: context.cloned(),
         ..KubeConfigOptions::default()

@@ -67,7 +67,10 @@ impl Backlog {
 
     /// Events queued now.
     pub fn depth(&self) -> usize {
-        self.items.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.items
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Queues all of `events` or none.

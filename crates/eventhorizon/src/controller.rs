@@ -14,7 +14,9 @@ use kube::api::Api;
 use kube::{Client, Resource, ResourceExt};
 use kubeforge_runtime::cache::{InformerScope, Lister};
 use kubeforge_runtime::client::update_status;
-use kubeforge_runtime::controller::{Action, Controller, ReconcileError, Request, RunnableController};
+use kubeforge_runtime::controller::{
+    Action, Controller, ReconcileError, Request, RunnableController,
+};
 use kubeforge_runtime::manager::Manager;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -56,17 +58,30 @@ pub fn parse_name(text: &str) -> Result<(String, String), String> {
 }
 
 /// Builds the controller for Singularity `namespace/name` on `manager`, driving `engine`.
-pub fn controller(manager: &Manager, engine: Arc<Engine>, namespace: &str, name: &str) -> RunnableController {
+pub fn controller(
+    manager: &Manager,
+    engine: Arc<Engine>,
+    namespace: &str,
+    name: &str,
+) -> RunnableController {
     let factory = manager.factory();
     let ctx = Arc::new(Context {
         engine,
         namespace: namespace.to_string(),
         name: name.to_string(),
         client: manager.client(),
-        singularities: factory.informer::<Singularity>(InformerScope::all()).lister(),
-        outputs: factory.informer::<CloudEventOutput>(InformerScope::all()).lister(),
-        handlers: factory.informer::<CloudEventHandler>(InformerScope::all()).lister(),
-        validators: factory.informer::<CloudEventValidator>(InformerScope::all()).lister(),
+        singularities: factory
+            .informer::<Singularity>(InformerScope::all())
+            .lister(),
+        outputs: factory
+            .informer::<CloudEventOutput>(InformerScope::all())
+            .lister(),
+        handlers: factory
+            .informer::<CloudEventHandler>(InformerScope::all())
+            .lister(),
+        validators: factory
+            .informer::<CloudEventValidator>(InformerScope::all())
+            .lister(),
     });
     let own = Request::namespaced(namespace, name);
     let (o1, o2, o3, o4) = (own.clone(), own.clone(), own.clone(), own);
@@ -104,7 +119,12 @@ fn condition(
 
 async fn write_status<K, S>(api: Api<K>, obj: &K, current: Option<&S>, desired: S)
 where
-    K: Resource<DynamicType = ()> + Clone + Serialize + DeserializeOwned + std::fmt::Debug + HasStatus<S>,
+    K: Resource<DynamicType = ()>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + std::fmt::Debug
+        + HasStatus<S>,
     S: PartialEq + Clone,
 {
     if current == Some(&desired) {
@@ -162,7 +182,10 @@ pub async fn reconcile(ctx: Arc<Context>, _request: Request) -> Result<Action, R
             labels: h.spec.labels.clone(),
             encoder: h.spec.encoder,
             output_name: h.spec.output.clone(),
-            output: built.get(&h.spec.output).and_then(|r| r.as_ref().ok()).cloned(),
+            output: built
+                .get(&h.spec.output)
+                .and_then(|r| r.as_ref().ok())
+                .cloned(),
         })
         .collect();
 
@@ -182,19 +205,19 @@ pub async fn reconcile(ctx: Arc<Context>, _request: Request) -> Result<Action, R
     let running = settings.clone().and_then(Result::ok);
     let applied = ctx
         .engine
-        .apply(
-            running,
-            Routes {
-                routes,
-                validators,
-            },
-        )
+        .apply(running, Routes { routes, validators })
         .await;
 
     // Statuses.
     if let Some(own) = &own {
         let status = singularity_status(&ctx, own, settings.as_ref(), &applied);
-        write_status(Api::namespaced(ctx.client.clone(), &ctx.namespace), own.as_ref(), own.status.as_ref(), status).await;
+        write_status(
+            Api::namespaced(ctx.client.clone(), &ctx.namespace),
+            own.as_ref(),
+            own.status.as_ref(),
+            status,
+        )
+        .await;
     }
     for output in &outputs {
         let name = output.name_any();
@@ -208,15 +231,33 @@ pub async fn reconcile(ctx: Arc<Context>, _request: Request) -> Result<Action, R
             None => (false, None, Err("not built".to_string())),
         };
         let conditions = match &ready {
-            Ok(()) => condition(true, "Valid", "the output is in use".into(), output.metadata.generation, &current.conditions),
-            Err(e) => condition(false, "InvalidSpec", e.clone(), output.metadata.generation, &current.conditions),
+            Ok(()) => condition(
+                true,
+                "Valid",
+                "the output is in use".into(),
+                output.metadata.generation,
+                &current.conditions,
+            ),
+            Err(e) => condition(
+                false,
+                "InvalidSpec",
+                e.clone(),
+                output.metadata.generation,
+                &current.conditions,
+            ),
         };
         let desired = CloudEventOutputStatus {
             connected,
             last_error,
             conditions,
         };
-        write_status(Api::all(ctx.client.clone()), output.as_ref(), output.status.as_ref(), desired).await;
+        write_status(
+            Api::all(ctx.client.clone()),
+            output.as_ref(),
+            output.status.as_ref(),
+            desired,
+        )
+        .await;
     }
     for handler in &handlers {
         let current = handler.status.clone().unwrap_or_default();
@@ -240,13 +281,23 @@ pub async fn reconcile(ctx: Arc<Context>, _request: Request) -> Result<Action, R
             output_resolved: resolved,
             conditions: condition(
                 resolved,
-                if resolved { "OutputResolved" } else { "OutputMissing" },
+                if resolved {
+                    "OutputResolved"
+                } else {
+                    "OutputMissing"
+                },
                 message,
                 handler.metadata.generation,
                 &current.conditions,
             ),
         };
-        write_status(Api::all(ctx.client.clone()), handler.as_ref(), handler.status.as_ref(), desired).await;
+        write_status(
+            Api::all(ctx.client.clone()),
+            handler.as_ref(),
+            handler.status.as_ref(),
+            desired,
+        )
+        .await;
     }
     for v in ctx.validators.list(&everything) {
         let current = v.status.clone().unwrap_or_default();
@@ -257,13 +308,23 @@ pub async fn reconcile(ctx: Arc<Context>, _request: Request) -> Result<Action, R
         let desired = CloudEventValidatorStatus {
             conditions: condition(
                 error.is_none(),
-                if error.is_none() { "Valid" } else { "InvalidPattern" },
+                if error.is_none() {
+                    "Valid"
+                } else {
+                    "InvalidPattern"
+                },
                 error.unwrap_or_else(|| "every pattern compiles".into()),
                 v.metadata.generation,
                 &current.conditions,
             ),
         };
-        write_status(Api::all(ctx.client.clone()), v.as_ref(), v.status.as_ref(), desired).await;
+        write_status(
+            Api::all(ctx.client.clone()),
+            v.as_ref(),
+            v.status.as_ref(),
+            desired,
+        )
+        .await;
     }
     Ok(Action::requeue_after(STATUS_FLUSH))
 }
@@ -297,6 +358,12 @@ fn singularity_status(
         dropped,
         failed,
         rejected,
-        conditions: condition(ok, reason, message, own.metadata.generation, &current.conditions),
+        conditions: condition(
+            ok,
+            reason,
+            message,
+            own.metadata.generation,
+            &current.conditions,
+        ),
     }
 }

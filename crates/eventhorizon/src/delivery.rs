@@ -48,7 +48,10 @@ pub async fn deliver(core: &Core, queued: Queued) {
         tracing::debug!(r#type = %ty, "no handler applies; event dropped");
         return;
     }
-    let deliveries = routes.routes.iter().map(|route| deliver_route(core, route, &queued));
+    let deliveries = routes
+        .routes
+        .iter()
+        .map(|route| deliver_route(core, route, &queued));
     futures::future::join_all(deliveries).await;
 }
 

@@ -269,14 +269,24 @@ impl Engine {
         let wanted_metrics = settings.as_ref().and_then(|s| s.metrics.clone());
         let bind = self.core.options.bind;
         let core = self.core.clone();
-        self.reconcile_listener(&mut listeners.ingest, wanted_ingest, bind, &mut applied, "ingest", |_| {
-            crate::ingest::router(core.clone())
-        })
+        self.reconcile_listener(
+            &mut listeners.ingest,
+            wanted_ingest,
+            bind,
+            &mut applied,
+            "ingest",
+            |_| crate::ingest::router(core.clone()),
+        )
         .await;
         let core = self.core.clone();
-        self.reconcile_listener(&mut listeners.metrics, wanted_metrics, bind, &mut applied, "metrics", |path| {
-            metrics_router(core.clone(), path)
-        })
+        self.reconcile_listener(
+            &mut listeners.metrics,
+            wanted_metrics,
+            bind,
+            &mut applied,
+            "metrics",
+            |path| metrics_router(core.clone(), path),
+        )
         .await;
         applied.ingest = listeners.ingest.as_ref().map(|l| l.addr);
         applied.metrics = listeners.metrics.as_ref().map(|l| l.addr);
@@ -379,9 +389,7 @@ fn metrics_router(core: Arc<Core>, path: &str) -> Router {
         axum::routing::get(move || {
             let core = core.clone();
             async move {
-                core.metrics
-                    .queue_depth
-                    .set(core.backlog.depth() as i64);
+                core.metrics.queue_depth.set(core.backlog.depth() as i64);
                 let mut text = String::new();
                 match prometheus_client::encoding::text::encode(&mut text, &core.registry) {
                     Ok(()) => (
@@ -392,10 +400,7 @@ fn metrics_router(core: Arc<Core>, path: &str) -> Router {
                         text,
                     )
                         .into_response(),
-                    Err(e) => (
-                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                        e.to_string(),
-                    )
+                    Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
                         .into_response(),
                 }
             }

@@ -126,13 +126,7 @@ pub fn encode(tag: &str, entries: &[Entry], chunk: Option<&str>) -> Result<Vec<u
     let result = match entries {
         [] => return Ok(Vec::new()),
         [one] if chunk.is_none() => (tag, &one.time, &one.record).serialize(&mut ser),
-        [one] => (
-            tag,
-            &one.time,
-            &one.record,
-            Options { size: None, chunk },
-        )
-            .serialize(&mut ser),
+        [one] => (tag, &one.time, &one.record, Options { size: None, chunk }).serialize(&mut ser),
         many => (
             tag,
             Entries(many),

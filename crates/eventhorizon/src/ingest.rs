@@ -79,8 +79,8 @@ fn parse(headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<Event>, String> {
             })
             .collect::<Result<Vec<_>, String>>()?
     } else {
-        let event = cloudevents::binding::http::to_event(headers, body)
-            .map_err(|e| e.to_string())?;
+        let event =
+            cloudevents::binding::http::to_event(headers, body).map_err(|e| e.to_string())?;
         check(&event)?;
         vec![event]
     };
@@ -140,7 +140,11 @@ async fn ingest(State(core): State<Arc<Core>>, headers: HeaderMap, body: Body) -
         let routes = core.routes();
         for (i, event) in events.iter().enumerate() {
             if let Err(denied) = routes.validate(event) {
-                let at = if n > 1 { format!("event {i}: ") } else { String::new() };
+                let at = if n > 1 {
+                    format!("event {i}: ")
+                } else {
+                    String::new()
+                };
                 return reject(
                     &core,
                     StatusCode::BAD_REQUEST,

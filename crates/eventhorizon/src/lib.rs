@@ -34,9 +34,7 @@ pub mod types;
 pub mod validator;
 
 pub use engine::{Engine, EngineOptions};
-pub use types::{
-    CloudEventHandler, CloudEventOutput, CloudEventValidator, Singularity,
-};
+pub use types::{CloudEventHandler, CloudEventOutput, CloudEventValidator, Singularity};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -64,9 +62,21 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 pub fn resources() -> Vec<(String, String)> {
     use kube::Resource;
     vec![
-        (Singularity::group(&()).into(), Singularity::plural(&()).into()),
-        (CloudEventOutput::group(&()).into(), CloudEventOutput::plural(&()).into()),
-        (CloudEventHandler::group(&()).into(), CloudEventHandler::plural(&()).into()),
-        (CloudEventValidator::group(&()).into(), CloudEventValidator::plural(&()).into()),
+        (
+            Singularity::group(&()).into(),
+            Singularity::plural(&()).into(),
+        ),
+        (
+            CloudEventOutput::group(&()).into(),
+            CloudEventOutput::plural(&()).into(),
+        ),
+        (
+            CloudEventHandler::group(&()).into(),
+            CloudEventHandler::plural(&()).into(),
+        ),
+        (
+            CloudEventValidator::group(&()).into(),
+            CloudEventValidator::plural(&()).into(),
+        ),
     ]
 }

@@ -168,11 +168,14 @@ impl Metrics {
     /// The `type` label for `ty`: itself, or `_other` past [`MAX_TYPE_LABELS`].
     pub fn type_label(&self, ty: &str) -> TypeLabel {
         let mut types = self.types.lock().unwrap_or_else(PoisonError::into_inner);
-        let known = types.contains(ty) || {
-            types.len() < MAX_TYPE_LABELS && types.insert(ty.to_string())
-        };
+        let known =
+            types.contains(ty) || { types.len() < MAX_TYPE_LABELS && types.insert(ty.to_string()) };
         TypeLabel {
-            r#type: if known { ty.to_string() } else { "_other".to_string() },
+            r#type: if known {
+                ty.to_string()
+            } else {
+                "_other".to_string()
+            },
         }
     }
 
@@ -209,7 +212,9 @@ impl Metrics {
             output: output.to_string(),
         };
         self.delivered.get_or_create(&labels).inc();
-        self.delivery_duration.get_or_create(&labels).observe(seconds);
+        self.delivery_duration
+            .get_or_create(&labels)
+            .observe(seconds);
         bump(&self.totals.delivered, 1);
     }
 

@@ -80,12 +80,11 @@ impl Settings {
             backlog: positive_or(spec.backlog, DEFAULT_BACKLOG) as usize,
             retry: Retry {
                 max_attempts: max_attempts as u32,
-                wait: Duration::from_millis(
-                    positive_or(spec.retry_wait, DEFAULT_RETRY_WAIT) as u64,
-                ),
-                max_wait: Duration::from_millis(
-                    positive_or(spec.max_retry_wait, DEFAULT_MAX_RETRY_WAIT) as u64,
-                ),
+                wait: Duration::from_millis(positive_or(spec.retry_wait, DEFAULT_RETRY_WAIT) as u64),
+                max_wait: Duration::from_millis(positive_or(
+                    spec.max_retry_wait,
+                    DEFAULT_MAX_RETRY_WAIT,
+                ) as u64),
             },
         })
     }

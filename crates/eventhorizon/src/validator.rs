@@ -70,7 +70,12 @@ pub fn compile(pattern: &str) -> Result<Regex, String> {
 impl Validator {
     /// Compiles `spec`, or says which pattern is invalid.
     pub fn new(name: &str, spec: &CloudEventValidatorSpec) -> Result<Validator, String> {
-        let all = |patterns: &[String]| patterns.iter().map(|p| compile(p)).collect::<Result<Vec<_>, _>>();
+        let all = |patterns: &[String]| {
+            patterns
+                .iter()
+                .map(|p| compile(p))
+                .collect::<Result<Vec<_>, _>>()
+        };
         Ok(Validator {
             name: name.to_string(),
             handlers: spec.handlers.clone(),

@@ -44,9 +44,7 @@ fn ids(receiver: &Receiver) -> Vec<String> {
     receiver
         .records()
         .iter()
-        .map(|r| {
-            r.as_map().unwrap()[0].1.as_str().unwrap().to_string()
-        })
+        .map(|r| r.as_map().unwrap()[0].1.as_str().unwrap().to_string())
         .collect()
 }
 
@@ -98,14 +96,20 @@ async fn message_mode_with_ack_over_tcp() {
         &Default::default(),
     )
     .unwrap();
-    let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let before = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     send(&output, "a").await.unwrap();
     let messages = receiver.messages();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].mode, "message");
     assert_eq!(messages[0].tag, "acme.eventhorizon");
     let (secs, nanos, _) = &messages[0].entries[0];
-    assert!(*secs >= before && nanos.is_some(), "EventTime with nanoseconds");
+    assert!(
+        *secs >= before && nanos.is_some(),
+        "EventTime with nanoseconds"
+    );
     assert!(output.health.get().0, "connected");
 }
 
@@ -133,9 +137,15 @@ async fn concurrent_posts_go_out_in_forward_mode() {
     assert!(!forward.is_empty(), "batched while the receiver was slow");
     for m in forward {
         let option = m.option.as_ref().unwrap().as_map().unwrap();
-        let size = option.iter().find(|(k, _)| k.as_str() == Some("size")).unwrap();
+        let size = option
+            .iter()
+            .find(|(k, _)| k.as_str() == Some("size"))
+            .unwrap();
         assert_eq!(size.1.as_u64(), Some(m.entries.len() as u64));
-        assert_eq!(m.entries[0].1, None, "integer seconds without subSecondPrecision");
+        assert_eq!(
+            m.entries[0].1, None,
+            "integer seconds without subSecondPrecision"
+        );
     }
 }
 
@@ -157,7 +167,10 @@ async fn unix_socket_without_ack() {
     send(&output, "u2").await.unwrap();
     common::eventually("both events", || (ids(&receiver).len() == 2).then_some(())).await;
     assert_eq!(ids(&receiver), ["u1", "u2"]);
-    assert!(receiver.messages().iter().all(|m| m.option.is_none()), "no option without ack");
+    assert!(
+        receiver.messages().iter().all(|m| m.option.is_none()),
+        "no option without ack"
+    );
 }
 
 #[tokio::test]
@@ -171,7 +184,11 @@ async fn a_receiver_that_closes_is_reconnected() {
     .unwrap();
     send(&output, "after-reconnects").await.unwrap();
     assert_eq!(ids(&receiver), ["after-reconnects"]);
-    assert_eq!(receiver.connections().len(), 3, "two closed, the third acked");
+    assert_eq!(
+        receiver.connections().len(),
+        3,
+        "two closed, the third acked"
+    );
 }
 
 #[tokio::test]
@@ -188,8 +205,15 @@ async fn no_ack_times_out_and_retries_then_fails() {
     )
     .unwrap();
     let error = send(&output, "lost").await.unwrap_err();
-    assert!(error.contains("no ack within 100ms") && error.contains("3 attempts"), "{error}");
-    assert_eq!(receiver.connections().len(), 3, "a new connection per attempt");
+    assert!(
+        error.contains("no ack within 100ms") && error.contains("3 attempts"),
+        "{error}"
+    );
+    assert_eq!(
+        receiver.connections().len(),
+        3,
+        "a new connection per attempt"
+    );
     let (connected, last_error) = output.health.get();
     assert!(!connected);
     assert!(last_error.unwrap().contains("no ack"));
@@ -209,7 +233,10 @@ async fn nothing_listening_fails_after_max_retry() {
     )
     .unwrap();
     let error = send(&output, "x").await.unwrap_err();
-    assert!(error.contains("connecting") && error.contains("2 attempts"), "{error}");
+    assert!(
+        error.contains("connecting") && error.contains("2 attempts"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -232,7 +259,10 @@ async fn async_posts_return_at_once_and_buffer_limit_refuses() {
             refused += 1;
         }
     }
-    assert!(refused > 0, "bufferLimit 2 refuses some of 10 immediate posts");
+    assert!(
+        refused > 0,
+        "bufferLimit 2 refuses some of 10 immediate posts"
+    );
     common::eventually("the buffered events", || {
         (ids(&receiver).len() == 10 - refused).then_some(())
     })

@@ -7,7 +7,9 @@ use common::{Lines, binary_headers, eventually, request};
 use kubeforge_eventhorizon::engine::{Engine, EngineOptions};
 use kubeforge_eventhorizon::routes::{Route, Routes};
 use kubeforge_eventhorizon::settings::Settings;
-use kubeforge_eventhorizon::types::{CloudEventOutputSpec, CloudEventValidatorSpec, SingularitySpec};
+use kubeforge_eventhorizon::types::{
+    CloudEventOutputSpec, CloudEventValidatorSpec, SingularitySpec,
+};
 use kubeforge_eventhorizon::validator::{Validator, order};
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -60,9 +62,15 @@ async fn binary_and_structured_modes_in_both_spec_versions() {
     let (engine, addr, lines) = engine(EngineOptions::default(), settings(|_| {}), vec![]).await;
     for version in ["1.0", "0.3"] {
         let id = format!("binary-{version}");
-        let answer = request(addr, "POST", "/", &binary_headers(version, &id), r#"{"n":1}"#)
-            .await
-            .unwrap();
+        let answer = request(
+            addr,
+            "POST",
+            "/",
+            &binary_headers(version, &id),
+            r#"{"n":1}"#,
+        )
+        .await
+        .unwrap();
         assert_eq!(answer.status, 202, "{}", answer.body);
 
         let body = json!({
@@ -88,7 +96,12 @@ async fn binary_and_structured_modes_in_both_spec_versions() {
     .await;
     let mut seen: Vec<(String, String)> = records
         .iter()
-        .map(|r| (r["id"].as_str().unwrap().into(), r["specversion"].as_str().unwrap().into()))
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().into(),
+                r["specversion"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     seen.sort();
     assert_eq!(
@@ -137,9 +150,17 @@ async fn batches_are_accepted_whole_or_refused_whole() {
     .await
     .unwrap();
     assert_eq!(answer.status, 400);
-    assert!(answer.body.contains("event 1") && answer.body.contains("id"), "{}", answer.body);
+    assert!(
+        answer.body.contains("event 1") && answer.body.contains("id"),
+        "{}",
+        answer.body
+    );
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    assert_eq!(lines.records().len(), 2, "nothing of a refused batch is queued");
+    assert_eq!(
+        lines.records().len(),
+        2,
+        "nothing of a refused batch is queued"
+    );
     engine.shutdown().await;
 }
 
@@ -148,17 +169,29 @@ async fn invalid_events_name_the_attribute() {
     let (engine, addr, _) = engine(EngineOptions::default(), settings(|_| {}), vec![]).await;
     let full = binary_headers("1.0", "x");
     for missing in ["ce-id", "ce-type", "ce-source"] {
-        let headers: Vec<_> = full.iter().filter(|(k, _)| *k != missing).cloned().collect();
+        let headers: Vec<_> = full
+            .iter()
+            .filter(|(k, _)| *k != missing)
+            .cloned()
+            .collect();
         let answer = request(addr, "POST", "/", &headers, "{}").await.unwrap();
         assert_eq!(answer.status, 400, "without {missing}");
         let attribute = missing.trim_start_matches("ce-");
-        assert!(answer.body.contains(attribute), "{missing}: {}", answer.body);
+        assert!(
+            answer.body.contains(attribute),
+            "{missing}: {}",
+            answer.body
+        );
     }
     let mut empty_id = full.clone();
     empty_id[1] = ("ce-id", "");
     let answer = request(addr, "POST", "/", &empty_id, "{}").await.unwrap();
     assert_eq!(answer.status, 400);
-    assert!(answer.body.contains("attribute id must not be empty"), "{}", answer.body);
+    assert!(
+        answer.body.contains("attribute id must not be empty"),
+        "{}",
+        answer.body
+    );
 
     let mut version = full.clone();
     version[0] = ("ce-specversion", "9.9");
@@ -210,7 +243,8 @@ async fn oversize_bodies_get_413() {
 #[tokio::test]
 async fn a_full_backlog_answers_503_and_counts() {
     // One delivery at a time to a fluentd that never acks: the queue fills.
-    let (receiver, port) = common::receiver::Receiver::tcp(common::receiver::Behavior::NeverAck).await;
+    let (receiver, port) =
+        common::receiver::Receiver::tcp(common::receiver::Behavior::NeverAck).await;
     let lines = Lines::default();
     let engine = Engine::start(EngineOptions {
         bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -241,9 +275,15 @@ async fn a_full_backlog_answers_503_and_counts() {
     let addr = applied.ingest.unwrap();
     let mut statuses = Vec::new();
     for i in 0..8 {
-        let answer = request(addr, "POST", "/", &binary_headers("1.0", &i.to_string()), "{}")
-            .await
-            .unwrap();
+        let answer = request(
+            addr,
+            "POST",
+            "/",
+            &binary_headers("1.0", &i.to_string()),
+            "{}",
+        )
+        .await
+        .unwrap();
         if answer.status == 503 {
             assert!(answer.body.contains("backlog full"), "{}", answer.body);
             assert_eq!(answer.headers["retry-after"], "1");
@@ -252,12 +292,22 @@ async fn a_full_backlog_answers_503_and_counts() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(statuses.contains(&503), "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 202).count(), 4, "one delivering, one waiting, two queued: {statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 202).count(),
+        4,
+        "one delivering, one waiting, two queued: {statuses:?}"
+    );
     let rejected = engine.core().metrics.totals.snapshot()[4];
     assert_eq!(rejected, 4);
     let metrics_addr = applied.metrics.unwrap();
-    let text = request(metrics_addr, "GET", "/metrics", &[], "").await.unwrap().body;
-    assert!(text.contains("events_rejected_total{reason=\"backlog_full\"} 4"), "{text}");
+    let text = request(metrics_addr, "GET", "/metrics", &[], "")
+        .await
+        .unwrap()
+        .body;
+    assert!(
+        text.contains("events_rejected_total{reason=\"backlog_full\"} 4"),
+        "{text}"
+    );
     assert!(text.contains("queue_depth 2"), "{text}");
     let report = engine.shutdown().await;
     assert_eq!(report.queued + report.in_flight, 4, "{report:?}");
@@ -310,28 +360,44 @@ async fn validators_allow_and_deny_by_type_and_source_in_priority_order() {
         validators,
     )
     .await;
-    let ok = request(addr, "POST", "/", &binary_headers("1.0", "ok"), "{}").await.unwrap();
+    let ok = request(addr, "POST", "/", &binary_headers("1.0", "ok"), "{}")
+        .await
+        .unwrap();
     assert_eq!(ok.status, 202, "{}", ok.body);
 
     let mut wrong_type = binary_headers("1.0", "t");
     wrong_type[2] = ("ce-type", "org.other.created");
     let answer = request(addr, "POST", "/", &wrong_type, "{}").await.unwrap();
     assert_eq!(answer.status, 400);
-    assert!(answer.body.contains("type \"org.other.created\"") && answer.body.contains("low"), "{}", answer.body);
+    assert!(
+        answer.body.contains("type \"org.other.created\"") && answer.body.contains("low"),
+        "{}",
+        answer.body
+    );
 
     // Both fail: the higher priority one is named.
     let mut both = wrong_type.clone();
     both[3] = ("ce-source", "/elsewhere");
     let answer = request(addr, "POST", "/", &both, "{}").await.unwrap();
     assert_eq!(answer.status, 400);
-    assert!(answer.body.contains("source \"/elsewhere\"") && answer.body.contains("high"), "{}", answer.body);
+    assert!(
+        answer.body.contains("source \"/elsewhere\"") && answer.body.contains("high"),
+        "{}",
+        answer.body
+    );
 
-    eventually("the allowed event", || (lines.records().len() == 1).then_some(())).await;
+    eventually("the allowed event", || {
+        (lines.records().len() == 1).then_some(())
+    })
+    .await;
     let text = {
         let mut t = String::new();
         prometheus_client::encoding::text::encode(&mut t, &engine.core().registry).unwrap();
         t
     };
-    assert!(text.contains("events_rejected_total{reason=\"denied\"} 2"), "{text}");
+    assert!(
+        text.contains("events_rejected_total{reason=\"denied\"} 2"),
+        "{text}"
+    );
     engine.shutdown().await;
 }

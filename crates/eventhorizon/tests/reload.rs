@@ -7,8 +7,8 @@ mod common;
 use common::receiver::{Behavior, Receiver};
 use common::{Lines, binary_headers, request};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kubeforge_apiserver::ApiServer;
 use kubeforge_eventhorizon::controller::controller;
 use kubeforge_eventhorizon::types::*;
@@ -38,18 +38,28 @@ async fn eventually<T, Fut: std::future::Future<Output = Option<T>>>(
         if let Some(v) = check().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 async fn create<K>(api: Api<K>, object: Value) -> K
 where
-    K: kube::Resource<DynamicType = ()> + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
 {
-    api.create(&PostParams::default(), &serde_json::from_value(object).unwrap())
-        .await
-        .unwrap()
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(object).unwrap(),
+    )
+    .await
+    .unwrap()
 }
 
 fn ids(receiver: &Receiver) -> Vec<String> {
@@ -67,8 +77,16 @@ fn ids(receiver: &Receiver) -> Vec<String> {
 
 fn label_of(record: &rmpv::Value) -> Option<String> {
     let map = record.as_map()?;
-    let ext = map.iter().find(|(k, _)| k.as_str() == Some("extensions"))?.1.as_map()?;
-    let labels = ext.iter().find(|(k, _)| k.as_str() == Some("labels"))?.1.as_map()?;
+    let ext = map
+        .iter()
+        .find(|(k, _)| k.as_str() == Some("extensions"))?
+        .1
+        .as_map()?;
+    let labels = ext
+        .iter()
+        .find(|(k, _)| k.as_str() == Some("labels"))?
+        .1
+        .as_map()?;
     labels
         .iter()
         .find(|(k, _)| k.as_str() == Some("team"))
@@ -88,9 +106,18 @@ async fn resources_configure_the_router_live() {
         let client = client.clone();
         async move {
             let lp = Default::default();
-            Api::<Singularity>::all(client.clone()).list(&lp).await.ok()?;
-            Api::<CloudEventOutput>::all(client.clone()).list(&lp).await.ok()?;
-            Api::<CloudEventHandler>::all(client.clone()).list(&lp).await.ok()?;
+            Api::<Singularity>::all(client.clone())
+                .list(&lp)
+                .await
+                .ok()?;
+            Api::<CloudEventOutput>::all(client.clone())
+                .list(&lp)
+                .await
+                .ok()?;
+            Api::<CloudEventHandler>::all(client.clone())
+                .list(&lp)
+                .await
+                .ok()?;
             Api::<CloudEventValidator>::all(client).list(&lp).await.ok()
         }
     })
@@ -104,7 +131,12 @@ async fn resources_configure_the_router_live() {
         ..EngineOptions::default()
     });
     let mut manager = Manager::builder(client.clone()).build().unwrap();
-    manager.add(controller(&manager, engine.clone(), "kube-system", "eventhorizon"));
+    manager.add(controller(
+        &manager,
+        engine.clone(),
+        "kube-system",
+        "eventhorizon",
+    ));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(manager.run(async {
         let _ = stopped.await;
@@ -119,20 +151,28 @@ async fn resources_configure_the_router_live() {
         "metadata": {"name": "fluentd"},
         "spec": {"type": "fluentd", "fluentd": {"port": fluentd_port, "requestAck": true, "timeout": "3s"}}
     })).await;
-    create::<CloudEventOutput>(Api::all(client.clone()), json!({
-        "apiVersion": "eventhorizon.acesso.io/v1alpha1", "kind": "CloudEventOutput",
-        "metadata": {"name": "stdout"}, "spec": {"type": "stdout"}
-    })).await;
+    create::<CloudEventOutput>(
+        Api::all(client.clone()),
+        json!({
+            "apiVersion": "eventhorizon.acesso.io/v1alpha1", "kind": "CloudEventOutput",
+            "metadata": {"name": "stdout"}, "spec": {"type": "stdout"}
+        }),
+    )
+    .await;
     create::<CloudEventHandler>(Api::all(client.clone()), json!({
         "apiVersion": "eventhorizon.acesso.io/v1alpha1", "kind": "CloudEventHandler",
         "metadata": {"name": "to-fluentd"},
         "spec": {"subjects": ["kube-system/eventhorizon"], "labels": {"team": "a"}, "encoder": "map", "output": "fluentd"}
     })).await;
-    create::<CloudEventHandler>(Api::all(client.clone()), json!({
-        "apiVersion": "eventhorizon.acesso.io/v1alpha1", "kind": "CloudEventHandler",
-        "metadata": {"name": "to-stdout"},
-        "spec": {"subjects": ["kube-system/eventhorizon"], "output": "stdout"}
-    })).await;
+    create::<CloudEventHandler>(
+        Api::all(client.clone()),
+        json!({
+            "apiVersion": "eventhorizon.acesso.io/v1alpha1", "kind": "CloudEventHandler",
+            "metadata": {"name": "to-stdout"},
+            "spec": {"subjects": ["kube-system/eventhorizon"], "output": "stdout"}
+        }),
+    )
+    .await;
     create::<Singularity>(Api::namespaced(client.clone(), "kube-system"), json!({
         "apiVersion": "eventhorizon.acesso.io/v1alpha1", "kind": "Singularity",
         "metadata": {"name": "eventhorizon", "namespace": "kube-system"},
@@ -144,11 +184,15 @@ async fn resources_configure_the_router_live() {
     assert_eq!((stored.spec.backlog, stored.spec.max_retry), (8192, 25));
     assert_eq!(stored.spec.metrics.path, "/metrics");
     let clash: Result<Singularity, _> = singularities
-        .create(&PostParams::default(), &serde_json::from_value(json!({
-            "apiVersion": "eventhorizon.acesso.io/v1alpha1", "kind": "Singularity",
-            "metadata": {"name": "clash"},
-            "spec": {"transport": {"http": {"port": 2000}}, "metrics": {"port": 2000}}
-        })).unwrap())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "apiVersion": "eventhorizon.acesso.io/v1alpha1", "kind": "Singularity",
+                "metadata": {"name": "clash"},
+                "spec": {"transport": {"http": {"port": 2000}}, "metrics": {"port": 2000}}
+            }))
+            .unwrap(),
+        )
         .await;
     let message = format!("{clash:?}");
     assert!(message.contains("metrics.port must differ"), "{message}");
@@ -164,10 +208,26 @@ async fn resources_configure_the_router_live() {
     assert_eq!(addr.port(), port);
 
     // Binary and structured.
-    let answer = request(addr, "POST", "/", &binary_headers("1.0", "first"), r#"{"n":1}"#).await.unwrap();
+    let answer = request(
+        addr,
+        "POST",
+        "/",
+        &binary_headers("1.0", "first"),
+        r#"{"n":1}"#,
+    )
+    .await
+    .unwrap();
     assert_eq!(answer.status, 202);
     let structured = json!({"specversion": "0.3", "id": "second", "type": "com.example.created", "source": "/tests", "data": {"n": 2}});
-    let answer = request(addr, "POST", "/", &[("content-type", "application/cloudevents+json")], structured.to_string()).await.unwrap();
+    let answer = request(
+        addr,
+        "POST",
+        "/",
+        &[("content-type", "application/cloudevents+json")],
+        structured.to_string(),
+    )
+    .await
+    .unwrap();
     assert_eq!(answer.status, 202);
     eventually("both at fluentd and stdout", || {
         let done = ids(&receiver).len() == 2 && lines.records().len() == 2;
@@ -181,14 +241,16 @@ async fn resources_configure_the_router_live() {
     let accepted = Arc::new(Mutex::new(BTreeSet::<String>::new()));
     let flowing = Arc::new(AtomicBool::new(true));
     let poster = tokio::spawn({
-        let (current_port, accepted, flowing) = (current_port.clone(), accepted.clone(), flowing.clone());
+        let (current_port, accepted, flowing) =
+            (current_port.clone(), accepted.clone(), flowing.clone());
         async move {
             let mut i = 0u64;
             while flowing.load(Ordering::Relaxed) {
                 i += 1;
                 let id = format!("flow-{i}");
                 let to = SocketAddr::from(([127, 0, 0, 1], current_port.load(Ordering::Relaxed)));
-                if let Ok(answer) = request(to, "POST", "/", &binary_headers("1.0", &id), "{}").await
+                if let Ok(answer) =
+                    request(to, "POST", "/", &binary_headers("1.0", &id), "{}").await
                     && answer.status == 202
                 {
                     accepted.lock().unwrap().insert(id);
@@ -204,17 +266,27 @@ async fn resources_configure_the_router_live() {
 
     // A handler changed: its new labels apply.
     handlers
-        .patch("to-fluentd", &PatchParams::default(), &merge(json!({"spec": {"labels": {"team": "b"}}})))
+        .patch(
+            "to-fluentd",
+            &PatchParams::default(),
+            &merge(json!({"spec": {"labels": {"team": "b"}}})),
+        )
         .await
         .unwrap();
     eventually("records labelled b", || {
-        let seen = receiver.records().iter().any(|r| label_of(r).as_deref() == Some("b"));
+        let seen = receiver
+            .records()
+            .iter()
+            .any(|r| label_of(r).as_deref() == Some("b"));
         async move { seen.then_some(()) }
     })
     .await;
 
     // A handler deleted: stdout stops growing.
-    handlers.delete("to-stdout", &DeleteParams::default()).await.unwrap();
+    handlers
+        .delete("to-stdout", &DeleteParams::default())
+        .await
+        .unwrap();
     let settled = eventually("stdout to stop", || {
         let before = lines.records().len();
         async move {
@@ -224,16 +296,27 @@ async fn resources_configure_the_router_live() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(lines.records().len() <= settled + 1, "no more stdout after the handler is gone");
+    assert!(
+        lines.records().len() <= settled + 1,
+        "no more stdout after the handler is gone"
+    );
 
     // A validator added and validation switched on: denied types get 400.
-    create::<CloudEventValidator>(Api::all(client.clone()), json!({
-        "apiVersion": "eventhorizon.acesso.io/v1alpha1", "kind": "CloudEventValidator",
-        "metadata": {"name": "only-examples"},
-        "spec": {"handlers": ["to-fluentd"], "priority": 1, "allowedTypes": ["com.example.*"]}
-    })).await;
+    create::<CloudEventValidator>(
+        Api::all(client.clone()),
+        json!({
+            "apiVersion": "eventhorizon.acesso.io/v1alpha1", "kind": "CloudEventValidator",
+            "metadata": {"name": "only-examples"},
+            "spec": {"handlers": ["to-fluentd"], "priority": 1, "allowedTypes": ["com.example.*"]}
+        }),
+    )
+    .await;
     singularities
-        .patch("eventhorizon", &PatchParams::default(), &merge(json!({"spec": {"validation": true}})))
+        .patch(
+            "eventhorizon",
+            &PatchParams::default(),
+            &merge(json!({"spec": {"validation": true}})),
+        )
         .await
         .unwrap();
     eventually("a denied type refused", || async move {
@@ -249,8 +332,12 @@ async fn resources_configure_the_router_live() {
     let socket = dir.path().join("fluentd.sock");
     let unix_receiver = Receiver::unix(&socket, Behavior::Ack).await;
     outputs
-        .patch("fluentd", &PatchParams::default(), &merge(json!({"spec": {"fluentd": {
-            "network": "unix", "socketPath": socket.display().to_string()}}})))
+        .patch(
+            "fluentd",
+            &PatchParams::default(),
+            &merge(json!({"spec": {"fluentd": {
+            "network": "unix", "socketPath": socket.display().to_string()}}})),
+        )
         .await
         .unwrap();
     eventually("events at the unix receiver", || {
@@ -262,7 +349,11 @@ async fn resources_configure_the_router_live() {
     // The port changed: the listener moves.
     let new_port = free_port();
     singularities
-        .patch("eventhorizon", &PatchParams::default(), &merge(json!({"spec": {"transport": {"http": {"port": new_port}}}})))
+        .patch(
+            "eventhorizon",
+            &PatchParams::default(),
+            &merge(json!({"spec": {"transport": {"http": {"port": new_port}}}})),
+        )
         .await
         .unwrap();
     eventually("the new port to answer", || async move {
@@ -273,7 +364,10 @@ async fn resources_configure_the_router_live() {
     .await;
     current_port.store(new_port, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(request(addr, "GET", "/healthz", &[], "").await.is_err(), "the old port is closed");
+    assert!(
+        request(addr, "GET", "/healthz", &[], "").await.is_err(),
+        "the old port is closed"
+    );
 
     flowing.store(false, Ordering::Relaxed);
     poster.await.unwrap();
@@ -288,11 +382,15 @@ async fn resources_configure_the_router_live() {
     .await;
 
     // Statuses.
-    create::<CloudEventHandler>(Api::all(client.clone()), json!({
-        "apiVersion": "eventhorizon.acesso.io/v1alpha1", "kind": "CloudEventHandler",
-        "metadata": {"name": "dangling"},
-        "spec": {"subjects": ["kube-system/eventhorizon", "other/absent"], "output": "missing"}
-    })).await;
+    create::<CloudEventHandler>(
+        Api::all(client.clone()),
+        json!({
+            "apiVersion": "eventhorizon.acesso.io/v1alpha1", "kind": "CloudEventHandler",
+            "metadata": {"name": "dangling"},
+            "spec": {"subjects": ["kube-system/eventhorizon", "other/absent"], "output": "missing"}
+        }),
+    )
+    .await;
     eventually("handler statuses", || {
         let handlers = handlers.clone();
         async move {
@@ -309,7 +407,14 @@ async fn resources_configure_the_router_live() {
     .await;
     let status = eventually("output status", || {
         let outputs = outputs.clone();
-        async move { outputs.get("fluentd").await.ok()?.status.filter(|s| s.connected) }
+        async move {
+            outputs
+                .get("fluentd")
+                .await
+                .ok()?
+                .status
+                .filter(|s| s.connected)
+        }
     })
     .await;
     assert_eq!(status.conditions[0].status, "True");
@@ -323,14 +428,34 @@ async fn resources_configure_the_router_live() {
     })
     .await;
     assert!(s.rejected >= 1);
-    let metrics = request(SocketAddr::from(([127, 0, 0, 1], metrics_port)), "GET", "/metrics", &[], "").await.unwrap();
-    assert!(metrics.body.contains("events_delivered_total{handler=\"to-fluentd\",output=\"fluentd\"}"), "{}", metrics.body);
+    let metrics = request(
+        SocketAddr::from(([127, 0, 0, 1], metrics_port)),
+        "GET",
+        "/metrics",
+        &[],
+        "",
+    )
+    .await
+    .unwrap();
+    assert!(
+        metrics
+            .body
+            .contains("events_delivered_total{handler=\"to-fluentd\",output=\"fluentd\"}"),
+        "{}",
+        metrics.body
+    );
 
     // Deleting the Singularity stops ingest.
-    singularities.delete("eventhorizon", &DeleteParams::default()).await.unwrap();
+    singularities
+        .delete("eventhorizon", &DeleteParams::default())
+        .await
+        .unwrap();
     eventually("ingest to stop", || async move {
         let to = SocketAddr::from(([127, 0, 0, 1], new_port));
-        request(to, "GET", "/healthz", &[], "").await.is_err().then_some(())
+        request(to, "GET", "/healthz", &[], "")
+            .await
+            .is_err()
+            .then_some(())
     })
     .await;
 
@@ -338,7 +463,16 @@ async fn resources_configure_the_router_live() {
     running.await.unwrap().unwrap();
     let report = engine.shutdown().await;
     assert_eq!((report.queued, report.in_flight), (0, 0));
-    let _ = validators.delete("only-examples", &DeleteParams::default()).await;
-    let _ = handlers.list(&Default::default()).await.unwrap().items.iter().map(|h| h.name_any()).count();
+    let _ = validators
+        .delete("only-examples", &DeleteParams::default())
+        .await;
+    let _ = handlers
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|h| h.name_any())
+        .count();
     server.shutdown().await;
 }

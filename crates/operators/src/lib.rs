@@ -13,8 +13,8 @@
 #![warn(missing_docs)]
 
 pub mod codis;
-pub mod events;
 pub mod eventhorizon;
+pub mod events;
 pub mod foo;
 pub mod install;
 pub mod manifests;

@@ -59,7 +59,11 @@ impl Config {
     pub fn from_spec(spec: &FluentdSpec) -> Result<Config, String> {
         let endpoint = match spec.network {
             Network::Tcp => {
-                let host = if spec.host.is_empty() { "127.0.0.1" } else { &spec.host };
+                let host = if spec.host.is_empty() {
+                    "127.0.0.1"
+                } else {
+                    &spec.host
+                };
                 let port = positive_or(spec.port as i64, 24224);
                 if port > 65535 {
                     return Err(format!("fluentd.port {port} is out of range"));
@@ -75,12 +79,17 @@ impl Config {
             }
             Network::Unix => Endpoint::Unix(PathBuf::from(&spec.socket_path)),
         };
-        let timeout = parse_go_duration(&spec.timeout).map_err(|e| format!("fluentd.timeout: {e}"))?;
+        let timeout =
+            parse_go_duration(&spec.timeout).map_err(|e| format!("fluentd.timeout: {e}"))?;
         let write_timeout = parse_go_duration(&spec.write_timeout)
             .map_err(|e| format!("fluentd.writeTimeout: {e}"))?;
         Ok(Config {
             endpoint,
-            timeout: if timeout.is_zero() { Duration::from_secs(3) } else { timeout },
+            timeout: if timeout.is_zero() {
+                Duration::from_secs(3)
+            } else {
+                timeout
+            },
             write_timeout: (!write_timeout.is_zero()).then_some(write_timeout),
             buffer_limit: positive_or(spec.buffer_limit, 8192) as usize,
             retry: Retry {
@@ -179,7 +188,9 @@ impl Conn {
         match tokio::time::timeout(timeout, connect).await {
             Ok(Ok(c)) => Ok(c),
             Ok(Err(e)) => Err(format!("connecting to {endpoint:?}: {e}")),
-            Err(_) => Err(format!("connecting to {endpoint:?}: timed out after {timeout:?}")),
+            Err(_) => Err(format!(
+                "connecting to {endpoint:?}: timed out after {timeout:?}"
+            )),
         }
     }
 
@@ -190,7 +201,8 @@ impl Conn {
             Conn::Tcp(s) => s.try_read(&mut probe),
             Conn::Unix(s) => s.try_read(&mut probe),
         };
-        matches!(read, Ok(0)) || matches!(read, Err(ref e) if e.kind() != std::io::ErrorKind::WouldBlock)
+        matches!(read, Ok(0))
+            || matches!(read, Err(ref e) if e.kind() != std::io::ErrorKind::WouldBlock)
     }
 
     async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {

@@ -25,13 +25,20 @@ impl HttpSink {
             .parse()
             .map_err(|e| format!("http.url {:?}: {e}", spec.url))?;
         if url.scheme_str() != Some("http") || url.authority().is_none() {
-            return Err(format!("http.url {:?}: want http://host[:port]/path", spec.url));
+            return Err(format!(
+                "http.url {:?}: want http://host[:port]/path",
+                spec.url
+            ));
         }
         let timeout = parse_go_duration(&spec.timeout).map_err(|e| format!("http.timeout: {e}"))?;
         Ok(HttpSink {
             client: Client::builder(TokioExecutor::new()).build_http(),
             url,
-            timeout: if timeout.is_zero() { Duration::from_secs(3) } else { timeout },
+            timeout: if timeout.is_zero() {
+                Duration::from_secs(3)
+            } else {
+                timeout
+            },
         })
     }
 

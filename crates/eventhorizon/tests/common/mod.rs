@@ -42,7 +42,9 @@ pub async fn request(
     for (k, v) in headers {
         request = request.header(*k, *v);
     }
-    let response = client.request(request.body(Full::new(body.into()))?).await?;
+    let response = client
+        .request(request.body(Full::new(body.into()))?)
+        .await?;
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = response.into_body().collect().await?.to_bytes();
@@ -102,7 +104,10 @@ pub async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> 
         if let Some(v) = check() {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

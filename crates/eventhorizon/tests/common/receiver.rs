@@ -189,9 +189,11 @@ pub fn parse(v: &Value) -> Message {
 }
 
 fn chunk_of(option: &Option<Value>) -> Option<String> {
-    option.as_ref()?.as_map()?.iter().find_map(|(k, v)| {
-        (k.as_str() == Some("chunk")).then(|| v.as_str().map(str::to_string))?
-    })
+    option
+        .as_ref()?
+        .as_map()?
+        .iter()
+        .find_map(|(k, v)| (k.as_str() == Some("chunk")).then(|| v.as_str().map(str::to_string))?)
 }
 
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
