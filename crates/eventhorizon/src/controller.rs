@@ -176,7 +176,7 @@ pub async fn reconcile(ctx: Arc<Context>, _request: Request) -> Result<Action, R
     handlers.sort_by_key(|h| h.name_any());
     let routes: Vec<Route> = handlers
         .iter()
-        .filter(|h| h.spec.subjects.iter().any(|s| *s == own_key))
+        .filter(|h| h.spec.subjects.contains(&own_key))
         .map(|h| Route {
             handler: h.name_any(),
             labels: h.spec.labels.clone(),

@@ -57,7 +57,12 @@ fn golden_bytes_of_one_event() {
         },
         record: json!({"id": "1"}),
     };
-    let bytes = forward::encode("eventhorizon", &[entry.clone()], Some("Y2h1bmsx")).unwrap();
+    let bytes = forward::encode(
+        "eventhorizon",
+        std::slice::from_ref(&entry),
+        Some("Y2h1bmsx"),
+    )
+    .unwrap();
     let mut want = vec![0x94]; // fixarray of 4: [tag, time, record, option]
     want.push(0xac); // fixstr of 12
     want.extend_from_slice(b"eventhorizon");

@@ -7,7 +7,6 @@ mod common;
 use common::receiver::{Behavior, Receiver};
 use common::{Lines, binary_headers, request};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kubeforge_apiserver::ApiServer;
 use kubeforge_eventhorizon::controller::controller;
@@ -466,13 +465,5 @@ async fn resources_configure_the_router_live() {
     let _ = validators
         .delete("only-examples", &DeleteParams::default())
         .await;
-    let _ = handlers
-        .list(&Default::default())
-        .await
-        .unwrap()
-        .items
-        .iter()
-        .map(|h| h.name_any())
-        .count();
     server.shutdown().await;
 }

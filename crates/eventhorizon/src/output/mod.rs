@@ -43,7 +43,7 @@ impl Health {
 enum Sink {
     Fluentd(fluentd::Fluentd),
     Stdout(StdoutWriter),
-    Http(http::HttpSink),
+    Http(Box<http::HttpSink>),
 }
 
 /// A live output.
@@ -91,7 +91,7 @@ impl Output {
             }
             OutputType::Http => {
                 let http = spec.http.as_ref().ok_or("type http needs http.url")?;
-                Sink::Http(http::HttpSink::new(http)?)
+                Sink::Http(Box::new(http::HttpSink::new(http)?))
             }
         };
         Ok(Arc::new(Output {
