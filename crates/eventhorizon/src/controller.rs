@@ -43,6 +43,9 @@ pub struct Context {
     outputs: Lister<CloudEventOutput>,
     handlers: Lister<CloudEventHandler>,
     validators: Lister<CloudEventValidator>,
+    /// When counters were last published: a status write wakes the controller again (it
+    /// watches Singularities), so counters are published at most every [`STATUS_FLUSH`].
+    counters_flushed: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 /// Splits `namespace/name`.
@@ -70,6 +73,7 @@ pub fn controller(
         namespace: namespace.to_string(),
         name: name.to_string(),
         client: manager.client(),
+        counters_flushed: std::sync::Mutex::new(None),
         singularities: factory
             .informer::<Singularity>(InformerScope::all())
             .lister(),
@@ -336,8 +340,29 @@ fn singularity_status(
     applied: &Applied,
 ) -> SingularityStatus {
     let current = own.status.clone().unwrap_or_default();
-    let [received, delivered, dropped, failed, rejected] =
-        ctx.engine.core().metrics.totals.snapshot();
+    let mut counters = ctx.engine.core().metrics.totals.snapshot();
+    let published = [
+        current.received,
+        current.delivered,
+        current.dropped,
+        current.failed,
+        current.rejected,
+    ];
+    {
+        let mut flushed = ctx
+            .counters_flushed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let due = flushed.is_none_or(|at| at.elapsed() >= STATUS_FLUSH);
+        if counters != published {
+            if due {
+                *flushed = Some(tokio::time::Instant::now());
+            } else {
+                counters = published;
+            }
+        }
+    }
+    let [received, delivered, dropped, failed, rejected] = counters;
     let (ok, reason, message) = match settings {
         Some(Err(e)) => (false, "Unsupported", e.clone()),
         _ if !applied.errors.is_empty() => (false, "BindFailed", applied.errors.join("; ")),

@@ -286,17 +286,19 @@ async fn resources_configure_the_router_live() {
         .delete("to-stdout", &DeleteParams::default())
         .await
         .unwrap();
-    let settled = eventually("stdout to stop", || {
+    let settled = eventually("stdout to stop growing", || {
         let before = lines.records().len();
+        let lines = lines.clone();
         async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
-            Some(before)
+            (lines.records().len() == before).then_some(before)
         }
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        lines.records().len() <= settled + 1,
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        lines.records().len(),
+        settled,
         "no more stdout after the handler is gone"
     );
 
