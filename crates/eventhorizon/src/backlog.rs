@@ -121,6 +121,11 @@ impl Backlog {
         self.ready.notify_one();
     }
 
+    /// Accepts events again after [`close`](Self::close).
+    pub fn reopen(&self) {
+        self.closed.store(false, Ordering::Release);
+    }
+
     /// Takes everything still queued (for counting what shutdown could not deliver).
     pub fn take_all(&self) -> Vec<Queued> {
         self.items

@@ -366,6 +366,7 @@ fn singularity_status(
     let (ok, reason, message) = match settings {
         Some(Err(e)) => (false, "Unsupported", e.clone()),
         _ if !applied.errors.is_empty() => (false, "BindFailed", applied.errors.join("; ")),
+        _ if applied.ingest.is_none() => (false, "NotListening", "ingest is stopped".to_string()),
         _ => (
             true,
             "Listening",

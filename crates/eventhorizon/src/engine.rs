@@ -245,8 +245,21 @@ impl Engine {
         result
     }
 
-    /// Applies `settings` (`None`: no Singularity, stop listening) and `routes`.
+    /// Applies `settings` (`None`: no Singularity, stop listening) and `routes`. After a
+    /// [`shutdown`](Self::shutdown) (this process stopped leading) it resumes: the backlog
+    /// accepts events again and a new dispatcher runs.
     pub async fn apply(&self, settings: Option<Settings>, routes: Routes) -> Applied {
+        let mut listeners = self.listeners.lock().await;
+        if !self.core.accepting() {
+            self.core.backlog.reopen();
+            *self
+                .dispatcher
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) =
+                Some(tokio::spawn(delivery::dispatch(self.core.clone())));
+            self.core.accepting.store(true, Ordering::Release);
+            tracing::info!("delivery resumed");
+        }
         *self
             .core
             .routes
@@ -260,11 +273,7 @@ impl Engine {
             .settings
             .write()
             .unwrap_or_else(PoisonError::into_inner) = settings.clone();
-        let mut listeners = self.listeners.lock().await;
         let mut applied = Applied::default();
-        if !self.core.accepting() {
-            return applied;
-        }
         let wanted_ingest = settings.as_ref().map(|s| (s.port, String::new()));
         let wanted_metrics = settings.as_ref().and_then(|s| s.metrics.clone());
         let bind = self.core.options.bind;
@@ -343,10 +352,10 @@ impl Engine {
     }
 
     /// Stops ingest, then delivers what is queued within the drain bound; logs and returns
-    /// what could not be delivered.
+    /// what could not be delivered. A later [`apply`](Self::apply) resumes.
     pub async fn shutdown(&self) -> DrainReport {
-        self.core.accepting.store(false, Ordering::Release);
         let mut listeners = self.listeners.lock().await;
+        self.core.accepting.store(false, Ordering::Release);
         if let Some(l) = listeners.ingest.take() {
             l.stop().await;
         }

@@ -401,3 +401,29 @@ async fn validators_allow_and_deny_by_type_and_source_in_priority_order() {
     );
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_stopped_engine_resumes_on_the_next_apply() {
+    // What happens when this process loses and regains the leader lease under `up`/`run`.
+    let (engine, addr, lines) = engine(EngineOptions::default(), settings(|_| {}), vec![]).await;
+    let report = engine.shutdown().await;
+    assert_eq!((report.queued, report.in_flight), (0, 0));
+    assert!(
+        request(addr, "GET", "/healthz", &[], "").await.is_err(),
+        "ingest stopped"
+    );
+    let routes = engine.core().routes();
+    let applied = engine
+        .apply(Some(settings(|_| {})), (*routes).clone())
+        .await;
+    let addr = applied.ingest.expect("listening again");
+    let answer = request(addr, "POST", "/", &binary_headers("1.0", "again"), "{}")
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 202);
+    eventually("delivery after the resume", || {
+        (lines.records().len() == 1).then_some(())
+    })
+    .await;
+    engine.shutdown().await;
+}

@@ -39,7 +39,8 @@ pub fn permissions() -> Vec<Access> {
 
 /// The router's controller and data plane for the Singularity `$EVENTHORIZON_NAME` (default
 /// `kube-system/eventhorizon`), listening on `$EVENTHORIZON_BIND` (default `0.0.0.0`). The data
-/// plane drains its queue (within the engine's bound) when the manager stops its controllers.
+/// plane runs while the manager leads: when it stops its controllers (shutdown, or a lost lease)
+/// ingest stops and the queue drains within the engine's bound; leading again resumes it.
 pub fn controller(manager: &Manager) -> Result<RunnableController, IndexError> {
     let wanted = std::env::var(NAME_ENV).unwrap_or_else(|_| DEFAULT_SINGULARITY.to_string());
     let (namespace, name) = parse_name(&wanted).unwrap_or_else(|error| {
@@ -56,11 +57,15 @@ pub fn controller(manager: &Manager) -> Result<RunnableController, IndexError> {
     let engine = Engine::start(options);
     let mut leading = manager.leader_status();
     let drained = engine.clone();
+    // While this process does not lead, another one routes: stop and drain; leading again,
+    // the next reconcile resumes the engine.
     tokio::spawn(async move {
-        if leading.wait_for(|l| *l).await.is_ok() {
-            let _ = leading.wait_for(|l| !*l).await;
+        while leading.wait_for(|l| *l).await.is_ok() {
+            if leading.wait_for(|l| !*l).await.is_err() {
+                break;
+            }
+            drained.shutdown().await;
         }
-        drained.shutdown().await;
     });
     Ok(kubeforge_eventhorizon::controller::controller(
         manager, engine, &namespace, &name,
