@@ -71,6 +71,12 @@ async fn apply(engine: &Engine, routes: Vec<Route>, retry: (i64, i64, i64)) {
     assert!(applied.errors.is_empty());
 }
 
+/// A fluentd output on a unix socket nobody listens on, trying once per post.
+fn nothing_listening(dir: &tempfile::TempDir) -> serde_json::Value {
+    json!({"type": "fluentd", "fluentd": {
+        "network": "unix", "socketPath": dir.path().join("none.sock"), "maxRetry": 1}})
+}
+
 fn queued() -> Queued {
     Queued {
         event: event(),
@@ -114,14 +120,7 @@ async fn retries_wait_retry_wait_times_one_and_a_half_to_the_attempt_capped() {
 async fn attempts_stop_at_max_retry_and_are_counted() {
     let dir = tempfile::tempdir().unwrap();
     let engine = Engine::start(EngineOptions::default());
-    let r = route(
-        "h",
-        "f",
-        &[],
-        &engine,
-        json!({"type": "fluentd", "fluentd": {
-        "network": "unix", "socketPath": dir.path().join("none.sock"), "maxRetry": 1}}),
-    );
+    let r = route("h", "f", &[], &engine, nothing_listening(&dir));
     apply(&engine, vec![r], (3, 100, 1000)).await;
     let start = tokio::time::Instant::now();
     deliver(engine.core(), queued()).await;
@@ -259,14 +258,7 @@ async fn a_missing_output_fails_the_route_and_a_deleted_one_stops_its_retries() 
 
     // A delivery retrying against a dead fluentd ends when the output is deleted.
     let dir = tempfile::tempdir().unwrap();
-    let r = route(
-        "h2",
-        "gone",
-        &[],
-        &engine,
-        json!({"type": "fluentd", "fluentd": {
-        "network": "unix", "socketPath": dir.path().join("none.sock"), "maxRetry": 1}}),
-    );
+    let r = route("h2", "gone", &[], &engine, nothing_listening(&dir));
     apply(&engine, vec![r], (1000, 50, 50)).await;
     let core = engine.core().clone();
     let delivering = tokio::spawn(async move { deliver(&core, queued()).await });

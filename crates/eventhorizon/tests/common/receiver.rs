@@ -80,38 +80,40 @@ impl Receiver {
     pub async fn tcp(behavior: Behavior) -> (Receiver, u16) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let receiver = Receiver {
-            seen: Arc::default(),
-        };
-        let r = receiver.clone();
-        tokio::spawn(async move {
-            let mut closes = 0;
-            while let Ok((stream, _)) = listener.accept().await {
-                r.seen.lock().unwrap().connections.push(Instant::now());
-                tokio::spawn(serve(stream, behavior.clone(), r.clone(), closes));
-                if let Behavior::CloseFirst(_) = behavior {
-                    closes += 1;
-                }
-            }
+        let listener = Arc::new(listener);
+        let receiver = Receiver::start(behavior, move || {
+            let listener = listener.clone();
+            async move { listener.accept().await.ok().map(|(s, _)| s) }
         });
         (receiver, port)
     }
 
     /// Listens on a unix socket at `path`.
     pub async fn unix(path: &Path, behavior: Behavior) -> Receiver {
-        let listener = UnixListener::bind(path).unwrap();
+        let listener = Arc::new(UnixListener::bind(path).unwrap());
+        Receiver::start(behavior, move || {
+            let listener = listener.clone();
+            async move { listener.accept().await.ok().map(|(s, _)| s) }
+        })
+    }
+
+    /// Serves every connection `accept` yields, with `behavior`.
+    fn start<S, F, Fut>(behavior: Behavior, mut accept: F) -> Receiver
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Option<S>> + Send,
+    {
         let receiver = Receiver {
             seen: Arc::default(),
         };
         let r = receiver.clone();
         tokio::spawn(async move {
-            let mut closes = 0;
-            while let Ok((stream, _)) = listener.accept().await {
+            let mut connection = 0;
+            while let Some(stream) = accept().await {
                 r.seen.lock().unwrap().connections.push(Instant::now());
-                tokio::spawn(serve(stream, behavior.clone(), r.clone(), closes));
-                if let Behavior::CloseFirst(_) = behavior {
-                    closes += 1;
-                }
+                tokio::spawn(serve(stream, behavior.clone(), r.clone(), connection));
+                connection += 1;
             }
         });
         receiver
