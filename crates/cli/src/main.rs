@@ -7,8 +7,10 @@
 //! | `up.rs` | `up`: server, CRDs, operators, kubeconfig, getting-started block |
 //! | `run.rs` | `run`: the operators alone, against a kubeconfig or in-cluster |
 //! | `deployments_api.rs` | `deployments-api`: the Deployment REST service |
+//! | `eventhorizon.rs` | `eventhorizon`: the CloudEvents router alone, with a bounded drain |
 
 mod deployments_api;
+mod eventhorizon;
 mod run;
 mod server;
 mod up;
@@ -40,6 +42,8 @@ enum Command {
     Manifests(ManifestsArgs),
     /// Serve the Deployment REST service (create, update, delete and read Deployments over HTTP).
     DeploymentsApi(deployments_api::DeploymentsApiArgs),
+    /// Run the eventhorizon CloudEvents router for one Singularity against a cluster.
+    Eventhorizon(eventhorizon::EventhorizonArgs),
 }
 
 #[derive(Args)]
@@ -94,5 +98,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Run(args) => run::run(args).await,
         Command::Up(args) => up::up(args).await,
         Command::DeploymentsApi(args) => deployments_api::deployments_api(args).await,
+        Command::Eventhorizon(args) => eventhorizon::eventhorizon(args).await,
     }
 }

@@ -95,7 +95,7 @@ pub struct RunArgs {
 }
 
 /// The client for `kubeconfig` (or inferred as kubectl would, then in-cluster).
-pub async fn client(
+pub(crate) async fn client(
     kubeconfig: Option<&PathBuf>,
     context: Option<&String>,
 ) -> anyhow::Result<Client> {

@@ -47,9 +47,7 @@ fn manifests_command_prints_what_deploy_holds() {
     );
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(
-        stderr.contains(
-            "unknown operator \"bar\"; known operators: foo, codis, healthcheckpolicy, containerimagepolicy, resourcespolicy"
-        ),
+        stderr.contains("unknown operator \"bar\"; known operators: foo, codis, network, service-detector, healthcheckpolicy, containerimagepolicy, resourcespolicy, eventhorizon"),
         "{stderr}"
     );
 }

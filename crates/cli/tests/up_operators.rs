@@ -533,3 +533,186 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
     server.wait().await?;
     Ok(())
 }
+
+/// A TCP Forward receiver that keeps every byte it is sent (the example asks for no acks).
+async fn forward_sink() -> Result<(u16, std::sync::Arc<std::sync::Mutex<Vec<u8>>>)> {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let bytes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = bytes.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let sink = sink.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            });
+        }
+    });
+    Ok((port, bytes))
+}
+
+/// `curl` a CloudEvent to `port`; returns the HTTP status. Retries while nothing listens (the
+/// router stops while `up` renews a lost lease on a loaded machine, as any client would).
+async fn curl(port: u16, args: &[&str]) -> Result<String> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let status = curl_once(port, args).await?;
+        if status != "000" || Instant::now() > deadline {
+            return Ok(status);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn curl_once(port: u16, args: &[&str]) -> Result<String> {
+    let output = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST"])
+        .args(args)
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .output()
+        .await
+        .context("running curl")?;
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_routes_cloudevents_configured_with_kubectl() -> Result<()> {
+    let Some(binary) = kubectl_binary() else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let (mut child, _) = up(dir.path()).await?;
+    let kubectl = Kubectl {
+        binary,
+        kubeconfig: dir.path().join("kubeconfig"),
+        home: dir.path().to_path_buf(),
+    };
+    // The example, on free ports, without acks.
+    let free = || -> Result<u16> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port())
+    };
+    let (ingest, metrics) = (free()?, free()?);
+    let (fluentd, received) = forward_sink().await?;
+    let example = std::fs::read_to_string(examples().join("eventhorizon.yaml"))?
+        .replace("port: 1257", &format!("port: {ingest}"))
+        .replace("port: 1258", &format!("port: {metrics}"))
+        .replace("port: 24224", &format!("port: {fluentd}"))
+        .replace("requestAck: true", "requestAck: false");
+    let path = dir.path().join("eventhorizon.yaml");
+    std::fs::write(&path, example)?;
+    kubectl
+        .run(&["apply", "-f", path.to_str().unwrap()])
+        .await?;
+    kubectl
+        .until(
+            &[
+                "get",
+                "s",
+                "eventhorizon",
+                "-n",
+                "kube-system",
+                "-o",
+                "jsonpath={.status.conditions[0].reason}",
+            ],
+            "Listening",
+        )
+        .await?;
+
+    let binary_mode = curl(
+        ingest,
+        &[
+            "-H",
+            "ce-specversion: 1.0",
+            "-H",
+            "ce-id: curl-binary",
+            "-H",
+            "ce-type: com.example.created",
+            "-H",
+            "ce-source: /demo",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            r#"{"hello":"binary"}"#,
+        ],
+    )
+    .await?;
+    if binary_mode != "202" {
+        let status = kubectl.run(&["get", "s", "-A", "-o", "yaml"]).await?;
+        let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap_or_default();
+        panic!("curl answered {binary_mode} on port {ingest}\n{status}\n{stderr}");
+    }
+    let structured = curl(ingest, &[
+        "-H", "content-type: application/cloudevents+json", "-d",
+        r#"{"specversion":"1.0","id":"curl-structured","type":"com.example.created","source":"/demo","data":{"hello":"structured"}}"#,
+    ]).await?;
+    assert_eq!(structured, "202");
+    let denied = curl(
+        ingest,
+        &[
+            "-H",
+            "ce-specversion: 1.0",
+            "-H",
+            "ce-id: curl-denied",
+            "-H",
+            "ce-type: org.other",
+            "-H",
+            "ce-source: /demo",
+        ],
+    )
+    .await?;
+    assert_eq!(denied, "400", "the example's validator refuses other types");
+
+    // Both reach the Forward receiver (and stdout): 2 events × 2 handlers delivered.
+    kubectl
+        .until(
+            &[
+                "get",
+                "s",
+                "eventhorizon",
+                "-n",
+                "kube-system",
+                "-o",
+                "jsonpath={.status.delivered}/{.status.rejected}",
+            ],
+            "4/1",
+        )
+        .await?;
+    let bytes = received.lock().unwrap().clone();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("curl-binary") && text.contains("curl-structured"),
+        "{text}"
+    );
+    assert!(
+        text.contains("eventhorizon") && text.contains("payments"),
+        "tag and labels: {text}"
+    );
+    kubectl
+        .until(
+            &[
+                "get",
+                "ceh",
+                "to-fluentd",
+                "-o",
+                "jsonpath={.status.outputResolved}",
+            ],
+            "true",
+        )
+        .await?;
+    let scraped = http_get(&format!("http://127.0.0.1:{metrics}/metrics")).await?;
+    assert!(
+        scraped.contains("events_received_total{type=\"com.example.created\"} 2"),
+        "{scraped}"
+    );
+    child.kill().await?;
+    Ok(())
+}

@@ -7,6 +7,7 @@
 //! | [`network`] | `Network` (`samplecrd.k8s.io/v1`): an IPAM handing pod addresses out of a CIDR |
 //! | [`service_detector`] | the client-go meetup's pod→service detector: annotates Pods with their Services, Services with their Pod count |
 //! | [`policy`] | `HealthCheckPolicy`, `ContainerImagePolicy`, `ResourcesPolicy` (`policy.k8s-go.openshift.org/v1alpha1`): pod policies, one operator each |
+//! | [`eventhorizon`] | the CloudEvents router (`eventhorizon.acesso.io/v1alpha1`, crate `kubeforge-eventhorizon`) |
 //!
 //! Each operator declares its CRDs (from its Rust types) and its permissions ([`rbac::Access`]);
 //! [`manifests`] turns those into what a cluster needs to run it; [`OPERATORS`] is the registry
@@ -15,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod codis;
+pub mod eventhorizon;
 pub mod events;
 pub mod foo;
 pub mod install;
@@ -96,6 +98,13 @@ pub static OPERATORS: &[Operator] = &[
         permissions: policy::permissions::<policy::ResourcesPolicy>,
         controller: policy::controller::<policy::ResourcesPolicy>,
     },
+    Operator {
+        name: eventhorizon::NAME,
+        summary: "eventhorizon: a CloudEvents router (HTTP in; Fluentd Forward, stdout, HTTP out) configured by four CRDs",
+        crds: eventhorizon::crds,
+        permissions: eventhorizon::permissions,
+        controller: eventhorizon::controller,
+    },
 ];
 
 /// A name that is not an operator's.
@@ -160,7 +169,7 @@ mod tests {
         let error = select("foo,bar").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "unknown operator \"bar\"; known operators: foo, codis, network, service-detector, healthcheckpolicy, containerimagepolicy, resourcespolicy"
+            "unknown operator \"bar\"; known operators: foo, codis, network, service-detector, healthcheckpolicy, containerimagepolicy, resourcespolicy, eventhorizon"
         );
     }
 }

@@ -130,6 +130,9 @@ pub fn objects(operator: &Operator, image: &str) -> Vec<Value> {
             },
         },
     }));
+    if operator.name == crate::eventhorizon::NAME {
+        crate::eventhorizon::extend_manifests(&mut out, NAMESPACE, &name);
+    }
     out
 }
 
