@@ -207,7 +207,7 @@ fn semantic(obj: &Value) -> Value {
 }
 
 /// Fields whose empty object is a set pointer to an empty struct, not an empty map: kept.
-const STRUCTS: [&str; 3] = ["securityContext", "emptyDir", "resources"];
+const STRUCTS: [&str; 2] = ["securityContext", "emptyDir"];
 
 /// The differences between `a` and `b` under `path`, as `-`/`+` lines.
 fn changes(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
@@ -224,9 +224,15 @@ fn changes(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
                 }
             }
         }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            for (i, (u, v)) in x.iter().zip(y).enumerate() {
-                changes(u, v, &format!("{path}[{i}]"), out);
+        (Value::Array(x), Value::Array(y)) => {
+            for i in 0..x.len().max(y.len()) {
+                let at = format!("{path}[{i}]");
+                match (x.get(i), y.get(i)) {
+                    (Some(u), Some(v)) => changes(u, v, &at, out),
+                    (Some(u), None) => out.push(format!("- {at}: {u}")),
+                    (None, Some(v)) => out.push(format!("+ {at}: {v}")),
+                    (None, None) => {}
+                }
             }
         }
         (u, v) if u != v => {
