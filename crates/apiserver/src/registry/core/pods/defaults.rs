@@ -259,7 +259,7 @@ fn default_downward_items(d: &mut Map<String, Value>) {
 /// other tag, or an image reference that does not parse).
 pub(crate) fn pull_policy(image: &str) -> &'static str {
     match image_tag(image) {
-        Some(tag) if tag == "latest" => "Always",
+        Some("latest") => "Always",
         _ => "IfNotPresent",
     }
 }
