@@ -195,12 +195,13 @@ impl Strategy for PodStrategy {
 
     /// The in-server scheduler's binding (`pods/binding`'s effect, not served over HTTP by this
     /// strategy): only `spec.nodeName` changes, and only from unset.
-    fn update_through(&self, _subresource: &str, old: &Value, new: Value) -> Value {
+    fn update_through(&self, subresource: &str, old: &Value, new: Value) -> Value {
         let mut bound = old.clone();
-        if old
-            .pointer("/spec/nodeName")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
+        if subresource == "binding"
+            && old
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
             && let Some(node) = new.pointer("/spec/nodeName")
         {
             bound["spec"]["nodeName"] = node.clone();
