@@ -880,18 +880,11 @@ async fn pod(rest: &Rest, t: &Types, kubelet: &Kubelet, ns: &str, name: &str) ->
         return Ok(());
     }
     if s(&p, "/spec/nodeName").is_empty() {
-        // The scheduler's part: bind to the simulated node.
-        let patch = json!({"spec": {"nodeName": NODE_NAME}});
-        rest.patch(
-            &t.pods,
-            Some(ns),
-            name,
-            PatchType::Merge,
-            patch.to_string().as_bytes(),
-            &opts(),
-            None,
-        )
-        .await?;
+        // The scheduler's part: bind to the simulated node (pod updates may not set nodeName).
+        let mut bound = p.clone();
+        bound["spec"]["nodeName"] = json!(NODE_NAME);
+        rest.update(&t.pods, Some(ns), name, bound, &opts(), Some("binding"))
+            .await?;
         return Ok(());
     }
     if s(&p, "/spec/nodeName") != NODE_NAME || s(&p, "/status/phase") == "Running" {
@@ -919,7 +912,7 @@ async fn pod(rest: &Rest, t: &Types, kubelet: &Kubelet, ns: &str, name: &str) ->
         "conditions": [cond("PodReadyToStartContainers"), cond("Initialized"), cond("Ready"), cond("ContainersReady"), cond("PodScheduled")],
         "hostIP": "127.0.0.1", "hostIPs": [{"ip": "127.0.0.1"}],
         "podIP": pod_ip, "podIPs": [{"ip": pod_ip}],
-        "startTime": now, "qosClass": "BestEffort",
+        "startTime": now, "qosClass": crate::registry::core::pods::qos_class(&p),
         "containerStatuses": statuses,
     });
     rest.update(&t.pods, Some(ns), name, body, &opts(), Some("status"))

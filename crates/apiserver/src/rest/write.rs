@@ -466,6 +466,8 @@ impl Rest {
         let mut causes = validate_object_meta(&new["metadata"], rt.strategy.name_rule());
         if subresource == Some("status") {
             causes.extend(rt.strategy.validate_status_update(&new, old));
+        } else if let Some(sub) = subresource {
+            causes.extend(rt.strategy.validate_update_through(sub, &new, old));
         } else {
             causes.extend(rt.strategy.validate_update(&new, old));
         }

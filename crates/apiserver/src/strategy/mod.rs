@@ -157,6 +157,17 @@ pub trait Strategy: Send + Sync + 'static {
         old.clone()
     }
 
+    /// Validation of a write through one of this resource's own subresources (see
+    /// [`Strategy::update_through`]); by default the same as [`Strategy::validate_update`].
+    fn validate_update_through(
+        &self,
+        _subresource: &str,
+        new: &Value,
+        old: &Value,
+    ) -> Vec<FieldCause> {
+        self.validate_update(new, old)
+    }
+
     /// Validation of a write through `/status`.
     fn validate_status(&self, obj: &Value) -> Vec<FieldCause> {
         self.validate(obj)

@@ -7,8 +7,7 @@ use crate::resource::ResourceType;
 use crate::table::printer::{Printer, col, n, workload_cells, workload_columns};
 use crate::table::{age, age_column, name_column, name_of};
 use k8s_openapi::api::apps::v1::Deployment;
-use serde_json::Value;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 /// `deployments` (apps/v1, `deploy`).
 pub(crate) fn resource() -> ResourceType {
@@ -18,6 +17,46 @@ pub(crate) fn resource() -> ResourceType {
         .status()
         .scale()
         .build::<Deployment>(WorkloadStrategy::deployment())
+}
+
+/// Upstream's `SetDefaults_Deployment`: one replica, the `RollingUpdate` strategy with 25%
+/// unavailable and 25% surge (each filled in when a rolling update leaves it out), 10 old
+/// ReplicaSets kept, a 600 s progress deadline.
+pub(crate) fn default_spec(spec: &mut Map<String, Value>) {
+    if spec.get("replicas").is_none_or(Value::is_null) {
+        spec.insert("replicas".into(), json!(1));
+    }
+    let strategy = spec.entry("strategy").or_insert_with(|| json!({}));
+    if let Some(strategy) = strategy.as_object_mut() {
+        if strategy
+            .get("type")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            strategy.insert("type".into(), json!("RollingUpdate"));
+        }
+        if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+            let rolling = strategy.entry("rollingUpdate").or_insert_with(|| json!({}));
+            if rolling.is_null() {
+                *rolling = json!({});
+            }
+            if let Some(rolling) = rolling.as_object_mut() {
+                for field in ["maxUnavailable", "maxSurge"] {
+                    if rolling.get(field).is_none_or(Value::is_null) {
+                        rolling.insert(field.into(), json!("25%"));
+                    }
+                }
+            }
+        }
+    }
+    for (field, value) in [
+        ("revisionHistoryLimit", 10),
+        ("progressDeadlineSeconds", 600),
+    ] {
+        if spec.get(field).is_none_or(Value::is_null) {
+            spec.insert(field.into(), json!(value));
+        }
+    }
 }
 
 /// Deployment: NAME READY UP-TO-DATE AVAILABLE AGE (CONTAINERS IMAGES SELECTOR wide).
@@ -66,6 +105,37 @@ pub(crate) const MARKERS: Markers = Markers {
 mod tests {
     use super::*;
     use crate::table::TableConvertor;
+
+    #[test]
+    fn deployment_defaults() {
+        for (name, given, defaulted) in [
+            (
+                "empty",
+                json!({}),
+                json!({"replicas": 1, "strategy": {"type": "RollingUpdate",
+                    "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+                    "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600}),
+            ),
+            (
+                "partial rolling update",
+                json!({"replicas": 0, "strategy": {"rollingUpdate": {"maxSurge": 1}}}),
+                json!({"replicas": 0, "strategy": {"type": "RollingUpdate",
+                    "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": 1}},
+                    "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600}),
+            ),
+            (
+                "recreate",
+                json!({"replicas": 3, "strategy": {"type": "Recreate"},
+                    "revisionHistoryLimit": 0, "progressDeadlineSeconds": 60}),
+                json!({"replicas": 3, "strategy": {"type": "Recreate"},
+                    "revisionHistoryLimit": 0, "progressDeadlineSeconds": 60}),
+            ),
+        ] {
+            let mut spec = given;
+            default_spec(spec.as_object_mut().expect("object"));
+            assert_eq!(spec, defaulted, "{name}");
+        }
+    }
 
     #[test]
     fn deployment_row() {

@@ -7,8 +7,7 @@ use crate::resource::ResourceType;
 use crate::table::printer::{Printer, col, n, workload_cells, workload_columns};
 use crate::table::{age, age_column, name_column, name_of};
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use serde_json::Value;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 /// `replicasets` (apps/v1, `rs`).
 pub(crate) fn resource() -> ResourceType {
@@ -18,6 +17,13 @@ pub(crate) fn resource() -> ResourceType {
         .status()
         .scale()
         .build::<ReplicaSet>(WorkloadStrategy::replica_set())
+}
+
+/// Upstream's `SetDefaults_ReplicaSet`: one replica.
+pub(crate) fn default_spec(spec: &mut Map<String, Value>) {
+    if spec.get("replicas").is_none_or(Value::is_null) {
+        spec.insert("replicas".into(), json!(1));
+    }
 }
 
 /// ReplicaSet: NAME DESIRED CURRENT READY AGE (CONTAINERS IMAGES SELECTOR wide).

@@ -3,10 +3,10 @@
 //! itself) and the selector's immutability on update, in its words.
 //!
 //! Values upstream prints with Go's `%#v` (the selector struct, the template's label map) are
-//! rendered the same way, so messages compare equal. This server does not apply the apps/v1
-//! defaults, so fields upstream defaults (replicas, restart policy, strategy) are checked only
-//! when given.
+//! rendered the same way, so messages compare equal. Objects are defaulted as upstream's
+//! apps/v1 scheme does (the workload's own fields, then its pod template) before validation.
 
+use crate::registry::core::pods::defaults::default_pod_spec;
 use crate::registry::core::pods::pod_spec_causes;
 use crate::selector::LabelSelector;
 use crate::status::{ApiError, FieldCause};
@@ -59,6 +59,26 @@ impl WorkloadStrategy<ReplicaSet> {
     }
 }
 
+impl<K> WorkloadStrategy<K> {
+    /// The apps/v1 defaults of the workload, then the pod spec defaults of its template
+    /// (upstream defaults embedded pod templates too, without the Pod-only ones).
+    fn set_defaults(&self, obj: &mut Value) {
+        let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
+            return;
+        };
+        match self.workload {
+            Workload::Deployment => super::deployments::default_spec(spec),
+            Workload::ReplicaSet => super::replicasets::default_spec(spec),
+        }
+        if let Some(template) = spec.get_mut("template").and_then(Value::as_object_mut) {
+            let pod_spec = template.entry("spec").or_insert_with(|| json!({}));
+            if let Some(pod_spec) = pod_spec.as_object_mut() {
+                default_pod_spec(pod_spec);
+            }
+        }
+    }
+}
+
 impl<K> Strategy for WorkloadStrategy<K>
 where
     K: k8s_openapi::Resource
@@ -88,6 +108,14 @@ where
 
     fn tracks_generation(&self) -> bool {
         self.typed.tracks_generation()
+    }
+
+    fn prepare_for_create(&self, obj: &mut Value) {
+        self.set_defaults(obj);
+    }
+
+    fn prepare_for_update(&self, new: &mut Value, _old: &Value) {
+        self.set_defaults(new);
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldCause> {

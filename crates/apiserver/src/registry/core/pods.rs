@@ -1,8 +1,8 @@
-//! Pods: phase `Pending` on create, the field selectors kubelets and kubectl use, the pod
-//! spec rules (`ValidatePodSpec`) shared with the pod templates of workloads, in
+//! Pods: upstream's defaulting ([`defaults`]), phase `Pending` and the QoS class ([`qos`]) on
+//! create, the field selectors kubelets and kubectl use, the pod spec rules (`ValidatePodSpec`)
+//! shared with the pod templates of workloads, what an update may change ([`update`]), all in
 //! kube-apiserver's words, and graceful deletion: a pod on a node stays, Terminating, until its
-//! kubelet removes it. Only the rules below are checked; fields this server does not default
-//! (protocols) are checked only when given.
+//! kubelet removes it. Only the rules below are checked.
 
 use crate::fieldpath::markers::Markers;
 use crate::registry::entry::entry;
@@ -16,6 +16,12 @@ use crate::validation::dns1123_label_problems;
 use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 use std::collections::HashSet;
+
+pub(crate) mod defaults;
+mod qos;
+mod update;
+
+pub use qos::qos_class;
 
 /// `pods` (core/v1, `po`).
 pub(crate) fn resource() -> ResourceType {
@@ -138,32 +144,7 @@ fn container_port_causes(container: &Value, at: &str) -> Vec<FieldCause> {
     causes
 }
 
-/// `terminationGracePeriodSeconds` when a pod leaves it unset (upstream's defaulting).
-const DEFAULT_GRACE_PERIOD: i64 = 30;
-
-/// Upstream's `SetDefaults_PodSpec` for the scalar fields (applied as every pod is decoded, so
-/// field selectors such as `spec.restartPolicy=Always` or `spec.schedulerName=default-scheduler`
-/// find pods that left them out, and graceful deletion finds the 30 s period).
-fn default_spec(obj: &mut Value) {
-    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for (field, value) in [
-        ("dnsPolicy", json!("ClusterFirst")),
-        ("restartPolicy", json!("Always")),
-        ("terminationGracePeriodSeconds", json!(DEFAULT_GRACE_PERIOD)),
-        ("securityContext", json!({})),
-        ("schedulerName", json!("default-scheduler")),
-        ("enableServiceLinks", json!(true)),
-    ] {
-        match spec.get(field) {
-            Some(v) if !v.is_null() && v.as_str() != Some("") => {}
-            _ => {
-                spec.insert(field.into(), value);
-            }
-        }
-    }
-}
+use defaults::DEFAULT_GRACE_PERIOD;
 
 /// The Pod strategy.
 pub struct PodStrategy {
@@ -194,13 +175,47 @@ impl PodStrategy {
 impl Strategy for PodStrategy {
     typed_basics!(typed, decode);
 
+    /// Defaulting, then upstream's `PrepareForCreate`: the status starts `Pending` with the
+    /// pod's QoS class.
     fn prepare_for_create(&self, obj: &mut Value) {
-        default_spec(obj);
-        obj["status"] = json!({"phase": "Pending", "qosClass": "BestEffort"});
+        defaults::default_pod(obj);
+        obj["status"] = json!({"phase": "Pending", "qosClass": qos_class(obj)});
     }
 
     fn prepare_for_update(&self, new: &mut Value, _old: &Value) {
-        default_spec(new);
+        defaults::default_pod(new);
+    }
+
+    /// The pod spec rules, then what an update may change (`ValidatePodUpdate`).
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldCause> {
+        let mut causes = self.validate(new);
+        causes.extend(update::pod_update_causes(new, old));
+        causes
+    }
+
+    /// The in-server scheduler's binding (`pods/binding`'s effect, not served over HTTP by this
+    /// strategy): only `spec.nodeName` changes, and only from unset.
+    fn update_through(&self, subresource: &str, old: &Value, new: Value) -> Value {
+        let mut bound = old.clone();
+        if subresource == "binding"
+            && old
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            && let Some(node) = new.pointer("/spec/nodeName")
+        {
+            bound["spec"]["nodeName"] = node.clone();
+        }
+        bound
+    }
+
+    fn validate_update_through(
+        &self,
+        _subresource: &str,
+        new: &Value,
+        _old: &Value,
+    ) -> Vec<FieldCause> {
+        self.validate(new)
     }
 
     /// As upstream's Pod storage (`ReturnDeletedObject: true`).
