@@ -2,8 +2,10 @@
 //! controllers over the store's change stream: garbage collection of ownerReferences and the
 //! namespace lifecycle, and (optionally) simulated workloads. (The CRD controller lives with the CRD code in `crd::controller`.)
 
+pub mod cronjobs;
 mod events;
 pub mod gc;
+pub mod jobs;
 pub mod namespace;
 mod owned;
 pub mod workloads;

@@ -15,6 +15,7 @@ pub mod apiextensions {
 pub mod apps;
 pub(crate) mod authentication;
 pub(crate) mod authorization;
+pub mod batch;
 pub mod coordination {
     //! coordination.k8s.io/v1.
     pub(crate) mod leases;
@@ -43,6 +44,8 @@ pub fn builtin_resources() -> Vec<ResourceType> {
         core::nodes::resource(),
         apps::deployments::resource(),
         apps::replicasets::resource(),
+        batch::jobs::resource(),
+        batch::cronjobs::resource(),
         coordination::leases::resource(),
         events_k8s_io::events::resource(),
         rbac::roles::resource(),
