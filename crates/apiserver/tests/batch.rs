@@ -7,7 +7,7 @@
 mod kube_support;
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use kube_support::{api_err, eventually, namespace};
@@ -240,6 +240,20 @@ async fn failing_pods_exhaust_the_backoff_limit_or_hit_a_failure_policy() {
     // backoffLimit 2: the third failure fails the Job, no fourth pod is made.
     assert_eq!(failed.status.as_ref().and_then(|s| s.failed), Some(3));
     assert_eq!(pods_of(&client, "fail", "flaky").await.len(), 3);
+    let events: Api<Event> = Api::namespaced(client.clone(), "fail");
+    eventually("the job controller's Warning", || async {
+        let lp = ListParams::default().fields("involvedObject.name=flaky");
+        let list = events.list(&lp).await.ok()?;
+        list.items
+            .iter()
+            .any(|e| {
+                e.type_.as_deref() == Some("Warning")
+                    && e.reason.as_deref() == Some("BackoffLimitExceeded")
+                    && e.message.as_deref() == Some("Job has reached the specified backoff limit")
+            })
+            .then_some(())
+    })
+    .await;
 
     // A FailJob rule fails the Job at the first matching exit code.
     api.create(

@@ -17,6 +17,7 @@
 
 use super::events::EventRecorder;
 use super::owned::{Key, OwnedIndex, controller_uid};
+use super::{key_of, str_at as s, write_options};
 use crate::registry::batch::jobs::has_condition;
 use crate::registry::batch::schedule::{Schedule, time_zone};
 use crate::resource::ResourceType;
@@ -71,21 +72,7 @@ struct Types {
 }
 
 fn opts() -> WriteOptions {
-    WriteOptions {
-        field_manager: MANAGER.into(),
-        ..WriteOptions::default()
-    }
-}
-
-fn s<'a>(v: &'a Value, p: &str) -> &'a str {
-    v.pointer(p).and_then(Value::as_str).unwrap_or("")
-}
-
-fn key_of(v: &Value) -> Key {
-    (
-        s(v, "/metadata/namespace").to_string(),
-        s(v, "/metadata/name").to_string(),
-    )
+    write_options(MANAGER)
 }
 
 /// A timestamp as Kubernetes writes it (RFC 3339, seconds, UTC).

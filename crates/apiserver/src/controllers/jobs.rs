@@ -28,7 +28,8 @@
 use super::events::EventRecorder;
 use super::owned::{Key, OwnedIndex, controller_uid};
 use super::workloads::NODE_NAME;
-use crate::registry::batch::jobs::has_condition;
+use super::{deleting, key_of, str_at as s, write_options};
+use crate::registry::batch::jobs::{conditions_hold, has_condition};
 use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, ListOptions, Rest, WriteOptions};
 use crate::storage::{EventType, StoreError};
@@ -55,30 +56,11 @@ struct Types {
 }
 
 fn opts() -> WriteOptions {
-    WriteOptions {
-        field_manager: MANAGER.into(),
-        ..WriteOptions::default()
-    }
-}
-
-fn s<'a>(v: &'a Value, p: &str) -> &'a str {
-    v.pointer(p).and_then(Value::as_str).unwrap_or("")
+    write_options(MANAGER)
 }
 
 fn int(v: &Value, p: &str) -> Option<i64> {
     v.pointer(p).and_then(Value::as_i64)
-}
-
-fn deleting(v: &Value) -> bool {
-    v.pointer("/metadata/deletionTimestamp")
-        .is_some_and(|t| !t.is_null())
-}
-
-fn key_of(v: &Value) -> Key {
-    (
-        s(v, "/metadata/namespace").to_string(),
-        s(v, "/metadata/name").to_string(),
-    )
 }
 
 fn timestamp(v: &Value, p: &str) -> Option<jiff::Timestamp> {
@@ -201,13 +183,6 @@ fn condition(type_: &str, status: bool, reason: &str, message: &str, now: &str) 
         "lastTransitionTime": now, "reason": reason, "message": message})
 }
 
-/// Whether `conditions` hold `type_` with status True.
-fn condition_true(conditions: &[Value], type_: &str) -> bool {
-    conditions
-        .iter()
-        .any(|c| s(c, "/type") == type_ && s(c, "/status") == "True")
-}
-
 /// Sets `cond` in `conditions` unless one of its type already has its status (then it is kept,
 /// with its transition time).
 fn set_condition(conditions: &mut Vec<Value>, cond: Value) {
@@ -251,10 +226,7 @@ fn pod_index(p: &Value) -> Option<i64> {
 fn ready(p: &Value) -> bool {
     p.pointer("/status/conditions")
         .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| s(c, "/type") == "Ready" && s(c, "/status") == "True")
-        })
+        .is_some_and(|cs| conditions_hold(cs, "Ready"))
 }
 
 /// What a `podFailurePolicy` rule does with a failed pod: the first matching rule's action and
@@ -613,7 +585,7 @@ impl Ctx<'_> {
                 ),
             );
         }
-        let finishing = condition_true(&conditions, "FailureTarget") || success;
+        let finishing = conditions_hold(&conditions, "FailureTarget") || success;
         let mut active_count = active.len() as i64;
         if finishing || suspended {
             for p in &active {
@@ -679,18 +651,21 @@ impl Ctx<'_> {
             .iter()
             .find(|c| s(c, "/type") == "FailureTarget" && s(c, "/status") == "True")
             .map(|c| (s(c, "/reason").to_string(), s(c, "/message").to_string()));
+        let mut failed_now = None;
         if let Some((reason, message)) = &target
             && remaining == 0
+            && !conditions_hold(&conditions, "Failed")
         {
             set_condition(
                 &mut conditions,
                 condition("Failed", true, reason, message, &now),
             );
+            failed_now = target.clone();
         }
         let complete = target.is_none()
-            && (success || condition_true(&conditions, "SuccessCriteriaMet"))
+            && (success || conditions_hold(&conditions, "SuccessCriteriaMet"))
             && remaining == 0
-            && !condition_true(&conditions, "Complete");
+            && !conditions_hold(&conditions, "Complete");
         if complete {
             set_condition(
                 &mut conditions,
@@ -753,6 +728,11 @@ impl Ctx<'_> {
                 .rest
                 .update(&t.jobs, Some(ns), name, body, &opts(), Some("status"))
                 .await?;
+            if let Some((reason, message)) = failed_now {
+                let kind = ("batch/v1", "Job");
+                let events = &self.t.events;
+                events.warning(self.rest, &updated.object, kind, &reason, message);
+            }
             if complete {
                 self.t.events.normal(
                     self.rest,

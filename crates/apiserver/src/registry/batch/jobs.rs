@@ -591,14 +591,18 @@ fn update_causes(new: &Value, old: &Value) -> Vec<FieldCause> {
     causes
 }
 
+/// Whether `conditions` hold `type_` with status True.
+pub(crate) fn conditions_hold(conditions: &[Value], type_: &str) -> bool {
+    conditions
+        .iter()
+        .any(|c| s(c, "/type") == type_ && s(c, "/status") == "True")
+}
+
 /// Whether Job `o` has condition `type_` with status True.
 pub(crate) fn has_condition(o: &Value, type_: &str) -> bool {
     o.pointer("/status/conditions")
         .and_then(Value::as_array)
-        .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| s(c, "/type") == type_ && s(c, "/status") == "True")
-        })
+        .is_some_and(|cs| conditions_hold(cs, type_))
 }
 
 /// The STATUS cell: upstream's `printJob` precedence.
