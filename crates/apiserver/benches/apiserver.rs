@@ -9,7 +9,7 @@
 //! Scenarios: `start`, `create`, `paced`, `list`, `watch`, `restart`, `memory`, and the
 //! whole-cluster ones: `apply` (server-side apply against a plain update), `gc` (one owner with
 //! 10,000 dependents), `namespace` (deleting a namespace of 10,000 objects), `rollout` (a simulated
-//! Deployment of 1,000 replicas becoming available). When more than one
+//! Deployment of 1,000 replicas becoming available), `jobs` (1,000 simulated Jobs to Complete). When more than one
 //! runs, each runs in its own child process (the bench binary re-executed), so that memory freed by
 //! one scenario cannot hide or inflate the next one's figures. Every figure is measured several
 //! times and reported as the median with the smallest and largest run beside it.
@@ -73,6 +73,7 @@ const SCENARIOS: &[(&str, &str)] = &[
         "rollout",
         "simulated Deployment of 1,000 replicas to available",
     ),
+    ("jobs", "1,000 simulated Jobs created → all Complete"),
 ];
 
 /// Environment variable naming the file children append their result rows to.
@@ -1165,6 +1166,7 @@ fn run_scenario(name: &str) -> Res<()> {
                     "gc" => cluster::scenario_gc().await,
                     "namespace" => cluster::scenario_namespace().await,
                     "rollout" => cluster::scenario_rollout().await,
+                    "jobs" => cluster::scenario_jobs().await,
                     other => Err(format!("unknown scenario {other:?}").into()),
                 }
             })?

@@ -42,6 +42,7 @@ pub struct ApiServerBuilder {
     bookmark_interval: Duration,
     simulate_workloads: bool,
     pod_termination_delay: Duration,
+    cron_clock: crate::controllers::cronjobs::Clock,
     requests: RequestLimits,
     connections: ConnectionLimits,
 }
@@ -55,6 +56,7 @@ impl Default for ApiServerBuilder {
             bookmark_interval: Duration::from_secs(60),
             simulate_workloads: false,
             pod_termination_delay: crate::controllers::workloads::TERMINATION_DELAY,
+            cron_clock: crate::controllers::cronjobs::Clock::system(),
             requests: RequestLimits::default(),
             connections: ConnectionLimits::default(),
         }
@@ -116,7 +118,8 @@ impl ApiServerBuilder {
     }
 
     /// Simulates a node and the workload controllers (kwok-style): Deployments get ReplicaSets,
-    /// ReplicaSets get Pods, Pods become Running and Ready (default off).
+    /// ReplicaSets get Pods, Pods become Running and Ready; Jobs get Pods that run to their end,
+    /// CronJobs get Jobs on schedule (default off).
     pub fn simulate_workloads(mut self, on: bool) -> Self {
         self.simulate_workloads = on;
         self
@@ -126,6 +129,14 @@ impl ApiServerBuilder {
     /// removes the pod (default 1 s; never the pod's grace period, which only bounds it).
     pub fn pod_termination_delay(mut self, delay: Duration) -> Self {
         self.pod_termination_delay = delay;
+        self
+    }
+
+    /// The clock the simulated cronjob controller schedules by (default the system's); keep a
+    /// clone and [`advance`](crate::controllers::cronjobs::Clock::advance) it to make a
+    /// schedule come due without waiting.
+    pub fn cron_clock(mut self, clock: crate::controllers::cronjobs::Clock) -> Self {
+        self.cron_clock = clock;
         self
     }
 
@@ -189,6 +200,11 @@ impl ApiServerBuilder {
             controllers.push(tokio::spawn(crate::controllers::workloads::run(
                 rest.clone(),
                 self.pod_termination_delay,
+            )));
+            controllers.push(tokio::spawn(crate::controllers::jobs::run(rest.clone())));
+            controllers.push(tokio::spawn(crate::controllers::cronjobs::run(
+                rest.clone(),
+                self.cron_clock.clone(),
             )));
         }
 

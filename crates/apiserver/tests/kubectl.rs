@@ -59,6 +59,10 @@
 //!   ConfigMap, a Deployment and a custom resource with their Events, including a kube-rs
 //!   `Recorder`'s and the simulated deployment controller's).
 //!
+//! - `batch` (`kubectl/batch.rs`): `create job`, `wait --for=condition=complete job/x`, `get jobs`
+//!   (and `-o wide`) columns, `create cronjob`, `get cronjobs` columns and defaults, `create job
+//!   --from=cronjob/x`, a Job refused with upstream's restartPolicy message.
+//!
 //! The first group's assertions on human-readable output only look at the header's first column
 //! and the NAME column (or the `kind/name` prefix); `columns`, `watch` and `describe` compare
 //! every column, so they fail if the server's Tables were missing or wrong.
@@ -68,12 +72,15 @@
 
 #[path = "kubectl/auth.rs"]
 mod auth;
+#[path = "kubectl/batch.rs"]
+mod batch;
 #[path = "kubectl/cluster.rs"]
 mod cluster;
 mod kubectl_support;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use auth::auth;
+use batch::batch;
 use cluster::{
     cascade, columns, csa_to_ssa, describe, diff, edit, rollout_history, server_side_apply,
     workloads,
@@ -165,6 +172,7 @@ async fn suite(version: &str) {
             cascade,
             describe,
             auth,
+            batch,
         ]
     );
     eprintln!(

@@ -356,3 +356,82 @@ pub(super) async fn scenario_rollout() -> Res<Report> {
     server.shutdown().await;
     Ok(report)
 }
+
+/// 1,000 Jobs (one pod each, running the simulated 100 ms) created in-process at once, timed
+/// until every one is Complete: the job controller's and the simulated kubelet's throughput.
+pub(super) async fn scenario_jobs() -> Res<Report> {
+    let mut report = Report::new("jobs");
+    let runs = scale(3, 1);
+    let count = scale(1_000, 100);
+    let server = ApiServer::builder()
+        .in_memory()
+        .simulate_workloads(true)
+        .start()
+        .await?;
+    let client = new_client(server.url())?;
+    let rest = server.rest().clone();
+    let jobs = rest
+        .catalog
+        .snapshot()
+        .find("batch", "v1", "jobs")
+        .ok_or("jobs are not served")?;
+    let mut times = Vec::new();
+    for run in 0..runs {
+        let ns = format!("jobs-{run}");
+        create_namespace(&client, &ns).await?;
+        let started = Instant::now();
+        let creates = (0..count).map(|i| {
+            let (rest, jobs, ns) = (rest.clone(), jobs.clone(), ns.clone());
+            async move {
+                let job = json!({"apiVersion": "batch/v1", "kind": "Job",
+                    "metadata": {"name": format!("job-{i}"), "namespace": ns},
+                    "spec": {"template": {
+                        "metadata": {"annotations": {"kubeforge.dev/simulate-duration": "100ms"}},
+                        "spec": {"restartPolicy": "Never",
+                            "containers": [{"name": "c", "image": "busybox"}]}}}});
+                rest.create(&jobs, Some(&ns), job, &WriteOptions::default())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        });
+        for result in futures::future::join_all(creates).await {
+            result?;
+        }
+        let elapsed = until(
+            started,
+            Duration::from_secs(600),
+            "every job to complete",
+            || async {
+                let list = rest
+                    .list(
+                        &jobs,
+                        Some(&ns),
+                        &kubeforge_apiserver::rest::ListOptions::default(),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let complete = list
+                    .items
+                    .iter()
+                    .filter(|o| {
+                        o.value()
+                            .pointer("/status/completionTime")
+                            .is_some_and(|t| !t.is_null())
+                    })
+                    .count();
+                Ok(complete == count)
+            },
+        )
+        .await?;
+        times.push(elapsed);
+    }
+    report.add(
+        format!("{} Jobs created → all Complete", thousands(count as u64)),
+        Unit::Ms,
+        &times,
+        Target::None,
+    );
+    server.shutdown().await;
+    Ok(report)
+}

@@ -64,7 +64,31 @@ impl EventRecorder {
         &self,
         rest: &Rest,
         object: &Value,
+        kind: (&str, &str),
+        reason: &str,
+        message: String,
+    ) {
+        self.record(rest, object, kind, "Normal", reason, message);
+    }
+
+    /// Records a `Warning` event, as [`EventRecorder::normal`] records a `Normal` one.
+    pub(crate) fn warning(
+        &self,
+        rest: &Rest,
+        object: &Value,
+        kind: (&str, &str),
+        reason: &str,
+        message: String,
+    ) {
+        self.record(rest, object, kind, "Warning", reason, message);
+    }
+
+    fn record(
+        &self,
+        rest: &Rest,
+        object: &Value,
         (api_version, kind): (&str, &str),
+        type_: &str,
         reason: &str,
         message: String,
     ) {
@@ -97,7 +121,7 @@ impl EventRecorder {
             },
             "reason": reason,
             "message": message,
-            "type": "Normal",
+            "type": type_,
             "source": {"component": self.component},
             "reportingComponent": self.component,
             "reportingInstance": "kubeforge",

@@ -3,17 +3,47 @@
 //! namespace lifecycle, Endpoints and EndpointSlices of Services, and (optionally) simulated
 //! workloads. (The CRD controller lives with the CRD code in `crd::controller`.)
 
+pub mod cronjobs;
 pub mod endpoints;
 mod events;
 pub mod gc;
+pub mod jobs;
 pub mod namespace;
 mod owned;
 pub mod workloads;
 
 use crate::resource::ResourceType;
-use crate::rest::Rest;
+use crate::rest::{Rest, WriteOptions};
+use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+
+/// The string at `pointer` in `v` ("" when absent or not a string).
+pub(crate) fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Whether `v` is marked for deletion.
+pub(crate) fn deleting(v: &Value) -> bool {
+    v.pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
+}
+
+/// The namespace and name of `v`.
+pub(crate) fn key_of(v: &Value) -> owned::Key {
+    (
+        str_at(v, "/metadata/namespace").to_string(),
+        str_at(v, "/metadata/name").to_string(),
+    )
+}
+
+/// The options of a controller's writes, as field manager `manager`.
+pub(crate) fn write_options(manager: &str) -> WriteOptions {
+    WriteOptions {
+        field_manager: manager.into(),
+        ..WriteOptions::default()
+    }
+}
 
 /// One served version of every resource (each storage key once).
 pub(crate) fn all_types(rest: &Rest) -> Vec<Arc<ResourceType>> {
@@ -55,19 +85,4 @@ pub(crate) fn type_of_key(rest: &Rest, storage_key: &str) -> Option<Arc<Resource
         .iter()
         .find(|t| &*t.storage_key == storage_key)
         .cloned()
-}
-
-/// The string at JSON pointer `p`, or "".
-pub(crate) fn str_at<'a>(v: &'a serde_json::Value, p: &str) -> &'a str {
-    v.pointer(p)
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("")
-}
-
-/// Write options of a controller whose field manager is `manager`.
-pub(crate) fn write_options(manager: &str) -> crate::rest::WriteOptions {
-    crate::rest::WriteOptions {
-        field_manager: manager.into(),
-        ..crate::rest::WriteOptions::default()
-    }
 }

@@ -887,7 +887,10 @@ async fn pod(rest: &Rest, t: &Types, kubelet: &Kubelet, ns: &str, name: &str) ->
             .await?;
         return Ok(());
     }
-    if s(&p, "/spec/nodeName") != NODE_NAME || s(&p, "/status/phase") == "Running" {
+    // Running, or ended (a Job's pods end: `jobs.rs`): nothing to start.
+    if s(&p, "/spec/nodeName") != NODE_NAME
+        || matches!(s(&p, "/status/phase"), "Running" | "Succeeded" | "Failed")
+    {
         return Ok(());
     }
     let now = crate::rest::now();

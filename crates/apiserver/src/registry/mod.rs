@@ -16,6 +16,7 @@ pub(crate) mod admissionregistration;
 pub mod apps;
 pub(crate) mod authentication;
 pub(crate) mod authorization;
+pub mod batch;
 pub mod coordination {
     //! coordination.k8s.io/v1.
     pub(crate) mod leases;
@@ -85,6 +86,8 @@ pub fn builtin_resources() -> Vec<ResourceType> {
         admissionregistration::validatingadmissionpolicybindings::resource(),
         flowcontrol::flowschemas::resource(),
         flowcontrol::prioritylevelconfigurations::resource(),
+        batch::jobs::resource(),
+        batch::cronjobs::resource(),
         coordination::leases::resource(),
         events_k8s_io::events::resource(),
         rbac::roles::resource(),

@@ -90,6 +90,16 @@ pub struct Kubectl {
 }
 
 impl Kubectl {
+    /// The minor version of the binary (`kubectl.1.32` → 32); 0 when its name has none.
+    pub fn minor(&self) -> u32 {
+        self.binary
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.rsplit('.').next())
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// kubectl `binary` talking to `server`.
     pub fn new(binary: PathBuf, server: &ApiServer) -> Result<Self> {
         let home = tempfile::tempdir()?;
