@@ -55,8 +55,19 @@ pub async fn deliver(core: &Core, queued: Queued) {
     futures::future::join_all(deliveries).await;
 }
 
+/// The live output that now serves `route` (its handler still routes to an output of that
+/// name), when the one it had was retired by a reload.
+fn replacement(core: &Core, route: &Route) -> Option<Arc<crate::output::Output>> {
+    core.routes()
+        .routes
+        .iter()
+        .find(|r| r.handler == route.handler && r.output_name == route.output_name)
+        .and_then(|r| r.output.clone())
+        .filter(|o| !o.is_retired())
+}
+
 async fn deliver_route(core: &Core, route: &Route, queued: &Queued) {
-    let Some(output) = &route.output else {
+    let Some(mut output) = route.output.clone() else {
         core.metrics
             .failure(&route.handler, &route.output_name, "output_missing");
         return;
@@ -69,9 +80,16 @@ async fn deliver_route(core: &Core, route: &Route, queued: &Queued) {
     let mut attempt = 1;
     loop {
         if output.is_retired() {
-            core.metrics
-                .failure(&route.handler, &route.output_name, "output_deleted");
-            return;
+            // A changed output is retired and replaced: the event moves over to the
+            // replacement (same handler, same output name); only a deleted one fails it.
+            match replacement(core, route) {
+                Some(current) => output = current,
+                None => {
+                    core.metrics
+                        .failure(&route.handler, &route.output_name, "output_deleted");
+                    return;
+                }
+            }
         }
         match output.send(&event, record.clone(), SystemTime::now()).await {
             Ok(()) => {
