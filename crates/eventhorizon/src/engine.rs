@@ -164,6 +164,9 @@ pub struct Engine {
     core: Arc<Core>,
     listeners: tokio::sync::Mutex<Listeners>,
     outputs: Mutex<BTreeMap<String, Arc<Output>>>,
+    /// Outputs changed or deleted by [`Engine::sync_outputs`], retired by the next
+    /// [`Engine::apply`] once the routes that replace them are in place.
+    retiring: Mutex<Vec<Arc<Output>>>,
     dispatcher: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -205,6 +208,7 @@ impl Engine {
             core,
             listeners: tokio::sync::Mutex::new(Listeners::default()),
             outputs: Mutex::new(BTreeMap::new()),
+            retiring: Mutex::new(Vec::new()),
             dispatcher: Mutex::new(Some(dispatcher)),
         })
     }
@@ -215,8 +219,9 @@ impl Engine {
     }
 
     /// Makes the outputs match `specs` (by name): unchanged ones are kept, changed and deleted
-    /// ones retired (their in-flight events end on the old one). Returns each output or why its
-    /// spec is invalid.
+    /// ones are retired by the next [`apply`](Self::apply), after the routes that replace them
+    /// are in place (an event in flight on a changed output then moves to its replacement; one
+    /// on a deleted output fails). Returns each output or why its spec is invalid.
     pub fn sync_outputs(
         &self,
         specs: &[(String, CloudEventOutputSpec)],
@@ -224,13 +229,12 @@ impl Engine {
         let mut outputs = self.outputs.lock().unwrap_or_else(PoisonError::into_inner);
         let mut result = BTreeMap::new();
         let mut keep = BTreeMap::new();
+        let mut retiring = Vec::new();
         for (name, spec) in specs {
             let built = match outputs.remove(name) {
                 Some(existing) if &existing.spec == spec => Ok(existing),
                 existing => {
-                    if let Some(old) = existing {
-                        old.retire();
-                    }
+                    retiring.extend(existing);
                     Output::new(name, spec, &self.core.options.stdout)
                 }
             };
@@ -239,9 +243,11 @@ impl Engine {
             }
             result.insert(name.clone(), built);
         }
-        for (_, gone) in std::mem::replace(&mut *outputs, keep) {
-            gone.retire();
-        }
+        retiring.extend(std::mem::replace(&mut *outputs, keep).into_values());
+        self.retiring
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(retiring);
         result
     }
 
@@ -265,6 +271,11 @@ impl Engine {
             .routes
             .write()
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(routes);
+        for old in
+            std::mem::take(&mut *self.retiring.lock().unwrap_or_else(PoisonError::into_inner))
+        {
+            old.retire();
+        }
         if let Some(s) = &settings {
             self.core.backlog.set_capacity(s.backlog);
         }

@@ -264,6 +264,7 @@ async fn a_missing_output_fails_the_route_and_a_deleted_one_stops_its_retries() 
     let delivering = tokio::spawn(async move { deliver(&core, queued()).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
     engine.sync_outputs(&[]);
+    apply(&engine, vec![], (1000, 50, 50)).await;
     tokio::time::timeout(Duration::from_secs(5), delivering)
         .await
         .unwrap()

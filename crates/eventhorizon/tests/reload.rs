@@ -374,13 +374,30 @@ async fn resources_configure_the_router_live() {
     poster.await.unwrap();
     let accepted = accepted.lock().unwrap().clone();
     assert!(accepted.len() > 20, "events flowed: {}", accepted.len());
-    eventually("every acknowledged event delivered", || {
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    loop {
         let mut got: BTreeSet<String> = ids(&receiver).into_iter().collect();
         got.extend(ids(&unix_receiver));
-        let missing = accepted.difference(&got).count();
-        async move { (missing == 0).then_some(()) }
-    })
-    .await;
+        let missing: Vec<&String> = accepted.difference(&got).collect();
+        if missing.is_empty() {
+            break;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let to = SocketAddr::from(([127, 0, 0, 1], metrics_port));
+            let metrics = request(to, "GET", "/metrics", &[], "")
+                .await
+                .map(|a| a.body);
+            panic!(
+                "{} of {} acknowledged events not delivered (e.g. {:?}; tcp got {}, unix got {}); metrics: {metrics:?}",
+                missing.len(),
+                accepted.len(),
+                &missing[..missing.len().min(10)],
+                ids(&receiver).len(),
+                ids(&unix_receiver).len(),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // Statuses.
     create::<CloudEventHandler>(

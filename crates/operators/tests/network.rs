@@ -348,7 +348,18 @@ async fn pods_get_addresses_and_release_them() -> anyhow::Result<()> {
     create_pods(&client, ["later".to_string()], "example-network").await;
     assert_eq!(address_of(&client, "later").await?, kept);
 
-    // An address set by hand that another pod holds is replaced.
+    // An address set by hand that an older pod holds is replaced. Creation times have a
+    // resolution of one second (ties go by name), so the copycat is made in a later second.
+    let late_created = pods(&client)
+        .get("late")
+        .await?
+        .metadata
+        .creation_timestamp
+        .expect("a creation timestamp")
+        .0;
+    while k8s_openapi::jiff::Timestamp::now().as_second() <= late_created.as_second() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     pods(&client)
         .create(&pp, &{
             let mut p = pod("copycat", Some("example-network"));

@@ -362,7 +362,8 @@ async fn label_and_selector_changes_and_deletions_touch_only_what_changes() {
     assert_eq!(
         detector.settled_writes().await,
         settled + 3,
-        "the Pod and the two counts"
+        "the Pod and the two counts: {:?}",
+        detector.writes.lock().unwrap()
     );
 
     // A selector change (web selects app=db now): the Pods of the old and new selector, and the

@@ -8,7 +8,8 @@
 //!   set by hand) needs a new one.
 //! - A claim (an address promised to a pod, written to the Network before the pod) is kept while
 //!   its pod still needs that address and nobody holds it; every other claim is dropped.
-//! - New addresses are never held, claimed, blocked or given twice in one plan.
+//! - New addresses are never held, claimed, blocked or given twice in one plan, and never one that
+//!   a pod outside the network still carries (a pod that left keeps its address until released).
 
 use super::pool::Pool;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -101,6 +102,14 @@ pub fn plan(
     }
     plan.pending = needing.len();
     let mut reserved: BTreeSet<u128> = plan.holders.keys().copied().collect();
+    // A pod that left this network (or names another) keeps its address until it is taken back:
+    // handing that address out meanwhile would have two pods hold it.
+    reserved.extend(
+        pods.iter()
+            .filter(|p| p.network.as_deref() != Some(network))
+            .filter_map(|p| p.ip.as_deref()?.parse().ok())
+            .filter_map(|address| pool.cidr().offset(address)),
+    );
     let needing_names: HashSet<&str> = needing.iter().map(|p| p.name.as_str()).collect();
     for (pod, ip) in claims {
         if !needing_names.contains(pod.as_str()) {
@@ -235,6 +244,24 @@ mod tests {
                 ("c".into(), "10.0.0.4".into())
             ]),
             "a's claim is done, gone's is dropped and its address reused"
+        );
+    }
+
+    #[test]
+    fn an_address_a_leaver_still_carries_is_not_handed_out() {
+        let pods = [
+            pod("left", None, Some("10.0.0.2"), "1"),
+            pod("elsewhere", Some("other"), Some("10.0.0.4"), "2"),
+            pod("new", Some("net"), None, "3"),
+        ];
+        let p = plan("net", &pool(), &pods, &BTreeMap::new(), true, 10);
+        assert_eq!(
+            p.claims,
+            BTreeMap::from([("new".into(), "10.0.0.5".into())])
+        );
+        assert_eq!(
+            p.releases.iter().map(|p| &p.name).collect::<Vec<_>>(),
+            ["left"]
         );
     }
 

@@ -266,21 +266,24 @@ async fn reconcile_service(
     name: &str,
 ) -> Result<Action, ReconcileError> {
     let key = key_for(Some(namespace), name);
-    let forget = |ctx: &DetectorContext| {
+    // A Service that selects Pods is no orphan; one that is gone is not written to either (its
+    // write in flight, if any, is forgotten with it). A count written a moment ago stays in
+    // flight: forgetting it would write the same count again before the cache shows it.
+    let not_orphan = |ctx: &DetectorContext| {
         let mut tally = ctx.tally();
         tally.orphans.remove(&key);
-        tally.in_flight.remove(&format!("Service/{key}"));
         ctx.metrics
             .services_without_pods
             .set(tally.orphans.len() as i64);
     };
     let Some(service) = ctx.services.get_by_key(&key) else {
-        forget(ctx);
+        not_orphan(ctx);
+        ctx.tally().in_flight.remove(&format!("Service/{key}"));
         return Ok(Action::await_change());
     };
     let Some(selector) = selector(&service) else {
         // No selector (any more): no count to show, nothing to warn about.
-        forget(ctx);
+        not_orphan(ctx);
         annotate(ctx, service.as_ref(), SELECTED_PODS_ANNOTATION, None).await?;
         return Ok(Action::await_change());
     };
@@ -293,7 +296,7 @@ async fn reconcile_service(
     )
     .await?;
     if count > 0 {
-        forget(ctx);
+        not_orphan(ctx);
         return Ok(Action::await_change());
     }
     let now = Instant::now();
