@@ -2,6 +2,8 @@
 //!
 //! - Message mode: `[tag, time, record]`, or `[tag, time, record, option]`.
 //! - Forward mode: `[tag, [[time, record], ...], option]`.
+//! - PackedForward mode: `[tag, bin, option]`, the `bin` being the entries `[time, record]`
+//!   encoded one after another (a receiver can store or pass them on without decoding them).
 //! - `time` is an integer of seconds, or an `EventTime`: ext type 0 with 32-bit big-endian
 //!   seconds then 32-bit big-endian nanoseconds (fixext 8).
 //! - `option` is a map: `size` (entries in a Forward message), `chunk` (an id the server echoes
@@ -118,26 +120,47 @@ pub fn new_chunk_id() -> String {
     base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes())
 }
 
-/// Encodes `entries` for `tag`: Message mode for one entry, Forward mode for more; with
+/// How a batch of more than one entry goes on the wire (one entry is always a Message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Batch {
+    /// Forward mode: the entries as a msgpack array.
+    Forward,
+    /// PackedForward mode: the entries as one binary (what the output sends: the receiver
+    /// does not have to decode the entries to store or forward them).
+    #[default]
+    PackedForward,
+}
+
+/// Encodes `entries` for `tag`: Message mode for one entry, `batch` mode for more; with
 /// `chunk`, the server is asked to acknowledge it.
-pub fn encode(tag: &str, entries: &[Entry], chunk: Option<&str>) -> Result<Vec<u8>, String> {
+pub fn encode(
+    tag: &str,
+    entries: &[Entry],
+    chunk: Option<&str>,
+    batch: Batch,
+) -> Result<Vec<u8>, String> {
+    let failed = |e: rmp_serde::encode::Error| format!("encoding a forward message: {e}");
     let mut out = Vec::with_capacity(64 + entries.len() * 256);
     let mut ser = rmp_serde::Serializer::new(&mut out);
-    let result = match entries {
+    let options = |many: &[Entry]| Options {
+        size: Some(many.len()),
+        chunk,
+    };
+    match entries {
         [] => return Ok(Vec::new()),
         [one] if chunk.is_none() => (tag, &one.time, &one.record).serialize(&mut ser),
         [one] => (tag, &one.time, &one.record, Options { size: None, chunk }).serialize(&mut ser),
-        many => (
-            tag,
-            Entries(many),
-            Options {
-                size: Some(many.len()),
-                chunk,
-            },
-        )
-            .serialize(&mut ser),
-    };
-    result.map_err(|e| format!("encoding a forward message: {e}"))?;
+        many if batch == Batch::Forward => (tag, Entries(many), options(many)).serialize(&mut ser),
+        many => {
+            let mut packed = Vec::with_capacity(many.len() * 256);
+            let mut inner = rmp_serde::Serializer::new(&mut packed);
+            for entry in many {
+                EntryRef(entry).serialize(&mut inner).map_err(failed)?;
+            }
+            (tag, serde_bytes::Bytes::new(&packed), options(many)).serialize(&mut ser)
+        }
+    }
+    .map_err(failed)?;
     Ok(out)
 }
 

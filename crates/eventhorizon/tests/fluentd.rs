@@ -5,7 +5,7 @@ mod common;
 
 use cloudevents::EventBuilder;
 use common::receiver::{Behavior, Receiver};
-use kubeforge_eventhorizon::forward::{self, Entry, EventTime};
+use kubeforge_eventhorizon::forward::{self, Batch, Entry, EventTime};
 use kubeforge_eventhorizon::output::Output;
 use kubeforge_eventhorizon::types::{CloudEventOutputSpec, FluentdSpec, Network, OutputType};
 use serde_json::json;
@@ -61,6 +61,7 @@ fn golden_bytes_of_one_event() {
         "eventhorizon",
         std::slice::from_ref(&entry),
         Some("Y2h1bmsx"),
+        Batch::PackedForward,
     )
     .unwrap();
     let mut want = vec![0x94]; // fixarray of 4: [tag, time, record, option]
@@ -81,10 +82,33 @@ fn golden_bytes_of_one_event() {
         time: EventTime::Seconds(1_700_000_000),
         ..entry
     };
-    let bytes = forward::encode("t", &[plain], None).unwrap();
+    let bytes = forward::encode("t", std::slice::from_ref(&plain), None, Batch::Forward).unwrap();
     let mut want = vec![0x93, 0xa1, b't', 0xce];
     want.extend_from_slice(&1_700_000_000u32.to_be_bytes());
     want.extend_from_slice(&[0x81, 0xa2, b'i', b'd', 0xa1, b'1']);
+    assert_eq!(bytes, want);
+
+    // Two entries, each `[time, record]`: fixarray 2, uint32 time, {"id": "1"}.
+    let mut entry_bytes = vec![0x92, 0xce];
+    entry_bytes.extend_from_slice(&1_700_000_000u32.to_be_bytes());
+    entry_bytes.extend_from_slice(&[0x81, 0xa2, b'i', b'd', 0xa1, b'1']);
+    let two = [plain.clone(), plain];
+    let size_two = [0x81, 0xa4, b's', b'i', b'z', b'e', 0x02]; // {"size": 2}
+
+    // Forward mode: [tag, [entry, entry], option].
+    let bytes = forward::encode("t", &two, None, Batch::Forward).unwrap();
+    let mut want = vec![0x93, 0xa1, b't', 0x92];
+    want.extend_from_slice(&entry_bytes);
+    want.extend_from_slice(&entry_bytes);
+    want.extend_from_slice(&size_two);
+    assert_eq!(bytes, want);
+
+    // PackedForward mode: [tag, bin 8 of the two entries, option].
+    let bytes = forward::encode("t", &two, None, Batch::PackedForward).unwrap();
+    let mut want = vec![0x93, 0xa1, b't', 0xc4, (entry_bytes.len() * 2) as u8];
+    want.extend_from_slice(&entry_bytes);
+    want.extend_from_slice(&entry_bytes);
+    want.extend_from_slice(&size_two);
     assert_eq!(bytes, want);
 }
 
@@ -119,7 +143,7 @@ async fn message_mode_with_ack_over_tcp() {
 }
 
 #[tokio::test]
-async fn concurrent_posts_go_out_in_forward_mode() {
+async fn concurrent_posts_go_out_in_packed_forward_mode() {
     let (receiver, port) = Receiver::tcp(Behavior::Slow(Duration::from_millis(30))).await;
     let output = Output::new(
         "fluentd",
@@ -138,7 +162,7 @@ async fn concurrent_posts_go_out_in_forward_mode() {
     }
     let messages = receiver.messages();
     assert_eq!(ids(&receiver).len(), 50, "every event once");
-    let forward: Vec<_> = messages.iter().filter(|m| m.mode == "forward").collect();
+    let forward: Vec<_> = messages.iter().filter(|m| m.mode == "packed").collect();
     assert!(!forward.is_empty(), "batched while the receiver was slow");
     for m in forward {
         let option = m.option.as_ref().unwrap().as_map().unwrap();

@@ -1,5 +1,5 @@
 //! The Fluentd Forward client: one connection per output, owned by a writer task that batches
-//! what is waiting (Message mode for one event, Forward mode for more), asks for an ack per
+//! what is waiting (Message mode for one event, PackedForward mode for more), asks for an ack per
 //! chunk when `requestAck`, and on any failure closes the connection and retries the same
 //! chunk with `retryWait * 1.5^(i-1)` backoff (capped at `maxRetryWait`) up to `maxRetry`
 //! times, as fluent-logger-golang does.
@@ -267,7 +267,12 @@ async fn writer(config: Config, mut posts: mpsc::Receiver<Post>, health: Arc<Hea
         }
         let entries: Vec<Entry> = batch.iter().map(|p| p.entry.clone()).collect();
         let chunk = config.request_ack.then(forward::new_chunk_id);
-        let result = match forward::encode(&config.tag, &entries, chunk.as_deref()) {
+        let result = match forward::encode(
+            &config.tag,
+            &entries,
+            chunk.as_deref(),
+            forward::Batch::PackedForward,
+        ) {
             Err(e) => Err(e),
             Ok(message) => {
                 let mut attempt = 1;
