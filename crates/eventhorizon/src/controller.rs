@@ -363,21 +363,26 @@ fn singularity_status(
         }
     }
     let [received, delivered, dropped, failed, rejected] = counters;
+    // The HTTP address, or with the NATS transport the server and subject read.
+    let listening = match settings {
+        Some(Ok(s)) if s.nats.is_some() => applied.subscribed.clone(),
+        _ => applied.ingest.map(|a| a.to_string()),
+    };
     let (ok, reason, message) = match settings {
         Some(Err(e)) => (false, "Unsupported", e.clone()),
         _ if !applied.errors.is_empty() => (false, "BindFailed", applied.errors.join("; ")),
-        _ if applied.ingest.is_none() => (false, "NotListening", "ingest is stopped".to_string()),
+        _ if listening.is_none() => (false, "NotListening", "ingest is stopped".to_string()),
         _ => (
             true,
             "Listening",
             format!(
                 "receiving CloudEvents on {}",
-                applied.ingest.map(|a| a.to_string()).unwrap_or_default()
+                listening.clone().unwrap_or_default()
             ),
         ),
     };
     SingularityStatus {
-        listening: applied.ingest.map(|a| a.to_string()),
+        listening,
         metrics: applied.metrics.map(|a| a.to_string()),
         received,
         delivered,

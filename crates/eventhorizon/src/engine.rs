@@ -6,6 +6,7 @@
 use crate::backlog::Backlog;
 use crate::delivery;
 use crate::metrics::Metrics;
+use crate::nats::{NatsSettings, Subscription};
 use crate::output::{Output, StdoutWriter};
 use crate::routes::Routes;
 use crate::settings::{Retry, Settings};
@@ -137,13 +138,19 @@ impl Listener {
 struct Listeners {
     ingest: Option<Listener>,
     metrics: Option<Listener>,
+    nats: Option<Subscription>,
 }
+
+/// The `path` of an ingest listener that serves health only (the NATS transport's).
+const HEALTH_ONLY: &str = "health";
 
 /// What applying a configuration did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
-    /// Where ingest listens.
+    /// Where the HTTP listener is (ingest, or only health with the NATS transport).
     pub ingest: Option<SocketAddr>,
+    /// The NATS subscription ingest reads, as `server subject`, with the NATS transport.
+    pub subscribed: Option<String>,
     /// Where metrics are served.
     pub metrics: Option<SocketAddr>,
     /// Binding failures (the previous listener, if any, keeps serving).
@@ -285,7 +292,10 @@ impl Engine {
             .write()
             .unwrap_or_else(PoisonError::into_inner) = settings.clone();
         let mut applied = Applied::default();
-        let wanted_ingest = settings.as_ref().map(|s| (s.port, String::new()));
+        let wanted_ingest = settings.as_ref().map(|s| {
+            let path = if s.nats.is_some() { HEALTH_ONLY } else { "" };
+            (s.port, path.to_string())
+        });
         let wanted_metrics = settings.as_ref().and_then(|s| s.metrics.clone());
         let bind = self.core.options.bind;
         let core = self.core.clone();
@@ -295,7 +305,13 @@ impl Engine {
             bind,
             &mut applied,
             "ingest",
-            |_| crate::ingest::router(core.clone()),
+            |path| crate::ingest::router(core.clone(), path != HEALTH_ONLY),
+        )
+        .await;
+        self.reconcile_subscription(
+            &mut listeners.nats,
+            settings.as_ref().and_then(|s| s.nats.clone()),
+            &mut applied,
         )
         .await;
         let core = self.core.clone();
@@ -309,6 +325,10 @@ impl Engine {
         )
         .await;
         applied.ingest = listeners.ingest.as_ref().map(|l| l.addr);
+        applied.subscribed = listeners
+            .nats
+            .as_ref()
+            .map(|n| format!("{} {}", n.settings.server, n.settings.subject));
         applied.metrics = listeners.metrics.as_ref().map(|l| l.addr);
         applied
     }
@@ -357,6 +377,34 @@ impl Engine {
         }
     }
 
+    /// Makes the NATS subscription match `wanted`: a changed one subscribes anew before the
+    /// old one stops; one that cannot connect is reported and the old one keeps reading.
+    async fn reconcile_subscription(
+        &self,
+        slot: &mut Option<Subscription>,
+        wanted: Option<NatsSettings>,
+        applied: &mut Applied,
+    ) {
+        let Some(wanted) = wanted else {
+            if let Some(old) = slot.take() {
+                tracing::info!(subject = %old.settings.subject, "NATS ingest stopped");
+                old.stop().await;
+            }
+            return;
+        };
+        if slot.as_ref().is_some_and(|s| s.settings == wanted) {
+            return;
+        }
+        match Subscription::start(self.core.clone(), wanted).await {
+            Ok(subscription) => {
+                if let Some(old) = slot.replace(subscription) {
+                    old.stop().await;
+                }
+            }
+            Err(e) => applied.errors.push(e),
+        }
+    }
+
     /// Where ingest listens now.
     pub async fn ingest_addr(&self) -> Option<SocketAddr> {
         self.listeners.lock().await.ingest.as_ref().map(|l| l.addr)
@@ -369,6 +417,9 @@ impl Engine {
         self.core.accepting.store(false, Ordering::Release);
         if let Some(l) = listeners.ingest.take() {
             l.stop().await;
+        }
+        if let Some(n) = listeners.nats.take() {
+            n.stop().await;
         }
         self.core.backlog.close();
         let dispatcher = self

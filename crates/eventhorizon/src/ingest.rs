@@ -19,10 +19,15 @@ use tokio::time::Instant;
 /// The batched content type.
 pub const BATCH_CONTENT_TYPE: &str = "application/cloudevents-batch+json";
 
-/// The ingest routes: `POST /`, `GET /healthz`, `GET /readyz`.
-pub fn router(core: Arc<Core>) -> Router {
-    Router::new()
-        .route("/", post(ingest))
+/// The ingest routes: `POST /` (when `accept` — the HTTP transport), `GET /healthz`,
+/// `GET /readyz`.
+pub fn router(core: Arc<Core>, accept: bool) -> Router {
+    let router = if accept {
+        Router::new().route("/", post(ingest))
+    } else {
+        Router::new()
+    };
+    router
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .with_state(core)
@@ -34,17 +39,6 @@ async fn ready(State(core): State<Arc<Core>>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
     }
-}
-
-fn reject(core: &Core, status: StatusCode, reason: &str, n: u64, message: String) -> Response {
-    core.metrics.refused(reason, n);
-    let mut response = (status, message + "\n").into_response();
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
-    response
 }
 
 /// Attributes the binding accepts but the spec forbids empty.
@@ -60,7 +54,9 @@ fn check(event: &Event) -> Result<(), String> {
     Ok(())
 }
 
-fn parse(headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<Event>, String> {
+/// The events of a message in the HTTP binding's terms (headers and body): batched, binary or
+/// structured mode.
+pub fn parse(headers: &HeaderMap, body: Vec<u8>) -> Result<Vec<Event>, String> {
     let batched = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -94,47 +90,87 @@ async fn ingest(State(core): State<Arc<Core>>, headers: HeaderMap, body: Body) -
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return reject(
+        return refuse(
             &core,
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
             1,
             format!("request body over {limit} bytes"),
-        );
+        )
+        .respond();
     }
     let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes().to_vec(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return reject(
+            return refuse(
                 &core,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
                 1,
                 format!("request body over {limit} bytes"),
-            );
+            )
+            .respond();
         }
         Err(e) => {
-            return reject(
+            return refuse(
                 &core,
                 StatusCode::BAD_REQUEST,
                 "unreadable",
                 1,
                 format!("reading the body: {e}"),
-            );
+            )
+            .respond();
         }
     };
     let events = match parse(&headers, body) {
         Ok(events) => events,
         Err(message) => {
-            return reject(
+            return refuse(
                 &core,
                 StatusCode::BAD_REQUEST,
                 "invalid",
                 1,
                 format!("invalid CloudEvent: {message}"),
-            );
+            )
+            .respond();
         }
     };
+    match admit(&core, events) {
+        Ok(()) if core.use_status_code_ok() => StatusCode::OK.into_response(),
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Err(refusal) => refusal.respond(),
+    }
+}
+
+/// Why events were not accepted: the HTTP status that says so, and the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The status (400, 413 or 503).
+    pub status: StatusCode,
+    /// The message for the sender.
+    pub message: String,
+}
+
+impl Refusal {
+    fn respond(self) -> Response {
+        let mut response = (self.status, self.message + "\n").into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+fn refuse(core: &Core, status: StatusCode, reason: &str, n: u64, message: String) -> Refusal {
+    core.metrics.refused(reason, n);
+    Refusal { status, message }
+}
+
+/// Checks `events` against the validators (when the Singularity asks for validation) and queues
+/// them all or none; the refusal is counted. Every transport accepts events through here.
+pub fn admit(core: &Core, events: Vec<Event>) -> Result<(), Refusal> {
     let n = events.len() as u64;
     if core.validation() {
         let routes = core.routes();
@@ -145,13 +181,13 @@ async fn ingest(State(core): State<Arc<Core>>, headers: HeaderMap, body: Body) -
                 } else {
                     String::new()
                 };
-                return reject(
-                    &core,
+                return Err(refuse(
+                    core,
                     StatusCode::BAD_REQUEST,
                     "denied",
                     n,
                     format!("{at}{denied}"),
-                );
+                ));
             }
         }
     }
@@ -167,25 +203,21 @@ async fn ingest(State(core): State<Arc<Core>>, headers: HeaderMap, body: Body) -
                 core.metrics.accepted(ty);
             }
             core.metrics.queue_depth.set(core.backlog.depth() as i64);
-            if core.use_status_code_ok() {
-                StatusCode::OK.into_response()
-            } else {
-                StatusCode::ACCEPTED.into_response()
-            }
+            Ok(())
         }
-        Err(refused @ Refused::Full { .. }) => reject(
-            &core,
+        Err(refused @ Refused::Full { .. }) => Err(refuse(
+            core,
             StatusCode::SERVICE_UNAVAILABLE,
             "backlog_full",
             n,
             refused.to_string(),
-        ),
-        Err(Refused::Closed) => reject(
-            &core,
+        )),
+        Err(Refused::Closed) => Err(refuse(
+            core,
             StatusCode::SERVICE_UNAVAILABLE,
             "shutting_down",
             n,
             "shutting down".into(),
-        ),
+        )),
     }
 }

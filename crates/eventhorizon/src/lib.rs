@@ -27,6 +27,7 @@ pub mod engine;
 pub mod forward;
 pub mod ingest;
 pub mod metrics;
+pub mod nats;
 pub mod output;
 pub mod routes;
 pub mod settings;

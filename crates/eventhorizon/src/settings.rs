@@ -1,6 +1,7 @@
 //! A Singularity's spec resolved into what the router runs with: the original's defaults for
 //! values `<= 0`, Go duration strings parsed, and the retry backoff.
 
+use crate::nats::NatsSettings;
 use crate::types::{
     DEFAULT_BACKLOG, DEFAULT_MAX_RETRY, DEFAULT_MAX_RETRY_WAIT, DEFAULT_METRICS_PATH,
     DEFAULT_METRICS_PORT, DEFAULT_PORT, DEFAULT_RETRY_WAIT, SingularitySpec, TransportName,
@@ -32,8 +33,11 @@ impl Retry {
 /// What the router runs with for its Singularity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// Port of the HTTP ingest (0: any free port; only the engine's callers use 0).
+    /// Port of the HTTP ingest (0: any free port; only the engine's callers use 0). With the
+    /// NATS transport it serves only `/healthz` and `/readyz`.
     pub port: u16,
+    /// The NATS transport's server and subject (`None`: HTTP ingest).
+    pub nats: Option<NatsSettings>,
     /// Answer 200 instead of 202.
     pub use_status_code_ok: bool,
     /// Enforce validators at ingest.
@@ -52,11 +56,20 @@ pub fn positive_or(value: i64, default: i64) -> i64 {
 }
 
 impl Settings {
-    /// The settings of `spec`, or why it cannot run (the NATS transport is not built in).
+    /// The settings of `spec`, or why it cannot run.
     pub fn from_spec(spec: &SingularitySpec) -> Result<Settings, String> {
-        if spec.transport.name == TransportName::Nats {
-            return Err("the nats transport is not supported by this build; use http".into());
-        }
+        let nats = match (&spec.transport.name, &spec.transport.nats) {
+            (TransportName::Http, _) => None,
+            (TransportName::Nats, Some(n)) if !n.server.is_empty() && !n.subject.is_empty() => {
+                Some(NatsSettings {
+                    server: n.server.clone(),
+                    subject: n.subject.clone(),
+                })
+            }
+            (TransportName::Nats, _) => {
+                return Err("transport nats needs nats.server and nats.subject".into());
+            }
+        };
         let port = |p: i32, default: i32| -> Result<u16, String> {
             u16::try_from(if p <= 0 { default } else { p })
                 .map_err(|_| format!("port {p} is out of range"))
@@ -74,6 +87,7 @@ impl Settings {
         let max_attempts = positive_or(spec.max_retry, DEFAULT_MAX_RETRY).min(u32::MAX as i64);
         Ok(Settings {
             port: port(spec.transport.http.port, DEFAULT_PORT)?,
+            nats,
             use_status_code_ok: spec.transport.http.use_status_code_ok,
             validation: spec.validation,
             metrics,

@@ -63,7 +63,7 @@ pub enum TransportName {
     /// CloudEvents over HTTP.
     #[default]
     Http,
-    /// CloudEvents over NATS (accepted in the schema, reported unsupported in the status).
+    /// CloudEvents over NATS (`nats.server`, `nats.subject`; see `nats.rs`).
     Nats,
 }
 
