@@ -1,6 +1,7 @@
 //! Throughput and latency of the router: 1 KiB CloudEvents posted by 64 HTTP clients, delivered
 //! to a Forward receiver that acks every chunk; then p99 ingest-to-delivery latency at a fixed
-//! 5,000 events/s; and, in the same run, a plain axum server answering 202 as the ceiling.
+//! 5,000 events/s; in the same run, a plain axum server answering 202 as the ceiling; and the
+//! memory the router holds with a full backlog (a receiver that never acks).
 //!
 //! `cargo bench -p kubeforge-eventhorizon --bench eventhorizon`
 
@@ -65,6 +66,10 @@ async fn hammer(addr: SocketAddr) -> f64 {
 }
 
 async fn router(receiver_port: u16) -> (Arc<Engine>, SocketAddr) {
+    router_with_backlog(receiver_port, 65536).await
+}
+
+async fn router_with_backlog(receiver_port: u16, backlog: usize) -> (Arc<Engine>, SocketAddr) {
     let engine = Engine::start(EngineOptions {
         bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
         ..EngineOptions::default()
@@ -77,7 +82,7 @@ async fn router(receiver_port: u16) -> (Arc<Engine>, SocketAddr) {
         .unwrap(),
     )]);
     let mut settings =
-        Settings::from_spec(&serde_json::from_value(json!({"backlog": 65536})).unwrap()).unwrap();
+        Settings::from_spec(&serde_json::from_value(json!({"backlog": backlog})).unwrap()).unwrap();
     settings.port = 0;
     settings.metrics = None;
     let routes = Routes {
@@ -173,5 +178,47 @@ fn main() {
         );
         engine.shutdown().await;
         engine2.shutdown().await;
+
+        // Memory with a full backlog: a receiver that never acks, the default backlog (8192),
+        // 1 KiB events posted until the router answers 503.
+        let (_stuck, stuck_port) = Receiver::tcp(Behavior::NeverAck).await;
+        let before = rss_kib();
+        let (engine3, addr3) = router_with_backlog(stuck_port, 8192).await;
+        let mut accepted = 0u64;
+        for i in 0.. {
+            let request = hyper::Request::post(format!("http://{addr3}/"))
+                .header("ce-specversion", "1.0")
+                .header("ce-id", format!("full-{i}"))
+                .header("ce-type", "bench")
+                .header("ce-source", "/bench")
+                .header("content-type", "application/json")
+                .body(Full::new(body.clone()))
+                .unwrap();
+            match client.request(request).await {
+                Ok(r) if r.status().is_success() => accepted += 1,
+                Ok(r) if r.status() == hyper::StatusCode::SERVICE_UNAVAILABLE => break,
+                _ => {}
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after = rss_kib();
+        let held = engine3.core().backlog.depth();
+        println!(
+            "full backlog: {accepted} events accepted before 503 ({held} queued, the rest in delivery); resident memory {before} KiB -> {after} KiB (+{} KiB, {:.2} KiB per accepted event)",
+            after.saturating_sub(before),
+            after.saturating_sub(before) as f64 / accepted.max(1) as f64
+        );
     });
+}
+
+/// This process's resident set, from /proc.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
