@@ -5,13 +5,16 @@
 //! the pod (a named port by the container port of that name). Services without a selector are
 //! left to their users, as upstream does. Objects are written only when what they list changes.
 //!
-//! A Service change reconciles that Service; a Pod change reconciles the Services of its
-//! namespace. After a relist (start, or a history gap) every Service is reconciled.
+//! A Service change reconciles that Service; a Pod change that matters to endpoints (labels,
+//! address, phase, readiness, ports, deletion) reconciles the Services whose selector matches
+//! the Pod before or after it (found in the controller's own map of selectors, so a namespace
+//! of many Services costs no listing). After a relist (start, or a history gap) every Service is
+//! reconciled.
 
 use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, ListOptions, Rest, WriteOptions};
 use crate::selector::LabelSelector;
-use crate::storage::StoreError;
+use crate::storage::{EventType, StoreError};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -48,15 +51,66 @@ use super::str_at as s;
 
 type Key = (String, String);
 
+/// The selectors of the Services that have one, by namespace and name: which Services a Pod
+/// change concerns is found here, without listing Services.
+#[derive(Default)]
+struct Selectors(BTreeMap<Key, Map<String, Value>>);
+
+impl Selectors {
+    fn set(&mut self, svc: &Value) {
+        let key = key_of(svc);
+        match svc.pointer("/spec/selector").and_then(Value::as_object) {
+            Some(map) if !map.is_empty() => {
+                self.0.insert(key, map.clone());
+            }
+            _ => {
+                self.0.remove(&key);
+            }
+        }
+    }
+
+    /// The Services of `ns` whose selector matches `labels`.
+    fn selecting<'a>(
+        &'a self,
+        ns: &'a str,
+        labels: &'a Map<String, Value>,
+    ) -> impl Iterator<Item = &'a Key> + 'a {
+        self.0
+            .range((ns.to_string(), String::new())..)
+            .take_while(move |((n, _), _)| n == ns)
+            .filter(move |(_, selector)| selector.iter().all(|(k, v)| labels.get(k) == Some(v)))
+            .map(|(key, _)| key)
+    }
+}
+
+/// What of a Pod its Services' endpoints depend on (a change elsewhere, such as an annotation,
+/// concerns no Service).
+fn endpoint_view(pod: &Value) -> Value {
+    json!([
+        pod.pointer("/metadata/labels"),
+        pod.pointer("/status/podIP"),
+        pod.pointer("/status/phase"),
+        pod_ready(pod),
+        pod.pointer("/spec/containers"),
+        pod.pointer("/spec/nodeName"),
+        pod.pointer("/spec/hostname"),
+        pod.pointer("/spec/subdomain"),
+        pod.pointer("/metadata/deletionTimestamp"),
+    ])
+}
+
 /// Runs until the store closes.
 pub async fn run(rest: Rest) {
     let Some(t) = types(&rest) else { return };
+    let empty = Map::new();
     loop {
         let from = rest.store.resource_version();
         let mut dirty = BTreeSet::new();
+        let mut selectors = Selectors::default();
         if let Ok(list) = rest.list(&t.services, None, &ListOptions::default()).await {
             for o in list.items {
                 let v = o.value();
+                selectors.set(&v);
                 dirty.insert(key_of(&v));
             }
         }
@@ -72,20 +126,30 @@ pub async fn run(rest: Rest) {
                 Err(_) => return,
             };
             let mut dirty = BTreeSet::new();
-            let mut namespaces = BTreeSet::new();
             for e in events {
                 if e.key.resource == t.services.storage_key {
+                    let v = e.object.value();
+                    if e.event_type == EventType::Deleted {
+                        selectors.0.remove(&key_of(&v));
+                    } else {
+                        selectors.set(&v);
+                    }
                     dirty.insert((e.key.namespace.clone(), e.key.name.clone()));
                 } else if e.key.resource == t.pods.storage_key {
-                    namespaces.insert(e.key.namespace.clone());
-                }
-            }
-            for ns in namespaces {
-                if let Ok(list) = rest
-                    .list(&t.services, Some(&ns), &ListOptions::default())
-                    .await
-                {
-                    dirty.extend(list.items.iter().map(|o| key_of(&o.value())));
+                    let now = e.object.value();
+                    let before = e.prev.as_ref().map(|p| p.value());
+                    let deleted = e.event_type == EventType::Deleted;
+                    if !deleted && before.as_ref().map(endpoint_view) == Some(endpoint_view(&now)) {
+                        continue;
+                    }
+                    // The Services that select it now, or selected it before.
+                    for pod in std::iter::once(&now).chain(before.as_ref()) {
+                        let labels = pod
+                            .pointer("/metadata/labels")
+                            .and_then(Value::as_object)
+                            .unwrap_or(&empty);
+                        dirty.extend(selectors.selecting(&e.key.namespace, labels).cloned());
+                    }
                 }
             }
             reconcile_all(&rest, &t, dirty).await;
