@@ -195,6 +195,7 @@ impl ApiServerBuilder {
             tokio::spawn(crate::controllers::gc::run(rest.clone())),
             tokio::spawn(crate::controllers::namespace::run(rest.clone())),
             tokio::spawn(crate::controllers::endpoints::run(rest.clone())),
+            tokio::spawn(crate::controllers::serviceaccounts::run(rest.clone())),
         ];
         if self.simulate_workloads {
             controllers.push(tokio::spawn(crate::controllers::workloads::run(
@@ -218,6 +219,10 @@ impl ApiServerBuilder {
             addr: self.listen,
             source,
         })?;
+        controllers.push(tokio::spawn(crate::controllers::kubernetes_service::run(
+            rest.clone(),
+            addr,
+        )));
         let state = Arc::new(AppState {
             rest: rest.clone(),
             server_address: addr.to_string(),

@@ -1,6 +1,7 @@
 //! What kube-controller-manager does in a real cluster, running inside the server as small
 //! controllers over the store's change stream: garbage collection of ownerReferences and the
-//! namespace lifecycle, Endpoints and EndpointSlices of Services, and (optionally) simulated
+//! namespace lifecycle, Endpoints and EndpointSlices of Services, the `default` ServiceAccount
+//! of every namespace, kube-apiserver's own `kubernetes` Service, and (optionally) simulated
 //! workloads. (The CRD controller lives with the CRD code in `crd::controller`.)
 
 pub mod cronjobs;
@@ -8,8 +9,10 @@ pub mod endpoints;
 mod events;
 pub mod gc;
 pub mod jobs;
+pub mod kubernetes_service;
 pub mod namespace;
 mod owned;
+pub mod serviceaccounts;
 pub mod workloads;
 
 use crate::resource::ResourceType;

@@ -1,0 +1,105 @@
+//! The serviceaccounts controller (kube-controller-manager's, simulated): every namespace that
+//! is not terminating has a ServiceAccount `default`, created with the namespace and created
+//! again when it is deleted, as upstream does. Pods that name no ServiceAccount run as it on a
+//! real cluster, and `kubectl create token default` needs it.
+
+use crate::resource::ResourceType;
+use crate::rest::{ListOptions, Rest};
+use crate::storage::StoreError;
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// The ServiceAccount every namespace has.
+pub const DEFAULT_SERVICE_ACCOUNT: &str = "default";
+/// The field manager of what this controller writes.
+const MANAGER: &str = "service-account-controller";
+
+struct Types {
+    namespaces: Arc<ResourceType>,
+    accounts: Arc<ResourceType>,
+}
+
+fn types(rest: &Rest) -> Option<Types> {
+    let r = rest.catalog.snapshot();
+    Some(Types {
+        namespaces: r.find("", "v1", "namespaces")?,
+        accounts: r.find("", "v1", "serviceaccounts")?,
+    })
+}
+
+/// Runs until the store closes.
+pub async fn run(rest: Rest) {
+    let Some(t) = types(&rest) else { return };
+    loop {
+        let from = rest.store.resource_version();
+        let mut dirty = BTreeSet::new();
+        if let Ok(list) = rest
+            .list(&t.namespaces, None, &ListOptions::default())
+            .await
+        {
+            dirty.extend(
+                list.items
+                    .iter()
+                    .map(|o| super::str_at(&o.value(), "/metadata/name").to_string()),
+            );
+        }
+        let mut cursor = match rest.store.watch(None, from) {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        ensure_all(&rest, &t, dirty).await;
+        loop {
+            let events = match cursor.next().await {
+                Ok(e) => e,
+                Err(StoreError::TooOld { .. }) => break,
+                Err(_) => return,
+            };
+            let mut dirty = BTreeSet::new();
+            for e in events {
+                if e.key.resource == t.namespaces.storage_key {
+                    dirty.insert(e.key.name.clone());
+                } else if e.key.resource == t.accounts.storage_key
+                    && e.key.name == DEFAULT_SERVICE_ACCOUNT
+                {
+                    dirty.insert(e.key.namespace.clone());
+                }
+            }
+            ensure_all(&rest, &t, dirty).await;
+        }
+    }
+}
+
+async fn ensure_all(rest: &Rest, t: &Types, namespaces: BTreeSet<String>) {
+    for ns in namespaces {
+        if let Err(e) = ensure(rest, t, &ns).await {
+            tracing::debug!(namespace = ns, error = %e, "creating the default ServiceAccount");
+        }
+    }
+}
+
+/// Creates `default` in `ns` when the namespace is live and has none.
+async fn ensure(rest: &Rest, t: &Types, ns: &str) -> Result<(), crate::status::ApiError> {
+    let Ok(namespace) = rest.get_value(&t.namespaces, None, ns) else {
+        return Ok(());
+    };
+    if super::deleting(&namespace) {
+        return Ok(());
+    }
+    if rest
+        .get_value(&t.accounts, Some(ns), DEFAULT_SERVICE_ACCOUNT)
+        .is_ok()
+    {
+        return Ok(());
+    }
+    let body = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": DEFAULT_SERVICE_ACCOUNT, "namespace": ns}});
+    match rest
+        .create(&t.accounts, Some(ns), body, &super::write_options(MANAGER))
+        .await
+    {
+        // Created meanwhile, or the namespace started terminating.
+        Err(e) if e.code == 409 || e.code == 403 => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
