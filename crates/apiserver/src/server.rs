@@ -219,6 +219,7 @@ impl ApiServerBuilder {
             addr: self.listen,
             source,
         })?;
+        crate::controllers::kubernetes_service::ensure(&rest, addr).await;
         controllers.push(tokio::spawn(crate::controllers::kubernetes_service::run(
             rest.clone(),
             addr,
@@ -310,6 +311,7 @@ async fn bootstrap(rest: &Rest) -> Result<(), StartError> {
             Err(e) => return Err(StartError::Bootstrap(e.to_string())),
         }
     }
+    crate::controllers::serviceaccounts::ensure_defaults(rest, SYSTEM_NAMESPACES).await;
     Ok(())
 }
 

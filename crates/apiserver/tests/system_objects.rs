@@ -85,16 +85,7 @@ async fn the_kubernetes_service_points_at_the_server_and_comes_back() {
     );
     assert_eq!(slice["endpoints"][0]["addresses"], json!(["127.0.0.1"]));
 
-    // Deleted, it comes back; its endpoints changed by hand are put back.
-    let (code, body) = raw(
-        &client,
-        "DELETE",
-        &format!("{DEFAULT}/services/kubernetes"),
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(code, 200, "{body}");
+    // Endpoints changed by hand are put back.
     let (_, mut changed) = raw(
         &client,
         "GET",
@@ -113,7 +104,30 @@ async fn the_kubernetes_service_points_at_the_server_and_comes_back() {
     )
     .await;
     assert_eq!(code, 200, "{body}");
-    eventually("the Service back and the Endpoints repaired", || async {
+    eventually("the Endpoints repaired", || async {
+        let (_, ep) = raw(
+            &client,
+            "GET",
+            &format!("{DEFAULT}/endpoints/kubernetes"),
+            None,
+            None,
+        )
+        .await;
+        (ep["subsets"][0]["addresses"][0]["ip"] == "127.0.0.1").then_some(())
+    })
+    .await;
+
+    // Deleted, the Service comes back, with its Endpoints.
+    let (code, body) = raw(
+        &client,
+        "DELETE",
+        &format!("{DEFAULT}/services/kubernetes"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    eventually("the Service back", || async {
         let (code, svc) = raw(
             &client,
             "GET",

@@ -76,6 +76,15 @@ fn slice(ip: &str, port: u16) -> Value {
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}]})
 }
 
+/// Writes the Service, Endpoints and EndpointSlice once, for a server listening on `addr` (the
+/// server's start does this before it returns, so that a started server is settled).
+pub(crate) async fn ensure(rest: &Rest, addr: SocketAddr) {
+    if let Some(t) = types(rest) {
+        let (ip, port) = advertised(addr);
+        reconcile(rest, &t, &ip, port).await;
+    }
+}
+
 /// Runs until the store closes, for a server listening on `addr`.
 pub async fn run(rest: Rest, addr: SocketAddr) {
     let Some(t) = types(&rest) else { return };
@@ -118,14 +127,14 @@ async fn reconcile(rest: &Rest, t: &Types, ip: &str, port: u16) {
         ),
     ];
     for (rt, body, fields) in wanted {
-        if let Err(e) = ensure(rest, rt, body, fields).await {
+        if let Err(e) = ensure_object(rest, rt, body, fields).await {
             tracing::debug!(resource = %rt.plural, error = %e, "writing the kubernetes Service");
         }
     }
 }
 
 /// Creates `body`, or puts back the `fields` (JSON pointers) of it that differ.
-async fn ensure(
+async fn ensure_object(
     rest: &Rest,
     rt: &Arc<ResourceType>,
     body: Value,

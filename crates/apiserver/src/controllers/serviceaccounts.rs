@@ -70,6 +70,14 @@ pub async fn run(rest: Rest) {
     }
 }
 
+/// Creates the `default` ServiceAccount of each of `namespaces` that lacks one (the server's
+/// start does this for its own namespaces, so that a started server is settled).
+pub(crate) async fn ensure_defaults(rest: &Rest, namespaces: &[&str]) {
+    if let Some(t) = types(rest) {
+        ensure_all(rest, &t, namespaces.iter().map(|n| n.to_string()).collect()).await;
+    }
+}
+
 async fn ensure_all(rest: &Rest, t: &Types, namespaces: BTreeSet<String>) {
     for ns in namespaces {
         if let Err(e) = ensure(rest, t, &ns).await {
