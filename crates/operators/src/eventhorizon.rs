@@ -39,8 +39,9 @@ pub fn permissions() -> Vec<Access> {
 
 /// The router's controller and data plane for the Singularity `$EVENTHORIZON_NAME` (default
 /// `kube-system/eventhorizon`), listening on `$EVENTHORIZON_BIND` (default `0.0.0.0`). The data
-/// plane runs while the manager leads: when it stops its controllers (shutdown, or a lost lease)
-/// ingest stops and the queue drains within the engine's bound; leading again resumes it.
+/// plane runs while the manager leads: when it stops its controllers (a lost lease) ingest stops
+/// and the queue drains within the engine's bound, and leading again resumes it; when the process
+/// stops, [`Operators::run`](crate::runner::Operators::run) awaits the drain.
 pub fn controller(manager: &Manager) -> Result<RunnableController, IndexError> {
     let wanted = std::env::var(NAME_ENV).unwrap_or_else(|_| DEFAULT_SINGULARITY.to_string());
     let (namespace, name) = parse_name(&wanted).unwrap_or_else(|error| {
@@ -55,6 +56,20 @@ pub fn controller(manager: &Manager) -> Result<RunnableController, IndexError> {
         }
     }
     let engine = Engine::start(options);
+    // When the process stops, the queue drains (within the engine's bound) before it exits.
+    if let Some(hooks) = manager.extension::<crate::shutdown::ShutdownHooks>() {
+        let engine = engine.clone();
+        hooks.add(move || {
+            Box::pin(async move {
+                let report = engine.shutdown().await;
+                tracing::info!(
+                    undelivered_queued = report.queued,
+                    undelivered_in_flight = report.in_flight,
+                    "eventhorizon stopped"
+                );
+            })
+        });
+    }
     let mut leading = manager.leader_status();
     let drained = engine.clone();
     // While this process does not lead, another one routes: stop and drain; leading again,

@@ -26,6 +26,7 @@ pub mod policy;
 pub mod rbac;
 pub mod runner;
 pub mod service_detector;
+pub mod shutdown;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kubeforge_runtime::cache::IndexError;

@@ -4,11 +4,13 @@
 //! shutdown.
 
 use crate::Operator;
+use crate::shutdown::ShutdownHooks;
 use kube::Client;
 use kubeforge_runtime::cache::IndexError;
 use kubeforge_runtime::manager::{LeaderElectionConfig, Manager, ManagerError};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// How the operators run.
 #[derive(Debug, Clone, Default)]
@@ -65,6 +67,7 @@ pub fn lease_name(operators: &[&Operator]) -> String {
 #[derive(Debug)]
 pub struct Operators {
     manager: Manager,
+    hooks: Arc<ShutdownHooks>,
 }
 
 impl Operators {
@@ -94,6 +97,11 @@ impl Operators {
         let mut manager = builder.build()?;
         // Operators' options reach their controller builders as manager extensions.
         manager.insert_extension(options.service_detector);
+        // Work that outlives the controllers (eventhorizon's drain) registers here.
+        manager.insert_extension(ShutdownHooks::default());
+        let hooks = manager
+            .extension::<ShutdownHooks>()
+            .expect("the extension was just inserted");
         for operator in operators {
             let controller =
                 (operator.controller)(&manager).map_err(|source| RunError::Wiring {
@@ -102,7 +110,12 @@ impl Operators {
                 })?;
             manager.add(controller);
         }
-        Ok(Operators { manager })
+        Ok(Operators { manager, hooks })
+    }
+
+    /// The hooks run after the controllers stop (operators register theirs while built).
+    pub fn shutdown_hooks(&self) -> Arc<ShutdownHooks> {
+        self.hooks.clone()
     }
 
     /// Where `/metrics` is served, if it is.
@@ -115,9 +128,12 @@ impl Operators {
         self.manager.health_local_addr()
     }
 
-    /// Runs until `shutdown` resolves, then stops gracefully (reconciles in flight finish).
+    /// Runs until `shutdown` resolves, then stops gracefully: reconciles in flight finish, then
+    /// the operators' shutdown hooks run (eventhorizon drains its queue within its bound).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
-        Ok(self.manager.run(shutdown).await?)
+        let outcome = self.manager.run(shutdown).await;
+        self.hooks.run().await;
+        Ok(outcome?)
     }
 }
 
