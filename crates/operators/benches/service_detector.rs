@@ -121,28 +121,46 @@ async fn main() {
         let _ = stopped.await;
     }));
 
-    // Every Pod gets its Service, every Service its count: one write each.
+    // Every Pod gets its Service, every Service its count: one write each. Requests are counted
+    // when sent, so once they are all sent the annotations are checked until they are all there
+    // (a request that failed is retried by the detector and counted again).
     let expected = (pods + services) as u64;
     wait_for(&writes, expected, Duration::from_secs(300)).await;
+    let all_correct = async || -> bool {
+        let listed = pod_api.list(&ListParams::default()).await.unwrap();
+        let pods_ok = listed.items.iter().all(|pod| {
+            let labels = pod.metadata.labels.as_ref();
+            let annotations = pod.metadata.annotations.as_ref();
+            annotations.and_then(|a| a.get(SERVICES_ANNOTATION))
+                == labels.and_then(|l| l.get("app"))
+        });
+        let services_ok = service_api
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            // The server's own `kubernetes` Service selects nothing and carries no count.
+            .filter(|s| s.spec.as_ref().is_some_and(|s| s.selector.is_some()))
+            .all(|service| {
+                service
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(SELECTED_PODS_ANNOTATION))
+                    .is_some_and(|count| *count == PODS_PER_SERVICE.to_string())
+            });
+        pods_ok && services_ok
+    };
+    while !all_correct().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "annotations not all correct after 300 s ({} writes)",
+            writes.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let converged = started.elapsed();
-    let listed = pod_api.list(&ListParams::default()).await.unwrap();
-    for pod in &listed.items {
-        let labels = pod.metadata.labels.as_ref().unwrap();
-        let annotations = pod.metadata.annotations.as_ref().unwrap();
-        assert_eq!(annotations.get(SERVICES_ANNOTATION), labels.get("app"));
-    }
-    for service in service_api
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        // The server's own `kubernetes` Service selects nothing and carries no count.
-        .filter(|s| s.spec.as_ref().is_some_and(|s| s.selector.is_some()))
-    {
-        let count = service.metadata.annotations.unwrap()[SELECTED_PODS_ANNOTATION].clone();
-        assert_eq!(count, PODS_PER_SERVICE.to_string());
-    }
     println!(
         "all {expected} annotations correct {:.2?} after the detector started ({} writes, {} reconciles)",
         converged,
