@@ -44,7 +44,8 @@ use tokio::sync::oneshot;
 
 type Counts = Arc<Mutex<BTreeMap<String, u64>>>;
 
-/// A client for `server` that counts its requests by verb (`GET`, `LIST`, `WATCH`, `POST`...).
+/// A client for `server` that counts its requests by verb (`GET`, `LIST`, `WATCH`), writes by
+/// verb and resource (`PATCH pods`, `PATCH healthcheckpolicies/status`, `POST events`...).
 fn counting_client(server: &ApiServer) -> (Client, Counts) {
     let counts: Counts = Arc::default();
     let layer = tower::ServiceBuilder::new().map_request({
@@ -71,6 +72,22 @@ fn counting_client(server: &ApiServer) -> (Client, Counts) {
                     }) =>
                 {
                     "LIST".to_string()
+                }
+                // Writes by what they write: `PATCH pods`, `PATCH healthcheckpolicies/status`...
+                "PATCH" | "PUT" | "POST" | "DELETE" => {
+                    let segments: Vec<&str> = req.uri().path().split('/').collect();
+                    let resource = segments
+                        .iter()
+                        .position(|s| *s == "namespaces")
+                        .and_then(|at| segments.get(at + 2))
+                        .copied()
+                        .unwrap_or("?");
+                    let sub = if segments.last() == Some(&"status") {
+                        "/status"
+                    } else {
+                        ""
+                    };
+                    format!("{} {resource}{sub}", req.method())
                 }
                 other => other.to_string(),
             };
