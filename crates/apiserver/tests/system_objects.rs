@@ -10,6 +10,19 @@ use serde_json::{Value, json};
 
 const DEFAULT: &str = "/api/v1/namespaces/default";
 
+/// GETs `path`: its status code and body.
+async fn get(client: &kube::Client, path: &str) -> (u16, Value) {
+    let (code, body) = raw(client, "GET", path, None, None).await;
+    (code, body)
+}
+
+/// GETs `path`, which must be there: the server writes its own objects before `start` returns.
+async fn present(client: &kube::Client, path: &str) -> Value {
+    let (code, body) = get(client, path).await;
+    assert_eq!(code, 200, "{path}: {body}");
+    body
+}
+
 #[tokio::test]
 async fn the_kubernetes_service_points_at_the_server_and_comes_back() {
     let server = ApiServer::builder()
@@ -26,18 +39,7 @@ async fn the_kubernetes_service_points_at_the_server_and_comes_back() {
         .parse::<u64>()
         .unwrap();
 
-    let svc = eventually("the kubernetes Service", || async {
-        let (code, svc) = raw(
-            &client,
-            "GET",
-            &format!("{DEFAULT}/services/kubernetes"),
-            None,
-            None,
-        )
-        .await;
-        (code == 200).then_some(svc)
-    })
-    .await;
+    let svc = present(&client, &format!("{DEFAULT}/services/kubernetes")).await;
     assert_eq!(svc["spec"]["clusterIP"], "10.96.0.1", "{svc}");
     assert_eq!(svc["spec"]["type"], "ClusterIP");
     assert_eq!(
@@ -50,34 +52,16 @@ async fn the_kubernetes_service_points_at_the_server_and_comes_back() {
     );
     assert!(svc["spec"].get("selector").is_none());
 
-    let ep = eventually("its Endpoints", || async {
-        let (code, ep) = raw(
-            &client,
-            "GET",
-            &format!("{DEFAULT}/endpoints/kubernetes"),
-            None,
-            None,
-        )
-        .await;
-        (code == 200).then_some(ep)
-    })
-    .await;
+    let ep = present(&client, &format!("{DEFAULT}/endpoints/kubernetes")).await;
     assert_eq!(
         ep["subsets"],
         json!([{"addresses": [{"ip": "127.0.0.1"}],
             "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}])
     );
-    let slice = eventually("its EndpointSlice", || async {
-        let (code, s) = raw(
-            &client,
-            "GET",
-            "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes",
-            None,
-            None,
-        )
-        .await;
-        (code == 200).then_some(s)
-    })
+    let slice = present(
+        &client,
+        "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes",
+    )
     .await;
     assert_eq!(
         slice["metadata"]["labels"]["kubernetes.io/service-name"],
@@ -86,14 +70,7 @@ async fn the_kubernetes_service_points_at_the_server_and_comes_back() {
     assert_eq!(slice["endpoints"][0]["addresses"], json!(["127.0.0.1"]));
 
     // Endpoints changed by hand are put back.
-    let (_, mut changed) = raw(
-        &client,
-        "GET",
-        &format!("{DEFAULT}/endpoints/kubernetes"),
-        None,
-        None,
-    )
-    .await;
+    let (_, mut changed) = get(&client, &format!("{DEFAULT}/endpoints/kubernetes")).await;
     changed["subsets"] = json!([{"addresses": [{"ip": "10.0.0.9"}], "ports": [{"port": 1}]}]);
     let (code, body) = raw(
         &client,
@@ -105,14 +82,7 @@ async fn the_kubernetes_service_points_at_the_server_and_comes_back() {
     .await;
     assert_eq!(code, 200, "{body}");
     eventually("the Endpoints repaired", || async {
-        let (_, ep) = raw(
-            &client,
-            "GET",
-            &format!("{DEFAULT}/endpoints/kubernetes"),
-            None,
-            None,
-        )
-        .await;
+        let (_, ep) = get(&client, &format!("{DEFAULT}/endpoints/kubernetes")).await;
         (ep["subsets"][0]["addresses"][0]["ip"] == "127.0.0.1").then_some(())
     })
     .await;
@@ -128,22 +98,8 @@ async fn the_kubernetes_service_points_at_the_server_and_comes_back() {
     .await;
     assert_eq!(code, 200, "{body}");
     eventually("the Service back", || async {
-        let (code, svc) = raw(
-            &client,
-            "GET",
-            &format!("{DEFAULT}/services/kubernetes"),
-            None,
-            None,
-        )
-        .await;
-        let (_, ep) = raw(
-            &client,
-            "GET",
-            &format!("{DEFAULT}/endpoints/kubernetes"),
-            None,
-            None,
-        )
-        .await;
+        let (code, svc) = get(&client, &format!("{DEFAULT}/services/kubernetes")).await;
+        let (_, ep) = get(&client, &format!("{DEFAULT}/endpoints/kubernetes")).await;
         (code == 200
             && svc["spec"]["clusterIP"] == "10.96.0.1"
             && ep["subsets"][0]["addresses"][0]["ip"] == "127.0.0.1")
@@ -171,17 +127,10 @@ async fn every_namespace_has_a_default_service_account() {
         .expect("server starts");
     let client = server.client();
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-        eventually(&format!("default ServiceAccount in {ns}"), || async {
-            let (code, _) = raw(
-                &client,
-                "GET",
-                &format!("/api/v1/namespaces/{ns}/serviceaccounts/default"),
-                None,
-                None,
-            )
-            .await;
-            (code == 200).then_some(())
-        })
+        present(
+            &client,
+            &format!("/api/v1/namespaces/{ns}/serviceaccounts/default"),
+        )
         .await;
     }
     let (code, _) = raw(
@@ -195,16 +144,16 @@ async fn every_namespace_has_a_default_service_account() {
     assert_eq!(code, 201);
     let sa = "/api/v1/namespaces/team-a/serviceaccounts";
     eventually("default ServiceAccount in team-a", || async {
-        let (code, list) = raw(&client, "GET", sa, None, None).await;
+        let (code, list) = get(&client, sa).await;
         (code == 200 && names(&list) == ["default"]).then_some(())
     })
     .await;
-    let (code, first) = raw(&client, "GET", &format!("{sa}/default"), None, None).await;
+    let (code, first) = get(&client, &format!("{sa}/default")).await;
     assert_eq!(code, 200);
     let (code, _) = raw(&client, "DELETE", &format!("{sa}/default"), None, None).await;
     assert_eq!(code, 200);
     eventually("it is created again", || async {
-        let (code, again) = raw(&client, "GET", &format!("{sa}/default"), None, None).await;
+        let (code, again) = get(&client, &format!("{sa}/default")).await;
         (code == 200 && again["metadata"]["uid"] != first["metadata"]["uid"]).then_some(())
     })
     .await;
@@ -221,7 +170,7 @@ async fn every_namespace_has_a_default_service_account() {
     let (code, _) = raw(&client, "DELETE", &format!("{sa}/builder"), None, None).await;
     assert_eq!(code, 200);
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let (_, list) = raw(&client, "GET", sa, None, None).await;
+    let (_, list) = get(&client, sa).await;
     assert_eq!(names(&list), ["default"]);
     server.shutdown().await;
 }
