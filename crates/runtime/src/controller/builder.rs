@@ -17,6 +17,7 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Makes a fresh rate limiter for each run of a controller.
 pub(crate) type RateLimiterFactory = Arc<dyn Fn() -> Box<dyn RateLimiter<Request>> + Send + Sync>;
@@ -158,6 +159,25 @@ where
             Some(existing) => existing.and(predicate),
             None => predicate,
         });
+        self
+    }
+
+    /// [`watches`](Self::watches), batched: each request is reconciled `period` after the first
+    /// change of a `W` that caused it, and further changes meanwhile join that wait, so a burst
+    /// of changes (a controller's own writes streaming back, a rollout) costs one reconcile per
+    /// period instead of one per change (kube-rs's `debounce`, for one source). For controllers
+    /// whose reconcile reads many objects (a policy over every Pod of its namespace).
+    #[must_use]
+    pub fn watches_batched<W, F>(mut self, period: Duration, map: F) -> Self
+    where
+        W: Resource + Clone + DeserializeOwned + fmt::Debug + Send + Sync + 'static,
+        W::DynamicType: Default,
+        W::Scope: ScopedApi,
+        F: Fn(&W) -> Vec<Request> + Send + Sync + 'static,
+    {
+        self.sources.push(Arc::new(
+            Watch::new(InformerScope::all(), Arc::new(map)).batched(period),
+        ));
         self
     }
 

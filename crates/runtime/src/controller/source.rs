@@ -10,6 +10,8 @@
 //!   the last known state.
 //! - The controller's predicates judge each event before anything is enqueued.
 //! - The handler is removed when the controller stops; the informer (shared) keeps running.
+//! - A batched source (`watches_batched`) queues each request a fixed period after the first
+//!   event that caused it; events meanwhile join that wait, so a burst costs one reconcile.
 
 use super::predicate::{ObjectEvent, Predicate};
 use super::request::Request;
@@ -24,6 +26,7 @@ use serde::de::DeserializeOwned;
 use std::any::TypeId;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Maps an object to the requests it causes.
 pub(crate) type MapFn<W> = Arc<dyn Fn(&W) -> Vec<Request> + Send + Sync>;
@@ -63,11 +66,23 @@ impl Registration {
 pub(crate) struct Watch<W> {
     scope: InformerScope,
     map: MapFn<W>,
+    batch: Option<Duration>,
 }
 
 impl<W> Watch<W> {
     pub(crate) fn new(scope: InformerScope, map: MapFn<W>) -> Self {
-        Watch { scope, map }
+        Watch {
+            scope,
+            map,
+            batch: None,
+        }
+    }
+
+    /// Each request waits `period` before it is queued, joined by the same request's later
+    /// events meanwhile (see [`WorkQueue::add_batched`]).
+    pub(crate) fn batched(mut self, period: Duration) -> Self {
+        self.batch = Some(period);
+        self
     }
 }
 
@@ -92,6 +107,7 @@ where
             queue,
             filter,
             map: self.map.clone(),
+            batch: self.batch,
         });
         Registration {
             synced: registration.synced(),
@@ -107,6 +123,7 @@ struct Enqueue<W> {
     queue: WorkQueue<Request>,
     filter: Option<Predicate>,
     map: MapFn<W>,
+    batch: Option<Duration>,
 }
 
 impl<W: Resource> Enqueue<W> {
@@ -116,7 +133,10 @@ impl<W: Resource> Enqueue<W> {
 
     fn enqueue(&self, obj: &W) {
         for request in (self.map)(obj) {
-            self.queue.add(request);
+            match self.batch {
+                Some(period) => self.queue.add_batched(request, period),
+                None => self.queue.add(request),
+            }
         }
     }
 }

@@ -14,7 +14,10 @@
 //! - Per regarding object, writes pass a token bucket (burst 25, one more per 5 minutes,
 //!   client-go's spam filter); an event refused by it is dropped (logged at debug level).
 //! - The cache holds at most [`RecorderConfig::cache_size`] series (4096, client-go's LRU
-//!   size); the least recently observed is dropped first.
+//!   size); the least recently observed are dropped first (an eighth of the cache at once, so
+//!   a stream of distinct events costs O(1) per event, not a scan of the cache each).
+//! - Full token buckets (objects that have not been written about lately) are forgotten, by a
+//!   sweep at most once a second.
 //!
 //! Why not kube-rs's `Recorder` (kube 5.0): it keys series without the note (different
 //! messages merge into one Event that keeps the first message), patches the Event on every
@@ -84,6 +87,8 @@ impl Default for RecorderConfig {
 
 /// The least [`RecorderConfig::series_update_interval`] a [`Recorder`] uses.
 pub const MIN_SERIES_UPDATE_INTERVAL: Duration = Duration::from_millis(100);
+/// How often full token buckets are forgotten (at most).
+const BUCKET_SWEEP: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct SeriesKey {
@@ -115,6 +120,8 @@ struct State {
     series: HashMap<SeriesKey, Series>,
     buckets: HashMap<ObjectKey, Bucket>,
     flusher_started: bool,
+    /// When full buckets were last forgotten.
+    last_sweep: Option<Instant>,
 }
 
 struct Inner {
@@ -315,14 +322,19 @@ impl Recorder {
             return None;
         }
         let event = self.new_event(regarding, type_, reason, action, note, wall);
-        if state.series.len() >= config.cache_size
-            && let Some(oldest) = state
+        if state.series.len() >= config.cache_size.max(1) {
+            // Drop the least recently observed eighth (at least one) in one pass.
+            let mut ages: Vec<(Instant, &SeriesKey)> = state
                 .series
                 .iter()
-                .min_by_key(|(_, s)| s.last_observed_at)
-                .map(|(k, _)| k.clone())
-        {
-            state.series.remove(&oldest);
+                .map(|(k, s)| (s.last_observed_at, k))
+                .collect();
+            let drop = (config.cache_size / 8).max(1).min(ages.len());
+            ages.select_nth_unstable_by_key(drop - 1, |(at, _)| *at);
+            let oldest: Vec<SeriesKey> = ages[..drop].iter().map(|(_, k)| (*k).clone()).collect();
+            for key in oldest {
+                state.series.remove(&key);
+            }
         }
         state.series.insert(
             key,
@@ -337,9 +349,15 @@ impl Recorder {
                 event: event.clone(),
             },
         );
-        state
-            .buckets
-            .retain(|_, b| !b.is_full_at(config.spam_burst, config.spam_refill, now));
+        if state
+            .last_sweep
+            .is_none_or(|at| now.duration_since(at) >= BUCKET_SWEEP)
+        {
+            state
+                .buckets
+                .retain(|_, b| !b.is_full_at(config.spam_burst, config.spam_refill, now));
+            state.last_sweep = Some(now);
+        }
         Some(Write::Create(event))
     }
 
@@ -496,6 +514,42 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_full_cache_drops_the_least_recently_observed_series_in_batches() {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = Client::try_from(config).unwrap();
+        let small = RecorderConfig {
+            cache_size: 16,
+            ..RecorderConfig::default()
+        };
+        let recorder = Recorder::with_config(client, "c", "i", small);
+        let pod = |i: usize| ObjectReference {
+            kind: Some("Pod".into()),
+            namespace: Some("default".into()),
+            name: Some(format!("pod-{i}")),
+            uid: Some(format!("uid-{i}")),
+            ..ObjectReference::default()
+        };
+        for i in 0..40 {
+            let write = recorder.observe(&pod(i), EventType::Warning, "R", "R", "note");
+            assert!(matches!(write, Some(Write::Create(_))), "event {i} is new");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let state = recorder.state();
+        assert!(state.series.len() <= 16, "{}", state.series.len());
+        let kept: Vec<&str> = state
+            .series
+            .keys()
+            .map(|k| k.regarding.3.as_str())
+            .collect();
+        // The newest series survive every eviction.
+        assert!(
+            kept.contains(&"pod-39") && kept.contains(&"pod-38"),
+            "{kept:?}"
+        );
+        assert!(!kept.contains(&"pod-0"), "{kept:?}");
+    }
 
     #[tokio::test]
     async fn a_zero_update_interval_is_raised_so_the_flusher_cannot_spin() {

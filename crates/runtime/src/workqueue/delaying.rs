@@ -45,14 +45,25 @@ where
     /// ```
     pub fn add_after(&self, key: K, delay: Duration) {
         let inner = &*self.inner;
+        if let Some(metrics) = &inner.metrics
+            && !inner.lock().shutting_down
+        {
+            metrics.retries.inc();
+        }
+        self.add_batched(key, delay);
+    }
+
+    /// Add `key` once `period` has passed, like [`add_after`](Self::add_after) but not counted
+    /// as a retry: for sources that batch a burst of events into one reconcile (every add
+    /// within the period joins the first one's wait).
+    pub fn add_batched(&self, key: K, period: Duration) {
+        let inner = &*self.inner;
         let now = Instant::now();
         let mut state = inner.lock();
         if state.shutting_down {
             return;
         }
-        if let Some(metrics) = &inner.metrics {
-            metrics.retries.inc();
-        }
+        let delay = period;
         if delay.is_zero() {
             let queued_at = inner.metrics.as_ref().map(|_| now);
             inner.add_locked(&mut state, key, queued_at);
@@ -239,6 +250,26 @@ mod tests {
                 ("fast", 10 * MS),
                 ("slow", 50 * MS)
             ]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batched_burst_is_one_get_after_the_first_adds_period() {
+        let queue = WorkQueue::new();
+        let start = Instant::now();
+        let worker = record_gets(&queue, start);
+        for _ in 0..10 {
+            queue.add_batched("policy", 250 * MS);
+            tokio::time::sleep(20 * MS).await;
+        }
+        // The burst (0-180 ms) is one reconcile at 250 ms; a later event waits its own period.
+        tokio::time::sleep(200 * MS).await;
+        queue.add_batched("policy", 250 * MS);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        queue.shutdown();
+        assert_eq!(
+            worker.await.unwrap(),
+            [("policy", 250 * MS), ("policy", 650 * MS)]
         );
     }
 

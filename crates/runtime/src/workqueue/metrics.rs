@@ -13,7 +13,7 @@
 //! | `workqueue_work_duration_seconds` | histogram | time from `get` to `done` |
 //! | `workqueue_unfinished_work_seconds` | gauge | summed age of the keys being processed |
 //! | `workqueue_longest_running_processor_seconds` | gauge | age of the oldest key being processed |
-//! | `workqueue_retries_total` | counter | calls to `add_after` and `add_rate_limited` |
+//! | `workqueue_retries_total` | counter | calls to `add_after` and `add_rate_limited` (not `add_batched`) |
 //!
 //! The three gauges are read from the queues' state when the registry is encoded (on scrape),
 //! so they are exact at scrape time and cost nothing between scrapes. (client-go instead
@@ -374,6 +374,7 @@ mod tests {
         queue.done(&b); // worked 1 s
         queue.add_rate_limited("c"); // a retry, delayed 5 ms
         queue.add_after("d", Duration::from_secs(10)); // a retry too
+        queue.add_batched("e", Duration::from_secs(10)); // batched: not a retry
         tokio::time::sleep(Duration::from_millis(5)).await;
 
         let lines = scrape(&registry);
