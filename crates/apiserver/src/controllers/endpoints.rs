@@ -5,9 +5,9 @@
 //! the pod (a named port by the container port of that name). Services without a selector are
 //! left to their users, as upstream does. Objects are written only when what they list changes.
 //!
-//! A Service change reconciles that Service; a Pod change that matters to endpoints (labels,
-//! address, phase, readiness, ports, deletion) reconciles the Services whose selector matches
-//! the Pod before or after it (found in the controller's own map of selectors, so a namespace
+//! A Service change that matters to endpoints (spec, labels; not an annotation) reconciles that
+//! Service; a Pod change that matters to endpoints (labels, address, phase, readiness, ports,
+//! deletion) reconciles the Services whose selector matches the Pod before or after it (found in the controller's own map of selectors, so a namespace
 //! of many Services costs no listing). After a relist (start, or a history gap) every Service is
 //! reconciled.
 
@@ -99,6 +99,18 @@ fn endpoint_view(pod: &Value) -> Value {
     ])
 }
 
+/// What of a Service its endpoints depend on: its spec, labels (copied to the Endpoints), uid
+/// (the slice's owner) and deletion. An annotation written by someone else (a tool counting its
+/// pods, `kubectl annotate`) costs no reconcile: that would list the Service's pods again.
+fn service_view(svc: &Value) -> Value {
+    json!([
+        svc.get("spec"),
+        svc.pointer("/metadata/labels"),
+        svc.pointer("/metadata/uid"),
+        svc.pointer("/metadata/deletionTimestamp"),
+    ])
+}
+
 /// Runs until the store closes.
 pub async fn run(rest: Rest) {
     let Some(t) = types(&rest) else { return };
@@ -132,6 +144,10 @@ pub async fn run(rest: Rest) {
                     if e.event_type == EventType::Deleted {
                         selectors.0.remove(&key_of(&v));
                     } else {
+                        let before = e.prev.as_ref().map(|p| p.value());
+                        if before.as_ref().map(service_view) == Some(service_view(&v)) {
+                            continue;
+                        }
                         selectors.set(&v);
                     }
                     dirty.insert((e.key.namespace.clone(), e.key.name.clone()));

@@ -97,7 +97,7 @@ pub(crate) fn check_fields(
 
 /// Whether an object (with its namespace and name) passes both selectors.
 pub(crate) fn matches(opts: &ListOptions, ns: &str, name: &str, obj: &StoredObject) -> bool {
-    if !opts.label_selector.is_empty() && !opts.label_selector.matches(&obj.labels()) {
+    if !opts.label_selector.is_empty() && !opts.label_selector.matches(obj.labels()) {
         return false;
     }
     if opts.field_selector.is_empty() {

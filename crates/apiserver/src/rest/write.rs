@@ -19,8 +19,13 @@ pub const ORPHAN_FINALIZER: &str = "orphan";
 /// once the dependents that block owner deletion are gone.
 pub const FOREGROUND_FINALIZER: &str = "foregroundDeletion";
 
-/// How many times a write retries after losing an optimistic-concurrency race it did not ask for.
+/// How many times a create with `generateName` tries another name after a collision.
 const RETRIES: usize = 16;
+/// How long an update or delete keeps retrying after losing an optimistic-concurrency race it
+/// did not ask for (no resourceVersion precondition). kube-apiserver's GuaranteedUpdate retries
+/// until the request's deadline (60 s by default); every lost race means another write
+/// succeeded, so this ends as soon as the key is not written continuously.
+const RACE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Options of a DELETE (the `DeleteOptions` body and query parameters).
 #[derive(Debug, Clone, Default)]
@@ -530,7 +535,8 @@ impl Rest {
         F: FnMut(&Value) -> Result<(Value, Vec<String>, Option<u64>), ApiError>,
     {
         let key = self.key(rt, namespace, name);
-        for _ in 0..RETRIES {
+        let deadline = std::time::Instant::now() + RACE_PATIENCE;
+        while std::time::Instant::now() < deadline {
             let current = self
                 .store
                 .get(&key)
@@ -670,7 +676,8 @@ impl Rest {
         // As upstream: a negative grace period is treated as one second.
         let requested_grace = opts.grace_period_seconds.map(|g| if g < 0 { 1 } else { g });
         let key = self.key(rt, namespace, name);
-        for _ in 0..RETRIES {
+        let deadline = std::time::Instant::now() + RACE_PATIENCE;
+        while std::time::Instant::now() < deadline {
             let current = self
                 .store
                 .get(&key)

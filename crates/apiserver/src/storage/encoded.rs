@@ -51,10 +51,7 @@ impl Encoded {
     /// The stored object at `resource_version`: the version spliced into its slot.
     pub fn stamp(self, resource_version: u64) -> StoredObject {
         let Some(slot) = self.slot else {
-            return StoredObject {
-                resource_version,
-                json: Bytes::from(self.json.into_boxed_slice()),
-            };
+            return StoredObject::new(resource_version, Bytes::from(self.json.into_boxed_slice()));
         };
         let rv = resource_version.to_string();
         // `"resourceVersion":"N"` and up to one comma.
@@ -73,10 +70,7 @@ impl Encoded {
             json.push(b',');
         }
         json.extend_from_slice(&self.json[slot.at..]);
-        StoredObject {
-            resource_version,
-            json: Bytes::from(json.into_boxed_slice()),
-        }
+        StoredObject::new(resource_version, Bytes::from(json.into_boxed_slice()))
     }
 }
 

@@ -104,10 +104,7 @@ mod tests {
         Arc::new(StoredEvent {
             event_type: EventType::Added,
             key: ObjectKey::new(Arc::from("/configmaps"), "default", format!("c{rv}")),
-            object: Arc::new(StoredObject {
-                resource_version: rv,
-                json: Default::default(),
-            }),
+            object: Arc::new(StoredObject::new(rv, Default::default())),
             prev: None,
         })
     }

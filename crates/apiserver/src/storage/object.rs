@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Where an object lives: its resource (group and plural, version-independent), namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,13 +41,26 @@ impl ObjectKey {
 
 /// A stored object: its JSON, exactly as served (resourceVersion already stamped in), and that
 /// resourceVersion. Shared (`Arc`) between the index, the event history and every reader.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its labels are parsed the first time a label selector asks for them and kept (as
+/// kube-apiserver's watch cache keeps each object's labels beside it): a state never changes,
+/// so a selector over a large collection parses each object once, not once per LIST.
+#[derive(Debug, Clone)]
 pub struct StoredObject {
     /// The resourceVersion of the write that produced this state.
     pub resource_version: u64,
     /// The serialized object.
     pub json: Bytes,
+    labels: OnceLock<BTreeMap<String, String>>,
 }
+
+impl PartialEq for StoredObject {
+    fn eq(&self, other: &Self) -> bool {
+        self.resource_version == other.resource_version && self.json == other.json
+    }
+}
+
+impl Eq for StoredObject {}
 
 #[derive(serde::Deserialize, Default)]
 struct MetaOnly {
@@ -71,12 +84,9 @@ impl StoredObject {
             );
         }
         let json = serde_json::to_vec(&value).unwrap_or_default();
-        StoredObject {
-            resource_version,
-            // Exactly sized: the serializer's buffer grows by doubling, and `Bytes` would keep
-            // all of it for as long as the object is stored (up to twice its size).
-            json: Bytes::from(json.into_boxed_slice()),
-        }
+        // Exactly sized: the serializer's buffer grows by doubling, and `Bytes` would keep all
+        // of it for as long as the object is stored (up to twice its size).
+        StoredObject::new(resource_version, Bytes::from(json.into_boxed_slice()))
     }
 
     /// The object as a JSON value.
@@ -84,12 +94,23 @@ impl StoredObject {
         serde_json::from_slice(&self.json).unwrap_or(Value::Null)
     }
 
-    /// Only the labels (parsed without building the whole object).
-    pub fn labels(&self) -> BTreeMap<String, String> {
-        serde_json::from_slice::<MetaOnly>(&self.json)
-            .ok()
-            .and_then(|m| m.metadata.labels)
-            .unwrap_or_default()
+    /// A stored state of `json` at `resource_version` (the JSON must carry it already).
+    pub fn new(resource_version: u64, json: Bytes) -> Self {
+        StoredObject {
+            resource_version,
+            json,
+            labels: OnceLock::new(),
+        }
+    }
+
+    /// Only the labels (parsed without building the whole object, once per state).
+    pub fn labels(&self) -> &BTreeMap<String, String> {
+        self.labels.get_or_init(|| {
+            serde_json::from_slice::<MetaOnly>(&self.json)
+                .ok()
+                .and_then(|m| m.metadata.labels)
+                .unwrap_or_default()
+        })
     }
 }
 

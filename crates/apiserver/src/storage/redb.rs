@@ -71,13 +71,7 @@ impl Storage for RedbStorage {
             };
             let rv = u64::from_be_bytes(*rv);
             resource_version = resource_version.max(rv);
-            objects.push((
-                key,
-                StoredObject {
-                    resource_version: rv,
-                    json: Bytes::copy_from_slice(json),
-                },
-            ));
+            objects.push((key, StoredObject::new(rv, Bytes::copy_from_slice(json))));
         }
         Ok(Loaded {
             objects,
