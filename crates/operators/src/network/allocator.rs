@@ -18,6 +18,14 @@
 //!    one finding it in step 2 (so a crashed allocator's claims are not lost).
 //! 5. The next round drops the claims whose pods now hold their addresses.
 //!
+//! A round reads the pods live only when it must. When every write of the previous round
+//! succeeded and the Network is still at the version that round left it at, nobody else has
+//! recorded or dropped a claim since, so the previous round's view with its own writes applied
+//! (each PATCH answers with the pod's new resourceVersion) is as good as a live read for what
+//! matters: an address is still either held in that view or claimed. The view may be stale in
+//! harmless ways only: a pod deleted since still looks like a holder (its address stays
+//! reserved a round longer), and a pod created since waits for the next reconcile.
+//!
 //! The rounds end when nothing is left to claim or write. The cluster is the only state: pods'
 //! annotations and the claims on the Network; a restarted controller rebuilds everything from
 //! them.
@@ -30,7 +38,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// How many pod writes of one round are in flight at once.
 const WRITE_CONCURRENCY: usize = 32;
@@ -66,12 +74,13 @@ pub async fn live_pods(client: &Client, namespace: &str) -> Result<Vec<PodView>,
         .collect())
 }
 
-/// Writes the claims `claims` on `network`, if it is still at the version read.
+/// Writes the claims `claims` on `network`, if it is still at the version read; the Network as
+/// written, or `None` when it changed (or went) meanwhile.
 async fn record_claims(
     api: &Api<Network>,
     network: &Network,
     claims: &BTreeMap<String, String>,
-) -> Result<bool, kube::Error> {
+) -> Result<Option<Network>, kube::Error> {
     let value = if claims.is_empty() {
         serde_json::Value::Null
     } else {
@@ -91,18 +100,19 @@ async fn record_claims(
         )
         .await
     {
-        Ok(_) => Ok(true),
-        Err(e) if is_conflict(&e) => Ok(false),
+        Ok(written) => Ok(Some(written)),
+        Err(e) if is_conflict(&e) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// Sets (or with `None` removes) a pod's address, if the pod is still at the version read.
+/// Sets (or with `None` removes) a pod's address, if the pod is still at the version read; the
+/// pod's view after the write, or `None` when it changed (or went) meanwhile.
 async fn write_address(
     pods: &Api<Pod>,
     pod: &PodView,
     address: Option<&str>,
-) -> Result<bool, kube::Error> {
+) -> Result<Option<PodView>, kube::Error> {
     let patch = json!({
         "metadata": {
             "resourceVersion": pod.resource_version,
@@ -113,8 +123,8 @@ async fn write_address(
         .patch(&pod.name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
     {
-        Ok(_) => Ok(true),
-        Err(e) if is_conflict(&e) => Ok(false),
+        Ok(written) => Ok(Some(PodView::of(&written.metadata))),
+        Err(e) if is_conflict(&e) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -131,18 +141,32 @@ pub async fn allocate(
     let networks: Api<Network> = Api::namespaced(client.clone(), namespace);
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let mut outcome = Outcome::default();
+    // The previous round's view with its writes applied, and the Network's resourceVersion it
+    // is good for (see the module docs).
+    let mut carried: Option<(String, Vec<PodView>)> = None;
     for _ in 0..MAX_ROUNDS {
         let Some(network) = networks.get_opt(name).await? else {
             outcome.stopped = true;
             return Ok(outcome);
         };
         let deleting = network.metadata.deletion_timestamp.is_some();
-        let views = live_pods(client, namespace).await?;
+        let mut views = match carried.take() {
+            Some((version, views))
+                if network.metadata.resource_version.as_deref() == Some(version.as_str()) =>
+            {
+                views
+            }
+            _ => live_pods(client, namespace).await?,
+        };
         let claims = claims_of(&network.metadata);
         let round = plan(name, pool, &views, &claims, !deleting, batch);
-        if round.claims != claims && !record_claims(&networks, &network, &round.claims).await? {
-            // Another allocator changed the Network since it was read: read again.
-            continue;
+        let mut version = network.metadata.resource_version.clone();
+        if round.claims != claims {
+            match record_claims(&networks, &network, &round.claims).await? {
+                Some(written) => version = written.metadata.resource_version,
+                // Another allocator changed the Network since it was read: read again.
+                None => continue,
+            }
         }
         outcome.stopped = deleting;
         if round.assignments.is_empty() && round.releases.is_empty() {
@@ -161,10 +185,26 @@ pub async fn allocate(
             async move { write_address(&pods, &pod, address.as_deref()).await }
         }))
         .buffer_unordered(WRITE_CONCURRENCY);
+        let mut written = HashMap::new();
+        let mut complete = true;
         while let Some(result) = results.next().await {
-            if result? {
-                outcome.written += 1;
+            match result? {
+                Some(view) => {
+                    outcome.written += 1;
+                    written.insert(view.name.clone(), view);
+                }
+                None => complete = false,
             }
+        }
+        drop(results);
+        // A pod that changed under a write is known only to the server: read it next round.
+        if complete && let Some(version) = version {
+            for view in &mut views {
+                if let Some(after) = written.remove(&view.name) {
+                    *view = after;
+                }
+            }
+            carried = Some((version, views));
         }
         outcome.plan = round;
     }
