@@ -99,6 +99,8 @@ impl Operators {
         manager.insert_extension(options.service_detector);
         // Work that outlives the controllers (eventhorizon's drain) registers here.
         manager.insert_extension(ShutdownHooks::default());
+        // The policy controllers share one pod writer (one write per pod for all their marks).
+        manager.insert_extension(crate::policy::SharedPodWrites::default());
         let hooks = manager
             .extension::<ShutdownHooks>()
             .expect("the extension was just inserted");

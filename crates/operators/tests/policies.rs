@@ -882,3 +882,118 @@ fn image_references_parse_by_the_docker_grammar() {
         assert!(ImageReference::parse(bad).is_err(), "{bad:?} parsed");
     }
 }
+
+/// Marks of three policies on one pod, handed to the shared writer before any of them went out,
+/// reach the server as one PATCH (one watch event, every label on it) and one Warning event
+/// naming all three; a check in progress holds writes until its marks are in; a pod that is
+/// gone answers `false`, not an error.
+#[tokio::test]
+async fn marks_for_one_pod_are_merged_into_one_write() -> anyhow::Result<()> {
+    use futures::StreamExt;
+    use kube::runtime::watcher;
+    use kubeforge_operators::events::Events;
+    use kubeforge_operators::policy::PodWrites;
+    use kubeforge_runtime::events::Recorder;
+    use std::sync::Arc;
+
+    let server = kubeforge_apiserver::ApiServer::builder()
+        .in_memory()
+        .start()
+        .await?;
+    let client = server.client();
+    let ns = "merged";
+    Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": ns}}))?,
+        )
+        .await?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "web", "image": "nginx"}]}
+    }))?;
+    let pod = Arc::new(pods.create(&PostParams::default(), &pod).await?);
+    let mut changes = watcher(
+        pods.clone(),
+        watcher::Config::default().fields("metadata.name=p"),
+    )
+    .boxed();
+    // The watch's initial state: the pod as created.
+    loop {
+        if let Some(watcher::Event::InitDone) = changes.next().await.transpose()? {
+            break;
+        }
+    }
+
+    let writes = PodWrites::new(
+        client.clone(),
+        Events::new(Recorder::new(client.clone(), "test", "test")),
+    );
+    let mark = |key: &str| {
+        json!({"metadata": {
+            "labels": {key: "true"},
+            "annotations": {format!("test.policy.k8s-go.openshift.org/{key}"): format!("label:{key}")}
+        }})
+    };
+    let (a, b, c) = tokio::join!(
+        writes.submit(&pod, Some(mark("a")), Some("fails A".into())),
+        writes.submit(&pod, Some(mark("b")), Some("fails B".into())),
+        writes.submit(&pod, Some(mark("c")), None),
+    );
+    assert!(a.is_ok_and(|w| w) && b.is_ok_and(|w| w) && c.is_ok_and(|w| w));
+
+    let modified = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(watcher::Event::Apply(pod)) = changes.next().await.transpose()? {
+                return anyhow::Ok(pod);
+            }
+        }
+    })
+    .await??;
+    for key in ["a", "b", "c"] {
+        assert_eq!(label(&modified, key), Some("true"), "{modified:?}");
+    }
+    // Nothing else arrives: the three marks were one write.
+    let more = tokio::time::timeout(Duration::from_millis(500), changes.next()).await;
+    assert!(more.is_err(), "a second write: {more:?}");
+    let events = events_about(&client, pod.as_ref(), FAILED_POLICY).await?;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].note.as_deref(), Some("fails A\nfails B"));
+
+    // A check still choosing its marks holds the others' writes past the gathering time, so a
+    // slow check's mark joins them (still one write).
+    let choosing = writes.check();
+    let early = writes.enqueue(&pod, Some(mark("d")), None);
+    tokio::time::sleep(kubeforge_operators::policy::GATHER * 2).await;
+    let late = writes.enqueue(&pod, Some(mark("e")), None);
+    drop(choosing);
+    let (early, late) = tokio::join!(early, late);
+    assert!(early.is_ok_and(|w| w) && late.is_ok_and(|w| w));
+    let modified = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some(watcher::Event::Apply(pod)) = changes.next().await.transpose()? {
+                return anyhow::Ok(pod);
+            }
+        }
+    })
+    .await??;
+    assert_eq!(label(&modified, "d"), Some("true"), "{modified:?}");
+    assert_eq!(label(&modified, "e"), Some("true"), "{modified:?}");
+    let more = tokio::time::timeout(Duration::from_millis(500), changes.next()).await;
+    assert!(more.is_err(), "a second write: {more:?}");
+
+    pods.delete("p", &DeleteParams::default().grace_period(0))
+        .await?;
+    eventually("the pod gone", || {
+        let pods = pods.clone();
+        async move { Ok(pods.get_opt("p").await?.is_none().then_some(())) }
+    })
+    .await?;
+    assert!(matches!(
+        writes.submit(&pod, Some(mark("f")), None).await,
+        Ok(false)
+    ));
+    server.shutdown().await;
+    Ok(())
+}

@@ -15,6 +15,7 @@
 //! | `kinds.rs` | the trait the generic controller sees the three kinds through |
 //! | `status.rs` | the status, its conditions and when `lastChecked` moves |
 //! | `reconcile.rs` | one check of one policy: verdicts, writes, events, status, finalizer |
+//! | `writes.rs` | the process's pod writer: every policy's marks on a pod merged into one write |
 //! | `controller.rs` | the controller of one kind: what it watches |
 
 pub mod image;
@@ -27,8 +28,9 @@ mod marks;
 mod reconcile;
 mod status;
 mod types;
+mod writes;
 
-pub use controller::controller;
+pub use controller::{POD_BATCH, controller};
 pub use evaluate::{Check, Failure, InvalidSpec};
 pub use kinds::{Enforcement, PolicyKind};
 pub use marks::{LABEL_VALUE, Mark, marker_key};
@@ -42,6 +44,9 @@ pub use types::{
     HealthCheckAction, HealthCheckPolicy, HealthCheckPolicySpec, ImageLabels, ImageRequirements,
     KEY_LENGTH_RULE, LABEL_KEY, PodCounts, PolicyStatus, ResourceRequirements, ResourcesLabels,
     ResourcesPolicy, ResourcesPolicySpec, Statistics,
+};
+pub use writes::{
+    CONCURRENCY as WRITE_CONCURRENCY, GATHER, PodWrites, SharedPodWrites, WriteResult,
 };
 
 use crate::rbac::Access;

@@ -18,8 +18,11 @@ use super::kinds::{Enforcement, PolicyKind};
 use super::marks::{self, LABEL_VALUE, Mark};
 use super::status::{self, NotReady, Outcome};
 use super::types::FailingPod;
+use super::writes::{Check as WriterCheck, PodWrites};
 use crate::events::Events;
 use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::core::{Selector, SelectorExt};
@@ -37,22 +40,26 @@ pub const FINALIZER: &str = "policy.k8s-go.openshift.org/cleanup";
 pub const FAILED_POLICY: &str = "FailedPolicy";
 /// Event reason on a pod a policy deletes.
 pub const DELETED_BY_POLICY: &str = "DeletedByPolicy";
-/// How many pod writes (and events) of one check are in flight at once.
-const WRITE_CONCURRENCY: usize = 32;
+/// How many deletions (the `kill` and `delete` actions) of one check are in flight at once.
+const DELETE_CONCURRENCY: usize = 32;
 /// How long a write may stay unseen by the cache before it is no longer trusted.
 const EXPECTATION_TTL: Duration = Duration::from_secs(30);
 
-/// What a check needs: a client for writes, listers for reads, a recorder for events, and what
-/// this process remembers between checks.
+/// What a check needs: a client for writes, listers for reads, a recorder for events, the
+/// process's pod writer, and what this process remembers between checks.
 pub struct PolicyContext<K> {
     /// Writes go to the API server.
     pub client: Client,
+    /// Marks and `FailedPolicy` events go through the writer every policy controller of the
+    /// process shares (merged per pod).
+    pub writes: PodWrites,
     /// Policies of the kind, from the shared cache.
     pub policies: Lister<K>,
     /// Pods, from the shared cache (read per namespace through its namespace index).
     pub pods: Lister<Pod>,
     /// Events about pods.
     pub events: Events,
+    deletes: tokio::sync::Semaphore,
     memory: Mutex<Memory>,
 }
 
@@ -67,12 +74,20 @@ struct Memory {
 
 impl<K> PolicyContext<K> {
     /// A context with empty memory.
-    pub fn new(client: Client, policies: Lister<K>, pods: Lister<Pod>, events: Events) -> Self {
+    pub fn new(
+        client: Client,
+        writes: PodWrites,
+        policies: Lister<K>,
+        pods: Lister<Pod>,
+        events: Events,
+    ) -> Self {
         PolicyContext {
             client,
+            writes,
             policies,
             pods,
             events,
+            deletes: tokio::sync::Semaphore::new(DELETE_CONCURRENCY),
             memory: Mutex::new(Memory::default()),
         }
     }
@@ -102,8 +117,8 @@ pub enum PolicyError {
     Writes {
         /// How many failed.
         failed: usize,
-        /// The first failure.
-        first: kube::Error,
+        /// The first failure (shared by every policy whose change the failed write carried).
+        first: Arc<kube::Error>,
     },
 }
 
@@ -183,101 +198,98 @@ impl Expect {
 
 /// One write a check decided on.
 enum Write {
-    Patch {
+    /// A change of the policy's mark (through the shared writer), and the note of a pod that
+    /// starts failing (its Warning event).
+    Mark {
         pod: Arc<Pod>,
-        patch: serde_json::Value,
+        patch: Option<serde_json::Value>,
         expect: Option<String>,
+        note: Option<String>,
     },
     Delete {
         pod: Arc<Pod>,
         message: String,
     },
-    Event {
-        pod: Arc<Pod>,
-        message: String,
-    },
 }
 
-/// Runs one write; `Some(pod name, what the pod becomes)` when it changed the pod.
-async fn perform(
-    client: Client,
-    events: Events,
-    write: Write,
-) -> Result<Option<(String, Expect)>, kube::Error> {
-    let pods = |pod: &Pod| -> Api<Pod> {
-        Api::namespaced(
-            client.clone(),
-            pod.metadata.namespace.as_deref().unwrap_or_default(),
-        )
+/// Deletes a failing pod (the `kill`/`delete` actions), with its event; `Some(pod name, what
+/// the pod becomes)` when it did.
+async fn delete<K: Send + Sync>(
+    ctx: &PolicyContext<K>,
+    pod: Arc<Pod>,
+    message: String,
+) -> Result<Option<(String, Expect)>, Arc<kube::Error>> {
+    let _permit = ctx.deletes.acquire().await;
+    let api: Api<Pod> = Api::namespaced(
+        ctx.client.clone(),
+        pod.metadata.namespace.as_deref().unwrap_or_default(),
+    );
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: pod.metadata.uid.clone(),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
     };
-    match write {
-        Write::Patch { pod, patch, expect } => {
-            let result = pods(&pod)
-                .patch(
-                    &pod.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
+    match api.delete(&pod.name_any(), &params).await {
+        Ok(_) => {
+            ctx.events
+                .warning(pod.as_ref(), DELETED_BY_POLICY, &message)
                 .await;
-            match result {
-                Ok(_) => Ok(Some((pod.name_any(), Expect::Marker(expect)))),
-                Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-                Err(e) => Err(e),
-            }
+            Ok(Some((
+                pod.name_any(),
+                Expect::Gone(pod.metadata.uid.clone()),
+            )))
         }
-        Write::Delete { pod, message } => {
-            let params = DeleteParams {
-                preconditions: Some(Preconditions {
-                    uid: pod.metadata.uid.clone(),
-                    resource_version: None,
-                }),
-                ..DeleteParams::default()
-            };
-            match pods(&pod).delete(&pod.name_any(), &params).await {
-                Ok(_) => {
-                    events
-                        .warning(pod.as_ref(), DELETED_BY_POLICY, &message)
-                        .await;
-                    Ok(Some((
-                        pod.name_any(),
-                        Expect::Gone(pod.metadata.uid.clone()),
-                    )))
-                }
-                // Gone already, or replaced by a pod of the same name.
-                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(None),
-                Err(e) => Err(e),
-            }
-        }
-        Write::Event { pod, message } => {
-            events.warning(pod.as_ref(), FAILED_POLICY, &message).await;
-            Ok(None)
-        }
+        // Gone already, or replaced by a pod of the same name.
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(None),
+        Err(e) => Err(Arc::new(e)),
     }
 }
 
-/// Runs `writes` a few at a time; remembers the pods changed as pending for `policy_key`, and
-/// returns how many were patched and deleted and the failures.
-async fn execute<K>(
+/// Hands every mark to the writer at once (then drops `check`, so the writer knows this check
+/// has chosen), runs the deletions, and waits for all; remembers the pods changed as pending for
+/// `policy_key`, and returns how many were patched and deleted and the failures.
+async fn execute<K: Send + Sync>(
     ctx: &PolicyContext<K>,
     policy_key: &str,
     writes: Vec<Write>,
-) -> (usize, usize, Vec<kube::Error>) {
+    check: Option<WriterCheck>,
+) -> (usize, usize, Vec<Arc<kube::Error>>) {
+    type Outcome = Result<Option<(String, Expect)>, Arc<kube::Error>>;
     let (mut patched, mut deleted) = (0, 0);
     let mut failures = Vec::new();
-    let kinds: Vec<bool> = writes
-        .iter()
-        .map(|w| matches!(w, Write::Delete { .. }))
-        .collect();
-    let mut outcomes = futures::stream::iter(writes.into_iter().enumerate().map(|(i, w)| {
-        let (client, events) = (ctx.client.clone(), ctx.events.clone());
-        async move { (i, perform(client, events, w).await) }
-    }))
-    .buffer_unordered(WRITE_CONCURRENCY);
+    let mut pending: FuturesUnordered<BoxFuture<'_, (bool, Outcome)>> = FuturesUnordered::new();
+    for write in writes {
+        match write {
+            Write::Mark {
+                pod,
+                patch,
+                expect,
+                note,
+            } => {
+                let patching = patch.is_some();
+                let answer = ctx.writes.enqueue(&pod, patch, note);
+                pending.push(Box::pin(async move {
+                    let outcome = answer.await.map(|written| {
+                        (written && patching).then(|| (pod.name_any(), Expect::Marker(expect)))
+                    });
+                    (false, outcome)
+                }));
+            }
+            Write::Delete { pod, message } => {
+                pending.push(Box::pin(
+                    async move { (true, delete(ctx, pod, message).await) },
+                ));
+            }
+        }
+    }
+    drop(check);
     let mut changed = Vec::new();
-    while let Some((i, outcome)) = outcomes.next().await {
+    while let Some((deletion, outcome)) = pending.next().await {
         match outcome {
             Ok(Some(pod)) => {
-                if kinds[i] {
+                if deletion {
                     deleted += 1;
                 } else {
                     patched += 1;
@@ -333,6 +345,8 @@ pub async fn apply<K: PolicyKind>(
     let policy_key = key_of(policy);
     let marker = marks::marker_key(K::NAME, &name);
     let kind = K::kind(&());
+    // Other checks' marks wait for this one's (see `writes.rs`).
+    let choosing = ctx.writes.check();
     let pods = ctx.pods.namespaced(&namespace).list(&Selector::default());
 
     let selector = policy
@@ -346,6 +360,7 @@ pub async fn apply<K: PolicyKind>(
         (Ok(check), Ok(selector)) => (check, selector),
         (Err(e), _) | (_, Err(e)) => {
             // Nothing can be judged: release every mark, report why.
+            drop(choosing);
             let changes = release_all(ctx, &policy_key, &marker, &pods).await?;
             let outcome = Outcome {
                 problem: Some(NotReady::InvalidSpec(e.to_string())),
@@ -358,12 +373,7 @@ pub async fn apply<K: PolicyKind>(
     let enforcement = policy.enforcement();
     let acting = conflict_with.is_none();
     let pending = pending_writes(ctx, &policy_key, &marker, &pods);
-    let known_failing = ctx
-        .memory()
-        .failing
-        .get(&policy_key)
-        .cloned()
-        .unwrap_or_default();
+    let known_failing = ctx.memory().failing.remove(&policy_key).unwrap_or_default();
 
     let mut outcome = Outcome {
         conflict_with: conflict_with.clone(),
@@ -414,13 +424,15 @@ pub async fn apply<K: PolicyKind>(
             }
             continue;
         }
-        if let Some(message) = starts_failing {
-            writes.push(Write::Event {
-                pod: pod.clone(),
-                message,
-            });
-        }
         if pending.contains(&pod_name) {
+            if let Some(note) = starts_failing {
+                writes.push(Write::Mark {
+                    pod: pod.clone(),
+                    patch: None,
+                    expect: None,
+                    note: Some(note),
+                });
+            }
             continue;
         }
         let desired = match (&failure, &enforcement, acting) {
@@ -441,20 +453,21 @@ pub async fn apply<K: PolicyKind>(
         if plan.blocked {
             outcome.blocked += 1;
         }
-        if let Some(patch) = plan.patch {
+        if plan.patch.is_some() || starts_failing.is_some() {
             let expect = (!plan.blocked)
                 .then(|| desired.as_ref().map(|(mark, _)| mark.encode()))
                 .flatten();
-            writes.push(Write::Patch {
+            writes.push(Write::Mark {
                 pod: pod.clone(),
-                patch,
+                patch: plan.patch,
                 expect,
+                note: starts_failing,
             });
         }
     }
     ctx.memory().failing.insert(policy_key.clone(), now_failing);
 
-    let (patched, deleted, failures) = execute(ctx, &policy_key, writes).await;
+    let (patched, deleted, failures) = execute(ctx, &policy_key, writes, Some(choosing)).await;
     if let Some(other) = &conflict_with {
         outcome.problem = Some(NotReady::Conflict(format!(
             "{other} sets the same key in this namespace; this policy does not act"
@@ -515,7 +528,7 @@ async fn write_status<K: PolicyKind>(
 }
 
 /// Removes the marks policy `policy_key` put on `pods`.
-async fn release_all<K>(
+async fn release_all<K: Send + Sync>(
     ctx: &PolicyContext<K>,
     policy_key: &str,
     marker: &str,
@@ -526,14 +539,15 @@ async fn release_all<K>(
         .filter_map(|pod| {
             marks::plan(pod, marker, None)
                 .patch
-                .map(|patch| Write::Patch {
+                .map(|patch| Write::Mark {
                     pod: pod.clone(),
-                    patch,
+                    patch: Some(patch),
                     expect: None,
+                    note: None,
                 })
         })
         .collect();
-    let (patched, _, mut failures) = execute(ctx, policy_key, writes).await;
+    let (patched, _, mut failures) = execute(ctx, policy_key, writes, None).await;
     if !failures.is_empty() {
         let failed = failures.len();
         return Err(PolicyError::Writes {
