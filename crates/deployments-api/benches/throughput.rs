@@ -5,6 +5,10 @@
 //! `cargo bench -p kubeforge-deployments-api --bench throughput` (`KUBEFORGE_BENCH_QUICK=1`: 800
 //! requests per phase instead of 8,000). Prints requests/s and the p50/p99 latency per phase.
 
+/// The allocator the `kubeforge` binary uses, so the figures are those of `kubeforge up`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use kubeforge_apiserver::ApiServer;
 use kubeforge_deployments_api::{Settings, router, serve};
 use std::net::SocketAddr;

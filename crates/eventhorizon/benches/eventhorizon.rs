@@ -5,6 +5,10 @@
 //!
 //! `cargo bench -p kubeforge-eventhorizon --bench eventhorizon`
 
+/// The allocator the `kubeforge` binary uses, so the figures are those of `kubeforge up`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/common/receiver.rs"]
 #[allow(dead_code)]
 mod receiver;

@@ -10,6 +10,10 @@
 //! written and verified, then for five selector changes: the Pods and Services reconciled, the
 //! writes, and the latency until the last write.
 
+/// The allocator the `kubeforge` binary uses, so the figures are those of `kubeforge up`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kubeforge_apiserver::ApiServer;
