@@ -10,10 +10,11 @@
 //! once, one at a time per pod; none sooner than [`GATHER`] after its first submission, nor
 //! while another check is still choosing its marks (for at most [`HOLD`]): policies created
 //! together (or a pod that fails several at once) are checked within moments of each other, and
-//! their marks meet. Patches only touch
-//! `metadata.labels` and `metadata.annotations` (see `marks.rs`), and each policy sets and
-//! removes only its own keys, so merging two patches (the later one's values win) sends exactly
-//! what the two would have made of the pod one after the other.
+//! their marks meet.
+//!
+//! Patches only touch `metadata.labels` and `metadata.annotations` (see `marks.rs`), and each
+//! policy sets and removes only its own keys, so merging two patches (the later one's values
+//! win) sends exactly what the two would have made of the pod one after the other.
 //!
 //! Deletions (the `kill` and `delete` actions) do not come through here: they end the pod.
 
