@@ -1,7 +1,8 @@
 //! One check of one policy, level-driven: from the cached policy and the cached pods of its
-//! namespace, decide each pod's verdict, put on (or take off) the policy's mark or delete the
-//! pod, publish a Warning event on each pod that starts failing, and write the status when it
-//! changed.
+//! namespace, decide each pod's verdict, put on (or take off) the policy's mark and note each pod
+//! that starts failing (both through the process's shared pod writer, `writes.rs`, which merges
+//! them with other policies' into one patch and one Warning event per pod) or delete the pod,
+//! and write the status when it changed.
 //!
 //! What this guarantees:
 //! - A policy only removes or changes keys its own marker annotation names (see `marks.rs`).
