@@ -959,7 +959,7 @@ async fn marks_for_one_pod_are_merged_into_one_write() -> anyhow::Result<()> {
     assert!(more.is_err(), "a second write: {more:?}");
     let events = events_about(&client, pod.as_ref(), FAILED_POLICY).await?;
     assert_eq!(events.len(), 1, "{events:?}");
-    assert_eq!(events[0].note.as_deref(), Some("fails A\nfails B"));
+    assert_eq!(events[0].note.as_deref(), Some("fails A; fails B"));
 
     // A check still choosing its marks holds the others' writes past the gathering time, so a
     // slow check's mark joins them (still one write).

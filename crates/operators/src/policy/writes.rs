@@ -176,9 +176,10 @@ fn merge(earlier: &mut Value, later: Value) {
     }
 }
 
-/// The notes joined into one event note of at most [`NOTE_LIMIT`] bytes.
+/// The notes joined into one single-line event note (`kubectl get events` prints one row per
+/// event) of at most [`NOTE_LIMIT`] bytes.
 fn joined(notes: &[String]) -> String {
-    let mut note = notes.join("\n");
+    let mut note = notes.join("; ");
     if note.len() > NOTE_LIMIT {
         let mut end = NOTE_LIMIT - 3;
         while !note.is_char_boundary(end) {
@@ -371,6 +372,6 @@ mod tests {
         let note = joined(&notes);
         assert!(note.len() <= NOTE_LIMIT);
         assert!(note.ends_with("..."));
-        assert_eq!(joined(&["a".into(), "b".into()]), "a\nb");
+        assert_eq!(joined(&["a".into(), "b".into()]), "a; b");
     }
 }
