@@ -486,6 +486,21 @@ async fn updates_retry_conflicts_and_give_up_after_the_bound() {
         201
     );
 
+    // The simulated Deployment controller writes `web` while it rolls out; a write of its
+    // between the service's read and its PUT would be a third race this test does not stage.
+    let deployments = Api::<Deployment>::namespaced(server.client(), "default");
+    until("web has rolled out", || async {
+        let web = deployments.get("web").await.unwrap();
+        let status = web.status.unwrap_or_default();
+        status.observed_generation == web.metadata.generation
+            && status.available_replicas == Some(1)
+            && status.updated_replicas == Some(1)
+            && status.conditions.unwrap_or_default().iter().any(|c| {
+                c.type_ == "Progressing" && c.reason.as_deref() == Some("NewReplicaSetAvailable")
+            })
+    })
+    .await;
+
     // Two lost races, then a win: the update lands, and the other writer's change survives it.
     let (client, reads) = interfering_client(&server, "web", 2);
     let retrying = service(client, Settings::default()).await;
