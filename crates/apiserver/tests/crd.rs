@@ -743,3 +743,51 @@ async fn a_field_dropped_from_the_schema_disappears_from_stored_objects() {
     })
     .await;
 }
+
+/// A client that sees `Established` (here through a watch, as kube-rs's `await_condition` and
+/// kubectl's `wait --for=condition=Established` do) can use the resource at once: the server
+/// serves a CRD's versions before it reports them established.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn established_means_served() {
+    let server = start().await;
+    let client = server.client();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for i in 0..25 {
+        let mut crd = widget_crd();
+        let plural = format!("gadgets{i}");
+        crd.metadata.name = Some(format!("{plural}.{GROUP}"));
+        crd.spec.names.plural = plural.clone();
+        crd.spec.names.singular = Some(format!("gadget{i}"));
+        crd.spec.names.kind = format!("Gadget{i}");
+        crd.spec.names.short_names = None;
+        crd.spec.versions.truncate(1);
+        crds.create(&PostParams::default(), &crd)
+            .await
+            .expect("create CRD");
+        tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            kube::runtime::wait::await_condition(
+                crds.clone(),
+                &crd.name_any(),
+                kube::runtime::conditions::is_crd_established(),
+            ),
+        )
+        .await
+        .expect("established in 30 s")
+        .expect("watch");
+        let resource = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(GROUP, "v1", &format!("Gadget{i}")),
+            &plural,
+        );
+        let gadgets: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), "default", &resource);
+        let gadget = DynamicObject::new("first", &resource).data(json!({"spec": {"size": 1}}));
+        gadgets
+            .create(&PostParams::default(), &gadget)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("creating the first Gadget{i} right after Established: {e}")
+            });
+    }
+    server.shutdown().await;
+}

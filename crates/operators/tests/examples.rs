@@ -23,9 +23,8 @@ mod crd_in_rust;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crd_in_rust_example_installs_uses_and_removes_its_crd() {
     let server = ApiServer::builder().in_memory().start().await.unwrap();
-    // Once per server: the embedded server can bring a just-deleted CRD back (terminating, with
-    // its cleanup finalizer), and a CRD applied again right after its deletion can vanish; see
-    // the report of issue 14.
+    // Once per server: as on a real cluster, deleting the CRD leaves it terminating until its
+    // objects are gone, and applying it again meanwhile only updates the terminating CRD.
     let policy = crd_in_rust::run(server.client(), "default").await.unwrap();
     assert_eq!(
         policy.status,

@@ -99,6 +99,7 @@ pub async fn sync(rest: &Rest, crd_type: &ResourceType) -> bool {
     let mut taken_kind: BTreeMap<(String, String), String> = BTreeMap::new();
     let mut custom: Vec<ResourceType> = Vec::new();
     let now = crate::rest::now();
+    let mut statuses: Vec<(&Value, Vec<Value>, bool)> = Vec::new();
     for crd in ordered {
         let name = crd
             .pointer("/metadata/name")
@@ -164,9 +165,13 @@ pub async fn sync(rest: &Rest, crd_type: &ResourceType) -> bool {
                 &now,
             ));
         }
-        update_status(rest, crd_type, crd, conditions, conflict.is_none()).await;
+        statuses.push((crd, conditions, conflict.is_none()));
     }
+    // Serve first, then say so: a client that sees `Established` must find the resource.
     rest.catalog.set_custom(custom);
+    for (crd, conditions, accepted) in statuses {
+        update_status(rest, crd_type, crd, conditions, accepted).await;
+    }
     let mut pending = false;
     for crd in &crds {
         if crd
