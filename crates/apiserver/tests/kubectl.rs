@@ -276,6 +276,67 @@ async fn create(k: &Kubectl) -> Result<()> {
     let containers = &deploy["spec"]["template"]["spec"]["containers"];
     expect_eq(&containers[0]["name"], &json!("nginx"), "container name")?;
     expect_eq(&containers[0]["image"], &json!("nginx:1.25"), "image")?;
+
+    // More typed commands (protobuf bodies from 1.32): every built-in kind decodes.
+    for (args, created) in [
+        (
+            &[
+                "create",
+                "pdb",
+                "web",
+                "--selector=app=web",
+                "--min-available=1",
+            ][..],
+            "poddisruptionbudget.policy/web created",
+        ),
+        (
+            &["create", "ingress", "web", "--rule=example.com/=web:80"][..],
+            "ingress.networking.k8s.io/web created",
+        ),
+        (
+            &["create", "quota", "small", "--hard=pods=10,requests.cpu=2"][..],
+            "resourcequota/small created",
+        ),
+        (
+            &["create", "service", "nodeport", "np", "--tcp=80:8080"][..],
+            "service/np created",
+        ),
+    ] {
+        let mut full = args.to_vec();
+        full.extend(["-n", ns]);
+        expect_line(&k.ok(&full).await?, created)?;
+    }
+    expect_line(
+        &k.ok(&["create", "priorityclass", "create-high", "--value=1000"])
+            .await?,
+        "priorityclass.scheduling.k8s.io/create-high created",
+    )?;
+    let pdb = k.json(&["get", "pdb", "web", "-n", ns]).await?;
+    expect_eq(&pdb["spec"]["minAvailable"], &json!(1), "PDB minAvailable")?;
+    expect_eq(
+        &pdb["spec"]["selector"]["matchLabels"],
+        &json!({"app": "web"}),
+        "PDB selector",
+    )?;
+    let ingress = k.json(&["get", "ingress", "web", "-n", ns]).await?;
+    expect_eq(
+        &ingress["spec"]["rules"][0]["host"],
+        &json!("example.com"),
+        "ingress host",
+    )?;
+    expect_eq(
+        &ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"],
+        &json!({"name": "web", "port": {"number": 80}}),
+        "ingress backend",
+    )?;
+    let quota = k.json(&["get", "quota", "small", "-n", ns]).await?;
+    expect_eq(
+        &quota["spec"]["hard"],
+        &json!({"pods": "10", "requests.cpu": "2"}),
+        "quota",
+    )?;
+    let pc = k.json(&["get", "priorityclass", "create-high"]).await?;
+    expect_eq(&pc["value"], &json!(1000), "priority value")?;
     Ok(())
 }
 

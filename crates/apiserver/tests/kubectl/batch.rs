@@ -7,10 +7,8 @@
 //! CronJob's template on the client, with the `cronjob.kubernetes.io/instantiate: manual`
 //! annotation and the CronJob as owner).
 //!
-//! kubectl ≥ 1.32 sends the typed `create job`/`create cronjob` bodies as protobuf, which the
-//! request decoder does not know for batch/v1 yet (the generic protobuf converter of issue 12 is
-//! on branch `i12-protobuf`): those versions create the same objects from manifests with
-//! `create -f`, and run every other step.
+//! kubectl ≥ 1.32 sends these typed `create` bodies as protobuf, older versions as JSON: every
+//! step runs with every version.
 
 use super::*;
 use kubectl_support::{Cell, expect_table};
@@ -19,31 +17,11 @@ fn is(text: &str) -> Cell<'_> {
     Cell::Is(text)
 }
 
-/// Whether this kubectl's typed `create` of batch/v1 objects sends protobuf.
-fn typed_create_is_protobuf(k: &Kubectl) -> bool {
-    k.minor() >= 32
-}
-
-/// Creates `manifest` (YAML) with `kubectl create -f`.
-async fn create_from(k: &Kubectl, name: &str, manifest: &str) -> Result<String> {
-    let path = k.home.path().join(format!("{name}.yaml"));
-    std::fs::write(&path, manifest)?;
-    k.ok(&["create", "-f", path.to_str().unwrap_or_default()])
-        .await
-}
-
 pub(crate) async fn batch(k: &Kubectl) -> Result<()> {
     let ns = "batch";
     k.namespace(ns).await?;
-    let out = if typed_create_is_protobuf(k) {
-        create_from(
-            k,
-            "job-pi",
-            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: pi\n  namespace: batch\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: pi\n        image: busybox:1.36\n        command: [echo, hi]\n",
-        )
-        .await?
-    } else {
-        k.ok(&[
+    let out = k
+        .ok(&[
             "create",
             "job",
             "pi",
@@ -54,8 +32,7 @@ pub(crate) async fn batch(k: &Kubectl) -> Result<()> {
             "echo",
             "hi",
         ])
-        .await?
-    };
+        .await?;
     expect_line(&out, "job.batch/pi created")?;
     let out = k
         .ok(&[
@@ -110,15 +87,8 @@ pub(crate) async fn batch(k: &Kubectl) -> Result<()> {
         .await?;
     expect_eq(phases.as_str(), "Succeeded", "phase of the job's pod")?;
 
-    let out = if typed_create_is_protobuf(k) {
-        create_from(
-            k,
-            "cronjob-hello",
-            "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: hello\n  namespace: batch\nspec:\n  schedule: \"*/5 * * * *\"\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          restartPolicy: OnFailure\n          containers:\n          - name: hello\n            image: busybox:1.36\n            command: [date]\n",
-        )
-        .await?
-    } else {
-        k.ok(&[
+    let out = k
+        .ok(&[
             "create",
             "cronjob",
             "hello",
@@ -129,8 +99,7 @@ pub(crate) async fn batch(k: &Kubectl) -> Result<()> {
             "--",
             "date",
         ])
-        .await?
-    };
+        .await?;
     expect_line(&out, "cronjob.batch/hello created")?;
     expect_table(
         &k.ok(&["get", "cronjobs", "-n", ns]).await?,
@@ -165,9 +134,8 @@ pub(crate) async fn batch(k: &Kubectl) -> Result<()> {
         "CronJob defaults",
     )?;
 
-    // `create job --from` is kubectl's own Job built from the CronJob: typed, so protobuf
-    // from 1.32 (see the module doc).
-    if !typed_create_is_protobuf(k) {
+    // `create job --from` is kubectl's own Job built from the CronJob (protobuf from 1.32).
+    {
         let out = k
             .ok(&["create", "job", "manual", "-n", ns, "--from=cronjob/hello"])
             .await?;
