@@ -196,8 +196,10 @@ impl ApiServerBuilder {
             tokio::spawn(crate::controllers::namespace::run(rest.clone())),
             tokio::spawn(crate::controllers::endpoints::run(rest.clone())),
             tokio::spawn(crate::controllers::serviceaccounts::run(rest.clone())),
+            tokio::spawn(crate::controllers::volumes::run(rest.clone())),
         ];
         if self.simulate_workloads {
+            crate::controllers::volumes::ensure_default_class(&rest).await;
             controllers.push(tokio::spawn(crate::controllers::workloads::run(
                 rest.clone(),
                 self.pod_termination_delay,

@@ -1,7 +1,8 @@
 //! What kube-controller-manager does in a real cluster, running inside the server as small
 //! controllers over the store's change stream: garbage collection of ownerReferences and the
 //! namespace lifecycle, Endpoints and EndpointSlices of Services, the `default` ServiceAccount
-//! of every namespace, kube-apiserver's own `kubernetes` Service, and (optionally) simulated
+//! of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
+//! reclaiming and protection (with a simulated provisioner), and (optionally) simulated
 //! workloads. (The CRD controller lives with the CRD code in `crd::controller`.)
 
 pub mod cronjobs;
@@ -13,6 +14,7 @@ pub mod kubernetes_service;
 pub mod namespace;
 mod owned;
 pub mod serviceaccounts;
+pub mod volumes;
 pub mod workloads;
 
 use crate::resource::ResourceType;

@@ -245,6 +245,17 @@ impl Rest {
         {
             map.remove("status");
         }
+        let name = meta_str(&obj, "name").to_string();
+        self.admission.admit(
+            self,
+            &Request {
+                operation: Operation::Create,
+                rt,
+                namespace,
+                name: &name,
+            },
+            &mut obj,
+        )?;
         rt.strategy.prepare_for_create(&mut obj);
         let initial = rt.strategy.initial_finalizers();
         if !initial.is_empty() {

@@ -271,6 +271,16 @@ impl Store {
             .cloned()
     }
 
+    /// The current objects of `resource` (its storage key), in key order.
+    pub fn current(&self, resource: &str) -> Vec<Arc<StoredObject>> {
+        let state = self.read();
+        state
+            .objects
+            .get(resource)
+            .map(|objects| objects.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Submits a write and waits for it to be committed.
     pub async fn write(&self, op: WriteOp) -> Result<Arc<StoredObject>, StoreError> {
         let (reply, rx) = oneshot::channel();

@@ -1,20 +1,174 @@
 //! PersistentVolumes (core/v1, `pv`): cluster-scoped storage, phase `Pending` until bound.
+//!
+//! Upstream's strategy: `persistentVolumeReclaimPolicy` defaults to `Retain` and `volumeMode` to
+//! `Filesystem`, a new volume's status is `{phase: Pending}`, the spec names exactly one volume
+//! source, its access modes and a storage capacity, and the source never changes.
 
+use super::persistentvolumeclaims::ACCESS_MODES;
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
+use crate::status::{ApiError, FieldCause};
+use crate::strategy::{Decoded, Strategy, Typed, typed_basics};
 use crate::table::printer::{Printer, access_modes, col, none_if_empty, s};
 use crate::table::{age, age_column, name_column, name_of};
 use k8s_openapi::api::core::v1::PersistentVolume;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// `persistentvolumes` (core/v1, `pv`).
 pub(crate) fn resource() -> ResourceType {
     entry("persistentvolumes", "persistentvolume", false)
         .short(&["pv"])
         .status()
-        .build::<PersistentVolume>(
-            crate::strategy::Typed::<PersistentVolume>::new().printer(&PERSISTENT_VOLUME),
-        )
+        .build::<PersistentVolume>(VolumeStrategy {
+            typed: Typed::new().printer(&PERSISTENT_VOLUME),
+        })
+}
+
+/// The volume sources a PersistentVolume may name (one of them).
+const SOURCES: [&str; 22] = [
+    "awsElasticBlockStore",
+    "azureDisk",
+    "azureFile",
+    "cephfs",
+    "cinder",
+    "csi",
+    "fc",
+    "flexVolume",
+    "flocker",
+    "gcePersistentDisk",
+    "glusterfs",
+    "hostPath",
+    "iscsi",
+    "local",
+    "nfs",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "quobyte",
+    "rbd",
+    "scaleIO",
+    "storageos",
+    "vsphereVolume",
+];
+
+/// The PersistentVolume strategy.
+struct VolumeStrategy {
+    typed: Typed<PersistentVolume>,
+}
+
+impl Strategy for VolumeStrategy {
+    typed_basics!(typed);
+
+    fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
+        self.typed.decode(value)
+    }
+
+    fn prepare_for_create(&self, obj: &mut Value) {
+        default_spec(obj);
+        if let Some(m) = obj.as_object_mut() {
+            m.insert("status".into(), json!({"phase": "Pending"}));
+        }
+    }
+
+    fn prepare_for_update(&self, new: &mut Value, _old: &Value) {
+        default_spec(new);
+    }
+
+    fn validate(&self, obj: &Value) -> Vec<FieldCause> {
+        spec_causes(obj.get("spec").unwrap_or(&Value::Null))
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldCause> {
+        let mut causes = self.validate(new);
+        let source = |v: &Value| -> Vec<(String, Value)> {
+            SOURCES
+                .iter()
+                .filter_map(|k| {
+                    v.pointer(&format!("/spec/{k}"))
+                        .map(|s| (k.to_string(), s.clone()))
+                })
+                .collect()
+        };
+        if source(new) != source(old) {
+            causes.push(FieldCause::forbidden(
+                "spec.persistentvolumesource",
+                "spec.persistentvolumesource is immutable after creation",
+            ));
+        }
+        causes
+    }
+}
+
+/// Upstream's `SetDefaults_PersistentVolume`: reclaim policy `Retain`, volume mode `Filesystem`.
+fn default_spec(obj: &mut Value) {
+    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+        for (field, default) in [
+            ("persistentVolumeReclaimPolicy", "Retain"),
+            ("volumeMode", "Filesystem"),
+        ] {
+            if spec.get(field).is_none_or(Value::is_null) {
+                spec.insert(field.into(), json!(default));
+            }
+        }
+    }
+}
+
+/// Upstream's `ValidatePersistentVolumeSpec`, for what clients commonly write.
+fn spec_causes(spec: &Value) -> Vec<FieldCause> {
+    let mut causes = Vec::new();
+    let modes = spec
+        .get("accessModes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if modes.is_empty() {
+        causes.push(FieldCause::required("spec.accessModes", ""));
+    }
+    let supported: Vec<String> = ACCESS_MODES.iter().map(|m| m.to_string()).collect();
+    for mode in &modes {
+        if !mode.as_str().is_some_and(|m| ACCESS_MODES.contains(&m)) {
+            causes.push(FieldCause::not_supported(
+                "spec.accessModes",
+                mode,
+                &supported,
+            ));
+        }
+    }
+    match spec.get("capacity").and_then(Value::as_object) {
+        None => causes.push(FieldCause::required("spec.capacity", "")),
+        Some(c) if c.is_empty() => causes.push(FieldCause::required("spec.capacity", "")),
+        Some(c) if c.len() > 1 || !c.contains_key("storage") => causes.push(
+            FieldCause::not_supported("spec.capacity", &json!(c), &["storage".to_string()]),
+        ),
+        Some(_) => {}
+    }
+    if let Some(policy) = spec
+        .get("persistentVolumeReclaimPolicy")
+        .filter(|p| !p.is_null())
+        && !matches!(policy.as_str(), Some("Delete" | "Recycle" | "Retain"))
+    {
+        causes.push(FieldCause::not_supported(
+            "spec.persistentVolumeReclaimPolicy",
+            policy,
+            &[
+                "Delete".to_string(),
+                "Recycle".to_string(),
+                "Retain".to_string(),
+            ],
+        ));
+    }
+    let sources = SOURCES
+        .iter()
+        .filter(|k| spec.get(**k).is_some_and(|v| !v.is_null()))
+        .count();
+    if sources == 0 {
+        causes.push(FieldCause::required("spec", "must specify a volume type"));
+    } else if sources > 1 {
+        causes.push(FieldCause::forbidden(
+            "spec",
+            "may not specify more than 1 volume type",
+        ));
+    }
+    causes
 }
 
 /// PersistentVolume: NAME CAPACITY ACCESS MODES RECLAIM POLICY STATUS CLAIM STORAGECLASS

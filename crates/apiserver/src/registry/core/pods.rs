@@ -21,7 +21,9 @@ pub(crate) mod defaults;
 mod qos;
 mod update;
 
+pub(crate) use qos::parse_quantity;
 pub use qos::qos_class;
+pub(crate) use update::semantic_diff;
 
 /// `pods` (core/v1, `po`).
 pub(crate) fn resource() -> ResourceType {

@@ -168,6 +168,14 @@ fn put(m: &mut Map<String, Value>, field: &str, value: Option<&Value>) {
     };
 }
 
+/// The `-`/`+` lines of what differs between `old` and `new` (both under `path`) as upstream's
+/// semantic equality sees them; empty when they are semantically equal.
+pub(crate) fn semantic_diff(old: &Value, new: &Value, path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    changes(&semantic(old), &semantic(new), path, &mut out);
+    out
+}
+
 /// `obj` as upstream's semantic equality sees it: nulls, empty lists and empty maps are the
 /// same as absent fields, and resource quantities compare by amount (`1` is `1000m`).
 fn semantic(obj: &Value) -> Value {
