@@ -5,6 +5,7 @@
 //! workloads. (The CRD controller lives with the CRD code in `crd::controller`.)
 
 pub mod cronjobs;
+pub mod daemonsets;
 pub mod endpoints;
 mod events;
 pub mod gc;
@@ -12,7 +13,9 @@ pub mod jobs;
 pub mod kubernetes_service;
 pub mod namespace;
 mod owned;
+mod revisions;
 pub mod serviceaccounts;
+pub mod statefulsets;
 pub mod workloads;
 
 use crate::resource::ResourceType;
