@@ -2,7 +2,11 @@
 //! controllers over the store's change stream: garbage collection of ownerReferences and the
 //! namespace lifecycle, Endpoints and EndpointSlices of Services, the `default` ServiceAccount
 //! of every namespace, kube-apiserver's own `kubernetes` Service, and (optionally) simulated
-//! workloads. (The CRD controller lives with the CRD code in `crd::controller`.)
+//! workloads: Deployments and ReplicaSets with a simulated scheduler and kubelet
+//! (`workloads.rs`), Jobs (`jobs.rs`) and CronJobs (`cronjobs.rs`), StatefulSets
+//! (`statefulsets.rs`) and DaemonSets (`daemonsets.rs`) with the ControllerRevision history
+//! they share (`revisions.rs`). (The CRD controller lives with the CRD code in
+//! `crd::controller`.)
 
 pub mod cronjobs;
 pub mod daemonsets;

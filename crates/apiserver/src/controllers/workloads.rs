@@ -894,8 +894,8 @@ async fn pod(rest: &Rest, t: &Types, kubelet: &Kubelet, ns: &str, name: &str) ->
         return Ok(());
     }
     // Running, or ended (a Job's pods end: `jobs.rs`): nothing to start.
-    if !simulated_node(rest, t, s(&p, "/spec/nodeName"))
-        || matches!(s(&p, "/status/phase"), "Running" | "Succeeded" | "Failed")
+    if matches!(s(&p, "/status/phase"), "Running" | "Succeeded" | "Failed")
+        || !simulated_node(rest, t, s(&p, "/spec/nodeName"))
     {
         return Ok(());
     }
