@@ -100,16 +100,12 @@ fn label<'a>(o: &'a impl kube::Resource, key: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// Watch events as recorded: (`ADDED`/`MODIFIED`/`DELETED`, the pod).
+type Log = std::sync::Arc<std::sync::Mutex<Vec<(String, Pod)>>>;
+
 /// Every watch event on pods labelled `app=<app>` from `rv` on, recorded in order until the
 /// returned handle is aborted.
-fn record(
-    pods: &Api<Pod>,
-    app: &str,
-    rv: String,
-) -> (
-    std::sync::Arc<std::sync::Mutex<Vec<(String, Pod)>>>,
-    tokio::task::JoinHandle<()>,
-) {
+fn record(pods: &Api<Pod>, app: &str, rv: String) -> (Log, tokio::task::JoinHandle<()>) {
     let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let (pods, sink, selector) = (pods.clone(), log.clone(), format!("app={app}"));
     let task = tokio::spawn(async move {
