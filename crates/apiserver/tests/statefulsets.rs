@@ -944,3 +944,43 @@ async fn bad_input_gets_upstream_messages() {
         "spec.template.metadata.labels"
     );
 }
+
+#[tokio::test]
+async fn revisions_beyond_the_history_limit_are_deleted() {
+    let server = start().await;
+    let client = server.client();
+    namespace(&client, "limit").await;
+    let api: Api<StatefulSet> = Api::namespaced(client.clone(), "limit");
+    let revisions: Api<ControllerRevision> = Api::namespaced(client.clone(), "limit");
+    api.create(
+        &PostParams::default(),
+        &sts("web", 1, "nginx:1", json!({"revisionHistoryLimit": 1})),
+    )
+    .await
+    .expect("create");
+    rolled_out(&api, "web", 1).await;
+    for tag in 2..=4 {
+        api.patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"template": {"spec": {
+                "containers": [{"name": "main", "image": format!("nginx:{tag}")}]}}}})),
+        )
+        .await
+        .expect("update");
+        rolled_out(&api, "web", 1).await;
+    }
+    until("the live revision and one more", || async {
+        let mut numbers: Vec<i64> = revisions
+            .list(&ListParams::default())
+            .await
+            .ok()?
+            .items
+            .iter()
+            .map(|r| r.revision)
+            .collect();
+        numbers.sort();
+        (numbers == [3, 4]).then_some(())
+    })
+    .await;
+}
