@@ -355,6 +355,23 @@ async fn statefulset_scales_up_in_order_and_down_from_the_highest_ordinal() {
             .await
             .expect("claim kept");
     }
+    // A changed policy reaches the claims of the pods there are.
+    api.patch(
+        "web",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"spec": {"persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete"}}}),
+        ),
+    )
+    .await
+    .expect("change the retention policy");
+    until("web-0's claim owned by the set", || async {
+        let c = claims.get("www-web-0").await.ok()?;
+        let owner = c.owner_references().first()?.clone();
+        (owner.kind == "StatefulSet" && owner.name == "web" && owner.controller.is_none())
+            .then_some(())
+    })
+    .await;
     watcher.abort();
 }
 

@@ -29,8 +29,9 @@
 //!   successful", "create Claim www-web-0 Pod web-0 in StatefulSet web success"),
 //!   `SuccessfulDelete` ("delete Pod web-2 in StatefulSet web successful").
 //!
-//! Not simulated: a change of the retention policy is not applied to claims made earlier;
-//! `status.conditions`; adoption and release of pods by label.
+//! Not simulated: `status.conditions`; adoption and release of pods by label; the
+//! `MaxUnavailableStatefulSet` feature gate is taken as on (`maxUnavailable` is honoured, 1 when
+//! unset, which is upstream's behaviour with the gate off).
 
 use super::events::EventRecorder;
 use super::revisions::{self, HASH_LABEL};
@@ -434,13 +435,16 @@ impl Ctx<'_> {
         }
     }
 
-    /// Before a condemned pod goes: its claims follow the retention policy for scale-down.
-    async fn release_claims(&self, pod: &Value, ordinal: i64) -> Step {
+    /// The claims of `pod` (ordinal `ordinal`) get the owner references the retention policy
+    /// asks for (`scaled_down`: before a condemned pod goes), as upstream's
+    /// `updateClaimOwnerRefForSetAndPod` on every sync, so a changed policy reaches claims made
+    /// earlier.
+    async fn claim_owners(&self, pod: &Value, ordinal: i64, scaled_down: bool) -> Step {
         for (_, claim) in claims_of(self.set, ordinal) {
             let Ok(current) = self.rest.get_value(&self.t.claims, Some(self.ns), &claim) else {
                 continue;
             };
-            let refs = claim_refs(&current, self.set, Some(pod), true);
+            let refs = claim_refs(&current, self.set, Some(pod), scaled_down);
             let old = current
                 .pointer("/metadata/ownerReferences")
                 .cloned()
@@ -632,6 +636,11 @@ async fn sync(
         set: &set,
         ns,
     };
+    for (ord, p) in slots.iter() {
+        if !deleting(p) {
+            ctx.claim_owners(p, *ord, false).await?;
+        }
+    }
     // Failed or succeeded pods are deleted, to be made again.
     for (_, p) in slots.iter() {
         if matches!(s(p, "/status/phase"), "Failed" | "Succeeded") && !deleting(p) {
@@ -676,7 +685,7 @@ async fn sync(
         if monotonic && (!running_and_ready(p) && condemned.iter().any(|(o, _)| o > ord)) {
             return Ok(());
         }
-        ctx.release_claims(p, *ord).await?;
+        ctx.claim_owners(p, *ord, true).await?;
         ctx.delete_pod(p).await?;
         if monotonic {
             return Ok(());

@@ -269,12 +269,19 @@ pub(crate) async fn stateful_daemon(k: &Kubectl) -> Result<()> {
                 "{.items[*].metadata.name}",
             )
             .await?;
-        if pods == "web-0" {
+        // The status too: `rollout status` prints its updatedReplicas.
+        let status = k
+            .jsonpath(
+                &["get", "sts", "web", "-n", ns],
+                "{.status.replicas} {.status.updatedReplicas}",
+            )
+            .await?;
+        if pods == "web-0" && status == "1 1" {
             break;
         }
         ensure!(
             Instant::now() < deadline,
-            "pods after scaling to 1: {pods:?}"
+            "pods after scaling to 1: {pods:?}, status {status:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
