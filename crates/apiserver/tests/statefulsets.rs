@@ -1001,3 +1001,90 @@ async fn revisions_beyond_the_history_limit_are_deleted() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn daemonset_surge_update_starts_the_new_pod_before_the_old_one_goes() {
+    let server = start().await;
+    let client = server.client();
+    namespace(&client, "surge").await;
+    node(&client, "worker-2", json!({}), json!([])).await;
+    let api: Api<DaemonSet> = Api::namespaced(client.clone(), "surge");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "surge");
+    let mut set = ds("agent", "fluentd:1", json!({}));
+    if let Some(spec) = set.spec.as_mut() {
+        spec.update_strategy = serde_json::from_value(json!({"type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}))
+        .ok();
+    }
+    api.create(&PostParams::default(), &set)
+        .await
+        .expect("create");
+    until("two pods", || async {
+        ds_pods(&pods, "agent").await.filter(|m| m.len() == 2)
+    })
+    .await;
+    let (log, watcher) = record(&pods, "agent", list_rv(&pods).await);
+    api.patch(
+        "agent",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"template": {"spec": {
+            "containers": [{"name": "agent", "image": "fluentd:2"}]}}}})),
+    )
+    .await
+    .expect("update");
+    until("two updated pods", || async {
+        ds_pods(&pods, "agent")
+            .await
+            .filter(|m| m.len() == 2 && m.values().all(|p| image(p) == "fluentd:2"))
+    })
+    .await;
+    until("the rollout's status", || async {
+        let st = api.get("agent").await.ok()?.status?;
+        (st.observed_generation == Some(2)
+            && st.updated_number_scheduled == Some(2)
+            && st.number_available == Some(2))
+        .then_some(())
+    })
+    .await;
+    watcher.abort();
+    // On each node the new pod was ready before the old one was deleted, and at most one node
+    // at a time had a new pod not yet ready.
+    let log = log
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut new_ready: BTreeSet<String> = BTreeSet::new();
+    let mut surging: BTreeSet<String> = BTreeSet::new();
+    for (kind, p) in log.iter() {
+        let node = p
+            .spec
+            .as_ref()
+            .and_then(|s| s.affinity.clone())
+            .and_then(|a| serde_json::to_value(a).ok())
+            .and_then(|a| {
+                a.pointer("/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchFields/0/values/0")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_default();
+        if image(p) == "fluentd:2" {
+            if kind == "ADDED" {
+                surging.insert(node.clone());
+                assert!(
+                    surging.len() <= 1,
+                    "more than maxSurge nodes surged: {surging:?}"
+                );
+            }
+            if ready(p) {
+                // Upstream counts a node as surging until its new pod is available.
+                surging.remove(&node);
+                new_ready.insert(node);
+            }
+        } else if p.metadata.deletion_timestamp.is_some() {
+            assert!(
+                new_ready.contains(&node),
+                "the old pod on {node} went before the new one was ready"
+            );
+        }
+    }
+    assert_eq!(new_ready.len(), 2);
+}

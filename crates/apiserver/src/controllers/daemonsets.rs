@@ -18,8 +18,10 @@
 //!   node: extra ones and failed ones are deleted.
 //! - **Updates**: revisions as `revisions.rs` keeps them; `RollingUpdate` deletes outdated pods
 //!   (unavailable ones first) while at most `maxUnavailable` (1; a percentage of the desired
-//!   pods, rounded up) are unavailable, and the next pass makes the node's new pod; `OnDelete`
-//!   replaces only pods someone deleted.
+//!   pods, rounded up) are unavailable, and the next pass makes the node's new pod; with
+//!   `maxSurge` it makes the new pod beside the old one on at most that many nodes at a time
+//!   and deletes the old one once the new one is available; `OnDelete` replaces only pods
+//!   someone deleted.
 //! - **Status**: desiredNumberScheduled, currentNumberScheduled, numberMisscheduled,
 //!   numberReady, numberAvailable (ready for `minReadySeconds`), updatedNumberScheduled,
 //!   numberUnavailable, observedGeneration (and collisionCount after a revision name
@@ -27,8 +29,7 @@
 //! - **Events** as upstream's: `SuccessfulCreate` ("Created pod: x"), `SuccessfulDelete`
 //!   ("Deleted pod: x").
 //!
-//! Not simulated: `maxSurge` (a surge update is done as `maxUnavailable: 1`), slow-start
-//! batches, adoption of pods by label.
+//! Not simulated: slow-start batches, adoption of pods by label.
 
 use super::events::EventRecorder;
 use super::revisions::{self, HASH_LABEL};
@@ -338,17 +339,29 @@ fn node_of(p: &Value) -> String {
         .to_string()
 }
 
-/// `maxUnavailable` resolved against `desired` (a percentage rounded up), at least 1.
-fn max_unavailable(set: &Value, desired: i64) -> i64 {
-    let n = match set.pointer("/spec/updateStrategy/rollingUpdate/maxUnavailable") {
-        Some(Value::Number(n)) => n.as_i64().unwrap_or(1),
+/// `field` of the rolling update resolved against `desired` (a percentage rounded up, as
+/// upstream's `GetScaledValueFromIntOrPercent`), `default` when unset.
+fn scaled(set: &Value, field: &str, desired: i64, default: i64) -> i64 {
+    let pointer = format!("/spec/updateStrategy/rollingUpdate/{field}");
+    match set.pointer(&pointer) {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(default),
         Some(Value::String(p)) => p
             .strip_suffix('%')
             .and_then(|p| p.parse::<i64>().ok())
-            .map_or(1, |p| (p * desired + 99) / 100),
-        _ => 1,
-    };
-    n.max(1)
+            .map_or(default, |p| (p * desired + 99) / 100),
+        _ => default,
+    }
+}
+
+/// `maxUnavailable` resolved against `desired`, at least 1 (upstream's fallback when both
+/// it and maxSurge are 0).
+fn max_unavailable(set: &Value, desired: i64) -> i64 {
+    scaled(set, "maxUnavailable", desired, 1).max(1)
+}
+
+/// `maxSurge` resolved against `desired` (0: no surge).
+fn max_surge(set: &Value, desired: i64) -> i64 {
+    scaled(set, "maxSurge", desired, 0).max(0)
 }
 
 struct Ctx<'a> {
@@ -523,7 +536,13 @@ async fn sync(
     let mut to_create: Vec<String> = Vec::new();
     let mut to_delete: Vec<&Value> = Vec::new();
     // Per node that should run a pod: its pod (the oldest), if any.
-    let mut scheduled: Vec<(String, Option<&Value>)> = Vec::new();
+    let mut scheduled: Vec<(String, Vec<&Value>)> = Vec::new();
+    let surge = if s(&set, "/spec/updateStrategy/type") == "OnDelete" {
+        0
+    } else {
+        let nodes_selected = nodes.iter().filter(|n| should_run(&spec, n).0).count() as i64;
+        max_surge(&set, nodes_selected)
+    };
     for node in &nodes {
         let node_name = s(node, "/metadata/name").to_string();
         let (run, keep) = should_run(&spec, node);
@@ -556,9 +575,21 @@ async fn sync(
                 .iter()
                 .partition(|p| s(p, "/status/phase") == "Failed");
             to_delete.extend(failed);
-            to_delete.extend(live.iter().skip(1));
+            if surge > 0 {
+                // A surge update may run the oldest new pod beside the oldest old one.
+                let new = live.iter().find(|p| updated(p));
+                let old = live.iter().find(|p| !updated(p));
+                to_delete.extend(live.iter().filter(|p| {
+                    let uid = s(p, "/metadata/uid");
+                    [new, old]
+                        .iter()
+                        .all(|k| k.is_none_or(|k| s(k, "/metadata/uid") != uid))
+                }));
+            } else {
+                to_delete.extend(live.iter().skip(1));
+            }
             if run {
-                scheduled.push((node_name, live.first().copied()));
+                scheduled.push((node_name, live));
             }
         } else {
             to_delete.extend(on_node);
@@ -634,16 +665,61 @@ async fn sync(
     if s(&set, "/spec/updateStrategy/type") == "OnDelete" {
         return Ok(());
     }
-    let max_unavailable = max_unavailable(&set, desired);
     let is_available = |p: &Value| available_in(p, min_ready) == Some(Duration::ZERO);
+    if surge > 0 {
+        // Upstream's surge update: a new pod next to the old one on at most maxSurge nodes at
+        // a time (at once where the old one is unavailable), the old one deleted once the new
+        // one is available.
+        let (mut surging, mut allowed, mut candidates, mut old_to_delete) =
+            (0i64, Vec::new(), Vec::new(), Vec::new());
+        for (node, live) in &scheduled {
+            let new: Vec<&&Value> = live.iter().filter(|p| updated(p)).collect();
+            let old: Vec<&&Value> = live.iter().filter(|p| !updated(p)).collect();
+            if new.len() > 1 || old.len() > 1 {
+                surging += 1;
+                continue;
+            }
+            match (new.first(), old.first()) {
+                (_, None) => {}
+                (None, Some(old)) => {
+                    if !is_available(old) {
+                        allowed.push(node.clone());
+                    } else if surging < surge {
+                        surging += 1;
+                        allowed.push(node.clone());
+                    } else {
+                        candidates.push(node.clone());
+                    }
+                }
+                (Some(new), Some(old)) => {
+                    if is_available(new) {
+                        old_to_delete.push(**old);
+                    } else {
+                        surging += 1;
+                    }
+                }
+            }
+        }
+        let remaining = (surge - surging).max(0) as usize;
+        for node in allowed.iter().chain(candidates.iter().take(remaining)) {
+            ctx.create_pod(node, &hash).await?;
+        }
+        for p in old_to_delete {
+            ctx.delete_pod(p).await?;
+        }
+        return Ok(());
+    }
+    let max_unavailable = max_unavailable(&set, desired);
     let terminating: HashSet<String> = pods.iter().filter(|p| deleting(p)).map(node_of).collect();
     let mut unavailable = scheduled
         .iter()
-        .filter(|(node, p)| terminating.contains(node) || p.is_none_or(|p| !is_available(p)))
+        .filter(|(node, live)| {
+            terminating.contains(node) || live.first().is_none_or(|p| !is_available(p))
+        })
         .count() as i64;
     let outdated: Vec<&Value> = scheduled
         .iter()
-        .filter_map(|(_, p)| p.filter(|p| !updated(p)))
+        .filter_map(|(_, live)| live.first().copied().filter(|p| !updated(p)))
         .collect();
     // Unavailable outdated pods go at once; available ones while the budget allows.
     for p in outdated.iter().filter(|p| !is_available(p)) {
