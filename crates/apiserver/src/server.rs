@@ -205,6 +205,12 @@ impl ApiServerBuilder {
                 self.pod_termination_delay,
             )));
             controllers.push(tokio::spawn(crate::controllers::jobs::run(rest.clone())));
+            controllers.push(tokio::spawn(crate::controllers::statefulsets::run(
+                rest.clone(),
+            )));
+            controllers.push(tokio::spawn(crate::controllers::daemonsets::run(
+                rest.clone(),
+            )));
             controllers.push(tokio::spawn(crate::controllers::cronjobs::run(
                 rest.clone(),
                 self.cron_clock.clone(),

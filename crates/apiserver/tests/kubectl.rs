@@ -62,6 +62,9 @@
 //! - `batch` (`kubectl/batch.rs`): `create job`, `wait --for=condition=complete job/x`, `get jobs`
 //!   (and `-o wide`) columns, `create cronjob`, `get cronjobs` columns and defaults, `create job
 //!   --from=cronjob/x`, a Job refused with upstream's restartPolicy message.
+//! - `stateful_daemon` (`kubectl/apps.rs`): `apply -f` a StatefulSet and a DaemonSet, `rollout
+//!   status` of both, `get sts,ds` columns, claims per ordinal, `set image` + `rollout
+//!   status|history|undo` for both, `scale sts --replicas=1` leaving only `x-0`.
 //!
 //! The first group's assertions on human-readable output only look at the header's first column
 //! and the NAME column (or the `kind/name` prefix); `columns`, `watch` and `describe` compare
@@ -70,6 +73,8 @@
 //! Binaries and the runner: see `kubectl_support` (a missing binary fails under `CI=true`).
 //! `KUBEFORGE_KUBECTL_SCENARIOS=name,name` runs only the scenarios named (while iterating).
 
+#[path = "kubectl/apps.rs"]
+mod apps;
 #[path = "kubectl/auth.rs"]
 mod auth;
 #[path = "kubectl/batch.rs"]
@@ -79,6 +84,7 @@ mod cluster;
 mod kubectl_support;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
+use apps::stateful_daemon;
 use auth::auth;
 use batch::batch;
 use cluster::{
@@ -173,6 +179,7 @@ async fn suite(version: &str) {
             describe,
             auth,
             batch,
+            stateful_daemon,
         ]
     );
     eprintln!(

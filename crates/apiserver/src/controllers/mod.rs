@@ -2,10 +2,15 @@
 //! controllers over the store's change stream: garbage collection of ownerReferences and the
 //! namespace lifecycle, Endpoints and EndpointSlices of Services, the `default` ServiceAccount
 //! of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
-//! reclaiming and protection (with a simulated provisioner), and (optionally) simulated
-//! workloads. (The CRD controller lives with the CRD code in `crd::controller`.)
+//! reclaiming and protection (with a simulated provisioner, `volumes.rs`), and (optionally)
+//! simulated workloads: Deployments and ReplicaSets with a simulated scheduler and kubelet
+//! (`workloads.rs`), Jobs (`jobs.rs`) and CronJobs (`cronjobs.rs`), StatefulSets
+//! (`statefulsets.rs`) and DaemonSets (`daemonsets.rs`) with the ControllerRevision history
+//! they share (`revisions.rs`). (The CRD controller lives with the CRD code in
+//! `crd::controller`.)
 
 pub mod cronjobs;
+pub mod daemonsets;
 pub mod endpoints;
 mod events;
 pub mod gc;
@@ -13,7 +18,9 @@ pub mod jobs;
 pub mod kubernetes_service;
 pub mod namespace;
 mod owned;
+mod revisions;
 pub mod serviceaccounts;
+pub mod statefulsets;
 pub mod volumes;
 pub mod workloads;
 

@@ -16,9 +16,11 @@
 //!   default) are deleted, oldest revision first. So `kubectl rollout history`, `rollout undo
 //!   [--to-revision]` and `rollout status --revision` work as against a cluster.
 //! - ReplicaSets get owned Pods (created or deleted to match replicas), with status.
-//! - Pods without a node are bound to `kubeforge-node`; pods on it are marked Running and Ready
-//!   (the kubelet's part), with an IP.
-//! - A deleted pod on the node (deleted gracefully: Terminating, with a deletionTimestamp) has its
+//! - Pods without a node are bound to the node their required node affinity names with a
+//!   `matchFields` term `metadata.name In [node]` if that Node exists (DaemonSet pods), else to
+//!   `kubeforge-node`; pods on any Node labelled `type: kwok` are marked Running and Ready (the
+//!   kubelet's part), with an IP.
+//! - A deleted pod on such a node (deleted gracefully: Terminating, with a deletionTimestamp) has its
 //!   containers stopped after a short simulated delay (the builder's `pod_termination_delay`,
 //!   at most the grace period): its status shows them terminated, then the kubelet's part ends
 //!   with a delete with grace period 0, which removes it.
@@ -874,22 +876,26 @@ async fn pod(rest: &Rest, t: &Types, kubelet: &Kubelet, ns: &str, name: &str) ->
         return Ok(());
     };
     if deleting(&p) {
-        if s(&p, "/spec/nodeName") == NODE_NAME {
+        if simulated_node(rest, t, s(&p, "/spec/nodeName")) {
             terminate(rest, t, kubelet, p);
         }
         return Ok(());
     }
     if s(&p, "/spec/nodeName").is_empty() {
-        // The scheduler's part: bind to the simulated node (pod updates may not set nodeName).
+        // The scheduler's part: bind to the node the pod requires by name if it exists, else to
+        // the simulated node (pod updates may not set nodeName).
+        let node = required_node_name(&p)
+            .filter(|n| rest.get(&t.nodes, None, n).is_ok())
+            .unwrap_or(NODE_NAME);
         let mut bound = p.clone();
-        bound["spec"]["nodeName"] = json!(NODE_NAME);
+        bound["spec"]["nodeName"] = json!(node);
         rest.update(&t.pods, Some(ns), name, bound, &opts(), Some("binding"))
             .await?;
         return Ok(());
     }
     // Running, or ended (a Job's pods end: `jobs.rs`): nothing to start.
-    if s(&p, "/spec/nodeName") != NODE_NAME
-        || matches!(s(&p, "/status/phase"), "Running" | "Succeeded" | "Failed")
+    if matches!(s(&p, "/status/phase"), "Running" | "Succeeded" | "Failed")
+        || !simulated_node(rest, t, s(&p, "/spec/nodeName"))
     {
         return Ok(());
     }
@@ -921,6 +927,29 @@ async fn pod(rest: &Rest, t: &Types, kubelet: &Kubelet, ns: &str, name: &str) ->
     rest.update(&t.pods, Some(ns), name, body, &opts(), Some("status"))
         .await
         .map(|_| ())
+}
+
+/// The node pod `pod` requires by name: the first value of a `matchFields` requirement
+/// `metadata.name In [...]` of its required node affinity (how DaemonSet pods target a node).
+pub(crate) fn required_node_name(pod: &Value) -> Option<&str> {
+    pod.pointer("/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")?
+        .as_array()?
+        .iter()
+        .flat_map(|term| term.get("matchFields").and_then(Value::as_array).into_iter().flatten())
+        .find(|r| s(r, "/key") == "metadata.name" && s(r, "/operator") == "In")?
+        .get("values")?
+        .as_array()?
+        .first()?
+        .as_str()
+}
+
+/// Whether the simulated kubelet runs the pods of node `name`: a Node of that name exists and
+/// carries the label `type: kwok` (as `kubeforge-node` does).
+fn simulated_node(rest: &Rest, t: &Types, name: &str) -> bool {
+    !name.is_empty()
+        && rest
+            .get_value(&t.nodes, None, name)
+            .is_ok_and(|n| s(&n, "/metadata/labels/type") == "kwok")
 }
 
 /// The kubelet's part of a graceful deletion, once per pod: after the simulated delay (at most

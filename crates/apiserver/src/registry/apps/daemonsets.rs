@@ -1,11 +1,14 @@
-//! DaemonSets (apps/v1, `ds`): typed rules, generation and status.
+//! DaemonSets (apps/v1, `ds`): the workload rules of [`super::workload`] with upstream's
+//! DaemonSet defaults and update strategy validation; generation and status.
 
+use super::workload::{WorkloadStrategy, non_negative_field};
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
+use crate::status::FieldCause;
 use crate::table::printer::{Printer, col, labels_string, n, workload_cells, workload_columns};
 use crate::table::{age, age_column, name_column, name_of};
 use k8s_openapi::api::apps::v1::DaemonSet;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 /// `daemonsets` (apps/v1, `ds`).
 pub(crate) fn resource() -> ResourceType {
@@ -13,11 +16,138 @@ pub(crate) fn resource() -> ResourceType {
         .short(&["ds"])
         .all()
         .status()
-        .build::<DaemonSet>(
-            crate::strategy::Typed::<DaemonSet>::new()
-                .with_generation()
-                .printer(&DAEMON_SET),
-        )
+        .build::<DaemonSet>(WorkloadStrategy::daemon_set())
+}
+
+/// Upstream's `SetDefaults_DaemonSet`: the `RollingUpdate` strategy with maxUnavailable 1 and
+/// maxSurge 0 (each filled in when a rolling update leaves it out), 10 revisions kept.
+pub(crate) fn default_spec(spec: &mut Map<String, Value>) {
+    let strategy = spec.entry("updateStrategy").or_insert_with(|| json!({}));
+    if strategy.is_null() {
+        *strategy = json!({});
+    }
+    if let Some(strategy) = strategy.as_object_mut() {
+        if strategy
+            .get("type")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            strategy.insert("type".into(), json!("RollingUpdate"));
+        }
+        if strategy.get("type").and_then(Value::as_str) == Some("RollingUpdate") {
+            let rolling = strategy.entry("rollingUpdate").or_insert_with(|| json!({}));
+            if rolling.is_null() {
+                *rolling = json!({});
+            }
+            if let Some(rolling) = rolling.as_object_mut() {
+                for (field, value) in [("maxUnavailable", 1), ("maxSurge", 0)] {
+                    if rolling.get(field).is_none_or(Value::is_null) {
+                        rolling.insert(field.into(), json!(value));
+                    }
+                }
+            }
+        }
+    }
+    if spec.get("revisionHistoryLimit").is_none_or(Value::is_null) {
+        spec.insert("revisionHistoryLimit".into(), json!(10));
+    }
+}
+
+/// An int-or-percent as upstream's `getIntOrPercentValue` reads it (a bad percentage is 0).
+fn int_or_percent(v: &Value) -> i64 {
+    match v {
+        Value::Number(n) => n.as_i64().unwrap_or(0),
+        Value::String(s) => s
+            .strip_suffix('%')
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// `ValidatePositiveIntOrPercent` and `IsNotMoreThan100Percent` for `field` of `rolling`.
+fn int_or_percent_causes(rolling: &Value, field: &str, causes: &mut Vec<FieldCause>) {
+    let Some(v) = rolling.get(field).filter(|v| !v.is_null()) else {
+        return;
+    };
+    let path = format!("spec.updateStrategy.rollingUpdate.{field}");
+    match v {
+        Value::String(s) => match s.strip_suffix('%').map(str::parse::<i64>) {
+            Some(Ok(p)) => {
+                if p < 0 {
+                    causes.push(FieldCause::invalid(
+                        &path,
+                        v,
+                        "must be greater than or equal to 0",
+                    ));
+                }
+                if p > 100 {
+                    causes.push(FieldCause::invalid(
+                        &path,
+                        v,
+                        "must not be greater than 100%",
+                    ));
+                }
+            }
+            _ => causes.push(FieldCause::invalid(
+                &path,
+                v,
+                "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')",
+            )),
+        },
+        other => {
+            if int_or_percent(other) < 0 {
+                causes.push(FieldCause::invalid(
+                    &path,
+                    other,
+                    "must be greater than or equal to 0",
+                ));
+            }
+        }
+    }
+}
+
+/// The DaemonSet-only part of `ValidateDaemonSetSpec` (after the selector and the template):
+/// `minReadySeconds`, `templateGeneration`, the update strategy, `revisionHistoryLimit`.
+pub(super) fn spec_causes(spec: &Value) -> Vec<FieldCause> {
+    let mut causes = Vec::new();
+    non_negative_field(spec, "minReadySeconds", &mut causes);
+    non_negative_field(spec, "templateGeneration", &mut causes);
+    let empty = json!({});
+    let strategy = spec.get("updateStrategy").unwrap_or(&empty);
+    match strategy.get("type").and_then(Value::as_str) {
+        Some("OnDelete") => {}
+        Some("RollingUpdate") => match strategy.get("rollingUpdate").filter(|r| !r.is_null()) {
+            None => causes.push(FieldCause::required(
+                "spec.updateStrategy.rollingUpdate",
+                "",
+            )),
+            Some(rolling) => {
+                int_or_percent_causes(rolling, "maxUnavailable", &mut causes);
+                int_or_percent_causes(rolling, "maxSurge", &mut causes);
+                let value = |f: &str| rolling.get(f).map(int_or_percent).unwrap_or(0);
+                match (value("maxUnavailable") != 0, value("maxSurge") != 0) {
+                    (true, true) => causes.push(FieldCause::invalid(
+                        "spec.updateStrategy.rollingUpdate.maxSurge",
+                        rolling.get("maxSurge").unwrap_or(&Value::Null),
+                        "may not be set when maxUnavailable is non-zero",
+                    )),
+                    (false, false) => causes.push(FieldCause::required(
+                        "spec.updateStrategy.rollingUpdate.maxUnavailable",
+                        "cannot be 0 when maxSurge is 0",
+                    )),
+                    _ => {}
+                }
+            }
+        },
+        other => causes.push(FieldCause::not_supported(
+            "spec.updateStrategy.type",
+            &json!(other.unwrap_or("")),
+            &["OnDelete".into(), "RollingUpdate".into()],
+        )),
+    }
+    non_negative_field(spec, "revisionHistoryLimit", &mut causes);
+    causes
 }
 
 /// DaemonSet: NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE (CONTAINERS

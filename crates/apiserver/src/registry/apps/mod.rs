@@ -9,7 +9,7 @@ pub mod workload;
 
 use crate::fieldpath::markers::Markers;
 
-/// Markers of the apps/v1 workloads not served yet, kept so they are right when they are.
+/// The list markers of the StatefulSet and DaemonSet status types.
 pub(crate) const MARKERS: Markers = Markers {
     lists: &[
         (

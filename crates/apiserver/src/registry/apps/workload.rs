@@ -1,6 +1,7 @@
-//! Deployments and ReplicaSets (apps/v1): kube-apiserver's spec validation (non-negative
-//! counts, a non-empty valid selector that matches the pod template's labels, the pod template
-//! itself) and the selector's immutability on update, in its words.
+//! Deployments, ReplicaSets, StatefulSets and DaemonSets (apps/v1): kube-apiserver's spec
+//! validation (non-negative counts, a non-empty valid selector that matches the pod template's
+//! labels, the pod template itself, each workload's strategy fields) and its update rules (the
+//! selector's immutability; for StatefulSets, only some spec fields may change), in its words.
 //!
 //! Values upstream prints with Go's `%#v` (the selector struct, the template's label map) are
 //! rendered the same way, so messages compare equal. Objects are defaulted as upstream's
@@ -13,7 +14,7 @@ use crate::status::{ApiError, FieldCause};
 use crate::strategy::typed_basics;
 use crate::strategy::{Decoded, Strategy, Typed};
 use crate::validation::{label_value_problems, qualified_name_problems, validate_labels};
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -25,6 +26,29 @@ const NEGATIVE: &str = "must be greater than or equal to 0";
 enum Workload {
     Deployment,
     ReplicaSet,
+    StatefulSet,
+    DaemonSet,
+}
+
+impl Workload {
+    /// The kind as upstream names it in "empty selector is invalid for …" (ReplicaSets share
+    /// the Deployment's words upstream).
+    fn selector_noun(self) -> &'static str {
+        match self {
+            Workload::Deployment | Workload::ReplicaSet => "deployment",
+            Workload::StatefulSet => "statefulset",
+            Workload::DaemonSet => "daemonset",
+        }
+    }
+
+    /// The kind as upstream names it in "activeDeadlineSeconds in … is not Supported".
+    fn kind(self) -> &'static str {
+        match self {
+            Workload::Deployment | Workload::ReplicaSet => "ReplicaSet",
+            Workload::StatefulSet => "StatefulSet",
+            Workload::DaemonSet => "DaemonSet",
+        }
+    }
 }
 
 /// The strategy of an apps/v1 workload with a selector and a pod template.
@@ -59,6 +83,30 @@ impl WorkloadStrategy<ReplicaSet> {
     }
 }
 
+impl WorkloadStrategy<StatefulSet> {
+    /// The StatefulSet strategy.
+    pub fn stateful_set() -> Self {
+        WorkloadStrategy {
+            typed: Typed::new()
+                .with_generation()
+                .printer(&super::statefulsets::STATEFUL_SET),
+            workload: Workload::StatefulSet,
+        }
+    }
+}
+
+impl WorkloadStrategy<DaemonSet> {
+    /// The DaemonSet strategy.
+    pub fn daemon_set() -> Self {
+        WorkloadStrategy {
+            typed: Typed::new()
+                .with_generation()
+                .printer(&super::daemonsets::DAEMON_SET),
+            workload: Workload::DaemonSet,
+        }
+    }
+}
+
 impl<K> WorkloadStrategy<K> {
     /// The apps/v1 defaults of the workload, then the pod spec defaults of its template
     /// (upstream defaults embedded pod templates too, without the Pod-only ones).
@@ -69,6 +117,8 @@ impl<K> WorkloadStrategy<K> {
         match self.workload {
             Workload::Deployment => super::deployments::default_spec(spec),
             Workload::ReplicaSet => super::replicasets::default_spec(spec),
+            Workload::StatefulSet => super::statefulsets::default_spec(spec),
+            Workload::DaemonSet => super::daemonsets::default_spec(spec),
         }
         if let Some(template) = spec.get_mut("template").and_then(Value::as_object_mut) {
             let pod_spec = template.entry("spec").or_insert_with(|| json!({}));
@@ -124,6 +174,11 @@ where
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldCause> {
         let mut causes = spec_causes(new, self.workload);
+        if self.workload == Workload::StatefulSet {
+            // `ValidateStatefulSetUpdate`: the selector is one of the fields that may not change.
+            causes.extend(super::statefulsets::update_causes(new, old));
+            return causes;
+        }
         // apps/v1 may not change the selector (`ValidateImmutableField`).
         let (new_sel, old_sel) = (selector(new), selector(old));
         if normalized(new_sel) != normalized(old_sel) {
@@ -192,15 +247,35 @@ fn spec_causes(obj: &Value, workload: Workload) -> Vec<FieldCause> {
     let mut causes = Vec::new();
     let empty = json!({});
     let spec = obj.get("spec").filter(|s| s.is_object()).unwrap_or(&empty);
-    non_negative(spec, "replicas", &mut causes);
-    if workload == Workload::ReplicaSet {
-        non_negative(spec, "minReadySeconds", &mut causes);
+    match workload {
+        Workload::ReplicaSet => {
+            non_negative(spec, "replicas", &mut causes);
+            non_negative(spec, "minReadySeconds", &mut causes);
+        }
+        Workload::StatefulSet => {
+            causes.extend(super::statefulsets::strategy_causes(spec));
+            non_negative(spec, "replicas", &mut causes);
+            non_negative(spec, "minReadySeconds", &mut causes);
+            if let Some(start) = spec.pointer("/ordinals/start").and_then(Value::as_i64)
+                && start < 0
+            {
+                causes.push(FieldCause::invalid(
+                    "spec.ordinals.start",
+                    &json!(start),
+                    NEGATIVE,
+                ));
+            }
+        }
+        Workload::Deployment => non_negative(spec, "replicas", &mut causes),
+        Workload::DaemonSet => {}
     }
     let sel = spec.get("selector").filter(|s| !s.is_null());
     // What the selector selects: `None` when it is missing (upstream's `labels.Nothing()`),
     // `Some(None)` when it is invalid.
     let mut parsed: Option<Option<LabelSelector>> = None;
     match sel {
+        // A DaemonSet's missing selector selects nothing: only the template check reports it.
+        None if workload == Workload::DaemonSet => {}
         None => causes.push(FieldCause::required("spec.selector", "")),
         Some(sel) => {
             let problems = label_selector_causes(sel, "spec.selector");
@@ -218,7 +293,7 @@ fn spec_causes(obj: &Value, workload: Workload) -> Vec<FieldCause> {
                 causes.push(FieldCause::invalid_shown(
                     "spec.selector",
                     &go_label_selector(sel),
-                    "empty selector is invalid for deployment",
+                    format!("empty selector is invalid for {}", workload.selector_noun()),
                 ));
             }
             parsed = Some(if valid {
@@ -239,8 +314,16 @@ fn spec_causes(obj: &Value, workload: Workload) -> Vec<FieldCause> {
                 .get("template")
                 .filter(|t| t.is_object())
                 .unwrap_or(&empty);
-            causes.extend(template_causes(template, selects.flatten().as_ref(), sel));
+            causes.extend(template_causes(
+                template,
+                selects.flatten().as_ref(),
+                sel,
+                workload,
+            ));
         }
+    }
+    if workload == Workload::DaemonSet {
+        causes.extend(super::daemonsets::spec_causes(spec));
     }
     if workload == Workload::Deployment {
         if let Some(strategy) = spec.get("strategy")
@@ -279,6 +362,7 @@ fn template_causes(
     template: &Value,
     selects: Option<&LabelSelector>,
     selector: Option<&Value>,
+    workload: Workload,
 ) -> Vec<FieldCause> {
     let mut causes = Vec::new();
     let labels = template
@@ -318,16 +402,55 @@ fn template_causes(
             &["Always".into()],
         ));
     }
-    if pod_spec
+    if let Some(deadline) = pod_spec
         .get("activeDeadlineSeconds")
-        .is_some_and(|v| !v.is_null())
+        .filter(|v| !v.is_null())
     {
-        causes.push(FieldCause::forbidden(
-            "spec.template.spec.activeDeadlineSeconds",
-            "activeDeadlineSeconds in ReplicaSet is not Supported",
-        ));
+        let message = format!(
+            "activeDeadlineSeconds in {} is not Supported",
+            workload.kind()
+        );
+        // DaemonSets report it as an invalid value, the others as forbidden (upstream's words).
+        causes.push(if workload == Workload::DaemonSet {
+            FieldCause::invalid(
+                "spec.template.spec.activeDeadlineSeconds",
+                deadline,
+                message,
+            )
+        } else {
+            FieldCause::forbidden("spec.template.spec.activeDeadlineSeconds", message)
+        });
     }
     causes
+}
+
+/// `ValidateNonnegativeField` for an optional integer field of `spec`, for the sibling
+/// registry modules.
+pub(super) fn non_negative_field(spec: &Value, field: &str, causes: &mut Vec<FieldCause>) {
+    non_negative(spec, field, causes);
+}
+
+/// A value as upstream's semantic equality sees it: nulls and empty maps and lists are absent.
+pub(super) fn semantic(v: &Value) -> Option<Value> {
+    match v {
+        Value::Null => None,
+        Value::Object(m) => {
+            let m: Map<String, Value> = m
+                .iter()
+                .filter_map(|(k, v)| semantic(v).map(|v| (k.clone(), v)))
+                .collect();
+            (!m.is_empty()).then_some(Value::Object(m))
+        }
+        Value::Array(items) => (!items.is_empty()).then(|| {
+            Value::Array(
+                items
+                    .iter()
+                    .map(|i| semantic(i).unwrap_or(Value::Null))
+                    .collect(),
+            )
+        }),
+        other => Some(other.clone()),
+    }
 }
 
 /// `ValidateLabelSelector` (strict label values): each expression's operator and values, its
