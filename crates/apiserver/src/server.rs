@@ -41,6 +41,7 @@ pub struct ApiServerBuilder {
     store: StoreConfig,
     bookmark_interval: Duration,
     simulate_workloads: bool,
+    nodes: usize,
     pod_termination_delay: Duration,
     cron_clock: crate::controllers::cronjobs::Clock,
     requests: RequestLimits,
@@ -55,6 +56,7 @@ impl Default for ApiServerBuilder {
             store: StoreConfig::default(),
             bookmark_interval: Duration::from_secs(60),
             simulate_workloads: false,
+            nodes: 1,
             pod_termination_delay: crate::controllers::workloads::TERMINATION_DELAY,
             cron_clock: crate::controllers::cronjobs::Clock::system(),
             requests: RequestLimits::default(),
@@ -122,6 +124,14 @@ impl ApiServerBuilder {
     /// CronJobs get Jobs on schedule (default off).
     pub fn simulate_workloads(mut self, on: bool) -> Self {
         self.simulate_workloads = on;
+        self
+    }
+
+    /// How many simulated nodes there are when workloads are simulated (default 1):
+    /// `kubeforge-node`, then `kubeforge-node-2` … The scheduler spreads pods over them, and
+    /// DaemonSets run a pod on each.
+    pub fn nodes(mut self, count: usize) -> Self {
+        self.nodes = count.max(1);
         self
     }
 
@@ -199,6 +209,7 @@ impl ApiServerBuilder {
             tokio::spawn(crate::controllers::volumes::run(rest.clone())),
         ];
         if self.simulate_workloads {
+            crate::controllers::nodes::ensure(&rest, self.nodes).await;
             crate::controllers::volumes::ensure_default_class(&rest).await;
             controllers.push(tokio::spawn(crate::controllers::workloads::run(
                 rest.clone(),

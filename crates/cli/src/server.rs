@@ -26,6 +26,9 @@ pub struct ServerArgs {
     /// Simulate a node and the workload controllers (Deployments get ready Pods).
     #[arg(long)]
     pub simulate_workloads: bool,
+    /// How many simulated nodes (with simulated workloads): kubeforge-node, kubeforge-node-2, ...
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub nodes: u16,
     /// Read-only requests served at once; more get 429 (0: no limit).
     #[arg(long, default_value_t = 400)]
     pub max_requests_inflight: usize,
@@ -48,6 +51,7 @@ pub async fn start(args: &ServerArgs, simulate: bool) -> anyhow::Result<ApiServe
         .listen(args.listen)
         .history(args.history)
         .simulate_workloads(simulate)
+        .nodes(usize::from(args.nodes))
         .request_limits(RequestLimits {
             max_requests_inflight: args.max_requests_inflight,
             max_mutating_requests_inflight: args.max_mutating_requests_inflight,

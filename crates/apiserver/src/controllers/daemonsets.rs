@@ -33,6 +33,7 @@
 
 use super::events::EventRecorder;
 use super::revisions::{self, HASH_LABEL};
+use super::scheduler::{selects, tolerates};
 use super::statefulsets::{available_in, running_and_ready};
 use super::{deleting, key_of, str_at as s, write_options};
 use crate::resource::ResourceType;
@@ -213,97 +214,6 @@ fn target_node(spec: &mut Value, node: &str) {
     spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] = term;
 }
 
-/// Whether node selector requirement `req` holds for `value` (None: the key is absent).
-fn requirement_holds(req: &Value, value: Option<&str>) -> bool {
-    let values: Vec<&str> = req
-        .get("values")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
-    let number = |v: &str| v.parse::<i64>().ok();
-    match s(req, "/operator") {
-        "In" => value.is_some_and(|v| values.contains(&v)),
-        "NotIn" => value.is_none_or(|v| !values.contains(&v)),
-        "Exists" => value.is_some(),
-        "DoesNotExist" => value.is_none(),
-        "Gt" | "Lt" => {
-            let (Some(have), Some(bound)) = (
-                value.and_then(number),
-                values.first().and_then(|b| number(b)),
-            ) else {
-                return false;
-            };
-            if s(req, "/operator") == "Gt" {
-                have > bound
-            } else {
-                have < bound
-            }
-        }
-        _ => false,
-    }
-}
-
-/// Whether the template's `nodeSelector` and required node affinity select `node`.
-fn selects(pod_spec: &Value, node: &Value) -> bool {
-    let labels = node.pointer("/metadata/labels").and_then(Value::as_object);
-    let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
-    let selector_ok = pod_spec
-        .get("nodeSelector")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .all(|(k, v)| label(k) == v.as_str());
-    if !selector_ok {
-        return false;
-    }
-    let Some(required) = pod_spec
-        .pointer("/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution")
-        .filter(|r| !r.is_null())
-    else {
-        return true;
-    };
-    let name = s(node, "/metadata/name");
-    required
-        .get("nodeSelectorTerms")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .any(|term| {
-            let exprs = term.get("matchExpressions").and_then(Value::as_array);
-            let fields = term.get("matchFields").and_then(Value::as_array);
-            if exprs.is_none_or(Vec::is_empty) && fields.is_none_or(Vec::is_empty) {
-                return false;
-            }
-            exprs
-                .into_iter()
-                .flatten()
-                .all(|r| requirement_holds(r, label(s(r, "/key"))))
-                && fields.into_iter().flatten().all(|r| {
-                    let value = (s(r, "/key") == "metadata.name").then_some(name);
-                    requirement_holds(r, value)
-                })
-        })
-}
-
-/// Whether toleration `tol` tolerates `taint` (upstream's `ToleratesTaint`).
-fn tolerates(tol: &Value, taint: &Value) -> bool {
-    let effect = s(tol, "/effect");
-    if !effect.is_empty() && effect != s(taint, "/effect") {
-        return false;
-    }
-    let key = s(tol, "/key");
-    if !key.is_empty() && key != s(taint, "/key") {
-        return false;
-    }
-    match s(tol, "/operator") {
-        "Exists" => true,
-        "" | "Equal" => s(tol, "/value") == s(taint, "/value"),
-        _ => false,
-    }
-}
-
 /// Upstream's `NodeShouldRunDaemonPod` for pod spec `spec` (with the automatic tolerations):
 /// (should run a pod there, should keep a pod already there).
 fn should_run(spec: &Value, node: &Value) -> (bool, bool) {
@@ -334,7 +244,7 @@ fn node_of(p: &Value) -> String {
     if !bound.is_empty() {
         return bound.to_string();
     }
-    super::workloads::required_node_name(p)
+    super::scheduler::required_node_name(p)
         .unwrap_or_default()
         .to_string()
 }

@@ -27,7 +27,6 @@
 
 use super::events::EventRecorder;
 use super::owned::{Key, OwnedIndex, controller_uid};
-use super::workloads::NODE_NAME;
 use super::{deleting, key_of, str_at as s, write_options};
 use crate::registry::batch::jobs::{conditions_hold, has_condition};
 use crate::resource::ResourceType;
@@ -340,7 +339,7 @@ impl Ctx<'_> {
         };
         if deleting(&p)
             || s(&p, "/status/phase") != "Running"
-            || s(&p, "/spec/nodeName") != NODE_NAME
+            || !super::nodes::simulated(self.rest, s(&p, "/spec/nodeName"))
         {
             return;
         }
@@ -766,7 +765,6 @@ impl Ctx<'_> {
             }
             None => meta["generateName"] = json!(format!("{name}-")),
         }
-        spec["nodeName"] = json!(NODE_NAME);
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec});
         let created = self
             .rest

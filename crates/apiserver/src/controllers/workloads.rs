@@ -33,6 +33,7 @@
 
 use super::events::EventRecorder;
 use super::owned::{Key, OwnedIndex, controller_uid};
+use super::scheduler::Placement;
 use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, ListOptions, PatchType, Rest, WriteOptions};
 use crate::storage::{EventType, StoreError};
@@ -42,8 +43,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The simulated node's name.
-pub const NODE_NAME: &str = "kubeforge-node";
+pub use super::nodes::NODE_NAME;
 /// How long the simulated kubelet takes, by default, to stop a deleted pod's containers.
 pub const TERMINATION_DELAY: Duration = Duration::from_secs(1);
 const MANAGER: &str = "kubeforge-workloads";
@@ -57,6 +57,10 @@ struct Types {
     deployment_events: EventRecorder,
     /// The replicaset controller's events.
     replicaset_events: EventRecorder,
+    /// The scheduler's events.
+    scheduler_events: EventRecorder,
+    /// Pods per node, for the scheduler.
+    placement: Mutex<Placement>,
 }
 
 fn types(rest: &Rest) -> Option<Types> {
@@ -68,7 +72,24 @@ fn types(rest: &Rest) -> Option<Types> {
         nodes: r.find("", "v1", "nodes")?,
         deployment_events: EventRecorder::new("deployment-controller"),
         replicaset_events: EventRecorder::new("replicaset-controller"),
+        scheduler_events: EventRecorder::new("default-scheduler"),
+        placement: Mutex::default(),
     })
+}
+
+impl Types {
+    /// The scheduler's view of where pods are.
+    fn placement(&self) -> std::sync::MutexGuard<'_, Placement> {
+        self.placement
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Pod `key` is on `node` (`None` or "": unbound or gone).
+    fn place(&self, key: &Key, node: Option<&str>) {
+        self.placement()
+            .observe(key, node.filter(|n| !n.is_empty()));
+    }
 }
 
 fn opts() -> WriteOptions {
@@ -119,36 +140,6 @@ struct Owned {
     pods: OwnedIndex,
 }
 
-async fn ensure_node(rest: &Rest, t: &Types) {
-    if rest.get(&t.nodes, None, NODE_NAME).is_ok() {
-        return;
-    }
-    let node = json!({
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": NODE_NAME, "labels": {"kubernetes.io/hostname": NODE_NAME, "kubernetes.io/os": "linux", "type": "kwok"}},
-    });
-    if let Err(e) = rest.create(&t.nodes, None, node, &opts()).await
-        && e.code != 409
-    {
-        tracing::warn!(error = %e, "creating the simulated node");
-        return;
-    }
-    let now = crate::rest::now();
-    let status = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE_NAME}, "status": {
-        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status (simulated)", "lastHeartbeatTime": now, "lastTransitionTime": now}],
-        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": NODE_NAME}],
-        "capacity": {"cpu": "32", "memory": "256Gi", "pods": "1000"},
-        "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "1000"},
-        "nodeInfo": {"kubeletVersion": "v1.33.0-kubeforge", "containerRuntimeVersion": "kubeforge://simulated", "osImage": "kubeforge simulated node", "kernelVersion": "", "operatingSystem": "linux", "architecture": "amd64", "machineID": "", "systemUUID": "", "bootID": "", "kubeProxyVersion": ""}
-    }});
-    if let Err(e) = rest
-        .update(&t.nodes, None, NODE_NAME, status, &opts(), Some("status"))
-        .await
-    {
-        tracing::warn!(error = %e, "marking the simulated node ready");
-    }
-}
-
 /// The simulated kubelet's state: pod IPs handed out, and the pods (by uid) it is terminating.
 struct Kubelet {
     ip: AtomicU32,
@@ -159,7 +150,6 @@ struct Kubelet {
 /// Runs the simulation until the store closes; deleted pods take `termination_delay` to stop.
 pub async fn run(rest: Rest, termination_delay: Duration) {
     let Some(t) = types(&rest) else { return };
-    ensure_node(&rest, &t).await;
     let ip = Kubelet {
         ip: AtomicU32::new(2),
         termination_delay,
@@ -188,6 +178,9 @@ pub async fn run(rest: Rest, termination_delay: Duration) {
                     );
                     if let Some(owned) = owned.as_deref_mut() {
                         owned.set(key.clone(), controller_uid(&v));
+                    }
+                    if rt.storage_key == t.pods.storage_key {
+                        t.place(&key, Some(s(&v, "/spec/nodeName")));
                     }
                     set.insert(key);
                 }
@@ -233,7 +226,23 @@ pub async fn run(rest: Rest, termination_delay: Duration) {
                     {
                         dirty.deployments.insert((ns, name));
                     }
+                } else if e.key.resource == t.nodes.storage_key {
+                    if !gone {
+                        super::nodes::adopt(&rest, &v).await;
+                    }
+                    // A node came, went, or changed (cordoned, tainted, relabelled): pods
+                    // waiting for one are scheduled again.
+                    for p in rest.store.current(&t.pods.storage_key) {
+                        let p = p.value();
+                        if s(&p, "/spec/nodeName").is_empty() && !deleting(&p) {
+                            dirty.pods.insert((
+                                s(&p, "/metadata/namespace").to_string(),
+                                s(&p, "/metadata/name").to_string(),
+                            ));
+                        }
+                    }
                 } else if e.key.resource == t.pods.storage_key {
+                    t.place(&key, (!gone).then(|| s(&v, "/spec/nodeName")));
                     index.pods.update(&key, gone, &v);
                     dirty.pods.insert(key);
                     if let Some((ns, name, kind)) = owner
@@ -809,10 +818,16 @@ async fn replicaset(rest: &Rest, t: &Types, index: &Owned, ns: &str, name: &str)
             meta["namespace"] = json!(ns);
             meta["ownerReferences"] = json!([owner_ref("ReplicaSet", "apps/v1", &rs)]);
             let mut spec = template.get("spec").cloned().unwrap_or(json!({}));
-            spec["nodeName"] = json!(NODE_NAME);
+            // Scheduled as it is created (one write, not a create and a binding); a pod no node
+            // fits is created unbound, and waits for the scheduler below.
+            let node = super::nodes::schedule(rest, &spec, &t.placement()).ok();
+            if let Some(node) = &node {
+                spec["nodeName"] = json!(node);
+            }
             let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec});
             let created = rest.create(&t.pods, Some(ns), pod, &opts()).await?;
             let pod_name = s(&created.object, "/metadata/name").to_string();
+            t.place(&(ns.to_string(), pod_name.clone()), node.as_deref());
             replica_set_event(
                 rest,
                 t,
@@ -876,26 +891,17 @@ async fn pod(rest: &Rest, t: &Types, kubelet: &Kubelet, ns: &str, name: &str) ->
         return Ok(());
     };
     if deleting(&p) {
-        if simulated_node(rest, t, s(&p, "/spec/nodeName")) {
+        if super::nodes::simulated(rest, s(&p, "/spec/nodeName")) {
             terminate(rest, t, kubelet, p);
         }
         return Ok(());
     }
     if s(&p, "/spec/nodeName").is_empty() {
-        // The scheduler's part: bind to the node the pod requires by name if it exists, else to
-        // the simulated node (pod updates may not set nodeName).
-        let node = required_node_name(&p)
-            .filter(|n| rest.get(&t.nodes, None, n).is_ok())
-            .unwrap_or(NODE_NAME);
-        let mut bound = p.clone();
-        bound["spec"]["nodeName"] = json!(node);
-        rest.update(&t.pods, Some(ns), name, bound, &opts(), Some("binding"))
-            .await?;
-        return Ok(());
+        return schedule(rest, t, &p).await;
     }
     // Running, or ended (a Job's pods end: `jobs.rs`): nothing to start.
     if matches!(s(&p, "/status/phase"), "Running" | "Succeeded" | "Failed")
-        || !simulated_node(rest, t, s(&p, "/spec/nodeName"))
+        || !super::nodes::simulated(rest, s(&p, "/spec/nodeName"))
     {
         return Ok(());
     }
@@ -929,27 +935,47 @@ async fn pod(rest: &Rest, t: &Types, kubelet: &Kubelet, ns: &str, name: &str) ->
         .map(|_| ())
 }
 
-/// The node pod `pod` requires by name: the first value of a `matchFields` requirement
-/// `metadata.name In [...]` of its required node affinity (how DaemonSet pods target a node).
-pub(crate) fn required_node_name(pod: &Value) -> Option<&str> {
-    pod.pointer("/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms")?
-        .as_array()?
-        .iter()
-        .flat_map(|term| term.get("matchFields").and_then(Value::as_array).into_iter().flatten())
-        .find(|r| s(r, "/key") == "metadata.name" && s(r, "/operator") == "In")?
-        .get("values")?
-        .as_array()?
-        .first()?
-        .as_str()
-}
-
-/// Whether the simulated kubelet runs the pods of node `name`: a Node of that name exists and
-/// carries the label `type: kwok` (as `kubeforge-node` does).
-fn simulated_node(rest: &Rest, t: &Types, name: &str) -> bool {
-    !name.is_empty()
-        && rest
-            .get_value(&t.nodes, None, name)
-            .is_ok_and(|n| s(&n, "/metadata/labels/type") == "kwok")
+/// The scheduler's part for unbound pod `p`: bound to the node that fits (pod updates may not
+/// set `nodeName`), or marked unschedulable with upstream's condition and event.
+async fn schedule(rest: &Rest, t: &Types, p: &Value) -> Step {
+    let (ns, name) = (s(p, "/metadata/namespace"), s(p, "/metadata/name"));
+    let spec = p.get("spec").cloned().unwrap_or(json!({}));
+    let placed = super::nodes::schedule(rest, &spec, &t.placement());
+    match placed {
+        Ok(node) => {
+            let mut bound = p.clone();
+            bound["spec"]["nodeName"] = json!(node);
+            rest.update(&t.pods, Some(ns), name, bound, &opts(), Some("binding"))
+                .await?;
+            t.place(&(ns.to_string(), name.to_string()), Some(&node));
+            Ok(())
+        }
+        Err(message) => {
+            let conditions = p
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let current = conditions.iter().find(|c| s(c, "/type") == "PodScheduled");
+            if current.is_some_and(|c| s(c, "/status") == "False" && s(c, "/message") == message) {
+                return Ok(());
+            }
+            t.scheduler_events
+                .warning(rest, p, ("v1", "Pod"), "FailedScheduling", message.clone());
+            let mut conditions: Vec<Value> = conditions
+                .into_iter()
+                .filter(|c| s(c, "/type") != "PodScheduled")
+                .collect();
+            conditions.push(json!({"type": "PodScheduled", "status": "False", "lastProbeTime": null,
+                "lastTransitionTime": crate::rest::now(), "reason": "Unschedulable", "message": message}));
+            let mut body = p.clone();
+            body["status"]["phase"] = json!("Pending");
+            body["status"]["conditions"] = json!(conditions);
+            rest.update(&t.pods, Some(ns), name, body, &opts(), Some("status"))
+                .await
+                .map(|_| ())
+        }
+    }
 }
 
 /// The kubelet's part of a graceful deletion, once per pod: after the simulated delay (at most

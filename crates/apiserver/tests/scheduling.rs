@@ -1,0 +1,199 @@
+//! The simulated nodes and scheduler through kube-rs: several nodes, pods spread over them,
+//! `nodeSelector`, taints and tolerations, cordoned and not-ready nodes, and upstream's
+//! `FailedScheduling` message for a pod no node fits — which is scheduled once one does.
+
+mod kube_support;
+
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use kube_support::eventually;
+use kubeforge_apiserver::ApiServer;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+async fn three_nodes() -> ApiServer {
+    ApiServer::builder()
+        .in_memory()
+        .simulate_workloads(true)
+        .nodes(3)
+        .start()
+        .await
+        .expect("server starts")
+}
+
+fn pod(name: &str, spec: Value) -> Pod {
+    let mut spec = spec;
+    spec["containers"] = json!([{"name": "c", "image": "busybox"}]);
+    serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).expect("pod")
+}
+
+/// Waits until pod `name` runs and returns its node.
+async fn running_on(pods: &Api<Pod>, name: &str) -> String {
+    eventually(&format!("{name} to run"), || async {
+        let p = pods.get(name).await.ok()?;
+        let node = p.spec.as_ref()?.node_name.clone()?;
+        (p.status.as_ref()?.phase.as_deref() == Some("Running")).then_some(node)
+    })
+    .await
+}
+
+/// Waits until pod `name` is reported unschedulable and returns the message.
+async fn unschedulable(pods: &Api<Pod>, name: &str) -> String {
+    eventually(&format!("{name} to be unschedulable"), || async {
+        let p = pods.get(name).await.ok()?;
+        let c = p
+            .status?
+            .conditions?
+            .into_iter()
+            .find(|c| c.type_ == "PodScheduled")?;
+        (c.status == "False" && c.reason.as_deref() == Some("Unschedulable"))
+            .then(|| c.message.unwrap_or_default())
+    })
+    .await
+}
+
+async fn cordon(nodes: &Api<Node>, name: &str, on: bool) {
+    nodes
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"unschedulable": on}})),
+        )
+        .await
+        .expect("cordon");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_spread_over_the_simulated_nodes_and_follow_selectors_and_taints() {
+    let server = three_nodes().await;
+    let client = server.client();
+    let nodes: Api<Node> = Api::all(client.clone());
+    let names: BTreeSet<String> = nodes
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|n| n.name_any())
+        .collect();
+    assert_eq!(
+        names,
+        ["kubeforge-node", "kubeforge-node-2", "kubeforge-node-3"]
+            .map(String::from)
+            .into()
+    );
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let mut used = BTreeSet::new();
+    for i in 0..6 {
+        let name = format!("spread-{i}");
+        pods.create(&PostParams::default(), &pod(&name, json!({})))
+            .await
+            .unwrap();
+        used.insert(running_on(&pods, &name).await);
+    }
+    assert_eq!(used.len(), 3, "pods on every node: {used:?}");
+
+    pods.create(
+        &PostParams::default(),
+        &pod(
+            "pinned",
+            json!({"nodeSelector": {"kubernetes.io/hostname": "kubeforge-node-2"}}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(running_on(&pods, "pinned").await, "kubeforge-node-2");
+
+    // A NoSchedule taint keeps pods away unless they tolerate it.
+    nodes
+        .patch(
+            "kubeforge-node-3",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let to_three = json!({"nodeSelector": {"kubernetes.io/hostname": "kubeforge-node-3"}});
+    pods.create(&PostParams::default(), &pod("intolerant", to_three.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        unschedulable(&pods, "intolerant").await,
+        "0/3 nodes are available: 2 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {dedicated: gpu}. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+    );
+    let mut tolerant = to_three;
+    tolerant["tolerations"] =
+        json!([{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]);
+    pods.create(&PostParams::default(), &pod("tolerant", tolerant))
+        .await
+        .unwrap();
+    assert_eq!(running_on(&pods, "tolerant").await, "kubeforge-node-3");
+    // Removing the taint lets the waiting pod in.
+    nodes
+        .patch(
+            "kubeforge-node-3",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"taints": null}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(running_on(&pods, "intolerant").await, "kubeforge-node-3");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cordoned_and_not_ready_nodes_take_no_pods_until_they_can() {
+    let server = three_nodes().await;
+    let client = server.client();
+    let nodes: Api<Node> = Api::all(client.clone());
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    cordon(&nodes, "kubeforge-node", true).await;
+    cordon(&nodes, "kubeforge-node-2", true).await;
+    pods.create(&PostParams::default(), &pod("one-left", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(running_on(&pods, "one-left").await, "kubeforge-node-3");
+
+    cordon(&nodes, "kubeforge-node-3", true).await;
+    // A node of the user's, never Ready: the not-ready taint keeps pods off it.
+    let extra: Node = serde_json::from_value(json!({"metadata": {"name": "bare-metal"}})).unwrap();
+    nodes.create(&PostParams::default(), &extra).await.unwrap();
+    pods.create(&PostParams::default(), &pod("waiting", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        unschedulable(&pods, "waiting").await,
+        "0/4 nodes are available: 1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }, 3 node(s) were unschedulable. preemption: 0/4 nodes are available: 4 Preemption is not helpful for scheduling."
+    );
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), "default");
+    eventually("a FailedScheduling event", || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items
+            .iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("FailedScheduling")
+                    && e.involved_object.name.as_deref() == Some("waiting")
+                    && e.source.as_ref().and_then(|s| s.component.as_deref())
+                        == Some("default-scheduler")
+            })
+            .then_some(())
+    })
+    .await;
+    // A pod that tolerates the cordon still goes.
+    pods.create(
+        &PostParams::default(),
+        &pod(
+            "tolerates-cordon",
+            json!({"tolerations": [{"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"}]}),
+        ),
+    )
+    .await
+    .unwrap();
+    running_on(&pods, "tolerates-cordon").await;
+    cordon(&nodes, "kubeforge-node-2", false).await;
+    assert_eq!(running_on(&pods, "waiting").await, "kubeforge-node-2");
+    server.shutdown().await;
+}
