@@ -41,6 +41,8 @@ use k8s_pb::api::authentication::v1 as authentication_v1;
 use k8s_pb::api::authorization::v1 as authorization_v1;
 use k8s_pb::api::coordination::v1 as coordination_v1;
 use k8s_pb::api::core::v1 as core_v1;
+use k8s_pb::api::policy::v1 as policy_v1;
+use k8s_pb::api::policy::v1beta1 as policy_v1beta1;
 use k8s_pb::api::rbac::v1 as rbac_v1;
 use k8s_pb::apimachinery::pkg::api::resource::Quantity;
 use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta_v1;
@@ -131,6 +133,20 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
             cluster_role_binding_fields(decode_message(&raw)?)?
         }
         ("coordination.k8s.io/v1", "Lease") => lease_fields(decode_message(&raw)?)?,
+        ("policy/v1", "Eviction") => {
+            let policy_v1::Eviction {
+                metadata,
+                delete_options,
+            } = decode_message(&raw)?;
+            eviction_fields(metadata, delete_options)?
+        }
+        ("policy/v1beta1", "Eviction") => {
+            let policy_v1beta1::Eviction {
+                metadata,
+                delete_options,
+            } = decode_message(&raw)?;
+            eviction_fields(metadata, delete_options)?
+        }
         ("authorization.k8s.io/v1", "SelfSubjectAccessReview") => {
             self_subject_access_review_fields(decode_message(&raw)?)?
         }
@@ -386,6 +402,60 @@ fn lease_fields(lease: coordination_v1::Lease) -> Result<Object> {
     put(&mut o, "metadata", meta_to_json(metadata)?);
     put(&mut o, "spec", Value::Object(spec));
     Ok(o)
+}
+
+// ---------------------------------------------------------------------------
+// policy: the Eviction `kubectl drain` posts to `pods/eviction`.
+// ---------------------------------------------------------------------------
+
+fn eviction_fields(
+    metadata: Option<meta_v1::ObjectMeta>,
+    delete_options: Option<meta_v1::DeleteOptions>,
+) -> Result<Object> {
+    let mut o = Object::new();
+    put(&mut o, "metadata", meta_to_json(metadata)?);
+    if let Some(options) = delete_options {
+        put(&mut o, "deleteOptions", delete_options_json(options)?);
+    }
+    Ok(o)
+}
+
+fn delete_options_json(options: meta_v1::DeleteOptions) -> Result<Value> {
+    let meta_v1::DeleteOptions {
+        grace_period_seconds,
+        preconditions,
+        orphan_dependents,
+        propagation_policy,
+        dry_run,
+        ignore_store_read_error_with_cluster_breaking_potential,
+    } = options;
+    let mut o = Object::new();
+    put_int_ptr(&mut o, "gracePeriodSeconds", grace_period_seconds);
+    if let Some(p) = preconditions {
+        let meta_v1::Preconditions {
+            uid,
+            resource_version,
+        } = p;
+        let mut pre = Object::new();
+        put_str_ptr(&mut pre, "uid", uid);
+        put_str_ptr(&mut pre, "resourceVersion", resource_version);
+        put(&mut o, "preconditions", Value::Object(pre));
+    }
+    put_bool_ptr(&mut o, "orphanDependents", orphan_dependents);
+    put_str_ptr(&mut o, "propagationPolicy", propagation_policy);
+    if !dry_run.is_empty() {
+        put(
+            &mut o,
+            "dryRun",
+            Value::Array(dry_run.into_iter().map(Value::String).collect()),
+        );
+    }
+    put_bool_ptr(
+        &mut o,
+        "ignoreStoreReadErrorWithClusterBreakingPotential",
+        ignore_store_read_error_with_cluster_breaking_potential,
+    );
+    Ok(Value::Object(o))
 }
 
 // ---------------------------------------------------------------------------
