@@ -1,10 +1,11 @@
 //! What kube-controller-manager does in a real cluster, running inside the server as small
 //! controllers over the store's change stream: garbage collection of ownerReferences and the
-//! namespace lifecycle, Endpoints and EndpointSlices of Services, the `default` ServiceAccount
+//! namespace lifecycle, Endpoints and EndpointSlices of Services, PodDisruptionBudget status, the `default` ServiceAccount
 //! of every namespace, kube-apiserver's own `kubernetes` Service, and (optionally) simulated
 //! workloads. (The CRD controller lives with the CRD code in `crd::controller`.)
 
 pub mod cronjobs;
+pub mod disruption;
 pub mod endpoints;
 mod events;
 pub mod gc;
