@@ -562,6 +562,21 @@ async fn a_terminating_pod_and_bad_bodies() {
         ),
         "{body}"
     );
+    let mut unknown = eviction("held");
+    unknown["extra"] = json!(1);
+    let (code, body) = raw(
+        &client,
+        "POST",
+        &format!("{}?fieldValidation=Strict", url("held")),
+        None,
+        Some(&unknown),
+    )
+    .await;
+    assert_eq!(
+        (code, body["message"].as_str()),
+        (400, Some("strict decoding error: unknown field \"extra\"")),
+        "{body}"
+    );
     let (code, body) = raw(&client, "POST", &url("nope"), None, Some(&eviction("nope"))).await;
     assert_eq!(
         (code, body["reason"].as_str(), body["message"].as_str()),

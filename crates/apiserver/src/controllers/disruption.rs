@@ -420,7 +420,12 @@ fn disrupted_pods(
         let Some(when) = at.as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()) else {
             continue;
         };
-        let expires = when + jiff::SignedDuration::try_from(DELETION_TIMEOUT).unwrap_or_default();
+        // A time so late that adding the timeout overflows is kept without a recheck.
+        let timeout = jiff::SignedDuration::try_from(DELETION_TIMEOUT).unwrap_or_default();
+        let Ok(expires) = when.checked_add(timeout) else {
+            kept.insert(name.to_string(), at.clone());
+            continue;
+        };
         if expires < now {
             continue;
         }
@@ -555,6 +560,29 @@ mod tests {
         assert_eq!(scaled(&json!(2), 5), Ok(2));
         assert!(scaled(&json!("x"), 3).is_err());
         assert!(scaled(&json!("a%"), 3).is_err());
+    }
+
+    #[test]
+    fn disrupted_pods_expire_after_two_minutes() {
+        let now: jiff::Timestamp = "2026-01-01T00:10:00Z".parse().expect("time");
+        let pdb = json!({"status": {"disruptedPods": {
+            "old": "2026-01-01T00:07:00Z",
+            "recent": "2026-01-01T00:09:00Z",
+            "late": "9999-12-31T23:59:59Z",
+            "deleted": "2026-01-01T00:09:30Z",
+            "gone": "2026-01-01T00:09:30Z",
+        }}});
+        let pod = |name: &str| json!({"metadata": {"name": name}});
+        let mut deleted = pod("deleted");
+        deleted["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:09:40Z");
+        let pods = [pod("old"), pod("recent"), pod("late"), deleted];
+        let (kept, recheck) = disrupted_pods(&pdb, &pods, now);
+        // "late" is past what a timestamp holds here: no panic, whatever is kept of it.
+        assert!(kept.contains_key("recent"));
+        for dropped in ["old", "deleted", "gone"] {
+            assert!(!kept.contains_key(dropped), "{dropped} kept: {kept:?}");
+        }
+        assert_eq!(recheck, Some(Duration::from_secs(60)));
     }
 
     #[test]

@@ -556,11 +556,11 @@ async fn resource(
                         .find(|s| s.name == sub)
                         .map_or(("", "", ""), |s| s.kind);
                     let value = read_object(&ct, body, kind).await?;
-                    let (code, answer) = rest
+                    let (code, answer, warnings) = rest
                         .create_subresource(&rt, ns, name, sub, value, &opts)
                         .await?;
                     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::CREATED);
-                    Ok(json_response(status, &answer, output, &[]))
+                    Ok(json_response(status, &answer, output, &warnings))
                 }
                 _ => Err(ApiError::method_not_allowed_here()),
             }

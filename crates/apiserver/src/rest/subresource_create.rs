@@ -7,7 +7,7 @@
 //! HTTP code taken from the `Status` the subresource answers (201 unless it says otherwise, as
 //! upstream's create handler does).
 
-use super::{Rest, WriteOptions};
+use super::{FieldValidation, Rest, WriteOptions};
 use crate::resource::ResourceType;
 use crate::status::ApiError;
 use crate::strategy::Decoded;
@@ -74,7 +74,8 @@ pub fn failure_status(code: u16, message: &str) -> Value {
 
 impl Rest {
     /// POST `/{name}/{subresource}` for a subresource of `rt` created by POST: returns the HTTP
-    /// code and the body to answer with.
+    /// code, the body to answer with and the warnings to send (unknown fields under
+    /// `fieldValidation=Warn`).
     pub async fn create_subresource(
         &self,
         rt: &ResourceType,
@@ -83,7 +84,7 @@ impl Rest {
         subresource: &str,
         body: Value,
         opts: &WriteOptions,
-    ) -> Result<(u16, Value), ApiError> {
+    ) -> Result<(u16, Value, Vec<String>), ApiError> {
         let sub = rt
             .strategy
             .create_subresources()
@@ -92,6 +93,19 @@ impl Rest {
             .copied()
             .ok_or_else(ApiError::not_found_path)?;
         let decoded = decode(&sub, body)?;
+        // `fieldValidation`, as for any create.
+        let warnings: Vec<String> = match opts.field_validation {
+            _ if decoded.unknown_fields.is_empty() => Vec::new(),
+            FieldValidation::Strict => {
+                return Err(ApiError::strict_decoding(&decoded.unknown_fields));
+            }
+            FieldValidation::Warn => decoded
+                .unknown_fields
+                .iter()
+                .map(|f| format!("unknown field {f:?}"))
+                .collect(),
+            FieldValidation::Ignore => Vec::new(),
+        };
         let body_name = decoded
             .value
             .pointer("/metadata/name")
@@ -124,7 +138,7 @@ impl Rest {
         {
             answer["code"] = json!(code);
         }
-        Ok((code, answer))
+        Ok((code, answer, warnings))
     }
 }
 
