@@ -2126,6 +2126,47 @@ mod tests {
     }
 
     #[test]
+    fn eviction_as_kubectl_drain_sends_it() {
+        let eviction = policy_v1::Eviction {
+            metadata: Some(go_meta("web-1", "drain", &[])),
+            delete_options: Some(meta_v1::DeleteOptions {
+                grace_period_seconds: Some(30),
+                preconditions: Some(meta_v1::Preconditions {
+                    uid: s("u-1"),
+                    resource_version: None,
+                }),
+                dry_run: vec!["All".into()],
+                ..Default::default()
+            }),
+        };
+        assert_json(
+            &decode_ok("policy/v1", "Eviction", &eviction),
+            &json!({
+                "kind": "Eviction",
+                "apiVersion": "policy/v1",
+                "metadata": {"name": "web-1", "namespace": "drain"},
+                "deleteOptions": {
+                    "gracePeriodSeconds": 30,
+                    "preconditions": {"uid": "u-1"},
+                    "dryRun": ["All"]
+                }
+            }),
+        );
+        let bare = policy_v1beta1::Eviction {
+            metadata: Some(go_meta("web-1", "drain", &[])),
+            delete_options: None,
+        };
+        assert_json(
+            &decode_ok("policy/v1beta1", "Eviction", &bare),
+            &json!({
+                "kind": "Eviction",
+                "apiVersion": "policy/v1beta1",
+                "metadata": {"name": "web-1", "namespace": "drain"}
+            }),
+        );
+    }
+
+    #[test]
     fn namespace_as_kubectl_sends_it() {
         let ns = core_v1::Namespace {
             metadata: Some(go_meta("demo", "", &[])),

@@ -4,7 +4,7 @@
 //! allows one eviction (429 until the pods recover), two budgets (500), dry run, a terminating
 //! pod (200), bad bodies (400) in kube-apiserver's words, discovery of the subresources, and the
 //! budget status (`minAvailable` as a number and a percentage, `maxUnavailable` over a
-//! Deployment's scale) as pods come and go.
+//! Deployment's scale) as pods come and go, and RBAC on `pods/eviction` for an impersonated user.
 
 mod kube_support;
 
@@ -774,5 +774,53 @@ async fn budget_status_follows_pods_and_scale() {
         json!({"observedGeneration": 2, "desiredHealthy": 4, "disruptionsAllowed": 1}),
     )
     .await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn rbac_sees_the_subresource() {
+    let server = server(false).await;
+    let client = client(&server);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    pods.create(&PostParams::default(), &pod("target", json!({})))
+        .await
+        .expect("create pod");
+    let mut config = kube::Config::new(server.url().parse().expect("url"));
+    config.auth_info.impersonate = Some("alice".into());
+    config.default_retry = false;
+    let alice: Api<Pod> =
+        Api::namespaced(kube::Client::try_from(config).expect("client"), "default");
+    let refused = api_err(
+        alice.evict("target", &EvictParams::default()).await,
+        403,
+        "Forbidden",
+    );
+    assert_eq!(
+        refused.message,
+        "pods \"target\" is forbidden: User \"alice\" cannot create resource \"pods/eviction\" in API group \"\" in the namespace \"default\""
+    );
+    // A Role granting create on pods/eviction (and nothing on pods) lets her evict.
+    for (path, body) in [
+        (
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles",
+            json!({"metadata": {"name": "evictor"}, "rules": [{"apiGroups": [""],
+                "resources": ["pods/eviction"], "verbs": ["create"]}]}),
+        ),
+        (
+            "/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings",
+            json!({"metadata": {"name": "evictor"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role", "name": "evictor"},
+                "subjects": [{"kind": "User", "name": "alice", "apiGroup": "rbac.authorization.k8s.io"}]}),
+        ),
+    ] {
+        let (code, body) = raw(&client, "POST", path, None, Some(&body)).await;
+        assert_eq!(code, 201, "{body}");
+    }
+    alice
+        .evict("target", &EvictParams::default())
+        .await
+        .expect("evicted by alice");
+    gone(&pods, "target").await;
+    api_err(alice.get("target").await, 403, "Forbidden");
     server.shutdown().await;
 }
