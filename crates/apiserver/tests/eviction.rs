@@ -824,3 +824,48 @@ async fn rbac_sees_the_subresource() {
     api_err(alice.get("target").await, 403, "Forbidden");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_budget_without_a_scale_to_count_fails_safe() {
+    let server = server(false).await;
+    let client = client(&server);
+    let pdbs: Api<PodDisruptionBudget> = Api::namespaced(client.clone(), "default");
+    // A pod whose controller (a ConfigMap) has no scale.
+    let (code, cm) = raw(
+        &client,
+        "POST",
+        &format!("{NS}/configmaps"),
+        None,
+        Some(&json!({"metadata": {"name": "owner"}})),
+    )
+    .await;
+    assert_eq!(code, 201, "{cm}");
+    let mut orphan = serde_json::to_value(pod("orphan", json!({"app": "orphan"}))).expect("pod");
+    orphan["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "ConfigMap",
+        "name": "owner", "uid": cm["metadata"]["uid"], "controller": true}]);
+    let (code, body) = raw(&client, "POST", &format!("{NS}/pods"), None, Some(&orphan)).await;
+    assert_eq!(code, 201, "{body}");
+    pdbs.create(
+        &PostParams::default(),
+        &budget(
+            "orphan",
+            json!({"maxUnavailable": 1, "selector": {"matchLabels": {"app": "orphan"}}}),
+        ),
+    )
+    .await
+    .expect("create pdb");
+    let status = eventually("the budget's sync to fail", || async {
+        let pdb = serde_json::to_value(pdbs.get("orphan").await.ok()?).ok()?;
+        let condition = pdb["status"]["conditions"].get(0)?.clone();
+        (condition["reason"] == "SyncFailed").then_some(pdb["status"].clone())
+    })
+    .await;
+    assert_eq!(status["disruptionsAllowed"], 0);
+    assert_eq!(status["conditions"][0]["type"], "DisruptionAllowed");
+    assert_eq!(status["conditions"][0]["status"], "False");
+    assert_eq!(
+        status["conditions"][0]["message"],
+        "found no controllers for pod \"orphan\""
+    );
+    server.shutdown().await;
+}
