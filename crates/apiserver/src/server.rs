@@ -205,6 +205,7 @@ impl ApiServerBuilder {
             tokio::spawn(crate::controllers::gc::run(rest.clone())),
             tokio::spawn(crate::controllers::namespace::run(rest.clone())),
             tokio::spawn(crate::controllers::endpoints::run(rest.clone())),
+            tokio::spawn(crate::controllers::disruption::run(rest.clone())),
             tokio::spawn(crate::controllers::serviceaccounts::run(rest.clone())),
             tokio::spawn(crate::controllers::volumes::run(rest.clone())),
         ];

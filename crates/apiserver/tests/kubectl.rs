@@ -59,6 +59,11 @@
 //!   ConfigMap, a Deployment and a custom resource with their Events, including a kube-rs
 //!   `Recorder`'s and the simulated deployment controller's).
 //!
+//! - `drain` (`kubectl/drain.rs`, on a server of its own after the others: a drain evicts every
+//!   pod of the node): a Deployment and a PodDisruptionBudget from a manifest, `get pdb`
+//!   columns, `cordon` (`get nodes` shows `Ready,SchedulingDisabled`), `drain
+//!   --ignore-daemonsets --delete-emptydir-data` (evictions through `pods/eviction`, 429s
+//!   retried until the budget allows), `uncordon`.
 //! - `batch` (`kubectl/batch.rs`): `create job`, `wait --for=condition=complete job/x`, `get jobs`
 //!   (and `-o wide`) columns, `create cronjob`, `get cronjobs` columns and defaults, `create job
 //!   --from=cronjob/x`, a Job refused with upstream's restartPolicy message.
@@ -81,6 +86,8 @@ mod auth;
 mod batch;
 #[path = "kubectl/cluster.rs"]
 mod cluster;
+#[path = "kubectl/drain.rs"]
+mod drain;
 mod kubectl_support;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
@@ -91,6 +98,7 @@ use cluster::{
     cascade, columns, csa_to_ssa, describe, diff, edit, rollout_history, server_side_apply,
     workloads,
 };
+use drain::drain;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
@@ -148,7 +156,7 @@ async fn suite(version: &str) {
         .start()
         .await
         .expect("starting the API server");
-    let k = Kubectl::new(binary, &server).expect("preparing kubectl's home directory");
+    let k = Kubectl::new(binary.clone(), &server).expect("preparing kubectl's home directory");
     let started = Instant::now();
     let failures = run_scenarios!(
         &k,
@@ -182,11 +190,23 @@ async fn suite(version: &str) {
             stateful_daemon,
         ]
     );
+    server.shutdown().await;
+    // Draining evicts every pod of the node: on a server of its own.
+    let mut failures = failures;
+    let server = ApiServer::builder()
+        .in_memory()
+        .simulate_workloads(true)
+        .nodes(2)
+        .start()
+        .await
+        .expect("starting the API server");
+    let k = Kubectl::new(binary, &server).expect("preparing kubectl's home directory");
+    failures.extend(run_scenarios!(&k, [drain]));
+    server.shutdown().await;
     eprintln!(
         "kubectl {version}: all scenarios in {:.1?}",
         started.elapsed()
     );
-    server.shutdown().await;
     assert!(
         failures.is_empty(),
         "kubectl {version}: {} scenario(s) failed:\n\n{}",

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 const SUB_VERBS: &[&str] = &["get", "patch", "update"];
 const REPLACE_VERBS: &[&str] = &["update"];
+const CREATE_VERBS: &[&str] = &["create"];
 
 /// The subresources of `rt`: name, response kind and verbs.
 fn subresources(rt: &ResourceType) -> Vec<(&'static str, Value, &'static [&'static str])> {
@@ -17,6 +18,14 @@ fn subresources(rt: &ResourceType) -> Vec<(&'static str, Value, &'static [&'stat
     }
     for sub in rt.strategy.replace_subresources() {
         out.push((*sub, own_kind.clone(), REPLACE_VERBS));
+    }
+    for sub in rt.strategy.create_subresources() {
+        let (group, version, kind) = sub.kind;
+        out.push((
+            sub.name,
+            json!({"group": group, "version": version, "kind": kind}),
+            CREATE_VERBS,
+        ));
     }
     if rt.scale.is_some() {
         out.push((
@@ -67,9 +76,12 @@ pub fn resource_list(resources: &Resources, group: &str, version: &str) -> Optio
                 "kind": kind["kind"],
                 "verbs": verbs,
             });
-            if sub == "scale" {
-                s["group"] = json!("autoscaling");
-                s["version"] = json!("v1");
+            // A subresource whose kind is of another group or version names it (upstream's
+            // `GroupVersionKindProvider`: `pods/eviction` is policy/v1 Eviction).
+            let (group, version) = (kind["group"].as_str(), kind["version"].as_str());
+            if group != Some(t.group.as_str()) || version != Some(t.version.as_str()) {
+                s["group"] = kind["group"].clone();
+                s["version"] = kind["version"].clone();
             }
             list.push(s);
         }

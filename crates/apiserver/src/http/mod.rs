@@ -539,6 +539,32 @@ async fn resource(
                 _ => Err(ApiError::method_not_allowed_here()),
             }
         }
+        (Some(name), Some(sub))
+            if rt
+                .strategy
+                .create_subresources()
+                .iter()
+                .any(|s| s.name == sub) =>
+        {
+            match *method {
+                Method::POST => {
+                    let opts = params.write(headers)?;
+                    let (_, _, kind) = rt
+                        .strategy
+                        .create_subresources()
+                        .iter()
+                        .find(|s| s.name == sub)
+                        .map_or(("", "", ""), |s| s.kind);
+                    let value = read_object(&ct, body, kind).await?;
+                    let (code, answer, warnings) = rest
+                        .create_subresource(&rt, ns, name, sub, value, &opts)
+                        .await?;
+                    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::CREATED);
+                    Ok(json_response(status, &answer, output, &warnings))
+                }
+                _ => Err(ApiError::method_not_allowed_here()),
+            }
+        }
         (Some(_), Some(_)) => Err(ApiError::not_found_path()),
     }
 }

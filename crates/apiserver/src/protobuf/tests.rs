@@ -1277,3 +1277,45 @@ fn custom_resource_definition_schema_unions() {
         &json!({"additionalProperties": false, "x-kubernetes-preserve-unknown-fields": true}),
     );
 }
+
+#[test]
+fn eviction_as_kubectl_drain_sends_it() {
+    use k8s_pb::api::policy::{v1 as policy_v1, v1beta1 as policy_v1beta1};
+    let eviction = policy_v1::Eviction {
+        metadata: Some(go_meta("web-1", "drain", &[])),
+        delete_options: Some(meta_v1::DeleteOptions {
+            grace_period_seconds: Some(30),
+            preconditions: Some(meta_v1::Preconditions {
+                uid: s("u-1"),
+                resource_version: None,
+            }),
+            dry_run: vec!["All".into()],
+            ..Default::default()
+        }),
+    };
+    assert_json(
+        &decode_ok("policy/v1", "Eviction", &eviction),
+        &json!({
+            "kind": "Eviction",
+            "apiVersion": "policy/v1",
+            "metadata": {"name": "web-1", "namespace": "drain", "creationTimestamp": null},
+            "deleteOptions": {
+                "gracePeriodSeconds": 30,
+                "preconditions": {"uid": "u-1"},
+                "dryRun": ["All"]
+            }
+        }),
+    );
+    let bare = policy_v1beta1::Eviction {
+        metadata: Some(go_meta("web-1", "drain", &[])),
+        delete_options: None,
+    };
+    assert_json(
+        &decode_ok("policy/v1beta1", "Eviction", &bare),
+        &json!({
+            "kind": "Eviction",
+            "apiVersion": "policy/v1beta1",
+            "metadata": {"name": "web-1", "namespace": "drain", "creationTimestamp": null}
+        }),
+    );
+}

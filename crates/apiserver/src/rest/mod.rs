@@ -14,6 +14,7 @@ pub use meta::{finalizers, now};
 mod patch;
 mod strategic;
 mod subresource;
+pub mod subresource_create;
 mod watch;
 mod write;
 

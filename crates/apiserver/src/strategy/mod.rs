@@ -48,7 +48,7 @@ mod custom;
 mod typed;
 
 pub use custom::CustomResourceStrategy;
-pub use typed::{Typed, unknown_fields};
+pub use typed::{Typed, decode_typed, unknown_fields};
 
 use crate::status::{ApiError, FieldCause};
 use crate::validation::NameRule;
@@ -148,6 +148,14 @@ pub trait Strategy: Send + Sync + 'static {
     /// Subresources this resource serves beyond `status` and `scale`, each answering PUT only
     /// (upstream's `namespaces/finalize`); [`Strategy::update_through`] says what they change.
     fn replace_subresources(&self) -> &[&'static str] {
+        &[]
+    }
+
+    /// Subresources created by POST (upstream's connect-style creates: `pods/binding`,
+    /// `pods/eviction`), each with the kinds its body may be and what a create does; the
+    /// generic path (`rest/subresource_create.rs`) routes, decodes and answers them, and
+    /// discovery lists them with verb `create`.
+    fn create_subresources(&self) -> &[crate::rest::subresource_create::CreateSubresource] {
         &[]
     }
 

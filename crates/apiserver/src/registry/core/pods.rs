@@ -7,6 +7,7 @@
 use crate::fieldpath::markers::Markers;
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
+use crate::rest::subresource_create::CreateSubresource;
 use crate::status::FieldCause;
 use crate::strategy::typed_basics;
 use crate::strategy::{Strategy, Typed};
@@ -17,7 +18,9 @@ use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
+mod binding;
 pub(crate) mod defaults;
+mod eviction;
 mod qos;
 mod update;
 
@@ -195,20 +198,50 @@ impl Strategy for PodStrategy {
         causes
     }
 
-    /// The in-server scheduler's binding (`pods/binding`'s effect, not served over HTTP by this
-    /// strategy): only `spec.nodeName` changes, and only from unset.
+    /// A binding (`pods/binding`, [`binding`]; the simulated scheduler writes through it too):
+    /// only `spec.nodeName` changes, and only from unset, with the binding's annotations added
+    /// and the `PodScheduled` condition it sets.
     fn update_through(&self, subresource: &str, old: &Value, new: Value) -> Value {
         let mut bound = old.clone();
-        if subresource == "binding"
-            && old
+        if subresource != "binding"
+            || !old
                 .pointer("/spec/nodeName")
                 .and_then(Value::as_str)
                 .is_none_or(str::is_empty)
-            && let Some(node) = new.pointer("/spec/nodeName")
         {
-            bound["spec"]["nodeName"] = node.clone();
+            return bound;
+        }
+        let Some(node) = new.pointer("/spec/nodeName").and_then(Value::as_str) else {
+            return bound;
+        };
+        let annotations = new
+            .pointer("/metadata/annotations")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        bound = binding::bound(old, node, &annotations);
+        if !new
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.get("type").and_then(Value::as_str) == Some("PodScheduled"))
+            })
+        {
+            // A binding written without the condition (the simulated scheduler's) keeps the
+            // pod's conditions as they were.
+            bound["status"] = old.get("status").cloned().unwrap_or(Value::Null);
+            if bound["status"].is_null()
+                && let Some(m) = bound.as_object_mut()
+            {
+                m.remove("status");
+            }
         }
         bound
+    }
+
+    fn create_subresources(&self) -> &[CreateSubresource] {
+        &[binding::BINDING, eviction::EVICTION]
     }
 
     fn validate_update_through(
