@@ -9,8 +9,9 @@
 //! Scenarios: `start`, `create`, `paced`, `list`, `watch`, `restart`, `memory`, and the
 //! whole-cluster ones: `apply` (server-side apply against a plain update), `gc` (one owner with
 //! 10,000 dependents), `namespace` (deleting a namespace of 10,000 objects), `rollout` (a simulated
-//! Deployment of 1,000 replicas becoming available), `jobs` (1,000 simulated Jobs to Complete). When more than one
-//! runs, each runs in its own child process (the bench binary re-executed), so that memory freed by
+//! Deployment of 1,000 replicas becoming available), `jobs` (1,000 simulated Jobs to Complete),
+//! `statefulset` (a simulated StatefulSet of 100 replicas to Ready). When more than one runs,
+//! each runs in its own child process (the bench binary re-executed), so that memory freed by
 //! one scenario cannot hide or inflate the next one's figures. Every figure is measured several
 //! times and reported as the median with the smallest and largest run beside it.
 //!
@@ -74,6 +75,10 @@ const SCENARIOS: &[(&str, &str)] = &[
         "simulated Deployment of 1,000 replicas to available",
     ),
     ("jobs", "1,000 simulated Jobs created → all Complete"),
+    (
+        "statefulset",
+        "simulated StatefulSet of 100 replicas (OrderedReady) to Ready",
+    ),
 ];
 
 /// Environment variable naming the file children append their result rows to.
@@ -1167,6 +1172,7 @@ fn run_scenario(name: &str) -> Res<()> {
                     "namespace" => cluster::scenario_namespace().await,
                     "rollout" => cluster::scenario_rollout().await,
                     "jobs" => cluster::scenario_jobs().await,
+                    "statefulset" => cluster::scenario_statefulset().await,
                     other => Err(format!("unknown scenario {other:?}").into()),
                 }
             })?

@@ -59,11 +59,11 @@
 //!   ConfigMap, a Deployment and a custom resource with their Events, including a kube-rs
 //!   `Recorder`'s and the simulated deployment controller's).
 //!
-//! - `drain` (`kubectl/drain.rs`, on a server of its own after the others: a drain evicts every
-//!   pod of the node): a Deployment and a PodDisruptionBudget from a manifest, `get pdb`
-//!   columns, `cordon` (`get nodes` shows `Ready,SchedulingDisabled`), `drain
-//!   --ignore-daemonsets --delete-emptydir-data` (evictions through `pods/eviction`, 429s
-//!   retried until the budget allows), `uncordon`.
+//! - `drain` (`kubectl/drain.rs`, on a server of its own with two simulated nodes, after the
+//!   others: a drain evicts every pod of the node): a Deployment and a PodDisruptionBudget from
+//!   a manifest, `get pdb` columns, `cordon` (`get nodes` shows `Ready,SchedulingDisabled`),
+//!   `drain --ignore-daemonsets --delete-emptydir-data` (evictions through `pods/eviction`, any
+//!   429 retried until the budget allows; the replacements run on the other node), `uncordon`.
 //! - `batch` (`kubectl/batch.rs`): `create job`, `wait --for=condition=complete job/x`, `get jobs`
 //!   (and `-o wide`) columns, `create cronjob`, `get cronjobs` columns and defaults, `create job
 //!   --from=cronjob/x`, a Job refused with upstream's restartPolicy message.

@@ -357,6 +357,70 @@ pub(super) async fn scenario_rollout() -> Res<Report> {
     Ok(report)
 }
 
+/// A StatefulSet of 100 replicas (OrderedReady: each pod is created once the one before it is
+/// Ready, as upstream orders them) created over HTTP, timed until all are Ready and the status
+/// reports the revision rolled out: the statefulset controller's, scheduler's and simulated
+/// kubelet's round trips, one pod at a time.
+pub(super) async fn scenario_statefulset() -> Res<Report> {
+    let mut report = Report::new("statefulset");
+    let runs = scale(3, 1);
+    let replicas = scale(100, 20);
+    let server = ApiServer::builder()
+        .in_memory()
+        .simulate_workloads(true)
+        .start()
+        .await?;
+    let client = new_client(server.url())?;
+    let rest = server.rest().clone();
+    let rt = rest
+        .catalog
+        .snapshot()
+        .find("apps", "v1", "statefulsets")
+        .ok_or("statefulsets are not served")?;
+    let mut times = Vec::new();
+    for run in 0..runs {
+        let ns = format!("statefulset-{run}");
+        create_namespace(&client, &ns).await?;
+        let set: k8s_openapi::api::apps::v1::StatefulSet = serde_json::from_value(json!({
+            "metadata": {"name": "db", "namespace": ns},
+            "spec": {"replicas": replicas, "serviceName": "db",
+                "selector": {"matchLabels": {"app": "db"}},
+                "template": {"metadata": {"labels": {"app": "db"}},
+                    "spec": {"containers": [{"name": "db", "image": "postgres:16"}]}}}
+        }))?;
+        let started = Instant::now();
+        Api::<k8s_openapi::api::apps::v1::StatefulSet>::namespaced(client.clone(), &ns)
+            .create(&PostParams::default(), &set)
+            .await?;
+        let elapsed = until(
+            started,
+            Duration::from_secs(600),
+            "the statefulset",
+            || async {
+                let d = rest
+                    .get_value(&rt, Some(&ns), "db")
+                    .map_err(|e| e.to_string())?;
+                let ready = d
+                    .pointer("/status/readyReplicas")
+                    .and_then(serde_json::Value::as_u64);
+                let rolled = d.pointer("/status/currentRevision").is_some()
+                    && d.pointer("/status/currentRevision") == d.pointer("/status/updateRevision");
+                Ok(ready == Some(replicas as u64) && rolled)
+            },
+        )
+        .await?;
+        times.push(elapsed);
+    }
+    report.add(
+        format!("StatefulSet of {replicas} replicas (OrderedReady) created → all Ready"),
+        Unit::Ms,
+        &times,
+        Target::None,
+    );
+    server.shutdown().await;
+    Ok(report)
+}
+
 /// 1,000 Jobs (one pod each, running the simulated 100 ms) created in-process at once, timed
 /// until every one is Complete: the job controller's and the simulated kubelet's throughput.
 pub(super) async fn scenario_jobs() -> Res<Report> {

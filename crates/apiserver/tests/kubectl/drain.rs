@@ -8,7 +8,7 @@
 //! prints kube-apiserver's columns once the disruption controller allows one disruption;
 //! `cordon` makes the node `Ready,SchedulingDisabled`; `drain --ignore-daemonsets
 //! --delete-emptydir-data` finds the eviction subresource in discovery, evicts the pods
-//! through `pods/eviction` (policy/v1), retries the ones the budget refuses with 429 until the
+//! through `pods/eviction` (policy/v1), retries any the budget refuses with 429 until the
 //! ReplicaSet's replacements are Ready, and waits for each evicted pod to be gone. The scheduler
 //! spreads the 3 pods 2 + 1 over the two nodes and puts the replacements on `kubeforge-node-2`,
 //! never on the cordoned node; `uncordon` makes the node schedulable again.
@@ -165,11 +165,9 @@ pub(crate) async fn drain(k: &Kubectl) -> Result<()> {
     );
     let all = format!("{}{}", out.stdout, out.stderr);
     expect_line(&all, "node/kubeforge-node drained").context(all.clone())?;
-    // The budget allows one eviction at a time: kubectl retried the others after a 429.
-    ensure!(
-        all.contains("Cannot evict pod as it would violate the pod's disruption budget."),
-        "no eviction was refused by the budget:\n{all}"
-    );
+    // The budget allows one eviction at a time. Whether kubectl's second eviction meets a 429
+    // depends on whether the first pod's replacement is Ready by then (on two nodes it often
+    // is); `tests/eviction.rs` checks the refusal itself, deterministically.
     for pod in &before {
         ensure!(
             all.contains(&format!("pod/{pod} evicted")),
