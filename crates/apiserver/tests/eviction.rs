@@ -869,3 +869,71 @@ async fn a_budget_without_a_scale_to_count_fails_safe() {
     );
     server.shutdown().await;
 }
+
+/// A budget's spec is validated as kube-apiserver validates it.
+#[tokio::test]
+async fn budget_specs_answer_with_upstreams_messages() {
+    let server = server(false).await;
+    let budgets: Api<PodDisruptionBudget> = Api::namespaced(client(&server), "default");
+    let create = |spec: Value| {
+        let budgets = budgets.clone();
+        async move {
+            let pdb: PodDisruptionBudget =
+                serde_json::from_value(json!({"metadata": {"name": "b"}, "spec": spec})).unwrap();
+            budgets.create(&PostParams::default(), &pdb).await
+        }
+    };
+    let causes = |s: kube::core::Status| -> Vec<String> {
+        s.details
+            .map(|d| {
+                d.causes
+                    .into_iter()
+                    .map(|c| format!("{}: {}", c.field, c.message))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let s = api_err(
+        create(json!({"minAvailable": 1, "maxUnavailable": "120%",
+            "selector": {"matchExpressions": [{"key": "app", "operator": "Within"}]},
+            "unhealthyPodEvictionPolicy": "Sometimes"}))
+        .await,
+        422,
+        "Invalid",
+    );
+    let got = causes(s);
+    assert_eq!(got.len(), 4, "{got:#?}");
+    assert!(got[0].starts_with("spec: Invalid value: "), "{got:#?}");
+    assert!(
+        got[0].ends_with(": minAvailable and maxUnavailable cannot be both set"),
+        "{got:#?}"
+    );
+    assert_eq!(
+        got[1..],
+        [
+            "spec.maxUnavailable: Invalid value: \"120%\": must not be greater than 100%",
+            "spec.selector.matchExpressions[0].operator: Invalid value: \"Within\": not a valid selector operator",
+            "spec.unhealthyPodEvictionPolicy: Unsupported value: \"Sometimes\": supported values: \"AlwaysAllow\", \"IfHealthyBudget\"",
+        ]
+    );
+    let s = api_err(create(json!({"minAvailable": -1})).await, 422, "Invalid");
+    assert_eq!(
+        causes(s),
+        ["spec.minAvailable: Invalid value: -1: must be greater than or equal to 0"]
+    );
+    let s = api_err(
+        create(json!({"maxUnavailable": "half"})).await,
+        422,
+        "Invalid",
+    );
+    assert_eq!(
+        causes(s),
+        [
+            "spec.maxUnavailable: Invalid value: \"half\": a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"
+        ]
+    );
+    create(json!({"maxUnavailable": "50%", "selector": {"matchLabels": {"app": "web"}}}))
+        .await
+        .expect("a valid budget");
+    server.shutdown().await;
+}

@@ -67,43 +67,11 @@ fn int_or_percent(v: &Value) -> i64 {
 
 /// `ValidatePositiveIntOrPercent` and `IsNotMoreThan100Percent` for `field` of `rolling`.
 fn int_or_percent_causes(rolling: &Value, field: &str, causes: &mut Vec<FieldCause>) {
-    let Some(v) = rolling.get(field).filter(|v| !v.is_null()) else {
-        return;
-    };
-    let path = format!("spec.updateStrategy.rollingUpdate.{field}");
-    match v {
-        Value::String(s) => match s.strip_suffix('%').map(str::parse::<i64>) {
-            Some(Ok(p)) => {
-                if p < 0 {
-                    causes.push(FieldCause::invalid(
-                        &path,
-                        v,
-                        "must be greater than or equal to 0",
-                    ));
-                }
-                if p > 100 {
-                    causes.push(FieldCause::invalid(
-                        &path,
-                        v,
-                        "must not be greater than 100%",
-                    ));
-                }
-            }
-            _ => causes.push(FieldCause::invalid(
-                &path,
-                v,
-                "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')",
-            )),
-        },
-        other => {
-            if int_or_percent(other) < 0 {
-                causes.push(FieldCause::invalid(
-                    &path,
-                    other,
-                    "must be greater than or equal to 0",
-                ));
-            }
-        }
+    if let Some(v) = rolling.get(field).filter(|v| !v.is_null()) {
+        causes.extend(super::workload::positive_int_or_percent_causes(
+            v,
+            &format!("spec.updateStrategy.rollingUpdate.{field}"),
+        ));
     }
 }
 

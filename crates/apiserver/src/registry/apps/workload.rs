@@ -453,9 +453,38 @@ pub(super) fn semantic(v: &Value) -> Option<Value> {
     }
 }
 
+/// Upstream's `ValidatePositiveIntOrPercent` and `IsNotMoreThan100Percent` for int-or-percent
+/// `v` at `path` (rolling updates' `maxUnavailable`/`maxSurge`, budgets' `minAvailable`/
+/// `maxUnavailable`).
+pub(crate) fn positive_int_or_percent_causes(v: &Value, path: &str) -> Vec<FieldCause> {
+    let mut causes = Vec::new();
+    match v {
+        Value::String(s) => match s.strip_suffix('%').map(str::parse::<i64>) {
+            Some(Ok(p)) => {
+                if p < 0 {
+                    causes.push(FieldCause::invalid(path, v, NEGATIVE));
+                }
+                if p > 100 {
+                    causes.push(FieldCause::invalid(path, v, "must not be greater than 100%"));
+                }
+            }
+            _ => causes.push(FieldCause::invalid(
+                path,
+                v,
+                "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')",
+            )),
+        },
+        Value::Number(n) if n.as_i64().is_some_and(|n| n < 0) => {
+            causes.push(FieldCause::invalid(path, v, NEGATIVE));
+        }
+        _ => {}
+    }
+    causes
+}
+
 /// `ValidateLabelSelector` (strict label values): each expression's operator and values, its
 /// key, then `matchLabels`.
-fn label_selector_causes(sel: &Value, path: &str) -> Vec<FieldCause> {
+pub(crate) fn label_selector_causes(sel: &Value, path: &str) -> Vec<FieldCause> {
     let mut causes = Vec::new();
     let exprs = sel.get("matchExpressions").and_then(Value::as_array);
     for (i, e) in exprs.into_iter().flatten().enumerate() {

@@ -3,9 +3,12 @@
 //! controller (`controllers/disruption.rs`) share live here: which pods a budget selects, when a
 //! pod counts as healthy, and the `DisruptionAllowed` condition.
 
+use crate::registry::apps::workload::{label_selector_causes, positive_int_or_percent_causes};
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
 use crate::selector::LabelSelector;
+use crate::status::{ApiError, FieldCause};
+use crate::strategy::{Decoded, Strategy, Typed, typed_basics};
 use crate::table::printer::{Printer, col};
 use crate::table::{age, age_column, name_column, name_of};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -19,11 +22,67 @@ pub(crate) fn resource() -> ResourceType {
     entry("poddisruptionbudgets", "poddisruptionbudget", true)
         .short(&["pdb"])
         .status()
-        .build::<PodDisruptionBudget>(
-            crate::strategy::Typed::<PodDisruptionBudget>::new()
+        .build::<PodDisruptionBudget>(BudgetStrategy {
+            typed: Typed::new()
                 .with_generation()
                 .printer(&POD_DISRUPTION_BUDGET),
-        )
+        })
+}
+
+/// The PodDisruptionBudget strategy: `Typed` plus upstream's spec validation.
+struct BudgetStrategy {
+    typed: Typed<PodDisruptionBudget>,
+}
+
+impl Strategy for BudgetStrategy {
+    typed_basics!(typed);
+
+    fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
+        self.typed.decode(value)
+    }
+
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+
+    fn validate(&self, obj: &Value) -> Vec<FieldCause> {
+        spec_causes(obj.get("spec").unwrap_or(&Value::Null))
+    }
+
+    fn validate_update(&self, new: &Value, _old: &Value) -> Vec<FieldCause> {
+        self.validate(new)
+    }
+}
+
+/// Upstream's `ValidatePodDisruptionBudgetSpec` (the spec may change since 1.15).
+fn spec_causes(spec: &Value) -> Vec<FieldCause> {
+    let mut causes = Vec::new();
+    let set = |f: &str| spec.get(f).filter(|v| !v.is_null());
+    if set("minAvailable").is_some() && set("maxUnavailable").is_some() {
+        causes.push(FieldCause::invalid(
+            "spec",
+            spec,
+            "minAvailable and maxUnavailable cannot be both set",
+        ));
+    }
+    for field in ["minAvailable", "maxUnavailable"] {
+        if let Some(v) = set(field) {
+            causes.extend(positive_int_or_percent_causes(v, &format!("spec.{field}")));
+        }
+    }
+    if let Some(selector) = set("selector") {
+        causes.extend(label_selector_causes(selector, "spec.selector"));
+    }
+    if let Some(policy) = set("unhealthyPodEvictionPolicy")
+        && !matches!(policy.as_str(), Some("AlwaysAllow" | "IfHealthyBudget"))
+    {
+        causes.push(FieldCause::not_supported(
+            "spec.unhealthyPodEvictionPolicy",
+            policy,
+            &["AlwaysAllow".to_string(), "IfHealthyBudget".to_string()],
+        ));
+    }
+    causes
 }
 
 /// The condition the disruption controller keeps.
