@@ -35,6 +35,44 @@ pub fn dns1123_subdomain_problems(s: &str) -> Vec<String> {
     out
 }
 
+/// Problems with `s` as a wildcard DNS subdomain (`*.example.com`: Ingress hosts).
+pub fn wildcard_dns1123_subdomain_problems(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if s.len() > 253 {
+        out.push("must be no more than 253 characters".to_string());
+    }
+    let ok = s
+        .strip_prefix("*.")
+        .is_some_and(|rest| rest.split('.').all(is_label_chars));
+    if !ok {
+        out.push("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character (e.g. '*.example.com', regex used for validation is '\\*\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".to_string());
+    }
+    out
+}
+
+/// Problems with `s` as a port name (upstream's `IsValidPortName`: IANA service names).
+pub fn port_name_problems(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if s.len() > 15 {
+        out.push("must be no more than 15 characters".to_string());
+    }
+    let b = s.as_bytes();
+    if b.is_empty()
+        || !b
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+    {
+        out.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".into());
+    } else if !b.iter().any(u8::is_ascii_lowercase) {
+        out.push("must contain at least one letter (a-z)".into());
+    } else if s.contains("--") {
+        out.push("must not contain consecutive hyphens".into());
+    } else if b.first() == Some(&b'-') || b.last() == Some(&b'-') {
+        out.push("must not begin or end with a hyphen".into());
+    }
+    out
+}
+
 /// Problems with `s` as an RFC 1123 DNS label (namespace names, Service names).
 pub fn dns1123_label_problems(s: &str) -> Vec<String> {
     let mut out = Vec::new();
