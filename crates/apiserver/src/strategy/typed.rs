@@ -6,7 +6,7 @@
 //! `fieldValidation` then rejects (Strict), reports (Warn) or ignores.
 
 use super::{Decoded, Strategy};
-use crate::status::ApiError;
+use crate::status::{ApiError, FieldCause};
 use crate::table::{NameAge, TableConvertor};
 use crate::validation::NameRule;
 use serde::{Serialize, de::DeserializeOwned};
@@ -22,6 +22,7 @@ pub struct Typed<K> {
     returns_deleted: bool,
     keeps_status: bool,
     printer: &'static dyn TableConvertor,
+    validator: fn(&Value) -> Vec<FieldCause>,
     field_schema: std::sync::OnceLock<std::sync::Arc<crate::fieldpath::Schema>>,
     _kind: PhantomData<fn() -> K>,
 }
@@ -37,6 +38,7 @@ impl<K> Typed<K> {
             returns_deleted: false,
             keeps_status: false,
             printer: &NameAge,
+            validator: |_| Vec::new(),
             field_schema: std::sync::OnceLock::new(),
             _kind: PhantomData,
         }
@@ -77,6 +79,13 @@ impl<K> Typed<K> {
     /// ([`Strategy::returns_deleted_object`]).
     pub fn returns_deleted_object(mut self) -> Self {
         self.returns_deleted = true;
+        self
+    }
+
+    /// Validates objects (creates and updates) with `validator`: the resource's rules when they
+    /// are all it adds to the typed strategy.
+    pub fn validated_by(mut self, validator: fn(&Value) -> Vec<FieldCause>) -> Self {
+        self.validator = validator;
         self
     }
 
@@ -182,6 +191,10 @@ where
 
     fn tracks_generation(&self) -> bool {
         self.tracks_generation
+    }
+
+    fn validate(&self, obj: &Value) -> Vec<FieldCause> {
+        (self.validator)(obj)
     }
 
     fn selectable_fields(&self) -> &[&'static str] {

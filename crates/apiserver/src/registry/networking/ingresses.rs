@@ -5,8 +5,8 @@
 
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
-use crate::status::{ApiError, FieldCause};
-use crate::strategy::{Decoded, Strategy, Typed, typed_basics};
+use crate::status::FieldCause;
+use crate::strategy::Typed;
 use crate::table::printer::{Printer, col, len, or_none, s};
 use crate::table::{age, age_column, name_column, name_of};
 use crate::validation::{
@@ -21,34 +21,12 @@ pub(crate) fn resource() -> ResourceType {
     entry("ingresses", "ingress", true)
         .short(&["ing"])
         .status()
-        .build::<Ingress>(IngressStrategy {
-            typed: Typed::new().printer(&INGRESS),
-        })
-}
-
-/// The Ingress strategy: `Typed` plus upstream's spec validation.
-struct IngressStrategy {
-    typed: Typed<Ingress>,
-}
-
-impl Strategy for IngressStrategy {
-    typed_basics!(typed);
-
-    fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
-        self.typed.decode(value)
-    }
-
-    fn tracks_generation(&self) -> bool {
-        true
-    }
-
-    fn validate(&self, obj: &Value) -> Vec<FieldCause> {
-        spec_causes(obj.get("spec").unwrap_or(&Value::Null))
-    }
-
-    fn validate_update(&self, new: &Value, _old: &Value) -> Vec<FieldCause> {
-        self.validate(new)
-    }
+        .build::<Ingress>(
+            Typed::<Ingress>::new()
+                .with_generation()
+                .printer(&INGRESS)
+                .validated_by(validate),
+        )
 }
 
 /// The items of list `field` of `v`.
@@ -57,6 +35,11 @@ fn items<'a>(v: &'a Value, field: &str) -> &'a [Value] {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default()
+}
+
+/// The resource's rules, on its spec.
+fn validate(obj: &Value) -> Vec<FieldCause> {
+    spec_causes(obj.get("spec").unwrap_or(&Value::Null))
 }
 
 fn spec_causes(spec: &Value) -> Vec<FieldCause> {

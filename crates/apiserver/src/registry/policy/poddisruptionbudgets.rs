@@ -7,8 +7,8 @@ use crate::registry::apps::workload::{label_selector_causes, positive_int_or_per
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
 use crate::selector::LabelSelector;
-use crate::status::{ApiError, FieldCause};
-use crate::strategy::{Decoded, Strategy, Typed, typed_basics};
+use crate::status::FieldCause;
+use crate::strategy::Typed;
 use crate::table::printer::{Printer, col};
 use crate::table::{age, age_column, name_column, name_of};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -22,39 +22,20 @@ pub(crate) fn resource() -> ResourceType {
     entry("poddisruptionbudgets", "poddisruptionbudget", true)
         .short(&["pdb"])
         .status()
-        .build::<PodDisruptionBudget>(BudgetStrategy {
-            typed: Typed::new()
+        .build::<PodDisruptionBudget>(
+            Typed::<PodDisruptionBudget>::new()
                 .with_generation()
-                .printer(&POD_DISRUPTION_BUDGET),
-        })
-}
-
-/// The PodDisruptionBudget strategy: `Typed` plus upstream's spec validation.
-struct BudgetStrategy {
-    typed: Typed<PodDisruptionBudget>,
-}
-
-impl Strategy for BudgetStrategy {
-    typed_basics!(typed);
-
-    fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
-        self.typed.decode(value)
-    }
-
-    fn tracks_generation(&self) -> bool {
-        true
-    }
-
-    fn validate(&self, obj: &Value) -> Vec<FieldCause> {
-        spec_causes(obj.get("spec").unwrap_or(&Value::Null))
-    }
-
-    fn validate_update(&self, new: &Value, _old: &Value) -> Vec<FieldCause> {
-        self.validate(new)
-    }
+                .printer(&POD_DISRUPTION_BUDGET)
+                .validated_by(validate),
+        )
 }
 
 /// Upstream's `ValidatePodDisruptionBudgetSpec` (the spec may change since 1.15).
+/// The resource's rules, on its spec.
+fn validate(obj: &Value) -> Vec<FieldCause> {
+    spec_causes(obj.get("spec").unwrap_or(&Value::Null))
+}
+
 fn spec_causes(spec: &Value) -> Vec<FieldCause> {
     let mut causes = Vec::new();
     let set = |f: &str| spec.get(f).filter(|v| !v.is_null());
