@@ -125,3 +125,68 @@ async fn ingress_specs_answer_with_upstreams_messages() {
     assert_eq!(patched.metadata.generation, Some(2));
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn network_policy_specs_answer_with_upstreams_messages() {
+    use k8s_openapi::api::networking::v1::NetworkPolicy;
+    let server = start().await;
+    let policies: Api<NetworkPolicy> = Api::namespaced(server.client(), "default");
+    let policy = |spec: Value| -> NetworkPolicy {
+        serde_json::from_value(json!({"metadata": {"name": "np"}, "spec": spec})).unwrap()
+    };
+    let s = api_err(
+        policies
+            .create(
+                &PostParams::default(),
+                &policy(json!({
+                    "podSelector": {"matchLabels": {"app": "web"}},
+                    "ingress": [{
+                        "ports": [
+                            {"protocol": "ICMP", "port": 80},
+                            {"port": 9000, "endPort": 8000},
+                            {"port": "http", "endPort": 90},
+                            {"endPort": 90}
+                        ],
+                        "from": [
+                            {},
+                            {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["192.168.0.0/16"]},
+                             "podSelector": {}},
+                            {"ipBlock": {"cidr": "10.0.0.300/8"}}
+                        ]
+                    }],
+                    "policyTypes": ["Ingress", "Sideways"]
+                })),
+            )
+            .await,
+        422,
+        "Invalid",
+    );
+    assert_eq!(
+        causes(s),
+        [
+            "spec.ingress[0].ports[0].protocol: Unsupported value: \"ICMP\": supported values: \"TCP\", \"UDP\", \"SCTP\"",
+            "spec.ingress[0].ports[1].endPort: Invalid value: 9000: must be greater than or equal to `port`",
+            "spec.ingress[0].ports[2].endPort: Invalid value: 90: may not be specified when `port` is non-numeric",
+            "spec.ingress[0].ports[3].endPort: Invalid value: 90: may not be specified when `port` is not specified",
+            "spec.ingress[0].from[0]: Required value: must specify a peer",
+            "spec.ingress[0].from[1].ipBlock.except[0]: Invalid value: \"192.168.0.0/16\": must be a strict subset of `cidr`",
+            "spec.ingress[0].from[1]: Forbidden: may not specify both ipBlock and another peer",
+            "spec.ingress[0].from[2].ipBlock.cidr: Invalid value: \"10.0.0.300/8\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+            "spec.policyTypes[1]: Unsupported value: \"Sideways\": supported values: \"Ingress\", \"Egress\"",
+        ]
+    );
+    let created = policies
+        .create(
+            &PostParams::default(),
+            &policy(json!({
+                "podSelector": {},
+                "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}}],
+                            "ports": [{"protocol": "TCP", "port": 32000, "endPort": 32768}]}],
+                "policyTypes": ["Egress"]
+            })),
+        )
+        .await
+        .expect("a valid policy");
+    assert_eq!(created.metadata.generation, Some(1));
+    server.shutdown().await;
+}
