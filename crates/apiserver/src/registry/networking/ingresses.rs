@@ -3,6 +3,7 @@
 //! allowed, IP addresses not), paths with a `pathType` and its path rules, backends naming one
 //! Service with one port (or one resource), TLS hosts and secret names, the class name.
 
+use super::items;
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
 use crate::status::FieldCause;
@@ -27,14 +28,6 @@ pub(crate) fn resource() -> ResourceType {
                 .printer(&INGRESS)
                 .validated_by(validate),
         )
-}
-
-/// The items of list `field` of `v`.
-fn items<'a>(v: &'a Value, field: &str) -> &'a [Value] {
-    v.get(field)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
 }
 
 /// The resource's rules, on its spec.

@@ -2,6 +2,7 @@
 //! `ValidateNetworkPolicySpec` (selectors, ports and port ranges, peers, IP blocks, policy
 //! types); not enforced by the simulated network.
 
+use super::items;
 use crate::registry::apps::workload::label_selector_causes;
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
@@ -24,14 +25,6 @@ pub(crate) fn resource() -> ResourceType {
                 .printer(&NETWORK_POLICY)
                 .validated_by(validate),
         )
-}
-
-/// The items of list `field` of `v`.
-fn items<'a>(v: &'a Value, field: &str) -> &'a [Value] {
-    v.get(field)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
 }
 
 fn validate(obj: &Value) -> Vec<FieldCause> {
