@@ -122,7 +122,7 @@ async fn pods_spread_over_the_simulated_nodes_and_follow_selectors_and_taints() 
         .unwrap();
     assert_eq!(
         unschedulable(&pods, "intolerant").await,
-        "0/3 nodes are available: 2 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {dedicated: gpu}. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
+        "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
     );
     let mut tolerant = to_three;
     tolerant["tolerations"] =
@@ -195,5 +195,45 @@ async fn cordoned_and_not_ready_nodes_take_no_pods_until_they_can() {
     running_on(&pods, "tolerates-cordon").await;
     cordon(&nodes, "kubeforge-node-2", false).await;
     assert_eq!(running_on(&pods, "waiting").await, "kubeforge-node-2");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gated_pods_and_other_schedulers_pods_stay_unbound() {
+    let server = three_nodes().await;
+    let pods: Api<Pod> = Api::namespaced(server.client(), "default");
+    pods.create(
+        &PostParams::default(),
+        &pod(
+            "gated",
+            json!({"schedulingGates": [{"name": "example.com/wait"}]}),
+        ),
+    )
+    .await
+    .unwrap();
+    pods.create(
+        &PostParams::default(),
+        &pod("elsewhere", json!({"schedulerName": "my-scheduler"})),
+    )
+    .await
+    .unwrap();
+    pods.create(&PostParams::default(), &pod("plain", json!({})))
+        .await
+        .unwrap();
+    running_on(&pods, "plain").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for name in ["gated", "elsewhere"] {
+        let p = pods.get(name).await.unwrap();
+        assert_eq!(p.spec.unwrap().node_name, None, "{name} was bound");
+    }
+    // The gate removed: scheduled.
+    pods.patch(
+        "gated",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"schedulingGates": null}})),
+    )
+    .await
+    .unwrap();
+    running_on(&pods, "gated").await;
     server.shutdown().await;
 }

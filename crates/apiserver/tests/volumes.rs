@@ -419,3 +419,57 @@ async fn claim_and_volume_rules_answer_with_upstreams_messages() {
     );
     server.shutdown().await;
 }
+
+/// Static pre-binding: a volume reserved for a claim by name waits for it (Available, not
+/// reclaimed), the claim that names the volume binds to it; a volume deleted while bound goes
+/// once its claim is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pre_bound_volumes_wait_for_their_claim_and_go_after_it() {
+    let server = kube_support::start().await;
+    let client = server.client();
+    let volumes: Api<PersistentVolume> = Api::all(client.clone());
+    let pv: PersistentVolume = serde_json::from_value(json!({
+        "metadata": {"name": "reserved"},
+        "spec": {"capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteOnce"],
+                 "persistentVolumeReclaimPolicy": "Delete", "storageClassName": "",
+                 "claimRef": {"namespace": "default", "name": "mine"},
+                 "hostPath": {"path": "/data/reserved"}}
+    }))
+    .unwrap();
+    volumes.create(&PostParams::default(), &pv).await.unwrap();
+    eventually("the reserved volume to be Available", || async {
+        let v = volumes.get("reserved").await.ok()?;
+        (v.status.as_ref()?.phase.as_deref() == Some("Available")).then_some(())
+    })
+    .await;
+    // Its claim does not exist: the volume must stay, not be released and deleted.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let v = volumes.get("reserved").await.expect("still there");
+    assert_eq!(v.status.unwrap().phase.as_deref(), Some("Available"));
+
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), "default");
+    let mut spec = claim_spec("1Gi");
+    spec["storageClassName"] = json!("");
+    spec["volumeName"] = json!("reserved");
+    claims
+        .create(&PostParams::default(), &claim("mine", spec))
+        .await
+        .unwrap();
+    let c = bound(&claims, "mine").await;
+    assert_eq!(c.spec.unwrap().volume_name.as_deref(), Some("reserved"));
+
+    // Deleted while bound: kept (protection), then gone once the claim is.
+    volumes
+        .delete("reserved", &DeleteParams::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(volumes.get_opt("reserved").await.unwrap().is_some());
+    claims
+        .delete("mine", &DeleteParams::default())
+        .await
+        .unwrap();
+    gone(&claims, "mine").await;
+    gone(&volumes, "reserved").await;
+    server.shutdown().await;
+}

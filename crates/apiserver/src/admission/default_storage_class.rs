@@ -52,8 +52,8 @@ impl Plugin for DefaultStorageClass {
     }
 }
 
-/// The name of the default StorageClass: the newest of those marked default (by creation, then
-/// name, as upstream breaks ties).
+/// The name of the default StorageClass: the newest of those marked default (the first by name
+/// among equally new ones, as upstream breaks ties).
 pub(crate) fn default_class(rest: &Rest) -> Option<String> {
     let classes = rest
         .catalog
@@ -70,20 +70,21 @@ pub(crate) fn default_class(rest: &Rest) -> Option<String> {
         .iter()
         .map(|o| o.value())
         .filter(|c| marked(c, DEFAULT_CLASS) || marked(c, BETA_DEFAULT_CLASS))
+        // The newest; among classes created in the same second, the first by name.
         .max_by(|a, b| {
-            let key = |v: &Value| {
-                (
-                    v.pointer("/metadata/creationTimestamp")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
-                    v.pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
-                )
+            let time = |v: &Value| {
+                v.pointer("/metadata/creationTimestamp")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
             };
-            key(a).cmp(&key(b))
+            let name = |v: &Value| {
+                v.pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            time(a).cmp(&time(b)).then_with(|| name(b).cmp(&name(a)))
         })
         .and_then(|c| {
             c.pointer("/metadata/name")

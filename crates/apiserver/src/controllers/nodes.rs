@@ -118,12 +118,15 @@ pub(crate) fn simulated(rest: &Rest, name: &str) -> bool {
 }
 
 /// The node the scheduler gives a pod of spec `spec` now (the least loaded of those that fit,
-/// by `placement`), or why none fits.
+/// by `placement`), or why none fits (empty: the pod is not this scheduler's to place).
 pub(crate) fn schedule(
     rest: &Rest,
     spec: &Value,
     placement: &scheduler::Placement,
 ) -> Result<String, String> {
+    if !scheduler::schedulable(spec) {
+        return Err(String::new());
+    }
     let fits = scheduler::fitting(spec, &current(rest))?;
     placement
         .least_loaded(&fits)

@@ -1,14 +1,18 @@
 //! The simulated scheduler: which node a pod goes to, by kube-scheduler's filters that matter
 //! without real resources, and upstream's message when none fits.
 //!
-//! Filters, as kube-scheduler's plugins of the same names apply them:
+//! Filters, in the order kube-scheduler's plugins of the same names run (the first that fails
+//! is the node's reason):
 //! - **NodeUnschedulable**: a cordoned node (`spec.unschedulable`) only takes pods that tolerate
 //!   `node.kubernetes.io/unschedulable:NoSchedule`;
-//! - **NodeAffinity**: `nodeSelector` and the required node affinity (label expressions and
-//!   `metadata.name` fields);
 //! - **TaintToleration**: every `NoSchedule`/`NoExecute` taint tolerated; a node that does not
 //!   report `Ready` carries `node.kubernetes.io/not-ready:NoSchedule`, as the node lifecycle
-//!   controller taints it.
+//!   controller taints it;
+//! - **NodeAffinity**: `nodeSelector` and the required node affinity (label expressions and
+//!   `metadata.name` fields).
+//!
+//! Pods with `schedulingGates`, or that name another `schedulerName`, are not this scheduler's
+//! ([`schedulable`]).
 //!
 //! Among the nodes that fit, a pod goes to the one with the fewest pods (the simulation has no
 //! resource use to score by). A pod no node fits gets upstream's `0/N nodes are available: ...`
@@ -37,9 +41,6 @@ fn misfit(spec: &Value, node: &Value) -> Option<String> {
     {
         return Some("node(s) were unschedulable".into());
     }
-    if !selects(spec, node) {
-        return Some("node(s) didn't match Pod's node affinity/selector".into());
-    }
     let mut taints: Vec<Value> = node
         .pointer("/spec/taints")
         .and_then(Value::as_array)
@@ -59,6 +60,10 @@ fn misfit(spec: &Value, node: &Value) -> Option<String> {
                 s(t, "/value")
             )
         })
+        .or_else(|| {
+            (!selects(spec, node))
+                .then(|| "node(s) didn't match Pod's node affinity/selector".to_string())
+        })
 }
 
 /// Whether `node` reports the condition `Ready` as `True`.
@@ -68,6 +73,18 @@ fn ready(node: &Value) -> bool {
         .into_iter()
         .flatten()
         .any(|c| s(c, "/type") == "Ready" && s(c, "/status") == "True")
+}
+
+/// Whether this scheduler places a pod of spec `spec`: no scheduling gates left, and the
+/// default scheduler named (or none).
+pub(crate) fn schedulable(spec: &Value) -> bool {
+    spec.get("schedulingGates")
+        .and_then(Value::as_array)
+        .is_none_or(Vec::is_empty)
+        && matches!(
+            spec.get("schedulerName").and_then(Value::as_str),
+            None | Some("" | "default-scheduler")
+        )
 }
 
 /// The nodes among `nodes` a pod of spec `spec` fits (sorted by name), or upstream's message
@@ -86,7 +103,9 @@ pub(crate) fn fitting(spec: &Value, nodes: &[Value]) -> Result<Vec<String>, Stri
         if total == 0 {
             return Err("no nodes available to schedule pods".into());
         }
-        let why: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        // Upstream sorts the formatted "<count> <reason>" strings.
+        let mut why: Vec<String> = reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        why.sort();
         return Err(format!(
             "0/{total} nodes are available: {}. preemption: 0/{total} nodes are available: {total} Preemption is not helpful for scheduling.",
             why.join(", ")

@@ -95,7 +95,12 @@ pub async fn run(rest: Rest) {
             };
             let mut dirty = Dirty::default();
             for e in events {
-                let v = e.object.value();
+                // Only the objects this controller reads are parsed (every write passes here).
+                let is_pod = e.key.resource == t.pods.storage_key;
+                let read = e.key.resource == t.claims.storage_key
+                    || e.key.resource == t.volumes.storage_key
+                    || (is_pod && mentions_claims(&e.object.json));
+                let v = if read { e.object.value() } else { Value::Null };
                 if e.key.resource == t.claims.storage_key {
                     dirty
                         .claims
@@ -111,7 +116,7 @@ pub async fn run(rest: Rest) {
                             s(&v, "/spec/claimRef/name").to_string(),
                         ));
                     }
-                } else if e.key.resource == t.pods.storage_key {
+                } else if is_pod {
                     for claim in claims_of(&v) {
                         dirty.claims.insert((e.key.namespace.clone(), claim));
                     }
@@ -122,6 +127,12 @@ pub async fn run(rest: Rest) {
             reconcile(&rest, &t, dirty).await;
         }
     }
+}
+
+/// Whether a stored pod's JSON can name a claim (a byte search, cheaper than parsing it).
+fn mentions_claims(json: &[u8]) -> bool {
+    json.windows(b"persistentVolumeClaim".len())
+        .any(|w| w == b"persistentVolumeClaim")
 }
 
 fn all_claims(rest: &Rest, t: &Types, dirty: &mut Dirty) {
@@ -314,7 +325,7 @@ async fn claim(rest: &Rest, t: &Types, ns: &str, name: &str) -> Step {
             .filter(|v| {
                 s(v, "/spec/claimRef/name").is_empty() && s(v, "/status/phase") == "Available"
             })
-            .filter(|v| fits(&c, v, &class))
+            .filter(|v| fits(&c, v, &class, true))
             .min_by_key(|v| capacity(v))
     });
     if let Some(v) = chosen {
@@ -388,8 +399,9 @@ fn capacity(v: &Value) -> i128 {
         .unwrap_or(0)
 }
 
-/// Whether volume `v` can serve claim `c` of class `class`.
-fn fits(c: &Value, v: &Value, class: &str) -> bool {
+/// Whether volume `v` can serve claim `c` of class `class` (its label selector too when
+/// `with_selector`: a volume the claim names is not chosen by selector).
+fn fits(c: &Value, v: &Value, class: &str, with_selector: bool) -> bool {
     let request = c
         .pointer("/spec/resources/requests/storage")
         .and_then(Value::as_str)
@@ -408,21 +420,22 @@ fn fits(c: &Value, v: &Value, class: &str) -> bool {
         "" => "Filesystem".to_string(),
         m => m.to_string(),
     };
-    let selector_matches = match c.pointer("/spec/selector") {
-        None | Some(Value::Null) => true,
-        Some(sel) => crate::selector::LabelSelector::from_object(sel).is_some_and(|sel| {
-            let labels = v
-                .pointer("/metadata/labels")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                        .collect()
-                })
-                .unwrap_or_default();
-            sel.matches(&labels)
-        }),
-    };
+    let selector_matches = !with_selector
+        || match c.pointer("/spec/selector") {
+            None | Some(Value::Null) => true,
+            Some(sel) => crate::selector::LabelSelector::from_object(sel).is_some_and(|sel| {
+                let labels = v
+                    .pointer("/metadata/labels")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                sel.matches(&labels)
+            }),
+        };
     s(v, "/spec/storageClassName") == class
         && capacity(v) >= request
         && modes(c, "/spec/accessModes").is_subset(&modes(v, "/spec/accessModes"))
@@ -486,12 +499,26 @@ async fn claim_bound_to(rest: &Rest, t: &Types, c: &Value, volume_name: &str) ->
         return Ok(());
     };
     if s(&v, "/spec/claimRef/uid") != s(c, "/metadata/uid") {
-        // The claim asks for a volume by name: bind it if it is free and fits.
-        if s(&v, "/spec/claimRef/name").is_empty() && !deleting(&v) {
-            let claim_ref = json!({"kind": "PersistentVolumeClaim", "namespace": ns, "name": name,
-                "uid": s(c, "/metadata/uid"), "apiVersion": "v1", "resourceVersion": s(c, "/metadata/resourceVersion")});
-            let body = json!({"metadata": {"resourceVersion": s(&v, "/metadata/resourceVersion")}, "spec": {"claimRef": claim_ref}});
-            patch(rest, &t.volumes, None, volume_name, body, false).await?;
+        // The claim asks for a volume by name: bind it if it is free (or reserved for this
+        // claim by name) and fits, as upstream's `checkVolumeSatisfyClaim` requires.
+        let free = s(&v, "/spec/claimRef/name").is_empty();
+        let reserved = s(&v, "/spec/claimRef/namespace") == ns
+            && s(&v, "/spec/claimRef/name") == name
+            && s(&v, "/spec/claimRef/uid").is_empty();
+        if (free || reserved) && !deleting(&v) {
+            let class = s(c, "/spec/storageClassName");
+            if fits(c, &v, class, false) {
+                return bind(rest, t, c, &v).await;
+            }
+            t.events.warning(
+                rest,
+                c,
+                ("v1", "PersistentVolumeClaim"),
+                "VolumeMismatch",
+                "Cannot bind to requested volume \"".to_string()
+                    + volume_name
+                    + "\": the volume does not satisfy the claim (class, size, access modes or volume mode)",
+            );
         }
         return Ok(());
     }
@@ -596,31 +623,47 @@ async fn provision(rest: &Rest, t: &Types, c: &Value, sc: &Value, node: Option<S
     }
 }
 
+/// Whether the claim volume `v`'s `claimRef` names (by uid, when it has one) exists.
+fn claim_present(rest: &Rest, t: &Types, v: &Value) -> bool {
+    let uid = s(v, "/spec/claimRef/uid");
+    rest.get_value(
+        &t.claims,
+        Some(s(v, "/spec/claimRef/namespace")),
+        s(v, "/spec/claimRef/name"),
+    )
+    .is_ok_and(|c| uid.is_empty() || s(&c, "/metadata/uid") == uid)
+}
+
 async fn volume(rest: &Rest, t: &Types, name: &str) -> Step {
     let Ok(v) = rest.get_value(&t.volumes, None, name) else {
         return Ok(());
     };
     let phase = s(&v, "/status/phase");
+    let claim_name = s(&v, "/spec/claimRef/name");
     if deleting(&v) {
+        // Kept while bound; a bound volume whose claim went is released first.
         if phase != "Bound" {
             drop_finalizer(rest, &t.volumes, None, &v, PV_PROTECTION).await?;
+        } else if !claim_name.is_empty() && !claim_present(rest, t, &v) {
+            set_phase(rest, &t.volumes, None, name, "Released").await?;
         }
         return Ok(());
     }
-    let claim_name = s(&v, "/spec/claimRef/name");
     if claim_name.is_empty() {
         if phase != "Available" {
             set_phase(rest, &t.volumes, None, name, "Available").await?;
         }
         return Ok(());
     }
-    let claim_ns = s(&v, "/spec/claimRef/namespace");
-    let claim_uid = s(&v, "/spec/claimRef/uid");
-    let claim = rest.get_value(&t.claims, Some(claim_ns), claim_name).ok();
-    let claim_there = claim
-        .as_ref()
-        .is_some_and(|c| claim_uid.is_empty() || s(c, "/metadata/uid") == claim_uid);
-    if claim_there {
+    // Reserved by name for a claim (no uid yet): Available until that claim binds it, whether
+    // or not the claim exists yet, as upstream's binder treats a uid-less claimRef.
+    if s(&v, "/spec/claimRef/uid").is_empty() {
+        if phase != "Available" {
+            set_phase(rest, &t.volumes, None, name, "Available").await?;
+        }
+        return Ok(());
+    }
+    if claim_present(rest, t, &v) {
         // Pre-bound, waiting for its claim: Available until the claim side binds.
         if phase == "Pending" {
             set_phase(rest, &t.volumes, None, name, "Available").await?;

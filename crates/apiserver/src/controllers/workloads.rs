@@ -159,6 +159,8 @@ pub async fn run(rest: Rest, termination_delay: Duration) {
         let from = rest.store.resource_version();
         let mut dirty = Dirty::default();
         let mut index = Owned::default();
+        // Relisted from scratch: where pods are is learnt again from the list.
+        *t.placement() = Placement::default();
         for (rt, set, owned) in [
             (&t.deployments, &mut dirty.deployments, None),
             (
@@ -198,6 +200,7 @@ pub async fn run(rest: Rest, termination_delay: Duration) {
                 Err(_) => return,
             };
             let mut dirty = Dirty::default();
+            let mut nodes_changed = false;
             for e in events {
                 let key = (e.key.namespace.clone(), e.key.name.clone());
                 let v = e.object.value();
@@ -231,16 +234,8 @@ pub async fn run(rest: Rest, termination_delay: Duration) {
                         super::nodes::adopt(&rest, &v).await;
                     }
                     // A node came, went, or changed (cordoned, tainted, relabelled): pods
-                    // waiting for one are scheduled again.
-                    for p in rest.store.current(&t.pods.storage_key) {
-                        let p = p.value();
-                        if s(&p, "/spec/nodeName").is_empty() && !deleting(&p) {
-                            dirty.pods.insert((
-                                s(&p, "/metadata/namespace").to_string(),
-                                s(&p, "/metadata/name").to_string(),
-                            ));
-                        }
-                    }
+                    // waiting for one are scheduled again (looked for once per batch).
+                    nodes_changed = true;
                 } else if e.key.resource == t.pods.storage_key {
                     t.place(&key, (!gone).then(|| s(&v, "/spec/nodeName")));
                     index.pods.update(&key, gone, &v);
@@ -249,6 +244,17 @@ pub async fn run(rest: Rest, termination_delay: Duration) {
                         && kind == "ReplicaSet"
                     {
                         dirty.replicasets.insert((ns, name));
+                    }
+                }
+            }
+            if nodes_changed {
+                for p in rest.store.current(&t.pods.storage_key) {
+                    let p = p.value();
+                    if s(&p, "/spec/nodeName").is_empty() && !deleting(&p) {
+                        dirty.pods.insert((
+                            s(&p, "/metadata/namespace").to_string(),
+                            s(&p, "/metadata/name").to_string(),
+                        ));
                     }
                 }
             }
@@ -950,6 +956,8 @@ async fn schedule(rest: &Rest, t: &Types, p: &Value) -> Step {
             t.place(&(ns.to_string(), name.to_string()), Some(&node));
             Ok(())
         }
+        // Gated, or another scheduler's: left unbound.
+        Err(message) if message.is_empty() => Ok(()),
         Err(message) => {
             let conditions = p
                 .pointer("/status/conditions")

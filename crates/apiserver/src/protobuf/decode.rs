@@ -17,8 +17,9 @@ use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 use std::collections::BTreeMap;
 
-/// How deep messages may nest (a CRD's schema nests; nothing legitimate comes near this).
-const MAX_DEPTH: usize = 200;
+/// How deep messages may nest (a CRD's schema nests; nothing legitimate comes near this, and
+/// the walk's stack stays small at this depth: `deep_nesting_is_refused_not_overflowed`).
+pub(super) const MAX_DEPTH: usize = 100;
 
 /// The JSON object of `msg` encoded as `bytes`, its fields in Go struct order.
 pub(super) fn object(msg: &Message, bytes: &[u8], depth: usize) -> Result<Map<String, Value>> {
@@ -249,8 +250,12 @@ fn value(kind: &Kind, raw: Option<Raw<'_>>, depth: usize) -> Result<Value> {
     })
 }
 
-/// A float as Go writes it; NaN and infinities have no JSON form (Go fails to encode them).
+/// A float as Go writes it: a whole number without a fraction (`10`, not `10.0`, so it equals
+/// the same value sent as JSON); NaN and infinities have no JSON form (Go fails to encode them).
 fn float(f: f64) -> Result<Value> {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        return Ok(Value::from(f as i64));
+    }
     Number::from_f64(f)
         .map(Value::Number)
         .ok_or_else(|| malformed("a float that is not a finite number"))

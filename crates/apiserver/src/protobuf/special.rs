@@ -50,27 +50,23 @@ pub(super) fn convert(kind: Special, bytes: &[u8], depth: usize) -> Result<Value
     };
     match kind {
         Special::Time => {
-            // Time keeps whole seconds (upstream drops the nanoseconds it reads).
-            if fields.is_empty() {
+            // An empty message is Go's zero time; otherwise upstream keeps whole seconds and
+            // drops the nanoseconds it reads (`time.Unix(seconds, 0)`).
+            if bytes.is_empty() {
                 return Ok(Value::Null);
             }
-            let seconds = int(1)?;
-            let nanos = int(2)?.map(|n| i64::from(n as i32));
-            match instant(seconds, nanos)? {
+            match instant(Some(int(1)?.unwrap_or(0)), Some(0))? {
                 None => Ok(Value::Null),
                 Some((seconds, _)) => Ok(Value::String(format_rfc3339(seconds, None)?)),
             }
         }
         Special::MicroTime => {
-            if fields.is_empty() {
+            if bytes.is_empty() {
                 return Ok(Value::Null);
             }
-            // Go truncates the nanoseconds towards zero before normalising.
-            let nanos = int(2)?.map(|n| {
-                let n = i64::from(n as i32);
-                n - n % 1000
-            });
-            match instant(int(1)?, nanos)? {
+            // Go normalises (`time.Unix(seconds, nanos)`), then prints whole microseconds.
+            let nanos = int(2)?.map(|n| i64::from(n as i32));
+            match instant(Some(int(1)?.unwrap_or(0)), nanos)? {
                 None => Ok(Value::Null),
                 Some((seconds, nanos)) => {
                     Ok(Value::String(format_rfc3339(seconds, Some(nanos / 1000))?))

@@ -793,11 +793,11 @@ fn timestamps() {
         time(Some(253_402_300_799), None),
         json!("9999-12-31T23:59:59Z")
     );
-    // Out-of-range nanoseconds are carried into the seconds, as in Go.
-    assert_eq!(time(Some(10), Some(-1)), json!("1970-01-01T00:00:09Z"));
+    // Upstream's Time keeps whole seconds and ignores the nanoseconds.
+    assert_eq!(time(Some(10), Some(-1)), json!("1970-01-01T00:00:10Z"));
     assert_eq!(
         time(Some(0), Some(2_000_000_000)),
-        json!("1970-01-01T00:00:02Z")
+        json!("1970-01-01T00:00:00Z")
     );
     // Go's zero time, in both of its encodings.
     assert_eq!(time(None, None), Value::Null);
@@ -822,7 +822,9 @@ fn timestamps() {
         .unwrap()
     };
     assert_eq!(micro(0, 999), json!("1970-01-01T00:00:00.000000Z"));
-    assert_eq!(micro(1, -1500), json!("1970-01-01T00:00:00.999999Z"));
+    // Normalised first, then truncated to microseconds, as Go does.
+    assert_eq!(micro(1, -1500), json!("1970-01-01T00:00:00.999998Z"));
+    assert_eq!(micro(1, -1), json!("1970-01-01T00:00:00.999999Z"));
     assert_eq!(
         micro_time_json(meta_v1::MicroTime::default()).unwrap(),
         Value::Null
@@ -1318,4 +1320,53 @@ fn eviction_as_kubectl_drain_sends_it() {
             "metadata": {"name": "web-1", "namespace": "drain", "creationTimestamp": null}
         }),
     );
+}
+
+/// A schema nested past the limit is refused with an error; within it, the walk fits a 2 MiB
+/// stack (a tokio worker's) even unoptimised.
+#[test]
+fn deep_nesting_is_refused_not_overflowed() {
+    use k8s_pb::apiextensions_apiserver::pkg::apis::apiextensions::v1 as ext;
+    fn nested(depth: usize) -> ext::JsonSchemaProps {
+        let mut schema = ext::JsonSchemaProps {
+            r#type: s("string"),
+            ..Default::default()
+        };
+        for _ in 0..depth {
+            schema = ext::JsonSchemaProps {
+                r#type: s("object"),
+                properties: [("a".to_owned(), schema)].into_iter().collect(),
+                ..Default::default()
+            };
+        }
+        schema
+    }
+    let crd = |depth| ext::CustomResourceDefinition {
+        spec: Some(ext::CustomResourceDefinitionSpec {
+            versions: vec![ext::CustomResourceDefinitionVersion {
+                schema: Some(ext::CustomResourceValidation {
+                    open_apiv3_schema: Some(nested(depth)),
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let (ok, deep) = (crd(decode::MAX_DEPTH - 10), crd(decode::MAX_DEPTH + 10));
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            decode_ok("apiextensions.k8s.io/v1", "CustomResourceDefinition", &ok);
+            let err = decode(&envelope(
+                "apiextensions.k8s.io/v1",
+                "CustomResourceDefinition",
+                &deep,
+            ))
+            .unwrap_err();
+            assert!(matches!(err, ProtobufError::Malformed(_)), "{err}");
+        })
+        .unwrap()
+        .join()
+        .unwrap();
 }

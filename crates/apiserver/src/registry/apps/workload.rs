@@ -459,7 +459,12 @@ pub(super) fn semantic(v: &Value) -> Option<Value> {
 pub(crate) fn positive_int_or_percent_causes(v: &Value, path: &str) -> Vec<FieldCause> {
     let mut causes = Vec::new();
     match v {
-        Value::String(s) => match s.strip_suffix('%').map(str::parse::<i64>) {
+        // `[0-9]+%` first, as upstream's regex: no sign.
+        Value::String(s) => match s
+            .strip_suffix('%')
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            .map(str::parse::<i64>)
+        {
             Some(Ok(p)) => {
                 if p < 0 {
                     causes.push(FieldCause::invalid(path, v, NEGATIVE));
