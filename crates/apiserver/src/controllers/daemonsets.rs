@@ -64,19 +64,6 @@ fn opts() -> WriteOptions {
     write_options(MANAGER)
 }
 
-/// The name of the DaemonSet controlling `v`, if one does.
-fn set_owner(v: &Value) -> Option<String> {
-    v.pointer("/metadata/ownerReferences")?
-        .as_array()?
-        .iter()
-        .find(|r| {
-            r.get("controller").and_then(Value::as_bool) == Some(true)
-                && r.get("kind").and_then(Value::as_str) == Some("DaemonSet")
-        })
-        .and_then(|r| r.get("name")?.as_str())
-        .map(str::to_string)
-}
-
 /// Runs the DaemonSet controller until the store closes.
 pub async fn run(rest: Rest) {
     let r = rest.catalog.snapshot();
@@ -130,7 +117,7 @@ pub async fn run(rest: Rest) {
                             nodes_changed = true;
                         } else if (e.key.resource == t.pods.storage_key
                             || e.key.resource == t.revisions.storage_key)
-                            && let Some(owner) = set_owner(&e.object.value())
+                            && let Some(owner) = super::owned::controller_named(&e.object.json, "DaemonSet")
                         {
                             dirty.insert((e.key.namespace.clone(), owner));
                         }

@@ -21,6 +21,25 @@ pub(crate) fn controller_uid(object: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The name of the `kind` controlling the stored object `json`, if one does. A change stream
+/// carries every write: the bytes are searched for the kind before anything is parsed.
+pub(crate) fn controller_named(json: &[u8], kind: &str) -> Option<String> {
+    let needle = format!("\"kind\":\"{kind}\"");
+    if !json.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(json).ok()?;
+    v.pointer("/metadata/ownerReferences")?
+        .as_array()?
+        .iter()
+        .find(|r| {
+            r.get("controller").and_then(Value::as_bool) == Some(true)
+                && r.get("kind").and_then(Value::as_str) == Some(kind)
+        })
+        .and_then(|r| r.get("name")?.as_str())
+        .map(str::to_string)
+}
+
 /// A namespace and a name.
 pub(crate) type Key = (String, String);
 

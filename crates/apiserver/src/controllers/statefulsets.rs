@@ -66,19 +66,6 @@ fn opts() -> WriteOptions {
     write_options(MANAGER)
 }
 
-/// The name of the StatefulSet controlling `v`, if one does.
-fn set_owner(v: &Value) -> Option<String> {
-    v.pointer("/metadata/ownerReferences")?
-        .as_array()?
-        .iter()
-        .find(|r| {
-            r.get("controller").and_then(Value::as_bool) == Some(true)
-                && r.get("kind").and_then(Value::as_str) == Some("StatefulSet")
-        })
-        .and_then(|r| r.get("name")?.as_str())
-        .map(str::to_string)
-}
-
 /// Runs the StatefulSet controller until the store closes.
 pub async fn run(rest: Rest) {
     let r = rest.catalog.snapshot();
@@ -122,7 +109,7 @@ pub async fn run(rest: Rest) {
                             dirty.insert((e.key.namespace.clone(), e.key.name.clone()));
                         } else if (e.key.resource == t.pods.storage_key
                             || e.key.resource == t.revisions.storage_key)
-                            && let Some(owner) = set_owner(&e.object.value())
+                            && let Some(owner) = super::owned::controller_named(&e.object.json, "StatefulSet")
                         {
                             dirty.insert((e.key.namespace.clone(), owner));
                         }
