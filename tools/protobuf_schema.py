@@ -36,6 +36,10 @@ SPECIAL = {
     "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1.JSONSchemaPropsOrStringArray": "SchemaOrStringArray",
 }
 
+# The meta/v1 kinds every group version carries: options in request bodies (DeleteOptions),
+# what responses and watch streams hold (Status, WatchEvent), metadata-only views.
+META = ["DeleteOptions", "Status", "WatchEvent", "PartialObjectMetadata", "PartialObjectMetadataList"]
+
 GO_SCALARS = {
     "string": "String", "bool": "Bool", "int32": "Int32", "int64": "Int64", "int": "Int64",
     "uint32": "Uint", "uint64": "Uint", "float64": "Double", "float32": "Float", "byte": "Int32",
@@ -231,9 +235,8 @@ def main():
             if any(t == "metav1.TypeMeta" for _, t, _, _ in fields):
                 g.message(path, name)
                 kinds.append((gv, name, f"{path}.{name}"))
-    # The option and status kinds every group version accepts (DeleteOptions in a DELETE body).
     meta = "k8s.io/apimachinery/pkg/apis/meta/v1"
-    for name in ["DeleteOptions", "Status", "WatchEvent"]:
+    for name in META:
         g.message(meta, name)
     names = sorted(g.messages)
     index = {q: i for i, q in enumerate(names)}
@@ -255,7 +258,7 @@ def main():
         w(f'    ("{gv}", "{kind}", {index[q]}),\n')
     w("];\n\n")
     w("/// The meta/v1 kinds any group version accepts, by kind.\n#[rustfmt::skip]\npub(super) static META_KINDS: &[(&str, u16)] = &[\n")
-    for name in ["DeleteOptions", "Status", "WatchEvent"]:
+    for name in META:
         w(f'    ("{name}", {index[meta + "." + name]}),\n')
     w("];\n")
 

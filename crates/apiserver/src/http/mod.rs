@@ -20,7 +20,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use negotiate::{MAX_BODY, Output, choose_output, content_type, decode_body};
+use negotiate::{MAX_BODY, Media, Output, choose_output, content_type, decode_body};
 use params::Params;
 use path::{ResourcePath, Target};
 use render::View;
@@ -112,20 +112,28 @@ pub fn error_response(err: &ApiError) -> Response {
     resp
 }
 
-fn json_response(
-    status: StatusCode,
-    value: &Value,
-    output: Output,
-    warnings: &[String],
-) -> Response {
-    let (ct, body) = match output {
-        Output::Yaml => (
+/// Renders `value` in the negotiated encoding, with `Warning` headers.
+fn respond(status: StatusCode, value: &Value, output: Output, warnings: &[String]) -> Response {
+    let (ct, body) = match output.media {
+        Media::Yaml => (
             "application/yaml",
             serde_norway::to_string(value)
                 .map(String::into_bytes)
                 .unwrap_or_default(),
         ),
-        _ => {
+        Media::Protobuf => match crate::protobuf::encode(value) {
+            Ok(body) => (crate::protobuf::CONTENT_TYPE, body),
+            // Only objects of a kind with an encoding are negotiated to protobuf; should one
+            // still fail, JSON (which every client-go client accepts too) beats no answer.
+            Err(e) => {
+                tracing::warn!(error = %e, "protobuf response fell back to JSON");
+                (
+                    "application/json",
+                    serde_json::to_vec(value).unwrap_or_default(),
+                )
+            }
+        },
+        Media::Json => {
             // Sized for a typical object up front: growing from serde_json's default of 128
             // bytes costs several copies per response.
             let mut body = Vec::with_capacity(1024);
@@ -241,7 +249,7 @@ async fn dispatch(
         if *method != Method::GET {
             return Err(ApiError::method_not_allowed_here());
         }
-        Ok(json_response(StatusCode::OK, &resp, Output::Json, &[]))
+        Ok(respond(StatusCode::OK, &resp, Output::JSON, &[]))
     };
     match target {
         Target::Version => only_get(version()),
@@ -343,7 +351,10 @@ async fn resource(
             return Err(ApiError::method_not_allowed_here());
         }
     }
-    let output = choose_output(headers)?;
+    let output = choose_output(
+        headers,
+        crate::protobuf::supports(&rt.api_version(), &rt.kind),
+    )?;
     if let Some(answer) = rt.answer {
         if *method != Method::POST || rp.name.is_some() {
             return Err(ApiError::method_not_allowed_here());
@@ -357,7 +368,7 @@ async fn resource(
             object: rt.strategy.decode(value)?.value,
         };
         let answer = answer(review).await?;
-        return Ok(json_response(StatusCode::CREATED, &answer, output, &[]));
+        return Ok(respond(StatusCode::CREATED, &answer, output, &[]));
     }
     let include =
         IncludeObject::parse(params.get("includeObject")).map_err(ApiError::bad_request)?;
@@ -375,12 +386,7 @@ async fn resource(
         } else {
             StatusCode::OK
         };
-        Ok(json_response(
-            status,
-            &view.object(w.object),
-            output,
-            &w.warnings,
-        ))
+        Ok(respond(status, &view.object(w.object), output, &w.warnings))
     };
     match (&rp.name, rp.subresource.as_deref()) {
         (None, _) => match *method {
@@ -412,7 +418,7 @@ async fn resource(
                 let deleted = rest
                     .delete_collection(&rt, ns, &params.list()?, &opts)
                     .await?;
-                Ok(json_response(
+                Ok(respond(
                     StatusCode::OK,
                     &view.list(deleted, json!({})),
                     output,
@@ -427,7 +433,7 @@ async fn resource(
                     return Ok(bytes_response(rest.get(&rt, ns, name)?.json.clone()));
                 }
                 let v = rest.get_value(&rt, ns, name)?;
-                Ok(json_response(StatusCode::OK, &view.object(v), output, &[]))
+                Ok(respond(StatusCode::OK, &view.object(v), output, &[]))
             }
             Method::PUT => {
                 let opts = params.write(headers)?;
@@ -455,13 +461,13 @@ async fn resource(
                     DeleteAnswer::Object(object) => view.object(object),
                     DeleteAnswer::Status(status) => status,
                 };
-                Ok(json_response(StatusCode::OK, &body, output, &[]))
+                Ok(respond(StatusCode::OK, &body, output, &[]))
             }
             _ => Err(ApiError::method_not_allowed_here()),
         },
         (Some(name), Some("status")) if rt.status => match *method {
             // As upstream's StatusREST, the resource's table convertor prints it.
-            Method::GET => Ok(json_response(
+            Method::GET => Ok(respond(
                 StatusCode::OK,
                 &view.object(rest.get_value(&rt, ns, name)?),
                 output,
@@ -487,7 +493,7 @@ async fn resource(
             _ => Err(ApiError::method_not_allowed_here()),
         },
         (Some(name), Some("scale")) if rt.scale.is_some() => match *method {
-            Method::GET => Ok(json_response(
+            Method::GET => Ok(respond(
                 StatusCode::OK,
                 &rest.get_scale(&rt, ns, name)?,
                 output,
@@ -504,12 +510,7 @@ async fn resource(
                 let w = rest
                     .write_scale(&rt, ns, name, &opts, |_| Ok(value.clone()))
                     .await?;
-                Ok(json_response(
-                    StatusCode::OK,
-                    &w.object,
-                    output,
-                    &w.warnings,
-                ))
+                Ok(respond(StatusCode::OK, &w.object, output, &w.warnings))
             }
             Method::PATCH => {
                 let patch_type = PatchType::for_resource(&rt, &ct)?;
@@ -520,12 +521,7 @@ async fn resource(
                         crate::rest::patch_value(scale, patch_type, &bytes)
                     })
                     .await?;
-                Ok(json_response(
-                    StatusCode::OK,
-                    &w.object,
-                    output,
-                    &w.warnings,
-                ))
+                Ok(respond(StatusCode::OK, &w.object, output, &w.warnings))
             }
             _ => Err(ApiError::method_not_allowed_here()),
         },
@@ -560,7 +556,7 @@ async fn resource(
                         .create_subresource(&rt, ns, name, sub, value, &opts)
                         .await?;
                     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::CREATED);
-                    Ok(json_response(status, &answer, output, &warnings))
+                    Ok(respond(status, &answer, output, &warnings))
                 }
                 _ => Err(ApiError::method_not_allowed_here()),
             }
@@ -608,12 +604,33 @@ async fn list(
             v
         })
         .collect();
-    Ok(json_response(
+    Ok(respond(
         StatusCode::OK,
         &view.list(items, meta),
         view.output,
         &[],
     ))
+}
+
+/// One watch event in the negotiated stream encoding: a JSON line, or a length-prefixed
+/// protobuf frame.
+fn watch_frame(event_type: &str, object: &Value, output: Output) -> Bytes {
+    if output.media == Media::Protobuf {
+        match crate::protobuf::encode(object) {
+            Ok(body) => return Bytes::from(crate::protobuf::watch_frame(event_type, &body)),
+            // The stream's type is promised; an object that cannot be encoded goes out as
+            // JSON inside the frame (as upstream's RawExtension may hold JSON).
+            Err(e) => {
+                tracing::warn!(error = %e, "watch event not encodable as protobuf");
+                let body = serde_json::to_vec(object).unwrap_or_default();
+                return Bytes::from(crate::protobuf::watch_frame(event_type, &body));
+            }
+        }
+    }
+    let mut line =
+        serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
 }
 
 async fn watch(
@@ -643,12 +660,11 @@ async fn watch(
             } else {
                 let obj: Value = serde_json::from_slice(&event.object).unwrap_or(Value::Null);
                 let shown = view.watch_object(event.event_type, obj, first);
-                let mut line =
-                    serde_json::to_vec(&json!({"type": event.event_type, "object": shown}))
-                        .unwrap_or_default();
-                line.push(b'\n');
                 let consumed = !matches!(event.event_type, "ERROR" | "BOOKMARK");
-                (Bytes::from(line), first && !consumed)
+                (
+                    watch_frame(event.event_type, &shown, output),
+                    first && !consumed,
+                )
             };
             Some((
                 Ok::<Bytes, std::convert::Infallible>(line),
@@ -657,10 +673,13 @@ async fn watch(
         }
     });
     let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    let content_type = match output.media {
+        Media::Protobuf => crate::protobuf::WATCH_CONTENT_TYPE,
+        // As upstream, a watch is JSON lines when YAML was asked for.
+        Media::Json | Media::Yaml => "application/json",
+    };
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("no-cache, private"),

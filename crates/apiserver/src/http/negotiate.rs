@@ -79,58 +79,94 @@ pub fn decode_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
     }
 }
 
-/// How a response is rendered.
+/// How a response is rendered: which view of the objects, in which encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
-    /// JSON.
-    Json,
-    /// YAML.
-    Yaml,
+pub struct Output {
+    /// The view.
+    pub form: Form,
+    /// The encoding.
+    pub media: Media,
+}
+
+/// The view of the objects a response carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// The objects themselves.
+    Object,
     /// `meta.k8s.io/v1` PartialObjectMetadata(List).
     Metadata,
     /// A `meta.k8s.io` Table (the apiVersion to answer with).
     Table(&'static str),
 }
 
-/// Chooses the response form from `Accept`; 406 when nothing acceptable can be produced.
-pub fn choose_output(headers: &HeaderMap) -> Result<Output, ApiError> {
+/// The encoding of a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Media {
+    /// `application/json`.
+    Json,
+    /// `application/yaml`.
+    Yaml,
+    /// `application/vnd.kubernetes.protobuf` (built-in kinds and metadata only).
+    Protobuf,
+}
+
+impl Output {
+    /// Plain JSON objects.
+    pub const JSON: Output = Output {
+        form: Form::Object,
+        media: Media::Json,
+    };
+}
+
+/// Chooses the response form from `Accept`, the client's preferences in order; 406 when nothing
+/// acceptable can be produced. `protobuf` says whether the resource's objects have a protobuf
+/// encoding (custom resources have none, but their metadata-only views do).
+pub fn choose_output(headers: &HeaderMap, protobuf: bool) -> Result<Output, ApiError> {
     let accept = headers
         .get(axum::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if accept.trim().is_empty() {
-        return Ok(Output::Json);
+        return Ok(Output::JSON);
     }
+    let is_meta = |mt: &MediaType| mt.param("g") == Some("meta.k8s.io");
     for entry in accept.split(',') {
         let mt = MediaType::parse(entry);
-        let json_like = matches!(
-            mt.essence.as_str(),
-            "application/json" | "*/*" | "application/*"
-        );
-        match (json_like, mt.param("as")) {
-            (true, None) => return Ok(Output::Json),
-            (true, Some("Table")) if mt.param("g") == Some("meta.k8s.io") => match mt.param("v") {
-                Some("v1") => return Ok(Output::Table("meta.k8s.io/v1")),
-                Some("v1beta1") => return Ok(Output::Table("meta.k8s.io/v1beta1")),
-                _ => {}
+        let media = match mt.essence.as_str() {
+            "application/json" | "*/*" | "application/*" => Media::Json,
+            "application/yaml" | "application/x-yaml" | "text/yaml" => Media::Yaml,
+            protobuf::CONTENT_TYPE => Media::Protobuf,
+            _ => continue,
+        };
+        let form = match mt.param("as") {
+            None => Form::Object,
+            Some("Table") if is_meta(&mt) && media == Media::Json => match mt.param("v") {
+                Some("v1") => Form::Table("meta.k8s.io/v1"),
+                Some("v1beta1") => Form::Table("meta.k8s.io/v1beta1"),
+                _ => continue,
             },
-            (true, Some("PartialObjectMetadata" | "PartialObjectMetadataList"))
-                if mt.param("g") == Some("meta.k8s.io")
-                    && matches!(mt.param("v"), Some("v1" | "v1beta1")) =>
+            Some("PartialObjectMetadata" | "PartialObjectMetadataList")
+                if is_meta(&mt)
+                    && matches!(mt.param("v"), Some("v1" | "v1beta1"))
+                    && media != Media::Yaml =>
             {
-                return Ok(Output::Metadata);
+                Form::Metadata
             }
-            _ => {}
+            // YAML is only ever the objects themselves.
+            Some(_) if media == Media::Yaml => Form::Object,
+            Some(_) => continue,
+        };
+        if media == Media::Protobuf && form == Form::Object && !protobuf {
+            continue;
         }
-        if matches!(
-            mt.essence.as_str(),
-            "application/yaml" | "application/x-yaml" | "text/yaml"
-        ) {
-            return Ok(Output::Yaml);
-        }
+        return Ok(Output { form, media });
+    }
+    let mut types = "application/json, application/yaml".to_string();
+    if protobuf {
+        types.push_str(", application/vnd.kubernetes.protobuf");
     }
     Err(ApiError::not_acceptable(format!(
-        "only the following media types are accepted: application/json, application/yaml, application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1 (got {accept:?})"
+        "only the following media types are accepted: {types}, application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1 (got {accept:?})"
     )))
 }
 
@@ -146,33 +182,79 @@ mod tests {
 
     #[test]
     fn negotiates() {
-        assert_eq!(choose_output(&HeaderMap::new()), Ok(Output::Json));
+        let json = |form| {
+            Ok(Output {
+                form,
+                media: Media::Json,
+            })
+        };
+        let choose_output = |h: &HeaderMap| choose_output(h, false);
+        assert_eq!(choose_output(&HeaderMap::new()), Ok(Output::JSON));
         assert_eq!(
             choose_output(&accept(
                 "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
             )),
-            Ok(Output::Table("meta.k8s.io/v1"))
+            json(Form::Table("meta.k8s.io/v1"))
         );
         assert_eq!(
             choose_output(&accept("application/json;as=Table;v=v1beta1;g=meta.k8s.io")),
-            Ok(Output::Table("meta.k8s.io/v1beta1"))
+            json(Form::Table("meta.k8s.io/v1beta1"))
         );
         assert_eq!(
             choose_output(&accept(
                 "application/json;as=Table;v=v9;g=meta.k8s.io,application/json"
             )),
-            Ok(Output::Json)
+            Ok(Output::JSON)
         );
-        assert_eq!(choose_output(&accept("application/yaml")), Ok(Output::Yaml));
+        assert_eq!(
+            choose_output(&accept("application/yaml")),
+            Ok(Output {
+                form: Form::Object,
+                media: Media::Yaml
+            })
+        );
         assert_eq!(
             choose_output(&accept(
                 "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
             )),
-            Ok(Output::Metadata)
+            json(Form::Metadata)
         );
         assert_eq!(
             choose_output(&accept("application/vnd.kubernetes.protobuf")).map_err(|e| e.code),
             Err(406)
+        );
+    }
+
+    #[test]
+    fn negotiates_protobuf_for_built_in_kinds() {
+        let proto = |form| {
+            Ok(Output {
+                form,
+                media: Media::Protobuf,
+            })
+        };
+        // client-go's typed clients.
+        let typed = accept("application/vnd.kubernetes.protobuf,application/json");
+        assert_eq!(choose_output(&typed, true), proto(Form::Object));
+        assert_eq!(choose_output(&typed, false), Ok(Output::JSON));
+        // client-go's metadata client, for built-in and custom resources alike.
+        let metadata = accept(
+            "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json",
+        );
+        assert_eq!(choose_output(&metadata, false), proto(Form::Metadata));
+        // Tables are JSON only.
+        let table = accept(
+            "application/vnd.kubernetes.protobuf;as=Table;g=meta.k8s.io;v=v1,application/json",
+        );
+        assert_eq!(choose_output(&table, true), Ok(Output::JSON));
+        let only = accept("application/vnd.kubernetes.protobuf");
+        assert_eq!(choose_output(&only, true), proto(Form::Object));
+        let err = choose_output(&only, false).unwrap_err();
+        assert_eq!(err.code, 406);
+        assert!(
+            !err.message.contains("vnd.kubernetes.protobuf,"),
+            "{}",
+            err.message
         );
     }
 

@@ -1,6 +1,6 @@
 //! Response views of objects: as they are, metadata-only (PartialObjectMetadata) or as a Table.
 
-use super::negotiate::Output;
+use super::negotiate::{Form, Output};
 use crate::resource::ResourceType;
 use crate::table::{self, IncludeObject};
 use serde_json::{Value, json};
@@ -23,15 +23,15 @@ pub fn metadata_only(obj: &Value) -> Value {
 impl View<'_> {
     /// Whether objects are sent exactly as stored (the fast path).
     pub fn is_plain_json(&self) -> bool {
-        self.output == Output::Json
+        self.output == Output::JSON
     }
 
     /// One object.
     pub fn object(&self, obj: Value) -> Value {
-        match self.output {
-            Output::Json | Output::Yaml => obj,
-            Output::Metadata => metadata_only(&obj),
-            Output::Table(api_version) => {
+        match self.output.form {
+            Form::Object => obj,
+            Form::Metadata => metadata_only(&obj),
+            Form::Table(api_version) => {
                 let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
                 table::render(
                     self.rt.strategy.table(),
@@ -47,15 +47,15 @@ impl View<'_> {
 
     /// A list page; `meta` is the ListMeta.
     pub fn list(&self, items: Vec<Value>, meta: Value) -> Value {
-        match self.output {
-            Output::Json | Output::Yaml => {
+        match self.output.form {
+            Form::Object => {
                 json!({"kind": self.rt.list_kind, "apiVersion": self.rt.api_version(), "metadata": meta, "items": items})
             }
-            Output::Metadata => {
+            Form::Metadata => {
                 let items: Vec<Value> = items.iter().map(metadata_only).collect();
                 json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": items})
             }
-            Output::Table(api_version) => table::render(
+            Form::Table(api_version) => table::render(
                 self.rt.strategy.table(),
                 &items,
                 api_version,
@@ -68,11 +68,19 @@ impl View<'_> {
 
     /// The object of a watch event; `first` tables carry the column definitions.
     pub fn watch_object(&self, event_type: &str, obj: Value, first: bool) -> Value {
-        if event_type == "ERROR" || event_type == "BOOKMARK" {
+        if event_type == "ERROR" {
             return obj;
         }
-        match self.output {
-            Output::Table(api_version) => {
+        if event_type == "BOOKMARK" {
+            // As upstream, a metadata-only watch sees its bookmarks as PartialObjectMetadata;
+            // a table watch sees the bare object.
+            return match self.output.form {
+                Form::Metadata => metadata_only(&obj),
+                _ => obj,
+            };
+        }
+        match self.output.form {
+            Form::Table(api_version) => {
                 let meta = json!({"resourceVersion": obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""))});
                 table::render(
                     self.rt.strategy.table(),

@@ -2753,7 +2753,7 @@ pub(super) static MESSAGES: &[Message] = &[
     Message { name: "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1.ConversionResponse", fields: &[
         Field { tag: 1, json: "uid", card: Card::Single, kind: Kind::String, pointer: false, omitempty: false, inline: false },
         Field { tag: 2, json: "convertedObjects", card: Card::Repeated, kind: Kind::Special(Special::RawExtension), pointer: false, omitempty: false, inline: false },
-        Field { tag: 3, json: "result", card: Card::Single, kind: Kind::Message(514), pointer: false, omitempty: false, inline: false },
+        Field { tag: 3, json: "result", card: Card::Single, kind: Kind::Message(516), pointer: false, omitempty: false, inline: false },
     ] },
     Message { name: "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1.ConversionReview", fields: &[
         Field { tag: 1, json: "request", card: Card::Single, kind: Kind::Message(481), pointer: true, omitempty: true, inline: false },
@@ -2919,7 +2919,7 @@ pub(super) static MESSAGES: &[Message] = &[
     ] },
     Message { name: "k8s.io/apimachinery/pkg/apis/meta/v1.DeleteOptions", fields: &[
         Field { tag: 1, json: "gracePeriodSeconds", card: Card::Single, kind: Kind::Int64, pointer: true, omitempty: true, inline: false },
-        Field { tag: 2, json: "preconditions", card: Card::Single, kind: Kind::Message(513), pointer: true, omitempty: true, inline: false },
+        Field { tag: 2, json: "preconditions", card: Card::Single, kind: Kind::Message(515), pointer: true, omitempty: true, inline: false },
         Field { tag: 3, json: "orphanDependents", card: Card::Single, kind: Kind::Bool, pointer: true, omitempty: true, inline: false },
         Field { tag: 4, json: "propagationPolicy", card: Card::Single, kind: Kind::String, pointer: true, omitempty: true, inline: false },
         Field { tag: 5, json: "dryRun", card: Card::Repeated, kind: Kind::String, pointer: false, omitempty: true, inline: false },
@@ -2979,6 +2979,13 @@ pub(super) static MESSAGES: &[Message] = &[
         Field { tag: 6, json: "controller", card: Card::Single, kind: Kind::Bool, pointer: true, omitempty: true, inline: false },
         Field { tag: 7, json: "blockOwnerDeletion", card: Card::Single, kind: Kind::Bool, pointer: true, omitempty: true, inline: false },
     ] },
+    Message { name: "k8s.io/apimachinery/pkg/apis/meta/v1.PartialObjectMetadata", fields: &[
+        Field { tag: 1, json: "metadata", card: Card::Single, kind: Kind::Message(511), pointer: false, omitempty: true, inline: false },
+    ] },
+    Message { name: "k8s.io/apimachinery/pkg/apis/meta/v1.PartialObjectMetadataList", fields: &[
+        Field { tag: 1, json: "metadata", card: Card::Single, kind: Kind::Message(509), pointer: false, omitempty: true, inline: false },
+        Field { tag: 2, json: "items", card: Card::Repeated, kind: Kind::Message(513), pointer: false, omitempty: false, inline: false },
+    ] },
     Message { name: "k8s.io/apimachinery/pkg/apis/meta/v1.Preconditions", fields: &[
         Field { tag: 1, json: "uid", card: Card::Single, kind: Kind::String, pointer: true, omitempty: true, inline: false },
         Field { tag: 2, json: "resourceVersion", card: Card::Single, kind: Kind::String, pointer: true, omitempty: true, inline: false },
@@ -2988,7 +2995,7 @@ pub(super) static MESSAGES: &[Message] = &[
         Field { tag: 2, json: "status", card: Card::Single, kind: Kind::String, pointer: false, omitempty: true, inline: false },
         Field { tag: 3, json: "message", card: Card::Single, kind: Kind::String, pointer: false, omitempty: true, inline: false },
         Field { tag: 4, json: "reason", card: Card::Single, kind: Kind::String, pointer: false, omitempty: true, inline: false },
-        Field { tag: 5, json: "details", card: Card::Single, kind: Kind::Message(516), pointer: true, omitempty: true, inline: false },
+        Field { tag: 5, json: "details", card: Card::Single, kind: Kind::Message(518), pointer: true, omitempty: true, inline: false },
         Field { tag: 6, json: "code", card: Card::Single, kind: Kind::Int32, pointer: false, omitempty: true, inline: false },
     ] },
     Message { name: "k8s.io/apimachinery/pkg/apis/meta/v1.StatusCause", fields: &[
@@ -3001,7 +3008,7 @@ pub(super) static MESSAGES: &[Message] = &[
         Field { tag: 2, json: "group", card: Card::Single, kind: Kind::String, pointer: false, omitempty: true, inline: false },
         Field { tag: 3, json: "kind", card: Card::Single, kind: Kind::String, pointer: false, omitempty: true, inline: false },
         Field { tag: 6, json: "uid", card: Card::Single, kind: Kind::String, pointer: false, omitempty: true, inline: false },
-        Field { tag: 4, json: "causes", card: Card::Repeated, kind: Kind::Message(515), pointer: false, omitempty: true, inline: false },
+        Field { tag: 4, json: "causes", card: Card::Repeated, kind: Kind::Message(517), pointer: false, omitempty: true, inline: false },
         Field { tag: 5, json: "retryAfterSeconds", card: Card::Single, kind: Kind::Int32, pointer: false, omitempty: true, inline: false },
     ] },
     Message { name: "k8s.io/apimachinery/pkg/apis/meta/v1.WatchEvent", fields: &[
@@ -3010,8 +3017,8 @@ pub(super) static MESSAGES: &[Message] = &[
     ] },
     Message { name: "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1.APIService", fields: &[
         Field { tag: 1, json: "metadata", card: Card::Single, kind: Kind::Message(511), pointer: false, omitempty: true, inline: false },
-        Field { tag: 2, json: "spec", card: Card::Single, kind: Kind::Message(521), pointer: false, omitempty: true, inline: false },
-        Field { tag: 3, json: "status", card: Card::Single, kind: Kind::Message(522), pointer: false, omitempty: true, inline: false },
+        Field { tag: 2, json: "spec", card: Card::Single, kind: Kind::Message(523), pointer: false, omitempty: true, inline: false },
+        Field { tag: 3, json: "status", card: Card::Single, kind: Kind::Message(524), pointer: false, omitempty: true, inline: false },
     ] },
     Message { name: "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1.APIServiceCondition", fields: &[
         Field { tag: 1, json: "type", card: Card::Single, kind: Kind::String, pointer: false, omitempty: false, inline: false },
@@ -3022,10 +3029,10 @@ pub(super) static MESSAGES: &[Message] = &[
     ] },
     Message { name: "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1.APIServiceList", fields: &[
         Field { tag: 1, json: "metadata", card: Card::Single, kind: Kind::Message(509), pointer: false, omitempty: true, inline: false },
-        Field { tag: 2, json: "items", card: Card::Repeated, kind: Kind::Message(518), pointer: false, omitempty: false, inline: false },
+        Field { tag: 2, json: "items", card: Card::Repeated, kind: Kind::Message(520), pointer: false, omitempty: false, inline: false },
     ] },
     Message { name: "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1.APIServiceSpec", fields: &[
-        Field { tag: 1, json: "service", card: Card::Single, kind: Kind::Message(523), pointer: true, omitempty: true, inline: false },
+        Field { tag: 1, json: "service", card: Card::Single, kind: Kind::Message(525), pointer: true, omitempty: true, inline: false },
         Field { tag: 2, json: "group", card: Card::Single, kind: Kind::String, pointer: false, omitempty: true, inline: false },
         Field { tag: 3, json: "version", card: Card::Single, kind: Kind::String, pointer: false, omitempty: true, inline: false },
         Field { tag: 4, json: "insecureSkipTLSVerify", card: Card::Single, kind: Kind::Bool, pointer: false, omitempty: true, inline: false },
@@ -3034,7 +3041,7 @@ pub(super) static MESSAGES: &[Message] = &[
         Field { tag: 8, json: "versionPriority", card: Card::Single, kind: Kind::Int32, pointer: false, omitempty: false, inline: false },
     ] },
     Message { name: "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1.APIServiceStatus", fields: &[
-        Field { tag: 1, json: "conditions", card: Card::Repeated, kind: Kind::Message(519), pointer: false, omitempty: true, inline: false },
+        Field { tag: 1, json: "conditions", card: Card::Repeated, kind: Kind::Message(521), pointer: false, omitempty: true, inline: false },
     ] },
     Message { name: "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1.ServiceReference", fields: &[
         Field { tag: 1, json: "namespace", card: Card::Single, kind: Kind::String, pointer: false, omitempty: true, inline: false },
@@ -3057,8 +3064,8 @@ pub(super) static KINDS: &[(&str, &str, u16)] = &[
     ("apiextensions.k8s.io/v1", "ConversionReview", 483),
     ("apiextensions.k8s.io/v1", "CustomResourceDefinition", 486),
     ("apiextensions.k8s.io/v1", "CustomResourceDefinitionList", 488),
-    ("apiregistration.k8s.io/v1", "APIService", 518),
-    ("apiregistration.k8s.io/v1", "APIServiceList", 520),
+    ("apiregistration.k8s.io/v1", "APIService", 520),
+    ("apiregistration.k8s.io/v1", "APIServiceList", 522),
     ("apps/v1", "ControllerRevision", 27),
     ("apps/v1", "ControllerRevisionList", 28),
     ("apps/v1", "DaemonSet", 29),
@@ -3184,6 +3191,8 @@ pub(super) static KINDS: &[(&str, &str, u16)] = &[
 #[rustfmt::skip]
 pub(super) static META_KINDS: &[(&str, u16)] = &[
     ("DeleteOptions", 505),
-    ("Status", 514),
-    ("WatchEvent", 517),
+    ("Status", 516),
+    ("WatchEvent", 519),
+    ("PartialObjectMetadata", 513),
+    ("PartialObjectMetadataList", 514),
 ];

@@ -65,7 +65,7 @@ pub(super) enum Kind {
 }
 
 /// The types converted by hand (`special.rs`).
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub(super) enum Special {
     /// `metav1.Time`: RFC 3339 to the second, `null` when zero.
     Time,

@@ -3,6 +3,7 @@
 //! apiextensions' schema unions.
 
 use super::decode::object;
+use super::encode;
 use super::schema_types::{Special, message_named};
 use super::wire::{self, Raw};
 use super::{Result, malformed};
@@ -121,6 +122,94 @@ pub(super) fn convert(kind: Special, bytes: &[u8], depth: usize) -> Result<Value
             }
             bytes_at(1)?.map_or(Ok(Value::Null), schema)
         }
+    }
+}
+
+/// Appends the message body of `v`, a `kind` in JSON.
+pub(super) fn to_wire(kind: Special, v: &Value, depth: usize, out: &mut Vec<u8>) -> Result<()> {
+    let schema = |tag: u32, v: &Value, out: &mut Vec<u8>| -> Result<()> {
+        let msg = message_named(SCHEMA).ok_or_else(|| malformed("no JSONSchemaProps"))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| malformed("a schema that is not an object"))?;
+        encode::nested(tag, out, |buf| encode::object(msg, obj, depth + 1, buf))
+    };
+    match (kind, v) {
+        (Special::Time | Special::MicroTime, Value::String(s)) => {
+            let t: jiff::Timestamp = s
+                .parse()
+                .map_err(|e| malformed(format!("time {s:?} is not RFC 3339: {e}")))?;
+            encode::varint(1, t.as_second() as u64, out);
+            let nanos = t.subsec_nanosecond();
+            // A Time keeps what its JSON carried; a MicroTime is microseconds.
+            let nanos = match kind {
+                Special::MicroTime => nanos / 1000 * 1000,
+                _ => nanos,
+            };
+            encode::varint(2, i64::from(nanos) as u64, out);
+        }
+        (Special::Quantity, Value::String(s)) => encode::bytes(1, s.as_bytes(), out),
+        (Special::Quantity, Value::Number(n)) => encode::bytes(1, n.to_string().as_bytes(), out),
+        (Special::IntOrString, Value::Number(n)) => {
+            let n = n
+                .as_i64()
+                .ok_or_else(|| malformed("an int-or-string that is not an integer"))?;
+            encode::varint(1, 0, out);
+            encode::varint(2, i64::from(n as i32) as u64, out);
+            encode::bytes(3, b"", out);
+        }
+        (Special::IntOrString, Value::String(s)) => {
+            encode::varint(1, 1, out);
+            encode::varint(2, 0, out);
+            encode::bytes(3, s.as_bytes(), out);
+        }
+        (Special::RawJson | Special::RawExtension, v) => {
+            let raw = serde_json::to_vec(v).map_err(|e| malformed(e.to_string()))?;
+            encode::bytes(1, &raw, out);
+        }
+        (Special::SchemaOrBool, Value::Bool(b)) => encode::varint(1, u64::from(*b), out),
+        (Special::SchemaOrBool, v @ Value::Object(_)) => {
+            encode::varint(1, 1, out);
+            schema(2, v, out)?;
+        }
+        (Special::SchemaOrArray, Value::Array(items)) => {
+            for item in items {
+                schema(2, item, out)?;
+            }
+        }
+        (Special::SchemaOrArray | Special::SchemaOrStringArray, v @ Value::Object(_)) => {
+            schema(1, v, out)?;
+        }
+        (Special::SchemaOrStringArray, Value::Array(items)) => {
+            for item in items {
+                let s = item
+                    .as_str()
+                    .ok_or_else(|| malformed("a property list holds a non-string"))?;
+                encode::bytes(2, s.as_bytes(), out);
+            }
+        }
+        _ => return Err(malformed(format!("unexpected JSON {v} for {kind:?}"))),
+    }
+    Ok(())
+}
+
+/// Appends the message body of a zero `kind` (a non-pointer field left out), as Go writes it.
+pub(super) fn zero_to_wire(kind: Special, out: &mut Vec<u8>) {
+    match kind {
+        Special::Quantity => encode::bytes(1, b"0", out),
+        Special::IntOrString => {
+            encode::varint(1, 0, out);
+            encode::varint(2, 0, out);
+            encode::bytes(3, b"", out);
+        }
+        Special::SchemaOrBool => encode::varint(1, 0, out),
+        // The zero time and empty raw bytes and unions are empty messages.
+        Special::Time
+        | Special::MicroTime
+        | Special::RawJson
+        | Special::RawExtension
+        | Special::SchemaOrArray
+        | Special::SchemaOrStringArray => {}
     }
 }
 
