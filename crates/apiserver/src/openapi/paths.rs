@@ -11,7 +11,28 @@ pub(crate) const PATCH_CONTENT_TYPES: [&str; 3] = [
     "application/apply-patch+yaml",
 ];
 /// Content types responses are served in.
-pub(crate) const RESPONSE_CONTENT_TYPES: [&str; 2] = ["application/json", "application/yaml"];
+const RESPONSE_CONTENT_TYPES: [&str; 2] = ["application/json", "application/yaml"];
+/// Content types responses of built-in kinds are served in.
+const BUILT_IN_RESPONSE_CONTENT_TYPES: [&str; 3] = [
+    "application/json",
+    "application/yaml",
+    "application/vnd.kubernetes.protobuf",
+];
+
+/// Content types the responses of an operation on `gvk` are served in: protobuf too when the
+/// kind has a protobuf encoding (built-in kinds; custom resources have none).
+pub(crate) fn response_content_types(gvk: &Gvk) -> &'static [&'static str] {
+    let api_version = if gvk.group.is_empty() {
+        gvk.version.clone()
+    } else {
+        format!("{}/{}", gvk.group, gvk.version)
+    };
+    if crate::protobuf::supports(&api_version, &gvk.kind) {
+        &BUILT_IN_RESPONSE_CONTENT_TYPES
+    } else {
+        &RESPONSE_CONTENT_TYPES
+    }
+}
 
 /// Type of a parameter's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -694,3 +694,21 @@ fn v2_descriptions_are_upstreams() {
         "{pretty}"
     );
 }
+
+#[test]
+fn built_in_kinds_are_served_in_protobuf_too() {
+    use super::paths::response_content_types;
+    assert_eq!(
+        response_content_types(&Gvk::new("apps", "v1", "Deployment")),
+        &[
+            "application/json",
+            "application/yaml",
+            "application/vnd.kubernetes.protobuf"
+        ]
+    );
+    assert_eq!(response_content_types(&Gvk::new("", "v1", "Pod")).len(), 3);
+    assert_eq!(
+        response_content_types(&Gvk::new("example.com", "v1", "Widget")),
+        &["application/json", "application/yaml"]
+    );
+}

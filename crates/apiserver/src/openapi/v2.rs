@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::paths::{Operation, PATCH_CONTENT_TYPES, Param, PathSpec, RESPONSE_CONTENT_TYPES};
+use super::paths::{Operation, PATCH_CONTENT_TYPES, Param, PathSpec, response_content_types};
 use super::schema::{COMPONENTS_PREFIX, DEFINITIONS_PREFIX, drop_unknown_refs};
 use super::v3::{INFO_VERSION, select, tag_gvks};
 use super::{Gvk, OpenApiModel};
@@ -265,7 +265,7 @@ fn render_operation(op: &Operation) -> Value {
     } else if op.method == "patch" {
         map.insert("consumes".into(), json!(PATCH_CONTENT_TYPES));
     }
-    map.insert("produces".into(), json!(RESPONSE_CONTENT_TYPES));
+    map.insert("produces".into(), json!(response_content_types(&op.gvk)));
     map.insert("schemes".into(), json!(["https"]));
     let mut parameters = Vec::new();
     if let Some(body) = &op.body {

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
-use super::paths::{self, Operation, Param, PathSpec, RESPONSE_CONTENT_TYPES};
+use super::paths::{self, Operation, Param, PathSpec, response_content_types};
 use super::schema::{closure, drop_unknown_refs, ref_to, walk_mut};
 use super::{Gvk, KindEntry, OpenApiModel};
 
@@ -168,7 +168,7 @@ fn render_operation(op: &Operation) -> Value {
         let mut rendered = Map::new();
         rendered.insert("description".into(), json!(response.description));
         if let Some(schema) = &response.schema {
-            let content: Map<String, Value> = RESPONSE_CONTENT_TYPES
+            let content: Map<String, Value> = response_content_types(&op.gvk)
                 .iter()
                 .map(|ct| ((*ct).to_owned(), json!({"schema": ref_schema(schema)})))
                 .collect();
