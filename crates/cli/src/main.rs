@@ -35,7 +35,7 @@ enum Command {
     /// operators, and a kubeconfig for kubectl.
     Up(up::UpArgs),
     /// Run only the API server.
-    Apiserver(server::ServerArgs),
+    Apiserver(server::ApiserverArgs),
     /// Run operators against a cluster (kubeconfig or in-cluster configuration).
     Run(run::RunArgs),
     /// Print what a cluster needs to run operators: CRDs, RBAC, a Deployment.
