@@ -285,6 +285,7 @@ impl ApiServerBuilder {
             tokio::spawn(crate::controllers::endpoints::run(rest.clone())),
             tokio::spawn(crate::controllers::disruption::run(rest.clone())),
             tokio::spawn(crate::controllers::serviceaccounts::run(rest.clone())),
+            tokio::spawn(crate::controllers::root_ca::run(rest.clone())),
             tokio::spawn(crate::controllers::volumes::run(rest.clone())),
         ];
         if self.simulate_workloads {
@@ -432,6 +433,7 @@ async fn bootstrap(rest: &Rest) -> Result<(), StartError> {
         }
     }
     crate::controllers::serviceaccounts::ensure_defaults(rest, SYSTEM_NAMESPACES).await;
+    crate::controllers::root_ca::publish_in(rest, SYSTEM_NAMESPACES).await;
     Ok(())
 }
 
