@@ -6,6 +6,7 @@
 //! | `server.rs` | `apiserver`, and the server options `up` shares |
 //! | `up.rs` | `up`: server, CRDs, operators, kubeconfig, getting-started block |
 //! | `run.rs` | `run`: the operators alone, against a kubeconfig or in-cluster |
+//! | `service_account.rs` | `run --service-account NS/SA`: a Pod's projected token and CA |
 //! | `deployments_api.rs` | `deployments-api`: the Deployment REST service |
 //! | `eventhorizon.rs` | `eventhorizon`: the CloudEvents router alone, with a bounded drain |
 
@@ -13,6 +14,7 @@ mod deployments_api;
 mod eventhorizon;
 mod run;
 mod server;
+mod service_account;
 mod up;
 
 use anyhow::Context;

@@ -157,11 +157,8 @@ pub async fn apiserver(args: ApiserverArgs) -> anyhow::Result<()> {
     server
         .write_kubeconfig(&args.kubeconfig)
         .with_context(|| format!("writing {}", args.kubeconfig.display()))?;
-    println!(
-        "kubeforge API server listening on {} (kubeconfig: {})",
-        server.url(),
-        args.kubeconfig.display()
-    );
+    println!("kubeforge API server listening on {}", server.url());
+    println!("kubeconfig: {}", args.kubeconfig.display());
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;

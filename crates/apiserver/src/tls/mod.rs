@@ -134,7 +134,7 @@ impl ServingTls {
             dir,
             "admin",
             ADMIN_USER,
-            &[crate::auth::user::MASTERS],
+            Some(crate::auth::user::MASTERS),
         )?;
         let mut roots = rustls::RootCertStore::empty();
         let mut bundles = vec![(dir.join("ca.crt"), authority.pem.cert.clone())];

@@ -184,20 +184,21 @@ impl CertificateAuthority {
         })
     }
 
-    /// A client certificate for `user` in `groups`, valid for `valid_for`.
+    /// A client certificate for `user` in `group` (its one organization: rcgen writes one value
+    /// per attribute type), valid for `valid_for`.
     pub fn issue_client(
         &self,
         user: &str,
-        groups: &[&str],
+        group: Option<&str>,
         valid_for: Duration,
     ) -> Result<CertifiedPem, PkiError> {
         let key = KeyPair::generate().map_err(cert_err)?;
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
-        for group in groups {
+        if let Some(group) = group {
             params
                 .distinguished_name
-                .push(DnType::OrganizationName, *group);
+                .push(DnType::OrganizationName, group);
         }
         params.distinguished_name.push(DnType::CommonName, user);
         params.key_usages = vec![
@@ -239,7 +240,7 @@ impl CertificateAuthority {
         dir: &Path,
         file: &str,
         user: &str,
-        groups: &[&str],
+        group: Option<&str>,
     ) -> Result<CertifiedPem, PkiError> {
         let (cert_path, key_path) = (
             dir.join(format!("{file}.crt")),
@@ -248,7 +249,7 @@ impl CertificateAuthority {
         if let (Some(cert), Some(key)) = (read_optional(&cert_path)?, read_optional(&key_path)?) {
             return Ok(CertifiedPem { cert, key });
         }
-        let pem = self.issue_client(user, groups, LEAF_VALIDITY)?;
+        let pem = self.issue_client(user, group, LEAF_VALIDITY)?;
         write_file(&key_path, &pem.key, true)?;
         write_file(&cert_path, &pem.cert, false)?;
         Ok(pem)

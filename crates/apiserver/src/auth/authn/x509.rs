@@ -34,7 +34,7 @@ mod tests {
     fn common_name_is_the_user_and_organizations_the_groups() {
         let ca = CertificateAuthority::generate().expect("ca");
         let pem = ca
-            .issue_client("jane", &["devs", "system:masters"], Duration::from_secs(60))
+            .issue_client("jane", Some("system:masters"), Duration::from_secs(60))
             .expect("cert");
         let der = CertificateDer::from_pem_slice(pem.cert.as_bytes()).expect("der");
         let user = user_of(der.as_ref()).expect("user");
