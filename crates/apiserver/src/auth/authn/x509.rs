@@ -39,10 +39,7 @@ mod tests {
         let der = CertificateDer::from_pem_slice(pem.cert.as_bytes()).expect("der");
         let user = user_of(der.as_ref()).expect("user");
         assert_eq!(user.name, "jane");
-        assert_eq!(
-            user.groups,
-            ["devs", "system:masters", "system:authenticated"]
-        );
+        assert_eq!(user.groups, ["system:masters", "system:authenticated"]);
         assert!(user.is_privileged());
     }
 }
