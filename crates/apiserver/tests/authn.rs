@@ -7,7 +7,9 @@
 //! server's certificate fails; an expired, a forged (signed by another key), an audience-
 //! mismatched token and the token of a deleted ServiceAccount get 401 `Unauthorized`.
 //! kube-rs: the builder's `client()`, the written kubeconfig, and an in-cluster-like config (a
-//! token file and the CA file, as a Pod has them).
+//! token file and the CA file, as a Pod has them); TokenRequest validation and Pod binding,
+//! TokenReview answers, the issuer's OIDC discovery and JWKS (a token verifies with the
+//! published key), and `kube-root-ca.crt`.
 
 #[path = "kubectl_support/mod.rs"]
 mod kubectl_support;
@@ -342,6 +344,156 @@ async fn plain_http_keeps_the_local_administrator() -> Result<()> {
     ensure!(
         user.username.as_deref() == Some("system:unsecured"),
         "{user:?}"
+    );
+    server.shutdown().await;
+    Ok(())
+}
+
+/// TokenRequest's validation and bindings, TokenReview's answers, the issuer's discovery
+/// documents (a token verifies with the published key), and the published root CA.
+#[tokio::test]
+async fn token_requests_reviews_and_discovery() -> Result<()> {
+    use k8s_openapi::api::authentication::v1::{TokenRequest, TokenReview};
+    use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+    let dir = tempfile::tempdir()?;
+    let server = tls_server(dir.path()).await?;
+    let client = server.client();
+    let sa: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
+    sa.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": "bot"}}))?,
+    )
+    .await?;
+    let request = |spec: serde_json::Value| -> Result<TokenRequest> {
+        Ok(serde_json::from_value(json!({"spec": spec}))?)
+    };
+    let err = sa
+        .create_token_request(
+            "bot",
+            &PostParams::default(),
+            &request(json!({"audiences": [], "expirationSeconds": 60}))?,
+        )
+        .await
+        .expect_err("too short");
+    let kube::Error::Api(status) = err else {
+        anyhow::bail!("{err}");
+    };
+    ensure!(
+        status.code == 422
+            && status.message
+                == "TokenRequest.authentication.k8s.io \"bot\" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a duration less than 10 minutes",
+        "{status:?}"
+    );
+
+    // Bound to a Pod: valid while the Pod exists.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    pods.create(
+        &PostParams::default(),
+        &serde_json::from_value(
+            json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}),
+        )?,
+    )
+    .await?;
+    let bound = sa
+        .create_token_request(
+            "bot",
+            &PostParams::default(),
+            &request(json!({"audiences": [], "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "p"}}))?,
+        )
+        .await?;
+    let token = bound.status.context("status")?.token;
+    let reviews: Api<TokenReview> = Api::all(client.clone());
+    let review = |token: &str, audiences: serde_json::Value| -> Result<TokenReview> {
+        Ok(serde_json::from_value(
+            json!({"spec": {"token": token, "audiences": audiences}}),
+        )?)
+    };
+    let answer = reviews
+        .create(&PostParams::default(), &review(&token, json!([]))?)
+        .await?
+        .status
+        .context("status")?;
+    let user = answer.user.clone().context("user")?;
+    ensure!(
+        answer.authenticated == Some(true)
+            && user.username.as_deref() == Some("system:serviceaccount:default:bot")
+            && user.extra.unwrap_or_default()["authentication.kubernetes.io/pod-name"] == ["p"],
+        "{answer:?}"
+    );
+    let elsewhere = reviews
+        .create(
+            &PostParams::default(),
+            &review(&token, json!(["https://example.com"]))?,
+        )
+        .await?
+        .status
+        .context("status")?;
+    ensure!(
+        elsewhere.authenticated != Some(true)
+            && elsewhere
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("audiences")),
+        "{elsewhere:?}"
+    );
+    pods.delete("p", &kube::api::DeleteParams::default().grace_period(0))
+        .await?;
+    let gone = reviews
+        .create(&PostParams::default(), &review(&token, json!([]))?)
+        .await?
+        .status
+        .context("status")?;
+    ensure!(
+        gone.authenticated != Some(true)
+            && gone.error.as_deref() == Some("[invalid bearer token, pods \"p\" not found]"),
+        "{gone:?}"
+    );
+
+    // The issuer's discovery documents; the token's signature checks out with the JWKS key.
+    let discovery: serde_json::Value = serde_json::from_str(
+        &client
+            .request_text(
+                axum::http::Request::get("/.well-known/openid-configuration").body(Vec::new())?,
+            )
+            .await?,
+    )?;
+    ensure!(
+        discovery["issuer"] == "https://kubernetes.default.svc.cluster.local",
+        "{discovery}"
+    );
+    let jwks: serde_json::Value = serde_json::from_str(
+        &client
+            .request_text(axum::http::Request::get("/openid/v1/jwks").body(Vec::new())?)
+            .await?,
+    )?;
+    let key = &jwks["keys"][0];
+    let decoding = jsonwebtoken::DecodingKey::from_ec_components(
+        key["x"].as_str().context("x")?,
+        key["y"].as_str().context("y")?,
+    )?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&["https://kubernetes.default.svc.cluster.local"]);
+    let decoded = jsonwebtoken::decode::<Claims>(&token, &decoding, &validation)?;
+    ensure!(
+        decoded
+            .claims
+            .kubernetes
+            .pod
+            .as_ref()
+            .map(|p| p.name.as_str())
+            == Some("p")
+            && decoded.header.kid.as_deref() == key["kid"].as_str(),
+        "{:?}",
+        decoded.claims
+    );
+
+    // Every namespace has the cluster CA.
+    let root: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let ca = root.get("kube-root-ca.crt").await?.data.unwrap_or_default();
+    ensure!(
+        ca.get("ca.crt").map(String::as_str)
+            == Some(std::fs::read_to_string(dir.path().join("pki/ca.crt"))?.as_str()),
+        "kube-root-ca.crt: {ca:?}"
     );
     server.shutdown().await;
     Ok(())

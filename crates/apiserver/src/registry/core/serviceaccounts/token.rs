@@ -70,6 +70,20 @@ fn create(req: SubresourceRequest<'_>) -> BoxFuture<'_, Result<Value, ApiError>>
                 )],
             ));
         }
+        let body_namespace = body
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !body_namespace.is_empty() && body_namespace != namespace {
+            return Err(invalid(
+                name,
+                vec![FieldCause::invalid(
+                    "metadata.namespace",
+                    &json!(body_namespace),
+                    "must match the service account namespace if specified",
+                )],
+            ));
+        }
         let spec = body.get("spec").cloned().unwrap_or(Value::Null);
         let seconds = spec["expirationSeconds"]
             .as_i64()
@@ -116,9 +130,6 @@ fn create(req: SubresourceRequest<'_>) -> BoxFuture<'_, Result<Value, ApiError>>
         let expires = jiff::Timestamp::from_second(claims.exp)
             .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
             .unwrap_or_default();
-        let now = jiff::Timestamp::from_second(claims.iat)
-            .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-            .unwrap_or_default();
         let mut answered_spec = json!({
             "audiences": claims.aud,
             "expirationSeconds": seconds,
@@ -140,7 +151,8 @@ fn create(req: SubresourceRequest<'_>) -> BoxFuture<'_, Result<Value, ApiError>>
         Ok(json!({
             "kind": "TokenRequest",
             "apiVersion": "authentication.k8s.io/v1",
-            "metadata": {"name": name, "namespace": namespace, "creationTimestamp": now},
+            // As upstream: the request's metadata with the name and namespace filled in.
+            "metadata": {"name": name, "namespace": namespace, "creationTimestamp": null},
             "spec": answered_spec,
             "status": {"token": token, "expirationTimestamp": expires},
         }))
