@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# The GopherCon workshop's curl scenario against kubeforge: the API is plain HTTP + JSON.
+# The GopherCon workshop's curl scenario against kubeforge: the API is HTTPS + JSON.
 # Discovery, reading an object, read-modify-write with PUT, optimistic concurrency (a write
 # with a stale resourceVersion is refused with 409), and a watch as a stream of events.
 #
-#   kubeforge up &                       # serves http://127.0.0.1:6443 (no proxy needed)
-#   examples/curl.sh                     # or: examples/curl.sh http://127.0.0.1:PORT
+#   kubeforge up &                       # serves https://127.0.0.1:6443 (no proxy needed)
+#   examples/curl.sh                     # or: examples/curl.sh https://127.0.0.1:PORT
 #
-# Needs curl and jq. crates/cli/tests/scripts.rs runs it against an in-process server.
+# Over HTTPS curl trusts the cluster CA and authenticates with the administrator's client
+# certificate, from the certificate directory (KUBEFORGE_CERT_DIR, default .kubeforge/data/pki,
+# where `kubeforge up` makes them). A plain http:// server (`kubeforge up --insecure-http`) needs
+# neither. Needs curl and jq. crates/cli/tests/scripts.rs runs it against in-process servers.
 set -euo pipefail
-SERVER=${1:-${KUBEFORGE_SERVER:-http://127.0.0.1:6443}}
+SERVER=${1:-${KUBEFORGE_SERVER:-https://127.0.0.1:6443}}
+CERTS=${KUBEFORGE_CERT_DIR:-.kubeforge/data/pki}
+TLS=()
+if [[ $SERVER == https://* ]]; then
+  TLS=(--cacert "$CERTS/ca.crt" --cert "$CERTS/admin.crt" --key "$CERTS/admin.key")
+fi
+curl() { command curl "${TLS[@]+"${TLS[@]}"}" "$@"; }
 step() { printf '\n== %s\n' "$*"; }
 
 step "discovery: the core group's versions, then the named groups"

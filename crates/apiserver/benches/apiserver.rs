@@ -6,7 +6,7 @@
 //! cargo bench -p kubeforge-apiserver --bench apiserver -- create     # one (or several) by name
 //! ```
 //!
-//! Scenarios: `start`, `create`, `paced`, `list`, `watch`, `restart`, `memory`, and the
+//! Scenarios: `start`, `create`, `tls` (creates over TLS vs plain, new-connection cost), `paced`, `list`, `watch`, `restart`, `memory`, and the
 //! whole-cluster ones: `apply` (server-side apply against a plain update), `gc` (one owner with
 //! 10,000 dependents), `namespace` (deleting a namespace of 10,000 objects), `rollout` (a simulated
 //! Deployment of 1,000 replicas becoming available), `jobs` (1,000 simulated Jobs to Complete),
@@ -50,6 +50,10 @@ type Res<T> = Result<T, BoxError>;
 const SCENARIOS: &[(&str, &str)] = &[
     ("start", "in-process start to ready, in-memory and durable"),
     ("create", "ConfigMap creates over HTTP, 1/16/64 clients"),
+    (
+        "tls",
+        "ConfigMap creates over TLS vs plain HTTP at 64 clients; new-connection cost",
+    ),
     ("paced", "p99 create latency at a paced 1,000 writes/s"),
     ("list", "LIST of 10,000 ConfigMaps"),
     ("watch", "one write fanned out to 1,000 watchers"),
@@ -531,6 +535,15 @@ async fn create_run(
     window: Duration,
 ) -> Res<CreateRun> {
     let clients: Vec<kube::Client> = (0..clients).map(|_| new_client(url)).collect::<Res<_>>()?;
+    create_run_with(clients, warmup, window).await
+}
+
+/// Closed-loop creates from `clients` (each its own connection pool).
+async fn create_run_with(
+    clients: Vec<kube::Client>,
+    warmup: Duration,
+    window: Duration,
+) -> Res<CreateRun> {
     let start = Instant::now();
     let measure_from = start + warmup;
     let end = measure_from + window;
@@ -635,6 +648,79 @@ async fn scenario_create() -> Res<Report> {
                 Target::None,
             );
         }
+    }
+    Ok(report)
+}
+
+/// A client of its own for `server`: plain, or over TLS with the administrator's certificate
+/// from the server's kubeconfig.
+async fn server_client(server: &ApiServer) -> Res<kube::Client> {
+    if server.url().starts_with("http://") {
+        return new_client(server.url());
+    }
+    let config = kube::Config::from_custom_kubeconfig(
+        serde_json::from_value(server.kubeconfig().clone())?,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// 2a. The cost of TLS: closed-loop creates at 64 clients over TLS (the administrator's client
+///     certificate, the protocol kube-rs negotiates) and over plain HTTP, in the same run; and a
+///     new connection's cost: a new client's first request (`/version`), handshake included.
+async fn scenario_tls() -> Res<Report> {
+    let mut report = Report::new("tls");
+    let runs = scale(3, 1);
+    let window = create_window().unwrap_or(Duration::from_millis(scale(3000, 1000) as u64));
+    let warmup = Duration::from_millis(500);
+    let connections = scale(200, 20);
+    for tls in [false, true] {
+        let (mut tput, mut p99, mut first) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let certs = tempfile::tempdir()?;
+            let mut builder = ApiServer::builder().in_memory();
+            if tls {
+                builder = builder.tls(kubeforge_apiserver::tls::TlsOptions::in_dir(certs.path()));
+            }
+            let server = builder.start().await?;
+            let mut clients = Vec::new();
+            for _ in 0..64 {
+                clients.push(server_client(&server).await?);
+            }
+            let run = create_run_with(clients, warmup, window).await?;
+            tput.push(run.throughput);
+            p99.push(run.p99);
+            let mut samples = Vec::new();
+            for _ in 0..connections {
+                let client = server_client(&server).await?;
+                let t = Instant::now();
+                client.apiserver_version().await?;
+                samples.push(t.elapsed());
+            }
+            samples.sort();
+            first.push(sorted_quantile(&samples, 0.5));
+            server.shutdown().await;
+        }
+        let how = if tls { "TLS" } else { "plain HTTP" };
+        report.add(
+            format!("creates/s, 64 clients, {how}"),
+            Unit::PerSec,
+            &tput,
+            Target::None,
+        );
+        report.add(
+            format!("create p99, 64 clients, {how}"),
+            Unit::Ms,
+            &p99,
+            Target::None,
+        );
+        report.add(
+            format!("new connection + first GET /version, p50, {how}"),
+            Unit::Ms,
+            &first,
+            Target::None,
+        );
     }
     Ok(report)
 }
@@ -1163,6 +1249,7 @@ fn run_scenario(name: &str) -> Res<()> {
                 match name {
                     "start" => scenario_start().await,
                     "create" => scenario_create().await,
+                    "tls" => scenario_tls().await,
                     "paced" => scenario_paced().await,
                     "list" => scenario_list().await,
                     "watch" => scenario_watch().await,

@@ -19,6 +19,7 @@ pub mod status;
 pub mod storage;
 pub mod strategy;
 pub mod table;
+pub mod tls;
 pub mod validation;
 pub mod yaml;
 

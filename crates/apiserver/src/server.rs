@@ -1,5 +1,12 @@
 //! Starting and stopping an API server: the embedding API for tests, the CLI and other crates.
 //!
+//! The embedded default is cheap: plain HTTP on loopback, where a request without credentials
+//! is the local administrator (kube-apiserver's old insecure port), and ServiceAccount tokens
+//! signed by a key of the process. [`ApiServerBuilder::tls`] serves HTTPS instead, with the
+//! cluster CA, certificate authentication and anonymous requests as on a cluster;
+//! [`ApiServer::client`] and [`ApiServer::kubeconfig`] work either way (over TLS they carry the
+//! CA and the administrator's client certificate).
+//!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! let server = kubeforge_apiserver::ApiServer::builder().in_memory().start().await?;
@@ -46,6 +53,10 @@ pub struct ApiServerBuilder {
     cron_clock: crate::controllers::cronjobs::Clock,
     requests: RequestLimits,
     connections: ConnectionLimits,
+    tls: Option<crate::tls::TlsOptions>,
+    token_auth_file: Option<PathBuf>,
+    service_account_issuer: String,
+    service_account_key_dir: Option<PathBuf>,
 }
 
 impl Default for ApiServerBuilder {
@@ -61,6 +72,10 @@ impl Default for ApiServerBuilder {
             cron_clock: crate::controllers::cronjobs::Clock::system(),
             requests: RequestLimits::default(),
             connections: ConnectionLimits::default(),
+            tls: None,
+            token_auth_file: None,
+            service_account_issuer: crate::auth::authn::service_account::DEFAULT_ISSUER.to_string(),
+            service_account_key_dir: None,
         }
     }
 }
@@ -86,6 +101,9 @@ pub enum StartError {
     /// Bootstrapping the system namespaces failed.
     #[error("bootstrapping: {0}")]
     Bootstrap(String),
+    /// Certificates, keys or the token file could not be made or read.
+    #[error("credentials: {0}")]
+    Credentials(String),
 }
 
 impl ApiServerBuilder {
@@ -164,8 +182,66 @@ impl ApiServerBuilder {
         self
     }
 
+    /// Serves HTTPS (HTTP/1.1 and h2 by ALPN) with the certificates `options` name instead of
+    /// plain HTTP: client certificates signed by the cluster CA authenticate their subject,
+    /// requests without credentials are anonymous. The ServiceAccount signing key is then kept
+    /// in the certificate directory too (unless [`service_account_key_dir`](Self::service_account_key_dir)
+    /// says otherwise).
+    pub fn tls(mut self, options: crate::tls::TlsOptions) -> Self {
+        self.tls = Some(options);
+        self
+    }
+
+    /// Static bearer tokens (`--token-auth-file`, kube-apiserver's CSV format).
+    pub fn token_auth_file(mut self, path: impl AsRef<Path>) -> Self {
+        self.token_auth_file = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    /// The `iss` of ServiceAccount tokens, and their default audience
+    /// (default `https://kubernetes.default.svc.cluster.local`).
+    pub fn service_account_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.service_account_issuer = issuer.into();
+        self
+    }
+
+    /// Where the ServiceAccount token signing key (`sa.key`) is kept, made there once (default:
+    /// the TLS certificate directory; without TLS, a key of this process only).
+    pub fn service_account_key_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.service_account_key_dir = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
     /// Opens the storage, binds the address and starts serving.
     pub async fn start(self) -> Result<ApiServer, StartError> {
+        let credentials = |e: &dyn std::fmt::Display| StartError::Credentials(e.to_string());
+        let tls = match &self.tls {
+            Some(options) => {
+                Some(crate::tls::ServingTls::prepare(options).map_err(|e| credentials(&e))?)
+            }
+            None => None,
+        };
+        let key_dir = self
+            .service_account_key_dir
+            .clone()
+            .or_else(|| self.tls.as_ref().map(|t| t.cert_dir().to_path_buf()));
+        let service_accounts = crate::auth::authn::service_account::ServiceAccountTokens::new(
+            key_dir.as_deref(),
+            &self.service_account_issuer,
+            Vec::new(),
+        )
+        .map_err(|e| credentials(&e))?;
+        let tokens = match &self.token_auth_file {
+            Some(path) => Some(
+                crate::auth::authn::token_file::TokenFile::read(path)
+                    .map_err(|e| credentials(&e))?,
+            ),
+            None => None,
+        };
+        let authenticator = Arc::new(crate::auth::authn::Authenticator {
+            tokens,
+            service_accounts: Arc::new(service_accounts),
+        });
         let storage: Arc<dyn Storage> = match &self.medium {
             Medium::Memory => Arc::new(MemoryStorage),
             Medium::Durable(dir) => {
@@ -191,6 +267,8 @@ impl ApiServerBuilder {
             catalog,
             bookmark_interval: self.bookmark_interval,
             admission: Arc::default(),
+            authenticator,
+            cluster_ca: tls.as_ref().map(|t| t.ca_pem.clone()),
         };
         bootstrap(&rest).await?;
         if let Some(crd_type) =
@@ -207,6 +285,7 @@ impl ApiServerBuilder {
             tokio::spawn(crate::controllers::endpoints::run(rest.clone())),
             tokio::spawn(crate::controllers::disruption::run(rest.clone())),
             tokio::spawn(crate::controllers::serviceaccounts::run(rest.clone())),
+            tokio::spawn(crate::controllers::root_ca::run(rest.clone())),
             tokio::spawn(crate::controllers::volumes::run(rest.clone())),
         ];
         if self.simulate_workloads {
@@ -254,21 +333,43 @@ impl ApiServerBuilder {
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = router(state);
         let connections = self.connections;
+        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
         let serve = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stop_rx.await;
             };
-            serve(listener, app, connections, shutdown).await;
+            serve(listener, app, connections, acceptor, shutdown).await;
         });
-        let url = format!("http://{addr}");
-        let kubeconfig = kubeconfig_value(&url);
-        let mut config = kube::Config::new(
-            url.parse()
-                .map_err(|e: axum::http::uri::InvalidUri| StartError::Client(e.to_string()))?,
-        );
-        // The server speaks plain HTTP, so the client never verifies a certificate: an empty root
-        // store spares reading and parsing the OS trust store (several ms of every start).
-        config.root_cert = Some(Vec::new());
+        let (url, kubeconfig, config) = match &tls {
+            Some(tls) => {
+                let url = format!("https://{}", client_address(addr));
+                let kubeconfig =
+                    kubeconfig_with_credentials(&url, &tls.ca_pem, &tls.admin.cert, &tls.admin.key);
+                let parsed: kube::config::Kubeconfig =
+                    serde_json::from_value(kubeconfig.clone())
+                        .map_err(|e| StartError::Client(e.to_string()))?;
+                let config = kube::Config::from_custom_kubeconfig(
+                    parsed,
+                    &kube::config::KubeConfigOptions::default(),
+                )
+                .await
+                .map_err(|e| StartError::Client(e.to_string()))?;
+                (url, kubeconfig, config)
+            }
+            None => {
+                let url = format!("http://{addr}");
+                let kubeconfig = kubeconfig_value(&url);
+                let mut config =
+                    kube::Config::new(url.parse().map_err(|e: axum::http::uri::InvalidUri| {
+                        StartError::Client(e.to_string())
+                    })?);
+                // The server speaks plain HTTP, so the client never verifies a certificate: an
+                // empty root store spares reading and parsing the OS trust store (several ms of
+                // every start).
+                config.root_cert = Some(Vec::new());
+                (url, kubeconfig, config)
+            }
+        };
         let client =
             kube::Client::try_from(config).map_err(|e| StartError::Client(e.to_string()))?;
         tracing::info!(%url, storage = store.medium(), "API server ready");
@@ -332,6 +433,7 @@ async fn bootstrap(rest: &Rest) -> Result<(), StartError> {
         }
     }
     crate::controllers::serviceaccounts::ensure_defaults(rest, SYSTEM_NAMESPACES).await;
+    crate::controllers::root_ca::publish_in(rest, SYSTEM_NAMESPACES).await;
     Ok(())
 }
 
@@ -354,6 +456,39 @@ pub fn kubeconfig_value(url: &str) -> serde_json::Value {
         "current-context": "kubeforge",
         "preferences": {},
     })
+}
+
+/// A kubeconfig (as YAML-compatible JSON) for a TLS server at `url` whose certificate the PEM
+/// `ca` signed, authenticating with the PEM client certificate `cert` and key `key`.
+pub fn kubeconfig_with_credentials(
+    url: &str,
+    ca: &str,
+    cert: &str,
+    key: &str,
+) -> serde_json::Value {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut config = kubeconfig_value(url);
+    config["clusters"][0]["cluster"]["certificate-authority-data"] = json!(b64(ca));
+    config["users"][0]["user"] = json!({
+        "client-certificate-data": b64(cert),
+        "client-key-data": b64(key),
+    });
+    config
+}
+
+/// The address clients reach a server listening on `addr` at: loopback for an unspecified
+/// address (the serving certificate names 127.0.0.1 and ::1).
+fn client_address(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    }
 }
 
 /// A running API server.
@@ -387,7 +522,7 @@ impl ApiServer {
         self.addr
     }
 
-    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    /// The base URL, e.g. `http://127.0.0.1:41234` (`https://` with TLS).
     pub fn url(&self) -> &str {
         &self.url
     }

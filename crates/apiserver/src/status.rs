@@ -285,6 +285,12 @@ impl ApiError {
         err
     }
 
+    /// 401 `Unauthorized`: the credentials a request presented are not valid (kube-apiserver
+    /// says no more than that).
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+
     /// 403 Forbidden.
     pub fn forbidden(group: &str, resource: &str, name: &str, message: impl Into<String>) -> Self {
         Self::new(403, "Forbidden", message).about(group, resource, name)

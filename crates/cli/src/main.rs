@@ -6,6 +6,7 @@
 //! | `server.rs` | `apiserver`, and the server options `up` shares |
 //! | `up.rs` | `up`: server, CRDs, operators, kubeconfig, getting-started block |
 //! | `run.rs` | `run`: the operators alone, against a kubeconfig or in-cluster |
+//! | `service_account.rs` | `run --service-account NS/SA`: a Pod's projected token and CA |
 //! | `deployments_api.rs` | `deployments-api`: the Deployment REST service |
 //! | `eventhorizon.rs` | `eventhorizon`: the CloudEvents router alone, with a bounded drain |
 
@@ -13,6 +14,7 @@ mod deployments_api;
 mod eventhorizon;
 mod run;
 mod server;
+mod service_account;
 mod up;
 
 use anyhow::Context;
@@ -35,7 +37,7 @@ enum Command {
     /// operators, and a kubeconfig for kubectl.
     Up(up::UpArgs),
     /// Run only the API server.
-    Apiserver(server::ServerArgs),
+    Apiserver(server::ApiserverArgs),
     /// Run operators against a cluster (kubeconfig or in-cluster configuration).
     Run(run::RunArgs),
     /// Print what a cluster needs to run operators: CRDs, RBAC, a Deployment.

@@ -90,6 +90,10 @@ pub struct RunArgs {
     /// The kubeconfig context to use (default: its current context).
     #[arg(long)]
     pub context: Option<String>,
+    /// Run as a Pod of this ServiceAccount (`NAMESPACE/NAME`) would: with a bound token of it and
+    /// the cluster CA in files, requested with the kubeconfig's identity.
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    pub service_account: Option<String>,
     #[command(flatten)]
     pub operators: OperatorArgs,
 }
@@ -99,6 +103,12 @@ pub(crate) async fn client(
     kubeconfig: Option<&PathBuf>,
     context: Option<&String>,
 ) -> anyhow::Result<Client> {
+    let config = config(kubeconfig, context).await?;
+    Client::try_from(config).context("building the client")
+}
+
+/// The configuration for `kubeconfig` (or inferred as kubectl would, then in-cluster).
+async fn config(kubeconfig: Option<&PathBuf>, context: Option<&String>) -> anyhow::Result<Config> {
     let options = KubeConfigOptions {
         context: context.cloned(),
         ..KubeConfigOptions::default()
@@ -118,13 +128,24 @@ pub(crate) async fn client(
             .await
             .context("no kubeconfig and not in a cluster")?,
     };
-    Client::try_from(config).context("building the client")
+    Ok(config)
 }
 
 /// `kubeforge run`: until SIGINT/SIGTERM.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let operators = args.operators.selected()?;
-    let client = client(args.kubeconfig.as_ref(), args.context.as_ref()).await?;
+    let config = config(args.kubeconfig.as_ref(), args.context.as_ref()).await?;
+    let admin = Client::try_from(config.clone()).context("building the client")?;
+    let (client, _credentials) = match &args.service_account {
+        Some(account) => {
+            let (namespace, name) = crate::service_account::parse(account)?;
+            let credentials =
+                crate::service_account::pod_credentials(admin, &config, &namespace, &name).await?;
+            tracing::info!(dir = %credentials.dir.display(), "running as ServiceAccount {namespace}/{name}");
+            (credentials.client.clone(), Some(credentials))
+        }
+        None => (admin, None),
+    };
     let names: Vec<&str> = operators.iter().map(|o| o.name).collect();
     tracing::info!(operators = ?names, "running");
     let running = Operators::new(client, &operators, args.operators.options())

@@ -2,10 +2,11 @@
 
 use anyhow::Context;
 use clap::Args;
+use kubeforge_apiserver::tls::TlsOptions;
 use kubeforge_apiserver::{ApiServer, ConnectionLimits, RequestLimits};
 use kubeforge_runtime::manager::shutdown_signal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Where and how the API server runs.
@@ -38,10 +39,69 @@ pub struct ServerArgs {
     /// How long a request that is not a watch may take, in seconds, before it is answered 504.
     #[arg(long, default_value_t = 60)]
     pub request_timeout: u64,
+    /// Serve plain HTTP instead of TLS (loopback addresses only); requests without credentials
+    /// are then the administrator.
+    #[arg(long)]
+    pub insecure_http: bool,
+    /// Where the CA, serving and client certificates and the ServiceAccount key are kept (made
+    /// once): default `<data-dir>/pki`, or `pki` next to the kubeconfig with `--in-memory`.
+    #[arg(long)]
+    pub cert_dir: Option<PathBuf>,
+    /// Another name or IP address the generated serving certificate carries (repeatable).
+    #[arg(long = "tls-san")]
+    pub tls_sans: Vec<String>,
+    /// Serve this certificate (PEM chain) instead of one the cluster CA issues.
+    #[arg(long, requires = "tls_private_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The key of `--tls-cert-file`.
+    #[arg(long, requires = "tls_cert_file")]
+    pub tls_private_key_file: Option<PathBuf>,
+    /// Also accept client certificates signed by the CAs in this PEM file.
+    #[arg(long)]
+    pub client_ca_file: Option<PathBuf>,
+    /// Static bearer tokens: a CSV file of `token,user,uid,"group1,group2"` lines.
+    #[arg(long)]
+    pub token_auth_file: Option<PathBuf>,
+    /// The issuer (`iss`) of ServiceAccount tokens, and their default audience.
+    #[arg(long, default_value = kubeforge_apiserver::auth::authn::service_account::DEFAULT_ISSUER)]
+    pub service_account_issuer: String,
 }
 
-/// Starts the API server as `args` say, with or without simulated workloads.
-pub async fn start(args: &ServerArgs, simulate: bool) -> anyhow::Result<ApiServer> {
+impl ServerArgs {
+    /// The certificate directory: `--cert-dir`, `<data-dir>/pki`, or with `--in-memory`
+    /// `pki` in `beside` (the kubeconfig's directory).
+    pub fn cert_dir(&self, beside: &Path) -> PathBuf {
+        match &self.cert_dir {
+            Some(dir) => dir.clone(),
+            None if self.in_memory => beside.join("pki"),
+            None => self.data_dir.join("pki"),
+        }
+    }
+}
+
+/// `kubeforge apiserver` options.
+#[derive(Args)]
+pub struct ApiserverArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Where to write the administrator's kubeconfig.
+    #[arg(long, default_value = ".kubeforge/kubeconfig")]
+    pub kubeconfig: PathBuf,
+}
+
+/// Starts the API server as `args` say, with or without simulated workloads; `kubeconfig_dir`
+/// is where the kubeconfig goes (the certificates of an in-memory server go next to it).
+pub async fn start(
+    args: &ServerArgs,
+    simulate: bool,
+    kubeconfig_dir: &Path,
+) -> anyhow::Result<ApiServer> {
+    if args.insecure_http && !args.listen.ip().is_loopback() {
+        anyhow::bail!(
+            "--insecure-http serves without authentication: it listens on loopback addresses only, not {}",
+            args.listen
+        );
+    }
     // As Go's runtime does: a server's connection count should not stop at the default 1024
     // descriptors. The connection cap follows the raised limit.
     if let Some(limit) = kubeforge_apiserver::raise_fd_limit() {
@@ -57,7 +117,26 @@ pub async fn start(args: &ServerArgs, simulate: bool) -> anyhow::Result<ApiServe
             max_mutating_requests_inflight: args.max_mutating_requests_inflight,
             request_timeout: Duration::from_secs(args.request_timeout),
         })
-        .connection_limits(ConnectionLimits::default());
+        .connection_limits(ConnectionLimits::default())
+        .service_account_issuer(&args.service_account_issuer);
+    let cert_dir = args.cert_dir(kubeconfig_dir);
+    builder = builder.service_account_key_dir(&cert_dir);
+    if !args.insecure_http {
+        let mut tls = TlsOptions::in_dir(&cert_dir);
+        for san in &args.tls_sans {
+            tls = tls.san(san);
+        }
+        if let (Some(cert), Some(key)) = (&args.tls_cert_file, &args.tls_private_key_file) {
+            tls = tls.serving_cert_files(cert, key);
+        }
+        if let Some(ca) = &args.client_ca_file {
+            tls = tls.client_ca_file(ca);
+        }
+        builder = builder.tls(tls);
+    }
+    if let Some(file) = &args.token_auth_file {
+        builder = builder.token_auth_file(file);
+    }
     builder = if args.in_memory {
         builder.in_memory()
     } else {
@@ -66,10 +145,20 @@ pub async fn start(args: &ServerArgs, simulate: bool) -> anyhow::Result<ApiServe
     builder.start().await.context("starting the API server")
 }
 
-/// `kubeforge apiserver`: the server alone, until SIGINT/SIGTERM.
-pub async fn apiserver(args: ServerArgs) -> anyhow::Result<()> {
-    let server = start(&args, args.simulate_workloads).await?;
+/// `kubeforge apiserver`: the server alone, until SIGINT/SIGTERM; the administrator's
+/// kubeconfig is written to `--kubeconfig`.
+pub async fn apiserver(args: ApiserverArgs) -> anyhow::Result<()> {
+    let dir = args
+        .kubeconfig
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let server = start(&args.server, args.server.simulate_workloads, &dir).await?;
+    server
+        .write_kubeconfig(&args.kubeconfig)
+        .with_context(|| format!("writing {}", args.kubeconfig.display()))?;
     println!("kubeforge API server listening on {}", server.url());
+    println!("kubeconfig: {}", args.kubeconfig.display());
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;

@@ -61,7 +61,12 @@ Try the operators (from a checkout of kubeforge):
 /// `kubeforge up`: until SIGINT/SIGTERM, then the operators stop before the server.
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let operators = args.operators.selected()?;
-    let server = start(&args.server, !args.no_simulated_workloads).await?;
+    let kubeconfig_dir = args
+        .kubeconfig
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let server = start(&args.server, !args.no_simulated_workloads, &kubeconfig_dir).await?;
     server
         .write_kubeconfig(&args.kubeconfig)
         .with_context(|| format!("writing {}", args.kubeconfig.display()))?;

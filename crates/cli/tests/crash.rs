@@ -56,9 +56,12 @@ async fn start(dir: &Path, log: &Path) -> anyhow::Result<Server> {
         .create(true)
         .append(true)
         .open(log)?;
+    let kubeconfig = dir.join("kubeconfig");
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
         .args(["apiserver", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -70,7 +73,8 @@ async fn start(dir: &Path, log: &Path) -> anyhow::Result<Server> {
         .take()
         .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
     let mut lines = BufReader::new(stdout).lines();
-    // "kubeforge API server listening on http://127.0.0.1:PORT"
+    // "kubeforge API server listening on https://127.0.0.1:PORT", once the kubeconfig (CA and
+    // administrator's certificate) is written.
     let line = tokio::time::timeout(Duration::from_secs(15), lines.next_line())
         .await
         .map_err(|_| anyhow::anyhow!("server did not start in time:\n{}", log_tail(log)))??
@@ -78,9 +82,15 @@ async fn start(dir: &Path, log: &Path) -> anyhow::Result<Server> {
     let url = line
         .split_whitespace()
         .last()
-        .filter(|u| u.starts_with("http://"))
+        .filter(|u| u.starts_with("https://"))
         .ok_or_else(|| anyhow::anyhow!("unexpected first line {line:?}"))?;
-    let client = kube::Client::try_from(kube::Config::new(url.parse()?))?;
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kubeconfig)?,
+        &Default::default(),
+    )
+    .await?;
+    anyhow::ensure!(config.cluster_url.to_string().starts_with(url), "{url}");
+    let client = kube::Client::try_from(config)?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match client.apiserver_version().await {
@@ -279,6 +289,10 @@ async fn verify(api: &Api<ConfigMap>, writers: &mut [Writer], max_seen: u64) -> 
     let mut actual: HashMap<String, Known> = HashMap::new();
     for cm in &list.items {
         let name = cm.metadata.name.clone().expect("name");
+        if name == "kube-root-ca.crt" {
+            // The root CA publisher's, in every namespace of a TLS server.
+            continue;
+        }
         let known = known_of(cm);
         if let Known::Present { rv, .. } = &known {
             assert!(

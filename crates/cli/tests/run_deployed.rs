@@ -2,8 +2,9 @@
 //! then `kubeforge run --kubeconfig` (a child process) running the operators against the CRDs
 //! those manifests installed — what a user does with a real cluster.
 //!
-//! Each operator runs under its ServiceAccount (its kubeconfig impersonates it), and the server
-//! holds impersonated users to RBAC, so the generated least-privilege roles are proven enough.
+//! Each operator runs as a Pod of its ServiceAccount would (`run --service-account`: a bound token
+//! of it and the cluster CA in files, over TLS), and the server holds it to RBAC, so the generated
+//! least-privilege roles are proven enough.
 //!
 //! kubectl is `$KUBEFORGE_KUBECTL_DIR/kubectl.1.33` (default `/usr/lib/google-cloud-sdk/bin`); a
 //! missing binary fails under `CI=true` and is skipped otherwise.
@@ -47,12 +48,15 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
     let Some(kubectl) = kubectl_binary() else {
         return Ok(());
     };
+    let dir = tempfile::tempdir()?;
     let server = ApiServer::builder()
         .in_memory()
         .simulate_workloads(true)
+        .tls(kubeforge_apiserver::tls::TlsOptions::in_dir(
+            dir.path().join("pki"),
+        ))
         .start()
         .await?;
-    let dir = tempfile::tempdir()?;
     let kubeconfig = dir.path().join("kubeconfig");
     server.write_kubeconfig(&kubeconfig)?;
     let deploy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
@@ -97,17 +101,13 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
         );
     }
 
-    // Each operator runs as its ServiceAccount (the kubeconfig impersonates it, as the
-    // in-cluster token would authenticate it), so the server holds it to the generated RBAC:
-    // anything the ClusterRole or the leader-election Role lacks fails here.
+    // Each operator runs as a Pod of its ServiceAccount (its own bound token, the CA from
+    // kube-root-ca.crt), so the server holds it to the generated RBAC: anything the ClusterRole
+    // or the leader-election Role lacks fails here.
     let mut runs = Vec::new();
     for operator in kubeforge_operators::OPERATORS {
         let name = kubeforge_operators::manifests::object_name(operator);
-        let mut config = server.kubeconfig().clone();
-        config["users"][0]["user"]["as"] =
-            serde_json::json!(format!("system:serviceaccount:kubeforge-system:{name}"));
-        let path = dir.path().join(format!("kubeconfig-{}", operator.name));
-        std::fs::write(&path, serde_json::to_vec(&config)?)?;
+        let path = kubeconfig.clone();
         let stderr = dir.path().join(format!("run-{}.stderr", operator.name));
         let child = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
             .args(["run", "--operators", operator.name])
@@ -120,6 +120,8 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
             ])
             .arg("--kubeconfig")
             .arg(&path)
+            .arg("--service-account")
+            .arg(format!("kubeforge-system/{name}"))
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -54,10 +54,33 @@ fn assert_lines(output: &str, wanted: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_curl_scenario_runs() {
+    // Over TLS with the administrator's certificate, as against `kubeforge up`.
+    let certs = tempfile::tempdir().unwrap();
+    let server = ApiServer::builder()
+        .in_memory()
+        .tls(kubeforge_apiserver::tls::TlsOptions::in_dir(certs.path()))
+        .start()
+        .await
+        .unwrap();
+    let (stdout, _) = run_script(
+        "curl.sh",
+        &server,
+        &[server.url()],
+        &[("KUBEFORGE_CERT_DIR", certs.path().as_os_str())],
+    )
+    .await;
+    assert_curl_scenario(&stdout);
+    server.shutdown().await;
+    // In plain HTTP (`--insecure-http`), without credentials.
     let server = ApiServer::builder().in_memory().start().await.unwrap();
     let (stdout, _) = run_script("curl.sh", &server, &[server.url()], &[]).await;
+    assert_curl_scenario(&stdout);
+    server.shutdown().await;
+}
+
+fn assert_curl_scenario(stdout: &str) {
     assert_lines(
-        &stdout,
+        stdout,
         &[
             "[\"v1\"]",
             "apps authentication.k8s.io",
@@ -70,7 +93,6 @@ async fn the_curl_scenario_runs() {
             "DELETED workshop-curl",
         ],
     );
-    server.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@
 
 mod kubectl_support;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail, ensure};
 use kubectl_support::kubectl_binary;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -505,9 +505,12 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         .context("up did not stop on SIGTERM")??;
     assert!(status.success(), "up exited with {status}");
 
+    let kubeconfig = dir.path().join("apiserver-kubeconfig");
     let mut server = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
         .args(["apiserver", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path().join("data"))
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -519,8 +522,13 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         .await
         .context("apiserver did not start")??
         .ok_or_else(|| anyhow!("apiserver exited"))?;
-    let url = line.split_whitespace().last().unwrap_or_default();
-    let client = kube::Client::try_from(kube::Config::new(url.parse()?))?;
+    ensure!(line.contains("https://"), "{line}");
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&kubeconfig)?,
+        &Default::default(),
+    )
+    .await?;
+    let client = kube::Client::try_from(config)?;
     let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
         kube::Api::namespaced(client, "default");
     let lease = leases.get(&lease).await?;

@@ -1,15 +1,13 @@
-//! Who is asking and what they may do: identities ([`user`]: the local administrator, or an
-//! impersonated user), request attributes ([`attributes`]), RBAC over the stored roles and
-//! bindings ([`rbac`]) with the default policy a cluster starts with ([`bootstrap`]), and the
-//! access and identity reviews that ask about them ([`review`]).
-//!
-//! The server does not authenticate: the local administrator (`system:masters`) may do
-//! everything, and a request that impersonates someone (`kubectl --as`, a kubeconfig's `as:`)
-//! is held to RBAC like on a cluster, so an operator can be run under its ServiceAccount's
-//! permissions.
+//! Who is asking and what they may do: identities ([`user`]), authentication ([`authn`]:
+//! client certificates, static and ServiceAccount tokens, anonymous), impersonation and its
+//! authorization ([`impersonation`]), request attributes ([`attributes`]), RBAC over the stored
+//! roles and bindings ([`rbac`]) with the default policy a cluster starts with ([`bootstrap`]),
+//! and the access and identity reviews that ask about them ([`review`]).
 
 pub mod attributes;
+pub mod authn;
 pub mod bootstrap;
+pub mod impersonation;
 pub mod rbac;
 pub mod review;
 pub mod user;

@@ -1,8 +1,7 @@
-//! Who a request is from. The server does not authenticate (plain HTTP on loopback), so a
-//! request is from the local administrator — the identity kube-apiserver's old insecure port
-//! gave its clients — unless it impersonates someone with the `Impersonate-*` headers, as
-//! `kubectl --as`, client-go's `ImpersonationConfig` and a kubeconfig's `as:` do. An
-//! impersonated identity is then held to RBAC, exactly as on a cluster.
+//! Identities: a user's name, uid, groups and extra attributes (`user.Info` upstream), the
+//! well-known users and groups, and the identity `Impersonate-*` headers ask for (as
+//! `kubectl --as`, client-go's `ImpersonationConfig` and a kubeconfig's `as:` send them).
+//! Authentication is in `authn/`, the authorization of impersonation in `impersonation.rs`.
 
 use crate::status::ApiError;
 use axum::http::HeaderMap;
@@ -46,6 +45,31 @@ impl UserInfo {
         }
     }
 
+    /// A user an authenticator vouched for, with `system:authenticated` added to its groups as
+    /// kube-apiserver's chain adds it.
+    pub fn authenticated(name: &str, uid: String, groups: Vec<String>) -> Self {
+        let mut groups = groups;
+        if !groups.iter().any(|g| g == AUTHENTICATED) {
+            groups.push(AUTHENTICATED.into());
+        }
+        UserInfo {
+            name: name.into(),
+            uid,
+            groups,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// The anonymous user of a request without credentials.
+    pub fn anonymous() -> Self {
+        UserInfo {
+            name: ANONYMOUS.into(),
+            uid: String::new(),
+            groups: vec![UNAUTHENTICATED.into()],
+            extra: BTreeMap::new(),
+        }
+    }
+
     /// A user with these groups, completed as kube-apiserver completes an impersonated user: a
     /// service account with no groups asked for gets its service account groups, and everyone
     /// gets `system:authenticated` (the anonymous user `system:unauthenticated`).
@@ -78,8 +102,8 @@ impl UserInfo {
         self.groups.iter().any(|g| g == MASTERS)
     }
 
-    /// Who sent the request: the local administrator, or whom the `Impersonate-*` headers name.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Self, ApiError> {
+    /// Whom the `Impersonate-*` headers name, if anyone; 400 when they are malformed.
+    pub fn impersonated(headers: &HeaderMap) -> Result<Option<Self>, ApiError> {
         let text = |name: &str| -> Result<Vec<String>, ApiError> {
             headers
                 .get_all(name)
@@ -109,7 +133,7 @@ impl UserInfo {
                     "requested impersonation of groups, a uid or extra attributes without impersonating a user",
                 ));
             }
-            return Ok(Self::local_admin());
+            return Ok(None);
         };
         if users.len() > 1 || uids.len() > 1 {
             return Err(ApiError::bad_request(
@@ -124,7 +148,7 @@ impl UserInfo {
         let mut user = Self::new(name, groups);
         user.uid = uids.into_iter().next().unwrap_or_default();
         user.extra = extra;
-        Ok(user)
+        Ok(Some(user))
     }
 }
 
@@ -140,6 +164,10 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
+    fn impersonated(h: &HeaderMap) -> Result<UserInfo, ApiError> {
+        UserInfo::impersonated(h).map(|u| u.expect("impersonated"))
+    }
+
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
@@ -149,15 +177,14 @@ mod tests {
     }
 
     #[test]
-    fn without_impersonation_the_local_administrator_is_privileged() {
-        let u = UserInfo::from_headers(&HeaderMap::new()).expect("user");
-        assert_eq!(u.name, LOCAL_ADMIN);
-        assert!(u.is_privileged());
+    fn without_impersonation_nobody_is_impersonated() {
+        assert_eq!(UserInfo::impersonated(&HeaderMap::new()), Ok(None));
+        assert!(UserInfo::local_admin().is_privileged());
     }
 
     #[test]
     fn impersonated_service_accounts_get_their_groups() {
-        let u = UserInfo::from_headers(&headers(&[(
+        let u = impersonated(&headers(&[(
             "impersonate-user",
             "system:serviceaccount:kube-system:builder",
         )]))
@@ -171,7 +198,7 @@ mod tests {
             ]
         );
         assert!(!u.is_privileged());
-        let u = UserInfo::from_headers(&headers(&[
+        let u = impersonated(&headers(&[
             ("impersonate-user", "alice"),
             ("impersonate-group", "devs"),
             ("impersonate-group", "system:masters"),
@@ -181,17 +208,15 @@ mod tests {
         assert_eq!(u.groups, ["devs", "system:masters", "system:authenticated"]);
         assert!(u.is_privileged());
         assert_eq!(u.extra["scopes"], ["view"]);
-        let anon =
-            UserInfo::from_headers(&headers(&[("impersonate-user", ANONYMOUS)])).expect("anon");
+        let anon = impersonated(&headers(&[("impersonate-user", ANONYMOUS)])).expect("anon");
         assert_eq!(anon.groups, [UNAUTHENTICATED]);
     }
 
     #[test]
     fn groups_without_a_user_are_refused() {
-        let err = UserInfo::from_headers(&headers(&[("impersonate-group", "devs")]))
-            .expect_err("refused");
+        let err = impersonated(&headers(&[("impersonate-group", "devs")])).expect_err("refused");
         assert_eq!(err.code, 400);
-        let err = UserInfo::from_headers(&headers(&[
+        let err = impersonated(&headers(&[
             ("impersonate-user", "a"),
             ("impersonate-user", "b"),
         ]))

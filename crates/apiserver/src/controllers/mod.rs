@@ -21,6 +21,7 @@ pub mod namespace;
 pub mod nodes;
 mod owned;
 mod revisions;
+pub mod root_ca;
 mod scheduler;
 pub mod serviceaccounts;
 pub mod statefulsets;

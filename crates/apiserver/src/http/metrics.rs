@@ -255,6 +255,8 @@ impl Metrics {
                     Target::OpenApiV2 => "/openapi/v2",
                     Target::OpenApiV3Root => "/openapi/v3",
                     Target::Metrics => "/metrics",
+                    Target::OpenIdConfiguration => "/.well-known/openid-configuration",
+                    Target::Jwks => "/openid/v1/jwks",
                     Target::Health => match uri.path().split('/').nth(1) {
                         Some("livez") => "/livez",
                         Some("readyz") => "/readyz",

@@ -50,11 +50,13 @@ pub fn router(state: Arc<AppState>) -> axum::Router {
 
 async fn handle(
     State(state): State<Arc<AppState>>,
+    connection: Option<axum::Extension<auth::authn::Connection>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let connection = connection.map(|c| c.0).unwrap_or_default();
     let start = std::time::Instant::now();
     let target = path::parse(uri.path()).map(|target| match target {
         Target::Resource(rp) => {
@@ -64,7 +66,15 @@ async fn handle(
         }
         other => other,
     });
-    let handler = dispatch(&state, &method, &uri, &headers, body, target.as_ref());
+    let handler = dispatch(
+        &state,
+        &connection,
+        &method,
+        &uri,
+        &headers,
+        body,
+        target.as_ref(),
+    );
     let response = match state.filters.run(&method, &uri, handler).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) | Err(e) => error_response(&e),
@@ -229,18 +239,25 @@ pub(crate) fn off_thread<T>(size: usize, work: impl FnOnce() -> T) -> T {
 
 async fn dispatch(
     state: &AppState,
+    connection: &auth::authn::Connection,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
     target: Option<&Target>,
 ) -> Result<Response, ApiError> {
+    // Authentication comes first, as in kube-apiserver's filter chain: bad credentials get a
+    // 401 whatever the path.
+    let requester = state
+        .rest
+        .authenticator
+        .authenticate(&state.rest, headers, connection)?;
+    let user = auth::impersonation::acting_as(&state.rest, requester, headers).await?;
     let target = target.ok_or_else(ApiError::not_found_path)?;
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let user = UserInfo::from_headers(headers)?;
     if !user.is_privileged() && !matches!(target, Target::Resource(_)) {
         auth::check(&state.rest, &user, &Attributes::of_path(method, uri.path())).await?;
     }
@@ -254,6 +271,21 @@ async fn dispatch(
     match target {
         Target::Version => only_get(version()),
         Target::Health => Ok((StatusCode::OK, "ok").into_response()),
+        Target::OpenIdConfiguration => only_get(
+            state
+                .rest
+                .authenticator
+                .service_accounts
+                .openid_configuration(&state.server_address),
+        ),
+        Target::Jwks => {
+            let mut resp = only_get(state.rest.authenticator.service_accounts.jwks())?;
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/jwk-set+json"),
+            );
+            Ok(resp)
+        }
         Target::Metrics => {
             if *method != Method::GET {
                 return Err(ApiError::method_not_allowed_here());

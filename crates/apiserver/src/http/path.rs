@@ -35,6 +35,10 @@ pub enum Target {
     Health,
     /// `/metrics`.
     Metrics,
+    /// `/.well-known/openid-configuration`: the ServiceAccount issuer's discovery document.
+    OpenIdConfiguration,
+    /// `/openid/v1/jwks`: the keys ServiceAccount tokens are signed with.
+    Jwks,
 }
 
 /// A path under a group-version.
@@ -89,6 +93,8 @@ pub fn parse(path: &str) -> Option<Target> {
     match s.as_slice() {
         ["version"] => Some(Target::Version),
         ["metrics"] => Some(Target::Metrics),
+        [".well-known", "openid-configuration"] => Some(Target::OpenIdConfiguration),
+        ["openid", "v1", "jwks"] => Some(Target::Jwks),
         ["healthz" | "livez" | "readyz", ..] => Some(Target::Health),
         ["api"] => Some(Target::CoreGroups),
         ["apis"] => Some(Target::Groups),

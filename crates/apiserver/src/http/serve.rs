@@ -1,10 +1,11 @@
-//! The connection layer: accepting TCP connections and serving HTTP/1.1 and HTTP/2 with prior
-//! knowledge (h2c) on them, with the bounds a server facing untrusted clients needs.
+//! The connection layer: accepting TCP connections and serving HTTP/1.1 and HTTP/2 on them —
+//! over TLS (the protocol chosen by ALPN) or in plain text (HTTP/2 with prior knowledge, h2c,
+//! told apart by its preface) — with the bounds a server facing untrusted clients needs.
 //!
 //! What it guarantees:
 //! - **No connection is held by a silent client.** A client has [`ConnectionLimits::header_read_timeout`]
-//!   (32 s, kube-apiserver's `ReadHeaderTimeout`) to send the first bytes that say which protocol it
-//!   speaks, and then each request's headers; an HTTP/1.1 keep-alive connection waiting for its
+//!   (32 s, kube-apiserver's `ReadHeaderTimeout`) to finish the TLS handshake or send the first
+//!   bytes that say which protocol it speaks, and then each request's headers; an HTTP/1.1 keep-alive connection waiting for its
 //!   next request is closed after the same time (hyper starts that timer when it waits for a
 //!   head). HTTP/2 connections are pinged and closed when the peer stops answering.
 //! - **Open connections are capped** ([`ConnectionLimits::max_connections`], derived from the
@@ -14,16 +15,22 @@
 //!   instead of spinning or stopping the server.
 //! - **Shutdown is graceful**: the listener closes, connections finish the requests in flight.
 //!
+//! - **Every request knows its connection**: a [`Connection`] extension says whether it came over
+//!   TLS and carries the verified client certificate's identity, for authentication.
+//!
 //! Request-level bounds (in-flight limits, deadlines, panics) are in `filters.rs`.
 
+use crate::auth::authn::Connection;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 /// The HTTP/2 connection preface a client with prior knowledge starts with.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -100,11 +107,13 @@ pub fn raise_fd_limit() -> Option<u64> {
     None
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets the connections finish.
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `shutdown` completes, then
+/// lets the connections finish.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let open = Arc::new(Semaphore::new(limits.max_connections));
@@ -135,8 +144,12 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let mut closing = closing_rx.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            serve_connection(stream, app, limits, &mut closing).await;
+            match tls {
+                Some(tls) => serve_tls_connection(stream, tls, app, limits, &mut closing).await,
+                None => serve_connection(stream, app, limits, &mut closing).await,
+            }
             drop(permit);
         });
     }
@@ -177,7 +190,46 @@ async fn serve_connection(
             // Silent past the header timeout, or gone: nothing to answer.
             _ => return,
         };
+    let connection = Connection::plain();
+    serve_http(stream, is_h2, connection, app, limits, closing).await;
+}
+
+/// A TLS connection: the handshake within the header timeout, then the protocol ALPN chose.
+async fn serve_tls_connection(
+    stream: TcpStream,
+    tls: TlsAcceptor,
+    app: Router,
+    limits: ConnectionLimits,
+    closing: &mut tokio::sync::watch::Receiver<bool>,
+) {
+    let stream = match tokio::time::timeout(limits.header_read_timeout, tls.accept(stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            // A client certificate the cluster CA did not sign ends here, as upstream's does.
+            tracing::debug!(error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => return,
+    };
+    let (_, session) = stream.get_ref();
+    let is_h2 = session.alpn_protocol() == Some(b"h2");
+    let connection = Connection::tls(session.peer_certificates());
+    serve_http(stream, is_h2, connection, app, limits, closing).await;
+}
+
+/// Serves HTTP on an established connection; every request carries `connection`.
+async fn serve_http<S>(
+    stream: S,
+    is_h2: bool,
+    connection: Connection,
+    app: Router,
+    limits: ConnectionLimits,
+    closing: &mut tokio::sync::watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let io = TokioIo::new(stream);
+    let app = app.layer(axum::Extension(connection));
     let service = TowerToHyperService::new(app);
     if is_h2 {
         let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())

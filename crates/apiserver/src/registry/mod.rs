@@ -99,6 +99,7 @@ pub fn builtin_resources() -> Vec<ResourceType> {
         authorization::subjectaccessreviews::resource(),
         authorization::localsubjectaccessreviews::resource(),
         authentication::selfsubjectreviews::resource(),
+        authentication::tokenreviews::resource(),
         apiextensions::customresourcedefinitions::resource(),
     ]
 }

@@ -99,6 +99,11 @@ pub struct Rest {
     pub bookmark_interval: Duration,
     /// The admission chain every write passes.
     pub admission: Arc<crate::admission::Admission>,
+    /// Who requests are from; issues and verifies ServiceAccount tokens.
+    pub authenticator: Arc<crate::auth::authn::Authenticator>,
+    /// The cluster CA's certificate (PEM) when the server serves TLS: what Pods trust the
+    /// server by (the `kube-root-ca.crt` ConfigMaps).
+    pub cluster_ca: Option<String>,
 }
 
 impl std::fmt::Debug for Rest {

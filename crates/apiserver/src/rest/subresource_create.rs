@@ -34,6 +34,9 @@ pub struct CreateSubresource {
     pub kind: (&'static str, &'static str, &'static str),
     /// The kinds a body may be; the first is what a body without `apiVersion` and `kind` is.
     pub accepts: &'static [AcceptedKind],
+    /// Whether the body's name must be the URL's (binding, eviction); when `false` the
+    /// subresource checks it itself (a TokenRequest may have none).
+    pub name_must_match: bool,
     /// What a create does.
     pub create: SubresourceCreate,
 }
@@ -111,7 +114,7 @@ impl Rest {
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or("");
-        if body_name != name {
+        if sub.name_must_match && body_name != name {
             return Err(ApiError::bad_request(format!(
                 "name in URL does not match name in {} object",
                 sub.kind.2

@@ -23,6 +23,7 @@ pub(crate) const BINDING: CreateSubresource = CreateSubresource {
         kind: "Binding",
         decode: crate::strategy::decode_typed::<Binding>,
     }],
+    name_must_match: true,
     create,
 };
 

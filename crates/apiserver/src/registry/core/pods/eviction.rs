@@ -41,6 +41,7 @@ pub(crate) const EVICTION: CreateSubresource = CreateSubresource {
             decode: decode_v1beta1,
         },
     ],
+    name_must_match: true,
     create,
 };
 
