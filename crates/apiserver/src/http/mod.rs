@@ -423,6 +423,7 @@ async fn resource(
         },
         (Some(name), None) => match *method {
             Method::GET => {
+                rest.consistent().await?;
                 if view.is_plain_json() && !crate::rest::rewrites_on_read(&rt) {
                     return Ok(bytes_response(rest.get(&rt, ns, name)?.json.clone()));
                 }
@@ -463,7 +464,10 @@ async fn resource(
             // As upstream's StatusREST, the resource's table convertor prints it.
             Method::GET => Ok(json_response(
                 StatusCode::OK,
-                &view.object(rest.get_value(&rt, ns, name)?),
+                &view.object({
+                    rest.consistent().await?;
+                    rest.get_value(&rt, ns, name)?
+                }),
                 output,
                 &[],
             )),
