@@ -252,7 +252,8 @@ impl ApiServerBuilder {
             move || controller_tasks(&rest, workloads.clone(), addr, shared)
         };
         if store.is_shared() {
-            let identity = format!("kubeforge-apiserver-{}", uuid::Uuid::new_v4());
+            // As kube-controller-manager's `<host>_<uuid>`: which server leads is visible.
+            let identity = format!("{addr}_{}", uuid::Uuid::new_v4());
             controllers.push(tokio::spawn(crate::controllers::leader::run(
                 rest.clone(),
                 identity,
