@@ -2,15 +2,14 @@
 //! on both servers lose no update, a watch on one sees the other's writes in order, an informer
 //! survives its server's death by reconnecting to the other, the in-server controllers hand over
 //! through their Lease, and etcd restarted under load loses nothing acknowledged.
-//! Skips without an etcd binary outside CI (see `etcd_support`).
+//! Skips without an etcd binary outside CI (see `etcd_support/mod.rs`).
 
-mod etcd_support;
 #[allow(dead_code)]
 mod kube_support;
 #[allow(dead_code, unused)]
 mod kubectl_support;
 
-use etcd_support::{Etcd, server};
+use kube_support::etcd::{Etcd, server};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};

@@ -146,6 +146,97 @@ impl Drop for Etcd {
     }
 }
 
+/// The etcd that every server of this test process shares when `KUBEFORGE_TEST_STORAGE=etcd`
+/// (each server under its own prefix): started once, on a thread that lives as long as the
+/// process, and killed by the kernel when the process ends (`PR_SET_PDEATHSIG`). Its data
+/// directory is named after the process; those of processes that are gone are removed first.
+pub fn process_wide() -> Option<&'static str> {
+    static URL: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let Some(binary) = binary() else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("KUBEFORGE_TEST_STORAGE=etcd but there is no etcd binary");
+            }
+            eprintln!("SKIPPED: KUBEFORGE_TEST_STORAGE=etcd but no etcd binary found");
+            return None;
+        };
+        let tmp = std::env::temp_dir();
+        if let Ok(entries) = std::fs::read_dir(&tmp) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if let Some(pid) = name.strip_prefix("kubeforge-test-etcd-")
+                    && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = tmp.join(format!("kubeforge-test-etcd-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (client_port, peer_port) = (free_port(), free_port());
+        let client = format!("http://127.0.0.1:{client_port}");
+        let peer = format!("http://127.0.0.1:{peer_port}");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let url = client.clone();
+        std::thread::spawn(move || {
+            use std::os::unix::process::CommandExt;
+            let mut cmd = Command::new(binary);
+            cmd.arg("--name=kubeforge-test")
+                .arg(format!("--data-dir={}", dir.join("data").display()))
+                .arg(format!("--listen-client-urls={client}"))
+                .arg(format!("--advertise-client-urls={client}"))
+                .arg(format!("--listen-peer-urls={peer}"))
+                .arg(format!("--initial-advertise-peer-urls={peer}"))
+                .arg(format!("--initial-cluster=kubeforge-test={peer}"))
+                .arg("--quota-backend-bytes=4294967296")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            // SAFETY: prctl is async-signal-safe; it only sets this child's parent-death signal.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+            let child = cmd.spawn();
+            let _ = tx.send(child.is_ok());
+            // The parent-death signal is sent when this thread ends: it never does.
+            let _keep = child;
+            loop {
+                std::thread::park();
+            }
+        });
+        if rx.recv() != Ok(true) {
+            panic!("etcd did not start");
+        }
+        Some(url)
+    })
+    .as_deref()
+}
+
+/// An API server on the process-wide etcd (see [`process_wide`]) under a prefix of its own;
+/// None without etcd outside CI.
+pub async fn process_wide_server() -> Option<ApiServer> {
+    let url = process_wide()?;
+    let prefix = format!("/test-{}", uuid::Uuid::new_v4());
+    let mut config = EtcdConfig::new([url]);
+    config.prefix = prefix;
+    config.compaction_interval = Duration::ZERO;
+    // The first server waits for etcd to be ready.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match ApiServer::builder().etcd(config.clone()).start().await {
+            Ok(server) => return Some(server),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("no server on etcd: {e}"),
+        }
+    }
+}
+
 /// An API server on `etcd` under `prefix`.
 pub async fn server(etcd: &Etcd, prefix: &str) -> ApiServer {
     ApiServer::builder()
