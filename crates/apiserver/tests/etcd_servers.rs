@@ -4,17 +4,16 @@
 //! through their Lease, and etcd restarted under load loses nothing acknowledged.
 //! Skips without an etcd binary outside CI (see `etcd_support/mod.rs`).
 
-#[allow(dead_code)]
 mod kube_support;
-#[allow(dead_code, unused)]
+#[allow(unused)]
 mod kubectl_support;
 
-use kube_support::etcd::{Etcd, server};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams, ListParams, PostParams, WatchEvent, WatchParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube_support::etcd::{Etcd, server};
 use kube_support::{configmap, eventually, namespace};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -34,7 +33,10 @@ async fn concurrent_writers_on_two_servers_lose_no_update() {
     let Some(etcd) = Etcd::start().await else {
         return;
     };
-    let (a, b) = (server(&etcd, "/registry").await, server(&etcd, "/registry").await);
+    let (a, b) = (
+        server(&etcd, "/registry").await,
+        server(&etcd, "/registry").await,
+    );
     let on_a: Api<ConfigMap> = Api::namespaced(a.client(), "default");
     on_a.create(&PostParams::default(), &configmap("counter", &[], "0"))
         .await
@@ -57,7 +59,10 @@ async fn concurrent_writers_on_two_servers_lose_no_update() {
                         Err(kube::Error::Api(s)) if s.code == 409 => {
                             // A real conflict: the counter moved on since it was read.
                             let now = api.get("counter").await.expect("get");
-                            assert_ne!(now.metadata.resource_version, read, "a 409 without a change");
+                            assert_ne!(
+                                now.metadata.resource_version, read,
+                                "a 409 without a change"
+                            );
                             conflicts += 1;
                         }
                         Err(e) => panic!("unexpected {e}"),
@@ -83,7 +88,10 @@ async fn a_watch_on_one_server_sees_the_others_writes_in_order() {
     let Some(etcd) = Etcd::start().await else {
         return;
     };
-    let (a, b) = (server(&etcd, "/registry").await, server(&etcd, "/registry").await);
+    let (a, b) = (
+        server(&etcd, "/registry").await,
+        server(&etcd, "/registry").await,
+    );
     let on_a: Api<ConfigMap> = Api::namespaced(a.client(), "default");
     let on_b: Api<ConfigMap> = Api::namespaced(b.client(), "default");
     let start = on_a
@@ -101,10 +109,17 @@ async fn a_watch_on_one_server_sees_the_others_writes_in_order() {
     let mut written = Vec::new();
     for i in 0..15 {
         let cm = on_b
-            .create(&PostParams::default(), &configmap(&format!("cm-{i}"), &[], "0"))
+            .create(
+                &PostParams::default(),
+                &configmap(&format!("cm-{i}"), &[], "0"),
+            )
             .await
             .expect("create on B");
-        written.push(("ADDED", cm.metadata.name.unwrap_or_default(), cm.metadata.resource_version.unwrap_or_default()));
+        written.push((
+            "ADDED",
+            cm.metadata.name.unwrap_or_default(),
+            cm.metadata.resource_version.unwrap_or_default(),
+        ));
     }
     let mut cm = on_b.get("cm-3").await.expect("get");
     cm.data = Some(BTreeMap::from([("value".into(), "1".into())]));
@@ -112,7 +127,11 @@ async fn a_watch_on_one_server_sees_the_others_writes_in_order() {
         .replace("cm-3", &PostParams::default(), &cm)
         .await
         .expect("update on B");
-    written.push(("MODIFIED", "cm-3".into(), cm.metadata.resource_version.unwrap_or_default()));
+    written.push((
+        "MODIFIED",
+        "cm-3".into(),
+        cm.metadata.resource_version.unwrap_or_default(),
+    ));
     on_b.delete("cm-5", &DeleteParams::default())
         .await
         .expect("delete on B");
@@ -124,17 +143,42 @@ async fn a_watch_on_one_server_sees_the_others_writes_in_order() {
             .expect("the watch goes on")
             .expect("the watch is open");
         match event {
-            WatchEvent::Added(o) => seen.push(("ADDED", o.metadata.name.unwrap_or_default(), o.metadata.resource_version.unwrap_or_default())),
-            WatchEvent::Modified(o) => seen.push(("MODIFIED", o.metadata.name.unwrap_or_default(), o.metadata.resource_version.unwrap_or_default())),
-            WatchEvent::Deleted(o) => seen.push(("DELETED", o.metadata.name.unwrap_or_default(), o.metadata.resource_version.unwrap_or_default())),
+            WatchEvent::Added(o) => seen.push((
+                "ADDED",
+                o.metadata.name.unwrap_or_default(),
+                o.metadata.resource_version.unwrap_or_default(),
+            )),
+            WatchEvent::Modified(o) => seen.push((
+                "MODIFIED",
+                o.metadata.name.unwrap_or_default(),
+                o.metadata.resource_version.unwrap_or_default(),
+            )),
+            WatchEvent::Deleted(o) => seen.push((
+                "DELETED",
+                o.metadata.name.unwrap_or_default(),
+                o.metadata.resource_version.unwrap_or_default(),
+            )),
             WatchEvent::Bookmark(_) => {}
             WatchEvent::Error(e) => panic!("watch error {e:?}"),
         }
     }
-    assert_eq!(&seen[..written.len()], &written[..], "A sees B's writes as B acknowledged them, in order");
-    assert_eq!((seen[written.len()].0, seen[written.len()].1.as_str()), ("DELETED", "cm-5"));
-    let rvs: Vec<u64> = seen.iter().map(|(_, _, rv)| rv.parse().unwrap_or(0)).collect();
-    assert!(rvs.windows(2).all(|w| w[0] < w[1]), "increasing resourceVersions: {rvs:?}");
+    assert_eq!(
+        &seen[..written.len()],
+        &written[..],
+        "A sees B's writes as B acknowledged them, in order"
+    );
+    assert_eq!(
+        (seen[written.len()].0, seen[written.len()].1.as_str()),
+        ("DELETED", "cm-5")
+    );
+    let rvs: Vec<u64> = seen
+        .iter()
+        .map(|(_, _, rv)| rv.parse().unwrap_or(0))
+        .collect();
+    assert!(
+        rvs.windows(2).all(|w| w[0] < w[1]),
+        "increasing resourceVersions: {rvs:?}"
+    );
 }
 
 /// A TCP proxy whose target can be switched: what a load balancer in front of several API
@@ -176,7 +220,10 @@ async fn an_informer_stays_consistent_when_its_server_dies() {
     let Some(etcd) = Etcd::start().await else {
         return;
     };
-    let (a, b) = (server(&etcd, "/registry").await, server(&etcd, "/registry").await);
+    let (a, b) = (
+        server(&etcd, "/registry").await,
+        server(&etcd, "/registry").await,
+    );
     let target = Arc::new(Mutex::new(a.addr()));
     let front = proxy(target.clone()).await;
     let mut config = kube::Config::new(format!("http://{front}").parse().expect("url"));
@@ -191,9 +238,12 @@ async fn an_informer_stays_consistent_when_its_server_dies() {
     );
     let on_b: Api<ConfigMap> = Api::namespaced(b.client(), "default");
     for i in 0..10 {
-        on_b.create(&PostParams::default(), &configmap(&format!("cm-{i}"), &[], "0"))
-            .await
-            .expect("create on B");
+        on_b.create(
+            &PostParams::default(),
+            &configmap(&format!("cm-{i}"), &[], "0"),
+        )
+        .await
+        .expect("create on B");
     }
     let converged = |store: reflector::Store<ConfigMap>, api: Api<ConfigMap>| async move {
         eventually("the informer to hold what the server lists", || async {
@@ -211,9 +261,12 @@ async fn an_informer_stays_consistent_when_its_server_dies() {
         on_b.delete(&format!("cm-{i}"), &DeleteParams::default())
             .await
             .expect("delete on B");
-        on_b.create(&PostParams::default(), &configmap(&format!("new-{i}"), &[], "1"))
-            .await
-            .expect("create on B");
+        on_b.create(
+            &PostParams::default(),
+            &configmap(&format!("new-{i}"), &[], "1"),
+        )
+        .await
+        .expect("create on B");
     }
     converged(store, on_b).await;
     informer.abort();
@@ -227,7 +280,10 @@ async fn kubectl_writes_on_one_server_and_reads_and_watches_on_the_other() {
     let Some(binary) = kubectl_support::kubectl_binary("1.33") else {
         return;
     };
-    let (a, b) = (server(&etcd, "/registry").await, server(&etcd, "/registry").await);
+    let (a, b) = (
+        server(&etcd, "/registry").await,
+        server(&etcd, "/registry").await,
+    );
     let on_a = kubectl_support::Kubectl::new(binary.clone(), &a).expect("kubectl A");
     let on_b = kubectl_support::Kubectl::new(binary, &b).expect("kubectl B");
     let manifest = on_a
@@ -242,7 +298,12 @@ async fn kubectl_writes_on_one_server_and_reads_and_watches_on_the_other() {
         .run(&["get", "configmap", "app", "-o", "jsonpath={.data.mode}"])
         .await
         .expect("get");
-    assert_eq!((got.success, got.stdout.as_str()), (true, "one"), "{}", got.stderr);
+    assert_eq!(
+        (got.success, got.stdout.as_str()),
+        (true, "one"),
+        "{}",
+        got.stderr
+    );
 
     let mut watching = on_b
         .spawn(&["get", "configmaps", "--watch", "-o", "name"])
@@ -263,10 +324,17 @@ async fn kubectl_writes_on_one_server_and_reads_and_watches_on_the_other() {
         false
     })
     .await;
-    assert_eq!(saw_later, Ok(true), "kubectl's watch on B shows the ConfigMap created on A");
+    assert_eq!(
+        saw_later,
+        Ok(true),
+        "kubectl's watch on B shows the ConfigMap created on A"
+    );
     let _ = watching.kill().await;
 
-    let deleted = on_b.run(&["delete", "configmap", "app"]).await.expect("delete");
+    let deleted = on_b
+        .run(&["delete", "configmap", "app"])
+        .await
+        .expect("delete");
     assert!(deleted.success, "{}", deleted.stderr);
     let gone = on_a.run(&["get", "configmap", "app"]).await.expect("get");
     assert!(!gone.success);
@@ -282,7 +350,10 @@ async fn controllers_run_in_one_server_and_hand_over() {
     let Some(etcd) = Etcd::start().await else {
         return;
     };
-    let (a, b) = (server(&etcd, "/registry").await, server(&etcd, "/registry").await);
+    let (a, b) = (
+        server(&etcd, "/registry").await,
+        server(&etcd, "/registry").await,
+    );
     let leases: Api<Lease> = Api::namespaced(b.client(), "kube-system");
     let holder = eventually("a lease holder", || async {
         leases
@@ -348,7 +419,10 @@ async fn etcd_restarted_under_load_loses_nothing_acknowledged() {
     let Some(mut etcd) = Etcd::start().await else {
         return;
     };
-    let (a, b) = (server(&etcd, "/registry").await, server(&etcd, "/registry").await);
+    let (a, b) = (
+        server(&etcd, "/registry").await,
+        server(&etcd, "/registry").await,
+    );
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
     let failures = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -362,11 +436,17 @@ async fn etcd_restarted_under_load_loses_nothing_acknowledged() {
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 let name = format!("w{w}-{i}");
                 i += 1;
-                match api.create(&PostParams::default(), &configmap(&name, &[], "0")).await {
+                match api
+                    .create(&PostParams::default(), &configmap(&name, &[], "0"))
+                    .await
+                {
                     Ok(_) => acknowledged.lock().expect("lock").push(name),
                     // While etcd is down: 5xx answers (or a broken connection), as upstream.
                     Err(kube::Error::Api(s)) if s.code >= 500 => {
-                        failures.lock().expect("lock").push(format!("{} {}", s.code, s.message));
+                        failures
+                            .lock()
+                            .expect("lock")
+                            .push(format!("{} {}", s.code, s.message));
                     }
                     Err(kube::Error::Api(s)) => panic!("unexpected {s:?}"),
                     Err(e) => failures.lock().expect("lock").push(e.to_string()),
@@ -394,7 +474,10 @@ async fn etcd_restarted_under_load_loses_nothing_acknowledged() {
             .into_iter()
             .filter_map(|o| o.metadata.name)
             .collect();
-        let lost: Vec<&String> = acknowledged.iter().filter(|n| !names.contains(*n)).collect();
+        let lost: Vec<&String> = acknowledged
+            .iter()
+            .filter(|n| !names.contains(*n))
+            .collect();
         assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
     }
     eprintln!(

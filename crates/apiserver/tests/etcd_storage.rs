@@ -7,11 +7,11 @@ mod etcd_support;
 
 use etcd_support::Etcd;
 use kubeforge_apiserver::storage::etcd::compaction;
+use kubeforge_apiserver::storage::{Encoded, EtcdConfig};
 use kubeforge_apiserver::storage::{
     EtcdStorage, EventType, ObjectKey, ReadAt, Store, StoreConfig, StoreError, StoredEvent,
     WatchCursor, WriteOp,
 };
-use kubeforge_apiserver::storage::{Encoded, EtcdConfig};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,7 +97,10 @@ async fn writes_are_atomic_under_preconditions_across_stores() {
         .expect("update from the current version");
     let rv2 = updated.resource_version;
     assert!(rv2 > rv1);
-    assert_eq!(updated.value()["metadata"]["resourceVersion"], rv2.to_string());
+    assert_eq!(
+        updated.value()["metadata"]["resourceVersion"],
+        rv2.to_string()
+    );
     // A's update based on the old version is a conflict naming the current one, and afterwards
     // A's cache holds the state that beat it (so a retry reads it).
     assert_eq!(
@@ -220,7 +223,11 @@ async fn concurrent_increments_lose_no_update() {
     for s in &stores {
         s.sync().await.expect("consistent read");
         let n = s.get(&key("counter")).expect("counter").value()["data"]["value"].clone();
-        assert_eq!(n, json!(total.to_string()), "conflicts retried: {conflicts}");
+        assert_eq!(
+            n,
+            json!(total.to_string()),
+            "conflicts retried: {conflicts}"
+        );
     }
 }
 
@@ -233,7 +240,9 @@ async fn every_store_sees_every_write_in_one_order() {
     let (a, b) = (store(&config).await, store(&config).await);
     let from = a.resource_version();
     let mut on_a = a.watch(Some(resource()), from).expect("watch on A");
-    let mut on_b = b.watch(Some(resource()), b.resource_version()).expect("watch on B");
+    let mut on_b = b
+        .watch(Some(resource()), b.resource_version())
+        .expect("watch on B");
     let mut writes = Vec::new();
     for i in 0..40 {
         let (s, name) = if i % 2 == 0 { (&a, "a") } else { (&b, "b") };
@@ -248,7 +257,11 @@ async fn every_store_sees_every_write_in_one_order() {
     }
     rvs.sort_unstable();
     rvs.dedup();
-    assert_eq!(rvs.len(), 40, "two stores never hand out the same resourceVersion");
+    assert_eq!(
+        rvs.len(),
+        40,
+        "two stores never hand out the same resourceVersion"
+    );
     let seen_a: Vec<u64> = next_events(&mut on_a, 40)
         .await
         .iter()
@@ -287,8 +300,14 @@ async fn watches_resume_and_are_gone_after_compaction() {
         .iter()
         .map(|e| (e.event_type, e.resource_version()))
         .collect();
-    assert_eq!(got, vec![(EventType::Added, rv2), (EventType::Deleted, rv3)]);
-    assert_eq!(events[1].prev.as_ref().map(|p| p.resource_version), Some(rv1));
+    assert_eq!(
+        got,
+        vec![(EventType::Added, rv2), (EventType::Deleted, rv3)]
+    );
+    assert_eq!(
+        events[1].prev.as_ref().map(|p| p.resource_version),
+        Some(rv1)
+    );
 
     // Two compaction rounds: the second compacts what the first observed (after rv3).
     let client = etcd.client().await;

@@ -96,9 +96,7 @@ async fn attempt(rest: &Rest, identity: &str) -> Attempt {
             .as_str()
             .and_then(|t| t.parse::<jiff::Timestamp>().ok());
         let expired = holder.is_empty()
-            || renewed.is_none_or(|r| {
-                r.as_second().saturating_add(duration) < now.as_second()
-            });
+            || renewed.is_none_or(|r| r.as_second().saturating_add(duration) < now.as_second());
         if !expired {
             return Attempt::Following;
         }

@@ -663,7 +663,8 @@ impl Feed {
                 RemoteChange::Put { key, object } => {
                     let object = Arc::new(object);
                     let map = state.objects.entry(key.resource.clone()).or_default();
-                    let prev = map.insert((key.namespace.clone(), key.name.clone()), object.clone());
+                    let prev =
+                        map.insert((key.namespace.clone(), key.name.clone()), object.clone());
                     let event_type = if prev.is_some() {
                         EventType::Modified
                     } else {

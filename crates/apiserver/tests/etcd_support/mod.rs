@@ -70,7 +70,10 @@ impl Etcd {
         let log = std::fs::File::create(self.dir.path().join("etcd.log")).expect("a log file");
         let child = Command::new(&self.binary)
             .arg("--name=kubeforge-test")
-            .arg(format!("--data-dir={}", self.dir.path().join("data").display()))
+            .arg(format!(
+                "--data-dir={}",
+                self.dir.path().join("data").display()
+            ))
             .arg(format!("--listen-client-urls={client}"))
             .arg(format!("--advertise-client-urls={client}"))
             .arg(format!("--listen-peer-urls={peer}"))

@@ -20,10 +20,10 @@ pub mod etcd;
 /// that the test process starts (each server under its own prefix), so that the suites that
 /// use this run unchanged against etcd.
 pub async fn start() -> ApiServer {
-    if std::env::var("KUBEFORGE_TEST_STORAGE").is_ok_and(|v| v == "etcd") {
-        if let Some(server) = etcd::process_wide_server().await {
-            return server;
-        }
+    if std::env::var("KUBEFORGE_TEST_STORAGE").is_ok_and(|v| v == "etcd")
+        && let Some(server) = etcd::process_wide_server().await
+    {
+        return server;
     }
     ApiServer::builder()
         .in_memory()

@@ -37,10 +37,11 @@ pub async fn load(client: &Client, layout: &KeyLayout) -> Result<Loaded, StoreEr
         if revision > 0 {
             options = options.with_revision(revision);
         }
-        let mut response = tokio::time::timeout(REQUEST_TIMEOUT, kv.get(start.clone(), Some(options)))
-            .await
-            .map_err(|_| unavailable("request timed out"))?
-            .map_err(unavailable)?;
+        let mut response =
+            tokio::time::timeout(REQUEST_TIMEOUT, kv.get(start.clone(), Some(options)))
+                .await
+                .map_err(|_| unavailable("request timed out"))?
+                .map_err(unavailable)?;
         if revision == 0 {
             revision = response.header().map(|h| h.revision()).unwrap_or(0);
         }
@@ -58,7 +59,9 @@ pub async fn load(client: &Client, layout: &KeyLayout) -> Result<Loaded, StoreEr
             let rv = u64::try_from(kv.mod_revision()).unwrap_or(0);
             match decode(kv.value(), rv) {
                 Some(object) => objects.push((key, object)),
-                None => tracing::warn!(key = ?String::from_utf8_lossy(kv.key()), "undecodable value in etcd; skipped"),
+                None => {
+                    tracing::warn!(key = ?String::from_utf8_lossy(kv.key()), "undecodable value in etcd; skipped")
+                }
             }
         }
         if !more {
@@ -174,7 +177,10 @@ async fn follow(
             return Followed::Compacted(u64::try_from(response.compact_revision()).unwrap_or(0));
         }
         if response.canceled() {
-            return Followed::Broken(applied, format!("watch canceled: {}", response.cancel_reason()));
+            return Followed::Broken(
+                applied,
+                format!("watch canceled: {}", response.cancel_reason()),
+            );
         }
         if feed.is_closed() {
             return Followed::Closed;

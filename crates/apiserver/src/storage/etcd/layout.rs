@@ -174,12 +174,27 @@ mod tests {
     fn lays_out_as_kube_apiserver() {
         let l = layout();
         let cases = [
-            ("/configmaps", "default", "a", "/registry/configmaps/default/a"),
-            ("apps/deployments", "ns", "web", "/registry/deployments/ns/web"),
+            (
+                "/configmaps",
+                "default",
+                "a",
+                "/registry/configmaps/default/a",
+            ),
+            (
+                "apps/deployments",
+                "ns",
+                "web",
+                "/registry/deployments/ns/web",
+            ),
             ("/nodes", "", "n1", "/registry/minions/n1"),
             ("/services", "ns", "s", "/registry/services/specs/ns/s"),
             ("/endpoints", "ns", "s", "/registry/services/endpoints/ns/s"),
-            ("networking.k8s.io/ingresses", "ns", "i", "/registry/ingress/ns/i"),
+            (
+                "networking.k8s.io/ingresses",
+                "ns",
+                "i",
+                "/registry/ingress/ns/i",
+            ),
             ("/namespaces", "", "default", "/registry/namespaces/default"),
             (
                 "apiextensions.k8s.io/customresourcedefinitions",
@@ -187,8 +202,18 @@ mod tests {
                 "widgets.example.com",
                 "/registry/apiextensions.k8s.io/customresourcedefinitions/widgets.example.com",
             ),
-            ("example.com/widgets", "ns", "w", "/registry/example.com/widgets/ns/w"),
-            ("example.com/clusterwidgets", "", "w", "/registry/example.com/clusterwidgets/w"),
+            (
+                "example.com/widgets",
+                "ns",
+                "w",
+                "/registry/example.com/widgets/ns/w",
+            ),
+            (
+                "example.com/clusterwidgets",
+                "",
+                "w",
+                "/registry/example.com/clusterwidgets/w",
+            ),
         ];
         for (resource, ns, name, etcd) in cases {
             let key = ObjectKey::new(Arc::from(resource), ns, name);

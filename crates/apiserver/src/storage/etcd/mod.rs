@@ -196,11 +196,13 @@ impl SharedStorage for EtcdStorage {
             // Any range answers with the current revision in its header; counting one key
             // costs etcd nothing.
             let options = etcd_client::GetOptions::new().with_count_only();
-            let response =
-                tokio::time::timeout(REQUEST_TIMEOUT, kv.get(self.layout.compact_key(), Some(options)))
-                    .await
-                    .map_err(|_| unavailable("request timed out"))?
-                    .map_err(unavailable)?;
+            let response = tokio::time::timeout(
+                REQUEST_TIMEOUT,
+                kv.get(self.layout.compact_key(), Some(options)),
+            )
+            .await
+            .map_err(|_| unavailable("request timed out"))?
+            .map_err(unavailable)?;
             let revision = response.header().map(|h| h.revision()).unwrap_or(0);
             Ok(u64::try_from(revision).unwrap_or(0))
         }
