@@ -119,3 +119,69 @@ pub async fn apiserver(args: ServerArgs) -> anyhow::Result<()> {
     server.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        server: ServerArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<ServerArgs, clap::Error> {
+        Flags::try_parse_from(std::iter::once("kubeforge").chain(args.iter().copied()))
+            .map(|f| f.server)
+    }
+
+    #[test]
+    fn etcd_flags_make_an_etcd_config() {
+        let args = parse(&[
+            "--etcd-servers",
+            "https://a:2379,https://b:2379",
+            "--etcd-prefix",
+            "/kubeforge",
+            "--etcd-cafile",
+            "ca.pem",
+            "--etcd-certfile",
+            "c.pem",
+            "--etcd-keyfile",
+            "k.pem",
+            "--etcd-compaction-interval",
+            "90s",
+        ])
+        .expect("valid flags");
+        let config = etcd_config(&args);
+        assert_eq!(config.endpoints, ["https://a:2379", "https://b:2379"]);
+        assert_eq!(config.prefix, "/kubeforge");
+        assert_eq!(config.ca_file, Some(PathBuf::from("ca.pem")));
+        assert_eq!(config.key_file, Some(PathBuf::from("k.pem")));
+        assert_eq!(config.compaction_interval, Duration::from_secs(90));
+        assert_eq!(
+            storage_description(&args),
+            "in etcd https://a:2379,https://b:2379"
+        );
+    }
+
+    #[test]
+    fn etcd_flags_are_checked() {
+        // A certificate without its key, etcd options without etcd, etcd with --in-memory.
+        for bad in [
+            &[
+                "--etcd-servers",
+                "http://a:2379",
+                "--etcd-certfile",
+                "c.pem",
+            ][..],
+            &["--etcd-prefix", "/x"][..],
+            &["--etcd-servers", "http://a:2379", "--in-memory"][..],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let plain = parse(&[]).expect("defaults");
+        assert!(plain.etcd_servers.is_empty());
+        assert_eq!(storage_description(&plain), "durable, in .kubeforge/data");
+    }
+}
