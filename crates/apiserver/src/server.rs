@@ -24,7 +24,9 @@ use crate::http::{AppState, OpenApiCache, router};
 use crate::registry::builtin_resources;
 use crate::registry::core::namespaces::SYSTEM_NAMESPACES;
 use crate::rest::{Rest, WriteOptions};
-use crate::storage::{MemoryStorage, RedbStorage, Storage, Store, StoreConfig};
+use crate::storage::{
+    EtcdConfig, EtcdStorage, MemoryStorage, RedbStorage, Storage, Store, StoreConfig,
+};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -38,6 +40,7 @@ use tokio::task::JoinHandle;
 enum Medium {
     Memory,
     Durable(PathBuf),
+    Etcd(EtcdConfig),
 }
 
 /// Configures and starts an [`ApiServer`].
@@ -116,6 +119,13 @@ impl ApiServerBuilder {
     /// Keeps objects durably in `dir` (redb).
     pub fn data_dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.medium = Medium::Durable(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Keeps objects in etcd, shared with every other API server on the same etcd and prefix
+    /// (see [`crate::storage::etcd`]).
+    pub fn etcd(mut self, config: EtcdConfig) -> Self {
+        self.medium = Medium::Etcd(config);
         self
     }
 
@@ -214,6 +224,41 @@ impl ApiServerBuilder {
 
     /// Opens the storage, binds the address and starts serving.
     pub async fn start(self) -> Result<ApiServer, StartError> {
+        let local: Arc<dyn Storage> = match &self.medium {
+            Medium::Memory => Arc::new(MemoryStorage),
+            Medium::Durable(dir) => {
+                let dir = dir.clone();
+                Arc::new(
+                    tokio::task::spawn_blocking(move || RedbStorage::open(&dir))
+                        .await
+                        .map_err(|e| StartError::Storage(std::io::Error::other(e)))?
+                        .map_err(StartError::Storage)?,
+                )
+            }
+            Medium::Etcd(etcd) => {
+                let builtin = builtin_resources()
+                    .into_iter()
+                    .map(|rt| rt.storage_key.clone());
+                let etcd = EtcdStorage::connect(etcd, builtin)
+                    .await
+                    .map_err(StartError::Storage)?;
+                let store = Store::open_shared(Arc::new(etcd), self.store.clone())
+                    .await
+                    .map_err(StartError::Storage)?;
+                return self.serve_store(store).await;
+            }
+        };
+        let store = {
+            let config = self.store.clone();
+            tokio::task::spawn_blocking(move || Store::open(local, config))
+                .await
+                .map_err(|e| StartError::Storage(std::io::Error::other(e)))?
+                .map_err(StartError::Storage)?
+        };
+        self.serve_store(store).await
+    }
+
+    async fn serve_store(self, store: Store) -> Result<ApiServer, StartError> {
         let credentials = |e: &dyn std::fmt::Display| StartError::Credentials(e.to_string());
         let tls = match &self.tls {
             Some(options) => {
@@ -242,25 +287,6 @@ impl ApiServerBuilder {
             tokens,
             service_accounts: Arc::new(service_accounts),
         });
-        let storage: Arc<dyn Storage> = match &self.medium {
-            Medium::Memory => Arc::new(MemoryStorage),
-            Medium::Durable(dir) => {
-                let dir = dir.clone();
-                Arc::new(
-                    tokio::task::spawn_blocking(move || RedbStorage::open(&dir))
-                        .await
-                        .map_err(|e| StartError::Storage(std::io::Error::other(e)))?
-                        .map_err(StartError::Storage)?,
-                )
-            }
-        };
-        let store = {
-            let config = self.store.clone();
-            tokio::task::spawn_blocking(move || Store::open(storage, config))
-                .await
-                .map_err(|e| StartError::Storage(std::io::Error::other(e)))?
-                .map_err(StartError::Storage)?
-        };
         let catalog = Arc::new(Catalog::new(builtin_resources()));
         let rest = Rest {
             store: store.clone(),
@@ -278,36 +304,10 @@ impl ApiServerBuilder {
         {
             crate::crd::controller::sync(&rest, &crd_type).await;
         }
-        let mut controllers = vec![
-            tokio::spawn(crate::crd::controller::run(rest.clone())),
-            tokio::spawn(crate::controllers::gc::run(rest.clone())),
-            tokio::spawn(crate::controllers::namespace::run(rest.clone())),
-            tokio::spawn(crate::controllers::endpoints::run(rest.clone())),
-            tokio::spawn(crate::controllers::disruption::run(rest.clone())),
-            tokio::spawn(crate::controllers::serviceaccounts::run(rest.clone())),
-            tokio::spawn(crate::controllers::root_ca::run(rest.clone())),
-            tokio::spawn(crate::controllers::volumes::run(rest.clone())),
-        ];
         if self.simulate_workloads {
             crate::controllers::nodes::ensure(&rest, self.nodes).await;
             crate::controllers::volumes::ensure_default_class(&rest).await;
-            controllers.push(tokio::spawn(crate::controllers::workloads::run(
-                rest.clone(),
-                self.pod_termination_delay,
-            )));
-            controllers.push(tokio::spawn(crate::controllers::jobs::run(rest.clone())));
-            controllers.push(tokio::spawn(crate::controllers::statefulsets::run(
-                rest.clone(),
-            )));
-            controllers.push(tokio::spawn(crate::controllers::daemonsets::run(
-                rest.clone(),
-            )));
-            controllers.push(tokio::spawn(crate::controllers::cronjobs::run(
-                rest.clone(),
-                self.cron_clock.clone(),
-            )));
         }
-
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -318,11 +318,29 @@ impl ApiServerBuilder {
             addr: self.listen,
             source,
         })?;
-        crate::controllers::kubernetes_service::ensure(&rest, addr).await;
-        controllers.push(tokio::spawn(crate::controllers::kubernetes_service::run(
-            rest.clone(),
-            addr,
-        )));
+        // Every server serves the CRDs it finds; the other controllers run once per cluster.
+        let mut controllers = vec![tokio::spawn(crate::crd::controller::run(rest.clone()))];
+        let start_controllers = {
+            let rest = rest.clone();
+            let workloads = self
+                .simulate_workloads
+                .then(|| (self.pod_termination_delay, self.cron_clock.clone()));
+            let shared = store.is_shared();
+            // On a shared storage the lease holder points the `kubernetes` Service at itself.
+            move || controller_tasks(&rest, workloads.clone(), addr, shared)
+        };
+        if store.is_shared() {
+            // As kube-controller-manager's `<host>_<uuid>`: which server leads is visible.
+            let identity = format!("{addr}_{}", uuid::Uuid::new_v4());
+            controllers.push(tokio::spawn(crate::controllers::leader::run(
+                rest.clone(),
+                identity,
+                start_controllers,
+            )));
+        } else {
+            crate::controllers::kubernetes_service::ensure(&rest, addr).await;
+            controllers.extend(start_controllers());
+        }
         let state = Arc::new(AppState {
             rest: rest.clone(),
             server_address: addr.to_string(),
@@ -384,6 +402,49 @@ impl ApiServerBuilder {
             controllers,
         })
     }
+}
+
+/// The controllers that run once per cluster (in the lease holder when the storage is shared).
+fn controller_tasks(
+    rest: &Rest,
+    workloads: Option<(Duration, crate::controllers::cronjobs::Clock)>,
+    addr: SocketAddr,
+    ensure_service: bool,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = vec![
+        tokio::spawn(crate::controllers::gc::run(rest.clone())),
+        tokio::spawn(crate::controllers::namespace::run(rest.clone())),
+        tokio::spawn(crate::controllers::endpoints::run(rest.clone())),
+        tokio::spawn(crate::controllers::disruption::run(rest.clone())),
+        tokio::spawn(crate::controllers::serviceaccounts::run(rest.clone())),
+        tokio::spawn(crate::controllers::root_ca::run(rest.clone())),
+        tokio::spawn(crate::controllers::volumes::run(rest.clone())),
+    ];
+    if let Some((termination_delay, cron_clock)) = workloads {
+        tasks.push(tokio::spawn(crate::controllers::workloads::run(
+            rest.clone(),
+            termination_delay,
+        )));
+        tasks.push(tokio::spawn(crate::controllers::jobs::run(rest.clone())));
+        tasks.push(tokio::spawn(crate::controllers::statefulsets::run(
+            rest.clone(),
+        )));
+        tasks.push(tokio::spawn(crate::controllers::daemonsets::run(
+            rest.clone(),
+        )));
+        tasks.push(tokio::spawn(crate::controllers::cronjobs::run(
+            rest.clone(),
+            cron_clock,
+        )));
+    }
+    let service = rest.clone();
+    tasks.push(tokio::spawn(async move {
+        if ensure_service {
+            crate::controllers::kubernetes_service::ensure(&service, addr).await;
+        }
+        crate::controllers::kubernetes_service::run(service, addr).await;
+    }));
+    tasks
 }
 
 async fn bootstrap(rest: &Rest) -> Result<(), StartError> {

@@ -847,7 +847,11 @@ async fn unroutable_requests_are_rejected() {
     assert_eq!(s["details"]["name"], "nope");
     // Only an unproducible form is acceptable (protobuf is produced for built-in kinds, and
     // refused for custom resources: tests/protobuf_responses.rs).
-    for accept in ["text/html", "application/cbor", "application/json;as=Frobnicator"] {
+    for accept in [
+        "text/html",
+        "application/cbor",
+        "application/json;as=Frobnicator",
+    ] {
         for uri in [CM.to_string(), format!("{CM}/one")] {
             let r = call(&c, "GET", &uri).accept(accept).send().await;
             status(&r, 406, "NotAcceptable");

@@ -34,7 +34,7 @@ pub struct OperatorArgs {
 }
 
 /// A duration as `<number><unit>`, unit `ms`, `s`, `m` or `h` (a bare number is seconds).
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
+use kubeforge_apiserver::storage::EtcdConfig;
 use kubeforge_apiserver::tls::TlsOptions;
 use kubeforge_apiserver::{ApiServer, ConnectionLimits, RequestLimits};
 use kubeforge_runtime::manager::shutdown_signal;
@@ -21,6 +22,25 @@ pub struct ServerArgs {
     /// Keep everything in memory (nothing survives a restart).
     #[arg(long)]
     pub in_memory: bool,
+    /// Keep everything in etcd at these client URLs (comma-separated), shared with every other
+    /// kubeforge API server on the same etcd and prefix.
+    #[arg(long, value_delimiter = ',', conflicts_with = "in_memory")]
+    pub etcd_servers: Vec<String>,
+    /// The prefix of every key in etcd.
+    #[arg(long, default_value = "/registry", requires = "etcd_servers")]
+    pub etcd_prefix: String,
+    /// CA certificate (PEM) that verifies etcd's serving certificate.
+    #[arg(long, requires = "etcd_servers")]
+    pub etcd_cafile: Option<PathBuf>,
+    /// Client certificate (PEM) for etcd.
+    #[arg(long, requires_all = ["etcd_servers", "etcd_keyfile"])]
+    pub etcd_certfile: Option<PathBuf>,
+    /// Client certificate key (PEM) for etcd.
+    #[arg(long, requires_all = ["etcd_servers", "etcd_certfile"])]
+    pub etcd_keyfile: Option<PathBuf>,
+    /// How often to compact etcd's history (e.g. 5m; 0 disables compaction by this server).
+    #[arg(long, default_value = "5m", value_parser = crate::run::parse_duration)]
+    pub etcd_compaction_interval: Duration,
     /// Events kept for watches to resume from.
     #[arg(long, default_value_t = 10_000)]
     pub history: usize,
@@ -137,12 +157,36 @@ pub async fn start(
     if let Some(file) = &args.token_auth_file {
         builder = builder.token_auth_file(file);
     }
-    builder = if args.in_memory {
+    builder = if !args.etcd_servers.is_empty() {
+        builder.etcd(etcd_config(args))
+    } else if args.in_memory {
         builder.in_memory()
     } else {
         builder.data_dir(&args.data_dir)
     };
     builder.start().await.context("starting the API server")
+}
+
+/// The etcd connection the flags describe.
+pub fn etcd_config(args: &ServerArgs) -> EtcdConfig {
+    let mut config = EtcdConfig::new(args.etcd_servers.iter().cloned());
+    config.prefix = args.etcd_prefix.clone();
+    config.ca_file = args.etcd_cafile.clone();
+    config.cert_file = args.etcd_certfile.clone();
+    config.key_file = args.etcd_keyfile.clone();
+    config.compaction_interval = args.etcd_compaction_interval;
+    config
+}
+
+/// How the server keeps its objects, for the start-up message.
+pub fn storage_description(args: &ServerArgs) -> String {
+    if !args.etcd_servers.is_empty() {
+        format!("in etcd {}", args.etcd_servers.join(","))
+    } else if args.in_memory {
+        "in memory".to_string()
+    } else {
+        format!("durable, in {}", args.data_dir.display())
+    }
 }
 
 /// `kubeforge apiserver`: the server alone, until SIGINT/SIGTERM; the administrator's
@@ -163,4 +207,70 @@ pub async fn apiserver(args: ApiserverArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     server.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        server: ServerArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<ServerArgs, clap::Error> {
+        Flags::try_parse_from(std::iter::once("kubeforge").chain(args.iter().copied()))
+            .map(|f| f.server)
+    }
+
+    #[test]
+    fn etcd_flags_make_an_etcd_config() {
+        let args = parse(&[
+            "--etcd-servers",
+            "https://a:2379,https://b:2379",
+            "--etcd-prefix",
+            "/kubeforge",
+            "--etcd-cafile",
+            "ca.pem",
+            "--etcd-certfile",
+            "c.pem",
+            "--etcd-keyfile",
+            "k.pem",
+            "--etcd-compaction-interval",
+            "90s",
+        ])
+        .expect("valid flags");
+        let config = etcd_config(&args);
+        assert_eq!(config.endpoints, ["https://a:2379", "https://b:2379"]);
+        assert_eq!(config.prefix, "/kubeforge");
+        assert_eq!(config.ca_file, Some(PathBuf::from("ca.pem")));
+        assert_eq!(config.key_file, Some(PathBuf::from("k.pem")));
+        assert_eq!(config.compaction_interval, Duration::from_secs(90));
+        assert_eq!(
+            storage_description(&args),
+            "in etcd https://a:2379,https://b:2379"
+        );
+    }
+
+    #[test]
+    fn etcd_flags_are_checked() {
+        // A certificate without its key, etcd options without etcd, etcd with --in-memory.
+        for bad in [
+            &[
+                "--etcd-servers",
+                "http://a:2379",
+                "--etcd-certfile",
+                "c.pem",
+            ][..],
+            &["--etcd-prefix", "/x"][..],
+            &["--etcd-servers", "http://a:2379", "--in-memory"][..],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let plain = parse(&[]).expect("defaults");
+        assert!(plain.etcd_servers.is_empty());
+        assert_eq!(storage_description(&plain), "durable, in .kubeforge/data");
+    }
 }

@@ -86,11 +86,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         let _ = stopped.await;
     }));
 
-    let storage = if args.server.in_memory {
-        "in memory".to_string()
-    } else {
-        format!("durable, in {}", args.server.data_dir.display())
-    };
+    let storage = crate::server::storage_description(&args.server);
     println!(
         "kubeforge is up: API server at {} ({storage})",
         server.url()

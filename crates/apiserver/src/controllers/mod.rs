@@ -6,7 +6,8 @@
 //! simulated workloads: Deployments and ReplicaSets with a simulated scheduler and kubelet
 //! (`workloads.rs`), Jobs (`jobs.rs`) and CronJobs (`cronjobs.rs`), StatefulSets
 //! (`statefulsets.rs`) and DaemonSets (`daemonsets.rs`) with the ControllerRevision history
-//! they share (`revisions.rs`). (The CRD controller lives with the CRD code in
+//! they share (`revisions.rs`). On a storage shared by several API servers they run in the one
+//! that holds the controllers' Lease (`leader.rs`). (The CRD controller lives with the CRD code in
 //! `crd::controller`.)
 
 pub mod cronjobs;
@@ -17,6 +18,7 @@ mod events;
 pub mod gc;
 pub mod jobs;
 pub mod kubernetes_service;
+pub mod leader;
 pub mod namespace;
 pub mod nodes;
 mod owned;

@@ -461,6 +461,7 @@ async fn resource(
         },
         (Some(name), None) => match *method {
             Method::GET => {
+                rest.consistent().await?;
                 if view.is_plain_json() && !crate::rest::rewrites_on_read(&rt) {
                     return Ok(bytes_response(rest.get(&rt, ns, name)?.json.clone()));
                 }
@@ -501,7 +502,10 @@ async fn resource(
             // As upstream's StatusREST, the resource's table convertor prints it.
             Method::GET => Ok(respond(
                 StatusCode::OK,
-                &view.object(rest.get_value(&rt, ns, name)?),
+                &view.object({
+                    rest.consistent().await?;
+                    rest.get_value(&rt, ns, name)?
+                }),
                 output,
                 &[],
             )),

@@ -149,6 +149,15 @@ impl Rest {
         ObjectKey::new(rt.storage_key.clone(), ns, name)
     }
 
+    /// Waits until reads on this server see every write acknowledged before (by any server on a
+    /// shared medium), as upstream's consistent reads; immediate on a local medium.
+    pub async fn consistent(&self) -> Result<(), ApiError> {
+        self.store.sync().await.map_err(|e| match e {
+            StoreError::Unavailable(msg) => ApiError::internal(msg),
+            other => ApiError::internal(other.to_string()),
+        })
+    }
+
     /// GET one object, as served at `rt`'s version.
     pub fn get(
         &self,

@@ -48,6 +48,12 @@ impl Encoded {
         Encoded { json, slot }
     }
 
+    /// The JSON without the resourceVersion (what a shared medium stores: the version is the
+    /// medium's revision of the write, known only once it is committed).
+    pub fn unstamped(&self) -> &[u8] {
+        &self.json
+    }
+
     /// The stored object at `resource_version`: the version spliced into its slot.
     pub fn stamp(self, resource_version: u64) -> StoredObject {
         let Some(slot) = self.slot else {

@@ -80,6 +80,19 @@ impl History {
         self.events.push_back(event);
     }
 
+    /// Forgets every event at or below `floor` (the medium compacted them away): resuming from
+    /// before it is then 410 Gone, as it is from etcd itself.
+    pub fn compact(&mut self, floor: u64) {
+        while self
+            .events
+            .front()
+            .is_some_and(|e| e.resource_version() <= floor)
+        {
+            self.events.pop_front();
+        }
+        self.floor = self.floor.max(floor);
+    }
+
     /// The oldest resourceVersion a client may still resume from.
     pub fn floor(&self) -> u64 {
         self.floor
@@ -123,5 +136,20 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(rvs, vec![4, 5]);
         assert_eq!(h.since(2).map(|it| it.count()).ok(), Some(3));
+    }
+
+    #[test]
+    fn compaction_raises_the_floor() {
+        let mut h = History::new(10, 0);
+        for rv in 1..=5 {
+            h.push(event(rv));
+        }
+        h.compact(3);
+        assert_eq!(h.floor(), 3);
+        assert_eq!(h.since(2).err(), Some(4));
+        assert_eq!(h.since(3).map(|it| it.count()).ok(), Some(2));
+        // Compacting below the floor changes nothing.
+        h.compact(1);
+        assert_eq!(h.floor(), 3);
     }
 }

@@ -7,10 +7,15 @@
 //!   resourceVersion, an index of current objects, a bounded event [`history`] that watches resume
 //!   from, and a single writer thread that batches concurrent writes into one commit (group commit).
 //!
+//! - [`SharedStorage`] is a medium that several API servers share ([`EtcdStorage`]): it is the
+//!   source of truth, assigns resourceVersions itself and checks preconditions atomically; the
+//!   store's index and history are then a cache of it, fed by the medium's change stream.
+//!
 //! Readers only ever see committed state: a write becomes visible (to get, list and watch) after
 //! its batch is on the medium, and is acknowledged after that.
 
 mod encoded;
+pub mod etcd;
 mod history;
 mod memory;
 mod object;
@@ -18,11 +23,14 @@ mod redb;
 mod store;
 
 pub use encoded::Encoded;
+pub use etcd::{EtcdConfig, EtcdStorage};
 pub use history::{EventType, History, StoredEvent};
 pub use memory::MemoryStorage;
 pub use object::{ObjectKey, StoredObject};
 pub use redb::RedbStorage;
-pub use store::{ListPage, ReadAt, Store, StoreConfig, StoreError, WatchCursor, WriteOp};
+pub use store::{
+    Feed, ListPage, ReadAt, RemoteChange, Store, StoreConfig, StoreError, WatchCursor, WriteOp,
+};
 
 /// One change the writer asks the medium to make durable.
 #[derive(Debug, Clone)]
@@ -53,5 +61,30 @@ pub trait Storage: Send + Sync + 'static {
     /// Makes a batch of changes durable, atomically.
     fn commit(&self, changes: &[Change], resource_version: u64) -> std::io::Result<()>;
     /// A short name for logs ("memory", "redb").
+    fn name(&self) -> &'static str;
+}
+
+/// The outcome of a write on a [`SharedStorage`]: the result, and the medium's revision it was
+/// decided at (the store's cache catches up to it before answering, so the writer reads its own
+/// write and a conflicting writer retries on the state that beat it). 0 when unknown.
+pub type SharedOutcome = (Result<std::sync::Arc<StoredObject>, StoreError>, u64);
+
+/// A medium shared by several API servers: it holds the truth, stamps resourceVersions and checks
+/// preconditions in one atomic step, and streams every committed change (its own and other
+/// servers') into the store through a [`Feed`].
+pub trait SharedStorage: Send + Sync + 'static {
+    /// Reads everything at one revision (on start, and to rebuild the cache after a gap).
+    fn load(&self) -> futures::future::BoxFuture<'_, std::io::Result<Loaded>>;
+    /// Starts streaming changes after `from` into `feed` (a task that runs until the store
+    /// closes).
+    fn start(&self, feed: Feed, from: u64);
+    /// Applies one write atomically under its precondition.
+    fn write(&self, op: WriteOp) -> futures::future::BoxFuture<'_, SharedOutcome>;
+    /// The medium's current revision (for consistent reads: the cache must reach it first).
+    fn revision(&self) -> futures::future::BoxFuture<'_, Result<u64, StoreError>>;
+    /// Asks the change stream to report its progress (it may be behind only by writes that
+    /// concern no object, which produce no event).
+    fn request_progress(&self);
+    /// A short name for logs ("etcd").
     fn name(&self) -> &'static str;
 }

@@ -11,7 +11,7 @@
 use super::Encoded;
 use super::history::{EventType, History, StoredEvent};
 use super::object::{ObjectKey, StoredObject};
-use super::{Change, Storage};
+use super::{Change, Loaded, SharedStorage, Storage};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -137,6 +137,11 @@ type Objects = HashMap<Arc<str>, BTreeMap<(String, String), Arc<StoredObject>>>;
 struct State {
     objects: Objects,
     resource_version: u64,
+    /// The revision of the last change applied. The same as `resource_version` on a local
+    /// medium; on a shared one `resource_version` may run ahead of it (progress notifications
+    /// for revisions that concern no object), and a change that etcd 3.4 before 3.4.25 reports
+    /// after such a notification is still applied, and still reaches every watch.
+    last_event: u64,
     history: History,
 }
 
@@ -153,7 +158,18 @@ struct Inner {
     closed: std::sync::atomic::AtomicBool,
     /// Becomes true when the writer thread has ended and released the medium.
     writer_done: watch::Sender<bool>,
+    /// A shared medium (etcd): writes go to it, and the index and history are its cache.
+    shared: Option<Arc<dyn SharedStorage>>,
+    /// How many events the history keeps (a rebuilt cache starts a new history).
+    history_capacity: usize,
 }
+
+/// How long a write on a shared medium waits for the cache to catch up with it before answering
+/// (the write is committed either way).
+const CATCH_UP: Duration = Duration::from_secs(10);
+
+/// How long a consistent read waits for the cache to reach the medium's revision.
+const CONSISTENT_READ: Duration = Duration::from_secs(5);
 
 /// The store; cheap to clone (shared).
 #[derive(Clone)]
@@ -173,13 +189,7 @@ impl Store {
     /// Loads `storage` and starts the writer thread.
     pub fn open(storage: Arc<dyn Storage>, config: StoreConfig) -> std::io::Result<Store> {
         let loaded = storage.load()?;
-        let mut objects: Objects = HashMap::new();
-        for (key, object) in loaded.objects {
-            objects
-                .entry(key.resource.clone())
-                .or_default()
-                .insert((key.namespace, key.name), Arc::new(object));
-        }
+        let objects = index(loaded.objects);
         let rv = loaded.resource_version;
         let (committed, _) = watch::channel(rv);
         let (tx, rx) = mpsc::channel();
@@ -187,6 +197,7 @@ impl Store {
             state: RwLock::new(State {
                 objects,
                 resource_version: rv,
+                last_event: rv,
                 history: History::new(config.history_capacity, rv),
             }),
             committed,
@@ -194,6 +205,8 @@ impl Store {
             medium: storage.name(),
             closed: std::sync::atomic::AtomicBool::new(false),
             writer_done: watch::channel(false).0,
+            shared: None,
+            history_capacity: config.history_capacity,
         });
         let writer_inner = inner.clone();
         std::thread::Builder::new()
@@ -207,7 +220,44 @@ impl Store {
         Ok(Store { inner })
     }
 
-    /// The medium's name ("memory", "redb").
+    /// Opens the cache of a shared medium: loads it at one revision, then follows its changes.
+    pub async fn open_shared(
+        storage: Arc<dyn SharedStorage>,
+        config: StoreConfig,
+    ) -> std::io::Result<Store> {
+        let loaded = storage.load().await?;
+        let rv = loaded.resource_version;
+        let inner = Arc::new(Inner {
+            state: RwLock::new(State {
+                objects: index(loaded.objects),
+                resource_version: rv,
+                last_event: rv,
+                history: History::new(config.history_capacity, rv),
+            }),
+            committed: watch::channel(rv).0,
+            writer: std::sync::Mutex::new(None),
+            medium: storage.name(),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            // No writer thread: nothing to wait for on close.
+            writer_done: watch::channel(true).0,
+            shared: Some(storage.clone()),
+            history_capacity: config.history_capacity,
+        });
+        storage.start(
+            Feed {
+                inner: Arc::downgrade(&inner),
+            },
+            rv,
+        );
+        Ok(Store { inner })
+    }
+
+    /// Whether the medium is shared with other API servers (etcd).
+    pub fn is_shared(&self) -> bool {
+        self.inner.shared.is_some()
+    }
+
+    /// The medium's name ("memory", "redb", "etcd").
     pub fn medium(&self) -> &'static str {
         self.inner.medium
     }
@@ -283,6 +333,16 @@ impl Store {
 
     /// Submits a write and waits for it to be committed.
     pub async fn write(&self, op: WriteOp) -> Result<Arc<StoredObject>, StoreError> {
+        if let Some(shared) = &self.inner.shared {
+            if self.is_closed() {
+                return Err(StoreError::Unavailable("store is closed".into()));
+            }
+            let (outcome, revision) = shared.write(op).await;
+            // Read-your-writes on this server, and a conflicting writer's retry reads the state
+            // that beat it. The write is committed (or decided) either way.
+            let _ = self.catch_up(shared.as_ref(), revision, CATCH_UP).await;
+            return outcome;
+        }
         let (reply, rx) = oneshot::channel();
         {
             let writer = self
@@ -311,6 +371,44 @@ impl Store {
                 current: self.resource_version(),
             }),
         }
+    }
+
+    /// Makes the next reads consistent: on a shared medium, waits until the cache has caught up
+    /// with the medium's current revision (as kube-apiserver's consistent reads from its watch
+    /// cache do), so a read on this server sees every write acknowledged by any server before it.
+    /// Nothing to wait for on a local medium.
+    pub async fn sync(&self) -> Result<(), StoreError> {
+        let Some(shared) = &self.inner.shared else {
+            return Ok(());
+        };
+        let revision = shared.revision().await?;
+        self.catch_up(shared.as_ref(), revision, CONSISTENT_READ)
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "the cache did not reach revision {revision} of the storage in time"
+                ))
+            })
+    }
+
+    /// Waits until the cache of a shared medium has reached `revision`: from the change stream's
+    /// events, and when they do not get there soon (the newest revisions concern no object),
+    /// from a progress notification asked for.
+    async fn catch_up(
+        &self,
+        shared: &dyn SharedStorage,
+        revision: u64,
+        timeout: Duration,
+    ) -> Result<(), StoreError> {
+        if revision <= self.resource_version() {
+            return Ok(());
+        }
+        let soon = Duration::from_millis(100).min(timeout);
+        if self.wait_for(revision, soon).await.is_ok() {
+            return Ok(());
+        }
+        shared.request_progress();
+        self.wait_for(revision, timeout.saturating_sub(soon)).await
     }
 
     /// Lists `resource` (optionally one namespace) at the requested state.
@@ -349,7 +447,10 @@ impl Store {
         mut visit: impl FnMut(&str, &str, &Arc<StoredObject>) -> bool,
     ) -> Result<u64, StoreError> {
         let exact = match at {
-            ReadAt::Latest => None,
+            ReadAt::Latest => {
+                self.sync().await?;
+                None
+            }
             ReadAt::NotOlderThan(rv) => {
                 if rv > self.resource_version() {
                     self.wait_for(rv, Duration::from_secs(3)).await?;
@@ -469,6 +570,173 @@ impl Store {
     }
 }
 
+fn index(loaded: Vec<(ObjectKey, StoredObject)>) -> Objects {
+    let mut objects: Objects = HashMap::new();
+    for (key, object) in loaded {
+        objects
+            .entry(key.resource.clone())
+            .or_default()
+            .insert((key.namespace, key.name), Arc::new(object));
+    }
+    objects
+}
+
+/// One committed change of a shared medium, as its change stream reports it.
+#[derive(Debug)]
+pub enum RemoteChange {
+    /// An object was created or replaced; `object` carries its revision.
+    Put {
+        /// Which object.
+        key: ObjectKey,
+        /// Its new state.
+        object: StoredObject,
+    },
+    /// An object was removed at `revision`.
+    Delete {
+        /// Which object.
+        key: ObjectKey,
+        /// The revision of the deletion.
+        revision: u64,
+        /// Its last state as the medium reports it (used when the cache lacks it).
+        last: Option<Arc<StoredObject>>,
+    },
+}
+
+impl RemoteChange {
+    fn revision(&self) -> u64 {
+        match self {
+            RemoteChange::Put { object, .. } => object.resource_version,
+            RemoteChange::Delete { revision, .. } => *revision,
+        }
+    }
+}
+
+/// The way a shared medium's change stream reaches the store's cache (index, history and
+/// resourceVersion). Holds the store weakly: it ends when the store is dropped or closed.
+#[derive(Clone)]
+pub struct Feed {
+    inner: std::sync::Weak<Inner>,
+}
+
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed").finish_non_exhaustive()
+    }
+}
+
+impl Feed {
+    fn store(&self) -> Option<Arc<Inner>> {
+        self.inner
+            .upgrade()
+            .filter(|inner| !inner.closed.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// Whether the store is gone (the stream should stop).
+    pub fn is_closed(&self) -> bool {
+        self.store().is_none()
+    }
+
+    /// The revision the cache has reached.
+    pub fn resource_version(&self) -> Option<u64> {
+        let inner = self.store()?;
+        let state = inner.state.read().unwrap_or_else(|e| e.into_inner());
+        Some(state.resource_version)
+    }
+
+    /// Applies committed changes, in revision order, then advances the cache to `revision`
+    /// (the stream has delivered everything up to it). The state each change replaces is the
+    /// cache's: it has applied every change before.
+    pub fn apply(&self, changes: Vec<RemoteChange>, revision: u64) {
+        let Some(inner) = self.store() else {
+            return;
+        };
+        let mut state = inner.state.write().unwrap_or_else(|e| e.into_inner());
+        for change in changes {
+            let rv = change.revision();
+            if rv <= state.last_event {
+                // Already applied (a stream resumed from an earlier point).
+                continue;
+            }
+            state.last_event = rv;
+            state.resource_version = state.resource_version.max(rv);
+            let event = match change {
+                RemoteChange::Put { key, object } => {
+                    let object = Arc::new(object);
+                    let map = state.objects.entry(key.resource.clone()).or_default();
+                    let prev =
+                        map.insert((key.namespace.clone(), key.name.clone()), object.clone());
+                    let event_type = if prev.is_some() {
+                        EventType::Modified
+                    } else {
+                        EventType::Added
+                    };
+                    StoredEvent {
+                        event_type,
+                        key,
+                        object,
+                        prev,
+                    }
+                }
+                RemoteChange::Delete {
+                    key,
+                    revision,
+                    last,
+                } => {
+                    let removed = state
+                        .objects
+                        .get_mut(&key.resource)
+                        .and_then(|map| map.remove(&(key.namespace.clone(), key.name.clone())));
+                    let Some(prev) = removed.or(last) else {
+                        // Neither the cache nor the medium knows what was deleted.
+                        continue;
+                    };
+                    StoredEvent {
+                        event_type: EventType::Deleted,
+                        object: Arc::new(StoredObject::from_value(prev.value(), revision)),
+                        key,
+                        prev: Some(prev),
+                    }
+                }
+            };
+            state.history.push(Arc::new(event));
+        }
+        state.resource_version = state.resource_version.max(revision);
+        let rv = state.resource_version;
+        drop(state);
+        inner.committed.send_if_modified(|current| {
+            let newer = rv > *current;
+            *current = (*current).max(rv);
+            newer
+        });
+    }
+
+    /// The medium compacted its history up to `revision`: resuming from before it is 410 Gone.
+    pub fn compacted(&self, revision: u64) {
+        let Some(inner) = self.store() else {
+            return;
+        };
+        let mut state = inner.state.write().unwrap_or_else(|e| e.into_inner());
+        // A watch from R resumes with revision R+1, which etcd keeps when it compacted at R+1.
+        state.history.compact(revision.saturating_sub(1));
+    }
+
+    /// Replaces the cache with a fresh load (after the stream lost changes it cannot replay):
+    /// every open watch ends with 410 Gone and its client relists.
+    pub fn reset(&self, loaded: Loaded) {
+        let Some(inner) = self.store() else {
+            return;
+        };
+        let rv = loaded.resource_version;
+        let mut state = inner.state.write().unwrap_or_else(|e| e.into_inner());
+        state.objects = index(loaded.objects);
+        state.history = History::new(inner.history_capacity, rv);
+        state.resource_version = rv;
+        state.last_event = rv;
+        drop(state);
+        inner.committed.send_replace(rv);
+    }
+}
+
 /// A position in the change stream of one resource; yields committed events in order.
 pub struct WatchCursor {
     store: Store,
@@ -520,7 +788,7 @@ impl WatchCursor {
                     }
                 }
                 // Everything up to the committed version has been seen, matching or not.
-                self.position = self.position.max(state.resource_version);
+                self.position = self.position.max(state.last_event);
                 if !out.is_empty() {
                     return Ok(out);
                 }
@@ -627,6 +895,7 @@ fn commit_batch(inner: &Inner, storage: &dyn Storage, batch: Vec<Pending>) {
             state.history.push(event);
         }
         state.resource_version = rv;
+        state.last_event = rv;
         drop(state);
         inner.committed.send_replace(rv);
     }

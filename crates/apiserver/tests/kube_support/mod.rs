@@ -13,8 +13,18 @@ use std::time::Duration;
 /// How long [`eventually`] waits before failing the test.
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
-/// An in-memory server on a free port.
+#[path = "../etcd_support/mod.rs"]
+pub mod etcd;
+
+/// An in-memory server on a free port; with `KUBEFORGE_TEST_STORAGE=etcd`, a server on an etcd
+/// that the test process starts (each server under its own prefix), so that the suites that
+/// use this run unchanged against etcd.
 pub async fn start() -> ApiServer {
+    if std::env::var("KUBEFORGE_TEST_STORAGE").is_ok_and(|v| v == "etcd")
+        && let Some(server) = etcd::process_wide_server().await
+    {
+        return server;
+    }
     ApiServer::builder()
         .in_memory()
         .start()

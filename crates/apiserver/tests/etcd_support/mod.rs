@@ -1,0 +1,250 @@
+//! A throwaway etcd for the tests that run kubeforge on etcd: a real `etcd` process on free
+//! loopback ports with its own data directory, stopped when dropped.
+//!
+//! The binary is `$KUBEFORGE_ETCD` or `etcd` on PATH (Debian's `etcd-server`; `.ci/run`
+//! installs it). Without it the tests skip with a message, except in CI (`CI=true`), where a
+//! missing etcd fails them.
+#![allow(dead_code)]
+
+use kubeforge_apiserver::ApiServer;
+use kubeforge_apiserver::storage::EtcdConfig;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running etcd.
+pub struct Etcd {
+    child: Option<Child>,
+    binary: PathBuf,
+    dir: tempfile::TempDir,
+    client_port: u16,
+    peer_port: u16,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("KUBEFORGE_ETCD") {
+        return Some(PathBuf::from(path));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("etcd"))
+        .find(|candidate| candidate.is_file())
+}
+
+impl Etcd {
+    /// Starts etcd, or answers None (after saying why) when there is no etcd binary outside CI.
+    pub async fn start() -> Option<Etcd> {
+        let Some(binary) = binary() else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!(
+                    "no etcd binary (install Debian's etcd-server or set KUBEFORGE_ETCD): the etcd tests must run in CI"
+                );
+            }
+            eprintln!(
+                "SKIPPED: no etcd binary found (install Debian's etcd-server, or set KUBEFORGE_ETCD to one)"
+            );
+            return None;
+        };
+        let mut etcd = Etcd {
+            child: None,
+            binary,
+            dir: tempfile::tempdir().expect("a temporary directory"),
+            client_port: free_port(),
+            peer_port: free_port(),
+        };
+        etcd.launch().await;
+        Some(etcd)
+    }
+
+    async fn launch(&mut self) {
+        let client = self.url();
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let log = std::fs::File::create(self.dir.path().join("etcd.log")).expect("a log file");
+        let child = Command::new(&self.binary)
+            .arg("--name=kubeforge-test")
+            .arg(format!(
+                "--data-dir={}",
+                self.dir.path().join("data").display()
+            ))
+            .arg(format!("--listen-client-urls={client}"))
+            .arg(format!("--advertise-client-urls={client}"))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster=kubeforge-test={peer}"))
+            // Tests write a lot and fsync every write: etcd's own quota is not what they test.
+            .arg("--quota-backend-bytes=4294967296")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("etcd starts");
+        self.child = Some(child);
+        // Ready when a client request succeeds.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Ok(mut c)) = tokio::time::timeout(
+                Duration::from_secs(1),
+                etcd_client::Client::connect([client.as_str()], None),
+            )
+            .await
+                && let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), c.status()).await
+            {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "etcd did not become ready; its log: {}",
+                std::fs::read_to_string(self.dir.path().join("etcd.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The client URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    /// A configuration for kubeforge under `prefix` (compaction off unless asked for).
+    pub fn config(&self, prefix: &str) -> EtcdConfig {
+        let mut config = EtcdConfig::new([self.url()]);
+        config.prefix = prefix.to_string();
+        config.compaction_interval = Duration::ZERO;
+        config
+    }
+
+    /// A client of this etcd.
+    pub async fn client(&self) -> etcd_client::Client {
+        etcd_client::Client::connect([self.url()], None)
+            .await
+            .expect("etcd client")
+    }
+
+    /// Kills etcd (SIGKILL: nothing is flushed that etcd had not made durable).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts etcd again on the same data and ports.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.launch().await;
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The etcd that every server of this test process shares when `KUBEFORGE_TEST_STORAGE=etcd`
+/// (each server under its own prefix): started once, on a thread that lives as long as the
+/// process, and killed by the kernel when the process ends (`PR_SET_PDEATHSIG`). Its data
+/// directory is named after the process; those of processes that are gone are removed first.
+pub fn process_wide() -> Option<&'static str> {
+    static URL: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let Some(binary) = binary() else {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("KUBEFORGE_TEST_STORAGE=etcd but there is no etcd binary");
+            }
+            eprintln!("SKIPPED: KUBEFORGE_TEST_STORAGE=etcd but no etcd binary found");
+            return None;
+        };
+        let tmp = std::env::temp_dir();
+        if let Ok(entries) = std::fs::read_dir(&tmp) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if let Some(pid) = name.strip_prefix("kubeforge-test-etcd-")
+                    && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        let dir = tmp.join(format!("kubeforge-test-etcd-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (client_port, peer_port) = (free_port(), free_port());
+        let client = format!("http://127.0.0.1:{client_port}");
+        let peer = format!("http://127.0.0.1:{peer_port}");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let url = client.clone();
+        std::thread::spawn(move || {
+            use std::os::unix::process::CommandExt;
+            let mut cmd = Command::new(binary);
+            cmd.arg("--name=kubeforge-test")
+                .arg(format!("--data-dir={}", dir.join("data").display()))
+                .arg(format!("--listen-client-urls={client}"))
+                .arg(format!("--advertise-client-urls={client}"))
+                .arg(format!("--listen-peer-urls={peer}"))
+                .arg(format!("--initial-advertise-peer-urls={peer}"))
+                .arg(format!("--initial-cluster=kubeforge-test={peer}"))
+                .arg("--quota-backend-bytes=4294967296")
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            // SAFETY: prctl is async-signal-safe; it only sets this child's parent-death signal.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+            let child = cmd.spawn();
+            let _ = tx.send(child.is_ok());
+            // The parent-death signal is sent when this thread ends: it never does.
+            let _keep = child;
+            loop {
+                std::thread::park();
+            }
+        });
+        if rx.recv() != Ok(true) {
+            panic!("etcd did not start");
+        }
+        Some(url)
+    })
+    .as_deref()
+}
+
+/// An API server on the process-wide etcd (see [`process_wide`]) under a prefix of its own;
+/// None without etcd outside CI.
+pub async fn process_wide_server() -> Option<ApiServer> {
+    let url = process_wide()?;
+    let prefix = format!("/test-{}", uuid::Uuid::new_v4());
+    let mut config = EtcdConfig::new([url]);
+    config.prefix = prefix;
+    config.compaction_interval = Duration::ZERO;
+    // The first server waits for etcd to be ready.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match ApiServer::builder().etcd(config.clone()).start().await {
+            Ok(server) => return Some(server),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("no server on etcd: {e}"),
+        }
+    }
+}
+
+/// An API server on `etcd` under `prefix`.
+pub async fn server(etcd: &Etcd, prefix: &str) -> ApiServer {
+    ApiServer::builder()
+        .etcd(etcd.config(prefix))
+        .start()
+        .await
+        .expect("server starts on etcd")
+}
