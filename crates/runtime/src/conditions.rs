@@ -54,7 +54,10 @@ pub fn set_status_condition(conditions: &mut Vec<Condition>, condition: Conditio
 }
 
 /// The condition of type `type_`, if present.
-pub fn find_status_condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+pub fn find_status_condition<'a>(
+    conditions: &'a [Condition],
+    type_: &str,
+) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)
 }
 
@@ -83,11 +86,17 @@ mod tests {
     #[test]
     fn transition_time_moves_only_with_the_status() {
         let mut conditions = Vec::new();
-        assert!(set_status_condition(&mut conditions, condition("False", "Pending")));
+        assert!(set_status_condition(
+            &mut conditions,
+            condition("False", "Pending")
+        ));
         let first = conditions[0].last_transition_time.clone();
 
         // Same status, new reason: updated, transition time kept.
-        assert!(set_status_condition(&mut conditions, condition("False", "Waiting")));
+        assert!(set_status_condition(
+            &mut conditions,
+            condition("False", "Waiting")
+        ));
         assert_eq!(conditions[0].reason, "Waiting");
         assert_eq!(conditions[0].last_transition_time, first);
 
