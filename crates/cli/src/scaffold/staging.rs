@@ -23,6 +23,7 @@ impl Files {
     }
 
     /// The text of the file at `path`, if added.
+    #[cfg(test)]
     pub fn text(&self, path: &str) -> Option<&str> {
         self.files
             .iter()
