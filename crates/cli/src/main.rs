@@ -9,10 +9,12 @@
 //! | `service_account.rs` | `run --service-account NS/SA`: a Pod's projected token and CA |
 //! | `deployments_api.rs` | `deployments-api`: the Deployment REST service |
 //! | `eventhorizon.rs` | `eventhorizon`: the CloudEvents router alone, with a bounded drain |
+//! | `scaffold/` | `new` and `create api`: operator projects on kubeforge-runtime |
 
 mod deployments_api;
 mod eventhorizon;
 mod run;
+mod scaffold;
 mod server;
 mod service_account;
 mod up;
@@ -46,6 +48,11 @@ enum Command {
     DeploymentsApi(deployments_api::DeploymentsApiArgs),
     /// Run the eventhorizon CloudEvents router for one Singularity against a cluster.
     Eventhorizon(eventhorizon::EventhorizonArgs),
+    /// Create an operator project: Cargo project, manager, manifests, Dockerfile, CI.
+    New(scaffold::new::NewArgs),
+    /// Add to the operator project in the current directory.
+    #[command(subcommand)]
+    Create(scaffold::CreateCommand),
 }
 
 #[derive(Args)]
@@ -107,5 +114,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Up(args) => up::up(args).await,
         Command::DeploymentsApi(args) => deployments_api::deployments_api(args).await,
         Command::Eventhorizon(args) => eventhorizon::eventhorizon(args).await,
+        Command::New(args) => scaffold::new::new(&args),
+        Command::Create(command) => scaffold::create(&command),
     }
 }

@@ -1,0 +1,146 @@
+//! The files that list what `PROJECT` records — `src/api/mod.rs`, one `mod.rs` per group and
+//! version, `src/controller/mod.rs` — rewritten whole by every command (kubebuilder edits
+//! `main.go` at marker comments instead; a file that is only a list needs no markers).
+
+use super::names;
+use super::project::{ApiResource, Project};
+use super::staging::Files;
+use std::fmt::Write;
+
+const REWRITTEN: &str = "//! (`kubeforge create api` rewrites this file from `PROJECT`: keep your code in the\n//! modules it lists.)\n";
+
+/// Adds every listing file of `project` to `files`.
+pub fn add_listings(project: &Project, files: &mut Files) {
+    let apis: Vec<&ApiResource> = project.resources.iter().filter(|r| r.api).collect();
+    files.add("src/api/mod.rs", api_mod(&apis));
+    for module in &unique_modules(&apis) {
+        let kinds: Vec<&ApiResource> = apis
+            .iter()
+            .copied()
+            .filter(|r| r.module() == *module)
+            .collect();
+        files.add(
+            format!("src/api/{module}/mod.rs"),
+            group_version_mod(&kinds),
+        );
+    }
+    let controllers: Vec<&ApiResource> =
+        project.resources.iter().filter(|r| r.controller).collect();
+    files.add("src/controller/mod.rs", controller_mod(&controllers));
+}
+
+fn unique_modules(apis: &[&ApiResource]) -> Vec<String> {
+    let mut modules: Vec<String> = Vec::new();
+    for api in apis {
+        let module = api.module();
+        if !modules.contains(&module) {
+            modules.push(module);
+        }
+    }
+    modules
+}
+
+fn api_mod(apis: &[&ApiResource]) -> String {
+    let mut text = format!(
+        "//! The project's API types, one module per group and version.\n//!\n{REWRITTEN}\n"
+    );
+    for module in unique_modules(apis) {
+        let _ = writeln!(text, "pub mod {module};");
+    }
+    if !apis.is_empty() {
+        text.push('\n');
+    }
+    text.push_str("use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;\n");
+    if !apis.is_empty() {
+        text.push_str("use kube::CustomResourceExt;\n");
+    }
+    text.push_str("\n/// The CustomResourceDefinitions of every API type, as `manifests` writes them.\npub fn crds() -> Vec<CustomResourceDefinition> {\n");
+    if apis.is_empty() {
+        text.push_str("    Vec::new()\n");
+    } else {
+        text.push_str("    vec![\n");
+        for api in apis {
+            let _ = writeln!(text, "        {}::{}::crd(),", api.module(), api.kind);
+        }
+        text.push_str("    ]\n");
+    }
+    text.push_str("}\n");
+    text
+}
+
+fn group_version_mod(kinds: &[&ApiResource]) -> String {
+    let first = kinds[0];
+    let mut text = format!(
+        "//! The `{}/{}` API types.\n//!\n{REWRITTEN}\n",
+        first.full_group(),
+        first.version
+    );
+    for kind in kinds {
+        let _ = writeln!(text, "pub mod {};", names::snake(&kind.kind));
+    }
+    text.push('\n');
+    for kind in kinds {
+        let _ = writeln!(
+            text,
+            "pub use {}::{{{k}, {k}Spec, {k}Status}};",
+            names::snake(&kind.kind),
+            k = kind.kind
+        );
+    }
+    text
+}
+
+fn controller_mod(controllers: &[&ApiResource]) -> String {
+    let mut text = format!("//! The controllers, one module per kind.\n//!\n{REWRITTEN}\n");
+    for controller in controllers {
+        let _ = writeln!(text, "pub mod {};", names::snake(&controller.kind));
+    }
+    if !controllers.is_empty() {
+        text.push('\n');
+    }
+    // Without controllers yet, the manager goes unused.
+    let parameter = if controllers.is_empty() {
+        "_manager"
+    } else {
+        "manager"
+    };
+    let _ = write!(
+        text,
+        "use crate::rbac::Access;\n\
+         use kubeforge_runtime::controller::RunnableController;\n\
+         use kubeforge_runtime::manager::Manager;\n\n\
+         /// Every controller, built on the manager's client, informers and event recorder.\n\
+         pub fn controllers({parameter}: &Manager) -> Vec<RunnableController> {{\n",
+    );
+    if controllers.is_empty() {
+        text.push_str("    Vec::new()\n}\n");
+    } else {
+        text.push_str("    vec![\n");
+        for controller in controllers {
+            let _ = writeln!(
+                text,
+                "        {}::controller(manager),",
+                names::snake(&controller.kind)
+            );
+        }
+        text.push_str("    ]\n}\n");
+    }
+    text.push_str(
+        "\n/// What the controllers read and write: `manifests` turns it into the ClusterRole.\n\
+         pub fn permissions() -> Vec<Access> {\n",
+    );
+    if controllers.is_empty() {
+        text.push_str("    Vec::new()\n}\n");
+    } else {
+        text.push_str("    let mut permissions = Vec::new();\n");
+        for controller in controllers {
+            let _ = writeln!(
+                text,
+                "    permissions.extend({}::permissions());",
+                names::snake(&controller.kind)
+            );
+        }
+        text.push_str("    permissions\n}\n");
+    }
+    text
+}
