@@ -191,6 +191,7 @@ impl ApiServerBuilder {
             catalog,
             bookmark_interval: self.bookmark_interval,
             admission: Arc::default(),
+            rbac: Arc::new(crate::auth::cache::RbacCache::new(store.clone())),
         };
         bootstrap(&rest).await?;
         if let Some(crd_type) =
@@ -200,8 +201,12 @@ impl ApiServerBuilder {
         {
             crate::crd::controller::sync(&rest, &crd_type).await;
         }
+        crate::controllers::clusterrole_aggregation::sync(&rest).await;
         let mut controllers = vec![
             tokio::spawn(crate::crd::controller::run(rest.clone())),
+            tokio::spawn(crate::controllers::clusterrole_aggregation::run(
+                rest.clone(),
+            )),
             tokio::spawn(crate::controllers::gc::run(rest.clone())),
             tokio::spawn(crate::controllers::namespace::run(rest.clone())),
             tokio::spawn(crate::controllers::endpoints::run(rest.clone())),

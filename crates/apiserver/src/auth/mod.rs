@@ -10,6 +10,7 @@
 
 pub mod attributes;
 pub mod bootstrap;
+pub mod cache;
 pub mod rbac;
 pub mod review;
 pub mod user;
@@ -19,16 +20,16 @@ use crate::status::ApiError;
 use attributes::Attributes;
 use user::UserInfo;
 
-/// `Ok` when `user` may do `attrs`, else kube-apiserver's 403.
+/// `Ok` when `user` may do `attrs`, else kube-apiserver's 403 (with the authorizer's reason,
+/// when it has one).
 pub async fn check(rest: &Rest, user: &UserInfo, attrs: &Attributes) -> Result<(), ApiError> {
-    if user.is_privileged()
-        || rbac::Rbac::new(&rest.store)
-            .authorize(user, attrs)
-            .await
-            .allowed
-    {
+    if user.is_privileged() {
+        return Ok(());
+    }
+    let decision = rest.rbac.authorize(user, attrs).await;
+    if decision.allowed {
         Ok(())
     } else {
-        Err(attrs.forbidden(&user.name))
+        Err(attrs.forbidden_because(&user.name, &decision.reason))
     }
 }

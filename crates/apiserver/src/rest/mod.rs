@@ -99,6 +99,8 @@ pub struct Rest {
     pub bookmark_interval: Duration,
     /// The admission chain every write passes.
     pub admission: Arc<crate::admission::Admission>,
+    /// The RBAC authorizer's view of the roles and bindings, kept current from the store.
+    pub rbac: Arc<crate::auth::cache::RbacCache>,
 }
 
 impl std::fmt::Debug for Rest {

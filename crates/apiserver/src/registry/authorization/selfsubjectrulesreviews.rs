@@ -1,7 +1,6 @@
 //! SelfSubjectRulesReviews: everything the requester may do in a namespace
 //! (`kubectl auth can-i --list`).
 
-use crate::auth::rbac::Rbac;
 use crate::auth::review::{answered, text};
 use crate::registry::entry::entry;
 use crate::resource::{ResourceType, Review};
@@ -26,7 +25,11 @@ fn answer(review: Review<'_>) -> BoxFuture<'_, Result<Value, ApiError>> {
             serde_json::from_value(crate::auth::bootstrap::cluster_admin_rules())
                 .unwrap_or_default()
         } else {
-            Rbac::new(&review.rest.store).rules(review.user, &ns).await
+            review
+                .rest
+                .rbac
+                .read(|p| p.rules_for(review.user, &ns).0)
+                .await
         };
         let (resource, non_resource): (Vec<_>, Vec<_>) = rules
             .into_iter()
