@@ -35,7 +35,9 @@ pub async fn run(rest: Rest) {
         sync_with(&rest, &rt).await;
         loop {
             match cursor.next().await {
-                Ok(_) => sync_with(&rest, &rt).await,
+                Ok(_) => {
+                    sync_with(&rest, &rt).await;
+                }
                 Err(StoreError::TooOld { .. }) => break,
                 Err(_) => return,
             }
@@ -47,7 +49,13 @@ pub async fn run(rest: Rest) {
 /// a started server has `admin`, `edit` and `view` filled).
 pub(crate) async fn sync(rest: &Rest) {
     if let Some(rt) = cluster_roles(rest) {
-        sync_with(rest, &rt).await;
+        // Roles aggregate roles that aggregate (admin takes edit, which takes view): a few
+        // passes settle them.
+        for _ in 0..8 {
+            if !sync_with(rest, &rt).await {
+                break;
+            }
+        }
     }
 }
 
@@ -91,10 +99,12 @@ fn aggregated(role: &Value, all: &[Value]) -> Option<Vec<PolicyRule>> {
     Some(rules)
 }
 
-async fn sync_with(rest: &Rest, rt: &ResourceType) {
+/// One pass over every aggregated ClusterRole; whether it wrote anything.
+async fn sync_with(rest: &Rest, rt: &ResourceType) -> bool {
     let Ok(list) = rest.list(rt, None, &ListOptions::default()).await else {
-        return;
+        return false;
     };
+    let mut wrote = false;
     // Listed in name order, the order upstream aggregates in.
     let all: Vec<Value> = list.items.iter().map(|o| o.value()).collect();
     for role in &all {
@@ -107,7 +117,7 @@ async fn sync_with(rest: &Rest, rt: &ResourceType) {
         let mut updated = role.clone();
         updated["rules"] = json!(rules);
         let name = super::str_at(role, "/metadata/name").to_string();
-        if let Err(e) = rest
+        match rest
             .update(
                 rt,
                 None,
@@ -118,10 +128,12 @@ async fn sync_with(rest: &Rest, rt: &ResourceType) {
             )
             .await
         {
+            Ok(_) => wrote = true,
             // A conflict means the role changed meanwhile: its event brings another pass.
-            tracing::debug!(role = name, error = %e, "aggregating a ClusterRole");
+            Err(e) => tracing::debug!(role = name, error = %e, "aggregating a ClusterRole"),
         }
     }
+    wrote
 }
 
 #[cfg(test)]

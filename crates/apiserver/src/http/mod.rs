@@ -397,7 +397,7 @@ async fn resource(
             }
             Method::GET => list(state, &view, ns, &params).await,
             Method::POST => {
-                let opts = params.write(headers)?;
+                let opts = params.write(headers)?.by(user);
                 let value = read_object(&ct, body, &rt.kind).await?;
                 written(rest.create(&rt, ns, value, &opts).await?)
             }
@@ -430,13 +430,13 @@ async fn resource(
                 Ok(json_response(StatusCode::OK, &view.object(v), output, &[]))
             }
             Method::PUT => {
-                let opts = params.write(headers)?;
+                let opts = params.write(headers)?.by(user);
                 let value = read_object(&ct, body, &rt.kind).await?;
                 written(rest.update(&rt, ns, name, value, &opts, None).await?)
             }
             Method::PATCH => {
                 let patch_type = PatchType::for_resource(&rt, &ct)?;
-                let opts = params.write(headers)?;
+                let opts = params.write(headers)?.by(user);
                 let bytes = read_body(body).await?;
                 written(
                     rest.patch(&rt, ns, name, patch_type, &bytes, &opts, None)
@@ -468,7 +468,7 @@ async fn resource(
                 &[],
             )),
             Method::PUT => {
-                let opts = params.write(headers)?;
+                let opts = params.write(headers)?.by(user);
                 let value = read_object(&ct, body, &rt.kind).await?;
                 written(
                     rest.update(&rt, ns, name, value, &opts, Some("status"))
@@ -477,7 +477,7 @@ async fn resource(
             }
             Method::PATCH => {
                 let patch_type = PatchType::for_resource(&rt, &ct)?;
-                let opts = params.write(headers)?;
+                let opts = params.write(headers)?.by(user);
                 let bytes = read_body(body).await?;
                 written(
                     rest.patch(&rt, ns, name, patch_type, &bytes, &opts, Some("status"))
@@ -494,7 +494,7 @@ async fn resource(
                 &[],
             )),
             Method::PUT => {
-                let opts = params.write(headers)?;
+                let opts = params.write(headers)?.by(user);
                 let value = read_object(&ct, body, "Scale").await?;
                 if value.get("spec").is_none_or(|s| !s.is_object()) {
                     return Err(ApiError::bad_request(
@@ -513,7 +513,7 @@ async fn resource(
             }
             Method::PATCH => {
                 let patch_type = PatchType::for_resource(&rt, &ct)?;
-                let opts = params.write(headers)?;
+                let opts = params.write(headers)?.by(user);
                 let bytes = read_body(body).await?;
                 let w = rest
                     .write_scale(&rt, ns, name, &opts, |scale| {
@@ -532,7 +532,7 @@ async fn resource(
         (Some(name), Some(sub)) if rt.strategy.replace_subresources().contains(&sub) => {
             match *method {
                 Method::PUT => {
-                    let opts = params.write(headers)?;
+                    let opts = params.write(headers)?.by(user);
                     let value = read_object(&ct, body, &rt.kind).await?;
                     written(rest.update(&rt, ns, name, value, &opts, Some(sub)).await?)
                 }
@@ -548,7 +548,7 @@ async fn resource(
         {
             match *method {
                 Method::POST => {
-                    let opts = params.write(headers)?;
+                    let opts = params.write(headers)?.by(user);
                     let (_, _, kind) = rt
                         .strategy
                         .create_subresources()
