@@ -46,6 +46,7 @@ pub struct ApiServerBuilder {
     cron_clock: crate::controllers::cronjobs::Clock,
     requests: RequestLimits,
     connections: ConnectionLimits,
+    audit: Option<crate::audit::AuditConfig>,
 }
 
 impl Default for ApiServerBuilder {
@@ -61,6 +62,7 @@ impl Default for ApiServerBuilder {
             cron_clock: crate::controllers::cronjobs::Clock::system(),
             requests: RequestLimits::default(),
             connections: ConnectionLimits::default(),
+            audit: None,
         }
     }
 }
@@ -86,6 +88,9 @@ pub enum StartError {
     /// Bootstrapping the system namespaces failed.
     #[error("bootstrapping: {0}")]
     Bootstrap(String),
+    /// The audit log could not be opened.
+    #[error("opening the audit log: {0}")]
+    Audit(std::io::Error),
 }
 
 impl ApiServerBuilder {
@@ -161,6 +166,13 @@ impl ApiServerBuilder {
     /// connections (default: what the file-descriptor limit allows).
     pub fn connection_limits(mut self, limits: ConnectionLimits) -> Self {
         self.connections = limits;
+        self
+    }
+
+    /// Writes an audit.k8s.io/v1 Event for every request to an audit log (default: none), as
+    /// kube-apiserver's `--audit-log-path` does.
+    pub fn audit_log(mut self, config: crate::audit::AuditConfig) -> Self {
+        self.audit = Some(config);
         self
     }
 
@@ -249,12 +261,17 @@ impl ApiServerBuilder {
             rest.clone(),
             addr,
         )));
+        let audit = match self.audit.clone() {
+            Some(config) => Some(crate::audit::AuditLog::open(config).map_err(StartError::Audit)?),
+            None => None,
+        };
         let state = Arc::new(AppState {
             rest: rest.clone(),
             server_address: addr.to_string(),
             openapi: OpenApiCache::default(),
             filters: Filters::new(self.requests),
             metrics: crate::http::metrics::Metrics::new(),
+            audit,
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = router(state);

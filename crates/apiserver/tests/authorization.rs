@@ -591,3 +591,134 @@ rules:
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn the_audit_log_records_each_request_with_its_decision() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("audit").join("audit.log");
+    let server = ApiServer::builder()
+        .in_memory()
+        .audit_log(kubeforge_apiserver::audit::AuditConfig::new(&path))
+        .start()
+        .await?;
+    let admin = server.client();
+    kubectl_free_setup(&admin).await?;
+    let vera = impersonating(&server, "vera", &[]);
+    Api::<ConfigMap>::namespaced(vera.clone(), "team")
+        .list(&Default::default())
+        .await?;
+    let refused = Api::<ConfigMap>::namespaced(vera, "team")
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "nope"}}))?,
+        )
+        .await;
+    ensure!(refused.is_err(), "{refused:?}");
+
+    // The writer is off the request path: wait for its lines.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let events = loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let events: Vec<serde_json::Value> = text
+            .lines()
+            .map(serde_json::from_str)
+            .collect::<Result<_, _>>()?;
+        let done = events
+            .iter()
+            .any(|e| e["verb"] == "create" && e["impersonatedUser"]["username"] == "vera");
+        if done || Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let find = |verb: &str, who: Option<&str>, resource: &str| {
+        events
+            .iter()
+            .find(|e| {
+                e["verb"] == verb
+                    && e["objectRef"]["resource"] == resource
+                    && e["impersonatedUser"]["username"].as_str() == who
+            })
+            .cloned()
+            .with_context(|| format!("no {verb} {resource} by {who:?} in {events:#?}"))
+    };
+    for e in &events {
+        ensure!(
+            e["kind"] == "Event" && e["apiVersion"] == "audit.k8s.io/v1",
+            "{e}"
+        );
+        ensure!(
+            e["level"] == "Metadata" && e["stage"] == "ResponseComplete",
+            "{e}"
+        );
+        ensure!(
+            e["auditID"].as_str().is_some_and(|id| id.len() == 36),
+            "{e}"
+        );
+        ensure!(e["sourceIPs"][0] == "127.0.0.1", "{e}");
+        for ts in ["requestReceivedTimestamp", "stageTimestamp"] {
+            // RFC 3339 with microseconds, as kube-apiserver writes them.
+            let t = e[ts].as_str().context("timestamp")?;
+            ensure!(t.len() == 27 && t.ends_with('Z'), "{ts}: {t}");
+        }
+    }
+    let created = find("create", None, "namespaces")?;
+    ensure!(
+        created["user"]["username"] == "system:unsecured",
+        "{created}"
+    );
+    ensure!(
+        created["user"]["groups"][0] == "system:masters",
+        "{created}"
+    );
+    ensure!(created["requestURI"] == "/api/v1/namespaces?", "{created}");
+    ensure!(created["responseStatus"]["code"] == 201, "{created}");
+    ensure!(
+        created["annotations"]["authorization.k8s.io/decision"] == "allow",
+        "{created}"
+    );
+    let listed = find("list", Some("vera"), "configmaps")?;
+    ensure!(listed["objectRef"]["namespace"] == "team", "{listed}");
+    ensure!(listed["objectRef"]["apiVersion"] == "v1", "{listed}");
+    ensure!(listed["responseStatus"]["code"] == 200, "{listed}");
+    ensure!(
+        listed["annotations"]["authorization.k8s.io/reason"]
+            == r#"RBAC: allowed by RoleBinding "vera-view/team" of ClusterRole "view" to User "vera""#,
+        "{listed}"
+    );
+    let forbidden = find("create", Some("vera"), "configmaps")?;
+    ensure!(forbidden["responseStatus"]["code"] == 403, "{forbidden}");
+    ensure!(
+        forbidden["responseStatus"]["reason"] == "Forbidden",
+        "{forbidden}"
+    );
+    ensure!(
+        forbidden["annotations"]["authorization.k8s.io/decision"] == "forbid",
+        "{forbidden}"
+    );
+    Ok(())
+}
+
+/// The namespace and view binding of the audit test, made with kube-rs.
+async fn kubectl_free_setup(admin: &Client) -> Result<()> {
+    use k8s_openapi::api::core::v1::Namespace;
+    use k8s_openapi::api::rbac::v1::RoleBinding;
+    Api::<Namespace>::all(admin.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "team"}}))?,
+        )
+        .await?;
+    aggregated(admin, "view").await?;
+    Api::<RoleBinding>::namespaced(admin.clone(), "team")
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({
+                "metadata": {"name": "vera-view"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                "subjects": [{"kind": "User", "name": "vera", "apiGroup": "rbac.authorization.k8s.io"}],
+            }))?,
+        )
+        .await?;
+    Ok(())
+}

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
+use kubeforge_apiserver::audit::AuditConfig;
 use kubeforge_apiserver::{ApiServer, ConnectionLimits, RequestLimits};
 use kubeforge_runtime::manager::shutdown_signal;
 use std::net::SocketAddr;
@@ -38,6 +39,16 @@ pub struct ServerArgs {
     /// How long a request that is not a watch may take, in seconds, before it is answered 504.
     #[arg(long, default_value_t = 60)]
     pub request_timeout: u64,
+    /// Write an audit.k8s.io/v1 Event (level Metadata) for every request to this file, one
+    /// JSON line each (`-`: standard output). Off unless given.
+    #[arg(long)]
+    pub audit_log_path: Option<PathBuf>,
+    /// The size in megabytes at which the audit log is rotated (0: 100).
+    #[arg(long, default_value_t = 0)]
+    pub audit_log_maxsize: u64,
+    /// How many rotated audit logs are kept (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub audit_log_maxbackup: usize,
 }
 
 /// Starts the API server as `args` say, with or without simulated workloads.
@@ -58,6 +69,13 @@ pub async fn start(args: &ServerArgs, simulate: bool) -> anyhow::Result<ApiServe
             request_timeout: Duration::from_secs(args.request_timeout),
         })
         .connection_limits(ConnectionLimits::default());
+    if let Some(path) = &args.audit_log_path {
+        builder = builder.audit_log(AuditConfig {
+            path: path.clone(),
+            max_size_mb: args.audit_log_maxsize,
+            max_backups: args.audit_log_maxbackup,
+        });
+    }
     builder = if args.in_memory {
         builder.in_memory()
     } else {

@@ -24,7 +24,7 @@ use negotiate::{MAX_BODY, Output, choose_output, content_type, decode_body};
 use params::Params;
 use path::{ResourcePath, Target};
 use render::View;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 pub use openapi::OpenApiCache;
@@ -41,6 +41,33 @@ pub struct AppState {
     pub filters: filters::Filters,
     /// What `/metrics` serves.
     pub metrics: metrics::Metrics,
+    /// Where requests are audited, when they are.
+    pub audit: Option<crate::audit::AuditLog>,
+}
+
+/// The address a connection comes from, put on each of its requests (the audit log's
+/// `sourceIPs`).
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
+/// What authorization decided about one request (None when it did not get that far).
+#[derive(Default)]
+struct Authorized(std::sync::OnceLock<(Attributes, auth::rbac::Decision)>);
+
+impl Authorized {
+    /// Decides whether `user` may do `attrs`, remembers it, and refuses with the 403.
+    async fn check(
+        &self,
+        state: &AppState,
+        user: &UserInfo,
+        attrs: Attributes,
+    ) -> Result<(), ApiError> {
+        let decision = auth::decide(&state.rest, user, &attrs).await;
+        let refused =
+            (!decision.allowed).then(|| attrs.forbidden_because(&user.name, &decision.reason));
+        let _ = self.0.set((attrs, decision));
+        refused.map_or(Ok(()), Err)
+    }
 }
 
 /// The router: everything goes through [`handle`].
@@ -53,9 +80,11 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    peer: Option<axum::Extension<PeerAddr>>,
     body: Body,
 ) -> Response {
     let start = std::time::Instant::now();
+    let received = chrono::Utc::now();
     let target = path::parse(uri.path()).map(|target| match target {
         Target::Resource(rp) => {
             let resources = state.rest.catalog.snapshot();
@@ -64,11 +93,39 @@ async fn handle(
         }
         other => other,
     });
-    let handler = dispatch(&state, &method, &uri, &headers, body, target.as_ref());
+    let authorized = Authorized::default();
+    let handler = dispatch(
+        &state,
+        &method,
+        &uri,
+        &headers,
+        body,
+        target.as_ref(),
+        &authorized,
+    );
+    let mut failure = None;
     let response = match state.filters.run(&method, &uri, handler).await {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) | Err(e) => error_response(&e),
+        Ok(Err(e)) | Err(e) => {
+            let r = error_response(&e);
+            failure = Some(e);
+            r
+        }
     };
+    if let Some(audit) = &state.audit {
+        let event = audit_event(AuditedRequest {
+            method: &method,
+            uri: &uri,
+            headers: &headers,
+            peer: peer.map(|p| p.0.0),
+            target: target.as_ref(),
+            authorized: authorized.0.get(),
+            code: response.status().as_u16(),
+            failure: failure.as_ref(),
+            received,
+        });
+        audit.record(&event).await;
+    }
     let elapsed = start.elapsed();
     let code = response.status().as_u16();
     let served = match &target {
@@ -94,6 +151,84 @@ async fn handle(
     );
     tracing::debug!(%method, %uri, status = code, elapsed_us = elapsed.as_micros() as u64, "request");
     response
+}
+
+/// One finished request, as its audit event describes it.
+struct AuditedRequest<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+    target: Option<&'a Target>,
+    authorized: Option<&'a (Attributes, auth::rbac::Decision)>,
+    code: u16,
+    failure: Option<&'a ApiError>,
+    received: chrono::DateTime<chrono::Utc>,
+}
+
+/// The audit.k8s.io/v1 `Event` (level Metadata) of a request.
+fn audit_event(r: AuditedRequest<'_>) -> Value {
+    use crate::audit::{micro_time, user_value};
+    let attrs = r.authorized.map(|(a, _)| a);
+    let verb = match attrs {
+        Some(Attributes::Resource(a)) => a.verb.clone(),
+        Some(Attributes::NonResource { verb, .. }) => verb.clone(),
+        None => r.method.as_str().to_ascii_lowercase(),
+    };
+    let mut event = json!({
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": "Metadata",
+        "auditID": uuid::Uuid::new_v4().to_string(),
+        "stage": if verb == "watch" { "ResponseStarted" } else { "ResponseComplete" },
+        "requestURI": r.uri.path_and_query().map(|p| p.as_str()).unwrap_or(r.uri.path()),
+        "verb": verb,
+        // Without authentication every connection is the local administrator; whom it
+        // impersonates is the `impersonatedUser`.
+        "user": user_value(&UserInfo::local_admin()),
+        "sourceIPs": r.peer.map(|p| vec![p.ip().to_string()]).unwrap_or_default(),
+    });
+    if let Ok(user) = UserInfo::from_headers(r.headers)
+        && r.headers.contains_key("impersonate-user")
+    {
+        event["impersonatedUser"] = user_value(&user);
+    }
+    if let Some(ua) = r
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        event["userAgent"] = json!(ua);
+    }
+    if let Some(Target::Resource(rp)) = r.target {
+        let mut object = Map::new();
+        let mut put = |k: &str, v: &str| {
+            if !v.is_empty() {
+                object.insert(k.into(), json!(v));
+            }
+        };
+        put("resource", &rp.resource);
+        put("namespace", rp.namespace.as_deref().unwrap_or(""));
+        put("name", rp.name.as_deref().unwrap_or(""));
+        put("apiGroup", &rp.group);
+        put("apiVersion", &rp.version);
+        put("subresource", rp.subresource.as_deref().unwrap_or(""));
+        event["objectRef"] = Value::Object(object);
+    }
+    event["responseStatus"] = match r.failure {
+        Some(e) => json!({"metadata": {}, "status": "Failure", "message": e.message,
+            "reason": e.reason, "code": r.code}),
+        None => json!({"metadata": {}, "code": r.code}),
+    };
+    event["requestReceivedTimestamp"] = json!(micro_time(r.received));
+    event["stageTimestamp"] = json!(micro_time(chrono::Utc::now()));
+    if let Some((_, d)) = r.authorized {
+        event["annotations"] = json!({
+            "authorization.k8s.io/decision": if d.allowed { "allow" } else { "forbid" },
+            "authorization.k8s.io/reason": d.reason,
+        });
+    }
+    event
 }
 
 /// Renders an error as a `Status` response.
@@ -226,6 +361,7 @@ async fn dispatch(
     headers: &HeaderMap,
     body: Body,
     target: Option<&Target>,
+    authorized: &Authorized,
 ) -> Result<Response, ApiError> {
     let target = target.ok_or_else(ApiError::not_found_path)?;
     let accept = headers
@@ -233,8 +369,10 @@ async fn dispatch(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let user = UserInfo::from_headers(headers)?;
-    if !user.is_privileged() && !matches!(target, Target::Resource(_)) {
-        auth::check(&state.rest, &user, &Attributes::of_path(method, uri.path())).await?;
+    if !matches!(target, Target::Resource(_)) {
+        authorized
+            .check(state, &user, Attributes::of_path(method, uri.path()))
+            .await?;
     }
     let resources = state.rest.catalog.snapshot();
     let only_get = |resp: Value| -> Result<Response, ApiError> {
@@ -291,7 +429,9 @@ async fn dispatch(
         Target::OpenApiV3 { group, version } => {
             state.openapi.v3_document(&state.rest, group, version)
         }
-        Target::Resource(rp) => resource(state, &user, method, uri, headers, body, rp).await,
+        Target::Resource(rp) => {
+            resource(state, &user, method, uri, headers, body, rp, authorized).await
+        }
     }
 }
 
@@ -318,14 +458,13 @@ async fn resource(
     headers: &HeaderMap,
     body: Body,
     rp: &ResourcePath,
+    authorized: &Authorized,
 ) -> Result<Response, ApiError> {
     let params = Params::for_request(method, uri.query());
     // Authorization comes before routing, as in kube-apiserver's filter chain: a user who may
     // not list a resource learns nothing about whether it exists.
-    if !user.is_privileged() {
-        let attrs = Attributes::of_resource(method, rp, params.is_watch()?);
-        auth::check(&state.rest, user, &attrs).await?;
-    }
+    let attrs = Attributes::of_resource(method, rp, params.is_watch()?);
+    authorized.check(state, user, attrs).await?;
     let resources = state.rest.catalog.snapshot();
     let rt = resources
         .find(&rp.group, &rp.version, &rp.resource)

@@ -177,6 +177,11 @@ async fn serve_connection(
             // Silent past the header timeout, or gone: nothing to answer.
             _ => return,
         };
+    // Each request learns where its connection comes from (the audit log's sourceIPs).
+    let app = match stream.peer_addr() {
+        Ok(peer) => app.layer(axum::Extension(super::PeerAddr(peer))),
+        Err(_) => app,
+    };
     let io = TokioIo::new(stream);
     let service = TowerToHyperService::new(app);
     if is_h2 {
