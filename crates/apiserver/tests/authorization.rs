@@ -8,6 +8,8 @@
 //! `system:discovery`, `system:public-info-viewer`, `system:basic-user`), not by running this
 //! server. kubectl is `kubectl.1.33` (see `kubectl_support`).
 
+// One kubectl version (1.33) runs these: the per-version test macro is not used.
+#[allow(unused_macros, unused_imports)]
 mod kubectl_support;
 
 use anyhow::{Context, Result, ensure};
@@ -208,11 +210,11 @@ async fn aggregated(client: &Client, name: &str) -> Result<ClusterRole> {
 }
 
 async fn setup(server: &ApiServer, kubectl: &Kubectl) -> Result<()> {
-    let foo = std::fs::read_to_string(concat!(
+    let operator = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../deploy/foo.yaml"
     ))?;
-    kubectl.apply("foo.yaml", &foo).await?;
+    kubectl.apply("foo.yaml", &operator).await?;
     kubectl.apply("policy.yaml", POLICY).await?;
     // The aggregated roles are filled before anyone is bound by them.
     for name in ["admin", "edit", "view"] {

@@ -291,7 +291,7 @@ fn describe(binding: &Binding, subject: &Subject) -> String {
 }
 
 /// Go's `utilerrors.NewAggregate(errs).Error()`: one message, or `[a, b]` without repeats.
-fn aggregate(errors: &[String]) -> String {
+pub(crate) fn aggregate(errors: &[String]) -> String {
     let mut seen: Vec<&String> = Vec::new();
     for e in errors {
         if !seen.contains(&e) {

@@ -430,7 +430,7 @@ async fn dispatch(
             state.openapi.v3_document(&state.rest, group, version)
         }
         Target::Resource(rp) => {
-            resource(state, &user, method, uri, headers, body, rp, authorized).await
+            resource(state, (&user, authorized), method, uri, headers, body, rp).await
         }
     }
 }
@@ -452,13 +452,12 @@ pub fn version() -> Value {
 
 async fn resource(
     state: &AppState,
-    user: &UserInfo,
+    (user, authorized): (&UserInfo, &Authorized),
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
     rp: &ResourcePath,
-    authorized: &Authorized,
 ) -> Result<Response, ApiError> {
     let params = Params::for_request(method, uri.query());
     // Authorization comes before routing, as in kube-apiserver's filter chain: a user who may
