@@ -1,6 +1,7 @@
 //! kubeforge-apiserver: an embeddable, Kubernetes-compatible API server.
 
 pub mod admission;
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod controllers;

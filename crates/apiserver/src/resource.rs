@@ -52,6 +52,10 @@ pub struct ResourceType {
     /// For a resource that is answered, not stored (the access and identity reviews): how a
     /// create is answered. Such a resource is create-only and has no OpenAPI paths.
     pub answer: Option<Answer>,
+    /// A check of who may write what, run on every create and update a user asks for (not
+    /// the server's own writes), before validation: RBAC's escalation prevention for roles and
+    /// bindings, as upstream's policy-based storage.
+    pub guard: Option<WriteGuard>,
     /// Discovery's `storageVersionHash`: [`storage_version_hash`] of the group, version and
     /// kind objects are stored as; None for resources that are not stored (reviews).
     pub storage_version_hash: Option<Arc<str>>,
@@ -101,6 +105,28 @@ pub type Answer = for<'a> fn(
     'a,
     Result<serde_json::Value, crate::status::ApiError>,
 >;
+
+/// A create or update a user asks for, as a [`WriteGuard`] sees it.
+pub struct Guarded<'a> {
+    /// The server's request path (its store, catalog and RBAC cache).
+    pub rest: &'a crate::rest::Rest,
+    /// Who asks.
+    pub user: &'a crate::auth::user::UserInfo,
+    /// The resource written.
+    pub rt: &'a ResourceType,
+    /// The namespace written in ("" for cluster-scoped resources).
+    pub namespace: &'a str,
+    /// The name on the URL ("" for a create).
+    pub name: &'a str,
+    /// The object to be stored.
+    pub object: &'a serde_json::Value,
+    /// The object it replaces (updates, patches and applies of an existing object).
+    pub old: Option<&'a serde_json::Value>,
+}
+
+/// How a resource refuses a write by who asks: `Err` is answered as is.
+pub type WriteGuard =
+    for<'a> fn(Guarded<'a>) -> futures::future::BoxFuture<'a, Result<(), crate::status::ApiError>>;
 
 /// Where a resource's OpenAPI schema comes from.
 #[derive(Clone)]

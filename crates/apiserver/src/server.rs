@@ -60,6 +60,7 @@ pub struct ApiServerBuilder {
     token_auth_file: Option<PathBuf>,
     service_account_issuer: String,
     service_account_key_dir: Option<PathBuf>,
+    audit: Option<crate::audit::AuditConfig>,
 }
 
 impl Default for ApiServerBuilder {
@@ -79,6 +80,7 @@ impl Default for ApiServerBuilder {
             token_auth_file: None,
             service_account_issuer: crate::auth::authn::service_account::DEFAULT_ISSUER.to_string(),
             service_account_key_dir: None,
+            audit: None,
         }
     }
 }
@@ -107,6 +109,9 @@ pub enum StartError {
     /// Certificates, keys or the token file could not be made or read.
     #[error("credentials: {0}")]
     Credentials(String),
+    /// The audit log could not be opened.
+    #[error("opening the audit log: {0}")]
+    Audit(std::io::Error),
 }
 
 impl ApiServerBuilder {
@@ -222,6 +227,13 @@ impl ApiServerBuilder {
         self
     }
 
+    /// Writes an audit.k8s.io/v1 Event for every request to an audit log (default: none), as
+    /// kube-apiserver's `--audit-log-path` does.
+    pub fn audit_log(mut self, config: crate::audit::AuditConfig) -> Self {
+        self.audit = Some(config);
+        self
+    }
+
     /// Opens the storage, binds the address and starts serving.
     pub async fn start(self) -> Result<ApiServer, StartError> {
         let local: Arc<dyn Storage> = match &self.medium {
@@ -295,6 +307,7 @@ impl ApiServerBuilder {
             admission: Arc::default(),
             authenticator,
             cluster_ca: tls.as_ref().map(|t| t.ca_pem.clone()),
+            rbac: Arc::new(crate::auth::cache::RbacCache::new(store.clone())),
         };
         bootstrap(&rest).await?;
         if let Some(crd_type) =
@@ -304,6 +317,7 @@ impl ApiServerBuilder {
         {
             crate::crd::controller::sync(&rest, &crd_type).await;
         }
+        crate::controllers::clusterrole_aggregation::sync(&rest).await;
         if self.simulate_workloads {
             crate::controllers::nodes::ensure(&rest, self.nodes).await;
             crate::controllers::volumes::ensure_default_class(&rest).await;
@@ -341,12 +355,17 @@ impl ApiServerBuilder {
             crate::controllers::kubernetes_service::ensure(&rest, addr).await;
             controllers.extend(start_controllers());
         }
+        let audit = match self.audit.clone() {
+            Some(config) => Some(crate::audit::AuditLog::open(config).map_err(StartError::Audit)?),
+            None => None,
+        };
         let state = Arc::new(AppState {
             rest: rest.clone(),
             server_address: addr.to_string(),
             openapi: OpenApiCache::default(),
             filters: Filters::new(self.requests),
             metrics: crate::http::metrics::Metrics::new(),
+            audit,
         });
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = router(state);
@@ -412,6 +431,9 @@ fn controller_tasks(
     ensure_service: bool,
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = vec![
+        tokio::spawn(crate::controllers::clusterrole_aggregation::run(
+            rest.clone(),
+        )),
         tokio::spawn(crate::controllers::gc::run(rest.clone())),
         tokio::spawn(crate::controllers::namespace::run(rest.clone())),
         tokio::spawn(crate::controllers::endpoints::run(rest.clone())),

@@ -241,7 +241,8 @@ async fn reviews_answer_who_may_do_what() {
     assert!(status.allowed);
     assert_eq!(
         status.reason.as_deref(),
-        Some(r#"RBAC: allowed by RoleBinding "apps/view" of ClusterRole "cm-view" to "bob""#)
+        // Upstream's describer: the binding as name/namespace, the subject with its kind.
+        Some(r#"RBAC: allowed by RoleBinding "view/apps" of ClusterRole "cm-view" to User "bob""#)
     );
     let no = sars
         .create(&PostParams::default(), &sar("two"))

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
+use kubeforge_apiserver::audit::AuditConfig;
 use kubeforge_apiserver::storage::EtcdConfig;
 use kubeforge_apiserver::tls::TlsOptions;
 use kubeforge_apiserver::{ApiServer, ConnectionLimits, RequestLimits};
@@ -85,6 +86,16 @@ pub struct ServerArgs {
     /// The issuer (`iss`) of ServiceAccount tokens, and their default audience.
     #[arg(long, default_value = kubeforge_apiserver::auth::authn::service_account::DEFAULT_ISSUER)]
     pub service_account_issuer: String,
+    /// Write an audit.k8s.io/v1 Event (level Metadata) for every request to this file, one
+    /// JSON line each (`-`: standard output). Off unless given.
+    #[arg(long)]
+    pub audit_log_path: Option<PathBuf>,
+    /// The size in megabytes at which the audit log is rotated (0: 100).
+    #[arg(long, default_value_t = 0)]
+    pub audit_log_maxsize: u64,
+    /// How many rotated audit logs are kept (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub audit_log_maxbackup: usize,
 }
 
 impl ServerArgs {
@@ -156,6 +167,13 @@ pub async fn start(
     }
     if let Some(file) = &args.token_auth_file {
         builder = builder.token_auth_file(file);
+    }
+    if let Some(path) = &args.audit_log_path {
+        builder = builder.audit_log(AuditConfig {
+            path: path.clone(),
+            max_size_mb: args.audit_log_maxsize,
+            max_backups: args.audit_log_maxbackup,
+        });
     }
     builder = if !args.etcd_servers.is_empty() {
         builder.etcd(etcd_config(args))

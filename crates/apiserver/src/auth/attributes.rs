@@ -73,14 +73,11 @@ impl Attributes {
         })
     }
 
-    /// The attributes of a request for a path that is no resource.
+    /// The attributes of a request for a path that is no resource: the verb is the method in
+    /// lower case (`head` too), as kube-apiserver's request info has it.
     pub fn of_path(method: &Method, path: &str) -> Self {
-        let verb = match *method {
-            Method::HEAD => "get".to_string(),
-            ref m => m.as_str().to_ascii_lowercase(),
-        };
         Attributes::NonResource {
-            verb,
+            verb: method.as_str().to_ascii_lowercase(),
             path: path.to_string(),
         }
     }
@@ -89,6 +86,17 @@ impl Attributes {
     /// `configmaps is forbidden: User "alice" cannot list resource "configmaps" in API group ""
     /// in the namespace "default"`.
     pub fn forbidden(&self, user: &str) -> ApiError {
+        self.forbidden_because(user, "")
+    }
+
+    /// The 403 with the authorizer's `reason` appended (`...: RBAC: role ... not found`), as
+    /// kube-apiserver words it when the authorizer gave one.
+    pub fn forbidden_because(&self, user: &str, reason: &str) -> ApiError {
+        let because = if reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {reason}")
+        };
         match self {
             Attributes::Resource(a) => {
                 let mut resource = a.resource.clone();
@@ -106,9 +114,9 @@ impl Attributes {
                 );
                 let subject = qualified(&a.resource, &a.group);
                 let message = if a.name.is_empty() {
-                    format!("{subject} is forbidden: {why}")
+                    format!("{subject} is forbidden: {why}{because}")
                 } else {
-                    format!("{subject} {:?} is forbidden: {why}", a.name)
+                    format!("{subject} {:?} is forbidden: {why}{because}", a.name)
                 };
                 ApiError::forbidden(&a.group, &a.resource, &a.name, message)
             }
@@ -116,7 +124,7 @@ impl Attributes {
                 "",
                 "",
                 "",
-                format!("forbidden: User {user:?} cannot {verb} path {path:?}"),
+                format!("forbidden: User {user:?} cannot {verb} path {path:?}{because}"),
             ),
         }
     }

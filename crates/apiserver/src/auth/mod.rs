@@ -7,6 +7,7 @@
 pub mod attributes;
 pub mod authn;
 pub mod bootstrap;
+pub mod cache;
 pub mod impersonation;
 pub mod rbac;
 pub mod review;
@@ -17,16 +18,25 @@ use crate::status::ApiError;
 use attributes::Attributes;
 use user::UserInfo;
 
-/// `Ok` when `user` may do `attrs`, else kube-apiserver's 403.
+/// What the server's authorizers decide: members of `system:masters` may do everything (the
+/// privileged-group authorizer, no reason given), everyone else what RBAC allows.
+pub async fn decide(rest: &Rest, user: &UserInfo, attrs: &Attributes) -> rbac::Decision {
+    if user.is_privileged() {
+        return rbac::Decision {
+            allowed: true,
+            reason: String::new(),
+        };
+    }
+    rest.rbac.authorize(user, attrs).await
+}
+
+/// `Ok` when `user` may do `attrs`, else kube-apiserver's 403 (with the authorizer's reason,
+/// when it has one).
 pub async fn check(rest: &Rest, user: &UserInfo, attrs: &Attributes) -> Result<(), ApiError> {
-    if user.is_privileged()
-        || rbac::Rbac::new(&rest.store)
-            .authorize(user, attrs)
-            .await
-            .allowed
-    {
+    let decision = decide(rest, user, attrs).await;
+    if decision.allowed {
         Ok(())
     } else {
-        Err(attrs.forbidden(&user.name))
+        Err(attrs.forbidden_because(&user.name, &decision.reason))
     }
 }

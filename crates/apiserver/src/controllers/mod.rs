@@ -1,7 +1,7 @@
 //! What kube-controller-manager does in a real cluster, running inside the server as small
 //! controllers over the store's change stream: garbage collection of ownerReferences and the
 //! namespace lifecycle, Endpoints and EndpointSlices of Services, PodDisruptionBudget status
-//! (`disruption.rs`), the `default` ServiceAccount of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
+//! (`disruption.rs`), the aggregated ClusterRoles' rules (`clusterrole_aggregation.rs`), the `default` ServiceAccount of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
 //! reclaiming and protection (with a simulated provisioner, `volumes.rs`), and (optionally)
 //! simulated workloads: Deployments and ReplicaSets with a simulated scheduler and kubelet
 //! (`workloads.rs`), Jobs (`jobs.rs`) and CronJobs (`cronjobs.rs`), StatefulSets
@@ -10,6 +10,7 @@
 //! that holds the controllers' Lease (`leader.rs`). (The CRD controller lives with the CRD code in
 //! `crd::controller`.)
 
+pub mod clusterrole_aggregation;
 pub mod cronjobs;
 pub mod daemonsets;
 pub mod disruption;

@@ -215,6 +215,7 @@ pub fn served_types(crd: &Value) -> Vec<ResourceType> {
                 schema: SchemaSource::Custom(schema.cloned()),
                 answer: None,
                 storage_version_hash: Some(storage_version_hash.clone()),
+                guard: None,
             }
         })
         .collect()

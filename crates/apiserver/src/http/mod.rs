@@ -24,7 +24,7 @@ use negotiate::{MAX_BODY, Media, Output, choose_output, content_type, decode_bod
 use params::Params;
 use path::{ResourcePath, Target};
 use render::View;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 pub use openapi::OpenApiCache;
@@ -41,6 +41,43 @@ pub struct AppState {
     pub filters: filters::Filters,
     /// What `/metrics` serves.
     pub metrics: metrics::Metrics,
+    /// Where requests are audited, when they are.
+    pub audit: Option<crate::audit::AuditLog>,
+}
+
+/// The address a connection comes from, put on each of its requests (the audit log's
+/// `sourceIPs`).
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
+/// Who one request is from and what authorization decided about it (each unset when the
+/// request did not get that far): what its audit event records.
+#[derive(Default)]
+struct Authorized(
+    std::sync::OnceLock<(Attributes, auth::rbac::Decision)>,
+    std::sync::OnceLock<Identity>,
+);
+
+/// The authenticated user of a request and, when it impersonates someone, whom.
+struct Identity {
+    requester: UserInfo,
+    impersonated: Option<UserInfo>,
+}
+
+impl Authorized {
+    /// Decides whether `user` may do `attrs`, remembers it, and refuses with the 403.
+    async fn check(
+        &self,
+        state: &AppState,
+        user: &UserInfo,
+        attrs: Attributes,
+    ) -> Result<(), ApiError> {
+        let decision = auth::decide(&state.rest, user, &attrs).await;
+        let refused =
+            (!decision.allowed).then(|| attrs.forbidden_because(&user.name, &decision.reason));
+        let _ = self.0.set((attrs, decision));
+        refused.map_or(Ok(()), Err)
+    }
 }
 
 /// The router: everything goes through [`handle`].
@@ -54,10 +91,12 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    peer: Option<axum::Extension<PeerAddr>>,
     body: Body,
 ) -> Response {
     let connection = connection.map(|c| c.0).unwrap_or_default();
     let start = std::time::Instant::now();
+    let received = chrono::Utc::now();
     let target = path::parse(uri.path()).map(|target| match target {
         Target::Resource(rp) => {
             let resources = state.rest.catalog.snapshot();
@@ -66,6 +105,7 @@ async fn handle(
         }
         other => other,
     });
+    let authorized = Authorized::default();
     let handler = dispatch(
         &state,
         &connection,
@@ -74,11 +114,32 @@ async fn handle(
         &headers,
         body,
         target.as_ref(),
+        &authorized,
     );
+    let mut failure = None;
     let response = match state.filters.run(&method, &uri, handler).await {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) | Err(e) => error_response(&e),
+        Ok(Err(e)) | Err(e) => {
+            let r = error_response(&e);
+            failure = Some(e);
+            r
+        }
     };
+    if let Some(audit) = &state.audit {
+        let event = audit_event(AuditedRequest {
+            method: &method,
+            uri: &uri,
+            headers: &headers,
+            peer: peer.map(|p| p.0.0),
+            target: target.as_ref(),
+            authorized: authorized.0.get(),
+            identity: authorized.1.get(),
+            code: response.status().as_u16(),
+            failure: failure.as_ref(),
+            received,
+        });
+        audit.record(&event).await;
+    }
     let elapsed = start.elapsed();
     let code = response.status().as_u16();
     let served = match &target {
@@ -104,6 +165,82 @@ async fn handle(
     );
     tracing::debug!(%method, %uri, status = code, elapsed_us = elapsed.as_micros() as u64, "request");
     response
+}
+
+/// One finished request, as its audit event describes it.
+struct AuditedRequest<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+    target: Option<&'a Target>,
+    authorized: Option<&'a (Attributes, auth::rbac::Decision)>,
+    identity: Option<&'a Identity>,
+    code: u16,
+    failure: Option<&'a ApiError>,
+    received: chrono::DateTime<chrono::Utc>,
+}
+
+/// The audit.k8s.io/v1 `Event` (level Metadata) of a request.
+fn audit_event(r: AuditedRequest<'_>) -> Value {
+    use crate::audit::{micro_time, user_value};
+    let attrs = r.authorized.map(|(a, _)| a);
+    let verb = match attrs {
+        Some(Attributes::Resource(a)) => a.verb.clone(),
+        Some(Attributes::NonResource { verb, .. }) => verb.clone(),
+        None => r.method.as_str().to_ascii_lowercase(),
+    };
+    let mut event = json!({
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": "Metadata",
+        "auditID": uuid::Uuid::new_v4().to_string(),
+        "stage": if verb == "watch" { "ResponseStarted" } else { "ResponseComplete" },
+        "requestURI": r.uri.path_and_query().map(|p| p.as_str()).unwrap_or(r.uri.path()),
+        "verb": verb,
+        // A request refused by authentication has no user: upstream records the empty one.
+        "user": r.identity.map_or_else(|| json!({}), |i| user_value(&i.requester)),
+        "sourceIPs": r.peer.map(|p| vec![p.ip().to_string()]).unwrap_or_default(),
+    });
+    if let Some(user) = r.identity.and_then(|i| i.impersonated.as_ref()) {
+        event["impersonatedUser"] = user_value(user);
+    }
+    if let Some(ua) = r
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        event["userAgent"] = json!(ua);
+    }
+    if let Some(Target::Resource(rp)) = r.target {
+        let mut object = Map::new();
+        let mut put = |k: &str, v: &str| {
+            if !v.is_empty() {
+                object.insert(k.into(), json!(v));
+            }
+        };
+        put("resource", &rp.resource);
+        put("namespace", rp.namespace.as_deref().unwrap_or(""));
+        put("name", rp.name.as_deref().unwrap_or(""));
+        put("apiGroup", &rp.group);
+        put("apiVersion", &rp.version);
+        put("subresource", rp.subresource.as_deref().unwrap_or(""));
+        event["objectRef"] = Value::Object(object);
+    }
+    event["responseStatus"] = match r.failure {
+        Some(e) => json!({"metadata": {}, "status": "Failure", "message": e.message,
+            "reason": e.reason, "code": r.code}),
+        None => json!({"metadata": {}, "code": r.code}),
+    };
+    event["requestReceivedTimestamp"] = json!(micro_time(r.received));
+    event["stageTimestamp"] = json!(micro_time(chrono::Utc::now()));
+    if let Some((_, d)) = r.authorized {
+        event["annotations"] = json!({
+            "authorization.k8s.io/decision": if d.allowed { "allow" } else { "forbid" },
+            "authorization.k8s.io/reason": d.reason,
+        });
+    }
+    event
 }
 
 /// Renders an error as a `Status` response.
@@ -245,6 +382,7 @@ async fn dispatch(
     headers: &HeaderMap,
     body: Body,
     target: Option<&Target>,
+    authorized: &Authorized,
 ) -> Result<Response, ApiError> {
     // Authentication comes first, as in kube-apiserver's filter chain: bad credentials get a
     // 401 whatever the path.
@@ -252,14 +390,23 @@ async fn dispatch(
         .rest
         .authenticator
         .authenticate(&state.rest, headers, connection)?;
-    let user = auth::impersonation::acting_as(&state.rest, requester, headers).await?;
+    let user = auth::impersonation::acting_as(&state.rest, requester.clone(), headers).await?;
+    let impersonated = headers
+        .contains_key("impersonate-user")
+        .then(|| user.clone());
+    let _ = authorized.1.set(Identity {
+        requester,
+        impersonated,
+    });
     let target = target.ok_or_else(ApiError::not_found_path)?;
     let accept = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !user.is_privileged() && !matches!(target, Target::Resource(_)) {
-        auth::check(&state.rest, &user, &Attributes::of_path(method, uri.path())).await?;
+    if !matches!(target, Target::Resource(_)) {
+        authorized
+            .check(state, &user, Attributes::of_path(method, uri.path()))
+            .await?;
     }
     let resources = state.rest.catalog.snapshot();
     let only_get = |resp: Value| -> Result<Response, ApiError> {
@@ -331,7 +478,9 @@ async fn dispatch(
         Target::OpenApiV3 { group, version } => {
             state.openapi.v3_document(&state.rest, group, version)
         }
-        Target::Resource(rp) => resource(state, &user, method, uri, headers, body, rp).await,
+        Target::Resource(rp) => {
+            resource(state, (&user, authorized), method, uri, headers, body, rp).await
+        }
     }
 }
 
@@ -352,7 +501,7 @@ pub fn version() -> Value {
 
 async fn resource(
     state: &AppState,
-    user: &UserInfo,
+    (user, authorized): (&UserInfo, &Authorized),
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -362,10 +511,8 @@ async fn resource(
     let params = Params::for_request(method, uri.query());
     // Authorization comes before routing, as in kube-apiserver's filter chain: a user who may
     // not list a resource learns nothing about whether it exists.
-    if !user.is_privileged() {
-        let attrs = Attributes::of_resource(method, rp, params.is_watch()?);
-        auth::check(&state.rest, user, &attrs).await?;
-    }
+    let attrs = Attributes::of_resource(method, rp, params.is_watch()?);
+    authorized.check(state, user, attrs).await?;
     let resources = state.rest.catalog.snapshot();
     let rt = resources
         .find(&rp.group, &rp.version, &rp.resource)
@@ -435,7 +582,7 @@ async fn resource(
             }
             Method::GET => list(state, &view, ns, &params).await,
             Method::POST => {
-                let opts = params.write(headers)?;
+                let opts = params.write(headers)?.by(user);
                 let value = read_object(&ct, body, &rt.kind).await?;
                 written(rest.create(&rt, ns, value, &opts).await?)
             }
@@ -469,13 +616,13 @@ async fn resource(
                 Ok(respond(StatusCode::OK, &view.object(v), output, &[]))
             }
             Method::PUT => {
-                let opts = params.write(headers)?;
+                let opts = params.write(headers)?.by(user);
                 let value = read_object(&ct, body, &rt.kind).await?;
                 written(rest.update(&rt, ns, name, value, &opts, None).await?)
             }
             Method::PATCH => {
                 let patch_type = PatchType::for_resource(&rt, &ct)?;
-                let opts = params.write(headers)?;
+                let opts = params.write(headers)?.by(user);
                 let bytes = read_body(body).await?;
                 written(
                     rest.patch(&rt, ns, name, patch_type, &bytes, &opts, None)
@@ -510,7 +657,7 @@ async fn resource(
                 &[],
             )),
             Method::PUT => {
-                let opts = params.write(headers)?;
+                let opts = params.write(headers)?.by(user);
                 let value = read_object(&ct, body, &rt.kind).await?;
                 written(
                     rest.update(&rt, ns, name, value, &opts, Some("status"))
@@ -519,7 +666,7 @@ async fn resource(
             }
             Method::PATCH => {
                 let patch_type = PatchType::for_resource(&rt, &ct)?;
-                let opts = params.write(headers)?;
+                let opts = params.write(headers)?.by(user);
                 let bytes = read_body(body).await?;
                 written(
                     rest.patch(&rt, ns, name, patch_type, &bytes, &opts, Some("status"))
@@ -536,7 +683,7 @@ async fn resource(
                 &[],
             )),
             Method::PUT => {
-                let opts = params.write(headers)?;
+                let opts = params.write(headers)?.by(user);
                 let value = read_object(&ct, body, "Scale").await?;
                 if value.get("spec").is_none_or(|s| !s.is_object()) {
                     return Err(ApiError::bad_request(
@@ -550,7 +697,7 @@ async fn resource(
             }
             Method::PATCH => {
                 let patch_type = PatchType::for_resource(&rt, &ct)?;
-                let opts = params.write(headers)?;
+                let opts = params.write(headers)?.by(user);
                 let bytes = read_body(body).await?;
                 let w = rest
                     .write_scale(&rt, ns, name, &opts, |scale| {
@@ -564,7 +711,7 @@ async fn resource(
         (Some(name), Some(sub)) if rt.strategy.replace_subresources().contains(&sub) => {
             match *method {
                 Method::PUT => {
-                    let opts = params.write(headers)?;
+                    let opts = params.write(headers)?.by(user);
                     let value = read_object(&ct, body, &rt.kind).await?;
                     written(rest.update(&rt, ns, name, value, &opts, Some(sub)).await?)
                 }
@@ -580,7 +727,7 @@ async fn resource(
         {
             match *method {
                 Method::POST => {
-                    let opts = params.write(headers)?;
+                    let opts = params.write(headers)?.by(user);
                     let (_, _, kind) = rt
                         .strategy
                         .create_subresources()

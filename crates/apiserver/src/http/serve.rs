@@ -178,6 +178,14 @@ async fn sniff_protocol(stream: &TcpStream) -> std::io::Result<bool> {
     }
 }
 
+/// Each request learns where its connection comes from (the audit log's sourceIPs).
+fn with_peer_addr(app: Router, stream: &TcpStream) -> Router {
+    match stream.peer_addr() {
+        Ok(peer) => app.layer(axum::Extension(super::PeerAddr(peer))),
+        Err(_) => app,
+    }
+}
+
 async fn serve_connection(
     stream: TcpStream,
     app: Router,
@@ -190,6 +198,7 @@ async fn serve_connection(
             // Silent past the header timeout, or gone: nothing to answer.
             _ => return,
         };
+    let app = with_peer_addr(app, &stream);
     let connection = Connection::plain();
     serve_http(stream, is_h2, connection, app, limits, closing).await;
 }
@@ -202,6 +211,7 @@ async fn serve_tls_connection(
     limits: ConnectionLimits,
     closing: &mut tokio::sync::watch::Receiver<bool>,
 ) {
+    let app = with_peer_addr(app, &stream);
     let stream = match tokio::time::timeout(limits.header_read_timeout, tls.accept(stream)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {

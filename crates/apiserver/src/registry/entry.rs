@@ -1,7 +1,7 @@
 //! The row builder of the registry: how one built-in resource is served (names, scope,
 //! subresources, categories), built into a [`ResourceType`] around the resource's strategy.
 
-use crate::resource::{Answer, ResourceType, ScalePaths, SchemaSource};
+use crate::resource::{Answer, ResourceType, ScalePaths, SchemaSource, WriteGuard};
 use crate::strategy::Strategy;
 use std::sync::Arc;
 
@@ -18,6 +18,8 @@ pub(crate) struct Entry {
     stored_with: Option<(&'static str, &'static str, &'static str)>,
     /// How creates are answered, for a resource that is not stored.
     answer: Option<Answer>,
+    /// Who may write what (RBAC's escalation check).
+    guard: Option<WriteGuard>,
 }
 
 /// A row for resource `plural` (singular `singular`), namespaced or cluster-scoped.
@@ -32,6 +34,7 @@ pub(crate) const fn entry(plural: &'static str, singular: &'static str, namespac
         scale: false,
         stored_with: None,
         answer: None,
+        guard: None,
     }
 }
 
@@ -80,6 +83,12 @@ impl Entry {
         self
     }
 
+    /// Writes users ask for pass `guard` (see [`WriteGuard`]).
+    pub(crate) const fn guarded(mut self, guard: WriteGuard) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
     /// The resource type of `K` served with `strategy`.
     pub(crate) fn build<K: k8s_openapi::Resource + schemars::JsonSchema>(
         self,
@@ -113,6 +122,7 @@ impl Entry {
                 register_schema::<K>
             }),
             answer: self.answer,
+            guard: self.guard,
             storage_version_hash: (self.answer.is_none()).then(|| {
                 let (group, version, kind) = match self.stored_with {
                     // Stored as the other resource's objects (whose kind is this kind).

@@ -75,6 +75,18 @@ pub struct WriteOptions {
     /// Set by server-side apply, which computes `metadata.managedFields` itself: writes keep
     /// the ones in the object instead of recording an Update.
     pub managed_fields_computed: bool,
+    /// Who asks, for the rules that depend on it (a resource's [`crate::resource::WriteGuard`],
+    /// such as RBAC's escalation check); None for the server's own writes (its controllers and
+    /// bootstrap), which are not checked.
+    pub user: Option<crate::auth::user::UserInfo>,
+}
+
+impl WriteOptions {
+    /// These options for a write `user` asks for.
+    pub fn by(mut self, user: &crate::auth::user::UserInfo) -> Self {
+        self.user = Some(user.clone());
+        self
+    }
 }
 
 /// The result of a write: the object as stored (or as it would be, on dry run), and warnings.
@@ -104,6 +116,8 @@ pub struct Rest {
     /// The cluster CA's certificate (PEM) when the server serves TLS: what Pods trust the
     /// server by (the `kube-root-ca.crt` ConfigMaps).
     pub cluster_ca: Option<String>,
+    /// The RBAC authorizer's view of the roles and bindings, kept current from the store.
+    pub rbac: Arc<crate::auth::cache::RbacCache>,
 }
 
 impl std::fmt::Debug for Rest {

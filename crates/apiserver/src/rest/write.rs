@@ -256,6 +256,18 @@ impl Rest {
             },
             &mut obj,
         )?;
+        if let (Some(guard), Some(user)) = (rt.guard, &opts.user) {
+            guard(crate::resource::Guarded {
+                rest: self,
+                user,
+                rt,
+                namespace: namespace.unwrap_or(""),
+                name: "",
+                object: &obj,
+                old: None,
+            })
+            .await?;
+        }
         rt.strategy.prepare_for_create(&mut obj);
         let initial = rt.strategy.initial_finalizers();
         if !initial.is_empty() {
@@ -559,6 +571,18 @@ impl Rest {
                 && rv != current.resource_version
             {
                 return Err(ApiError::stale(&rt.group, &rt.plural, name));
+            }
+            if let (Some(guard), Some(user), None) = (rt.guard, &opts.user, subresource) {
+                guard(crate::resource::Guarded {
+                    rest: self,
+                    user,
+                    rt,
+                    namespace: namespace.unwrap_or(""),
+                    name,
+                    object: &desired,
+                    old: Some(&old),
+                })
+                .await?;
             }
             let Some(mut new) = self.prepare_update(rt, &old, desired, opts, subresource)? else {
                 return Ok(Written {

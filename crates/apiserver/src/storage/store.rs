@@ -764,39 +764,42 @@ impl WatchCursor {
     /// or `Unavailable` when the store is gone.
     pub async fn next(&mut self) -> Result<Vec<Arc<StoredEvent>>, StoreError> {
         loop {
-            if self.store.is_closed() {
-                return Err(StoreError::Unavailable("store closed".into()));
-            }
-            {
-                let state = self.store.read();
-                let events =
-                    state
-                        .history
-                        .since(self.position)
-                        .map_err(|oldest| StoreError::TooOld {
-                            requested: self.position,
-                            oldest,
-                        })?;
-                let mut out = Vec::new();
-                for event in events {
-                    if self
-                        .resource
-                        .as_ref()
-                        .is_none_or(|r| *r == event.key.resource)
-                    {
-                        out.push(event.clone());
-                    }
-                }
-                // Everything up to the committed version has been seen, matching or not.
-                self.position = self.position.max(state.last_event);
-                if !out.is_empty() {
-                    return Ok(out);
-                }
+            let out = self.ready()?;
+            if !out.is_empty() {
+                return Ok(out);
             }
             if self.committed.changed().await.is_err() {
                 return Err(StoreError::Unavailable("store closed".into()));
             }
         }
+    }
+
+    /// The events committed since the last call, without waiting (empty when there are none),
+    /// or `TooOld`/`Unavailable` as [`WatchCursor::next`]: for a reader that catches up on
+    /// demand instead of in a task of its own.
+    pub fn ready(&mut self) -> Result<Vec<Arc<StoredEvent>>, StoreError> {
+        if self.store.is_closed() {
+            return Err(StoreError::Unavailable("store closed".into()));
+        }
+        let state = self.store.read();
+        let events = state
+            .history
+            .since(self.position)
+            .map_err(|oldest| StoreError::TooOld {
+                requested: self.position,
+                oldest,
+            })?;
+        let out = events
+            .filter(|event| {
+                self.resource
+                    .as_ref()
+                    .is_none_or(|r| *r == event.key.resource)
+            })
+            .cloned()
+            .collect();
+        // Everything up to the committed version has been seen, matching or not.
+        self.position = self.position.max(state.last_event);
+        Ok(out)
     }
 }
 

@@ -1,6 +1,5 @@
 //! SelfSubjectAccessReviews: may the requester do this? (`kubectl auth can-i`)
 
-use crate::auth::rbac::Rbac;
 use crate::auth::review::{access_status, answered, asked};
 use crate::registry::entry::entry;
 use crate::resource::{ResourceType, Review};
@@ -21,9 +20,7 @@ fn answer(review: Review<'_>) -> BoxFuture<'_, Result<Value, ApiError>> {
     Box::pin(async move {
         let spec = review.spec();
         let attrs = asked(&spec, true).map_err(|causes| review.invalid(causes))?;
-        let d = Rbac::new(&review.rest.store)
-            .authorize(review.user, &attrs)
-            .await;
+        let d = review.rest.rbac.authorize(review.user, &attrs).await;
         Ok(answered(review.object, access_status(d.allowed, d.reason)))
     })
 }

@@ -1,7 +1,6 @@
 //! SelfSubjectRulesReviews: everything the requester may do in a namespace
 //! (`kubectl auth can-i --list`).
 
-use crate::auth::rbac::Rbac;
 use crate::auth::review::{answered, text};
 use crate::registry::entry::entry;
 use crate::resource::{ResourceType, Review};
@@ -21,12 +20,19 @@ pub(crate) fn resource() -> ResourceType {
 fn answer(review: Review<'_>) -> BoxFuture<'_, Result<Value, ApiError>> {
     Box::pin(async move {
         let ns = text(&review.spec(), "namespace");
-        let rules = if review.user.is_privileged() {
+        let (rules, errors) = if review.user.is_privileged() {
             // Members of system:masters may do everything: cluster-admin's rules.
-            serde_json::from_value(crate::auth::bootstrap::cluster_admin_rules())
-                .unwrap_or_default()
+            (
+                serde_json::from_value(crate::auth::bootstrap::cluster_admin_rules())
+                    .unwrap_or_default(),
+                Vec::new(),
+            )
         } else {
-            Rbac::new(&review.rest.store).rules(review.user, &ns).await
+            review
+                .rest
+                .rbac
+                .read(|p| p.rules_for(review.user, &ns))
+                .await
         };
         let (resource, non_resource): (Vec<_>, Vec<_>) = rules
             .into_iter()
@@ -42,10 +48,13 @@ fn answer(review: Review<'_>) -> BoxFuture<'_, Result<Value, ApiError>> {
             .into_iter()
             .map(|r| json!({"verbs": r.verbs, "nonResourceURLs": r.non_resource_urls}))
             .collect();
-        Ok(answered(
-            review.object,
-            json!({"resourceRules": resource_rules, "nonResourceRules": non_resource_rules,
-                "incomplete": false}),
-        ))
+        // Bindings whose role is missing are reported in evaluationError; RBAC's rules are
+        // still complete (upstream's RBAC never says `incomplete`).
+        let mut status = json!({"resourceRules": resource_rules,
+            "nonResourceRules": non_resource_rules, "incomplete": false});
+        if !errors.is_empty() {
+            status["evaluationError"] = json!(crate::auth::rbac::aggregate(&errors));
+        }
+        Ok(answered(review.object, status))
     })
 }

@@ -2,7 +2,6 @@
 //! [`super::localsubjectaccessreviews`], which asks within one namespace.
 
 use crate::auth::attributes::Attributes;
-use crate::auth::rbac::Rbac;
 use crate::auth::review::{access_status, answered, asked, strings, text};
 use crate::auth::user::UserInfo;
 use crate::registry::entry::entry;
@@ -56,8 +55,6 @@ pub(super) async fn subject_access(
         groups,
         extra: Default::default(),
     };
-    let d = Rbac::new(&review.rest.store)
-        .authorize(&subject, &attrs)
-        .await;
+    let d = review.rest.rbac.authorize(&subject, &attrs).await;
     Ok(answered(review.object, access_status(d.allowed, d.reason)))
 }

@@ -9,9 +9,11 @@ use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
 
 /// `clusterrolebindings` (rbac.authorization.k8s.io/v1).
 pub(crate) fn resource() -> ResourceType {
-    entry("clusterrolebindings", "clusterrolebinding", false).build::<ClusterRoleBinding>(
-        Typed::<ClusterRoleBinding>::new()
-            .names(NameRule::PathSegment)
-            .printer(&BINDING),
-    )
+    entry("clusterrolebindings", "clusterrolebinding", false)
+        .guarded(super::escalation::guard_binding)
+        .build::<ClusterRoleBinding>(
+            Typed::<ClusterRoleBinding>::new()
+                .names(NameRule::PathSegment)
+                .printer(&BINDING),
+        )
 }

@@ -9,9 +9,11 @@ use k8s_openapi::api::rbac::v1::ClusterRole;
 
 /// `clusterroles` (rbac.authorization.k8s.io/v1).
 pub(crate) fn resource() -> ResourceType {
-    entry("clusterroles", "clusterrole", false).build::<ClusterRole>(
-        Typed::<ClusterRole>::new()
-            .names(NameRule::PathSegment)
-            .printer(&CREATED_AT),
-    )
+    entry("clusterroles", "clusterrole", false)
+        .guarded(super::escalation::guard_role)
+        .build::<ClusterRole>(
+            Typed::<ClusterRole>::new()
+                .names(NameRule::PathSegment)
+                .printer(&CREATED_AT),
+        )
 }

@@ -1,7 +1,9 @@
-//! rbac.authorization.k8s.io/v1: roles and bindings, with path-segment names.
+//! rbac.authorization.k8s.io/v1: roles and bindings, with path-segment names, and the
+//! escalation check their writes pass (`escalation.rs`).
 
 pub(crate) mod clusterrolebindings;
 pub(crate) mod clusterroles;
+mod escalation;
 pub(crate) mod rolebindings;
 pub(crate) mod roles;
 

@@ -12,11 +12,13 @@ use serde_json::json;
 
 /// `rolebindings` (rbac.authorization.k8s.io/v1).
 pub(crate) fn resource() -> ResourceType {
-    entry("rolebindings", "rolebinding", true).build::<RoleBinding>(
-        Typed::<RoleBinding>::new()
-            .names(NameRule::PathSegment)
-            .printer(&BINDING),
-    )
+    entry("rolebindings", "rolebinding", true)
+        .guarded(super::escalation::guard_binding)
+        .build::<RoleBinding>(
+            Typed::<RoleBinding>::new()
+                .names(NameRule::PathSegment)
+                .printer(&BINDING),
+        )
 }
 
 fn subjects(o: &Value, kind: &str) -> String {

@@ -9,9 +9,11 @@ use k8s_openapi::api::rbac::v1::Role;
 
 /// `roles` (rbac.authorization.k8s.io/v1).
 pub(crate) fn resource() -> ResourceType {
-    entry("roles", "role", true).build::<Role>(
-        Typed::<Role>::new()
-            .names(NameRule::PathSegment)
-            .printer(&CREATED_AT),
-    )
+    entry("roles", "role", true)
+        .guarded(super::escalation::guard_role)
+        .build::<Role>(
+            Typed::<Role>::new()
+                .names(NameRule::PathSegment)
+                .printer(&CREATED_AT),
+        )
 }
