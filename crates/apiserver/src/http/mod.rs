@@ -369,6 +369,17 @@ async fn resource(
     let rest = &state.rest;
     let ns = rp.namespace.as_deref();
     let ct = content_type(headers);
+    // Options of a write, with the user admission reports.
+    let write_options = || -> Result<crate::rest::WriteOptions, ApiError> {
+        let mut opts = params.write(headers)?;
+        opts.user = Some(Arc::new(user.clone()));
+        Ok(opts)
+    };
+    let delete_options = |body: Option<&Value>| -> Result<crate::rest::DeleteOptions, ApiError> {
+        let mut opts = params.delete(body)?;
+        opts.user = Some(Arc::new(user.clone()));
+        Ok(opts)
+    };
     let written = |w: Written| {
         let status = if w.created {
             StatusCode::CREATED
@@ -397,7 +408,7 @@ async fn resource(
             }
             Method::GET => list(state, &view, ns, &params).await,
             Method::POST => {
-                let opts = params.write(headers)?;
+                let opts = write_options()?;
                 let value = read_object(&ct, body, &rt.kind).await?;
                 written(rest.create(&rt, ns, value, &opts).await?)
             }
@@ -408,7 +419,7 @@ async fn resource(
                 } else {
                     Some(decode_body(&ct, &bytes)?)
                 };
-                let opts = params.delete(del_body.as_ref())?;
+                let opts = delete_options(del_body.as_ref())?;
                 let deleted = rest
                     .delete_collection(&rt, ns, &params.list()?, &opts)
                     .await?;
@@ -430,13 +441,13 @@ async fn resource(
                 Ok(json_response(StatusCode::OK, &view.object(v), output, &[]))
             }
             Method::PUT => {
-                let opts = params.write(headers)?;
+                let opts = write_options()?;
                 let value = read_object(&ct, body, &rt.kind).await?;
                 written(rest.update(&rt, ns, name, value, &opts, None).await?)
             }
             Method::PATCH => {
                 let patch_type = PatchType::for_resource(&rt, &ct)?;
-                let opts = params.write(headers)?;
+                let opts = write_options()?;
                 let bytes = read_body(body).await?;
                 written(
                     rest.patch(&rt, ns, name, patch_type, &bytes, &opts, None)
@@ -450,12 +461,14 @@ async fn resource(
                 } else {
                     Some(decode_body(&ct, &bytes)?)
                 };
-                let opts = params.delete(del_body.as_ref())?;
-                let body = match rest.delete(&rt, ns, name, &opts).await?.answer(&rt) {
+                let opts = delete_options(del_body.as_ref())?;
+                let deleted = rest.delete(&rt, ns, name, &opts).await?;
+                let warnings = deleted.effects.warnings.clone();
+                let body = match deleted.answer(&rt) {
                     DeleteAnswer::Object(object) => view.object(object),
                     DeleteAnswer::Status(status) => status,
                 };
-                Ok(json_response(StatusCode::OK, &body, output, &[]))
+                Ok(json_response(StatusCode::OK, &body, output, &warnings))
             }
             _ => Err(ApiError::method_not_allowed_here()),
         },
@@ -468,7 +481,7 @@ async fn resource(
                 &[],
             )),
             Method::PUT => {
-                let opts = params.write(headers)?;
+                let opts = write_options()?;
                 let value = read_object(&ct, body, &rt.kind).await?;
                 written(
                     rest.update(&rt, ns, name, value, &opts, Some("status"))
@@ -477,7 +490,7 @@ async fn resource(
             }
             Method::PATCH => {
                 let patch_type = PatchType::for_resource(&rt, &ct)?;
-                let opts = params.write(headers)?;
+                let opts = write_options()?;
                 let bytes = read_body(body).await?;
                 written(
                     rest.patch(&rt, ns, name, patch_type, &bytes, &opts, Some("status"))
@@ -494,7 +507,7 @@ async fn resource(
                 &[],
             )),
             Method::PUT => {
-                let opts = params.write(headers)?;
+                let opts = write_options()?;
                 let value = read_object(&ct, body, "Scale").await?;
                 if value.get("spec").is_none_or(|s| !s.is_object()) {
                     return Err(ApiError::bad_request(
@@ -513,7 +526,7 @@ async fn resource(
             }
             Method::PATCH => {
                 let patch_type = PatchType::for_resource(&rt, &ct)?;
-                let opts = params.write(headers)?;
+                let opts = write_options()?;
                 let bytes = read_body(body).await?;
                 let w = rest
                     .write_scale(&rt, ns, name, &opts, |scale| {
@@ -532,7 +545,7 @@ async fn resource(
         (Some(name), Some(sub)) if rt.strategy.replace_subresources().contains(&sub) => {
             match *method {
                 Method::PUT => {
-                    let opts = params.write(headers)?;
+                    let opts = write_options()?;
                     let value = read_object(&ct, body, &rt.kind).await?;
                     written(rest.update(&rt, ns, name, value, &opts, Some(sub)).await?)
                 }
@@ -548,7 +561,7 @@ async fn resource(
         {
             match *method {
                 Method::POST => {
-                    let opts = params.write(headers)?;
+                    let opts = write_options()?;
                     let (_, _, kind) = rt
                         .strategy
                         .create_subresources()

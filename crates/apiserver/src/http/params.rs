@@ -171,6 +171,7 @@ impl Params {
             field_manager_defaulted,
             force: self.options_kind == "PatchOptions" && self.flag("force")? == Some(true),
             managed_fields_computed: false,
+            user: None,
             field_validation: {
                 let v = self.get("fieldValidation").unwrap_or("");
                 FieldValidation::parse(v).map_err(|_| {

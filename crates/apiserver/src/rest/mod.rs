@@ -75,6 +75,8 @@ pub struct WriteOptions {
     /// Set by server-side apply, which computes `metadata.managedFields` itself: writes keep
     /// the ones in the object instead of recording an Update.
     pub managed_fields_computed: bool,
+    /// Who writes, as admission reports it; None for the server's own controllers.
+    pub user: Option<Arc<crate::auth::user::UserInfo>>,
 }
 
 /// The result of a write: the object as stored (or as it would be, on dry run), and warnings.
@@ -86,6 +88,8 @@ pub struct Written {
     pub warnings: Vec<String>,
     /// Whether the write created the object (201 rather than 200).
     pub created: bool,
+    /// The audit annotations admission added (webhooks' `<name>/<key>`), for the audit event.
+    pub audit_annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// The generic request path over one store and catalog.
