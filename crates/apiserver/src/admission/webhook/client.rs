@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// TLS settings trusting the PEM certificates of `ca_bundle` (none trusted without one: this
-/// server does not read the system's trust store for webhooks).
+/// server does not read the system's trust store for webhooks), without session resumption.
 pub fn tls_config(ca_bundle: Option<&[u8]>) -> Arc<rustls::ClientConfig> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
@@ -39,6 +39,10 @@ pub fn tls_config(ca_bundle: Option<&[u8]>) -> Arc<rustls::ClientConfig> {
             .with_root_certificates(rustls::RootCertStore::empty())
             .with_no_client_auth()
         });
+    // As Go's TLS client without a session cache: every call verifies the webhook's
+    // certificate, so a rotated certificate is checked against `caBundle` at once.
+    let mut config = config;
+    config.resumption = rustls::client::Resumption::disabled();
     Arc::new(config)
 }
 
@@ -144,7 +148,10 @@ fn tls_cause(e: &std::io::Error) -> String {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>());
     match cause {
-        Some(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)) => {
+        // A CA of the same name that did not sign it is, to Go, an unknown authority too.
+        Some(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnknownIssuer | rustls::CertificateError::BadSignature,
+        )) => {
             "tls: failed to verify certificate: x509: certificate signed by unknown authority"
                 .into()
         }

@@ -132,7 +132,20 @@ pub fn verify(version: &str, uid: &str, mutating: bool, body: &Value) -> Result<
         ));
     }
     let patch_type = text("patchType");
-    let patch = match response.get("patch").and_then(Value::as_str) {
+    // Go decodes `[]byte` from base64 text or from an array of numbers (kube-rs sends those).
+    let patch_field = response.get("patch").and_then(|p| match p {
+        Value::Array(items) => items
+            .iter()
+            .map(|b| b.as_u64().and_then(|b| u8::try_from(b).ok()))
+            .collect::<Option<Vec<u8>>>()
+            .map(|bytes| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            }),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    });
+    let patch = match patch_field.as_deref() {
         None | Some("") => None,
         Some(encoded) => {
             if !mutating {
