@@ -209,6 +209,9 @@ impl ApiServerBuilder {
             tokio::spawn(crate::controllers::serviceaccounts::run(rest.clone())),
             tokio::spawn(crate::controllers::volumes::run(rest.clone())),
             tokio::spawn(crate::admission::webhook::run(rest.clone())),
+            tokio::spawn(crate::admission::validating_admission_policy::run(
+                rest.clone(),
+            )),
         ];
         if self.simulate_workloads {
             crate::controllers::nodes::ensure(&rest, self.nodes).await;

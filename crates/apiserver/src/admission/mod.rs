@@ -6,8 +6,8 @@
 //!    MutatingAdmissionWebhook ([`webhook`]), on the object as the client sent it (before the
 //!    strategy prepares and validates it);
 //! 2. the resource's strategy (defaulting, validation), in `rest/`;
-//! 3. the validating stage ([`Admission::validate`]): the built-in validating plugins, then the
-//!    ValidatingAdmissionWebhook, just before the object is stored.
+//! 3. the validating stage ([`Admission::validate`]): the built-in validating plugins, the
+//!    ValidatingAdmissionPolicies, then the ValidatingAdmissionWebhook, just before the object is stored.
 //!
 //! The first refusal answers the request. What admission says besides (warnings for the client,
 //! audit annotations) is gathered in [`Effects`].
@@ -17,11 +17,13 @@
 //! | [`namespace_lifecycle`] | refuses content in a namespace that does not exist or is terminating, and deleting an immortal namespace |
 //! | [`default_storage_class`] | gives a PersistentVolumeClaim that names no class the default StorageClass |
 //! | [`storage_object_in_use_protection`] | gives new PersistentVolumeClaims and PersistentVolumes their protection finalizer |
+//! | [`validating_admission_policy`] | enforces ValidatingAdmissionPolicies through their bindings (CEL) |
 //! | [`webhook`] | calls the webhooks of MutatingWebhookConfigurations and ValidatingWebhookConfigurations |
 
 pub mod default_storage_class;
 pub mod namespace_lifecycle;
 pub mod storage_object_in_use_protection;
+pub mod validating_admission_policy;
 pub mod webhook;
 
 use crate::auth::user::UserInfo;
@@ -158,6 +160,8 @@ pub struct Admission {
     plugins: Vec<Box<dyn Plugin>>,
     /// The webhooks of the stored configurations.
     pub webhooks: webhook::Webhooks,
+    /// The stored ValidatingAdmissionPolicies and their bindings.
+    pub policies: validating_admission_policy::Policies,
 }
 
 impl std::fmt::Debug for Admission {
@@ -165,6 +169,7 @@ impl std::fmt::Debug for Admission {
         f.debug_list()
             .entries(self.plugins.iter().map(|p| p.name()))
             .entry(&"MutatingAdmissionWebhook")
+            .entry(&"ValidatingAdmissionPolicy")
             .entry(&"ValidatingAdmissionWebhook")
             .finish()
     }
@@ -180,6 +185,7 @@ impl Default for Admission {
                 Box::new(storage_object_in_use_protection::StorageObjectInUseProtection),
             ],
             webhooks: webhook::Webhooks::default(),
+            policies: validating_admission_policy::Policies::default(),
         }
     }
 }
@@ -203,7 +209,8 @@ impl Admission {
         webhook::mutating::dispatch(rest, &self.webhooks, request, obj, effects).await
     }
 
-    /// The validating stage: every plugin in order, then the validating webhooks (concurrently).
+    /// The validating stage: every plugin in order, the ValidatingAdmissionPolicies, then the
+    /// validating webhooks (concurrently).
     /// `obj` is the object to be stored (None for a delete).
     pub async fn validate(
         &self,
@@ -215,6 +222,7 @@ impl Admission {
         self.plugins
             .iter()
             .try_for_each(|plugin| plugin.validate(rest, request))?;
+        validating_admission_policy::validate(rest, &self.policies, request, obj, effects)?;
         webhook::validating::dispatch(rest, &self.webhooks, request, obj, effects).await
     }
 }

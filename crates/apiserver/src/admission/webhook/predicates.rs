@@ -6,12 +6,14 @@
 use super::Hook;
 use crate::admission::Request;
 use crate::rest::Rest;
+use crate::selector::LabelSelector;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Whether `hook`'s namespace and object selectors pick `request`.
 pub fn matches(rest: &Rest, hook: &Hook, request: &Request<'_>, obj: Option<&Value>) -> bool {
-    namespace_matches(rest, hook, request, obj) && object_matches(hook, request, obj)
+    namespace_matches(rest, hook.namespace_selector.as_ref(), request, obj)
+        && object_matches(hook.object_selector.as_ref(), request, obj)
 }
 
 fn labels(obj: &Value) -> BTreeMap<String, String> {
@@ -25,8 +27,14 @@ fn labels(obj: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
-fn namespace_matches(rest: &Rest, hook: &Hook, request: &Request<'_>, obj: Option<&Value>) -> bool {
-    let Some(selector) = &hook.namespace_selector else {
+/// Whether `selector` (a namespaceSelector) picks `request`.
+pub fn namespace_matches(
+    rest: &Rest,
+    selector: Option<&LabelSelector>,
+    request: &Request<'_>,
+    obj: Option<&Value>,
+) -> bool {
+    let Some(selector) = selector else {
         return true;
     };
     let rt = request.rt;
@@ -48,8 +56,13 @@ fn namespace_matches(rest: &Rest, hook: &Hook, request: &Request<'_>, obj: Optio
     selector.matches(&namespace_labels)
 }
 
-fn object_matches(hook: &Hook, request: &Request<'_>, obj: Option<&Value>) -> bool {
-    let Some(selector) = &hook.object_selector else {
+/// Whether `selector` (an objectSelector) picks the new or the old object.
+pub fn object_matches(
+    selector: Option<&LabelSelector>,
+    request: &Request<'_>,
+    obj: Option<&Value>,
+) -> bool {
+    let Some(selector) = selector else {
         return true;
     };
     [obj, request.old_object]

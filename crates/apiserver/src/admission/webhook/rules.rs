@@ -14,10 +14,19 @@ use k8s_openapi::api::admissionregistration::v1::RuleWithOperations;
 
 /// Whether `hook`'s rules pick `request`.
 pub fn matches(hook: &Hook, request: &Request<'_>) -> bool {
-    let exact = hook.rules.iter().any(|r| rule_matches(r, request, true));
-    exact
-        || (hook.match_policy == MatchPolicy::Equivalent
-            && hook.rules.iter().any(|r| rule_matches(r, request, false)))
+    any_matches(&hook.rules, hook.match_policy, request)
+}
+
+/// Whether one of `rules` picks `request` under `policy` (webhooks' `rules`, policies'
+/// `resourceRules`).
+pub fn any_matches(
+    rules: &[RuleWithOperations],
+    policy: MatchPolicy,
+    request: &Request<'_>,
+) -> bool {
+    rules.iter().any(|r| rule_matches(r, request, true))
+        || (policy == MatchPolicy::Equivalent
+            && rules.iter().any(|r| rule_matches(r, request, false)))
 }
 
 fn has(list: Option<&Vec<String>>, value: &str) -> bool {

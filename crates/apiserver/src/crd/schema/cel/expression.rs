@@ -38,11 +38,17 @@ impl Expression {
 
     /// Evaluates the expression with `variables` bound (JSON values; `null` stays null).
     pub fn evaluate(&self, variables: &[(&str, &Value)]) -> Result<Cel, String> {
+        let bound: Vec<(&str, Cel)> = variables.iter().map(|(n, v)| (*n, to_cel(v))).collect();
+        self.evaluate_cel(&bound)
+    }
+
+    /// Evaluates the expression with CEL values bound.
+    pub fn evaluate_cel(&self, variables: &[(&str, Cel)]) -> Result<Cel, String> {
         stack::for_eval(self.depth, || {
             BASE.with(|base| {
                 let mut ctx = base.new_inner_scope();
                 for (name, value) in variables {
-                    ctx.add_variable_from_value(*name, super::values::to_cel(value, None));
+                    ctx.add_variable_from_value(*name, value.clone());
                 }
                 super::evaluate(&self.program, &ctx).map_err(|e| runtime_error(&e))
             })
@@ -61,7 +67,23 @@ impl Expression {
     }
 }
 
-fn type_name(v: &Cel) -> &'static str {
+/// A JSON value as CEL sees it (no schema).
+pub fn to_cel(v: &Value) -> Cel {
+    super::values::to_cel(v, None)
+}
+
+/// A CEL map of named values (`variables`).
+pub fn named(values: Vec<(String, Cel)>) -> Cel {
+    super::values::map(
+        values
+            .into_iter()
+            .map(|(k, v)| (super::values::key(&k), v))
+            .collect(),
+    )
+}
+
+/// The name of a value's CEL type, as errors quote it.
+pub fn type_name(v: &Cel) -> &'static str {
     match v {
         Cel::Int(_) => "int",
         Cel::UInt(_) => "uint",
