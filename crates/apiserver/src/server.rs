@@ -332,8 +332,15 @@ impl ApiServerBuilder {
             addr: self.listen,
             source,
         })?;
-        // Every server serves the CRDs it finds; the other controllers run once per cluster.
-        let mut controllers = vec![tokio::spawn(crate::crd::controller::run(rest.clone()))];
+        // Every server serves the CRDs it finds and keeps its own view of the admission
+        // configuration; the other controllers run once per cluster.
+        let mut controllers = vec![
+            tokio::spawn(crate::crd::controller::run(rest.clone())),
+            tokio::spawn(crate::admission::webhook::run(rest.clone())),
+            tokio::spawn(crate::admission::validating_admission_policy::run(
+                rest.clone(),
+            )),
+        ];
         let start_controllers = {
             let rest = rest.clone();
             let workloads = self

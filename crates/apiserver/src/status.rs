@@ -375,6 +375,25 @@ impl ApiError {
         )
     }
 
+    /// An error with the code, reason and message another component chose (an admission
+    /// webhook's refusal); an empty reason is left out of the `Status`, as upstream omits it.
+    pub fn with_reason(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        Self::new(code, reason, message)
+    }
+
+    /// 500 InternalError carrying its error as the one cause, as apimachinery's
+    /// `NewInternalError` answers.
+    pub fn internal_with_cause(error: impl Into<String>) -> Self {
+        let error = error.into();
+        let mut err = Self::internal(error.clone());
+        err.causes = vec![FieldCause {
+            reason: "",
+            field: String::new(),
+            message: error,
+        }];
+        err
+    }
+
     /// 500 for a request whose handler panicked, in kube-apiserver's words (its panic recovery
     /// filter); the details go to the log.
     pub fn internal_panic() -> Self {
@@ -421,6 +440,11 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
+        if self.reason.is_empty()
+            && let Some(map) = status.as_object_mut()
+        {
+            map.remove("reason");
+        }
         let mut details = serde_json::Map::new();
         if let Some(subject) = &self.subject {
             if !subject.name.is_empty() {
@@ -440,7 +464,9 @@ impl ApiError {
                     // which clients add back (kubectl prints `field: message`).
                     let prefix = format!("{}: ", c.field);
                     let message = c.message.strip_prefix(&prefix).unwrap_or(&c.message);
-                    if c.field.is_empty() {
+                    if c.field.is_empty() && c.reason.is_empty() {
+                        json!({"message": message})
+                    } else if c.field.is_empty() {
                         json!({"reason": c.reason, "message": message})
                     } else {
                         json!({"reason": c.reason, "message": message, "field": c.field})

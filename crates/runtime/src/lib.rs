@@ -3,7 +3,8 @@
 //! kube-rs supplies the client, configuration and the list/watch loop (`kube::runtime::watcher`);
 //! this crate adds what controllers are built from in the Go world, in the names Go developers
 //! know: informers with indexers, a shared informer factory, listers, a rate-limited work queue,
-//! a controller builder, client helpers, status conditions, finalizers, an event recorder and a manager.
+//! a controller builder, client helpers, status conditions, finalizers, an event recorder, a
+//! manager and an admission webhook server.
 
 pub mod cache;
 pub mod client;
@@ -12,4 +13,5 @@ pub mod controller;
 pub mod events;
 pub mod finalizer;
 pub mod manager;
+pub mod webhook;
 pub mod workqueue;

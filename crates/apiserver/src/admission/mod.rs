@@ -1,35 +1,65 @@
 //! Admission: what a write passes besides the resource's own rules, as kube-apiserver's
-//! admission plugins. A create first passes the mutating plugins (before the strategy prepares
-//! and validates it, as upstream orders them); every write then passes the validating plugins
-//! after validation and before it is stored. The chain is fixed and runs in order; the first
-//! plugin that refuses answers the request.
+//! admission chain. Every create, update (also through a subresource, a patch or an apply) and
+//! delete passes, dry runs included, in upstream's order:
+//!
+//! 1. the mutating stage ([`Admission::admit`]): the built-in mutating plugins, then the
+//!    MutatingAdmissionWebhook ([`webhook`]), on the object as the client sent it (before the
+//!    strategy prepares and validates it);
+//! 2. the resource's strategy (defaulting, validation), in `rest/`;
+//! 3. the validating stage ([`Admission::validate`]): the built-in validating plugins, the
+//!    ValidatingAdmissionPolicies, then the ValidatingAdmissionWebhook, just before the object is stored.
+//!
+//! The first refusal answers the request. What admission says besides (warnings for the client,
+//! audit annotations) is gathered in [`Effects`].
 //!
 //! | plugin | what it does |
 //! |---|---|
 //! | [`namespace_lifecycle`] | refuses content in a namespace that does not exist or is terminating, and deleting an immortal namespace |
 //! | [`default_storage_class`] | gives a PersistentVolumeClaim that names no class the default StorageClass |
 //! | [`storage_object_in_use_protection`] | gives new PersistentVolumeClaims and PersistentVolumes their protection finalizer |
+//! | [`validating_admission_policy`] | enforces ValidatingAdmissionPolicies through their bindings (CEL) |
+//! | [`webhook`] | calls the webhooks of MutatingWebhookConfigurations and ValidatingWebhookConfigurations |
 
 pub mod default_storage_class;
 pub mod namespace_lifecycle;
 pub mod storage_object_in_use_protection;
+pub mod validating_admission_policy;
+pub mod webhook;
 
+use crate::auth::user::UserInfo;
 use crate::resource::ResourceType;
 use crate::rest::Rest;
 use crate::status::ApiError;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
-/// What a write does.
+/// What a write does, as `AdmissionRequest.operation` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     /// POST (and an apply or update that creates).
     Create,
+    /// PUT, PATCH and apply of an existing object, also through a subresource.
+    Update,
     /// DELETE of one object (also each object of a DELETE of a collection).
     Delete,
+    /// A connect to a subresource (exec, attach, port-forward, proxy).
+    Connect,
 }
 
-/// One write, as admission sees it.
-#[derive(Debug)]
+impl Operation {
+    /// The name on the wire: `CREATE`, `UPDATE`, `DELETE`, `CONNECT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+            Operation::Connect => "CONNECT",
+        }
+    }
+}
+
+/// One write, as admission sees it (upstream's `admission.Attributes`).
+#[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
     /// What the write does.
     pub operation: Operation,
@@ -39,14 +69,76 @@ pub struct Request<'a> {
     pub namespace: Option<&'a str>,
     /// The object's name ("" for a create with generateName before the name is chosen).
     pub name: &'a str,
+    /// The subresource written through (`status`, `scale`, `eviction`…), if any.
+    pub subresource: Option<&'a str>,
+    /// The object's group, version and kind when it is not the resource's own (the `Eviction`
+    /// a POST to `pods/eviction` carries).
+    pub object_kind: Option<(&'a str, &'a str, &'a str)>,
+    /// The object before the write (updates and deletes).
+    pub old_object: Option<&'a Value>,
+    /// Who asks; None for the server's own controllers (which act as kube-apiserver's loopback
+    /// client, see [`Request::user_info`]).
+    pub user: Option<&'a UserInfo>,
+    /// `dryRun=All`: nothing will be stored.
+    pub dry_run: bool,
+    /// The request's field manager (for the options a review carries).
+    pub field_manager: &'a str,
 }
 
-/// One admission plugin.
+impl<'a> Request<'a> {
+    /// A request for `operation` on `rt` with no subresource, old object or user (the fields
+    /// callers then set).
+    pub fn new(
+        operation: Operation,
+        rt: &'a ResourceType,
+        namespace: Option<&'a str>,
+        name: &'a str,
+    ) -> Self {
+        Request {
+            operation,
+            rt,
+            namespace,
+            name,
+            subresource: None,
+            object_kind: None,
+            old_object: None,
+            user: None,
+            dry_run: false,
+            field_manager: "",
+        }
+    }
+
+    /// The user admission reports: the request's, or kube-apiserver's loopback identity
+    /// (`system:apiserver` in `system:masters`) for writes of the server's own controllers.
+    pub fn user_info(&self) -> UserInfo {
+        match self.user {
+            Some(user) => user.clone(),
+            None => UserInfo {
+                name: "system:apiserver".into(),
+                uid: String::new(),
+                groups: vec![crate::auth::user::MASTERS.into()],
+                extra: BTreeMap::new(),
+            },
+        }
+    }
+}
+
+/// What admission says besides allowing: warnings for the client (`Warning` headers) and audit
+/// annotations for the request's audit event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// Warnings, in the order they were given.
+    pub warnings: Vec<String>,
+    /// Audit annotations (`<webhook name>/<key>` for webhooks' own).
+    pub audit_annotations: BTreeMap<String, String>,
+}
+
+/// One built-in admission plugin (synchronous: it reads the store, calls nobody).
 pub trait Plugin: Send + Sync + 'static {
     /// Its name, as kube-apiserver's `--enable-admission-plugins` spells it.
     fn name(&self) -> &'static str;
 
-    /// Changes the object a create is about to store (mutating plugins), or refuses it.
+    /// Changes the object a create or update is about to store (mutating plugins), or refuses it.
     fn admit(
         &self,
         _rest: &Rest,
@@ -62,15 +154,23 @@ pub trait Plugin: Send + Sync + 'static {
     }
 }
 
-/// The chain of plugins every write passes.
+/// The chain every write passes: built-in plugins, then the dynamic admission the cluster's
+/// configurations ask for.
 pub struct Admission {
     plugins: Vec<Box<dyn Plugin>>,
+    /// The webhooks of the stored configurations.
+    pub webhooks: webhook::Webhooks,
+    /// The stored ValidatingAdmissionPolicies and their bindings.
+    pub policies: validating_admission_policy::Policies,
 }
 
 impl std::fmt::Debug for Admission {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
             .entries(self.plugins.iter().map(|p| p.name()))
+            .entry(&"MutatingAdmissionWebhook")
+            .entry(&"ValidatingAdmissionPolicy")
+            .entry(&"ValidatingAdmissionWebhook")
             .finish()
     }
 }
@@ -84,27 +184,45 @@ impl Default for Admission {
                 Box::new(default_storage_class::DefaultStorageClass),
                 Box::new(storage_object_in_use_protection::StorageObjectInUseProtection),
             ],
+            webhooks: webhook::Webhooks::default(),
+            policies: validating_admission_policy::Policies::default(),
         }
     }
 }
 
 impl Admission {
-    /// Runs the object of a create through every plugin's mutation, in order.
-    pub fn admit(
+    /// The mutating stage: every plugin's mutation in order, then the mutating webhooks.
+    /// `obj` is the object to be stored (None for a delete, which mutating webhooks see but
+    /// cannot change).
+    pub async fn admit(
         &self,
         rest: &Rest,
         request: &Request<'_>,
-        obj: &mut Value,
+        mut obj: Option<&mut Value>,
+        effects: &mut Effects,
+    ) -> Result<(), ApiError> {
+        if let Some(obj) = obj.as_deref_mut() {
+            self.plugins
+                .iter()
+                .try_for_each(|plugin| plugin.admit(rest, request, obj))?;
+        }
+        webhook::mutating::dispatch(rest, &self.webhooks, request, obj, effects).await
+    }
+
+    /// The validating stage: every plugin in order, the ValidatingAdmissionPolicies, then the
+    /// validating webhooks (concurrently).
+    /// `obj` is the object to be stored (None for a delete).
+    pub async fn validate(
+        &self,
+        rest: &Rest,
+        request: &Request<'_>,
+        obj: Option<&Value>,
+        effects: &mut Effects,
     ) -> Result<(), ApiError> {
         self.plugins
             .iter()
-            .try_for_each(|plugin| plugin.admit(rest, request, obj))
-    }
-
-    /// Runs `request` through every plugin, in order.
-    pub fn validate(&self, rest: &Rest, request: &Request<'_>) -> Result<(), ApiError> {
-        self.plugins
-            .iter()
-            .try_for_each(|plugin| plugin.validate(rest, request))
+            .try_for_each(|plugin| plugin.validate(rest, request))?;
+        validating_admission_policy::validate(rest, &self.policies, request, obj, effects)?;
+        webhook::validating::dispatch(rest, &self.webhooks, request, obj, effects).await
     }
 }

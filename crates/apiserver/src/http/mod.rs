@@ -559,6 +559,14 @@ async fn resource(
     let rest = &state.rest;
     let ns = rp.namespace.as_deref();
     let ct = content_type(headers);
+    // Options of a write, with the user admission reports.
+    let write_options =
+        || -> Result<crate::rest::WriteOptions, ApiError> { Ok(params.write(headers)?.by(user)) };
+    let delete_options = |body: Option<&Value>| -> Result<crate::rest::DeleteOptions, ApiError> {
+        let mut opts = params.delete(body)?;
+        opts.user = Some(Arc::new(user.clone()));
+        Ok(opts)
+    };
     let written = |w: Written| {
         let status = if w.created {
             StatusCode::CREATED
@@ -582,7 +590,7 @@ async fn resource(
             }
             Method::GET => list(state, &view, ns, &params).await,
             Method::POST => {
-                let opts = params.write(headers)?.by(user);
+                let opts = write_options()?;
                 let value = read_object(&ct, body, &rt.kind).await?;
                 written(rest.create(&rt, ns, value, &opts).await?)
             }
@@ -593,7 +601,7 @@ async fn resource(
                 } else {
                     Some(decode_body(&ct, &bytes)?)
                 };
-                let opts = params.delete(del_body.as_ref())?;
+                let opts = delete_options(del_body.as_ref())?;
                 let deleted = rest
                     .delete_collection(&rt, ns, &params.list()?, &opts)
                     .await?;
@@ -616,13 +624,13 @@ async fn resource(
                 Ok(respond(StatusCode::OK, &view.object(v), output, &[]))
             }
             Method::PUT => {
-                let opts = params.write(headers)?.by(user);
+                let opts = write_options()?;
                 let value = read_object(&ct, body, &rt.kind).await?;
                 written(rest.update(&rt, ns, name, value, &opts, None).await?)
             }
             Method::PATCH => {
                 let patch_type = PatchType::for_resource(&rt, &ct)?;
-                let opts = params.write(headers)?.by(user);
+                let opts = write_options()?;
                 let bytes = read_body(body).await?;
                 written(
                     rest.patch(&rt, ns, name, patch_type, &bytes, &opts, None)
@@ -636,12 +644,14 @@ async fn resource(
                 } else {
                     Some(decode_body(&ct, &bytes)?)
                 };
-                let opts = params.delete(del_body.as_ref())?;
-                let body = match rest.delete(&rt, ns, name, &opts).await?.answer(&rt) {
+                let opts = delete_options(del_body.as_ref())?;
+                let deleted = rest.delete(&rt, ns, name, &opts).await?;
+                let warnings = deleted.effects.warnings.clone();
+                let body = match deleted.answer(&rt) {
                     DeleteAnswer::Object(object) => view.object(object),
                     DeleteAnswer::Status(status) => status,
                 };
-                Ok(respond(StatusCode::OK, &body, output, &[]))
+                Ok(respond(StatusCode::OK, &body, output, &warnings))
             }
             _ => Err(ApiError::method_not_allowed_here()),
         },
@@ -657,7 +667,7 @@ async fn resource(
                 &[],
             )),
             Method::PUT => {
-                let opts = params.write(headers)?.by(user);
+                let opts = write_options()?;
                 let value = read_object(&ct, body, &rt.kind).await?;
                 written(
                     rest.update(&rt, ns, name, value, &opts, Some("status"))
@@ -666,7 +676,7 @@ async fn resource(
             }
             Method::PATCH => {
                 let patch_type = PatchType::for_resource(&rt, &ct)?;
-                let opts = params.write(headers)?.by(user);
+                let opts = write_options()?;
                 let bytes = read_body(body).await?;
                 written(
                     rest.patch(&rt, ns, name, patch_type, &bytes, &opts, Some("status"))
@@ -683,7 +693,7 @@ async fn resource(
                 &[],
             )),
             Method::PUT => {
-                let opts = params.write(headers)?.by(user);
+                let opts = write_options()?;
                 let value = read_object(&ct, body, "Scale").await?;
                 if value.get("spec").is_none_or(|s| !s.is_object()) {
                     return Err(ApiError::bad_request(
@@ -697,7 +707,7 @@ async fn resource(
             }
             Method::PATCH => {
                 let patch_type = PatchType::for_resource(&rt, &ct)?;
-                let opts = params.write(headers)?.by(user);
+                let opts = write_options()?;
                 let bytes = read_body(body).await?;
                 let w = rest
                     .write_scale(&rt, ns, name, &opts, |scale| {
@@ -711,7 +721,7 @@ async fn resource(
         (Some(name), Some(sub)) if rt.strategy.replace_subresources().contains(&sub) => {
             match *method {
                 Method::PUT => {
-                    let opts = params.write(headers)?.by(user);
+                    let opts = write_options()?;
                     let value = read_object(&ct, body, &rt.kind).await?;
                     written(rest.update(&rt, ns, name, value, &opts, Some(sub)).await?)
                 }
@@ -727,7 +737,7 @@ async fn resource(
         {
             match *method {
                 Method::POST => {
-                    let opts = params.write(headers)?.by(user);
+                    let opts = write_options()?;
                     let (_, _, kind) = rt
                         .strategy
                         .create_subresources()

@@ -75,16 +75,16 @@ pub struct WriteOptions {
     /// Set by server-side apply, which computes `metadata.managedFields` itself: writes keep
     /// the ones in the object instead of recording an Update.
     pub managed_fields_computed: bool,
-    /// Who asks, for the rules that depend on it (a resource's [`crate::resource::WriteGuard`],
-    /// such as RBAC's escalation check); None for the server's own writes (its controllers and
-    /// bootstrap), which are not checked.
-    pub user: Option<crate::auth::user::UserInfo>,
+    /// Who asks: what admission reports, and what the rules that depend on it see (a
+    /// resource's [`crate::resource::WriteGuard`], such as RBAC's escalation check). None for
+    /// the server's own writes (its controllers and bootstrap), which are not checked.
+    pub user: Option<Arc<crate::auth::user::UserInfo>>,
 }
 
 impl WriteOptions {
     /// These options for a write `user` asks for.
     pub fn by(mut self, user: &crate::auth::user::UserInfo) -> Self {
-        self.user = Some(user.clone());
+        self.user = Some(Arc::new(user.clone()));
         self
     }
 }
@@ -98,6 +98,8 @@ pub struct Written {
     pub warnings: Vec<String>,
     /// Whether the write created the object (201 rather than 200).
     pub created: bool,
+    /// The audit annotations admission added (webhooks' `<name>/<key>`), for the audit event.
+    pub audit_annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// The generic request path over one store and catalog.

@@ -174,6 +174,7 @@ impl Rest {
             object: to_scale(&paths, &written.object),
             warnings: written.warnings,
             created: false,
+            audit_annotations: written.audit_annotations,
         })
     }
 }

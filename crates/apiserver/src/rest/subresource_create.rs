@@ -120,12 +120,38 @@ impl Rest {
                 sub.kind.2
             )));
         }
+        // Admission sees the subresource's own object (an Eviction, a Binding) as a create.
+        let mut body = decoded.value;
+        let mut effects = crate::admission::Effects {
+            warnings,
+            ..Default::default()
+        };
+        let admission = crate::admission::Request {
+            subresource: Some(subresource),
+            object_kind: Some(sub.kind),
+            user: opts.user.as_deref(),
+            dry_run: opts.dry_run,
+            field_manager: &opts.field_manager,
+            ..crate::admission::Request::new(
+                crate::admission::Operation::Create,
+                rt,
+                namespace,
+                name,
+            )
+        };
+        self.admission
+            .admit(self, &admission, Some(&mut body), &mut effects)
+            .await?;
+        self.admission
+            .validate(self, &admission, Some(&body), &mut effects)
+            .await?;
+        let warnings = effects.warnings;
         let request = SubresourceRequest {
             rest: self,
             rt,
             namespace,
             name,
-            body: decoded.value,
+            body,
             opts,
         };
         let answer = (sub.create)(request).await?;

@@ -5,7 +5,7 @@ use super::meta::{
     check_type_meta, finalizers, is_deleting, meta_mut, meta_str, now, random_suffix, spec_part,
 };
 use super::{FieldValidation, Rest, WriteOptions, Written, parse_rv, served_version, store_error};
-use crate::admission::{Operation, Request};
+use crate::admission::{Effects, Operation, Request};
 use crate::resource::ResourceType;
 use crate::status::{ApiError, FieldCause};
 use crate::storage::{Encoded, StoreError, WriteOp};
@@ -41,6 +41,8 @@ pub struct DeleteOptions {
     /// `gracePeriodSeconds`: how long a graceful deletion waits (the strategy's default when
     /// unset; 0 deletes at once; negative counts as 1).
     pub grace_period_seconds: Option<i64>,
+    /// Who deletes, as admission reports it; None for the server's own controllers.
+    pub user: Option<std::sync::Arc<crate::auth::user::UserInfo>>,
 }
 
 /// The result of a DELETE.
@@ -50,6 +52,8 @@ pub struct Deleted {
     pub object: Value,
     /// Whether the object is gone; false while finalizers or a graceful deletion keep it.
     pub removed: bool,
+    /// What admission said besides allowing (`Warning` headers, audit annotations).
+    pub effects: Effects,
 }
 
 impl Deleted {
@@ -246,16 +250,19 @@ impl Rest {
             map.remove("status");
         }
         let name = meta_str(&obj, "name").to_string();
-        self.admission.admit(
-            self,
-            &Request {
-                operation: Operation::Create,
-                rt,
-                namespace,
-                name: &name,
-            },
-            &mut obj,
-        )?;
+        let mut effects = Effects {
+            warnings,
+            ..Effects::default()
+        };
+        let mut request = Request {
+            user: opts.user.as_deref(),
+            dry_run: opts.dry_run,
+            field_manager: &opts.field_manager,
+            ..Request::new(Operation::Create, rt, namespace, &name)
+        };
+        self.admission
+            .admit(self, &request, Some(&mut obj), &mut effects)
+            .await?;
         if let (Some(guard), Some(user)) = (rt.guard, &opts.user) {
             guard(crate::resource::Guarded {
                 rest: self,
@@ -284,15 +291,15 @@ impl Rest {
         if !causes.is_empty() {
             return Err(Self::invalid(rt, &obj, causes));
         }
-        self.admission.validate(
-            self,
-            &Request {
-                operation: Operation::Create,
-                rt,
-                namespace,
-                name: meta_str(&obj, "name"),
-            },
-        )?;
+        let admitted_name = meta_str(&obj, "name").to_string();
+        request.name = &admitted_name;
+        self.admission
+            .validate(self, &request, Some(&obj), &mut effects)
+            .await?;
+        let Effects {
+            warnings,
+            audit_annotations,
+        } = effects;
         let av = rt.api_version();
         let mf = match applied_mf {
             Some(mf) => Some(mf),
@@ -352,6 +359,7 @@ impl Rest {
                     object: obj,
                     warnings,
                     created: true,
+                    audit_annotations,
                 });
             }
             match self
@@ -378,6 +386,7 @@ impl Rest {
                         object: v,
                         warnings,
                         created: true,
+                        audit_annotations,
                     });
                 }
                 Err(StoreError::AlreadyExists)
@@ -566,12 +575,29 @@ impl Rest {
                 .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
             let mut old = current.value();
             served_version(rt, &mut old);
-            let (desired, warnings, precondition) = mutate(&old)?;
+            let (mut desired, warnings, precondition) = mutate(&old)?;
             if let Some(rv) = precondition
                 && rv != current.resource_version
             {
                 return Err(ApiError::stale(&rt.group, &rt.plural, name));
             }
+            // Admission as upstream's update: mutating on the object as the client made it,
+            // validating on the object about to be stored (also when nothing changes).
+            let mut effects = Effects {
+                warnings,
+                ..Effects::default()
+            };
+            let request = Request {
+                subresource,
+                old_object: Some(&old),
+                user: opts.user.as_deref(),
+                dry_run: opts.dry_run,
+                field_manager: &opts.field_manager,
+                ..Request::new(Operation::Update, rt, namespace, name)
+            };
+            self.admission
+                .admit(self, &request, Some(&mut desired), &mut effects)
+                .await?;
             if let (Some(guard), Some(user), None) = (rt.guard, &opts.user, subresource) {
                 guard(crate::resource::Guarded {
                     rest: self,
@@ -584,11 +610,25 @@ impl Rest {
                 })
                 .await?;
             }
-            let Some(mut new) = self.prepare_update(rt, &old, desired, opts, subresource)? else {
+            let prepared = self.prepare_update(rt, &old, desired, opts, subresource)?;
+            self.admission
+                .validate(
+                    self,
+                    &request,
+                    Some(prepared.as_ref().unwrap_or(&old)),
+                    &mut effects,
+                )
+                .await?;
+            let Effects {
+                warnings,
+                audit_annotations,
+            } = effects;
+            let Some(mut new) = prepared else {
                 return Ok(Written {
                     object: old,
                     warnings,
                     created: false,
+                    audit_annotations,
                 });
             };
             if opts.dry_run {
@@ -597,6 +637,7 @@ impl Rest {
                     object: new,
                     warnings,
                     created: false,
+                    audit_annotations,
                 });
             }
             // As upstream's `shouldDeleteDuringUpdate`: an update that leaves a deleted object
@@ -629,6 +670,7 @@ impl Rest {
                         object: v,
                         warnings,
                         created: false,
+                        audit_annotations,
                     });
                 }
                 Err(StoreError::Conflict { .. }) if precondition.is_none() => continue,
@@ -745,15 +787,19 @@ impl Rest {
                     ),
                 ));
             }
-            self.admission.validate(
-                self,
-                &Request {
-                    operation: Operation::Delete,
-                    rt,
-                    namespace,
-                    name,
-                },
-            )?;
+            let mut effects = Effects::default();
+            let request = Request {
+                old_object: Some(&value),
+                user: opts.user.as_deref(),
+                dry_run: opts.dry_run,
+                ..Request::new(Operation::Delete, rt, namespace, name)
+            };
+            self.admission
+                .admit(self, &request, None, &mut effects)
+                .await?;
+            self.admission
+                .validate(self, &request, None, &mut effects)
+                .await?;
             let deleting = is_deleting(&value);
             let mut marked = value.clone();
             // Graceful deletion: the period the object waits for (None when not graceful).
@@ -779,6 +825,7 @@ impl Rest {
                                 return Ok(Deleted {
                                     object: value,
                                     removed: false,
+                                    effects,
                                 });
                             }
                         }
@@ -811,6 +858,7 @@ impl Rest {
                     return Ok(Deleted {
                         object: value,
                         removed: false,
+                        effects,
                     });
                 }
                 rt.strategy.prepare_for_delete(&mut marked);
@@ -832,6 +880,7 @@ impl Rest {
                     return Ok(Deleted {
                         object: marked,
                         removed: false,
+                        effects,
                     });
                 }
                 match self
@@ -849,6 +898,7 @@ impl Rest {
                         return Ok(Deleted {
                             object: v,
                             removed: false,
+                            effects,
                         });
                     }
                     Err(StoreError::Conflict { .. }) => continue,
@@ -861,6 +911,7 @@ impl Rest {
                 return Ok(Deleted {
                     object: value,
                     removed: true,
+                    effects,
                 });
             }
             match self
@@ -877,6 +928,7 @@ impl Rest {
                     return Ok(Deleted {
                         object: v,
                         removed: true,
+                        effects,
                     });
                 }
                 Err(StoreError::Conflict { .. }) => continue,

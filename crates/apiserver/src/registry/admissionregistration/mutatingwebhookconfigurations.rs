@@ -1,5 +1,5 @@
-//! MutatingWebhookConfigurations (admissionregistration.k8s.io/v1): stored and served; calling
-//! the webhooks is issue 17.
+//! MutatingWebhookConfigurations (admissionregistration.k8s.io/v1): stored and served; their
+//! webhooks are called by `admission::webhook`.
 
 use super::validatingwebhookconfigurations::WEBHOOK_CONFIGURATION;
 use crate::registry::entry::entry;

@@ -1,4 +1,4 @@
-//! ValidatingAdmissionPolicies (admissionregistration.k8s.io/v1): stored and served with status; enforcement is issue 17.
+//! ValidatingAdmissionPolicies (admissionregistration.k8s.io/v1): stored and served with status; enforced by `admission::validating_admission_policy`.
 
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;

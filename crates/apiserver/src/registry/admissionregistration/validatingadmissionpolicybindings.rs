@@ -1,4 +1,4 @@
-//! ValidatingAdmissionPolicyBindings (admissionregistration.k8s.io/v1): stored and served; enforcement is issue 17.
+//! ValidatingAdmissionPolicyBindings (admissionregistration.k8s.io/v1): stored and served; enforced by `admission::validating_admission_policy`.
 
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;

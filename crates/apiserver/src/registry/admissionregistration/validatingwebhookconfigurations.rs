@@ -1,5 +1,5 @@
-//! ValidatingWebhookConfigurations (admissionregistration.k8s.io/v1): stored and served; calling
-//! the webhooks is issue 17.
+//! ValidatingWebhookConfigurations (admissionregistration.k8s.io/v1): stored and served; their
+//! webhooks are called by `admission::webhook`.
 
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;

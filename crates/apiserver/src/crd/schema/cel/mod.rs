@@ -17,6 +17,7 @@
 
 pub mod check;
 pub mod cost;
+pub mod expression;
 pub mod ip;
 pub mod limits;
 pub mod macros;

@@ -86,11 +86,11 @@ pub fn unescape(name: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
-fn key(s: &str) -> Key {
+pub(crate) fn key(s: &str) -> Key {
     Key::String(Arc::new(s.to_string()))
 }
 
-fn map(m: HashMap<Key, Cel>) -> Cel {
+pub(crate) fn map(m: HashMap<Key, Cel>) -> Cel {
     Cel::Map(Map { map: Arc::new(m) })
 }
 

@@ -1,0 +1,556 @@
+//! ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1, kube-apiserver's plugin of that
+//! name): CEL validations a binding applies to the requests its policy's `matchConstraints` (and
+//! the binding's `matchResources`) pick, after the validating plugins and before the validating
+//! webhooks.
+//!
+//! Policies and bindings are cached and recompiled when their change stream moves (as the
+//! webhooks are). For each binding of an existing policy that matches: the params (`paramKind`
+//! with `paramRef` by name or selector, in the paramRef's namespace or the request's; none found
+//! denies or allows as `parameterNotFoundAction` says), the policy's `matchConditions`, then its
+//! `variables` (as `variables.<name>`) and `validations` over `object`, `oldObject`, `request`,
+//! `params`, `namespaceObject`. A failed validation says its `message`, or its
+//! `messageExpression`'s result, or `failed expression: <expression>`, and is enforced by the
+//! binding's `validationActions`: Deny refuses (`<resource> "<name>" is forbidden:
+//! ValidatingAdmissionPolicy '<p>' with binding '<b>' denied request: <message>`, with the
+//! validation's `reason`, Invalid (422) by default), Warn sends `Validation failed for
+//! ValidatingAdmissionPolicy '<p>' with binding '<b>': <message>`, Audit records an audit
+//! annotation. An expression that errors is a failure under `failurePolicy: Fail` (the default)
+//! and is ignored under `Ignore`. Not done: `auditAnnotations` expressions, type checking into
+//! `status.typeChecking`, the `authorizer` variable.
+
+use super::webhook::{MatchPolicy, predicates, rules};
+use super::{Effects, Request};
+use crate::crd::schema::cel::expression::{self, Expression};
+use crate::rest::Rest;
+use crate::selector::LabelSelector;
+use crate::status::{ApiError, FieldCause};
+use k8s_openapi::api::admissionregistration::v1::{
+    MatchResources, NamedRuleWithOperations, RuleWithOperations, ValidatingAdmissionPolicy,
+    ValidatingAdmissionPolicyBinding,
+};
+use kube_cel::cel::Value as Cel;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
+const GROUP: &str = "admissionregistration.k8s.io";
+
+/// What requests a policy or binding picks, compiled.
+#[derive(Debug, Default)]
+struct Matcher {
+    rules: Vec<(RuleWithOperations, Vec<String>)>,
+    excluded: Vec<(RuleWithOperations, Vec<String>)>,
+    policy: Option<MatchPolicy>,
+    namespace_selector: Option<LabelSelector>,
+    object_selector: Option<LabelSelector>,
+    /// Whether no `resourceRules` means every resource (a binding's `matchResources`).
+    any_resource: bool,
+}
+
+fn named_rules(
+    rules: Option<Vec<NamedRuleWithOperations>>,
+) -> Vec<(RuleWithOperations, Vec<String>)> {
+    rules
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| {
+            (
+                RuleWithOperations {
+                    api_groups: r.api_groups,
+                    api_versions: r.api_versions,
+                    operations: r.operations,
+                    resources: r.resources,
+                    scope: r.scope,
+                },
+                r.resource_names.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn selector(
+    s: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector>,
+) -> Option<LabelSelector> {
+    s.and_then(|s| serde_json::to_value(s).ok())
+        .and_then(|v| LabelSelector::from_object(&v))
+}
+
+impl Matcher {
+    fn compile(m: Option<MatchResources>, any_resource: bool) -> Option<Matcher> {
+        let m = m?;
+        Some(Matcher {
+            rules: named_rules(m.resource_rules),
+            excluded: named_rules(m.exclude_resource_rules),
+            policy: Some(if m.match_policy.as_deref() == Some("Exact") {
+                MatchPolicy::Exact
+            } else {
+                MatchPolicy::Equivalent
+            }),
+            namespace_selector: selector(m.namespace_selector),
+            object_selector: selector(m.object_selector),
+            any_resource,
+        })
+    }
+
+    fn picks(&self, rest: &Rest, request: &Request<'_>, obj: Option<&Value>) -> bool {
+        let policy = self.policy.unwrap_or(MatchPolicy::Equivalent);
+        let hit = |list: &[(RuleWithOperations, Vec<String>)]| {
+            list.iter().any(|(rule, names)| {
+                (names.is_empty() || names.iter().any(|n| n == request.name))
+                    && rules::any_matches(std::slice::from_ref(rule), policy, request)
+            })
+        };
+        // A binding's matchResources without rules narrows nothing by resource.
+        (hit(&self.rules) || (self.rules.is_empty() && self.any_resource))
+            && !hit(&self.excluded)
+            && predicates::namespace_matches(rest, self.namespace_selector.as_ref(), request, obj)
+            && predicates::object_matches(self.object_selector.as_ref(), request, obj)
+    }
+}
+
+/// One validation, compiled.
+#[derive(Debug)]
+struct Validation {
+    expression: String,
+    program: Result<Expression, String>,
+    message: String,
+    message_expression: Option<Result<Expression, String>>,
+    reason: Option<String>,
+}
+
+/// A policy, compiled.
+#[derive(Debug)]
+struct Policy {
+    name: String,
+    matcher: Matcher,
+    param_kind: Option<(String, String)>,
+    match_conditions: Vec<(String, Result<Expression, String>)>,
+    variables: Vec<(String, Result<Expression, String>)>,
+    validations: Vec<Validation>,
+    ignore_failures: bool,
+}
+
+/// A binding, as dispatch needs it.
+#[derive(Debug)]
+struct Binding {
+    name: String,
+    policy: String,
+    param_ref: Option<k8s_openapi::api::admissionregistration::v1::ParamRef>,
+    matcher: Option<Matcher>,
+    actions: Vec<String>,
+}
+
+/// The compiled policies and bindings.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    policies: BTreeMap<String, Arc<Policy>>,
+    bindings: Vec<Binding>,
+}
+
+/// The cache of policies and bindings (see [`run`]).
+#[derive(Debug, Default)]
+pub struct Policies {
+    current: RwLock<Arc<Snapshot>>,
+}
+
+impl Policies {
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Rebuilds the cache from the store.
+    pub fn refresh(&self, rest: &Rest) {
+        let snapshot = Arc::new(load(rest));
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
+    }
+}
+
+fn compile_all(list: Vec<(String, String)>) -> Vec<(String, Result<Expression, String>)> {
+    list.into_iter()
+        .map(|(name, src)| {
+            let program = Expression::compile(&src);
+            (name, program.map_err(|e| format!("{src}: {e}")))
+        })
+        .collect()
+}
+
+fn load(rest: &Rest) -> Snapshot {
+    let catalog = rest.catalog.snapshot();
+    let mut snapshot = Snapshot::default();
+    if let Some(rt) = catalog.find(GROUP, "v1", "validatingadmissionpolicies") {
+        for stored in rest.store.current(&rt.storage_key) {
+            let Ok(p) = serde_json::from_slice::<ValidatingAdmissionPolicy>(&stored.json) else {
+                continue;
+            };
+            let name = p.metadata.name.unwrap_or_default();
+            let Some(spec) = p.spec else { continue };
+            let policy = Policy {
+                name: name.clone(),
+                matcher: Matcher::compile(spec.match_constraints, false).unwrap_or_default(),
+                param_kind: spec.param_kind.map(|k| {
+                    (
+                        k.api_version.unwrap_or_default(),
+                        k.kind.unwrap_or_default(),
+                    )
+                }),
+                match_conditions: compile_all(
+                    spec.match_conditions
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|c| (c.name, c.expression))
+                        .collect(),
+                ),
+                variables: compile_all(
+                    spec.variables
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|v| (v.name, v.expression))
+                        .collect(),
+                ),
+                validations: spec
+                    .validations
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|v| Validation {
+                        program: Expression::compile(&v.expression),
+                        expression: v.expression,
+                        message: v.message.unwrap_or_default(),
+                        message_expression: v
+                            .message_expression
+                            .filter(|m| !m.is_empty())
+                            .map(|m| Expression::compile(&m)),
+                        reason: v.reason,
+                    })
+                    .collect(),
+                ignore_failures: spec.failure_policy.as_deref() == Some("Ignore"),
+            };
+            snapshot.policies.insert(name, Arc::new(policy));
+        }
+    }
+    if let Some(rt) = catalog.find(GROUP, "v1", "validatingadmissionpolicybindings") {
+        for stored in rest.store.current(&rt.storage_key) {
+            let Ok(b) = serde_json::from_slice::<ValidatingAdmissionPolicyBinding>(&stored.json)
+            else {
+                continue;
+            };
+            let Some(spec) = b.spec else { continue };
+            snapshot.bindings.push(Binding {
+                name: b.metadata.name.unwrap_or_default(),
+                policy: spec.policy_name.unwrap_or_default(),
+                param_ref: spec.param_ref,
+                matcher: Matcher::compile(spec.match_resources, true),
+                actions: spec.validation_actions.unwrap_or_default(),
+            });
+        }
+    }
+    snapshot
+}
+
+/// Keeps `rest.admission.policies` current, as [`super::webhook::run`] keeps the webhooks.
+pub async fn run(rest: Rest) {
+    let catalog = rest.catalog.snapshot();
+    let (Some(p), Some(b)) = (
+        catalog.find(GROUP, "v1", "validatingadmissionpolicies"),
+        catalog.find(GROUP, "v1", "validatingadmissionpolicybindings"),
+    ) else {
+        return;
+    };
+    loop {
+        let from = rest.store.resource_version();
+        rest.admission.policies.refresh(&rest);
+        let (Ok(mut pc), Ok(mut bc)) = (
+            rest.store.watch(Some(p.storage_key.clone()), from),
+            rest.store.watch(Some(b.storage_key.clone()), from),
+        ) else {
+            continue;
+        };
+        loop {
+            let next = tokio::select! {
+                r = pc.next() => r,
+                r = bc.next() => r,
+            };
+            match next {
+                Ok(_) => rest.admission.policies.refresh(&rest),
+                Err(crate::storage::StoreError::TooOld { .. }) => break,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// The params a binding names: None when the policy takes none; an error message when they
+/// cannot be found and the binding denies then.
+fn params(
+    rest: &Rest,
+    policy: &Policy,
+    binding: &Binding,
+    request: &Request<'_>,
+) -> Result<Vec<Value>, String> {
+    let Some((api_version, kind)) = &policy.param_kind else {
+        return Ok(vec![Value::Null]);
+    };
+    let Some(param_ref) = &binding.param_ref else {
+        return Err(format!(
+            "policy '{}' has paramKind but binding '{}' has no paramRef",
+            policy.name, binding.name
+        ));
+    };
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let catalog = rest.catalog.snapshot();
+    let Some(rt) = catalog
+        .all()
+        .iter()
+        .find(|rt| rt.group == group && rt.version == version && rt.kind == *kind)
+        .cloned()
+    else {
+        return Err(format!(
+            "failed to find resource referenced by paramKind: '{api_version}, Kind={kind}'"
+        ));
+    };
+    let namespace = if rt.namespaced {
+        param_ref
+            .namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or_else(|| request.namespace.map(String::from))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let found: Vec<Value> = match (&param_ref.name, &param_ref.selector) {
+        (Some(name), _) if !name.is_empty() => rest
+            .store
+            .get(&rest.key(&rt, Some(&namespace), name))
+            .map(|o| vec![o.value()])
+            .unwrap_or_default(),
+        (_, sel) => {
+            let sel = selector(sel.clone()).unwrap_or_default();
+            rest.store
+                .current(&rt.storage_key)
+                .iter()
+                .filter(|o| {
+                    let v = o.value();
+                    (!rt.namespaced
+                        || v.pointer("/metadata/namespace").and_then(Value::as_str)
+                            == Some(namespace.as_str()))
+                        && sel.matches(o.labels())
+                })
+                .map(|o| o.value())
+                .collect()
+        }
+    };
+    if found.is_empty() {
+        if param_ref.parameter_not_found_action.as_deref() == Some("Allow") {
+            return Ok(Vec::new());
+        }
+        return Err(
+            "no params found for policy binding with `Deny` parameterNotFoundAction".into(),
+        );
+    }
+    Ok(found)
+}
+
+/// The code of a refusal with `reason` (upstream's `reasonToCode`).
+fn code_of(reason: &str) -> (u16, &'static str) {
+    match reason {
+        "Unauthorized" => (401, "Unauthorized"),
+        "Forbidden" => (403, "Forbidden"),
+        "RequestEntityTooLarge" => (413, "RequestEntityTooLarge"),
+        _ => (422, "Invalid"),
+    }
+}
+
+/// One failed validation: its message and reason.
+struct Failure {
+    message: String,
+    reason: String,
+}
+
+/// Evaluates `policy` for one param; the failed validations, or an error (failurePolicy Fail).
+fn evaluate(policy: &Policy, vars: &mut Vec<(&str, Cel)>) -> Result<Vec<Failure>, String> {
+    // Match conditions: any false skips the policy.
+    for (_, condition) in &policy.match_conditions {
+        let program = condition.as_ref().map_err(Clone::clone)?;
+        match program.evaluate_cel(vars)? {
+            Cel::Bool(true) => {}
+            Cel::Bool(false) => return Ok(Vec::new()),
+            other => {
+                return Err(format!(
+                    "expected boolean result, got {}",
+                    expression::type_name(&other)
+                ));
+            }
+        }
+    }
+    let mut values = Vec::new();
+    for (name, variable) in &policy.variables {
+        if let Ok(Ok(v)) = variable.as_ref().map(|p| p.evaluate_cel(vars)) {
+            values.push((name.clone(), v));
+            vars.retain(|(n, _)| *n != "variables");
+            vars.push(("variables", expression::named(values.clone())));
+        }
+    }
+    let mut failures = Vec::new();
+    for v in &policy.validations {
+        let result = v
+            .program
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|p| p.evaluate_cel(vars))
+            .map_err(|e| format!("expression '{}' resulted in error: {e}", v.expression))?;
+        if result == Cel::Bool(true) {
+            continue;
+        }
+        if !matches!(result, Cel::Bool(_)) {
+            return Err(format!(
+                "expression '{}' resulted in error: expected boolean result, got {}",
+                v.expression,
+                expression::type_name(&result)
+            ));
+        }
+        let from_expression = match &v.message_expression {
+            Some(Ok(p)) => match p.evaluate_cel(vars) {
+                Ok(Cel::String(s)) if !s.trim().is_empty() => Some(s.to_string()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let message = from_expression.unwrap_or_else(|| {
+            if v.message.is_empty() {
+                format!("failed expression: {}", v.expression)
+            } else {
+                v.message.clone()
+            }
+        });
+        failures.push(Failure {
+            message,
+            reason: v.reason.clone().unwrap_or_default(),
+        });
+    }
+    Ok(failures)
+}
+
+/// Runs every binding that picks `request`.
+pub fn validate(
+    rest: &Rest,
+    policies: &Policies,
+    request: &Request<'_>,
+    obj: Option<&Value>,
+    effects: &mut Effects,
+) -> Result<(), ApiError> {
+    if request.rt.group == GROUP {
+        return Ok(());
+    }
+    let snapshot = policies.snapshot();
+    if snapshot.bindings.is_empty() {
+        return Ok(());
+    }
+    for binding in &snapshot.bindings {
+        let Some(policy) = snapshot.policies.get(&binding.policy) else {
+            continue;
+        };
+        if !policy.matcher.picks(rest, request, obj)
+            || binding
+                .matcher
+                .as_ref()
+                .is_some_and(|m| !m.picks(rest, request, obj))
+        {
+            continue;
+        }
+        let denied = |message: String, reason: &str| {
+            let rt = request.rt;
+            let resource = crate::status::qualified(&rt.plural, &rt.group);
+            let message = format!(
+                "ValidatingAdmissionPolicy '{}' with binding '{}' denied request: {message}",
+                policy.name, binding.name
+            );
+            let (code, reason) = code_of(reason);
+            let mut err = ApiError::forbidden(
+                &rt.group,
+                &rt.plural,
+                request.name,
+                format!("{resource} {:?} is forbidden: {message}", request.name),
+            );
+            err.code = code;
+            err.reason = reason;
+            err.causes.push(FieldCause {
+                reason: "",
+                field: String::new(),
+                message,
+            });
+            err
+        };
+        let found = match params(rest, policy, binding, request) {
+            Ok(p) => p,
+            Err(e) if policy.ignore_failures => {
+                tracing::debug!(policy = %policy.name, error = %e, "policy ignored");
+                continue;
+            }
+            Err(e) => return Err(denied(e, "")),
+        };
+        let review = super::webhook::review::build("v1", "", request, obj);
+        let mut admission_request = review["request"].clone();
+        if let Some(map) = admission_request.as_object_mut() {
+            map.remove("object");
+            map.remove("oldObject");
+        }
+        let namespace_object = request
+            .namespace
+            .filter(|n| !n.is_empty() && request.rt.namespaced)
+            .and_then(|ns| {
+                let nt = rest.catalog.snapshot().find("", "v1", "namespaces")?;
+                rest.store.get(&rest.key(&nt, None, ns)).map(|o| o.value())
+            })
+            .unwrap_or(Value::Null);
+        for param in found {
+            let mut vars = vec![
+                ("object", expression::to_cel(obj.unwrap_or(&Value::Null))),
+                (
+                    "oldObject",
+                    expression::to_cel(request.old_object.unwrap_or(&Value::Null)),
+                ),
+                ("request", expression::to_cel(&admission_request)),
+                ("params", expression::to_cel(&param)),
+                ("namespaceObject", expression::to_cel(&namespace_object)),
+                ("variables", expression::named(Vec::new())),
+            ];
+            let failures = match evaluate(policy, &mut vars) {
+                Ok(f) => f,
+                Err(_) if policy.ignore_failures => continue,
+                Err(e) => vec![Failure {
+                    message: e,
+                    reason: String::new(),
+                }],
+            };
+            for failure in failures {
+                for action in &binding.actions {
+                    match action.as_str() {
+                        "Deny" => return Err(denied(failure.message, &failure.reason)),
+                        "Warn" => effects.warnings.push(format!(
+                            "Validation failed for ValidatingAdmissionPolicy '{}' with binding '{}': {}",
+                            policy.name, binding.name, failure.message
+                        )),
+                        "Audit" => {
+                            effects.audit_annotations.insert(
+                                "validation.policy.admission.k8s.io/validation_failure".into(),
+                                json!([{
+                                    "message": failure.message,
+                                    "policy": policy.name,
+                                    "binding": binding.name,
+                                    "expressionIndex": 0,
+                                    "validationActions": binding.actions,
+                                }])
+                                .to_string(),
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

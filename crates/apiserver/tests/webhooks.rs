@@ -1,0 +1,632 @@
+//! Admission webhooks through the API server, with kube-rs and kubectl: a TLS webhook on
+//! 127.0.0.1 (`webhook_support`) called by MutatingWebhookConfigurations and
+//! ValidatingWebhookConfigurations, with kube-apiserver's messages.
+
+mod kube_support;
+#[allow(unused_macros, unused_imports)]
+mod kubectl_support;
+mod webhook_support;
+
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Namespace, Service};
+use kube::Client;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube_support::{api_err, eventually, start};
+use serde_json::{Value, json};
+
+fn configmap(name: &str, labels: Value) -> ConfigMap {
+    serde_json::from_value(
+        json!({"metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}),
+    )
+    .unwrap()
+}
+
+/// A webhook entry for ConfigMaps (`operations`), calling `client_config`, picked by the label
+/// `hook: <selector>`.
+fn hook(name: &str, client_config: Value, operations: &[&str], selector: &str) -> Value {
+    json!({
+        "name": name,
+        "clientConfig": client_config,
+        "rules": [{"operations": operations, "apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"]}],
+        "objectSelector": {"matchLabels": {"hook": selector}},
+        "sideEffects": "None",
+        "admissionReviewVersions": ["v1"],
+    })
+}
+
+async fn validating(client: Client, name: &str, webhooks: Vec<Value>) {
+    let api: Api<ValidatingWebhookConfiguration> = Api::all(client);
+    let config =
+        serde_json::from_value(json!({"metadata": {"name": name}, "webhooks": webhooks})).unwrap();
+    api.create(&PostParams::default(), &config).await.unwrap();
+}
+
+async fn mutating(client: Client, name: &str, webhooks: Vec<Value>) {
+    let api: Api<MutatingWebhookConfiguration> = Api::all(client);
+    let config =
+        serde_json::from_value(json!({"metadata": {"name": name}, "webhooks": webhooks})).unwrap();
+    api.create(&PostParams::default(), &config).await.unwrap();
+}
+
+/// Waits until creating a ConfigMap labelled `hook: <selector>` fails (the configuration is in
+/// force), and returns the error.
+async fn refused(cms: &Api<ConfigMap>, selector: &str, dry_run: bool) -> kube::Error {
+    let params = PostParams {
+        dry_run,
+        ..PostParams::default()
+    };
+    eventually("the webhook configuration to take effect", || async {
+        let name = format!("probe-{}", rand_suffix());
+        match cms
+            .create(&params, &configmap(&name, json!({"hook": selector})))
+            .await
+        {
+            Ok(_) => {
+                let _ = cms.delete(&name, &DeleteParams::default()).await;
+                None
+            }
+            Err(e) => Some(e),
+        }
+    })
+    .await
+}
+
+fn rand_suffix() -> String {
+    uuid_like()
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed).to_string()
+}
+
+fn status_of(err: kube::Error) -> kube::core::Status {
+    kube_support::status(err)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validating_webhook_denies_with_message_and_sees_the_request() {
+    let server = start().await;
+    let webhook = webhook_support::start(&[]).await;
+    validating(
+        server.client(),
+        "configmap-policy",
+        vec![
+            hook(
+                "deny.example.com",
+                webhook.url_config("deny"),
+                &["CREATE", "UPDATE"],
+                "deny",
+            ),
+            hook(
+                "warn.example.com",
+                webhook.url_config("warn"),
+                &["*"],
+                "warn",
+            ),
+        ],
+    )
+    .await;
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    let s = status_of(refused(&cms, "deny", false).await);
+    assert_eq!(s.code, 403);
+    assert_eq!(s.reason, "");
+    assert_eq!(
+        s.message,
+        "admission webhook \"deny.example.com\" denied the request: configmaps labelled deny are refused"
+    );
+
+    // Allowed, and what the webhook saw is the request.
+    cms.create(
+        &PostParams::default(),
+        &configmap("seen", json!({"hook": "warn"})),
+    )
+    .await
+    .unwrap();
+    let reviews = webhook.reviews("warn");
+    let review = reviews
+        .iter()
+        .find(|r| r["request"]["name"] == "seen")
+        .expect("the webhook was called for the create");
+    assert_eq!(review["apiVersion"], "admission.k8s.io/v1");
+    let request = &review["request"];
+    assert_eq!(request["operation"], "CREATE");
+    assert_eq!(
+        request["kind"],
+        json!({"group": "", "version": "v1", "kind": "ConfigMap"})
+    );
+    assert_eq!(
+        request["resource"],
+        json!({"group": "", "version": "v1", "resource": "configmaps"})
+    );
+    assert_eq!(request["requestKind"], request["kind"]);
+    assert_eq!(request["namespace"], "default");
+    assert_eq!(request["dryRun"], false);
+    assert_eq!(request["options"]["kind"], "CreateOptions");
+    assert_eq!(request["userInfo"]["username"], "system:unsecured");
+    assert_eq!(request["object"]["data"]["k"], "v");
+    assert!(request["oldObject"].is_null());
+
+    // An update that gains the label is refused, and shows the old object.
+    let patch = json!({"metadata": {"labels": {"hook": "deny"}}});
+    let s = status_of(
+        cms.patch("seen", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(s.code, 403);
+    assert!(
+        s.message
+            .starts_with("admission webhook \"deny.example.com\" denied the request")
+    );
+    let update = webhook
+        .reviews("deny")
+        .into_iter()
+        .find(|r| r["request"]["operation"] == "UPDATE")
+        .expect("the update was reviewed");
+    assert_eq!(
+        update["request"]["oldObject"]["metadata"]["labels"]["hook"],
+        "warn"
+    );
+    assert_eq!(update["request"]["options"]["kind"], "UpdateOptions");
+    assert_eq!(
+        cms.get("seen").await.unwrap().metadata.labels.unwrap()["hook"],
+        "warn"
+    );
+
+    // Deletes are reviewed with the old object only.
+    cms.delete("seen", &DeleteParams::default()).await.unwrap();
+    let delete = webhook
+        .reviews("warn")
+        .into_iter()
+        .find(|r| r["request"]["operation"] == "DELETE")
+        .expect("the delete was reviewed");
+    assert!(delete["request"]["object"].is_null());
+    assert_eq!(delete["request"]["oldObject"]["metadata"]["name"], "seen");
+    assert_eq!(delete["request"]["options"]["kind"], "DeleteOptions");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impersonated_user_is_reported_and_v1beta1_is_spoken() {
+    let server = start().await;
+    let webhook = webhook_support::start(&[]).await;
+    let mut old = hook(
+        "old.example.com",
+        webhook.url_config("deny"),
+        &["CREATE"],
+        "old",
+    );
+    old["admissionReviewVersions"] = json!(["v1beta1"]);
+    validating(server.client(), "old-reviews", vec![old]).await;
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    let s = status_of(refused(&cms, "old", false).await);
+    assert_eq!(s.code, 403);
+    let review = webhook.reviews("deny").pop().unwrap();
+    assert_eq!(review["apiVersion"], "admission.k8s.io/v1beta1");
+
+    // A user the server impersonates (kubectl --as) is who the webhook sees.
+    let mut config = kube::Config::new(server.url().parse().unwrap());
+    config.auth_info.impersonate = Some("jane".into());
+    config.auth_info.impersonate_groups = Some(vec!["system:masters".into()]);
+    let jane = Client::try_from(config).unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(jane, "default");
+    let _ = cms
+        .create(
+            &PostParams::default(),
+            &configmap("by-jane", json!({"hook": "old"})),
+        )
+        .await
+        .unwrap_err();
+    let review = webhook.reviews("deny").pop().unwrap();
+    assert_eq!(review["request"]["userInfo"]["username"], "jane");
+    assert_eq!(
+        review["request"]["userInfo"]["groups"],
+        json!(["system:masters", "system:authenticated"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutating_webhooks_patch_in_order_and_reinvoke() {
+    let server = start().await;
+    let webhook = webhook_support::start(&[]).await;
+    let mut first = hook(
+        "first.example.com",
+        webhook.url_config("first"),
+        &["CREATE"],
+        "mutate",
+    );
+    first["reinvocationPolicy"] = json!("IfNeeded");
+    mutating(
+        server.client(),
+        "defaults",
+        vec![
+            first,
+            hook(
+                "second.example.com",
+                webhook.url_config("second"),
+                &["CREATE"],
+                "mutate",
+            ),
+            hook(
+                "mutate.example.com",
+                webhook.url_config("mutate"),
+                &["CREATE"],
+                "mutate",
+            ),
+        ],
+    )
+    .await;
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    let cm = eventually("the mutating webhooks", || async {
+        let name = format!("m-{}", rand_suffix());
+        let cm = cms
+            .create(
+                &PostParams::default(),
+                &configmap(&name, json!({"hook": "mutate"})),
+            )
+            .await
+            .unwrap();
+        cm.metadata.labels.as_ref()?.get("mutated")?;
+        Some(cm)
+    })
+    .await;
+    let stored = cms.get(cm.metadata.name.as_deref().unwrap()).await.unwrap();
+    let labels = stored.metadata.labels.unwrap();
+    assert_eq!(labels["mutated"], "yes");
+    assert_eq!(labels["second"], "yes");
+    // `first` ran before `second` added its label, and again after.
+    assert_eq!(
+        stored.metadata.annotations.unwrap()["first-saw-second"],
+        "true"
+    );
+    let name = stored.metadata.name.unwrap();
+    let first_calls = webhook
+        .reviews("first")
+        .into_iter()
+        .filter(|r| r["request"]["object"]["metadata"]["name"] == name.as_str())
+        .count();
+    assert_eq!(first_calls, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failure_policies_timeouts_and_bad_answers() {
+    let server = start().await;
+    let webhook = webhook_support::start(&[]).await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let down = json!({"url": format!("https://{closed}/validate"), "caBundle": webhook.url_config("x")["caBundle"]});
+    let mut ignore = hook("ignore.example.com", down.clone(), &["CREATE"], "ignore");
+    ignore["failurePolicy"] = json!("Ignore");
+    let mut slow = hook(
+        "slow.example.com",
+        webhook.url_config("slow"),
+        &["CREATE"],
+        "slow",
+    );
+    slow["timeoutSeconds"] = json!(1);
+    validating(
+        server.client(),
+        "failures",
+        vec![
+            hook("down.example.com", down, &["CREATE"], "down"),
+            ignore,
+            slow,
+            hook(
+                "uid.example.com",
+                webhook.url_config("wrong-uid"),
+                &["CREATE"],
+                "uid",
+            ),
+        ],
+    )
+    .await;
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    let s = status_of(refused(&cms, "down", false).await);
+    assert_eq!((s.code, s.reason.as_str()), (500, "InternalError"));
+    assert_eq!(
+        s.message,
+        format!(
+            "Internal error occurred: failed calling webhook \"down.example.com\": failed to call webhook: Post \"https://{closed}/validate?timeout=10s\": dial tcp {closed}: connect: connection refused"
+        )
+    );
+    // Ignore lets the request through.
+    cms.create(
+        &PostParams::default(),
+        &configmap("ignored", json!({"hook": "ignore"})),
+    )
+    .await
+    .unwrap();
+    // A webhook slower than its timeout.
+    let started = std::time::Instant::now();
+    let s = api_err(
+        cms.create(
+            &PostParams::default(),
+            &configmap("slow", json!({"hook": "slow"})),
+        )
+        .await,
+        500,
+        "InternalError",
+    );
+    assert!(started.elapsed() < std::time::Duration::from_millis(2500));
+    assert_eq!(
+        s.message,
+        format!(
+            "Internal error occurred: failed calling webhook \"slow.example.com\": failed to call webhook: Post \"https://{}/slow?timeout=1s\": context deadline exceeded",
+            webhook.addr
+        )
+    );
+    // An answer to another review.
+    let s = api_err(
+        cms.create(
+            &PostParams::default(),
+            &configmap("uid", json!({"hook": "uid"})),
+        )
+        .await,
+        500,
+        "InternalError",
+    );
+    assert!(
+        s.message.starts_with(
+            "Internal error occurred: failed calling webhook \"uid.example.com\": expected response.uid="
+        ),
+        "{}",
+        s.message
+    );
+    assert!(
+        s.message.ends_with(", got \"not-the-uid\""),
+        "{}",
+        s.message
+    );
+    assert!(cms.get_opt("uid").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selectors_dry_run_and_services() {
+    let server = start().await;
+    let client = server.client();
+    let webhook = webhook_support::start(&["hooks.webhooks.svc"]).await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    for (name, labels) in [
+        ("guarded", json!({"webhook": "on"})),
+        ("open", json!({})),
+        ("webhooks", json!({})),
+    ] {
+        namespaces
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}}))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    // A Service without a selector whose Endpoints point at the webhook on 127.0.0.1.
+    let services: Api<Service> = Api::namespaced(client.clone(), "webhooks");
+    services
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "hooks"},
+                "spec": {"ports": [{"name": "https", "port": 443, "targetPort": webhook.addr.port()}]}}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), "webhooks");
+    endpoints
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "hooks"},
+                "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "https", "port": webhook.addr.port()}]}]}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let ca = webhook.url_config("x")["caBundle"].clone();
+    let by_service = json!({"service": {"namespace": "webhooks", "name": "hooks", "path": "/deny-bare"}, "caBundle": ca});
+    let mut in_guarded = hook("ns.example.com", by_service, &["CREATE"], "ns");
+    in_guarded["namespaceSelector"] = json!({"matchLabels": {"webhook": "on"}});
+    let mut some = hook(
+        "some.example.com",
+        webhook.url_config("allow"),
+        &["CREATE"],
+        "dry",
+    );
+    some["sideEffects"] = json!("Some");
+    validating(
+        client.clone(),
+        "selected",
+        vec![
+            in_guarded,
+            some,
+            hook(
+                "none.example.com",
+                webhook.url_config("deny"),
+                &["CREATE"],
+                "dry-none",
+            ),
+        ],
+    )
+    .await;
+    let guarded: Api<ConfigMap> = Api::namespaced(client.clone(), "guarded");
+    let s = status_of(refused(&guarded, "ns", false).await);
+    assert_eq!(s.code, 403);
+    assert_eq!(
+        s.message,
+        "admission webhook \"ns.example.com\" denied the request without explanation"
+    );
+    let open: Api<ConfigMap> = Api::namespaced(client.clone(), "open");
+    open.create(
+        &PostParams::default(),
+        &configmap("free", json!({"hook": "ns"})),
+    )
+    .await
+    .unwrap();
+    // The object selector: the same namespace, another label.
+    guarded
+        .create(
+            &PostParams::default(),
+            &configmap("other", json!({"hook": "none"})),
+        )
+        .await
+        .unwrap();
+
+    // Dry run: a webhook with side effects cannot be asked; one without sees `dryRun: true`.
+    let dry = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let s = api_err(
+        open.create(&dry, &configmap("d1", json!({"hook": "dry"})))
+            .await,
+        400,
+        "BadRequest",
+    );
+    assert_eq!(
+        s.message,
+        "admission webhook \"some.example.com\" does not support dry run"
+    );
+    let s = api_err(
+        open.create(&dry, &configmap("d2", json!({"hook": "dry-none"})))
+            .await,
+        403,
+        "",
+    );
+    assert!(s.message.contains("none.example.com"));
+    let review = webhook.reviews("deny").pop().unwrap();
+    assert_eq!(review["request"]["dryRun"], true);
+    assert_eq!(review["request"]["options"]["dryRun"], json!(["All"]));
+    // Without dry run, a webhook with side effects is called.
+    open.create(
+        &PostParams::default(),
+        &configmap("d3", json!({"hook": "dry"})),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_prints_warnings_and_denials() {
+    let Some(binary) = kubectl_support::kubectl_binary("1.33") else {
+        return;
+    };
+    let server = start().await;
+    let webhook = webhook_support::start(&[]).await;
+    validating(
+        server.client(),
+        "kubectl",
+        vec![
+            hook(
+                "warn.example.com",
+                webhook.url_config("warn"),
+                &["CREATE"],
+                "warn",
+            ),
+            hook(
+                "deny.example.com",
+                webhook.url_config("deny"),
+                &["CREATE"],
+                "deny",
+            ),
+        ],
+    )
+    .await;
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    refused(&cms, "deny", false).await;
+    let kubectl = kubectl_support::Kubectl::new(binary, &server).unwrap();
+    let manifest = |name: &str, label: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  labels:\n    hook: {label}\ndata:\n  k: v\n"
+        )
+    };
+    let file = kubectl
+        .manifest("warned.yaml", &manifest("warned", "warn"))
+        .unwrap();
+    let out = kubectl.run(&["create", "-f", &file]).await.unwrap();
+    assert!(out.success, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("Warning: think twice about this configmap"),
+        "{}",
+        out.stderr
+    );
+    let file = kubectl
+        .manifest("denied.yaml", &manifest("denied", "deny"))
+        .unwrap();
+    let stderr = kubectl.fails(&["create", "-f", &file]).await.unwrap();
+    assert!(
+        stderr.contains(
+            "admission webhook \"deny.example.com\" denied the request: configmaps labelled deny are refused"
+        ),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn match_conditions_pick_skip_and_fail() {
+    let server = start().await;
+    let webhook = webhook_support::start(&[]).await;
+    let mut named = hook(
+        "named.example.com",
+        webhook.url_config("deny"),
+        &["CREATE"],
+        "cond",
+    );
+    named["matchConditions"] = json!([
+        {"name": "guarded-only", "expression": "object.metadata.name.startsWith('guarded-')"},
+        {"name": "creates", "expression": "request.operation == 'CREATE' && oldObject == null"},
+    ]);
+    let mut broken = hook(
+        "broken.example.com",
+        webhook.url_config("allow"),
+        &["CREATE"],
+        "broken",
+    );
+    broken["matchConditions"] =
+        json!([{"name": "missing", "expression": "object.data.missing == 'x'"}]);
+    let mut lenient = broken.clone();
+    lenient["name"] = json!("lenient.example.com");
+    lenient["objectSelector"] = json!({"matchLabels": {"hook": "lenient"}});
+    lenient["failurePolicy"] = json!("Ignore");
+    validating(server.client(), "conditions", vec![named, broken, lenient]).await;
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    let s = status_of(refused(&cms, "broken", false).await);
+    assert_eq!((s.code, s.reason.as_str()), (403, "Forbidden"));
+    assert!(
+        s.message.ends_with(
+            "is forbidden: expression 'object.data.missing == 'x'' resulted in error: no such key: missing"
+        ),
+        "{}",
+        s.message
+    );
+    let s = api_err(
+        cms.create(
+            &PostParams::default(),
+            &configmap("guarded-a", json!({"hook": "cond"})),
+        )
+        .await,
+        403,
+        "",
+    );
+    assert!(
+        s.message
+            .starts_with("admission webhook \"named.example.com\" denied the request")
+    );
+    cms.create(
+        &PostParams::default(),
+        &configmap("free-a", json!({"hook": "cond"})),
+    )
+    .await
+    .unwrap();
+    cms.create(
+        &PostParams::default(),
+        &configmap("lenient", json!({"hook": "lenient"})),
+    )
+    .await
+    .unwrap();
+    assert!(webhook.reviews("allow").is_empty());
+}
