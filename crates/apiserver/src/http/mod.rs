@@ -108,13 +108,12 @@ async fn handle(
     let authorized = Authorized::default();
     let handler = dispatch(
         &state,
-        &connection,
+        (&connection, &authorized),
         &method,
         &uri,
         &headers,
         body,
         target.as_ref(),
-        &authorized,
     );
     let mut failure = None;
     let response = match state.filters.run(&method, &uri, handler).await {
@@ -374,15 +373,16 @@ pub(crate) fn off_thread<T>(size: usize, work: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Authenticates, authorizes and serves one request; `(connection, authorized)` are where it
+/// came in and the record of who it is from and what was decided.
 async fn dispatch(
     state: &AppState,
-    connection: &auth::authn::Connection,
+    (connection, authorized): (&auth::authn::Connection, &Authorized),
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
     target: Option<&Target>,
-    authorized: &Authorized,
 ) -> Result<Response, ApiError> {
     // Authentication comes first, as in kube-apiserver's filter chain: bad credentials get a
     // 401 whatever the path.
