@@ -5,6 +5,11 @@
 //! reconciliation at every start of a durable server (a removed rule or subject comes back, an
 //! object annotated `rbac.authorization.kubernetes.io/autoupdate: "false"` is left alone).
 
+// One kubectl version (1.33) is used: the per-version test macro is not.
+#[allow(unused_macros, unused_imports)]
+#[path = "kubectl_support/mod.rs"]
+mod kubectl_support;
+
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
@@ -217,6 +222,22 @@ async fn every_bootstrap_object_of_1_33_is_there() -> Result<()> {
                     == Some(&"true".to_string()),
             "{meta:?}"
         );
+    }
+
+    // As kubectl 1.33 lists them against a 1.33 cluster.
+    if let Some(binary) = kubectl_support::kubectl_binary("1.33") {
+        let kubectl = kubectl_support::Kubectl::new(binary, &server)?;
+        for (resource, count) in [
+            ("clusterroles", 66),
+            ("clusterrolebindings", 47),
+            ("roles", 7),
+            ("rolebindings", 7),
+        ] {
+            let out = kubectl
+                .ok(&["get", resource, "-A", "--no-headers", "-o", "name"])
+                .await?;
+            ensure!(out.lines().count() == count, "{resource}:\n{out}");
+        }
     }
 
     let mut roles = names(Api::<Role>::all(client.clone())).await?;

@@ -38,7 +38,12 @@ pub async fn ensure(rest: &Rest) -> Result<(), ApiError> {
                     let mut attempt = 0;
                     loop {
                         match one(rest, &rt, &expected, is_role, &opts).await {
-                            Err(e) if e.code == 409 && attempt + 1 < ATTEMPTS => attempt += 1,
+                            // Another server (on a shared medium) or the aggregation
+                            // controller wrote it first: read again, once reads see that write.
+                            Err(e) if e.code == 409 && attempt + 1 < ATTEMPTS => {
+                                attempt += 1;
+                                rest.consistent().await?;
+                            }
                             other => return other,
                         }
                     }
