@@ -329,6 +329,13 @@ async fn the_scheduler_binds_pods_and_reads_nodes() -> Result<()> {
         .context("the scheduler binds a pod")?;
     let pod = Api::<Pod>::namespaced(admin, "default").get("p").await?;
     ensure!(pod.spec.and_then(|s| s.node_name).as_deref() == Some("n1"));
+    // In kube-system, its RoleBindings let it read the authentication ConfigMap and its
+    // leader election lock (missing here: 404, not 403), and no other ConfigMap.
+    let system =
+        Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(scheduler.clone(), "kube-system");
+    ensure!(code(system.get("extension-apiserver-authentication").await) == 404);
+    ensure!(code(system.get("kube-scheduler").await) == 404);
+    ensure!(code(system.get("kube-root-ca.crt").await) == 403);
     // It may not create pods.
     let refused = Api::<Pod>::namespaced(scheduler, "default")
         .create(

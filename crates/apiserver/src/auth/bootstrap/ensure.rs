@@ -94,6 +94,10 @@ async fn one(
                 ..DeleteOptions::default()
             };
             match rest.delete(rt, namespace, name, &delete).await {
+                Ok(deleted) if !deleted.removed => {
+                    // Finalizers keep it: it is recreated at a start after they are gone.
+                    return Ok(());
+                }
                 Ok(_) => {}
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),

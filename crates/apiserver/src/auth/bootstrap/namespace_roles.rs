@@ -8,16 +8,25 @@ use serde_json::Value;
 
 const SYSTEM: &str = "kube-system";
 const PUBLIC: &str = "kube-public";
-const LEASE_VERBS: &str = "create get list update watch";
 
-fn leader_locking(component: &str) -> Value {
+/// A component's leader election in `kube-system`: the legacy ConfigMap lock named after it
+/// (and, for the controller manager, whose ServiceAccounts elect leaders too, leases).
+fn leader_locking(component: &str, leases: bool) -> Value {
+    let mut rules = vec![
+        rule("watch", "core", "configmaps"),
+        named("get update", "core", "configmaps", component),
+    ];
+    if leases {
+        rules.push(rule(
+            "create get list update watch",
+            "coordination.k8s.io",
+            "leases",
+        ));
+    }
     role(
         SYSTEM,
         &format!("system::leader-locking-{component}"),
-        vec![
-            rule(LEASE_VERBS, "coordination.k8s.io", "leases"),
-            rule(LEASE_VERBS, "coordination.k8s.io", "leasecandidates"),
-        ],
+        rules,
     )
 }
 
@@ -52,8 +61,8 @@ pub fn roles() -> Vec<Value> {
                 events_rule(),
             ],
         ),
-        leader_locking("kube-controller-manager"),
-        leader_locking("kube-scheduler"),
+        leader_locking("kube-controller-manager", true),
+        leader_locking("kube-scheduler", false),
         role(
             PUBLIC,
             "system:controller:bootstrap-signer",
