@@ -103,7 +103,10 @@ pub fn role(namespace: &str, name: &str, rules: Vec<Value>) -> Value {
 pub fn cluster_binding(name: &str, role: &str, subjects: Vec<Value>) -> Value {
     let mut b = object("ClusterRoleBinding", None, name);
     b["roleRef"] = json!({"apiGroup": GROUP, "kind": "ClusterRole", "name": role});
-    b["subjects"] = Value::Array(subjects);
+    // `subjects` is omitted when empty, as upstream serializes it.
+    if !subjects.is_empty() {
+        b["subjects"] = Value::Array(subjects);
+    }
     b
 }
 
