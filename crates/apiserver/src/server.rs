@@ -494,27 +494,7 @@ async fn bootstrap(rest: &Rest) -> Result<(), StartError> {
             let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
             rest.create(&ns, None, body, &opts).boxed()
         });
-    let mut creates: Vec<_> = creates.collect();
-    // The default RBAC policy, where a role or binding of that name is missing.
-    for (plural, objects) in [
-        ("clusterroles", crate::auth::bootstrap::cluster_roles()),
-        (
-            "clusterrolebindings",
-            crate::auth::bootstrap::cluster_role_bindings(),
-        ),
-    ] {
-        let Some(rt) = resources.find("rbac.authorization.k8s.io", "v1", plural) else {
-            continue;
-        };
-        for body in objects {
-            let name = body["metadata"]["name"].as_str().unwrap_or_default();
-            if rest.get(&rt, None, name).is_err() {
-                let rt = rt.clone();
-                let opts = opts.clone();
-                creates.push(async move { rest.create(&rt, None, body, &opts).await }.boxed());
-            }
-        }
-    }
+    let creates: Vec<_> = creates.collect();
     for result in futures::future::join_all(creates).await {
         match result {
             Ok(_) => {}
@@ -522,6 +502,10 @@ async fn bootstrap(rest: &Rest) -> Result<(), StartError> {
             Err(e) => return Err(StartError::Bootstrap(e.to_string())),
         }
     }
+    // The default RBAC policy, reconciled (its Roles live in the namespaces just made).
+    crate::auth::bootstrap::ensure(rest)
+        .await
+        .map_err(|e| StartError::Bootstrap(e.to_string()))?;
     crate::controllers::serviceaccounts::ensure_defaults(rest, SYSTEM_NAMESPACES).await;
     crate::controllers::root_ca::publish_in(rest, SYSTEM_NAMESPACES).await;
     Ok(())

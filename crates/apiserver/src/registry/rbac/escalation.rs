@@ -290,7 +290,7 @@ fn covers(owner: &PolicyRule, sub: &PolicyRule) -> bool {
 }
 
 /// The parts of `rules` no rule of `owned` covers.
-fn uncovered(owned: &[PolicyRule], rules: &[PolicyRule]) -> Vec<PolicyRule> {
+pub(crate) fn uncovered(owned: &[PolicyRule], rules: &[PolicyRule]) -> Vec<PolicyRule> {
     rules
         .iter()
         .flat_map(breakdown)

@@ -7,6 +7,8 @@ mod escalation;
 pub(crate) mod rolebindings;
 pub(crate) mod roles;
 
+pub(crate) use escalation::uncovered as uncovered_rules;
+
 use crate::fieldpath::markers::Markers;
 
 /// The struct markers of the RBAC types.
