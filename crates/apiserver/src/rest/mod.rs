@@ -6,6 +6,7 @@
 //! managedFields, field validation) and asks the resource's strategy for everything specific.
 
 pub mod apply;
+mod convert;
 mod json_patch;
 mod list;
 pub mod managed_fields;
@@ -203,7 +204,10 @@ impl Rest {
 /// Whether objects read from storage change on the way out (another version is served, or the
 /// strategy normalizes stored objects): then the stored bytes cannot be served as they are.
 pub fn rewrites_on_read(rt: &ResourceType) -> bool {
-    rt.multi_version || rt.strategy.normalizes_on_read() || rt.strategy.converts_for_storage()
+    rt.multi_version
+        || rt.conversion.is_some()
+        || rt.strategy.normalizes_on_read()
+        || rt.strategy.converts_for_storage()
 }
 
 /// Converts a stored object to the resource being served (the strategy's conversion from its
