@@ -235,6 +235,26 @@ async fn objects_written_at_one_version_read_at_the_other() {
     assert_eq!(big.spec.dimensions.size, 40);
     assert_eq!(v1_api.get("big").await.unwrap().spec.size, 40);
 
+    // A dry run at v2 goes through the storage version and back, storing nothing.
+    let dry = v2_api
+        .create(
+            &PostParams {
+                dry_run: true,
+                ..PostParams::default()
+            },
+            &v2::Widget::new(
+                "dry",
+                v2::WidgetSpec {
+                    dimensions: v2::Dimensions { size: 9 },
+                    colour: "red".into(),
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(dry.spec.dimensions.size, 9);
+    assert!(v1_api.get_opt("dry").await.unwrap().is_none());
+
     // A list at v2 converts every item.
     let listed = v2_api.list(&ListParams::default()).await.unwrap();
     let sizes: Vec<(String, i64)> = listed

@@ -187,7 +187,8 @@ impl Rest {
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
     }
 
-    /// The object as a value at `rt`'s version.
+    /// The object as a value at `rt`'s version, for resources that convert without a webhook
+    /// (every built-in); [`Rest::read`] also converts custom resources by their CRD's webhook.
     pub fn get_value(
         &self,
         rt: &ResourceType,
@@ -220,7 +221,9 @@ pub fn served_version(rt: &ResourceType, obj: &mut Value) {
     }
     rt.strategy.convert_from_storage(obj);
     rt.strategy.normalize_on_read(obj);
+    // A webhook-converted resource's objects carry the version they were converted to.
     if rt.multi_version
+        && rt.conversion.is_none()
         && let Some(map) = obj.as_object_mut()
     {
         map.insert("apiVersion".into(), Value::String(rt.api_version()));

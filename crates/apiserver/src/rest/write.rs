@@ -132,6 +132,17 @@ impl Rest {
         let mut stored = self.to_storage(rt, obj.clone()).await?;
         Ok(stored_form(rt, &mut stored))
     }
+
+    /// What a dry-run write answers: `obj` as upstream's dry-run storage returns it, encoded
+    /// for storage and decoded back, which for a resource converting by webhook is a round
+    /// trip through the storage version (two webhook calls, as upstream makes them).
+    async fn dry_run_round_trip(&self, rt: &ResourceType, obj: Value) -> Result<Value, ApiError> {
+        if rt.conversion.is_none() {
+            return Ok(obj);
+        }
+        let stored = self.to_storage(rt, obj).await?;
+        self.served(rt, stored).await
+    }
 }
 
 /// The resourceVersion precondition of an update whose object carries `rv`. As upstream's
@@ -368,7 +379,7 @@ impl Rest {
                 }
                 rt.strategy.order_keys(&mut obj);
                 return Ok(Written {
-                    object: obj,
+                    object: self.dry_run_round_trip(rt, obj).await?,
                     warnings,
                     created: true,
                     audit_annotations,
@@ -654,7 +665,7 @@ impl Rest {
             if opts.dry_run {
                 rt.strategy.order_keys(&mut new);
                 return Ok(Written {
-                    object: new,
+                    object: self.dry_run_round_trip(rt, new).await?,
                     warnings,
                     created: false,
                     audit_annotations,
