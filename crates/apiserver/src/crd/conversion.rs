@@ -368,7 +368,7 @@ mod tests {
         let mut bad = json!({"metadata": {"labels": {"k": 1}}});
         assert_eq!(
             restore_metadata(&original, &mut bad).unwrap_err(),
-            "metadata.labels[k] must be a string, but is float64 in converted object"
+            "metadata.labels[k] must be a string, but is int64 in converted object"
         );
     }
 
