@@ -9,6 +9,7 @@ mod kube_support;
 mod webhook_support;
 
 use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Endpoints, Service};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
@@ -95,25 +96,72 @@ impl Convertible<v1::Widget> for v2::Widget {
     }
 }
 
-/// The runtime's webhook server converting Widgets at `/convert`, on a free port; returns the
-/// `clientConfig` that calls it and the task serving it.
-async fn conversion_webhook() -> (Value, tokio::task::JoinHandle<()>) {
-    use base64::Engine;
-    let local = LocalCertificates::generate(&["127.0.0.1"]).unwrap();
-    let server =
-        WebhookServer::new(Certificates::from_pem(&local.cert_pem, &local.key_pem).unwrap())
-            .converter(
-                "/convert",
-                HubConverter::<v1::Widget>::new().spoke::<v2::Widget>(),
-            );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(server.serve(listener, std::future::pending()));
-    let config = json!({
-        "url": format!("https://{addr}/convert"),
-        "caBundle": base64::engine::general_purpose::STANDARD.encode(&local.ca_pem),
-    });
-    (config, task)
+/// The runtime's webhook server converting Widgets at `/convert`, on a free port, with a
+/// certificate for 127.0.0.1 and the Service `widget-conversion.default.svc`.
+struct ConversionWebhook {
+    addr: std::net::SocketAddr,
+    ca_bundle: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ConversionWebhook {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ConversionWebhook {
+    async fn start() -> Self {
+        use base64::Engine;
+        let local =
+            LocalCertificates::generate(&["127.0.0.1", "widget-conversion.default.svc"]).unwrap();
+        let server =
+            WebhookServer::new(Certificates::from_pem(&local.cert_pem, &local.key_pem).unwrap())
+                .converter(
+                    "/convert",
+                    HubConverter::<v1::Widget>::new().spoke::<v2::Widget>(),
+                );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(server.serve(listener, std::future::pending()));
+        ConversionWebhook {
+            addr,
+            ca_bundle: base64::engine::general_purpose::STANDARD.encode(&local.ca_pem),
+            task,
+        }
+    }
+
+    /// `clientConfig` by URL.
+    fn url_config(&self) -> Value {
+        json!({"url": format!("https://{}/convert", self.addr), "caBundle": self.ca_bundle})
+    }
+
+    /// `clientConfig` by the Service `default/widget-conversion`, which this creates with
+    /// Endpoints at the webhook's address.
+    async fn service_config(&self, client: &Client) -> Value {
+        let services: Api<Service> = Api::namespaced(client.clone(), "default");
+        services
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": "widget-conversion"},
+                    "spec": {"ports": [{"name": "https", "port": 443, "targetPort": self.addr.port()}]}}))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), "default");
+        endpoints
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": "widget-conversion"},
+                    "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "https", "port": self.addr.port()}]}]}))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        json!({"service": {"namespace": "default", "name": "widget-conversion", "path": "/convert"},
+            "caBundle": self.ca_bundle})
+    }
 }
 
 fn crd(conversion: Value) -> Value {
@@ -185,8 +233,10 @@ async fn repoint(client: &Client, client_config: Value, name: &str) -> kube::cor
 async fn objects_written_at_one_version_read_at_the_other() {
     let server = start().await;
     let client = server.client();
-    let (client_config, _webhook) = conversion_webhook().await;
-    install(&client, crd(webhook_conversion(client_config))).await;
+    let webhook = ConversionWebhook::start().await;
+    // Called through a Service, resolved by its Endpoints, verified as `<svc>.<ns>.svc`.
+    let by_service = webhook.service_config(&client).await;
+    install(&client, crd(webhook_conversion(by_service))).await;
     let v1_api: Api<v1::Widget> = Api::namespaced(client.clone(), "default");
     let v2_api: Api<v2::Widget> = Api::namespaced(client.clone(), "default");
 
@@ -382,8 +432,8 @@ async fn objects_written_at_one_version_read_at_the_other() {
 async fn failed_conversions_answer_as_kube_apiserver() {
     let server = start().await;
     let client = server.client();
-    let (client_config, _webhook) = conversion_webhook().await;
-    install(&client, crd(webhook_conversion(client_config))).await;
+    let webhook = ConversionWebhook::start().await;
+    install(&client, crd(webhook_conversion(webhook.url_config()))).await;
     let v1_api: Api<v1::Widget> = Api::namespaced(client.clone(), "default");
     v1_api
         .create(
@@ -501,6 +551,15 @@ async fn invalid_webhook_configurations_are_refused() {
         .await,
         format!(
             "{prefix}[spec.conversion.webhookClientConfig.service.name: Required value: service name is required, spec.conversion.webhookClientConfig.service.path: Invalid value: \"convert\": must start with a '/', spec.conversion.conversionReviewVersions[1]: Invalid value: \"v1\": duplicate version]"
+        )
+    );
+    assert_eq!(
+        refused(json!({"strategy": "Webhook", "webhook": {
+            "clientConfig": {"url": "https://example.com/convert"},
+            "conversionReviewVersions": ["v3", "V4"]}}))
+        .await,
+        format!(
+            "{prefix}[spec.conversion.conversionReviewVersions[1]: Invalid value: \"V4\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?'), spec.conversion.conversionReviewVersions: Invalid value: []string{{\"v3\", \"V4\"}}: must include at least one of v1, v1beta1]"
         )
     );
     assert_eq!(

@@ -612,9 +612,12 @@ fn validate_conversion(conv: Option<&Value>, out: &mut Vec<FieldCause>) {
                 }
             }
             if !versions.iter().any(|v| *v == "v1" || *v == "v1beta1") {
+                // Go prints the []string as `%#v` does.
+                let quoted: Vec<String> = versions.iter().map(|v| field::go_quote(v)).collect();
+                let shown = format!("[]string{{{}}}", quoted.join(", "));
                 out.push(field::invalid(
                     &vp,
-                    Bad::Json(&json!(versions)),
+                    Bad::Raw(&shown),
                     "must include at least one of v1, v1beta1",
                 ));
             }
