@@ -15,7 +15,7 @@ use kube::api::{
     DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
 use kube::{Api, Client, ResourceExt};
-use kube_support::{api_err, eventually, start};
+use kube_support::{api_err, eventually, raw, start};
 use kubeforge_runtime::webhook::{
     Certificates, Convertible, HubConverter, LocalCertificates, WebhookServer,
 };
@@ -177,7 +177,9 @@ fn crd(conversion: Value) -> Value {
                 {"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
                     "type": "object", "properties": {"spec": {"type": "object", "properties": {
                         "size": {"type": "integer"}, "color": {"type": "string"}}}}}}},
-                {"name": "v2", "served": true, "storage": false, "schema": {"openAPIV3Schema": {
+                {"name": "v2", "served": true, "storage": false,
+                 "additionalPrinterColumns": [{"name": "Size", "type": "integer", "jsonPath": ".spec.dimensions.size"}],
+                 "schema": {"openAPIV3Schema": {
                     "type": "object", "properties": {"spec": {"type": "object", "properties": {
                         "dimensions": {"type": "object", "properties": {"size": {"type": "integer"}}},
                         "colour": {"type": "string"}}}}}}},
@@ -316,6 +318,24 @@ async fn objects_written_at_one_version_read_at_the_other() {
         sizes,
         vec![("big".to_string(), 40), ("small".to_string(), 3)]
     );
+
+    // kubectl's table at v2 prints v2's columns from the converted objects.
+    let (code, table) = raw(
+        &client,
+        "GET",
+        "/apis/conv.example.com/v2/namespaces/default/widgets",
+        Some("application/json;as=Table;v=v1;g=meta.k8s.io"),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{table}");
+    let cells: Vec<Value> = table["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| json!([r["cells"][0], r["cells"][1]]))
+        .collect();
+    assert_eq!(cells, vec![json!(["big", 40]), json!(["small", 3])]);
 
     // An update at v2 is stored at v1 and read back there.
     let mut changed = v2_api.get("small").await.unwrap();
