@@ -47,6 +47,9 @@ pub struct ResourceType {
     pub multi_version: bool,
     /// The resource's rules.
     pub strategy: Arc<dyn Strategy>,
+    /// For a custom resource whose CRD converts by webhook: the webhook that converts objects
+    /// between the request's version and the storage version ([`crate::rest::convert`]).
+    pub conversion: Option<Arc<crate::crd::conversion::WebhookConverter>>,
     /// Where its OpenAPI schema comes from.
     pub schema: SchemaSource,
     /// For a resource that is answered, not stored (the access and identity reviews): how a

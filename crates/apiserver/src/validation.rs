@@ -203,6 +203,32 @@ pub fn validate_labels(labels: &Value, path: &str) -> Vec<FieldCause> {
     causes
 }
 
+/// Validates an annotation map (`ValidateAnnotations`): keys are qualified names (compared in
+/// lower case), and keys and values together stay within 256 KiB; reported on `path`.
+pub fn validate_annotations(annotations: &Value, path: &str) -> Vec<FieldCause> {
+    let mut causes = Vec::new();
+    let Some(annotations) = annotations.as_object() else {
+        return causes;
+    };
+    let mut total = 0;
+    for (k, v) in annotations {
+        for p in qualified_name_problems(&k.to_lowercase()) {
+            causes.push(FieldCause::invalid(path, &Value::String(k.clone()), p));
+        }
+        total += k.len() + v.as_str().map_or(0, str::len);
+    }
+    if total > TOTAL_ANNOTATION_SIZE_LIMIT {
+        causes.push(FieldCause {
+            reason: "FieldValueTooLong",
+            field: path.into(),
+            message: format!(
+                "{path}: Too long: may not be more than {TOTAL_ANNOTATION_SIZE_LIMIT} bytes"
+            ),
+        });
+    }
+    causes
+}
+
 /// Validates the generic parts of `metadata`: name (by `rule`), generateName, labels, annotations,
 /// finalizers and ownerReferences.
 pub fn validate_object_meta(meta: &Value, rule: NameRule) -> Vec<FieldCause> {
@@ -231,25 +257,8 @@ pub fn validate_object_meta(meta: &Value, rule: NameRule) -> Vec<FieldCause> {
     if let Some(labels) = meta.get("labels") {
         causes.extend(validate_labels(labels, "metadata.labels"));
     }
-    if let Some(annotations) = meta.get("annotations").and_then(Value::as_object) {
-        let mut total = 0;
-        for (k, v) in annotations {
-            for p in qualified_name_problems(&k.to_lowercase()) {
-                causes.push(FieldCause::invalid(
-                    "metadata.annotations",
-                    &Value::String(k.clone()),
-                    p,
-                ));
-            }
-            total += k.len() + v.as_str().map_or(0, str::len);
-        }
-        if total > TOTAL_ANNOTATION_SIZE_LIMIT {
-            causes.push(FieldCause {
-                reason: "FieldValueTooLong",
-                field: "metadata.annotations".into(),
-                message: format!("metadata.annotations: Too long: may not be more than {TOTAL_ANNOTATION_SIZE_LIMIT} bytes"),
-            });
-        }
+    if let Some(annotations) = meta.get("annotations") {
+        causes.extend(validate_annotations(annotations, "metadata.annotations"));
     }
     if let Some(finalizers) = meta.get("finalizers").and_then(Value::as_array) {
         for (i, f) in finalizers.iter().enumerate() {

@@ -2,6 +2,7 @@
 //! controller that establishes and cleans them up.
 
 pub mod controller;
+pub mod conversion;
 pub mod schema;
 pub mod validation;
 
@@ -175,6 +176,7 @@ pub fn served_types(crd: &Value) -> Vec<ResourceType> {
         .unwrap_or_default();
     let storage_version_hash =
         crate::resource::storage_version_hash(&group, storage_version, &kind);
+    let conversion = conversion::WebhookConverter::for_crd(crd);
     versions
         .iter()
         .filter(|v| v.get("served").and_then(Value::as_bool) == Some(true))
@@ -203,6 +205,7 @@ pub fn served_types(crd: &Value) -> Vec<ResourceType> {
                 scale: scale.clone(),
                 storage_key: ResourceType::storage_key_for(&group, &plural),
                 multi_version,
+                conversion: conversion.clone(),
                 strategy: Arc::new(
                     CustomResourceStrategy::new(
                         &kind,

@@ -556,41 +556,88 @@ fn validate_conversion(conv: Option<&Value>, out: &mut Vec<FieldCause>) {
     let client = conv
         .pointer("/webhook/clientConfig")
         .filter(|c| !c.is_null());
+    let review_versions = conv
+        .pointer("/webhook/conversionReviewVersions")
+        .filter(|v| !v.is_null());
+    // Upstream validates the internal form, where clientConfig and conversionReviewVersions
+    // sit directly under spec.conversion.
+    let cc_path = field::child(p, "webhookClientConfig");
+    let vp = field::child(p, "conversionReviewVersions");
     if strategy == "Webhook" {
         match client {
             None => out.push(field::required(
-                &field::child(p, "webhookClientConfig"),
+                &cc_path,
                 "required when strategy is set to Webhook",
             )),
             Some(cc) => {
-                if cc.get("url").is_some() == cc.get("service").is_some() {
-                    out.push(field::required(
-                        &field::child(p, "webhookClientConfig"),
+                let url = cc.get("url").filter(|u| !u.is_null());
+                let service = cc.get("service").filter(|s| !s.is_null());
+                match (url, service) {
+                    (Some(url), None) => crate::admission::webhook::client_config::validate_url(
+                        &field::child(&cc_path, "url"),
+                        url.as_str().unwrap_or(""),
+                        out,
+                    ),
+                    (None, Some(service)) => {
+                        crate::admission::webhook::client_config::validate_service(
+                            &field::child(&cc_path, "service"),
+                            service,
+                            out,
+                        )
+                    }
+                    _ => out.push(field::required(
+                        &cc_path,
                         "exactly one of url or service is required",
-                    ));
+                    )),
                 }
             }
         }
-        let versions = conv
-            .pointer("/webhook/conversionReviewVersions")
+        let versions: Vec<&str> = review_versions
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+            .map(|a| a.iter().map(|v| v.as_str().unwrap_or("")).collect())
             .unwrap_or_default();
-        let vp = field::child(p, "conversionReviewVersions");
         if versions.is_empty() {
             out.push(field::required(&vp, ""));
-        } else if !versions.iter().any(|v| *v == "v1" || *v == "v1beta1") {
-            out.push(field::invalid(
-                &vp,
-                Bad::Json(&json!(versions)),
-                "must include at least one of v1, v1beta1",
+        } else {
+            let mut seen: Vec<&str> = Vec::new();
+            for (i, v) in versions.iter().enumerate() {
+                let at = format!("{vp}[{i}]");
+                if seen.contains(v) {
+                    out.push(field::invalid(&at, Bad::Str(v), "duplicate version"));
+                    continue;
+                }
+                seen.push(v);
+                for problem in dns1035_label_problems(v) {
+                    out.push(field::invalid(&at, Bad::Str(v), &problem));
+                }
+            }
+            if !versions.iter().any(|v| *v == "v1" || *v == "v1beta1") {
+                // Go prints the []string as `%#v` does.
+                let quoted: Vec<String> = versions.iter().map(|v| field::go_quote(v)).collect();
+                let shown = format!("[]string{{{}}}", quoted.join(", "));
+                out.push(field::invalid(
+                    &vp,
+                    Bad::Raw(&shown),
+                    "must include at least one of v1, v1beta1",
+                ));
+            }
+        }
+    } else {
+        if client.is_some() {
+            out.push(field::forbidden(
+                &cc_path,
+                "should not be set when strategy is not set to Webhook",
             ));
         }
-    } else if client.is_some() {
-        out.push(field::forbidden(
-            &field::child(p, "webhookClientConfig"),
-            "should not be set when strategy is not set to Webhook",
-        ));
+        if review_versions
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+        {
+            out.push(field::forbidden(
+                &vp,
+                "should not be set when strategy is not set to Webhook",
+            ));
+        }
     }
 }
 

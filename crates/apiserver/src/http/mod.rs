@@ -12,7 +12,7 @@ mod render;
 pub mod serve;
 
 use crate::auth::{self, attributes::Attributes, user::UserInfo};
-use crate::rest::{DeleteAnswer, PatchType, Rest, Written, encode_json_line, served_version};
+use crate::rest::{DeleteAnswer, PatchType, Rest, Written, encode_json_line};
 use crate::status::ApiError;
 use crate::table::IncludeObject;
 use axum::body::Body;
@@ -620,7 +620,7 @@ async fn resource(
                 if view.is_plain_json() && !crate::rest::rewrites_on_read(&rt) {
                     return Ok(bytes_response(rest.get(&rt, ns, name)?.json.clone()));
                 }
-                let v = rest.get_value(&rt, ns, name)?;
+                let v = rest.read(&rt, ns, name).await?;
                 Ok(respond(StatusCode::OK, &view.object(v), output, &[]))
             }
             Method::PUT => {
@@ -661,7 +661,7 @@ async fn resource(
                 StatusCode::OK,
                 &view.object({
                     rest.consistent().await?;
-                    rest.get_value(&rt, ns, name)?
+                    rest.read(&rt, ns, name).await?
                 }),
                 output,
                 &[],
@@ -688,7 +688,7 @@ async fn resource(
         (Some(name), Some("scale")) if rt.scale.is_some() => match *method {
             Method::GET => Ok(respond(
                 StatusCode::OK,
-                &rest.get_scale(&rt, ns, name)?,
+                &rest.get_scale(&rt, ns, name).await?,
                 output,
                 &[],
             )),
@@ -788,15 +788,10 @@ async fn list(
         out.extend_from_slice(b"]}");
         return Ok(bytes_response(Bytes::from(out)));
     }
-    let items: Vec<Value> = result
-        .items
-        .iter()
-        .map(|o| {
-            let mut v = o.value();
-            served_version(rt, &mut v);
-            v
-        })
-        .collect();
+    let items = state
+        .rest
+        .served_items(rt, result.items.iter().map(|o| o.value()).collect())
+        .await?;
     Ok(respond(
         StatusCode::OK,
         &view.list(items, meta),

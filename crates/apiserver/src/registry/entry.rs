@@ -115,6 +115,7 @@ impl Entry {
                 None => ResourceType::storage_key_for(K::GROUP, self.plural),
             },
             multi_version: false,
+            conversion: None,
             strategy: Arc::new(strategy),
             schema: SchemaSource::Builtin(if self.answer.is_some() {
                 no_schema

@@ -6,6 +6,7 @@
 //! managedFields, field validation) and asks the resource's strategy for everything specific.
 
 pub mod apply;
+mod convert;
 mod json_patch;
 mod list;
 pub mod managed_fields;
@@ -186,7 +187,8 @@ impl Rest {
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
     }
 
-    /// The object as a value at `rt`'s version.
+    /// The object as a value at `rt`'s version, for resources that convert without a webhook
+    /// (every built-in); [`Rest::read`] also converts custom resources by their CRD's webhook.
     pub fn get_value(
         &self,
         rt: &ResourceType,
@@ -203,7 +205,10 @@ impl Rest {
 /// Whether objects read from storage change on the way out (another version is served, or the
 /// strategy normalizes stored objects): then the stored bytes cannot be served as they are.
 pub fn rewrites_on_read(rt: &ResourceType) -> bool {
-    rt.multi_version || rt.strategy.normalizes_on_read() || rt.strategy.converts_for_storage()
+    rt.multi_version
+        || rt.conversion.is_some()
+        || rt.strategy.normalizes_on_read()
+        || rt.strategy.converts_for_storage()
 }
 
 /// Converts a stored object to the resource being served (the strategy's conversion from its
@@ -216,7 +221,9 @@ pub fn served_version(rt: &ResourceType, obj: &mut Value) {
     }
     rt.strategy.convert_from_storage(obj);
     rt.strategy.normalize_on_read(obj);
+    // A webhook-converted resource's objects carry the version they were converted to.
     if rt.multi_version
+        && rt.conversion.is_none()
         && let Some(map) = obj.as_object_mut()
     {
         map.insert("apiVersion".into(), Value::String(rt.api_version()));

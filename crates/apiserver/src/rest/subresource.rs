@@ -116,14 +116,14 @@ impl Rest {
     }
 
     /// GET `/scale`.
-    pub fn get_scale(
+    pub async fn get_scale(
         &self,
         rt: &ResourceType,
         namespace: Option<&str>,
         name: &str,
     ) -> Result<Value, ApiError> {
         let paths = Self::scale_paths(rt)?;
-        Ok(to_scale(paths, &self.get_value(rt, namespace, name)?))
+        Ok(to_scale(paths, &self.read(rt, namespace, name).await?))
     }
 
     /// PUT or PATCH `/scale`: `scale_of` turns the current Scale into the desired one.

@@ -41,13 +41,22 @@ pub struct WatchEvent {
 /// The receiving end of a watch.
 pub type WatchStream = mpsc::Receiver<WatchEvent>;
 
-fn object_bytes(rt: &ResourceType, obj: &StoredObject) -> Bytes {
-    if super::rewrites_on_read(rt) {
+/// An event's object as served at `rt`'s version; a failed conversion ends the watch with an
+/// ERROR event, as upstream's watch does.
+async fn object_bytes(
+    rest: &Rest,
+    rt: &ResourceType,
+    obj: &StoredObject,
+) -> Result<Bytes, ApiError> {
+    if rt.conversion.is_some() {
+        let v = rest.served(rt, obj.value()).await?;
+        Ok(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
+    } else if super::rewrites_on_read(rt) {
         let mut v = obj.value();
         served_version(rt, &mut v);
-        Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+        Ok(Bytes::from(serde_json::to_vec(&v).unwrap_or_default()))
     } else {
-        obj.json.clone()
+        Ok(obj.json.clone())
     }
 }
 
@@ -174,7 +183,7 @@ impl Rest {
                     if matches(&opts.list, &key.namespace, &key.name, obj) {
                         let ev = WatchEvent {
                             event_type: "ADDED",
-                            object: object_bytes(rt, obj),
+                            object: object_bytes(self, rt, obj).await?,
                         };
                         if tx.send(ev).await.is_err() {
                             return Ok(());
@@ -242,7 +251,7 @@ impl Rest {
                             (EventType::Deleted, true, _) => "DELETED",
                             _ => continue,
                         };
-                        let ev = WatchEvent { event_type: kind, object: object_bytes(rt, &event.object) };
+                        let ev = WatchEvent { event_type: kind, object: object_bytes(self, rt, &event.object).await? };
                         if tx.send(ev).await.is_err() {
                             return Ok(());
                         }

@@ -122,6 +122,29 @@ fn stored_form(rt: &ResourceType, obj: &mut Value) -> Encoded {
     }
 }
 
+impl Rest {
+    /// [`stored_form`] of `obj` after converting it to the storage version when the resource
+    /// converts by webhook (then `obj` itself is left as it is).
+    async fn storable(&self, rt: &ResourceType, obj: &mut Value) -> Result<Encoded, ApiError> {
+        if rt.conversion.is_none() {
+            return Ok(stored_form(rt, obj));
+        }
+        let mut stored = self.to_storage(rt, obj.clone()).await?;
+        Ok(stored_form(rt, &mut stored))
+    }
+
+    /// What a dry-run write answers: `obj` as upstream's dry-run storage returns it, encoded
+    /// for storage and decoded back, which for a resource converting by webhook is a round
+    /// trip through the storage version (two webhook calls, as upstream makes them).
+    async fn dry_run_round_trip(&self, rt: &ResourceType, obj: Value) -> Result<Value, ApiError> {
+        if rt.conversion.is_none() {
+            return Ok(obj);
+        }
+        let stored = self.to_storage(rt, obj).await?;
+        self.served(rt, stored).await
+    }
+}
+
 /// The resourceVersion precondition of an update whose object carries `rv`. As upstream's
 /// store, "" and "0" are no version at all (both parse to 0): an unconditional update, which
 /// only strategies allowing it accept (`must be specified for an update` otherwise), so an
@@ -356,7 +379,7 @@ impl Rest {
                 }
                 rt.strategy.order_keys(&mut obj);
                 return Ok(Written {
-                    object: obj,
+                    object: self.dry_run_round_trip(rt, obj).await?,
                     warnings,
                     created: true,
                     audit_annotations,
@@ -366,10 +389,19 @@ impl Rest {
                 .store
                 .write(WriteOp::Create {
                     key,
-                    value: stored_form(rt, &mut obj),
+                    value: self.storable(rt, &mut obj).await?,
                 })
                 .await
             {
+                Ok(stored) if rt.conversion.is_some() => {
+                    // Stored at the storage version: answered as read back at the request's.
+                    return Ok(Written {
+                        object: self.served(rt, stored.value()).await?,
+                        warnings,
+                        created: true,
+                        audit_annotations,
+                    });
+                }
                 Ok(stored) => {
                     // What was stored is `obj` with its resourceVersion stamped in (as
                     // `Encoded::stamp` does): answer with that instead of parsing the stored
@@ -573,8 +605,7 @@ impl Rest {
                 .store
                 .get(&key)
                 .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
-            let mut old = current.value();
-            served_version(rt, &mut old);
+            let old = self.served(rt, current.value()).await?;
             let (mut desired, warnings, precondition) = mutate(&old)?;
             if let Some(rv) = precondition
                 && rv != current.resource_version
@@ -634,7 +665,7 @@ impl Rest {
             if opts.dry_run {
                 rt.strategy.order_keys(&mut new);
                 return Ok(Written {
-                    object: new,
+                    object: self.dry_run_round_trip(rt, new).await?,
                     warnings,
                     created: false,
                     audit_annotations,
@@ -646,11 +677,11 @@ impl Rest {
                 .pointer("/metadata/deletionGracePeriodSeconds")
                 .and_then(Value::as_i64)
                 .is_some_and(|g| g > 0);
-            let op = if is_deleting(&new)
+            let removes = is_deleting(&new)
                 && !grace_pending
                 && finalizers(&new).is_empty()
-                && !rt.strategy.blocks_deletion(&new)
-            {
+                && !rt.strategy.blocks_deletion(&new);
+            let op = if removes {
                 WriteOp::Delete {
                     key: key.clone(),
                     expected: Some(current.resource_version),
@@ -658,16 +689,14 @@ impl Rest {
             } else {
                 WriteOp::Update {
                     key: key.clone(),
-                    value: stored_form(rt, &mut new),
+                    value: self.storable(rt, &mut new).await?,
                     expected: Some(current.resource_version),
                 }
             };
             match self.store.write(op).await {
                 Ok(stored) => {
-                    let mut v = stored.value();
-                    served_version(rt, &mut v);
                     return Ok(Written {
-                        object: v,
+                        object: self.served(rt, stored.value()).await?,
                         warnings,
                         created: false,
                         audit_annotations,
@@ -759,8 +788,7 @@ impl Rest {
                 .store
                 .get(&key)
                 .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
-            let mut value = current.value();
-            served_version(rt, &mut value);
+            let value = self.served(rt, current.value()).await?;
             if let Some(uid) = &opts.uid
                 && uid != meta_str(&value, "uid")
             {
@@ -887,16 +915,14 @@ impl Rest {
                     .store
                     .write(WriteOp::Update {
                         key: key.clone(),
-                        value: stored_form(rt, &mut marked),
+                        value: self.storable(rt, &mut marked).await?,
                         expected: Some(current.resource_version),
                     })
                     .await
                 {
                     Ok(stored) => {
-                        let mut v = stored.value();
-                        served_version(rt, &mut v);
                         return Ok(Deleted {
-                            object: v,
+                            object: self.served(rt, stored.value()).await?,
                             removed: false,
                             effects,
                         });
@@ -923,10 +949,8 @@ impl Rest {
                 .await
             {
                 Ok(stored) => {
-                    let mut v = stored.value();
-                    served_version(rt, &mut v);
                     return Ok(Deleted {
-                        object: v,
+                        object: self.served(rt, stored.value()).await?,
                         removed: true,
                         effects,
                     });
@@ -952,10 +976,11 @@ impl Rest {
         opts: &DeleteOptions,
     ) -> Result<Vec<Value>, ApiError> {
         let items = self.list(rt, namespace, list).await?;
+        let items = self
+            .served_items(rt, items.items.iter().map(|i| i.value()).collect())
+            .await?;
         let mut deleted = Vec::new();
-        for item in items.items {
-            let mut v = item.value();
-            served_version(rt, &mut v);
+        for v in items {
             let name = meta_str(&v, "name").to_string();
             let ns = meta_str(&v, "namespace").to_string();
             match self

@@ -1,6 +1,8 @@
 //! A TLS admission webhook for the webhook suites: certificates from a throwaway CA (rcgen),
 //! served by axum over tokio-rustls on 127.0.0.1, recording every AdmissionReview it receives and
-//! answering by the path it is called on (`/allow`, `/deny`, `/warn`, `/mutate`, …).
+//! answering by the path it is called on (`/allow`, `/deny`, `/warn`, `/mutate`, …); a
+//! ConversionReview is answered wrongly on purpose, as its path says (`/convert-wrong-uid`,
+//! `/convert-wrong-count`, `/convert-rename`), for the conversion webhook suite.
 #![allow(dead_code)]
 
 use axum::extract::{Path, State};
@@ -132,6 +134,9 @@ async fn answer(
     seen.lock()
         .unwrap()
         .push((behaviour.clone(), review.clone()));
+    if review["kind"] == "ConversionReview" {
+        return misconversion(&behaviour, &review).to_string();
+    }
     let request = &review["request"];
     let uid = request["uid"].clone();
     let object = &request["object"];
@@ -185,4 +190,28 @@ async fn answer(
     }
     let api_version = review["apiVersion"].clone();
     json!({"apiVersion": api_version, "kind": "AdmissionReview", "response": response}).to_string()
+}
+
+/// A ConversionReview answered wrongly in the way `behaviour` names: another uid, no objects,
+/// or the objects converted but renamed.
+fn misconversion(behaviour: &str, review: &Value) -> Value {
+    let request = &review["request"];
+    let desired = request["desiredAPIVersion"].clone();
+    let mut objects: Vec<Value> = request["objects"].as_array().cloned().unwrap_or_default();
+    for o in &mut objects {
+        o["apiVersion"] = desired.clone();
+    }
+    let mut uid = request["uid"].clone();
+    match behaviour {
+        "convert-wrong-uid" => uid = json!("not-the-uid"),
+        "convert-wrong-count" => objects.clear(),
+        "convert-rename" => {
+            for o in &mut objects {
+                o["metadata"]["name"] = json!("renamed");
+            }
+        }
+        _ => {}
+    }
+    json!({"apiVersion": review["apiVersion"], "kind": "ConversionReview",
+        "response": {"uid": uid, "convertedObjects": objects, "result": {"status": "Success"}}})
 }

@@ -1,6 +1,7 @@
-//! Admission webhooks served by an operator, as controller-runtime's `webhook` package: a
-//! [`WebhookServer`] (axum over rustls) hosting typed [`Defaulter`]s and [`Validator`]s and raw
-//! [`Handler`]s by path, with `/healthz`, Prometheus metrics in controller-runtime's names
+//! Admission and conversion webhooks served by an operator, as controller-runtime's `webhook`
+//! package: a [`WebhookServer`] (axum over rustls) hosting typed [`Defaulter`]s and
+//! [`Validator`]s and raw [`Handler`]s by path, CRD conversion ([`conversion`]: a [`Converter`],
+//! e.g. a [`HubConverter`] over hub and spoke versions) by path, with `/healthz`, Prometheus metrics in controller-runtime's names
 //! (`controller_runtime_webhook_requests_total{webhook,code}`,
 //! `controller_runtime_webhook_latency_seconds{webhook}`,
 //! `controller_runtime_webhook_requests_in_flight{webhook}`), and [`certificates`]: generated for
@@ -21,9 +22,11 @@
 
 pub mod admission;
 pub mod certificates;
+pub mod conversion;
 
 pub use admission::{Defaulter, Defaulting, Denied, Handler, Validating, Validator, Warnings};
 pub use certificates::{CertificateError, Certificates, LocalCertificates};
+pub use conversion::{Converter, Convertible, HubConverter};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -105,6 +108,7 @@ impl WebhookMetrics {
 #[derive(Clone)]
 pub struct WebhookServer {
     handlers: BTreeMap<String, Arc<dyn Handler>>,
+    converters: BTreeMap<String, Arc<dyn Converter>>,
     certificates: Arc<Certificates>,
     metrics: WebhookMetrics,
 }
@@ -113,6 +117,7 @@ impl std::fmt::Debug for WebhookServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookServer")
             .field("paths", &self.handlers.keys().collect::<Vec<_>>())
+            .field("conversions", &self.converters.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -122,6 +127,7 @@ impl WebhookServer {
     pub fn new(certificates: Arc<Certificates>) -> Self {
         WebhookServer {
             handlers: BTreeMap::new(),
+            converters: BTreeMap::new(),
             certificates,
             metrics: WebhookMetrics::default(),
         }
@@ -151,18 +157,30 @@ impl WebhookServer {
         self
     }
 
+    /// Serves CRD conversion by `converter` at `path` (the CRD's
+    /// `spec.conversion.webhook.clientConfig`, conventionally `/convert`).
+    pub fn converter(mut self, path: &str, converter: impl Converter) -> Self {
+        self.converters
+            .insert(path.to_string(), Arc::new(converter));
+        self
+    }
+
     /// The server's metrics (register them with [`WebhookMetrics::register`]).
     pub fn metrics(&self) -> &WebhookMetrics {
         &self.metrics
     }
 
-    /// The routes: each webhook path (POST) and `/healthz`.
+    /// The routes: each webhook and conversion path (POST) and `/healthz`.
     pub fn router(&self) -> axum::Router {
         let mut router =
             axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
         for (path, handler) in &self.handlers {
             let state = (path.clone(), handler.clone(), self.metrics.clone());
             router = router.route(path, axum::routing::post(review).with_state(state));
+        }
+        for (path, converter) in &self.converters {
+            let state = (path.clone(), converter.clone(), self.metrics.clone());
+            router = router.route(path, axum::routing::post(convert).with_state(state));
         }
         router
     }
@@ -246,6 +264,43 @@ async fn review(State((path, handler, metrics)): State<RouteState>, body: Bytes)
         body,
     )
         .into_response()
+}
+
+type ConversionState = (String, Arc<dyn Converter>, WebhookMetrics);
+
+async fn convert(
+    State((path, converter, metrics)): State<ConversionState>,
+    body: Bytes,
+) -> Response {
+    let label = WebhookLabel {
+        webhook: path.clone(),
+    };
+    let gauge = metrics.in_flight.get_or_create(&label).clone();
+    gauge.inc();
+    let started = std::time::Instant::now();
+    let (code, review) = conversion::answer(converter.as_ref(), &body);
+    metrics
+        .latency
+        .get_or_create(&label)
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&CodeLabels {
+            webhook: path,
+            code: code.to_string(),
+        })
+        .inc();
+    gauge.dec();
+    let code = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
+    match review {
+        Some(review) => (
+            code,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            serde_json::to_vec(&review).unwrap_or_default(),
+        )
+            .into_response(),
+        None => code.into_response(),
+    }
 }
 
 /// Sets `caBundle` to `ca_pem` in every webhook of the MutatingWebhookConfiguration and the

@@ -11,6 +11,7 @@ use super::Hook;
 use crate::rest::Rest;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use k8s_openapi::api::admissionregistration::v1::WebhookClientConfig;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,10 +61,41 @@ struct Target {
     path_and_query: String,
 }
 
+/// What a call needs to know of the webhook it calls: admission webhooks and CRD conversion
+/// webhooks both call through this.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint<'a> {
+    /// Where it is called.
+    pub client_config: &'a WebhookClientConfig,
+    /// How long a call may take (sent as `?timeout=`).
+    pub timeout: std::time::Duration,
+    /// The TLS settings built from `caBundle`.
+    pub tls: &'a Arc<rustls::ClientConfig>,
+}
+
+impl<'a> From<&'a Hook> for Endpoint<'a> {
+    fn from(hook: &'a Hook) -> Self {
+        Endpoint {
+            client_config: &hook.client_config,
+            timeout: hook.timeout,
+            tls: &hook.tls,
+        }
+    }
+}
+
 /// Posts `review` to `hook` and returns the decoded answer, or the reason the call failed.
 pub async fn call(rest: &Rest, hook: &Hook, review: &Value) -> Result<Value, String> {
-    let timeout_secs = hook.timeout.as_secs().max(1);
-    let target = target(rest, hook, timeout_secs)?;
+    call_endpoint(rest, Endpoint::from(hook), review).await
+}
+
+/// Posts `review` to `endpoint` and returns the decoded answer, or the reason the call failed.
+pub async fn call_endpoint(
+    rest: &Rest,
+    endpoint: Endpoint<'_>,
+    review: &Value,
+) -> Result<Value, String> {
+    let timeout_secs = endpoint.timeout.as_secs().max(1);
+    let target = target(rest, endpoint.client_config, timeout_secs)?;
     let post = |cause: String| format!("Post {:?}: {cause}", target.url);
     let body = serde_json::to_vec(review).map_err(|e| e.to_string())?;
     let exchange = async {
@@ -86,7 +118,7 @@ pub async fn call(rest: &Rest, hook: &Hook, review: &Value) -> Result<Value, Str
         let _ = tcp.set_nodelay(true);
         let name = rustls::pki_types::ServerName::try_from(target.server_name.clone())
             .map_err(|e| post(e.to_string()))?;
-        let tls = tokio_rustls::TlsConnector::from(hook.tls.clone())
+        let tls = tokio_rustls::TlsConnector::from(endpoint.tls.clone())
             .connect(name, tcp)
             .await
             .map_err(|e| post(tls_cause(&e)))?;
@@ -168,9 +200,8 @@ fn tls_cause(e: &std::io::Error) -> String {
 }
 
 /// Resolves the webhook's `clientConfig`.
-fn target(rest: &Rest, hook: &Hook, timeout_secs: u64) -> Result<Target, String> {
+fn target(rest: &Rest, cc: &WebhookClientConfig, timeout_secs: u64) -> Result<Target, String> {
     let timeout = format!("timeout={timeout_secs}s");
-    let cc = &hook.client_config;
     if let Some(url) = &cc.url {
         let uri: hyper::Uri = url.parse().map_err(|e| format!("parse {url:?}: {e}"))?;
         if uri.scheme_str() != Some("https") {

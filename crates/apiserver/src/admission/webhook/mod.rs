@@ -14,11 +14,13 @@
 //! | [`match_conditions`] | `matchConditions` (CEL) |
 //! | [`review`] | the AdmissionReview sent (v1 or v1beta1) and the response's verification |
 //! | [`client`] | the call: `url` or `service` (through its endpoints), `caBundle`, timeouts |
+//! | [`client_config`] | upstream's validation of a `clientConfig` (`url`, `service`) |
 //! | [`errors`] | kube-apiserver's messages for denials and failed calls |
 //! | [`mutating`] | the mutating dispatcher: in order, JSONPatch applied, reinvocation |
 //! | [`validating`] | the validating dispatcher: concurrently, first refusal answers |
 
 pub mod client;
+pub mod client_config;
 pub mod errors;
 pub mod match_conditions;
 pub mod mutating;

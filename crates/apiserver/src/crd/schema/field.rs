@@ -44,6 +44,8 @@ pub enum Bad<'a> {
     Null,
     /// No value shown.
     Omit,
+    /// A Go value already rendered as Go prints it (`%#v` of a slice: `[]string{"a"}`).
+    Raw(&'a str),
 }
 
 impl Bad<'_> {
@@ -57,6 +59,7 @@ impl Bad<'_> {
             Bad::Int(i) => Some(i.to_string()),
             Bad::Null => Some("null".into()),
             Bad::Omit => None,
+            Bad::Raw(s) => Some(s.to_string()),
         }
     }
 }
