@@ -213,7 +213,8 @@ fn bad_names_and_existing_apis_are_refused_and_nothing_is_written() -> Result<()
     );
     let validation = webhook("Captain", &["--programmatic-validation"]);
     assert!(
-        String::from_utf8_lossy(&validation.stderr).contains("captain.rs already exists; pass --force")
+        String::from_utf8_lossy(&validation.stderr)
+            .contains("captain.rs already exists; pass --force")
     );
     assert_eq!(tree(&path), with_webhook);
     succeeds(

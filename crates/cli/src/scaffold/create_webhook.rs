@@ -99,10 +99,14 @@ pub fn files(root: &Path, mut project: Project, args: &CreateWebhookArgs) -> any
         if let Some(recorded) = &recorded {
             // kubebuilder's messages; adding the other webhook rewrites the kind's file.
             if wanted.defaulting && recorded.defaulting {
-                bail!("defaulting webhook already exists for this resource; pass --force to scaffold it again");
+                bail!(
+                    "defaulting webhook already exists for this resource; pass --force to scaffold it again"
+                );
             }
             if wanted.validation && recorded.validation {
-                bail!("validation webhook already exists for this resource; pass --force to scaffold it again");
+                bail!(
+                    "validation webhook already exists for this resource; pass --force to scaffold it again"
+                );
             }
         }
         for path in [&paths.webhook, &paths.test] {
@@ -232,7 +236,10 @@ mod tests {
             assert!(webhook.contains(wanted), "{wanted} not in\n{webhook}");
         }
         let test = files.text("tests/captain_webhook.rs").unwrap();
-        assert!(test.contains("Api::namespaced(env.client(), \"default\")"), "{test}");
+        assert!(
+            test.contains("Api::namespaced(env.client(), \"default\")"),
+            "{test}"
+        );
         assert!(test.contains("\"trimmed\""), "{test}");
         assert!(test.contains("\"two-lines\""), "{test}");
         assert!(
@@ -274,33 +281,59 @@ mod tests {
         let (root, project) = project();
         let message = |result: anyhow::Result<Files>| result.err().unwrap().to_string();
 
-        let neither = message(files(root.path(), project.clone(), &args("Captain", false, false)));
+        let neither = message(files(
+            root.path(),
+            project.clone(),
+            &args("Captain", false, false),
+        ));
         assert_eq!(
             neither,
             "kubeforge create webhook requires at least one of --defaulting and \
              --programmatic-validation to be true"
         );
-        let no_api = message(files(root.path(), project.clone(), &args("Admiral", true, false)));
+        let no_api = message(files(
+            root.path(),
+            project.clone(),
+            &args("Admiral", true, false),
+        ));
         assert_eq!(
             no_api,
             "no API found for crew.example.com/v1, Kind Admiral: run `kubeforge create api` first"
         );
-        let bad_kind = message(files(root.path(), project.clone(), &args("admiral", true, false)));
-        assert!(bad_kind.starts_with("invalid kind \"admiral\""), "{bad_kind}");
+        let bad_kind = message(files(
+            root.path(),
+            project.clone(),
+            &args("admiral", true, false),
+        ));
+        assert!(
+            bad_kind.starts_with("invalid kind \"admiral\""),
+            "{bad_kind}"
+        );
 
         // Recorded: the same webhook again is refused, the other one needs --force (it rewrites
         // the kind's file), and --force keeps what was recorded.
         let created = files(root.path(), project.clone(), &args("Captain", true, false)).unwrap();
         let project = recorded(&created);
-        let again = message(files(root.path(), project.clone(), &args("Captain", true, false)));
+        let again = message(files(
+            root.path(),
+            project.clone(),
+            &args("Captain", true, false),
+        ));
         assert_eq!(
             again,
             "defaulting webhook already exists for this resource; pass --force to scaffold it again"
         );
         std::fs::create_dir_all(root.path().join("src/webhook")).unwrap();
         std::fs::write(root.path().join("src/webhook/captain.rs"), "// edited").unwrap();
-        let other = message(files(root.path(), project.clone(), &args("Captain", false, true)));
-        assert!(other.contains("captain.rs already exists; pass --force"), "{other}");
+        let other = message(files(
+            root.path(),
+            project.clone(),
+            &args("Captain", false, true),
+        ));
+        assert!(
+            other.contains("captain.rs already exists; pass --force"),
+            "{other}"
+        );
         let mut force = args("Captain", false, true);
         force.force = true;
         let forced = files(root.path(), project, &force).unwrap();

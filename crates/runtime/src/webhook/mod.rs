@@ -23,10 +23,10 @@ pub mod admission;
 pub mod certificates;
 
 pub use admission::{Defaulter, Defaulting, Denied, Handler, Validating, Validator, Warnings};
+pub use certificates::{CertificateError, Certificates, LocalCertificates};
 /// The future [`Defaulter`]s and [`Validator`]s return (re-exported: implementing them needs no
 /// direct dependency on `futures`).
 pub use futures::future::BoxFuture;
-pub use certificates::{CertificateError, Certificates, LocalCertificates};
 
 use axum::body::Bytes;
 use axum::extract::State;
