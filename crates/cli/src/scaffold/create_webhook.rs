@@ -88,6 +88,21 @@ pub fn files(root: &Path, mut project: Project, args: &CreateWebhookArgs) -> any
         );
     }
     let resource = &project.resources[index];
+    // One webhook module and test per kind name: `src/webhook/<kind>.rs`.
+    if let Some(other) = project
+        .resources
+        .iter()
+        .find(|r| r.webhooks.is_some() && r.kind == resource.kind && !r.same_gvk(resource))
+    {
+        bail!(
+            "kind {} already has webhooks (for {}/{}), in src/webhook/{}.rs: one kind name has \
+             one webhook module",
+            resource.kind,
+            other.full_group(),
+            other.version,
+            names::snake(&resource.kind)
+        );
+    }
     let paths = WebhookFiles::of(resource);
     let recorded = resource.webhooks.clone();
     let wanted = Webhooks {
@@ -176,6 +191,14 @@ fn vars(project: &Project, resource: &ApiResource, webhooks: &Webhooks) -> Vars 
         .set("kind_var", &snake)
         .set("plural_var", names::plural(&snake))
         .set("module", resource.module())
+        .set(
+            "checks",
+            match (webhooks.defaulting, webhooks.validation) {
+                (true, true) => "default_and_validate",
+                (true, false) => "default",
+                _ => "validate",
+            },
+        )
         .flag("namespaced", resource.namespaced)
         .flag("defaulting", webhooks.defaulting)
         .flag("validation", webhooks.validation);
@@ -267,6 +290,10 @@ mod tests {
         assert!(!webhook.contains("invalid"), "{webhook}");
         let test = files.text("tests/captain_webhook.rs").unwrap();
         assert!(!test.contains("two-lines"), "{test}");
+        assert!(
+            test.contains("async fn captain_webhooks_default()"),
+            "{test}"
+        );
 
         let files = super::files(root.path(), project, &args("Captain", false, true)).unwrap();
         let webhook = files.text("src/webhook/captain.rs").unwrap();
@@ -341,6 +368,21 @@ mod tests {
         assert!(record.defaulting && record.validation, "{record:?}");
         let webhook = forced.text("src/webhook/captain.rs").unwrap();
         assert!(webhook.contains("CaptainDefaulter") && webhook.contains("CaptainValidator"));
+
+        // Another version of a kind with webhooks would need the same module.
+        let mut two_versions = recorded(&forced);
+        let mut v2 = two_versions.resources[0].clone();
+        v2.version = "v2".into();
+        v2.webhooks = None;
+        two_versions.resources.push(v2);
+        let mut second = args("Captain", true, false);
+        second.version = "v2".into();
+        let taken = message(files(root.path(), two_versions, &second));
+        assert_eq!(
+            taken,
+            "kind Captain already has webhooks (for crew.example.com/v1), in \
+             src/webhook/captain.rs: one kind name has one webhook module"
+        );
 
         // A project from before webhooks has no src/admission.rs to build them on.
         std::fs::remove_file(root.path().join(ADMISSION)).unwrap();
