@@ -9,7 +9,7 @@
 //! | `service_account.rs` | `run --service-account NS/SA`: a Pod's projected token and CA |
 //! | `deployments_api.rs` | `deployments-api`: the Deployment REST service |
 //! | `eventhorizon.rs` | `eventhorizon`: the CloudEvents router alone, with a bounded drain |
-//! | `scaffold/` | `new` and `create api`: operator projects on kubeforge-runtime |
+//! | `scaffold/` | `new`, `create api` and `create webhook`: operator projects on kubeforge-runtime |
 
 mod deployments_api;
 mod eventhorizon;

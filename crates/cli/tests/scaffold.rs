@@ -1,6 +1,7 @@
-//! `kubeforge new` and `kubeforge create api`, end to end: scaffold a project with two APIs in
-//! two groups into a temp dir, depending on this checkout by path; check it is formatted and
-//! clippy-clean; run its own tests (each starts an API server in process); and apply what its
+//! `kubeforge new`, `kubeforge create api` and `kubeforge create webhook`, end to end: scaffold a
+//! project with two APIs in two groups and webhooks for one into a temp dir, depending on this
+//! checkout by path; check it is formatted and clippy-clean; run its own tests (each starts an
+//! API server in process, the webhook test its webhook server too); and apply what its
 //! `manifests` command prints — first `kubectl apply --dry-run=server`, then for real, then its
 //! samples — against an in-process server.
 //!
@@ -174,6 +175,56 @@ fn bad_names_and_existing_apis_are_refused_and_nothing_is_written() -> Result<()
     // Outside a project, `create api` says where it looked.
     let outside = kubeforge(tmp.path(), &captain);
     assert!(String::from_utf8_lossy(&outside.stderr).contains("no PROJECT file in"));
+
+    // Webhooks: for a kind the project created, with at least one of the two, once.
+    let webhook = |kind: &str, flags: &[&str]| {
+        let gvk = ["--group", "crew", "--version", "v1", "--kind", kind];
+        kubeforge(&path, &[&["create", "webhook"][..], &gvk, flags].concat())
+    };
+    for (kind, flags, message) in [
+        (
+            "Admiral",
+            &["--defaulting"][..],
+            "no API found for crew.example.com/v1, Kind Admiral: run `kubeforge create api` first",
+        ),
+        (
+            "Captain",
+            &[][..],
+            "kubeforge create webhook requires at least one of --defaulting and \
+             --programmatic-validation to be true",
+        ),
+    ] {
+        let output = webhook(kind, flags);
+        assert!(!output.status.success(), "{kind} {flags:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{kind} {flags:?}: {stderr}");
+        assert_eq!(tree(&path), after, "{kind} {flags:?} wrote files");
+    }
+    succeeds("create webhook", webhook("Captain", &["--defaulting"]))?;
+    let with_webhook = tree(&path);
+    for file in ["src/webhook/captain.rs", "tests/captain_webhook.rs"] {
+        assert!(with_webhook.contains(&file.to_owned()), "{file}");
+    }
+    assert!(std::fs::read_to_string(path.join("PROJECT"))?.contains("    defaulting: true\n"));
+    let again = webhook("Captain", &["--defaulting"]);
+    assert!(
+        String::from_utf8_lossy(&again.stderr)
+            .contains("defaulting webhook already exists for this resource; pass --force")
+    );
+    let validation = webhook("Captain", &["--programmatic-validation"]);
+    assert!(
+        String::from_utf8_lossy(&validation.stderr)
+            .contains("captain.rs already exists; pass --force")
+    );
+    assert_eq!(tree(&path), with_webhook);
+    succeeds(
+        "create webhook --force",
+        webhook("Captain", &["--programmatic-validation", "--force"]),
+    )?;
+    assert!(
+        std::fs::read_to_string(path.join("PROJECT"))?
+            .contains("  webhooks:\n    defaulting: true\n    validation: true\n")
+    );
     Ok(())
 }
 
@@ -232,6 +283,24 @@ async fn a_scaffolded_project_builds_passes_its_tests_and_deploys() -> Result<()
             ],
         ),
     )?;
+    succeeds(
+        "create webhook Captain",
+        kubeforge(
+            &project,
+            &[
+                "create",
+                "webhook",
+                "--group",
+                "crew",
+                "--version",
+                "v1",
+                "--kind",
+                "Captain",
+                "--defaulting",
+                "--programmatic-validation",
+            ],
+        ),
+    )?;
     eprintln!("scaffolded in {:.1?}", started.elapsed());
     let toml = std::fs::read_to_string(project.join("Cargo.toml"))?;
     assert!(
@@ -253,6 +322,7 @@ async fn a_scaffolded_project_builds_passes_its_tests_and_deploys() -> Result<()
     for test in [
         "captain_gets_its_config_map_and_a_ready_status",
         "frigate_gets_its_config_map_and_a_ready_status",
+        "captain_webhooks_default_and_validate",
     ] {
         assert!(stdout.contains(&format!("test {test} ... ok")), "{stdout}");
     }
@@ -270,6 +340,8 @@ async fn a_scaffolded_project_builds_passes_its_tests_and_deploys() -> Result<()
         "config/crd/crd.yaml",
         "config/rbac/rbac.yaml",
         "config/manager/manager.yaml",
+        "config/webhook/webhook.yaml",
+        "config/certmanager/certmanager.yaml",
     ] {
         assert!(project.join(file).is_file(), "{file}");
     }
@@ -304,6 +376,9 @@ async fn a_scaffolded_project_builds_passes_its_tests_and_deploys() -> Result<()
         "customresourcedefinition.apiextensions.k8s.io/frigates.ship.example.com created (server dry run)",
         "clusterrole.rbac.authorization.k8s.io/guestbook-controller-manager created (server dry run)",
         "deployment.apps/guestbook-controller-manager created (server dry run)",
+        "service/guestbook-webhook-service created (server dry run)",
+        "mutatingwebhookconfiguration.admissionregistration.k8s.io/guestbook-mutating-webhook-configuration created (server dry run)",
+        "validatingwebhookconfiguration.admissionregistration.k8s.io/guestbook-validating-webhook-configuration created (server dry run)",
     ] {
         assert!(dry.contains(object), "{object} not in\n{dry}");
     }
@@ -317,14 +392,39 @@ async fn a_scaffolded_project_builds_passes_its_tests_and_deploys() -> Result<()
         )
         .await??;
     }
-    let samples = kubectl_apply(&["-f", project.join("config/samples").to_str().unwrap()])?;
-    assert!(
-        samples.contains("captain.crew.example.com/captain-sample created"),
-        "{samples}"
-    );
+    // The webhook configurations are in force and fail closed: with no operator behind their
+    // Service, a Captain is refused; a Frigate (no webhooks) is created.
+    let frigate = project.join("config/samples/ship_v1beta1_frigate.yaml");
+    let samples = kubectl_apply(&["-f", frigate.to_str().unwrap()])?;
     assert!(
         samples.contains("frigate.ship.example.com/frigate-sample created"),
         "{samples}"
+    );
+    let captain = project.join("config/samples/crew_v1_captain.yaml");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let refused = loop {
+        let output = Command::new(&kubectl)
+            .args(["apply", "-f", captain.to_str().unwrap()])
+            .env("KUBECONFIG", &kubeconfig)
+            .env("HOME", tmp.path())
+            .output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        // The API server loads the configurations from its watch of them.
+        if !output.status.success() || Instant::now() > deadline {
+            break stderr;
+        }
+        Command::new(&kubectl)
+            .args(["delete", "-f", captain.to_str().unwrap()])
+            .env("KUBECONFIG", &kubeconfig)
+            .env("HOME", tmp.path())
+            .output()?;
+    };
+    assert!(
+        refused.contains(
+            "failed calling webhook \"mcaptain-v1.crew.example.com\": failed to call webhook: \
+             Post \"https://guestbook-webhook-service.guestbook-system.svc:443/mutate-crew-example-com-v1-captain"
+        ),
+        "{refused}"
     );
     server.shutdown().await;
     Ok(())

@@ -13,7 +13,8 @@
 //!   server keeps descriptors for the connections it serves and a flood cannot make the accept
 //!   loop fail. Errors from `accept` (such as running out of descriptors) pause accepting briefly
 //!   instead of spinning or stopping the server.
-//! - **Shutdown is graceful**: the listener closes, connections finish the requests in flight.
+//! - **Shutdown is graceful**: the listener closes, connections finish the requests in flight;
+//!   one that has not sent its first request yet (a client's spare) is dropped at once.
 //!
 //! - **Every request knows its connection**: a [`Connection`] extension says whether it came over
 //!   TLS and carries the verified client certificate's identity, for authentication.
@@ -192,12 +193,13 @@ async fn serve_connection(
     limits: ConnectionLimits,
     closing: &mut tokio::sync::watch::Receiver<bool>,
 ) {
-    let is_h2 =
-        match tokio::time::timeout(limits.header_read_timeout, sniff_protocol(&stream)).await {
-            Ok(Ok(h2)) => h2,
-            // Silent past the header timeout, or gone: nothing to answer.
-            _ => return,
-        };
+    let sniffed = tokio::time::timeout(limits.header_read_timeout, sniff_protocol(&stream));
+    let is_h2 = match until_closing(sniffed, closing).await {
+        Some(Ok(Ok(h2))) => h2,
+        // Silent past the header timeout, gone, or silent until the server closes: nothing to
+        // answer.
+        _ => return,
+    };
     let app = with_peer_addr(app, &stream);
     let connection = Connection::plain();
     serve_http(stream, is_h2, connection, app, limits, closing).await;
@@ -212,19 +214,34 @@ async fn serve_tls_connection(
     closing: &mut tokio::sync::watch::Receiver<bool>,
 ) {
     let app = with_peer_addr(app, &stream);
-    let stream = match tokio::time::timeout(limits.header_read_timeout, tls.accept(stream)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
+    let handshake = tokio::time::timeout(limits.header_read_timeout, tls.accept(stream));
+    let stream = match until_closing(handshake, closing).await {
+        Some(Ok(Ok(stream))) => stream,
+        None => return,
+        Some(Ok(Err(e))) => {
             // A client certificate the cluster CA did not sign ends here, as upstream's does.
             tracing::debug!(error = %e, "TLS handshake failed");
             return;
         }
-        Err(_) => return,
+        Some(Err(_)) => return,
     };
     let (_, session) = stream.get_ref();
     let is_h2 = session.alpn_protocol() == Some(b"h2");
     let connection = Connection::tls(session.peer_certificates());
     serve_http(stream, is_h2, connection, app, limits, closing).await;
+}
+
+/// `step`'s result, or None once the server starts closing: a connection that has not sent its
+/// first request by then (a client's spare, opened while it raced for a pooled one) is dropped
+/// rather than waited for until the header timeout.
+async fn until_closing<T>(
+    step: impl Future<Output = T>,
+    closing: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<T> {
+    tokio::select! {
+        done = step => Some(done),
+        _ = closing.wait_for(|c| *c) => None,
+    }
 }
 
 /// Serves HTTP on an established connection; every request carries `connection`.

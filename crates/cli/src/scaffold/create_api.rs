@@ -86,6 +86,7 @@ pub fn files(root: &Path, mut project: Project, args: &CreateApiArgs) -> anyhow:
         namespaced: args.namespaced,
         api: args.resource,
         controller: args.controller,
+        webhooks: None,
     };
     let paths = ApiFiles::of(&resource);
     let gvk = format!(

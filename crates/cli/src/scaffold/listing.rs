@@ -1,5 +1,5 @@
 //! The files that list what `PROJECT` records — `src/api/mod.rs`, one `mod.rs` per group and
-//! version, `src/controller/mod.rs` — rewritten whole by every command (kubebuilder edits
+//! version, `src/controller/mod.rs`, `src/webhook/mod.rs` — rewritten whole by every command (kubebuilder edits
 //! `main.go` at marker comments instead; a file that is only a list needs no markers).
 
 use super::names;
@@ -7,7 +7,7 @@ use super::project::{ApiResource, Project};
 use super::staging::Files;
 use std::fmt::Write;
 
-const REWRITTEN: &str = "//! (`kubeforge create api` rewrites this file from `PROJECT`: keep your code in the\n//! modules it lists.)\n";
+const REWRITTEN: &str = "//! (`kubeforge create` rewrites this file from `PROJECT`: keep your code in the modules\n//! it lists.)\n";
 
 /// Adds every listing file of `project` to `files`.
 pub fn add_listings(project: &Project, files: &mut Files) {
@@ -27,6 +27,12 @@ pub fn add_listings(project: &Project, files: &mut Files) {
     let controllers: Vec<&ApiResource> =
         project.resources.iter().filter(|r| r.controller).collect();
     files.add("src/controller/mod.rs", controller_mod(&controllers));
+    let webhooks: Vec<&ApiResource> = project
+        .resources
+        .iter()
+        .filter(|r| r.webhooks.is_some())
+        .collect();
+    files.add("src/webhook/mod.rs", webhook_mod(&webhooks));
 }
 
 fn unique_modules(apis: &[&ApiResource]) -> Vec<String> {
@@ -143,4 +149,82 @@ fn controller_mod(controllers: &[&ApiResource]) -> String {
         text.push_str("    permissions\n}\n");
     }
     text
+}
+
+fn webhook_mod(kinds: &[&ApiResource]) -> String {
+    let mut text = format!("//! The admission webhooks, one module per kind.\n//!\n{REWRITTEN}\n");
+    for kind in kinds {
+        let _ = writeln!(text, "pub mod {};", names::snake(&kind.kind));
+    }
+    if !kinds.is_empty() {
+        text.push('\n');
+    }
+    // Without webhooks yet, the collection is returned empty.
+    let binding = if kinds.is_empty() { "" } else { "mut " };
+    let _ = write!(
+        text,
+        "use crate::admission::Webhooks;\n\n\
+         /// Every webhook: what `run` serves, and what `manifests` declares to the API server.\n\
+         pub fn webhooks() -> Webhooks {{\n    let {binding}webhooks = Webhooks::default();\n",
+    );
+    for kind in kinds {
+        let _ = writeln!(
+            text,
+            "    {}::register(&mut webhooks);",
+            names::snake(&kind.kind)
+        );
+    }
+    text.push_str("    webhooks\n}\n");
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scaffold::project::Webhooks;
+
+    fn resource(kind: &str, webhooks: Option<Webhooks>) -> ApiResource {
+        ApiResource {
+            group: "crew".into(),
+            domain: "example.com".into(),
+            version: "v1".into(),
+            kind: kind.into(),
+            plural: names::plural(kind),
+            namespaced: true,
+            api: true,
+            controller: true,
+            webhooks,
+        }
+    }
+
+    #[test]
+    fn the_webhook_listing_names_the_kinds_with_webhooks() {
+        let mut project = Project::new("guestbook", "example.com");
+        let mut files = Files::default();
+        add_listings(&project, &mut files);
+        let empty = files.text("src/webhook/mod.rs").unwrap();
+        assert!(
+            empty.contains("    let webhooks = Webhooks::default();\n    webhooks\n"),
+            "{empty}"
+        );
+        assert!(!empty.contains("pub mod"), "{empty}");
+
+        project.resources.push(resource("Captain", None));
+        project.resources.push(resource(
+            "CronJob",
+            Some(Webhooks {
+                defaulting: true,
+                validation: true,
+                webhook_version: Webhooks::VERSION.into(),
+            }),
+        ));
+        add_listings(&project, &mut files);
+        let listing = files.text("src/webhook/mod.rs").unwrap();
+        assert!(listing.contains("pub mod cron_job;\n"), "{listing}");
+        assert!(!listing.contains("captain"), "{listing}");
+        assert!(
+            listing.contains("    cron_job::register(&mut webhooks);\n"),
+            "{listing}"
+        );
+    }
 }

@@ -1,7 +1,8 @@
-//! Scaffolding (kubebuilder for Rust): `kubeforge new` lays out an operator project and
-//! `kubeforge create api` adds a custom resource with its controller, sample and test. The
-//! generated code uses kubeforge-runtime as the repository's own operators do, and its tests
-//! run the controllers against kubeforge-apiserver in process.
+//! Scaffolding (kubebuilder for Rust): `kubeforge new` lays out an operator project,
+//! `kubeforge create api` adds a custom resource with its controller, sample and test, and
+//! `kubeforge create webhook` a defaulter and/or validator for it. The generated code uses
+//! kubeforge-runtime as the repository's own operators do, and its tests run the controllers
+//! and webhooks against kubeforge-apiserver in process.
 //!
 //! | file | mechanism |
 //! |---|---|
@@ -12,10 +13,12 @@
 //! | `staging.rs` | render into a staging directory, format, then move into place |
 //! | `new.rs` | `kubeforge new` |
 //! | `create_api.rs` | `kubeforge create api` |
+//! | `create_webhook.rs` | `kubeforge create webhook` |
 //!
 //! The templates are files under `crates/cli/templates/`, embedded with `include_str!`.
 
 pub mod create_api;
+pub mod create_webhook;
 pub mod listing;
 pub mod names;
 pub mod new;
@@ -30,11 +33,14 @@ use clap::Subcommand;
 pub enum CreateCommand {
     /// Add an API: a custom resource type, its controller, a sample and a test.
     Api(create_api::CreateApiArgs),
+    /// Add admission webhooks for an API: a defaulter and/or a validator, and their test.
+    Webhook(create_webhook::CreateWebhookArgs),
 }
 
 /// `kubeforge create`.
 pub fn create(command: &CreateCommand) -> anyhow::Result<()> {
     match command {
         CreateCommand::Api(args) => create_api::create_api(args),
+        CreateCommand::Webhook(args) => create_webhook::create_webhook(args),
     }
 }

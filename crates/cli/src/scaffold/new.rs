@@ -113,6 +113,10 @@ pub fn files(args: &NewArgs) -> anyhow::Result<Files> {
             include_str!("../../templates/project/manifests.rs.tmpl"),
         ),
         (
+            "src/admission.rs",
+            include_str!("../../templates/project/admission.rs.tmpl"),
+        ),
+        (
             "tests/common/mod.rs",
             include_str!("../../templates/project/test_env.rs.tmpl"),
         ),
@@ -192,7 +196,7 @@ mod tests {
         );
         let main = files.text("src/main.rs").unwrap();
         assert!(
-            main.contains("use guestbook_operator::{controller, manifests};"),
+            main.contains("use guestbook_operator::{controller, manifests, webhook};"),
             "{main}"
         );
         let manifests = files.text("src/manifests.rs").unwrap();
@@ -212,6 +216,18 @@ mod tests {
                 .text("src/controller/mod.rs")
                 .unwrap()
                 .contains("Vec::new()")
+        );
+        assert!(
+            files
+                .text("src/webhook/mod.rs")
+                .unwrap()
+                .contains("let webhooks = Webhooks::default();")
+        );
+        assert!(
+            files
+                .text("src/admission.rs")
+                .unwrap()
+                .contains("pub struct Webhooks")
         );
     }
 

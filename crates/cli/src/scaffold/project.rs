@@ -28,7 +28,7 @@ pub struct Project {
 }
 
 /// One kind of one group and version, and what was scaffolded for it (kubebuilder keeps the
-/// same fields; `webhooks` will join them with `kubeforge create webhook`).
+/// same fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiResource {
@@ -48,6 +48,29 @@ pub struct ApiResource {
     pub api: bool,
     /// Whether a controller was scaffolded (`src/controller/`).
     pub controller: bool,
+    /// Its admission webhooks (`src/webhook/`), once `kubeforge create webhook` scaffolded them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<Webhooks>,
+}
+
+/// The webhooks scaffolded for a resource (kubebuilder's `webhooks` record; `false` is left
+/// out, as there).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Webhooks {
+    /// A defaulter: a mutating webhook.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub defaulting: bool,
+    /// A validator: a validating webhook.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub validation: bool,
+    /// The `admission.k8s.io` version they speak (always `v1`).
+    pub webhook_version: String,
+}
+
+impl Webhooks {
+    /// The `admission.k8s.io` version scaffolded webhooks speak.
+    pub const VERSION: &str = "v1";
 }
 
 impl ApiResource {
@@ -135,11 +158,20 @@ mod tests {
             namespaced: true,
             api: true,
             controller: true,
+            webhooks: Some(Webhooks {
+                defaulting: true,
+                validation: false,
+                webhook_version: Webhooks::VERSION.into(),
+            }),
         });
         let text = project.to_text().unwrap();
         assert!(text.starts_with("# Written by `kubeforge new`"), "{text}");
         assert!(text.contains("projectName: guestbook\n"), "{text}");
         assert!(text.contains("layout: kubeforge.dev/v1\n"), "{text}");
+        assert!(
+            text.contains("  webhooks:\n    defaulting: true\n    webhookVersion: v1\n"),
+            "{text}"
+        );
         let back: Project = serde_norway::from_str(&text).unwrap();
         assert_eq!(back, project);
         assert_eq!(back.resources[0].module(), "crew_v1");

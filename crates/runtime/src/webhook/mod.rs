@@ -27,6 +27,9 @@ pub mod conversion;
 pub use admission::{Defaulter, Defaulting, Denied, Handler, Validating, Validator, Warnings};
 pub use certificates::{CertificateError, Certificates, LocalCertificates};
 pub use conversion::{Converter, Convertible, HubConverter};
+/// The future [`Defaulter`]s and [`Validator`]s return (re-exported: implementing them needs no
+/// direct dependency on `futures`).
+pub use futures::future::BoxFuture;
 
 use axum::body::Bytes;
 use axum::extract::State;
