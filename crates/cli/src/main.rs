@@ -13,6 +13,7 @@
 
 mod deployments_api;
 mod eventhorizon;
+mod operator_identity;
 mod run;
 mod scaffold;
 mod server;

@@ -77,6 +77,7 @@ impl OperatorArgs {
             service_detector: kubeforge_operators::service_detector::Options {
                 orphan_grace: self.orphan_grace,
             },
+            metrics: None,
         }
     }
 }

@@ -2,10 +2,12 @@
 //! operators' CRDs installed, every operator running in this process, a kubeconfig written, and a
 //! getting-started block printed.
 
+use crate::operator_identity::operator_credentials;
 use crate::run::OperatorArgs;
 use crate::server::{ServerArgs, start};
 use anyhow::Context;
 use clap::Args;
+use kube::Config;
 use kubeforge_operators::runner::Operators;
 use kubeforge_runtime::manager::shutdown_signal;
 use std::path::{Path, PathBuf};
@@ -70,21 +72,60 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     server
         .write_kubeconfig(&args.kubeconfig)
         .with_context(|| format!("writing {}", args.kubeconfig.display()))?;
-    let client = server.client();
-    kubeforge_operators::install::install_crds(&client, &operators, Duration::from_secs(30))
+    let admin = server.client();
+    kubeforge_operators::install::install_crds(&admin, &operators, Duration::from_secs(30))
         .await
         .context("installing the operators' CRDs")?;
-    let running = Operators::new(client, &operators, args.operators.options())
-        .context("starting the operators")?;
+    let admin_config = Config::from_custom_kubeconfig(
+        serde_json::from_value(server.kubeconfig().clone())?,
+        &Default::default(),
+    )
+    .await
+    .context("reading the administrator's kubeconfig")?;
+    // Each operator under its own ServiceAccount, with its own client and manager (its own
+    // Lease, in the namespace its generated Role grants Leases in), as `kubeforge manifests`
+    // deploys them; one `/metrics` serves them all.
+    let mut credentials = Vec::new();
+    let mut managers = Vec::new();
+    for operator in operators.iter() {
+        let identity = operator_credentials(&admin, &admin_config, operator).await?;
+        let mut options = args.operators.options();
+        options.leader_election_namespace = options
+            .leader_election_namespace
+            .map(|_| kubeforge_operators::manifests::NAMESPACE.to_string());
+        // The first serves `/metrics` and the probes; the others record into its metrics.
+        if let Some(first) = managers.first() {
+            options.metrics_addr = None;
+            options.health_addr = None;
+            options.metrics = Some(Operators::metrics(first));
+        }
+        managers.push(
+            Operators::new(identity.client.clone(), &[operator], options)
+                .with_context(|| format!("starting operator {}", operator.name))?,
+        );
+        credentials.push(identity);
+    }
+    let first = managers.first();
     let endpoints = format!(
         "metrics {}, health {}",
-        endpoint(running.metrics_addr(), "/metrics"),
-        endpoint(running.health_addr(), "/healthz")
+        endpoint(first.and_then(Operators::metrics_addr), "/metrics"),
+        endpoint(first.and_then(Operators::health_addr), "/healthz")
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(running.run(async {
-        let _ = stopped.await;
-    }));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut runs = tokio::task::JoinSet::new();
+    for manager in managers {
+        let mut stopped = stopped.clone();
+        runs.spawn(manager.run(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }));
+    }
+    // Ends at the first operator that fails (or once all have stopped).
+    let running = tokio::spawn(async move {
+        while let Some(ended) = runs.join_next().await {
+            ended??;
+        }
+        anyhow::Ok(())
+    });
 
     let storage = crate::server::storage_description(&args.server);
     println!(
@@ -105,11 +146,12 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let outcome = tokio::select! {
         _ = shutdown_signal() => {
             tracing::info!("shutting down");
-            let _ = stop.send(());
+            let _ = stop.send(true);
             (&mut running).await
         }
         ended = &mut running => ended,
     };
+    drop(credentials);
     server.shutdown().await;
     outcome
         .context("the operators' task failed")?

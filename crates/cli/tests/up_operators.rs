@@ -94,6 +94,46 @@ async fn http_get(url: &str) -> Result<String> {
     Ok(body.trim().to_string())
 }
 
+/// Where `up` runs the operators' leader elections: their generated Roles grant Leases there.
+const LEASE_NAMESPACE: &str = kubeforge_operators::manifests::NAMESPACE;
+
+/// Reads `up`'s audit log: the operators made their requests as their own ServiceAccounts (each
+/// of them), and the API server refused none of them — their generated RBAC is enough.
+fn operators_were_never_forbidden(audit_log: &Path) -> Result<()> {
+    let log = std::fs::read_to_string(audit_log)?;
+    let prefix = format!(
+        "system:serviceaccount:{}:",
+        kubeforge_operators::manifests::NAMESPACE
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for line in log.lines() {
+        let event: serde_json::Value = serde_json::from_str(line)?;
+        let Some(user) = event["user"]["username"].as_str() else {
+            continue;
+        };
+        let Some(account) = user.strip_prefix(&prefix) else {
+            continue;
+        };
+        seen.insert(account.to_string());
+        let code = event["responseStatus"]["code"].as_u64().unwrap_or_default();
+        ensure!(
+            code != 403,
+            "{user} was forbidden {} {}: {}",
+            event["verb"],
+            event["requestURI"],
+            event["responseStatus"]["message"]
+        );
+    }
+    for operator in kubeforge_operators::OPERATORS {
+        let account = kubeforge_operators::manifests::object_name(operator);
+        ensure!(
+            seen.contains(&account),
+            "no request as {prefix}{account} in the audit log (seen: {seen:?})"
+        );
+    }
+    Ok(())
+}
+
 /// Starts `kubeforge up` and waits for its getting-started block.
 async fn up(dir: &Path) -> Result<(Child, String)> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
@@ -106,6 +146,8 @@ async fn up(dir: &Path) -> Result<(Child, String)> {
         ])
         .args(["--health-addr", "127.0.0.1:0", "--data-dir"])
         .arg(dir.join("data"))
+        .arg("--audit-log-path")
+        .arg(dir.join("audit.log"))
         .arg("--kubeconfig")
         .arg(dir.join("kubeconfig"))
         .env("RUST_LOG", "warn")
@@ -458,13 +500,20 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         );
         assert!(metrics.contains(&line), "{line} missing from\n{metrics}");
     }
-    let lease = kubeforge_operators::runner::lease_name(&every_operator);
-    kubectl
-        .until(
-            &["get", "lease", &lease, "-n", "default", "-o", "name"],
-            &format!("lease.coordination.k8s.io/{lease}"),
-        )
-        .await?;
+    // Each operator runs under its own ServiceAccount and elects its leader on its own Lease, in
+    // the namespace its generated Role grants Leases in.
+    let leases: Vec<String> = every_operator
+        .iter()
+        .map(|operator| kubeforge_operators::runner::lease_name(&[operator]))
+        .collect();
+    for lease in &leases {
+        kubectl
+            .until(
+                &["get", "lease", lease, "-n", LEASE_NAMESPACE, "-o", "name"],
+                &format!("lease.coordination.k8s.io/{lease}"),
+            )
+            .await?;
+    }
 
     // Unlabelling the source removes the copies.
     kubectl
@@ -504,6 +553,7 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         .await
         .context("up did not stop on SIGTERM")??;
     assert!(status.success(), "up exited with {status}");
+    operators_were_never_forbidden(&dir.path().join("audit.log"))?;
 
     let kubeconfig = dir.path().join("apiserver-kubeconfig");
     let mut server = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
@@ -529,14 +579,16 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
     )
     .await?;
     let client = kube::Client::try_from(config)?;
-    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
-        kube::Api::namespaced(client, "default");
-    let lease = leases.get(&lease).await?;
-    let holder = lease
-        .spec
-        .and_then(|s| s.holder_identity)
-        .unwrap_or_default();
-    assert!(holder.is_empty(), "the lease is still held by {holder:?}");
+    let api: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+        kube::Api::namespaced(client, LEASE_NAMESPACE);
+    for name in &leases {
+        let lease = api.get(name).await?;
+        let holder = lease
+            .spec
+            .and_then(|s| s.holder_identity)
+            .unwrap_or_default();
+        assert!(holder.is_empty(), "{name} is still held by {holder:?}");
+    }
     server.start_kill()?;
     server.wait().await?;
     Ok(())

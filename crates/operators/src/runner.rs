@@ -7,7 +7,7 @@ use crate::Operator;
 use crate::shutdown::ShutdownHooks;
 use kube::Client;
 use kubeforge_runtime::cache::IndexError;
-use kubeforge_runtime::manager::{LeaderElectionConfig, Manager, ManagerError};
+use kubeforge_runtime::manager::{LeaderElectionConfig, Manager, ManagerError, ManagerMetrics};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,6 +26,9 @@ pub struct RunOptions {
     pub health_addr: Option<SocketAddr>,
     /// The service detector's options (its grace period).
     pub service_detector: crate::service_detector::Options,
+    /// Record metrics into these (another [`Operators`]' [`metrics`](Operators::metrics)) so
+    /// that one `/metrics` serves both; `None`: a registry of their own.
+    pub metrics: Option<ManagerMetrics>,
 }
 
 /// Why running the operators failed.
@@ -94,6 +97,9 @@ impl Operators {
         if let Some(addr) = options.health_addr {
             builder = builder.health_addr(addr);
         }
+        if let Some(metrics) = options.metrics {
+            builder = builder.metrics(metrics);
+        }
         let mut manager = builder.build()?;
         // Operators' options reach their controller builders as manager extensions.
         manager.insert_extension(options.service_detector);
@@ -118,6 +124,11 @@ impl Operators {
     /// The hooks run after the controllers stop (operators register theirs while built).
     pub fn shutdown_hooks(&self) -> Arc<ShutdownHooks> {
         self.hooks.clone()
+    }
+
+    /// The metrics these operators record (see [`RunOptions::metrics`]).
+    pub fn metrics(&self) -> ManagerMetrics {
+        self.manager.metrics()
     }
 
     /// Where `/metrics` is served, if it is.

@@ -1,6 +1,7 @@
 //! [`ManagerBuilder`]: a manager's client, leader election, endpoints and shutdown bound.
 
 use super::leader_election::LeaderElectionConfig;
+use super::metrics::ManagerMetrics;
 use super::runner::{Manager, ManagerError};
 use kube::Client;
 use std::net::{SocketAddr, TcpListener};
@@ -17,6 +18,7 @@ pub struct ManagerBuilder {
     health_addr: Option<SocketAddr>,
     graceful_shutdown_timeout: Duration,
     resync_period: Duration,
+    metrics: Option<ManagerMetrics>,
 }
 
 impl std::fmt::Debug for ManagerBuilder {
@@ -39,6 +41,7 @@ impl ManagerBuilder {
             health_addr: None,
             graceful_shutdown_timeout: Duration::from_secs(30),
             resync_period: Duration::ZERO,
+            metrics: None,
         }
     }
 
@@ -69,6 +72,15 @@ impl ManagerBuilder {
     #[must_use]
     pub fn graceful_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.graceful_shutdown_timeout = timeout;
+        self
+    }
+
+    /// Record into and serve `metrics` (another manager's, from [`Manager::metrics`]) instead of
+    /// a registry of this manager's own: managers of one process then share one `/metrics`
+    /// (usually only one of them serves it).
+    #[must_use]
+    pub fn metrics(mut self, metrics: ManagerMetrics) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -110,6 +122,7 @@ impl ManagerBuilder {
             shared,
             self.graceful_shutdown_timeout,
             self.resync_period,
+            self.metrics,
         ))
     }
 }

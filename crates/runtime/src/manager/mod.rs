@@ -11,11 +11,13 @@
 
 mod builder;
 mod leader_election;
+mod metrics;
 mod probes;
 mod runner;
 mod signals;
 
 pub use builder::ManagerBuilder;
 pub use leader_election::LeaderElectionConfig;
+pub use metrics::ManagerMetrics;
 pub use runner::{Manager, ManagerError};
 pub use signals::shutdown_signal;

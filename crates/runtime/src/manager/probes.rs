@@ -11,20 +11,19 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use prometheus_client::encoding::text::encode;
-use prometheus_client::registry::Registry;
-use std::sync::Arc;
 use tokio::sync::watch;
 
 /// What the endpoints read.
 #[derive(Clone)]
 pub(crate) struct Probes {
-    pub(crate) registry: Arc<Registry>,
+    pub(crate) metrics: super::ManagerMetrics,
     pub(crate) ready: watch::Receiver<bool>,
 }
 
 async fn metrics(State(probes): State<Probes>) -> impl IntoResponse {
     let mut body = String::new();
-    match encode(&mut body, &probes.registry) {
+    let encoded = encode(&mut body, &probes.metrics.registry());
+    match encoded {
         Ok(()) => (
             StatusCode::OK,
             [(

@@ -22,6 +22,7 @@
 
 use super::builder::ManagerBuilder;
 use super::leader_election::{LeaderElectionConfig, LeaderElector};
+use super::metrics::ManagerMetrics;
 use super::probes::{Probes, health_routes, metrics_routes};
 use crate::cache::SharedInformerFactory;
 use crate::controller::{ControllerMetrics, RunnableController};
@@ -32,6 +33,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
+use std::ops::DerefMut;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -82,9 +84,8 @@ pub enum ManagerError {
 pub struct Manager {
     client: Client,
     factory: SharedInformerFactory,
-    registry: Mutex<Registry>,
+    metrics: ManagerMetrics,
     extensions: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
-    metrics: ControllerMetrics,
     controllers: Vec<RunnableController>,
     leader_election: Option<LeaderElectionConfig>,
     metrics_listener: Option<TcpListener>,
@@ -136,15 +137,13 @@ impl Manager {
         shared_listener: bool,
         graceful_shutdown_timeout: Duration,
         resync_period: Duration,
+        metrics: Option<ManagerMetrics>,
     ) -> Self {
-        let mut registry = Registry::default();
-        let metrics = ControllerMetrics::new(&mut registry);
         Manager {
             factory: SharedInformerFactory::new(client.clone()).with_resync_period(resync_period),
             client,
-            registry: Mutex::new(registry),
+            metrics: metrics.unwrap_or_default(),
             extensions: HashMap::new(),
-            metrics,
             controllers: Vec::new(),
             leader_election,
             metrics_listener,
@@ -169,16 +168,20 @@ impl Manager {
     }
 
     /// The registry `/metrics` serves; register your own metrics before [`run`](Self::run).
-    pub fn registry_mut(&mut self) -> &mut Registry {
-        self.registry
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
+    pub fn registry_mut(&mut self) -> impl DerefMut<Target = Registry> + '_ {
+        self.metrics.registry()
     }
 
     /// Registers metrics in the registry `/metrics` serves from code that holds only a shared
     /// reference (a controller's builder function); before [`run`](Self::run).
     pub fn register_metrics<R>(&self, register: impl FnOnce(&mut Registry) -> R) -> R {
-        register(&mut self.registry.lock().unwrap_or_else(PoisonError::into_inner))
+        register(&mut self.metrics.registry())
+    }
+
+    /// This manager's metrics: give them to [`ManagerBuilder::metrics`] of another manager in
+    /// the same process to serve both managers' controllers from one `/metrics`.
+    pub fn metrics(&self) -> ManagerMetrics {
+        self.metrics.clone()
     }
 
     /// Carries `value` for the controllers built on this manager (axum's `Extension`): how a
@@ -250,13 +253,8 @@ impl Manager {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ManagerError> {
         let mut shutdown = std::pin::pin!(shutdown);
         let (stop_servers, servers_stopped) = watch::channel(false);
-        let registry = Arc::new(
-            self.registry
-                .into_inner()
-                .unwrap_or_else(PoisonError::into_inner),
-        );
         let probes = Probes {
-            registry,
+            metrics: self.metrics.clone(),
             ready: self.ready.subscribe(),
         };
         let mut servers = JoinSet::new();
@@ -303,7 +301,7 @@ impl Manager {
 
         let running = Running {
             factory: factory.clone(),
-            metrics: self.metrics.clone(),
+            metrics: self.metrics.controllers().clone(),
             controllers: self.controllers.clone(),
             leading: self.leading.clone(),
         };
