@@ -50,11 +50,17 @@ async fn start() -> anyhow::Result<(ApiServer, Client)> {
         ) {
             if configuration["kind"] == "MutatingWebhookConfiguration" {
                 Api::<MutatingWebhookConfiguration>::all(client.clone())
-                    .create(&PostParams::default(), &serde_json::from_value(configuration)?)
+                    .create(
+                        &PostParams::default(),
+                        &serde_json::from_value(configuration)?,
+                    )
                     .await?;
             } else {
                 Api::<ValidatingWebhookConfiguration>::all(client.clone())
-                    .create(&PostParams::default(), &serde_json::from_value(configuration)?)
+                    .create(
+                        &PostParams::default(),
+                        &serde_json::from_value(configuration)?,
+                    )
                     .await?;
             }
         }
@@ -96,14 +102,20 @@ async fn webhooks_default_foos_and_refuse_bad_rules_and_overlapping_networks() -
     };
     let dry = foos.create(&dry_run(), &bare("dry")).await?;
     assert_eq!(dry.spec.replicas, Some(1));
-    assert!(foos.get_opt("dry").await?.is_none(), "dry run stored nothing");
+    assert!(
+        foos.get_opt("dry").await?.is_none(),
+        "dry run stored nothing"
+    );
     let created = foos.create(&PostParams::default(), &bare("bare")).await?;
     assert_eq!(created.spec.replicas, Some(1));
     assert_eq!(foos.get("bare").await?.spec.replicas, Some(1));
     let mut three = bare("three");
     three.spec.replicas = Some(3);
     assert_eq!(
-        foos.create(&PostParams::default(), &three).await?.spec.replicas,
+        foos.create(&PostParams::default(), &three)
+            .await?
+            .spec
+            .replicas,
         Some(3)
     );
     // An update that drops replicas gets the default back.
@@ -133,8 +145,7 @@ async fn webhooks_default_foos_and_refuse_bad_rules_and_overlapping_networks() -
         )
     };
     let own = "must not be the rule's own namespace, which holds the sources it distributes";
-    let prefix =
-        "admission webhook \"vconfigurationdistributionrule-v1alpha1.k8s.tideland.dev\" denied the request: ";
+    let prefix = "admission webhook \"vconfigurationdistributionrule-v1alpha1.k8s.tideland.dev\" denied the request: ";
     for params in [PostParams::default(), dry_run()] {
         let status = refusal(rules.create(&params, &rule("self", &["dst", "src"])).await);
         assert_eq!(status.code, 422, "{status:?}");
@@ -147,7 +158,10 @@ async fn webhooks_default_foos_and_refuse_bad_rules_and_overlapping_networks() -
     }
     let status = refusal(
         rules
-            .create(&PostParams::default(), &rule("twice", &["src", "dst", "src"]))
+            .create(
+                &PostParams::default(),
+                &rule("twice", &["src", "dst", "src"]),
+            )
             .await,
     );
     assert_eq!(
@@ -164,7 +178,11 @@ async fn webhooks_default_foos_and_refuse_bad_rules_and_overlapping_networks() -
     // Updates are checked too.
     let mut widened = fine.clone();
     widened.spec.namespaces.push("src".into());
-    let status = refusal(rules.replace("fine", &PostParams::default(), &widened).await);
+    let status = refusal(
+        rules
+            .replace("fine", &PostParams::default(), &widened)
+            .await,
+    );
     assert_eq!(status.code, 422);
     assert!(status.message.ends_with(&format!(
         "\"fine\" is invalid: spec.namespaces[1]: Invalid value: \"src\": {own}"
@@ -184,10 +202,16 @@ async fn webhooks_default_foos_and_refuse_bad_rules_and_overlapping_networks() -
         )
     };
     networks
-        .create(&PostParams::default(), &network("wide", "10.0.0.0/16", "10.0.0.1"))
+        .create(
+            &PostParams::default(),
+            &network("wide", "10.0.0.0/16", "10.0.0.1"),
+        )
         .await?;
     networks
-        .create(&PostParams::default(), &network("apart", "10.1.0.0/24", "10.1.0.1"))
+        .create(
+            &PostParams::default(),
+            &network("apart", "10.1.0.0/24", "10.1.0.1"),
+        )
         .await?;
     let vnetwork = "admission webhook \"vnetwork-v1.samplecrd.k8s.io\" denied the request: ";
     for params in [PostParams::default(), dry_run()] {
@@ -206,7 +230,10 @@ async fn webhooks_default_foos_and_refuse_bad_rules_and_overlapping_networks() -
     }
     let status = refusal(
         networks
-            .create(&PostParams::default(), &network("both", "10.0.0.0/8", "10.0.0.1"))
+            .create(
+                &PostParams::default(),
+                &network("both", "10.0.0.0/8", "10.0.0.1"),
+            )
             .await,
     );
     assert_eq!(
@@ -216,10 +243,16 @@ async fn webhooks_default_foos_and_refuse_bad_rules_and_overlapping_networks() -
         )
     );
     networks
-        .create(&PostParams::default(), &network("next", "10.2.0.0/24", "10.2.0.1"))
+        .create(
+            &PostParams::default(),
+            &network("next", "10.2.0.0/24", "10.2.0.1"),
+        )
         .await?;
     Api::<Network>::namespaced(client.clone(), "src")
-        .create(&PostParams::default(), &network("wide", "10.0.0.0/16", "10.0.0.1"))
+        .create(
+            &PostParams::default(),
+            &network("wide", "10.0.0.0/16", "10.0.0.1"),
+        )
         .await?;
     // An existing Network's updates are not checked (its CIDR is immutable).
     let mut wide = networks.get("wide").await?;
