@@ -627,6 +627,17 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
     )
     .await?;
     let client = kube::Client::try_from(config)?;
+    // The webhook configurations left with `up`: nothing serves them any more, and they fail
+    // closed (a restarted `up` registers them again).
+    use k8s_openapi::api::admissionregistration::v1::{
+        MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+    };
+    let mutating: kube::Api<MutatingWebhookConfiguration> = kube::Api::all(client.clone());
+    let validating: kube::Api<ValidatingWebhookConfiguration> = kube::Api::all(client.clone());
+    assert!(mutating.get_opt("kubeforge-foo").await?.is_none());
+    for name in ["kubeforge-codis", "kubeforge-network"] {
+        assert!(validating.get_opt(name).await?.is_none(), "{name} remains");
+    }
     let api: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
         kube::Api::namespaced(client, LEASE_NAMESPACE);
     for name in &leases {

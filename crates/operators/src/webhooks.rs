@@ -177,3 +177,62 @@ pub fn invalid<K: Resource<DynamicType = ()>>(object: &K, errors: &[String]) -> 
         warnings: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhooks_are_named_and_routed_as_kubebuilder_does() {
+        let declared: Vec<(String, String, Admission)> = crate::OPERATORS
+            .iter()
+            .flat_map(|o| (o.webhooks)())
+            .map(|w| (w.name, w.path, w.admission))
+            .collect();
+        let want = [
+            (
+                "mfoo-v1alpha1.samplecontroller.k8s.io",
+                "/mutate-samplecontroller-k8s-io-v1alpha1-foo",
+                Admission::Mutating,
+            ),
+            (
+                "vconfigurationdistributionrule-v1alpha1.k8s.tideland.dev",
+                "/validate-k8s-tideland-dev-v1alpha1-configurationdistributionrule",
+                Admission::Validating,
+            ),
+            (
+                "vnetwork-v1.samplecrd.k8s.io",
+                "/validate-samplecrd-k8s-io-v1-network",
+                Admission::Validating,
+            ),
+        ];
+        assert_eq!(
+            declared,
+            want.map(|(n, p, a)| (n.to_string(), p.to_string(), a))
+        );
+    }
+
+    #[test]
+    fn a_url_client_config_gets_the_path_appended() {
+        let foo = crate::find("foo").unwrap();
+        let configurations = configurations(
+            foo,
+            "kubeforge-foo",
+            &json!({"url": "https://127.0.0.1:9443", "caBundle": "Q0E="}),
+            &json!({}),
+        );
+        assert_eq!(configurations.len(), 1);
+        assert_eq!(configurations[0]["kind"], "MutatingWebhookConfiguration");
+        let entry = &configurations[0]["webhooks"][0];
+        assert_eq!(
+            entry["clientConfig"],
+            json!({
+                "url": "https://127.0.0.1:9443/mutate-samplecontroller-k8s-io-v1alpha1-foo",
+                "caBundle": "Q0E=",
+            })
+        );
+        assert_eq!(entry["sideEffects"], "None");
+        assert_eq!(entry["failurePolicy"], "Fail");
+        assert_eq!(entry["rules"][0]["operations"], json!(["CREATE", "UPDATE"]));
+    }
+}
