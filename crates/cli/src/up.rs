@@ -172,10 +172,10 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         }
         ended = &mut running => ended,
     };
-    if let Some(webhooks) = webhooks {
-        if let Err(e) = webhooks.remove(&admin).await {
-            tracing::warn!(error = %e, "the webhook configurations were not removed");
-        }
+    if let Some(webhooks) = webhooks
+        && let Err(e) = webhooks.remove(&admin).await
+    {
+        tracing::warn!(error = %e, "the webhook configurations were not removed");
     }
     drop(credentials);
     server.shutdown().await;
