@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `server.rs` | `apiserver`, and the server options `up` shares |
 //! | `up.rs` | `up`: server, CRDs, operators, kubeconfig, getting-started block |
+//! | `local_webhooks.rs` | `up`'s webhook server on 127.0.0.1 and its registered configurations |
 //! | `run.rs` | `run`: the operators alone, against a kubeconfig or in-cluster |
 //! | `service_account.rs` | `run --service-account NS/SA`: a Pod's projected token and CA |
 //! | `deployments_api.rs` | `deployments-api`: the Deployment REST service |
@@ -13,6 +14,7 @@
 
 mod deployments_api;
 mod eventhorizon;
+mod local_webhooks;
 mod operator_identity;
 mod run;
 mod scaffold;
@@ -64,6 +66,10 @@ struct ManifestsArgs {
     /// The image the operator's Deployment runs.
     #[arg(long, default_value = kubeforge_operators::manifests::DEFAULT_IMAGE)]
     image: String,
+    /// Also print cert-manager's Issuer and Certificate for the operators' webhook serving
+    /// certificates (the cluster must run cert-manager).
+    #[arg(long)]
+    cert_manager: bool,
     /// For `--operator deployments-api`: the namespaces it may manage Deployments in (one Role each).
     #[arg(long, default_value = "default")]
     namespaces: String,
@@ -107,6 +113,12 @@ async fn main() -> anyhow::Result<()> {
                     "{}",
                     kubeforge_operators::manifests::yaml(operator, &args.image)
                 );
+                if args.cert_manager {
+                    print!(
+                        "{}",
+                        kubeforge_operators::manifests::cert_manager_yaml(operator)
+                    );
+                }
             }
             Ok(())
         }

@@ -6,6 +6,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use kubeforge_operators::runner::{Operators, RunOptions};
 use kubeforge_runtime::manager::shutdown_signal;
+use kubeforge_runtime::webhook::{Certificates, WebhookServer};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -31,6 +32,10 @@ pub struct OperatorArgs {
     /// service-detector: how long a Service may select no Pod before a warning (`90s`, `2m`, `500ms`).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     pub orphan_grace: Duration,
+    /// Serve the operators' admission webhooks (foo, codis, network have some); `false` leaves
+    /// them off (their configurations must then not be installed: they fail closed).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub enable_webhooks: bool,
 }
 
 /// A duration as `<number><unit>`, unit `ms`, `s`, `m` or `h` (a bare number is seconds).
@@ -95,8 +100,48 @@ pub struct RunArgs {
     /// the cluster CA in files, requested with the kubeconfig's identity.
     #[arg(long, value_name = "NAMESPACE/NAME")]
     pub service_account: Option<String>,
+    /// Where to serve the webhooks (HTTPS).
+    #[arg(long, default_value = "0.0.0.0:9443")]
+    pub webhook_addr: SocketAddr,
+    /// The webhooks' serving certificate (`tls.crt`, `tls.key`: the mounted Secret), reloaded
+    /// when it is rotated.
+    #[arg(long, default_value_os_t = std::env::temp_dir().join("k8s-webhook-server/serving-certs"))]
+    pub webhook_cert_dir: PathBuf,
     #[command(flatten)]
     pub operators: OperatorArgs,
+}
+
+/// How often the mounted certificate is looked at for a rotation.
+const CERT_RELOAD_PERIOD: Duration = Duration::from_secs(10);
+
+/// The webhook server of `operators`, if any has webhooks and they are enabled: bound to
+/// `args.webhook_addr`, presenting the certificate of `args.webhook_cert_dir` (reloaded as it
+/// rotates), each operator's handlers using `client`.
+async fn webhook_server(
+    args: &RunArgs,
+    operators: &[&'static kubeforge_operators::Operator],
+    client: &Client,
+) -> anyhow::Result<Option<(WebhookServer, tokio::net::TcpListener)>> {
+    if !args.operators.enable_webhooks || operators.iter().all(|o| (o.webhooks)().is_empty()) {
+        return Ok(None);
+    }
+    let certificates = Certificates::from_dir(&args.webhook_cert_dir).with_context(|| {
+        format!(
+            "reading the webhook certificate in {} (or run with --enable-webhooks=false)",
+            args.webhook_cert_dir.display()
+        )
+    })?;
+    tokio::spawn(certificates.clone().watch(CERT_RELOAD_PERIOD));
+    let Some(server) = kubeforge_operators::webhooks::server(
+        operators.iter().map(|o| (*o, client.clone())),
+        certificates,
+    ) else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(args.webhook_addr)
+        .await
+        .with_context(|| format!("binding the webhook server to {}", args.webhook_addr))?;
+    Ok(Some((server, listener)))
 }
 
 /// The client for `kubeconfig` (or inferred as kubectl would, then in-cluster).
@@ -149,11 +194,24 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let names: Vec<&str> = operators.iter().map(|o| o.name).collect();
     tracing::info!(operators = ?names, "running");
+    let webhooks = webhook_server(&args, &operators, &client).await?;
     let running = Operators::new(client, &operators, args.operators.options())
         .context("starting the operators")?;
     tracing::info!(metrics = ?running.metrics_addr(), health = ?running.health_addr(), "serving");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    if let Some((server, listener)) = webhooks {
+        tracing::info!(addr = ?listener.local_addr().ok(), "serving webhooks");
+        tokio::spawn(server.serve(listener, until_stopped(stopped.clone())));
+    }
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
     running
-        .run(shutdown_signal())
+        .run(until_stopped(stopped))
         .await
         .context("running the operators")?;
     tracing::info!("stopped");

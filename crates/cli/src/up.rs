@@ -2,6 +2,7 @@
 //! operators' CRDs installed, every operator running in this process, a kubeconfig written, and a
 //! getting-started block printed.
 
+use crate::local_webhooks::LocalWebhooks;
 use crate::operator_identity::operator_credentials;
 use crate::run::OperatorArgs;
 use crate::server::{ServerArgs, start};
@@ -112,6 +113,26 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         endpoint(first.and_then(Operators::health_addr), "/healthz")
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    // The webhooks are served by this process too, each operator's with its own client.
+    let webhooks = if args.operators.enable_webhooks {
+        let served: Vec<_> = operators
+            .iter()
+            .zip(&credentials)
+            .map(|(o, c)| (*o, c.client.clone()))
+            .collect();
+        let mut stopped = stopped.clone();
+        LocalWebhooks::start(&admin, &served, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await
+        .context("serving the operators' webhooks")?
+    } else {
+        None
+    };
+    let endpoints = match &webhooks {
+        Some(w) => format!("{endpoints}, webhooks https://{}", w.addr()),
+        None => endpoints,
+    };
     let mut runs = tokio::task::JoinSet::new();
     for manager in managers {
         let mut stopped = stopped.clone();
@@ -151,6 +172,11 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
         }
         ended = &mut running => ended,
     };
+    if let Some(webhooks) = webhooks
+        && let Err(e) = webhooks.remove(&admin).await
+    {
+        tracing::warn!(error = %e, "the webhook configurations were not removed");
+    }
     drop(credentials);
     server.shutdown().await;
     outcome

@@ -15,6 +15,9 @@
 mod kubectl_support;
 
 use anyhow::{Context, Result, bail};
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role};
@@ -99,6 +102,29 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
             container.args.as_ref().unwrap()[..3],
             ["run", "--operators", operator.name]
         );
+        // The webhooks' Service and configurations are in place; the Deployment's Pods are
+        // simulated (nothing listens on their port 9443), so the configurations, which fail
+        // closed, are removed and `run` below serves no webhooks (the webhooks themselves are
+        // tested through `up` and in crates/operators/tests/webhooks.rs).
+        if !(operator.webhooks)().is_empty() {
+            Api::<Service>::namespaced(client.clone(), "kubeforge-system")
+                .get(&kubeforge_operators::manifests::webhook_service_name(
+                    operator,
+                ))
+                .await?;
+            let mutating = Api::<MutatingWebhookConfiguration>::all(client.clone());
+            let validating = Api::<ValidatingWebhookConfiguration>::all(client.clone());
+            let mut found = 0;
+            if mutating.get_opt(&name).await?.is_some() {
+                mutating.delete(&name, &Default::default()).await?;
+                found += 1;
+            }
+            if validating.get_opt(&name).await?.is_some() {
+                validating.delete(&name, &Default::default()).await?;
+                found += 1;
+            }
+            assert_eq!(found, 1, "{}: one webhook configuration", operator.name);
+        }
     }
 
     // Each operator runs as a Pod of its ServiceAccount (its own bound token, the CA from
@@ -110,7 +136,12 @@ async fn deployed_manifests_apply_and_run_works_with_them() -> Result<()> {
         let path = kubeconfig.clone();
         let stderr = dir.path().join(format!("run-{}.stderr", operator.name));
         let child = Command::new(env!("CARGO_BIN_EXE_kubeforge"))
-            .args(["run", "--operators", operator.name])
+            .args([
+                "run",
+                "--operators",
+                operator.name,
+                "--enable-webhooks=false",
+            ])
             .args(["--leader-election-namespace", "kubeforge-system"])
             .args([
                 "--metrics-addr",

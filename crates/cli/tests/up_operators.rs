@@ -198,6 +198,7 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         banner.contains(&format!("Operators running: {} (", names.join(", "))),
         "{banner}"
     );
+    assert!(banner.contains(", webhooks https://127.0.0.1:"), "{banner}");
     let url_after = |label: &str| -> Result<String> {
         let start = banner
             .find(label)
@@ -390,6 +391,53 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
             .contains(r#"spec.cidr: Invalid value: "10.0.0.0/8": field is immutable"#),
         "{immutable}"
     );
+    // The operators' webhooks, served by `up` and called by the API server: a Foo without
+    // replicas comes back defaulted, a rule targeting its own namespace and a Network
+    // overlapping another are refused with the webhook's 422 message.
+    let webhooks = dir.path().join("webhooks.yaml");
+    std::fs::write(
+        &webhooks,
+        "apiVersion: samplecontroller.k8s.io/v1alpha1\nkind: Foo\nmetadata:\n  name: defaulted\nspec:\n  deploymentName: defaulted\n",
+    )?;
+    kubectl
+        .run(&["apply", "-f", webhooks.to_str().unwrap()])
+        .await?;
+    let replicas = kubectl
+        .run(&["get", "foo", "defaulted", "-o", "jsonpath={.spec.replicas}"])
+        .await?;
+    assert_eq!(replicas, "1");
+    std::fs::write(
+        &webhooks,
+        "apiVersion: k8s.tideland.dev/v1alpha1\nkind: ConfigurationDistributionRule\nmetadata:\n  name: into-itself\n  namespace: ns-codis-test\nspec:\n  mode: both\n  namespaces: [another-test, ns-codis-test]\n",
+    )?;
+    let refused = kubectl
+        .run(&["apply", "-f", webhooks.to_str().unwrap()])
+        .await
+        .expect_err("a rule targeting its own namespace is refused");
+    let want = r#"admission webhook "vconfigurationdistributionrule-v1alpha1.k8s.tideland.dev" denied the request: ConfigurationDistributionRule.k8s.tideland.dev "into-itself" is invalid: spec.namespaces[1]: Invalid value: "ns-codis-test": must not be the rule's own namespace, which holds the sources it distributes"#;
+    assert!(
+        refused.to_string().contains(want),
+        "{want} missing from {refused}"
+    );
+    std::fs::write(
+        &webhooks,
+        "apiVersion: samplecrd.k8s.io/v1\nkind: Network\nmetadata:\n  name: overlapping\nspec:\n  cidr: 192.168.7.0/24\n  gateway: 192.168.7.1\n",
+    )?;
+    let refused = kubectl
+        .run(&[
+            "apply",
+            "-f",
+            webhooks.to_str().unwrap(),
+            "--dry-run=server",
+        ])
+        .await
+        .expect_err("an overlapping Network is refused");
+    let want = r#"admission webhook "vnetwork-v1.samplecrd.k8s.io" denied the request: Network.samplecrd.k8s.io "overlapping" is invalid: spec.cidr: Invalid value: "192.168.7.0/24": overlaps Network "example-network" (192.168.0.0/16)"#;
+    assert!(
+        refused.to_string().contains(want),
+        "{want} missing from {refused}"
+    );
+
     // The pod policies: the pods without probes labelled, and the policies' FAILED column.
     kubectl
         .run(&[
@@ -579,6 +627,17 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
     )
     .await?;
     let client = kube::Client::try_from(config)?;
+    // The webhook configurations left with `up`: nothing serves them any more, and they fail
+    // closed (a restarted `up` registers them again).
+    use k8s_openapi::api::admissionregistration::v1::{
+        MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+    };
+    let mutating: kube::Api<MutatingWebhookConfiguration> = kube::Api::all(client.clone());
+    let validating: kube::Api<ValidatingWebhookConfiguration> = kube::Api::all(client.clone());
+    assert!(mutating.get_opt("kubeforge-foo").await?.is_none());
+    for name in ["kubeforge-codis", "kubeforge-network"] {
+        assert!(validating.get_opt(name).await?.is_none(), "{name} remains");
+    }
     let api: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
         kube::Api::namespaced(client, LEASE_NAMESPACE);
     for name in &leases {

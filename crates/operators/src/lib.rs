@@ -27,6 +27,7 @@ pub mod rbac;
 pub mod runner;
 pub mod service_detector;
 pub mod shutdown;
+pub mod webhooks;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kubeforge_runtime::cache::IndexError;
@@ -46,6 +47,13 @@ pub struct Operator {
     pub permissions: fn() -> Vec<rbac::Access>,
     /// Builds its controller on a manager's client, informers and event recorders.
     pub controller: fn(&Manager) -> Result<RunnableController, IndexError>,
+    /// Its admission webhooks, each declared once (none for most).
+    pub webhooks: fn() -> Vec<webhooks::Webhook>,
+}
+
+/// No webhooks.
+fn no_webhooks() -> Vec<webhooks::Webhook> {
+    Vec::new()
 }
 
 /// Every operator kubeforge ships.
@@ -56,6 +64,7 @@ pub static OPERATORS: &[Operator] = &[
         crds: foo::crds,
         permissions: foo::permissions,
         controller: foo::controller,
+        webhooks: foo::webhooks,
     },
     Operator {
         name: codis::NAME,
@@ -63,6 +72,7 @@ pub static OPERATORS: &[Operator] = &[
         crds: codis::crds,
         permissions: codis::permissions,
         controller: codis::controller,
+        webhooks: codis::webhooks,
     },
     Operator {
         name: network::NAME,
@@ -70,6 +80,7 @@ pub static OPERATORS: &[Operator] = &[
         crds: network::crds,
         permissions: network::permissions,
         controller: network::controller,
+        webhooks: network::webhooks,
     },
     Operator {
         name: service_detector::NAME,
@@ -77,6 +88,7 @@ pub static OPERATORS: &[Operator] = &[
         crds: service_detector::crds,
         permissions: service_detector::permissions,
         controller: service_detector::controller,
+        webhooks: no_webhooks,
     },
     Operator {
         name: <policy::HealthCheckPolicy as policy::PolicyKind>::NAME,
@@ -84,6 +96,7 @@ pub static OPERATORS: &[Operator] = &[
         crds: policy::crds::<policy::HealthCheckPolicy>,
         permissions: policy::permissions::<policy::HealthCheckPolicy>,
         controller: policy::controller::<policy::HealthCheckPolicy>,
+        webhooks: no_webhooks,
     },
     Operator {
         name: <policy::ContainerImagePolicy as policy::PolicyKind>::NAME,
@@ -91,6 +104,7 @@ pub static OPERATORS: &[Operator] = &[
         crds: policy::crds::<policy::ContainerImagePolicy>,
         permissions: policy::permissions::<policy::ContainerImagePolicy>,
         controller: policy::controller::<policy::ContainerImagePolicy>,
+        webhooks: no_webhooks,
     },
     Operator {
         name: <policy::ResourcesPolicy as policy::PolicyKind>::NAME,
@@ -98,6 +112,7 @@ pub static OPERATORS: &[Operator] = &[
         crds: policy::crds::<policy::ResourcesPolicy>,
         permissions: policy::permissions::<policy::ResourcesPolicy>,
         controller: policy::controller::<policy::ResourcesPolicy>,
+        webhooks: no_webhooks,
     },
     Operator {
         name: eventhorizon::NAME,
@@ -105,6 +120,7 @@ pub static OPERATORS: &[Operator] = &[
         crds: eventhorizon::crds,
         permissions: eventhorizon::permissions,
         controller: eventhorizon::controller,
+        webhooks: no_webhooks,
     },
 ];
 

@@ -1,10 +1,14 @@
 //! What a cluster needs to run an operator, generated from the operator's declarations
 //! (kubebuilder's `make manifests`): its CRDs, a ServiceAccount, a least-privilege ClusterRole
 //! and its binding, a Role for leader election in the operator's own namespace, and a Deployment
-//! running `kubeforge run --operators NAME`.
+//! running `kubeforge run --operators NAME`; for an operator with webhooks, also their Service,
+//! the Deployment's webhook port and serving-certificate volume, the webhook configurations
+//! (their `caBundle` injected by cert-manager) and cert-manager's Issuer and Certificate
+//! ([`cert_manager_objects`], as kubebuilder's `config/certmanager/`).
 
 use crate::Operator;
 use crate::rbac::{self, Access};
+use crate::webhooks::{self, WEBHOOK_PORT};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
 use serde_json::{Value, json};
@@ -17,6 +21,26 @@ pub const DEFAULT_IMAGE: &str = concat!("ghcr.io/kubeforge/kubeforge:v", env!("C
 pub const METRICS_PORT: u16 = 8080;
 /// Port of `/healthz` and `/readyz` in the operator's Pod.
 pub const HEALTH_PORT: u16 = 8081;
+
+/// Where the Deployment mounts the webhooks' serving certificate (controller-runtime's default
+/// `<temp dir>/k8s-webhook-server/serving-certs`).
+pub const WEBHOOK_CERT_DIR: &str = "/tmp/k8s-webhook-server/serving-certs";
+
+/// The Service the API server calls an operator's webhooks through (443 to the Pod's 9443).
+pub fn webhook_service_name(operator: &Operator) -> String {
+    format!("{}-webhook-service", object_name(operator))
+}
+
+/// The Secret holding an operator's webhook serving certificate (`tls.crt`, `tls.key`).
+pub fn webhook_cert_secret(operator: &Operator) -> String {
+    format!("{}-webhook-server-cert", object_name(operator))
+}
+
+/// The cert-manager Certificate issuing [`webhook_cert_secret`]; the webhook configurations
+/// name it for cert-manager's CA injector.
+pub fn serving_cert_name(operator: &Operator) -> String {
+    format!("{}-serving-cert", object_name(operator))
+}
 
 /// What every operator needs besides its own declarations: publishing events about the objects
 /// it reconciles.
@@ -130,10 +154,107 @@ pub fn objects(operator: &Operator, image: &str) -> Vec<Value> {
             },
         },
     }));
+    if !(operator.webhooks)().is_empty() {
+        mount_webhook_server(operator, &mut out);
+        let service = webhook_service_name(operator);
+        out.push(json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": service, "namespace": NAMESPACE, "labels": labels},
+            "spec": {
+                "selector": {"app.kubernetes.io/name": name},
+                "ports": [{"port": 443, "protocol": "TCP", "targetPort": WEBHOOK_PORT}],
+            },
+        }));
+        let metadata = json!({
+            "labels": labels,
+            "annotations": {
+                "cert-manager.io/inject-ca-from": format!("{NAMESPACE}/{}", serving_cert_name(operator)),
+            },
+        });
+        out.extend(webhooks::configurations(
+            operator,
+            &name,
+            &json!({"service": {"name": service, "namespace": NAMESPACE}}),
+            &metadata,
+        ));
+    }
     if operator.name == crate::eventhorizon::NAME {
         crate::eventhorizon::extend_manifests(&mut out, NAMESPACE, &name);
     }
     out
+}
+
+/// Has the Deployment's manager container serve the webhooks: their port, and the certificate
+/// Secret mounted where `run --webhook-cert-dir` reads it.
+fn mount_webhook_server(operator: &Operator, out: &mut [Value]) {
+    let Some(deployment) = out.iter_mut().find(|o| o["kind"] == "Deployment") else {
+        return;
+    };
+    let pod = &mut deployment["spec"]["template"]["spec"];
+    pod["volumes"] =
+        json!([{"name": "cert", "secret": {"secretName": webhook_cert_secret(operator)}}]);
+    let container = &mut pod["containers"][0];
+    if let Some(args) = container["args"].as_array_mut() {
+        args.extend([
+            json!("--webhook-addr"),
+            json!(format!("0.0.0.0:{WEBHOOK_PORT}")),
+            json!("--webhook-cert-dir"),
+            json!(WEBHOOK_CERT_DIR),
+        ]);
+    }
+    if let Some(ports) = container["ports"].as_array_mut() {
+        ports.push(
+            json!({"name": "webhook-server", "containerPort": WEBHOOK_PORT, "protocol": "TCP"}),
+        );
+    }
+    container["volumeMounts"] =
+        json!([{"name": "cert", "mountPath": WEBHOOK_CERT_DIR, "readOnly": true}]);
+}
+
+/// cert-manager's self-signed Issuer and the Certificate it issues for the webhook Service into
+/// [`webhook_cert_secret`] (kubebuilder's `config/certmanager/`); none without webhooks. They
+/// need cert-manager's CRDs in the cluster, so `kubeforge manifests` prints them only with
+/// `--cert-manager`.
+pub fn cert_manager_objects(operator: &Operator) -> Vec<Value> {
+    if (operator.webhooks)().is_empty() {
+        return Vec::new();
+    }
+    let name = object_name(operator);
+    let labels = json!({"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "kubeforge"});
+    let issuer = format!("{name}-selfsigned-issuer");
+    let service = webhook_service_name(operator);
+    vec![
+        json!({
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "Issuer",
+            "metadata": {"name": issuer, "namespace": NAMESPACE, "labels": labels},
+            "spec": {"selfSigned": {}},
+        }),
+        json!({
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "Certificate",
+            "metadata": {"name": serving_cert_name(operator), "namespace": NAMESPACE, "labels": labels},
+            "spec": {
+                "dnsNames": [
+                    format!("{service}.{NAMESPACE}.svc"),
+                    format!("{service}.{NAMESPACE}.svc.cluster.local"),
+                ],
+                "issuerRef": {"kind": "Issuer", "name": issuer},
+                "secretName": webhook_cert_secret(operator),
+            },
+        }),
+    ]
+}
+
+/// [`cert_manager_objects`] as a YAML stream (empty without webhooks).
+pub fn cert_manager_yaml(operator: &Operator) -> String {
+    let mut text = String::new();
+    for object in cert_manager_objects(operator) {
+        text.push_str("---\n");
+        text.push_str(&serde_norway::to_string(&object).unwrap_or_default());
+    }
+    text
 }
 
 /// [`objects`] as one multi-document YAML stream, with a header saying how it was made.

@@ -9,12 +9,14 @@
 //! | `reconcile.rs` | one sync of one rule: plan, writes, cleanup, finalizer |
 //! | `controller.rs` | the controller: what it watches and how changes map to rules |
 //! | `status.rs` | the status and its `Ready` condition from what a sync found |
+//! | `webhook.rs` | the validating webhook refusing a rule that targets its own namespace |
 
 mod controller;
 mod copy;
 mod reconcile;
 mod status;
 mod types;
+mod webhook;
 
 pub use controller::{CONTROLLER_NAME, controller};
 pub use copy::{
@@ -29,6 +31,7 @@ pub use status::READY;
 pub use types::{
     ConfigurationDistributionRule, DNS1123_LABEL, LABEL_VALUE, Mode, Problem, RuleSpec, RuleStatus,
 };
+pub use webhook::{OWN_NAMESPACE, RuleValidator, webhooks};
 
 use crate::rbac::Access;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};

@@ -6,6 +6,7 @@
 //! | `types.rs` | the `Foo` custom resource and its schema |
 //! | `reconcile.rs` | one sync: the owned Deployment, replicas, status, events |
 //! | `controller.rs` | the controller: what it watches, its context |
+//! | `webhook.rs` | the defaulting webhook: `spec.replicas` 1 when absent |
 
 // `foo` is this resource's real name (sample-controller's kind), not a placeholder.
 #![allow(clippy::disallowed_names)]
@@ -13,6 +14,7 @@
 mod controller;
 mod reconcile;
 mod types;
+mod webhook;
 
 pub use controller::{CONTROLLER_NAME, controller};
 pub use reconcile::{
@@ -20,6 +22,7 @@ pub use reconcile::{
     deployment_labels, new_deployment, reconcile, sync,
 };
 pub use types::{DNS1123_SUBDOMAIN, Foo, FooSpec, FooStatus};
+pub use webhook::{DEFAULT_REPLICAS, FooDefaulter, webhooks};
 
 use crate::rbac::Access;
 use k8s_openapi::api::apps::v1::Deployment;

@@ -15,6 +15,7 @@
 //! | `status.rs` | the status and its `Ready`, `Overlapping`, `Exhausted` conditions |
 //! | `reconcile.rs` | one sync: finalizer, allocation, status, events |
 //! | `controller.rs` | the controller: what it watches and how changes map to Networks |
+//! | `webhook.rs` | the validating webhook refusing a CIDR overlapping another Network's |
 
 mod allocator;
 mod assignment;
@@ -23,6 +24,7 @@ mod pool;
 mod reconcile;
 mod status;
 mod types;
+mod webhook;
 
 pub use allocator::{Outcome, allocate, live_pods};
 pub use assignment::{
@@ -39,6 +41,7 @@ pub use types::{
     GATEWAY_BROADCAST, GATEWAY_NETWORK, GATEWAY_OUTSIDE, IMMUTABLE, INVALID_CIDR, INVALID_EXCLUDE,
     INVALID_IP, Network, NetworkSpec, NetworkStatus,
 };
+pub use webhook::{NetworkValidator, overlap_detail, webhooks};
 
 use crate::rbac::Access;
 use k8s_openapi::api::core::v1::Pod;
