@@ -299,8 +299,12 @@ async fn pods_get_addresses_and_release_them() -> anyhow::Result<()> {
     );
     let net = networks(&client).get("example-network").await?;
     assert!(net.finalizers().iter().any(|f| f == FINALIZER));
-    let synced = events_about(&client, &net, SUCCESS_SYNCED).await?;
-    assert!(!synced.is_empty());
+    // Events are written by the recorder after the status it reports on: polled, not raced.
+    let synced = eventually("the Synced event", || async {
+        let synced = events_about(&client, &net, SUCCESS_SYNCED).await?;
+        Ok((!synced.is_empty()).then_some(synced))
+    })
+    .await?;
     assert_eq!(synced[0].note.as_deref(), Some(MESSAGE_SYNCED));
 
     // Deleting a pod releases its address, which the next pod gets.
