@@ -288,9 +288,11 @@ fn spokes_of(
                 hub.kind
             );
         }
-        let Some(spoke) = project.resources.iter().find(|r| {
-            r.api && r.group == hub.group && r.kind == hub.kind && r.version == *version
-        }) else {
+        let Some(spoke) = project
+            .resources
+            .iter()
+            .find(|r| r.api && r.group == hub.group && r.kind == hub.kind && r.version == *version)
+        else {
             bail!(
                 "no API found for {}/{version}, Kind {}: a spoke version must exist; create it \
                  with `kubeforge create api --group {} --version {version} --kind {} \
@@ -338,7 +340,13 @@ fn vars(
             "spoke_chain",
             spokes
                 .iter()
-                .map(|s| format!("                .spoke::<crate::api::{}::{}>()", s.module(), s.kind))
+                .map(|s| {
+                    format!(
+                        "                .spoke::<crate::api::{}::{}>()",
+                        s.module(),
+                        s.kind
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n"),
         )
@@ -566,5 +574,140 @@ mod tests {
         let (_, fresh) = self::project();
         let old = message(files(root.path(), fresh, &args("Captain", true, false)));
         assert!(old.starts_with("src/admission.rs is missing"), "{old}");
+    }
+
+    /// `project()` with crew/v2 Captain (a type only) beside v1.
+    fn two_versions() -> (tempfile::TempDir, Project) {
+        let (root, mut project) = project();
+        let mut v2 = project.resources[0].clone();
+        v2.version = "v2".into();
+        v2.controller = false;
+        project.resources.push(v2);
+        (root, project)
+    }
+
+    fn conversion(spokes: &[&str]) -> CreateWebhookArgs {
+        let mut args = args("Captain", false, false);
+        args.conversion = true;
+        args.spoke = spokes.iter().map(|s| s.to_string()).collect();
+        args
+    }
+
+    #[test]
+    fn conversion_renders_each_spoke_its_convertible_and_stores_the_hub() {
+        let (root, project) = two_versions();
+        let mut both = conversion(&["v2"]);
+        both.defaulting = true;
+        let files = files(root.path(), project, &both).unwrap();
+        let record = recorded(&files).resources[0].webhooks.clone().unwrap();
+        assert!(record.conversion && record.defaulting && !record.validation);
+        assert_eq!(record.spoke, ["v2"]);
+        let text = files.text("PROJECT").unwrap();
+        assert!(
+            text.contains("    conversion: true\n    spoke:\n    - v2\n"),
+            "{text}"
+        );
+
+        let webhook = files.text("src/webhook/captain.rs").unwrap();
+        for wanted in [
+            "impl Defaulter<Captain> for CaptainDefaulter",
+            "HubConverter::<Captain>::new()",
+            ".spoke::<crate::api::crew_v2::Captain>()",
+            "v1 is the hub",
+        ] {
+            assert!(webhook.contains(wanted), "{wanted} not in\n{webhook}");
+        }
+        let convertible = files.text("src/api/crew_v2/captain_conversion.rs").unwrap();
+        for wanted in [
+            "use crate::api::crew_v1 as hub;",
+            "impl Convertible<hub::Captain> for Captain",
+            "message: self.spec.message.clone(),",
+            "fn v2_round_trips_through_v1()",
+        ] {
+            assert!(
+                convertible.contains(wanted),
+                "{wanted} not in\n{convertible}"
+            );
+        }
+        let test = files.text("tests/captain_conversion.rs").unwrap();
+        assert!(
+            test.contains("async fn captain_converts_between_v1_and_v2()"),
+            "{test}"
+        );
+        assert!(files.text("tests/captain_webhook.rs").is_some());
+        assert!(
+            files
+                .text("src/api/crew_v2/mod.rs")
+                .unwrap()
+                .contains("pub mod captain_conversion;")
+        );
+        assert!(
+            !files
+                .text("src/api/crew_v1/mod.rs")
+                .unwrap()
+                .contains("conversion")
+        );
+        let api = files.text("src/api/mod.rs").unwrap();
+        assert!(api.contains("use kube::core::crd::merge_crds;"), "{api}");
+        assert!(api.contains("            \"v1\",\n"), "{api}");
+
+        // Conversion only: no admission test; the spokes default to every other version.
+        let (root, project) = two_versions();
+        let files = super::files(root.path(), project, &conversion(&[])).unwrap();
+        assert!(files.text("tests/captain_webhook.rs").is_none());
+        assert!(
+            files
+                .text("src/api/crew_v2/captain_conversion.rs")
+                .is_some()
+        );
+        let webhook = files.text("src/webhook/captain.rs").unwrap();
+        assert!(!webhook.contains("Denied"), "{webhook}");
+    }
+
+    #[test]
+    fn conversion_needs_spokes_that_exist() {
+        let message = |result: anyhow::Result<Files>| result.err().unwrap().to_string();
+        let (root, project) = self::project();
+        let alone = message(files(root.path(), project, &conversion(&["v2"])));
+        assert!(
+            alone.starts_with(
+                "crew.example.com/v1, Kind Captain is the only version of its kind: a conversion \
+                 webhook converts between versions"
+            ),
+            "{alone}"
+        );
+
+        let (root, project) = two_versions();
+        let missing = message(files(root.path(), project.clone(), &conversion(&["v3"])));
+        assert!(
+            missing.starts_with(
+                "no API found for crew.example.com/v3, Kind Captain: a spoke version must exist"
+            ),
+            "{missing}"
+        );
+        let hub = message(files(root.path(), project.clone(), &conversion(&["v1"])));
+        assert!(hub.starts_with("--spoke v1 is the hub"), "{hub}");
+        let invalid = message(files(root.path(), project.clone(), &conversion(&["two"])));
+        assert!(invalid.contains("two"), "{invalid}");
+
+        // Recorded: again is refused; adding a webhook with --force keeps the conversion.
+        let created = files(root.path(), project, &conversion(&["v2"])).unwrap();
+        let project = recorded(&created);
+        let again = message(files(root.path(), project.clone(), &conversion(&["v2"])));
+        assert_eq!(
+            again,
+            "conversion webhook already exists for this resource; pass --force to scaffold it again"
+        );
+        let mut validation = args("Captain", false, true);
+        validation.force = true;
+        let forced = files(root.path(), project, &validation).unwrap();
+        let record = recorded(&forced).resources[0].webhooks.clone().unwrap();
+        assert!(record.conversion && record.validation, "{record:?}");
+        assert_eq!(record.spoke, ["v2"]);
+        assert!(
+            forced
+                .text("src/api/crew_v2/captain_conversion.rs")
+                .is_some()
+        );
     }
 }

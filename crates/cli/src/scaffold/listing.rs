@@ -60,10 +60,10 @@ fn api_mod(project: &Project, apis: &[&ApiResource]) -> String {
     if !apis.is_empty() {
         text.push_str("use kube::CustomResourceExt;\n");
     }
-    if apis
-        .iter()
-        .any(|a| apis.iter().any(|b| a.kind == b.kind && a.group == b.group && a.version != b.version))
-    {
+    if apis.iter().any(|a| {
+        apis.iter()
+            .any(|b| a.kind == b.kind && a.group == b.group && a.version != b.version)
+    }) {
         text.push_str("use kube::core::crd::merge_crds;\n");
     }
     text.push_str("\n/// The CustomResourceDefinitions of every API type, as `manifests` writes them.\npub fn crds() -> Vec<CustomResourceDefinition> {\n");
