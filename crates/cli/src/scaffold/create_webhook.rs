@@ -157,7 +157,7 @@ pub fn files(root: &Path, mut project: Project, args: &CreateWebhookArgs) -> any
                 );
             }
         }
-        let conversions = spokes.iter().map(|spoke| WebhookFiles::conversion(spoke));
+        let conversions = spokes.iter().map(WebhookFiles::conversion);
         for path in [&paths.webhook, &paths.test, &paths.conversion_test]
             .into_iter()
             .cloned()
