@@ -190,8 +190,8 @@ fn bad_names_and_existing_apis_are_refused_and_nothing_is_written() -> Result<()
         (
             "Captain",
             &[][..],
-            "kubeforge create webhook requires at least one of --defaulting and \
-             --programmatic-validation to be true",
+            "kubeforge create webhook requires at least one of --defaulting, \
+             --programmatic-validation and --conversion to be true",
         ),
     ] {
         let output = webhook(kind, flags);
@@ -225,6 +225,58 @@ fn bad_names_and_existing_apis_are_refused_and_nothing_is_written() -> Result<()
         std::fs::read_to_string(path.join("PROJECT"))?
             .contains("  webhooks:\n    defaulting: true\n    validation: true\n")
     );
+
+    // Conversion: between versions of the kind that exist, v1 the hub.
+    let with_webhooks = tree(&path);
+    let only = webhook("Captain", &["--conversion", "--force"]);
+    assert!(
+        String::from_utf8_lossy(&only.stderr).contains(
+            "crew.example.com/v1, Kind Captain is the only version of its kind: a conversion \
+             webhook converts between versions"
+        ),
+        "{only:?}"
+    );
+    assert_eq!(tree(&path), with_webhooks);
+    let v2 = [
+        "create",
+        "api",
+        "--group",
+        "crew",
+        "--version",
+        "v2",
+        "--kind",
+        "Captain",
+        "--controller=false",
+    ];
+    succeeds("create api v2", kubeforge(&path, &v2))?;
+    let with_v2 = tree(&path);
+    let missing = webhook("Captain", &["--conversion", "--spoke", "v3", "--force"]);
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains(
+            "no API found for crew.example.com/v3, Kind Captain: a spoke version must exist"
+        ),
+        "{missing:?}"
+    );
+    let unasked = webhook("Captain", &["--spoke", "v2"]);
+    assert!(!unasked.status.success(), "--spoke without --conversion");
+    assert_eq!(tree(&path), with_v2);
+    succeeds(
+        "create webhook --conversion",
+        webhook("Captain", &["--conversion", "--spoke", "v2", "--force"]),
+    )?;
+    let record = std::fs::read_to_string(path.join("PROJECT"))?;
+    assert!(
+        record.contains("    validation: true\n    conversion: true\n    spoke:\n    - v2\n"),
+        "{record}"
+    );
+    let with_conversion = tree(&path);
+    for file in [
+        "src/api/crew_v2/captain_conversion.rs",
+        "tests/captain_conversion.rs",
+        "tests/captain_webhook.rs",
+    ] {
+        assert!(with_conversion.contains(&file.to_owned()), "{file}");
+    }
     Ok(())
 }
 
@@ -283,6 +335,24 @@ async fn a_scaffolded_project_builds_passes_its_tests_and_deploys() -> Result<()
             ],
         ),
     )?;
+    // A second version of Captain, converted by the webhook (v1, the hub, is stored).
+    succeeds(
+        "create api Captain v2",
+        kubeforge(
+            &project,
+            &[
+                "create",
+                "api",
+                "--group",
+                "crew",
+                "--version",
+                "v2",
+                "--kind",
+                "Captain",
+                "--controller=false",
+            ],
+        ),
+    )?;
     succeeds(
         "create webhook Captain",
         kubeforge(
@@ -298,6 +368,9 @@ async fn a_scaffolded_project_builds_passes_its_tests_and_deploys() -> Result<()
                 "Captain",
                 "--defaulting",
                 "--programmatic-validation",
+                "--conversion",
+                "--spoke",
+                "v2",
             ],
         ),
     )?;
@@ -323,6 +396,9 @@ async fn a_scaffolded_project_builds_passes_its_tests_and_deploys() -> Result<()
         "captain_gets_its_config_map_and_a_ready_status",
         "frigate_gets_its_config_map_and_a_ready_status",
         "captain_webhooks_default_and_validate",
+        "captain_converts_between_v1_and_v2",
+        "api::crew_v2::captain_conversion::tests::v2_round_trips_through_v1",
+        "api::crew_v2::captain_conversion::tests::v1_round_trips_through_v2",
     ] {
         assert!(stdout.contains(&format!("test {test} ... ok")), "{stdout}");
     }
@@ -331,6 +407,16 @@ async fn a_scaffolded_project_builds_passes_its_tests_and_deploys() -> Result<()
     let manifests = cargo(&project, &target, &["run", "--quiet", "--", "manifests"])?;
     let manifests_path = tmp.path().join("manifests.yaml");
     std::fs::write(&manifests_path, &manifests.stdout)?;
+    // Captain's CRD serves v1 and v2, stores v1 and calls the webhook Service to convert.
+    let yaml = String::from_utf8_lossy(&manifests.stdout);
+    for wanted in [
+        "cert-manager.io/inject-ca-from: guestbook-system/guestbook-serving-cert",
+        "strategy: Webhook",
+        "path: /convert",
+    ] {
+        assert!(yaml.contains(wanted), "{wanted} not in\n{yaml}");
+    }
+    assert_eq!(yaml.matches("storage: true").count(), 2, "{yaml}");
     cargo(
         &project,
         &target,

@@ -105,7 +105,16 @@ pub fn files(root: &Path, mut project: Project, args: &CreateApiArgs) -> anyhow:
                 super::project::FILE
             );
         }
-        for path in [&paths.api, &paths.controller, &paths.test, &paths.sample] {
+        // Only the files this call writes: another version of a kind with a controller is
+        // scaffolded with --controller=false next to that controller's files.
+        let mut written = Vec::new();
+        if args.resource {
+            written.extend([&paths.api, &paths.sample]);
+        }
+        if args.controller {
+            written.extend([&paths.controller, &paths.test]);
+        }
+        for path in written {
             if root.join(path).exists() {
                 bail!(
                     "{} already exists; pass --force to overwrite it",

@@ -1,6 +1,8 @@
-//! `kubeforge create webhook`: a defaulter and/or a validator for a kind the project created,
-//! their test through the API server, and the kind's `webhooks` record (kubebuilder's
-//! `create webhook`; conversion webhooks are not scaffolded yet).
+//! `kubeforge create webhook`: a defaulter, a validator and/or a conversion webhook for a kind
+//! the project created, their tests through the API server, and the kind's `webhooks` record
+//! (kubebuilder's `create webhook`). With `--conversion`, `--version` is the hub and every
+//! `--spoke` version (by default, every other version of the kind) gets its `Convertible`
+//! implementation next to its type.
 
 use super::listing::add_listings;
 use super::names;
@@ -29,6 +31,13 @@ pub struct CreateWebhookArgs {
     /// Scaffold a validator: a validating webhook.
     #[arg(long)]
     pub programmatic_validation: bool,
+    /// Scaffold a conversion webhook, with `--version` as the hub.
+    #[arg(long)]
+    pub conversion: bool,
+    /// The versions converted to and from the hub (repeat or separate with commas; default:
+    /// every other version of the kind the project has).
+    #[arg(long, value_delimiter = ',', requires = "conversion")]
+    pub spoke: Vec<String>,
     /// Scaffold again over webhooks that exist, overwriting their files.
     #[arg(long)]
     pub force: bool,
@@ -41,8 +50,10 @@ pub struct CreateWebhookArgs {
 pub struct WebhookFiles {
     /// The defaulter and validator.
     pub webhook: PathBuf,
-    /// Their test through the API server.
+    /// The admission webhooks' test through the API server.
     pub test: PathBuf,
+    /// The conversion webhook's test through the API server.
+    pub conversion_test: PathBuf,
 }
 
 impl WebhookFiles {
@@ -52,7 +63,17 @@ impl WebhookFiles {
         WebhookFiles {
             webhook: PathBuf::from(format!("src/webhook/{snake}.rs")),
             test: PathBuf::from(format!("tests/{snake}_webhook.rs")),
+            conversion_test: PathBuf::from(format!("tests/{snake}_conversion.rs")),
         }
+    }
+
+    /// Where a spoke version's conversion to and from the hub goes, next to its type.
+    pub fn conversion(spoke: &ApiResource) -> PathBuf {
+        PathBuf::from(format!(
+            "src/api/{}/{}_conversion.rs",
+            spoke.module(),
+            names::snake(&spoke.kind)
+        ))
     }
 }
 
@@ -64,10 +85,10 @@ pub fn files(root: &Path, mut project: Project, args: &CreateWebhookArgs) -> any
     names::group(&args.group, &project.domain)?;
     names::version(&args.version)?;
     names::kind(&args.kind)?;
-    if !args.defaulting && !args.programmatic_validation {
+    if !args.defaulting && !args.programmatic_validation && !args.conversion {
         bail!(
-            "kubeforge create webhook requires at least one of --defaulting and \
-             --programmatic-validation to be true"
+            "kubeforge create webhook requires at least one of --defaulting, \
+             --programmatic-validation and --conversion to be true"
         );
     }
     let Some(index) = project.resources.iter().position(|r| {
@@ -103,11 +124,18 @@ pub fn files(root: &Path, mut project: Project, args: &CreateWebhookArgs) -> any
             names::snake(&resource.kind)
         );
     }
+    let spokes = if args.conversion {
+        spokes(&project, resource, &args.spoke)?
+    } else {
+        Vec::new()
+    };
     let paths = WebhookFiles::of(resource);
     let recorded = resource.webhooks.clone();
     let wanted = Webhooks {
         defaulting: args.defaulting,
         validation: args.programmatic_validation,
+        conversion: args.conversion,
+        spoke: spokes.iter().map(|s| s.version.clone()).collect(),
         webhook_version: Webhooks::VERSION.to_owned(),
     };
     if !args.force {
@@ -123,9 +151,19 @@ pub fn files(root: &Path, mut project: Project, args: &CreateWebhookArgs) -> any
                     "validation webhook already exists for this resource; pass --force to scaffold it again"
                 );
             }
+            if wanted.conversion && recorded.conversion {
+                bail!(
+                    "conversion webhook already exists for this resource; pass --force to scaffold it again"
+                );
+            }
         }
-        for path in [&paths.webhook, &paths.test] {
-            if root.join(path).exists() {
+        let conversions = spokes.iter().map(WebhookFiles::conversion);
+        for path in [&paths.webhook, &paths.test, &paths.conversion_test]
+            .into_iter()
+            .cloned()
+            .chain(conversions)
+        {
+            if root.join(&path).exists() {
                 bail!(
                     "{} already exists; pass --force to scaffold it again (with the webhooks \
                      recorded and the ones asked for), overwriting it",
@@ -135,27 +173,54 @@ pub fn files(root: &Path, mut project: Project, args: &CreateWebhookArgs) -> any
         }
     }
     // What the files hold: the webhooks asked for, and those recorded before (never dropped).
+    // The spokes asked for replace those recorded; without --conversion, they are kept.
+    let (conversion, spokes) = match &recorded {
+        Some(recorded) if !wanted.conversion && recorded.conversion => {
+            (true, spokes_of(&project, resource, &recorded.spoke)?)
+        }
+        _ => (wanted.conversion, spokes),
+    };
     let webhooks = Webhooks {
         defaulting: wanted.defaulting || recorded.as_ref().is_some_and(|r| r.defaulting),
         validation: wanted.validation || recorded.as_ref().is_some_and(|r| r.validation),
+        conversion,
+        spoke: spokes.iter().map(|s| s.version.clone()).collect(),
         ..wanted
     };
 
-    let vars = vars(&project, resource, &webhooks);
+    let vars = vars(&project, resource, &webhooks, &spokes)?;
     let mut files = Files::default();
-    for (path, template) in [
-        (
-            &paths.webhook,
-            include_str!("../../templates/webhook/webhook.rs.tmpl"),
-        ),
-        (
+    let mut render_to = |path: &Path, template: &str, vars: &Vars| -> anyhow::Result<()> {
+        let text =
+            render(template, vars).with_context(|| format!("rendering {}", path.display()))?;
+        files.add(path, text);
+        Ok(())
+    };
+    render_to(
+        &paths.webhook,
+        include_str!("../../templates/webhook/webhook.rs.tmpl"),
+        &vars,
+    )?;
+    if webhooks.defaulting || webhooks.validation {
+        render_to(
             &paths.test,
             include_str!("../../templates/webhook/test.rs.tmpl"),
-        ),
-    ] {
-        let text =
-            render(template, &vars).with_context(|| format!("rendering {}", path.display()))?;
-        files.add(path, text);
+            &vars,
+        )?;
+    }
+    if webhooks.conversion {
+        for spoke in &spokes {
+            render_to(
+                &WebhookFiles::conversion(spoke),
+                include_str!("../../templates/webhook/conversion.rs.tmpl"),
+                &spoke_vars(&vars, resource, spoke),
+            )?;
+        }
+        render_to(
+            &paths.conversion_test,
+            include_str!("../../templates/webhook/conversion_test.rs.tmpl"),
+            &vars,
+        )?;
     }
     project.resources[index].webhooks = Some(webhooks);
     add_listings(&project, &mut files);
@@ -178,8 +243,80 @@ pub fn create_webhook(args: &CreateWebhookArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The spoke versions of `hub` a conversion webhook converts: those `asked` for, each an API
+/// of the same group and kind the project has, or every other version of the kind when none is.
+fn spokes(
+    project: &Project,
+    hub: &ApiResource,
+    asked: &[String],
+) -> anyhow::Result<Vec<ApiResource>> {
+    let others: Vec<&ApiResource> = project
+        .resources
+        .iter()
+        .filter(|r| r.api && r.group == hub.group && r.kind == hub.kind && r.version != hub.version)
+        .collect();
+    if others.is_empty() {
+        bail!(
+            "{}/{}, Kind {} is the only version of its kind: a conversion webhook converts \
+             between versions, so create another first (`kubeforge create api --group {} \
+             --version <version> --kind {} --controller=false`), then name it with --spoke",
+            hub.full_group(),
+            hub.version,
+            hub.kind,
+            hub.group,
+            hub.kind
+        );
+    }
+    if asked.is_empty() {
+        return Ok(others.into_iter().cloned().collect());
+    }
+    spokes_of(project, hub, asked)
+}
+
+/// The APIs of the versions `asked` for, as spokes of `hub`.
+fn spokes_of(
+    project: &Project,
+    hub: &ApiResource,
+    asked: &[String],
+) -> anyhow::Result<Vec<ApiResource>> {
+    let mut spokes: Vec<ApiResource> = Vec::new();
+    for version in asked {
+        names::version(version)?;
+        if *version == hub.version {
+            bail!(
+                "--spoke {version} is the hub (--version): a spoke is another version of {}",
+                hub.kind
+            );
+        }
+        let Some(spoke) = project
+            .resources
+            .iter()
+            .find(|r| r.api && r.group == hub.group && r.kind == hub.kind && r.version == *version)
+        else {
+            bail!(
+                "no API found for {}/{version}, Kind {}: a spoke version must exist; create it \
+                 with `kubeforge create api --group {} --version {version} --kind {} \
+                 --controller=false` first",
+                hub.full_group(),
+                hub.kind,
+                hub.group,
+                hub.kind
+            );
+        };
+        if !spokes.iter().any(|s| s.version == *version) {
+            spokes.push(spoke.clone());
+        }
+    }
+    Ok(spokes)
+}
+
 /// The values the webhook templates use.
-fn vars(project: &Project, resource: &ApiResource, webhooks: &Webhooks) -> Vars {
+fn vars(
+    project: &Project,
+    resource: &ApiResource,
+    webhooks: &Webhooks,
+    spokes: &[ApiResource],
+) -> anyhow::Result<Vars> {
     let snake = names::snake(&resource.kind);
     let mut vars = Vars::default();
     vars.set("crate_name", names::crate_name(&project.project_name))
@@ -199,9 +336,55 @@ fn vars(project: &Project, resource: &ApiResource, webhooks: &Webhooks) -> Vars 
                 _ => "validate",
             },
         )
+        .set(
+            "spoke_chain",
+            spokes
+                .iter()
+                .map(|s| {
+                    format!(
+                        "                .spoke::<crate::api::{}::{}>()",
+                        s.module(),
+                        s.kind
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+        .set(
+            "spoke_files",
+            spokes
+                .iter()
+                .map(|s| format!("`{}`", WebhookFiles::conversion(s).display()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+        .set("hub_version", &resource.version)
+        .set("hub_module", resource.module())
         .flag("namespaced", resource.namespaced)
         .flag("defaulting", webhooks.defaulting)
-        .flag("validation", webhooks.validation);
+        .flag("validation", webhooks.validation)
+        .flag("admission", webhooks.defaulting || webhooks.validation)
+        .flag("conversion", webhooks.conversion);
+    let mut cases = Vec::new();
+    for spoke in spokes {
+        let case = render(
+            include_str!("../../templates/webhook/conversion_test_case.rs.tmpl"),
+            &spoke_vars(&vars, resource, spoke),
+        )
+        .context("rendering the conversion test")?;
+        cases.push(case);
+    }
+    vars.set("cases", cases.join("\n"));
+    Ok(vars)
+}
+
+/// `vars` with the spoke's version and module, for its conversion and its test.
+fn spoke_vars(vars: &Vars, hub: &ApiResource, spoke: &ApiResource) -> Vars {
+    let mut vars = vars.clone();
+    vars.set("spoke_version", &spoke.version)
+        .set("spoke_module", spoke.module())
+        .set("hub_version", &hub.version)
+        .set("hub_module", hub.module());
     vars
 }
 
@@ -216,6 +399,8 @@ mod tests {
             kind: kind.into(),
             defaulting,
             programmatic_validation: validation,
+            conversion: false,
+            spoke: Vec::new(),
             force: false,
             project: PathBuf::from("."),
         }
@@ -315,8 +500,8 @@ mod tests {
         ));
         assert_eq!(
             neither,
-            "kubeforge create webhook requires at least one of --defaulting and \
-             --programmatic-validation to be true"
+            "kubeforge create webhook requires at least one of --defaulting, \
+             --programmatic-validation and --conversion to be true"
         );
         let no_api = message(files(
             root.path(),
@@ -389,5 +574,140 @@ mod tests {
         let (_, fresh) = self::project();
         let old = message(files(root.path(), fresh, &args("Captain", true, false)));
         assert!(old.starts_with("src/admission.rs is missing"), "{old}");
+    }
+
+    /// `project()` with crew/v2 Captain (a type only) beside v1.
+    fn two_versions() -> (tempfile::TempDir, Project) {
+        let (root, mut project) = project();
+        let mut v2 = project.resources[0].clone();
+        v2.version = "v2".into();
+        v2.controller = false;
+        project.resources.push(v2);
+        (root, project)
+    }
+
+    fn conversion(spokes: &[&str]) -> CreateWebhookArgs {
+        let mut args = args("Captain", false, false);
+        args.conversion = true;
+        args.spoke = spokes.iter().map(|s| s.to_string()).collect();
+        args
+    }
+
+    #[test]
+    fn conversion_renders_each_spoke_its_convertible_and_stores_the_hub() {
+        let (root, project) = two_versions();
+        let mut both = conversion(&["v2"]);
+        both.defaulting = true;
+        let files = files(root.path(), project, &both).unwrap();
+        let record = recorded(&files).resources[0].webhooks.clone().unwrap();
+        assert!(record.conversion && record.defaulting && !record.validation);
+        assert_eq!(record.spoke, ["v2"]);
+        let text = files.text("PROJECT").unwrap();
+        assert!(
+            text.contains("    conversion: true\n    spoke:\n    - v2\n"),
+            "{text}"
+        );
+
+        let webhook = files.text("src/webhook/captain.rs").unwrap();
+        for wanted in [
+            "impl Defaulter<Captain> for CaptainDefaulter",
+            "HubConverter::<Captain>::new()",
+            ".spoke::<crate::api::crew_v2::Captain>()",
+            "v1 is the hub",
+        ] {
+            assert!(webhook.contains(wanted), "{wanted} not in\n{webhook}");
+        }
+        let convertible = files.text("src/api/crew_v2/captain_conversion.rs").unwrap();
+        for wanted in [
+            "use crate::api::crew_v1 as hub;",
+            "impl Convertible<hub::Captain> for Captain",
+            "message: self.spec.message.clone(),",
+            "fn v2_round_trips_through_v1()",
+        ] {
+            assert!(
+                convertible.contains(wanted),
+                "{wanted} not in\n{convertible}"
+            );
+        }
+        let test = files.text("tests/captain_conversion.rs").unwrap();
+        assert!(
+            test.contains("async fn captain_converts_between_v1_and_v2()"),
+            "{test}"
+        );
+        assert!(files.text("tests/captain_webhook.rs").is_some());
+        assert!(
+            files
+                .text("src/api/crew_v2/mod.rs")
+                .unwrap()
+                .contains("pub mod captain_conversion;")
+        );
+        assert!(
+            !files
+                .text("src/api/crew_v1/mod.rs")
+                .unwrap()
+                .contains("conversion")
+        );
+        let api = files.text("src/api/mod.rs").unwrap();
+        assert!(api.contains("use kube::core::crd::merge_crds;"), "{api}");
+        assert!(api.contains("            \"v1\",\n"), "{api}");
+
+        // Conversion only: no admission test; the spokes default to every other version.
+        let (root, project) = two_versions();
+        let files = super::files(root.path(), project, &conversion(&[])).unwrap();
+        assert!(files.text("tests/captain_webhook.rs").is_none());
+        assert!(
+            files
+                .text("src/api/crew_v2/captain_conversion.rs")
+                .is_some()
+        );
+        let webhook = files.text("src/webhook/captain.rs").unwrap();
+        assert!(!webhook.contains("Denied"), "{webhook}");
+    }
+
+    #[test]
+    fn conversion_needs_spokes_that_exist() {
+        let message = |result: anyhow::Result<Files>| result.err().unwrap().to_string();
+        let (root, project) = self::project();
+        let alone = message(files(root.path(), project, &conversion(&["v2"])));
+        assert!(
+            alone.starts_with(
+                "crew.example.com/v1, Kind Captain is the only version of its kind: a conversion \
+                 webhook converts between versions"
+            ),
+            "{alone}"
+        );
+
+        let (root, project) = two_versions();
+        let missing = message(files(root.path(), project.clone(), &conversion(&["v3"])));
+        assert!(
+            missing.starts_with(
+                "no API found for crew.example.com/v3, Kind Captain: a spoke version must exist"
+            ),
+            "{missing}"
+        );
+        let hub = message(files(root.path(), project.clone(), &conversion(&["v1"])));
+        assert!(hub.starts_with("--spoke v1 is the hub"), "{hub}");
+        let invalid = message(files(root.path(), project.clone(), &conversion(&["two"])));
+        assert!(invalid.contains("two"), "{invalid}");
+
+        // Recorded: again is refused; adding a webhook with --force keeps the conversion.
+        let created = files(root.path(), project, &conversion(&["v2"])).unwrap();
+        let project = recorded(&created);
+        let again = message(files(root.path(), project.clone(), &conversion(&["v2"])));
+        assert_eq!(
+            again,
+            "conversion webhook already exists for this resource; pass --force to scaffold it again"
+        );
+        let mut validation = args("Captain", false, true);
+        validation.force = true;
+        let forced = files(root.path(), project, &validation).unwrap();
+        let record = recorded(&forced).resources[0].webhooks.clone().unwrap();
+        assert!(record.conversion && record.validation, "{record:?}");
+        assert_eq!(record.spoke, ["v2"]);
+        assert!(
+            forced
+                .text("src/api/crew_v2/captain_conversion.rs")
+                .is_some()
+        );
     }
 }

@@ -12,7 +12,7 @@ const REWRITTEN: &str = "//! (`kubeforge create` rewrites this file from `PROJEC
 /// Adds every listing file of `project` to `files`.
 pub fn add_listings(project: &Project, files: &mut Files) {
     let apis: Vec<&ApiResource> = project.resources.iter().filter(|r| r.api).collect();
-    files.add("src/api/mod.rs", api_mod(&apis));
+    files.add("src/api/mod.rs", api_mod(project, &apis));
     for module in &unique_modules(&apis) {
         let kinds: Vec<&ApiResource> = apis
             .iter()
@@ -21,7 +21,7 @@ pub fn add_listings(project: &Project, files: &mut Files) {
             .collect();
         files.add(
             format!("src/api/{module}/mod.rs"),
-            group_version_mod(&kinds),
+            group_version_mod(project, &kinds),
         );
     }
     let controllers: Vec<&ApiResource> =
@@ -46,7 +46,7 @@ fn unique_modules(apis: &[&ApiResource]) -> Vec<String> {
     modules
 }
 
-fn api_mod(apis: &[&ApiResource]) -> String {
+fn api_mod(project: &Project, apis: &[&ApiResource]) -> String {
     let mut text = format!(
         "//! The project's API types, one module per group and version.\n//!\n{REWRITTEN}\n"
     );
@@ -60,13 +60,55 @@ fn api_mod(apis: &[&ApiResource]) -> String {
     if !apis.is_empty() {
         text.push_str("use kube::CustomResourceExt;\n");
     }
+    if apis.iter().any(|a| {
+        apis.iter()
+            .any(|b| a.kind == b.kind && a.group == b.group && a.version != b.version)
+    }) {
+        text.push_str("use kube::core::crd::merge_crds;\n");
+    }
     text.push_str("\n/// The CustomResourceDefinitions of every API type, as `manifests` writes them.\npub fn crds() -> Vec<CustomResourceDefinition> {\n");
     if apis.is_empty() {
         text.push_str("    Vec::new()\n");
     } else {
+        // One CRD per kind: its versions merged, one of them stored.
         text.push_str("    vec![\n");
+        let mut done: Vec<(&str, &str)> = Vec::new();
         for api in apis {
-            let _ = writeln!(text, "        {}::{}::crd(),", api.module(), api.kind);
+            if done.contains(&(&api.group, &api.kind)) {
+                continue;
+            }
+            done.push((&api.group, &api.kind));
+            let versions: Vec<&&ApiResource> = apis
+                .iter()
+                .filter(|r| r.group == api.group && r.kind == api.kind)
+                .collect();
+            if versions.len() == 1 {
+                let _ = writeln!(text, "        {}::{}::crd(),", api.module(), api.kind);
+                continue;
+            }
+            let storage = project.storage_version(api);
+            let _ = writeln!(
+                text,
+                "        // Served at {}; stored at {storage} (the conversion webhook's hub, or else \n        // the version created first).\n        merge_crds(\n            vec![",
+                versions
+                    .iter()
+                    .map(|r| r.version.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
+            for version in &versions {
+                let _ = writeln!(
+                    text,
+                    "                {}::{}::crd(),",
+                    version.module(),
+                    version.kind
+                );
+            }
+            let _ = writeln!(
+                text,
+                "            ],\n            \"{storage}\",\n        )\n        .expect(\"the versions of {} share their names and scope\"),",
+                api.kind
+            );
         }
         text.push_str("    ]\n");
     }
@@ -74,7 +116,7 @@ fn api_mod(apis: &[&ApiResource]) -> String {
     text
 }
 
-fn group_version_mod(kinds: &[&ApiResource]) -> String {
+fn group_version_mod(project: &Project, kinds: &[&ApiResource]) -> String {
     let first = kinds[0];
     let mut text = format!(
         "//! The `{}/{}` API types.\n//!\n{REWRITTEN}\n",
@@ -83,6 +125,9 @@ fn group_version_mod(kinds: &[&ApiResource]) -> String {
     );
     for kind in kinds {
         let _ = writeln!(text, "pub mod {};", names::snake(&kind.kind));
+        if project.hub_of(kind).is_some() {
+            let _ = writeln!(text, "pub mod {}_conversion;", names::snake(&kind.kind));
+        }
     }
     text.push('\n');
     for kind in kinds {
@@ -215,6 +260,8 @@ mod tests {
             Some(Webhooks {
                 defaulting: true,
                 validation: true,
+                conversion: false,
+                spoke: Vec::new(),
                 webhook_version: Webhooks::VERSION.into(),
             }),
         ));

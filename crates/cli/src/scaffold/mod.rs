@@ -1,6 +1,6 @@
 //! Scaffolding (kubebuilder for Rust): `kubeforge new` lays out an operator project,
 //! `kubeforge create api` adds a custom resource with its controller, sample and test, and
-//! `kubeforge create webhook` a defaulter and/or validator for it. The generated code uses
+//! `kubeforge create webhook` a defaulter, validator and/or conversion webhook for it. The generated code uses
 //! kubeforge-runtime as the repository's own operators do, and its tests run the controllers
 //! and webhooks against kubeforge-apiserver in process.
 //!
@@ -33,7 +33,8 @@ use clap::Subcommand;
 pub enum CreateCommand {
     /// Add an API: a custom resource type, its controller, a sample and a test.
     Api(create_api::CreateApiArgs),
-    /// Add admission webhooks for an API: a defaulter and/or a validator, and their test.
+    /// Add webhooks for an API: a defaulter, a validator and/or a conversion between its
+    /// versions, and their tests.
     Webhook(create_webhook::CreateWebhookArgs),
 }
 

@@ -64,6 +64,12 @@ pub struct Webhooks {
     /// A validator: a validating webhook.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub validation: bool,
+    /// A conversion webhook with this version as the hub (kubebuilder's `conversion`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub conversion: bool,
+    /// The versions converted to and from the hub (kubebuilder's `spoke`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spoke: Vec<String>,
     /// The `admission.k8s.io` version they speak (always `v1`).
     pub webhook_version: String,
 }
@@ -91,6 +97,35 @@ impl ApiResource {
 }
 
 impl Project {
+    /// The hub whose conversion webhook converts `spoke`, when `spoke` is a spoke version.
+    pub fn hub_of(&self, spoke: &ApiResource) -> Option<&ApiResource> {
+        self.resources.iter().find(|hub| {
+            hub.group == spoke.group
+                && hub.kind == spoke.kind
+                && hub
+                    .webhooks
+                    .as_ref()
+                    .is_some_and(|w| w.conversion && w.spoke.contains(&spoke.version))
+        })
+    }
+
+    /// The version of `resource`'s kind the API server stores: the hub of its conversion
+    /// webhook, or else the version created first.
+    pub fn storage_version(&self, resource: &ApiResource) -> String {
+        let versions = self
+            .resources
+            .iter()
+            .filter(|r| r.api && r.group == resource.group && r.kind == resource.kind);
+        let mut first = None;
+        for r in versions {
+            if r.webhooks.as_ref().is_some_and(|w| w.conversion) {
+                return r.version.clone();
+            }
+            first.get_or_insert_with(|| r.version.clone());
+        }
+        first.unwrap_or_else(|| resource.version.clone())
+    }
+
     /// A project with no APIs yet.
     pub fn new(project_name: &str, domain: &str) -> Self {
         Project {
@@ -161,6 +196,8 @@ mod tests {
             webhooks: Some(Webhooks {
                 defaulting: true,
                 validation: false,
+                conversion: false,
+                spoke: Vec::new(),
                 webhook_version: Webhooks::VERSION.into(),
             }),
         });
