@@ -423,7 +423,7 @@ async fn raw_get(addr: std::net::SocketAddr, path: &str) -> Res<usize> {
     if !buf.starts_with(b"HTTP/1.1 200") {
         return Err(format!(
             "unexpected answer: {}",
-            String::from_utf8_lossy(&buf[..head_end])
+            String::from_utf8_lossy(&buf[..buf.len().min(head_end + 1000)])
         )
         .into());
     }
