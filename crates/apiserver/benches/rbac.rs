@@ -22,9 +22,9 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use kubeforge_apiserver::ApiServer;
+use kubeforge_apiserver::auth::attributes::{Attributes, ResourceAttributes};
 use kubeforge_apiserver::auth::authn::Connection;
 use kubeforge_apiserver::auth::authn::service_account::ObjectRef;
-use kubeforge_apiserver::auth::attributes::{Attributes, ResourceAttributes};
 use kubeforge_apiserver::auth::user::UserInfo;
 use kubeforge_apiserver::rest::WriteOptions;
 use serde_json::json;
@@ -190,7 +190,9 @@ async fn main() {
     }
 
     // A ServiceAccount `ns-5/sa-42` (bound to `view` by `ns-5/b-42`) and a token for it.
-    let accounts = types.find("", "v1", "serviceaccounts").expect("serviceaccounts");
+    let accounts = types
+        .find("", "v1", "serviceaccounts")
+        .expect("serviceaccounts");
     let account = rest
         .create(
             &accounts,
@@ -237,7 +239,10 @@ async fn main() {
     let conn = Connection::tls(None);
     let attrs = get("get", "configmaps", "ns-5", "c");
     println!();
-    println!("{:<52} {:>12}", "authentication + authorization", "ns/request");
+    println!(
+        "{:<52} {:>12}",
+        "authentication + authorization", "ns/request"
+    );
     for (label, headers) in &requests {
         let user = rest
             .authenticator

@@ -382,9 +382,7 @@ pub(super) async fn scenario_conversion() -> Res<Report> {
     })
     .await?;
     let server = start_server(None).await?;
-    let schema = |properties: serde_json::Value| {
-        json!({"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object", "properties": properties}}}})
-    };
+    let schema = |properties: serde_json::Value| json!({"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object", "properties": properties}}}});
     create_cluster_object(
         &server,
         "apiextensions.k8s.io",
@@ -407,11 +405,12 @@ pub(super) async fn scenario_conversion() -> Res<Report> {
     .await?;
     let deadline = Instant::now() + Duration::from_secs(10);
     let rt = loop {
-        if let Some(rt) = server
-            .rest()
-            .catalog
-            .snapshot()
-            .find("bench.example.com", "v1", "gadgets")
+        if let Some(rt) =
+            server
+                .rest()
+                .catalog
+                .snapshot()
+                .find("bench.example.com", "v1", "gadgets")
         {
             break rt;
         }
@@ -483,11 +482,7 @@ pub(super) async fn scenario_conversion() -> Res<Report> {
         &converted,
         Target::None,
     );
-    let overhead: Vec<f64> = converted
-        .iter()
-        .zip(&storage)
-        .map(|(c, s)| c - s)
-        .collect();
+    let overhead: Vec<f64> = converted.iter().zip(&storage).map(|(c, s)| c - s).collect();
     report.add(
         "conversion overhead (v2 − v1, same run)",
         Unit::Ms,
