@@ -827,9 +827,9 @@ async fn scenario_tls() -> Res<Report> {
             server.shutdown().await;
         }
         let plain = tput[0].last().copied().unwrap_or(f64::NAN);
-        for t in 1..transports.len() {
-            let this = tput[t].last().copied().unwrap_or(f64::NAN);
-            share[t].push(100.0 * this / plain);
+        for (shares, rates) in share.iter_mut().zip(&tput).skip(1) {
+            let this = rates.last().copied().unwrap_or(f64::NAN);
+            shares.push(100.0 * this / plain);
         }
     }
     for (t, transport) in transports.iter().enumerate() {

@@ -232,10 +232,12 @@ pub(super) async fn scenario_admission() -> Res<Report> {
                 drop(webhook);
             }
         }
+        // This run's figure of extension `e`.
+        let last = |v: &[Vec<f64>], e: usize| v[e].last().copied().unwrap_or(f64::NAN);
         for e in 1..n {
-            share[e].push(100.0 * tput[e][tput[e].len() - 1] / tput[0][tput[0].len() - 1]);
-            added50[e].push(p50[e][p50[e].len() - 1] - p50[0][p50[0].len() - 1]);
-            added99[e].push(p99[e][p99[e].len() - 1] - p99[0][p99[0].len() - 1]);
+            share[e].push(100.0 * last(&tput, e) / last(&tput, 0));
+            added50[e].push(last(&p50, e) - last(&p50, 0));
+            added99[e].push(last(&p99, e) - last(&p99, 0));
         }
     }
     for (e, extension) in extensions.iter().enumerate() {
