@@ -6,7 +6,9 @@
 //! cargo bench -p kubeforge-apiserver --bench apiserver -- create     # one (or several) by name
 //! ```
 //!
-//! Scenarios: `start`, `create`, `tls` (creates over TLS vs plain, new-connection cost), `paced`, `list`, `watch`, `restart`, `memory`, and the
+//! Scenarios: `start`, `create`, `tls` (creates over TLS vs plain, with token authentication and
+//! RBAC, new-connection cost), `admission` (a validating webhook and a ValidatingAdmissionPolicy
+//! against none), `conversion` (a LIST through a conversion webhook), `paced`, `list`, `watch`, `restart`, `memory`, and the
 //! whole-cluster ones: `apply` (server-side apply against a plain update), `gc` (one owner with
 //! 10,000 dependents), `namespace` (deleting a namespace of 10,000 objects), `rollout` (a simulated
 //! Deployment of 1,000 replicas becoming available), `jobs` (1,000 simulated Jobs to Complete),
@@ -52,7 +54,15 @@ const SCENARIOS: &[(&str, &str)] = &[
     ("create", "ConfigMap creates over HTTP, 1/16/64 clients"),
     (
         "tls",
-        "ConfigMap creates over TLS vs plain HTTP at 64 clients; new-connection cost",
+        "ConfigMap creates at 64 clients: plain HTTP, TLS, TLS + token + RBAC; new-connection cost",
+    ),
+    (
+        "admission",
+        "ConfigMap creates: no extension, one validating webhook, one ValidatingAdmissionPolicy",
+    ),
+    (
+        "conversion",
+        "LIST of 10,000 custom objects: storage version vs a conversion webhook's",
     ),
     ("paced", "p99 create latency at a paced 1,000 writes/s"),
     ("list", "LIST of 10,000 ConfigMaps"),
@@ -228,6 +238,8 @@ enum Unit {
     PerSec,
     /// Bytes.
     Bytes,
+    /// A percentage.
+    Percent,
 }
 
 impl Unit {
@@ -239,6 +251,7 @@ impl Unit {
             Unit::Ms => format!("{:.0} ms", v * 1e3),
             Unit::PerSec => format!("{} /s", thousands(v.round() as u64)),
             Unit::Bytes => format!("{} B", thousands(v.round() as u64)),
+            Unit::Percent => format!("{v:.0}%"),
         }
     }
 }
@@ -410,7 +423,7 @@ async fn raw_get(addr: std::net::SocketAddr, path: &str) -> Res<usize> {
     if !buf.starts_with(b"HTTP/1.1 200") {
         return Err(format!(
             "unexpected answer: {}",
-            String::from_utf8_lossy(&buf[..head_end])
+            String::from_utf8_lossy(&buf[..buf.len().min(head_end + 1000)])
         )
         .into());
     }
@@ -666,59 +679,191 @@ async fn server_client(server: &ApiServer) -> Res<kube::Client> {
     Ok(kube::Client::try_from(config)?)
 }
 
-/// 2a. The cost of TLS: closed-loop creates at 64 clients over TLS (the administrator's client
-///     certificate, the protocol kube-rs negotiates) and over plain HTTP, in the same run; and a
-///     new connection's cost: a new client's first request (`/version`), handshake included.
+/// One way of reaching the server in the `tls` scenario.
+#[derive(Clone, Copy, PartialEq)]
+enum Transport {
+    /// Plain HTTP (the local administrator: no credentials, no authorization).
+    Plain,
+    /// TLS with the administrator's client certificate (`system:masters`: RBAC not consulted).
+    TlsAdmin,
+    /// TLS with a static bearer token (`--token-auth-file`) whose user a RoleBinding to `edit`
+    /// allows, among 1,000 other RoleBindings: every request is authenticated and authorized.
+    TlsToken,
+}
+
+impl Transport {
+    fn label(self) -> &'static str {
+        match self {
+            Transport::Plain => "plain HTTP",
+            Transport::TlsAdmin => "TLS, admin client certificate",
+            Transport::TlsToken => "TLS, bearer token + RBAC (1,000 RoleBindings)",
+        }
+    }
+}
+
+/// The bearer token of the `tls` scenario's RBAC-bound user.
+const BENCH_TOKEN: &str = "kubeforge-bench-token";
+
+/// A client of its own for a TLS `server` authenticating with the bearer `token` (no client
+/// certificate): the server's kubeconfig with its user replaced.
+async fn token_client(server: &ApiServer, token: &str) -> Res<kube::Client> {
+    let mut kubeconfig = server.kubeconfig().clone();
+    kubeconfig["users"][0]["user"] = json!({ "token": token });
+    let config = kube::Config::from_custom_kubeconfig(
+        serde_json::from_value(kubeconfig)?,
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// 1,000 RoleBindings (10 namespaces × 100, to `view`, `edit` or `admin`, each naming a user and
+/// a ServiceAccount), then one in `default` binding `user` to `edit`.
+async fn bind_thousand(server: &ApiServer, user: &str) -> Res<()> {
+    let rest = server.rest();
+    let types = rest.catalog.snapshot();
+    let namespaces = types.find("", "v1", "namespaces").ok_or("no namespaces")?;
+    let bindings = types
+        .find("rbac.authorization.k8s.io", "v1", "rolebindings")
+        .ok_or("no rolebindings")?;
+    let opts = WriteOptions::default();
+    let binding = |ns: &str, name: &str, role: &str, user: &str| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": name, "namespace": ns},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [
+                {"kind": "User", "name": user},
+                {"kind": "ServiceAccount", "name": format!("sa-{name}"), "namespace": ns}]})
+    };
+    for n in 0..10 {
+        let ns = format!("rbac-{n}");
+        rest.create(
+            &namespaces,
+            None,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+            &opts,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        for b in 0..100 {
+            let role = ["view", "edit", "admin"][b % 3];
+            rest.create(
+                &bindings,
+                Some(&ns),
+                binding(&ns, &format!("b-{b}"), role, &format!("user-{b}")),
+                &opts,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        }
+    }
+    rest.create(
+        &bindings,
+        Some("default"),
+        binding("default", "bench-edit", "edit", user),
+        &opts,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// 2a. The cost of TLS and of per-request authentication and authorization: closed-loop creates
+///     at 64 clients over plain HTTP, over TLS with the administrator's client certificate, and
+///     over TLS with a bearer token whose user RBAC allows (1,000 RoleBindings in the store), one
+///     after the other in each run, with each TLS rate also given as a share of the same run's
+///     plain rate; and a new connection's cost: a new client's first request (`/version`),
+///     TCP and TLS handshakes included.
 async fn scenario_tls() -> Res<Report> {
     let mut report = Report::new("tls");
     let runs = scale(3, 1);
     let window = create_window().unwrap_or(Duration::from_millis(scale(3000, 1000) as u64));
     let warmup = Duration::from_millis(500);
     let connections = scale(200, 20);
-    for tls in [false, true] {
-        let (mut tput, mut p99, mut first) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..runs {
+    let transports = [Transport::Plain, Transport::TlsAdmin, Transport::TlsToken];
+    let mut tput: Vec<Vec<f64>> = vec![Vec::new(); transports.len()];
+    let mut p99: Vec<Vec<f64>> = vec![Vec::new(); transports.len()];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); transports.len()];
+    let mut first: Vec<Vec<f64>> = vec![Vec::new(); transports.len()];
+    let mut share: Vec<Vec<f64>> = vec![Vec::new(); transports.len()];
+    for _ in 0..runs {
+        for (t, transport) in transports.iter().enumerate() {
             let certs = tempfile::tempdir()?;
             let mut builder = ApiServer::builder().in_memory();
-            if tls {
-                builder = builder.tls(kubeforge_apiserver::tls::TlsOptions::in_dir(certs.path()));
+            if *transport != Transport::Plain {
+                let tokens = certs.path().join("tokens.csv");
+                std::fs::write(&tokens, format!("{BENCH_TOKEN},bench-user,bench-uid\n"))?;
+                builder = builder
+                    .tls(kubeforge_apiserver::tls::TlsOptions::in_dir(
+                        certs.path().join("pki"),
+                    ))
+                    .token_auth_file(&tokens);
             }
             let server = builder.start().await?;
+            bind_thousand(&server, "bench-user").await?;
+            let connect = || async {
+                match transport {
+                    Transport::TlsToken => token_client(&server, BENCH_TOKEN).await,
+                    _ => server_client(&server).await,
+                }
+            };
             let mut clients = Vec::new();
             for _ in 0..64 {
-                clients.push(server_client(&server).await?);
+                clients.push(connect().await?);
             }
             let run = create_run_with(clients, warmup, window).await?;
-            tput.push(run.throughput);
-            p99.push(run.p99);
+            tput[t].push(run.throughput);
+            p99[t].push(run.p99);
+            cpu[t].push(run.cpu_per_create);
             let mut samples = Vec::new();
             for _ in 0..connections {
-                let client = server_client(&server).await?;
-                let t = Instant::now();
+                let client = connect().await?;
+                let started = Instant::now();
                 client.apiserver_version().await?;
-                samples.push(t.elapsed());
+                samples.push(started.elapsed());
             }
             samples.sort();
-            first.push(sorted_quantile(&samples, 0.5));
+            first[t].push(sorted_quantile(&samples, 0.5));
             server.shutdown().await;
         }
-        let how = if tls { "TLS" } else { "plain HTTP" };
+        let plain = tput[0].last().copied().unwrap_or(f64::NAN);
+        for (shares, rates) in share.iter_mut().zip(&tput).skip(1) {
+            let this = rates.last().copied().unwrap_or(f64::NAN);
+            shares.push(100.0 * this / plain);
+        }
+    }
+    for (t, transport) in transports.iter().enumerate() {
+        let how = transport.label();
         report.add(
             format!("creates/s, 64 clients, {how}"),
             Unit::PerSec,
-            &tput,
+            &tput[t],
             Target::None,
         );
+        if t > 0 {
+            report.add(
+                format!("  same, as % of plain HTTP in the same run, {how}"),
+                Unit::Percent,
+                &share[t],
+                Target::AtLeast(85.0),
+            );
+        }
         report.add(
             format!("create p99, 64 clients, {how}"),
             Unit::Ms,
-            &p99,
+            &p99[t],
+            Target::None,
+        );
+        report.add(
+            format!("CPU per create (server + clients), {how}"),
+            Unit::Ms,
+            &cpu[t],
             Target::None,
         );
         report.add(
             format!("new connection + first GET /version, p50, {how}"),
             Unit::Ms,
-            &first,
+            &first[t],
             Target::None,
         );
     }
@@ -1220,6 +1365,8 @@ fn scenario_memory() -> Res<Report> {
     Ok(report)
 }
 
+#[path = "apiserver/admission.rs"]
+mod admission;
 #[path = "apiserver/cluster.rs"]
 mod cluster;
 
@@ -1250,6 +1397,8 @@ fn run_scenario(name: &str) -> Res<()> {
                     "start" => scenario_start().await,
                     "create" => scenario_create().await,
                     "tls" => scenario_tls().await,
+                    "admission" => admission::scenario_admission().await,
+                    "conversion" => admission::scenario_conversion().await,
                     "paced" => scenario_paced().await,
                     "list" => scenario_list().await,
                     "watch" => scenario_watch().await,

@@ -208,6 +208,9 @@ impl WebhookServer {
                 let Ok((tcp, _)) = listener.accept().await else {
                     continue;
                 };
+                // Answers go out as several TLS records: without this, Nagle's algorithm holds
+                // the last one until the client's delayed ACK (40 ms on Linux) on every call.
+                let _ = tcp.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let app = app.clone();
                 tokio::spawn(async move {
