@@ -589,3 +589,37 @@ async fn invalid_webhook_configurations_are_refused() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_list_bigger_than_one_object_converts_in_one_review() {
+    let server = start().await;
+    let client = server.client();
+    let webhook = ConversionWebhook::start().await;
+    install(&client, crd(webhook_conversion(webhook.url_config()))).await;
+    let v1_api: Api<v1::Widget> = Api::namespaced(client.clone(), "default");
+    let v2_api: Api<v2::Widget> = Api::namespaced(client.clone(), "default");
+    // Five objects of 1 MiB each: the ConversionReview of their LIST (one review for the whole
+    // list, as upstream sends it) is several times what one object may be.
+    let colour = "c".repeat(1024 * 1024);
+    for i in 0..5 {
+        v1_api
+            .create(
+                &PostParams::default(),
+                &v1::Widget::new(
+                    &format!("large-{i}"),
+                    v1::WidgetSpec {
+                        size: i,
+                        color: colour.clone(),
+                    },
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    let listed = v2_api.list(&ListParams::default()).await.unwrap();
+    assert_eq!(listed.items.len(), 5);
+    for (i, widget) in listed.items.iter().enumerate() {
+        assert_eq!(widget.spec.dimensions.size, i as i64);
+        assert_eq!(widget.spec.colour.len(), colour.len());
+    }
+}

@@ -32,6 +32,7 @@ pub use conversion::{Converter, Convertible, HubConverter};
 pub use futures::future::BoxFuture;
 
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -59,6 +60,15 @@ struct CodeLabels {
     webhook: String,
     code: String,
 }
+
+/// The largest AdmissionReview accepted: an object and its old version of up to the API
+/// server's 3 MiB each, with room for the review around them (controller-runtime's 7 MiB).
+const MAX_REVIEW_BYTES: usize = 7 * 1024 * 1024;
+
+/// The largest ConversionReview accepted: the API server converts a whole LIST in one review,
+/// so it is bounded by what a list holds rather than by one object (10,000 ConfigMap-sized
+/// custom objects are about 5 MB).
+const MAX_CONVERSION_BYTES: usize = 256 * 1024 * 1024;
 
 /// The webhook server's metrics, as controller-runtime's `webhook/internal/metrics`.
 #[derive(Clone)]
@@ -179,11 +189,17 @@ impl WebhookServer {
             axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
         for (path, handler) in &self.handlers {
             let state = (path.clone(), handler.clone(), self.metrics.clone());
-            router = router.route(path, axum::routing::post(review).with_state(state));
+            let post = axum::routing::post(review)
+                .with_state(state)
+                .layer(DefaultBodyLimit::max(MAX_REVIEW_BYTES));
+            router = router.route(path, post);
         }
         for (path, converter) in &self.converters {
             let state = (path.clone(), converter.clone(), self.metrics.clone());
-            router = router.route(path, axum::routing::post(convert).with_state(state));
+            let post = axum::routing::post(convert)
+                .with_state(state)
+                .layer(DefaultBodyLimit::max(MAX_CONVERSION_BYTES));
+            router = router.route(path, post);
         }
         router
     }
