@@ -16,6 +16,7 @@
 
 pub mod service_account;
 pub mod token_file;
+pub mod verified_tokens;
 pub mod x509;
 
 use super::user::UserInfo;

@@ -93,6 +93,7 @@ pub struct ServiceAccountTokens {
     kid: String,
     x: String,
     y: String,
+    verified: super::verified_tokens::VerifiedTokens,
 }
 
 impl std::fmt::Debug for ServiceAccountTokens {
@@ -154,6 +155,7 @@ impl ServiceAccountTokens {
             kid,
             x,
             y,
+            verified: Default::default(),
         })
     }
 
@@ -246,28 +248,31 @@ impl ServiceAccountTokens {
     }
 
     fn verify(&self, rest: &Rest, token: &str, audiences: &[String]) -> Result<UserInfo, String> {
-        let mut validation = Validation::new(Algorithm::ES256);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(audiences);
-        validation.leeway = LEEWAY_SECONDS;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    "service account token has expired".to_string()
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        let claims = match self.verified.get(token) {
+            // The signature verified before: only what changes with time is checked again.
+            Some(claims) => {
+                let leeway = LEEWAY_SECONDS as i64;
+                if claims.exp < now - leeway {
+                    return Err("service account token has expired".into());
                 }
-                jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
-                    "service account token is not valid yet".to_string()
+                if claims.nbf > now + leeway {
+                    return Err("service account token is not valid yet".into());
                 }
-                jsonwebtoken::errors::ErrorKind::InvalidAudience => format!(
-                    "token audiences {:?} is invalid for the target audiences {:?}",
-                    unverified_audiences(token),
-                    audiences
-                ),
-                _ => "invalid bearer token".to_string(),
-            })?
-            .claims;
+                if !claims.aud.iter().any(|a| audiences.contains(a)) {
+                    return Err(format!(
+                        "token audiences {:?} is invalid for the target audiences {:?}",
+                        claims.aud, audiences
+                    ));
+                }
+                claims
+            }
+            None => {
+                let claims = self.decode(token, audiences)?;
+                self.verified.insert(token, claims.clone(), now);
+                claims
+            }
+        };
         let k = &claims.kubernetes;
         let expected_sub = format!(
             "{}{}:{}",
@@ -316,6 +321,33 @@ impl ServiceAccountTokens {
         }
         user.extra = extra;
         Ok(user)
+    }
+
+    /// `token`'s claims, its signature, issuer, audience and times checked.
+    fn decode(&self, token: &str, audiences: &[String]) -> Result<Claims, String> {
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(audiences);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        let decoded = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(
+            |e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    "service account token has expired".to_string()
+                }
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
+                    "service account token is not valid yet".to_string()
+                }
+                jsonwebtoken::errors::ErrorKind::InvalidAudience => format!(
+                    "token audiences {:?} is invalid for the target audiences {:?}",
+                    unverified_audiences(token),
+                    audiences
+                ),
+                _ => "invalid bearer token".to_string(),
+            },
+        )?;
+        Ok(decoded.claims)
     }
 
     /// The OpenID provider configuration (`/.well-known/openid-configuration`); the JWKS is at
