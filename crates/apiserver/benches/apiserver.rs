@@ -66,6 +66,11 @@ const SCENARIOS: &[(&str, &str)] = &[
     ),
     ("paced", "p99 create latency at a paced 1,000 writes/s"),
     ("list", "LIST of 10,000 ConfigMaps"),
+    ("wire", "LIST of 10,000 Pods as JSON and as protobuf"),
+    (
+        "scale",
+        "1,000,000 ConfigMaps in 1,000 namespaces, durable: restart, memory, LIST page, watch",
+    ),
     ("watch", "one write fanned out to 1,000 watchers"),
     (
         "restart",
@@ -1057,6 +1062,16 @@ struct FanOut {
     from_request: Vec<Duration>,
 }
 
+/// The collection's current resourceVersion (from a LIST of one).
+async fn current_resource_version(api: &Api<ConfigMap>) -> Res<String> {
+    Ok(api
+        .list(&ListParams::default().limit(1))
+        .await?
+        .metadata
+        .resource_version
+        .ok_or("list without resourceVersion")?)
+}
+
 /// Issues `writes` creates, one at a time; after each waits for all `watchers` to report it on
 /// `seen` (name, arrival instant). The first write is a warm-up proving every watch is live.
 async fn fan_out_rounds(
@@ -1111,12 +1126,7 @@ async fn scenario_watch() -> Res<Report> {
         for raw in [false, true] {
             let server = start_server(None).await?;
             let writer: Api<ConfigMap> = Api::namespaced(new_client(server.url())?, "default");
-            let rv = writer
-                .list(&ListParams::default().limit(1))
-                .await?
-                .metadata
-                .resource_version
-                .ok_or("list without resourceVersion")?;
+            let rv = current_resource_version(&writer).await?;
             let (tx, mut rx) = mpsc::unbounded_channel::<(String, Instant)>();
             let mut tasks = Vec::new();
             // Each watch is started at the same resourceVersion, so an event committed before a
@@ -1322,27 +1332,35 @@ async fn memory_once() -> Res<(f64, f64)> {
     Ok(((after - before) as f64 / n as f64, json as f64 / n as f64))
 }
 
+/// Runs this bench binary again with `args` (a measuring child, in a fresh process) and returns
+/// what follows `prefix` on the line of its output that starts with it.
+fn child_result(args: &[&std::ffi::OsStr], prefix: &str) -> Res<String> {
+    let out = std::process::Command::new(std::env::current_exe()?)
+        .arg("--bench")
+        .args(args)
+        .env_remove(ROWS_ENV)
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "child {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .map(str::to_string)
+        .ok_or_else(|| format!("child {args:?} printed no {prefix:?} line").into())
+}
+
 fn scenario_memory() -> Res<Report> {
     let mut report = Report::new("memory");
     let runs = scale(3, 1);
     let (mut per, mut json) = (Vec::new(), Vec::new());
     for _ in 0..runs {
-        let out = std::process::Command::new(std::env::current_exe()?)
-            .args(["--bench", "--memory-once"])
-            .env_remove(ROWS_ENV)
-            .output()?;
-        if !out.status.success() {
-            return Err(format!(
-                "memory child failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .into());
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let line = text
-            .lines()
-            .find_map(|l| l.strip_prefix("MEMORY "))
-            .ok_or("memory child printed no result")?;
+        let line = child_result(&["--memory-once".as_ref()], "MEMORY ")?;
         let mut it = line.split_whitespace().map(str::parse::<f64>);
         per.push(it.next().ok_or("no figure")??);
         json.push(it.next().ok_or("no figure")??);
@@ -1369,6 +1387,10 @@ fn scenario_memory() -> Res<Report> {
 mod admission;
 #[path = "apiserver/cluster.rs"]
 mod cluster;
+#[path = "apiserver/scale.rs"]
+mod scale;
+#[path = "apiserver/wire.rs"]
+mod wire;
 
 // ---------------------------------------------------------------------------------------------
 // Driver
@@ -1401,6 +1423,8 @@ fn run_scenario(name: &str) -> Res<()> {
                     "conversion" => admission::scenario_conversion().await,
                     "paced" => scenario_paced().await,
                     "list" => scenario_list().await,
+                    "wire" => wire::scenario_wire().await,
+                    "scale" => scale::scenario_scale().await,
                     "watch" => scenario_watch().await,
                     "restart" => scenario_restart().await,
                     "apply" => cluster::scenario_apply().await,
@@ -1424,6 +1448,12 @@ fn main() -> Res<()> {
         let (per, json) = runtime()?.block_on(memory_once())?;
         println!("MEMORY {per} {json}");
         return Ok(());
+    }
+    if let Some(i) = args.iter().position(|a| a == scale::SCALE_ONCE) {
+        let dir = args
+            .get(i + 1)
+            .ok_or("--scale-once needs a data directory")?;
+        return runtime()?.block_on(scale::scale_once(Path::new(dir)));
     }
     if !args.iter().any(|a| a == "--bench") {
         // Built and run by `cargo test --benches`: nothing to check here.

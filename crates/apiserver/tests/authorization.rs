@@ -6,10 +6,10 @@
 //! Every expected decision below was written by reading upstream's RBAC authorizer
 //! (`plugin/pkg/auth/authorizer/rbac`) and bootstrap policy (the `system:aggregate-to-*` roles,
 //! `system:discovery`, `system:public-info-viewer`, `system:basic-user`), not by running this
-//! server. kubectl is `kubectl.1.33` (see `kubectl_support`).
+//! server. The matrix runs on every kubectl version (1.27–1.33); the other tests use
+//! `kubectl.1.33` (see `kubectl_support`).
 
-// One kubectl version (1.33) runs these: the per-version test macro is not used.
-#[allow(unused_macros, unused_imports)]
+#[allow(unused_imports)]
 mod kubectl_support;
 
 use anyhow::{Context, Result, ensure};
@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::api::{Api, PostParams};
 use kube::{Client, Config};
-use kubectl_support::{Kubectl, kubectl_binary};
+use kubectl_support::{Kubectl, kubectl_binary, kubectl_versions};
 use kubeforge_apiserver::ApiServer;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -223,11 +223,27 @@ async fn setup(server: &ApiServer, kubectl: &Kubectl) -> Result<()> {
     Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_403_matrix_is_upstreams() -> Result<()> {
-    let Some(binary) = kubectl_binary("1.33") else {
-        return Ok(());
+kubectl_versions! {
+    the_403_matrix_is_upstreams_on_kubectl_1_27 => "1.27",
+    the_403_matrix_is_upstreams_on_kubectl_1_28 => "1.28",
+    the_403_matrix_is_upstreams_on_kubectl_1_29 => "1.29",
+    the_403_matrix_is_upstreams_on_kubectl_1_30 => "1.30",
+    the_403_matrix_is_upstreams_on_kubectl_1_31 => "1.31",
+    the_403_matrix_is_upstreams_on_kubectl_1_32 => "1.32",
+    the_403_matrix_is_upstreams_on_kubectl_1_33 => "1.33",
+}
+
+/// The matrix with one kubectl version (called by the per-version tests above).
+async fn suite(version: &str) {
+    let Some(binary) = kubectl_binary(version) else {
+        return;
     };
+    if let Err(e) = the_403_matrix_is_upstreams(binary).await {
+        panic!("kubectl {version}: {e:#}");
+    }
+}
+
+async fn the_403_matrix_is_upstreams(binary: std::path::PathBuf) -> Result<()> {
     let server = ApiServer::builder().in_memory().start().await?;
     let kubectl = Kubectl::new(binary, &server)?;
     setup(&server, &kubectl).await?;
