@@ -70,6 +70,8 @@ impl Resources {
 pub struct Catalog {
     builtins: Vec<Arc<ResourceType>>,
     current: RwLock<Arc<Resources>>,
+    /// The generation of the current snapshot, for those who follow changes.
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Catalog {
@@ -83,6 +85,7 @@ impl Catalog {
         Catalog {
             builtins,
             current: RwLock::new(Arc::new(resources)),
+            changed: tokio::sync::watch::channel(1).0,
         }
     }
 
@@ -108,5 +111,12 @@ impl Catalog {
         types.extend(custom.into_iter().map(Arc::new));
         let generation = guard.generation + 1;
         *guard = Arc::new(Resources { types, generation });
+        drop(guard);
+        self.changed.send_replace(generation);
+    }
+
+    /// Follows the catalog: the receiver sees each new snapshot's generation.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
     }
 }

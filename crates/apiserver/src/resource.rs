@@ -59,6 +59,10 @@ pub struct ResourceType {
     /// the server's own writes), before validation: RBAC's escalation prevention for roles and
     /// bindings, as upstream's policy-based storage.
     pub guard: Option<WriteGuard>,
+    /// Objects are written by the server only (one of its controllers keeps them): users may
+    /// get, list and watch them, and any write is refused with 405 (the APIServices the server
+    /// lists for its own groups).
+    pub read_only: bool,
     /// Discovery's `storageVersionHash`: [`storage_version_hash`] of the group, version and
     /// kind objects are stored as; None for resources that are not stored (reviews).
     pub storage_version_hash: Option<Arc<str>>,
@@ -165,11 +169,16 @@ pub const VERBS: &[&str] = &[
 /// The verbs of a review resource.
 pub const REVIEW_VERBS: &[&str] = &["create"];
 
+/// The verbs of a resource only the server writes.
+pub const READ_VERBS: &[&str] = &["get", "list", "watch"];
+
 impl ResourceType {
     /// The verbs this resource supports.
     pub fn verbs(&self) -> &'static [&'static str] {
         if self.is_answered() {
             REVIEW_VERBS
+        } else if self.read_only {
+            READ_VERBS
         } else {
             VERBS
         }

@@ -318,6 +318,7 @@ impl ApiServerBuilder {
             crate::crd::controller::sync(&rest, &crd_type).await;
         }
         crate::controllers::clusterrole_aggregation::sync(&rest).await;
+        crate::controllers::apiservices::sync(&rest).await;
         if self.simulate_workloads {
             crate::controllers::nodes::ensure(&rest, self.nodes).await;
             crate::controllers::volumes::ensure_default_class(&rest).await;
@@ -441,6 +442,7 @@ fn controller_tasks(
         tokio::spawn(crate::controllers::clusterrole_aggregation::run(
             rest.clone(),
         )),
+        tokio::spawn(crate::controllers::apiservices::run(rest.clone())),
         tokio::spawn(crate::controllers::gc::run(rest.clone())),
         tokio::spawn(crate::controllers::namespace::run(rest.clone())),
         tokio::spawn(crate::controllers::endpoints::run(rest.clone())),

@@ -174,3 +174,172 @@ async fn every_namespace_has_a_default_service_account() {
     assert_eq!(names(&list), ["default"]);
     server.shutdown().await;
 }
+
+const APISERVICES: &str = "/apis/apiregistration.k8s.io/v1/apiservices";
+const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
+
+/// The names of every APIService.
+async fn api_service_names(client: &kube::Client) -> Vec<String> {
+    let list = present(client, APISERVICES).await;
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+/// As `kubectl get apiservices` on a cluster: one `Local` APIService per served group version
+/// (none for apiregistration.k8s.io itself), kept by the server: a CRD's appears and goes with
+/// it, and users may read them but not write them.
+#[tokio::test]
+async fn every_served_group_version_has_a_local_api_service() {
+    let server = ApiServer::builder()
+        .in_memory()
+        .start()
+        .await
+        .expect("server starts");
+    let client = server.client();
+    let names = api_service_names(&client).await;
+    for name in [
+        "v1.",
+        "v1.apps",
+        "v1.autoscaling",
+        "v2.autoscaling",
+        "v1.batch",
+        "v1.apiextensions.k8s.io",
+        "v1.flowcontrol.apiserver.k8s.io",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} missing: {names:?}");
+    }
+    assert!(
+        !names.iter().any(|n| n.ends_with("apiregistration.k8s.io")),
+        "{names:?}"
+    );
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "listed by name");
+
+    let core = present(&client, &format!("{APISERVICES}/v1.")).await;
+    assert_eq!(
+        core["spec"],
+        json!({"version": "v1", "groupPriorityMinimum": 18000, "versionPriority": 1}),
+        "{core}"
+    );
+    assert_eq!(
+        core["metadata"]["labels"]["kube-aggregator.kubernetes.io/automanaged"],
+        "onstart"
+    );
+    let condition = &core["status"]["conditions"][0];
+    assert_eq!(
+        (
+            &condition["type"],
+            &condition["status"],
+            &condition["reason"]
+        ),
+        (&json!("Available"), &json!("True"), &json!("Local")),
+        "{core}"
+    );
+    let hpa = present(&client, &format!("{APISERVICES}/v2.autoscaling")).await;
+    assert_eq!(
+        hpa["spec"],
+        json!({"group": "autoscaling", "version": "v2", "groupPriorityMinimum": 17500, "versionPriority": 30})
+    );
+
+    // kubectl's columns.
+    let (code, table) = raw(
+        &client,
+        "GET",
+        &format!("{APISERVICES}/v1.apps"),
+        Some(TABLE),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{table}");
+    let columns: Vec<&str> = table["columnDefinitions"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(columns, ["Name", "Service", "Available", "Age"]);
+    assert_eq!(
+        table["rows"][0]["cells"]
+            .as_array()
+            .map(|c| c[..3].to_vec()),
+        Some(vec![json!("v1.apps"), json!("Local"), json!("True")])
+    );
+
+    // Read-only: discovery says so, and writes are refused without a change.
+    let (_, discovery) = raw(
+        &client,
+        "GET",
+        "/apis/apiregistration.k8s.io/v1",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        discovery["resources"][0]["verbs"],
+        json!(["get", "list", "watch"]),
+        "{discovery}"
+    );
+    for (method, path, body) in [
+        ("DELETE", format!("{APISERVICES}/v1.apps"), None),
+        ("PUT", format!("{APISERVICES}/v1.apps"), Some(&hpa)),
+        ("POST", APISERVICES.to_string(), Some(&hpa)),
+        ("PUT", format!("{APISERVICES}/v1.apps/status"), Some(&hpa)),
+    ] {
+        let (code, status) = raw(&client, method, &path, None, body).await;
+        assert_eq!(
+            (code, status["reason"].as_str()),
+            (405, Some("MethodNotAllowed")),
+            "{method} {path}: {status}"
+        );
+    }
+    assert_eq!(api_service_names(&client).await, names);
+
+    // A CRD's group version gets one at the CRDs' priority, kept continuously.
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "scope": "Namespaced",
+            "versions": [{"name": "v1alpha1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object"}}}],
+        },
+    });
+    let crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+    let (code, body) = raw(&client, "POST", crds, None, Some(&crd)).await;
+    assert_eq!(code, 201, "{body}");
+    let widget = eventually("the CRD's APIService", || async {
+        let (code, body) = get(&client, &format!("{APISERVICES}/v1alpha1.example.com")).await;
+        (code == 200).then_some(body)
+    })
+    .await;
+    assert_eq!(
+        widget["spec"],
+        json!({"group": "example.com", "version": "v1alpha1", "groupPriorityMinimum": 1000, "versionPriority": 100})
+    );
+    assert_eq!(
+        widget["metadata"]["labels"]["kube-aggregator.kubernetes.io/automanaged"],
+        "true"
+    );
+    let (code, body) = raw(
+        &client,
+        "DELETE",
+        &format!("{crds}/widgets.example.com"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    eventually("the CRD's APIService to go", || async {
+        let (code, _) = get(&client, &format!("{APISERVICES}/v1alpha1.example.com")).await;
+        (code == 404).then_some(())
+    })
+    .await;
+}

@@ -805,3 +805,80 @@ async fn metadata_watcher_and_metadata_api() {
     );
     server.shutdown().await;
 }
+
+/// The in-server controllers' spine (`controllers::changes`): a resync first, then the changes
+/// in order; a resync again when the history no longer reaches the controller's position (as a
+/// 410 makes a reflector relist); nothing once the store has closed.
+#[tokio::test]
+async fn the_controllers_spine_resyncs_after_falling_out_of_the_history() {
+    use kubeforge_apiserver::controllers::changes::{Change, Changes};
+    let server = ApiServer::builder()
+        .in_memory()
+        .history(16)
+        .start()
+        .await
+        .expect("server");
+    let api: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    let key = server
+        .rest()
+        .catalog
+        .snapshot()
+        .find("", "v1", "configmaps")
+        .expect("configmaps")
+        .storage_key
+        .clone();
+    let mut changes = Changes::new(server.rest(), Some(key));
+    let first = changes.next().await.expect("a first step");
+    assert!(matches!(first, Change::Resync { .. }), "{first:?}");
+
+    api.create(&PostParams::default(), &configmap("one", &[], "v"))
+        .await
+        .expect("create");
+    match changes.next().await.expect("a step") {
+        Change::Events(events) => {
+            let names: Vec<&str> = events.iter().map(|e| e.key.name.as_str()).collect();
+            assert_eq!(names, ["one"]);
+        }
+        other => panic!("expected the create, got {other:?}"),
+    }
+
+    // More writes than the history keeps, while the controller is not looking.
+    for i in 0..40 {
+        api.create(
+            &PostParams::default(),
+            &configmap(&format!("burst-{i}"), &[], "v"),
+        )
+        .await
+        .expect("create");
+    }
+    let step = changes.next().await.expect("a step");
+    let Change::Resync { from } = step else {
+        panic!("expected a resync after falling out of the history, got {step:?}");
+    };
+    let listed = api.list(&ListParams::default()).await.expect("list");
+    assert!(
+        listed
+            .metadata
+            .resource_version
+            .unwrap_or_default()
+            .parse::<u64>()
+            .unwrap_or(0)
+            >= from,
+        "the resync's revision is not ahead of the list"
+    );
+    api.create(&PostParams::default(), &configmap("after", &[], "v"))
+        .await
+        .expect("create");
+    match changes.next().await.expect("a step") {
+        Change::Events(events) => {
+            assert_eq!(events.last().map(|e| e.key.name.as_str()), Some("after"));
+        }
+        other => panic!("expected the create after the resync, got {other:?}"),
+    }
+
+    server.shutdown().await;
+    assert!(
+        changes.next().await.is_none(),
+        "the spine ends with the store"
+    );
+}

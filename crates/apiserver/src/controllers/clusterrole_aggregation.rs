@@ -4,11 +4,11 @@
 //! and go. This is how `admin`, `edit` and `view` gain the permissions of the
 //! `system:aggregate-to-*` roles and of the ClusterRoles users label for them.
 
+use super::changes::Changes;
 use crate::auth::rbac::PolicyRule;
 use crate::resource::ResourceType;
 use crate::rest::{ListOptions, Rest};
 use crate::selector::LabelSelector;
-use crate::storage::StoreError;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -26,22 +26,10 @@ pub async fn run(rest: Rest) {
     let Some(rt) = cluster_roles(&rest) else {
         return;
     };
-    loop {
-        let from = rest.store.resource_version();
-        let mut cursor = match rest.store.watch(Some(rt.storage_key.clone()), from) {
-            Ok(c) => c,
-            Err(_) => return,
-        };
+    // Any change of a ClusterRole (and a resync) may change what the aggregated roles select.
+    let mut changes = Changes::new(&rest, Some(rt.storage_key.clone()));
+    while changes.next().await.is_some() {
         sync_with(&rest, &rt).await;
-        loop {
-            match cursor.next().await {
-                Ok(_) => {
-                    sync_with(&rest, &rt).await;
-                }
-                Err(StoreError::TooOld { .. }) => break,
-                Err(_) => return,
-            }
-        }
     }
 }
 

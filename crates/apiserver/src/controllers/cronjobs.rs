@@ -15,6 +15,7 @@
 //! - Time is read from a [`Clock`], which tests (and demos) can move forward instead of waiting
 //!   for the next minute.
 
+use super::changes::{Change, Changes};
 use super::events::EventRecorder;
 use super::owned::{Key, OwnedIndex, controller_uid};
 use super::{key_of, str_at as s, write_options};
@@ -22,7 +23,7 @@ use crate::registry::batch::jobs::has_condition;
 use crate::registry::batch::schedule::{Schedule, time_zone};
 use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, ListOptions, Rest, WriteOptions};
-use crate::storage::{EventType, StoreError};
+use crate::storage::EventType;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -108,31 +109,29 @@ pub async fn run(rest: Rest, clock: Clock) {
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut index = OwnedIndex::default();
+    let mut known: BTreeSet<Key> = BTreeSet::new();
+    let mut changes = Changes::all(&rest);
     loop {
-        let from = rest.store.resource_version();
-        let mut index = OwnedIndex::default();
-        let mut known: BTreeSet<Key> = BTreeSet::new();
-        if let Ok(list) = rest.list(&t.cronjobs, None, &ListOptions::default()).await {
-            known.extend(list.items.iter().map(|o| key_of(&o.value())));
-        }
-        if let Ok(list) = rest.list(&t.jobs, None, &ListOptions::default()).await {
-            for o in list.items {
-                let v = o.value();
-                index.set(key_of(&v), controller_uid(&v));
-            }
-        }
-        let Ok(mut cursor) = rest.store.watch(None, from) else {
-            continue;
-        };
-        loop {
-            let mut dirty = BTreeSet::new();
-            tokio::select! {
-                events = cursor.next() => {
-                    let events = match events {
-                        Ok(e) => e,
-                        Err(StoreError::TooOld { .. }) => break,
-                        Err(_) => return,
-                    };
+        let mut dirty = BTreeSet::new();
+        tokio::select! {
+            change = changes.next() => match change {
+                None => return,
+                // Relisted: the next tick looks at every CronJob.
+                Some(Change::Resync { .. }) => {
+                    index = OwnedIndex::default();
+                    known.clear();
+                    if let Ok(list) = rest.list(&t.cronjobs, None, &ListOptions::default()).await {
+                        known.extend(list.items.iter().map(|o| key_of(&o.value())));
+                    }
+                    if let Ok(list) = rest.list(&t.jobs, None, &ListOptions::default()).await {
+                        for o in list.items {
+                            let v = o.value();
+                            index.set(key_of(&v), controller_uid(&v));
+                        }
+                    }
+                }
+                Some(Change::Events(events)) => {
                     for e in events {
                         let key = (e.key.namespace.clone(), e.key.name.clone());
                         let gone = matches!(e.event_type, EventType::Deleted);
@@ -152,12 +151,12 @@ pub async fn run(rest: Rest, clock: Clock) {
                         }
                     }
                 }
-                _ = tick.tick() => dirty.extend(known.iter().cloned()),
-            }
-            for (ns, name) in dirty {
-                if let Err(e) = cron_job(&rest, &t, &index, &clock, &ns, &name).await {
-                    tracing::debug!(namespace = ns, cronjob = name, error = %e, "simulating cronjob");
-                }
+            },
+            _ = tick.tick() => dirty.extend(known.iter().cloned()),
+        }
+        for (ns, name) in dirty {
+            if let Err(e) = cron_job(&rest, &t, &index, &clock, &ns, &name).await {
+                tracing::debug!(namespace = ns, cronjob = name, error = %e, "simulating cronjob");
             }
         }
     }

@@ -31,6 +31,7 @@
 //!
 //! Not simulated: slow-start batches, adoption of pods by label.
 
+use super::changes::{Change, Changes};
 use super::events::EventRecorder;
 use super::revisions::{self, HASH_LABEL};
 use super::scheduler::{selects, tolerates};
@@ -38,7 +39,7 @@ use super::statefulsets::{available_in, running_and_ready};
 use super::{deleting, key_of, str_at as s, write_options};
 use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, ListOptions, Rest, WriteOptions};
-use crate::storage::StoreError;
+
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
@@ -84,31 +85,23 @@ pub async fn run(rest: Rest) {
         events: EventRecorder::new("daemonset-controller"),
     };
     let (wake_tx, mut wake_rx) = mpsc::unbounded_channel::<Key>();
+    let all = |rest: &Rest, t: &Types| {
+        let (rest, sets) = (rest.clone(), t.sets.clone());
+        async move {
+            rest.list(&sets, None, &ListOptions::default())
+                .await
+                .map(|l| l.items.iter().map(|o| key_of(&o.value())).collect())
+                .unwrap_or_else(|_| Vec::new())
+        }
+    };
+    let mut changes = Changes::all(&rest);
     loop {
-        let from = rest.store.resource_version();
         let mut dirty = BTreeSet::new();
-        let all = |rest: &Rest, t: &Types| {
-            let (rest, sets) = (rest.clone(), t.sets.clone());
-            async move {
-                rest.list(&sets, None, &ListOptions::default())
-                    .await
-                    .map(|l| l.items.iter().map(|o| key_of(&o.value())).collect())
-                    .unwrap_or_else(|_| Vec::new())
-            }
-        };
-        dirty.extend(all(&rest, &t).await);
-        let Ok(mut cursor) = rest.store.watch(None, from) else {
-            continue;
-        };
-        reconcile(&rest, &t, &wake_tx, std::mem::take(&mut dirty)).await;
-        loop {
-            tokio::select! {
-                events = cursor.next() => {
-                    let events = match events {
-                        Ok(e) => e,
-                        Err(StoreError::TooOld { .. }) => break,
-                        Err(_) => return,
-                    };
+        tokio::select! {
+            change = changes.next() => match change {
+                None => return,
+                Some(Change::Resync { .. }) => dirty.extend(all(&rest, &t).await),
+                Some(Change::Events(events)) => {
                     let mut nodes_changed = false;
                     for e in events {
                         if e.key.resource == t.sets.storage_key {
@@ -126,10 +119,10 @@ pub async fn run(rest: Rest) {
                         dirty.extend(all(&rest, &t).await);
                     }
                 }
-                Some(key) = wake_rx.recv() => { dirty.insert(key); }
-            }
-            reconcile(&rest, &t, &wake_tx, std::mem::take(&mut dirty)).await;
+            },
+            Some(key) = wake_rx.recv() => { dirty.insert(key); }
         }
+        reconcile(&rest, &t, &wake_tx, dirty).await;
     }
 }
 

@@ -22,6 +22,7 @@
 //! selectors); a change of a workload's `spec.replicas` reconciles the budgets of its namespace.
 //! Not done: upstream's Events (`NoPods`, `UnmanagedPods`, `CalculateExpectedPodCountFailed`).
 
+use super::changes::{Change, Changes};
 use super::{deleting, key_of, str_at as s, type_for, write_options};
 use crate::registry::policy::poddisruptionbudgets::{
     DISRUPTION_ALLOWED, labels_of, pod_ready, selects, set_condition, status_int,
@@ -30,7 +31,7 @@ use crate::registry::policy::poddisruptionbudgets::{
 use crate::resource::ResourceType;
 use crate::rest::{ListOptions, Rest};
 use crate::status::ApiError;
-use crate::storage::{EventType, StoreError};
+use crate::storage::EventType;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -86,37 +87,35 @@ fn pod_view(pod: &Value) -> Value {
 /// Runs until the store closes.
 pub async fn run(rest: Rest) {
     let Some(t) = types(&rest) else { return };
+    // Every budget, by namespace and name, with the budget as last seen (its selector).
+    let mut budgets: BTreeMap<Key, Value> = BTreeMap::new();
+    let mut rechecks: BTreeMap<Key, tokio::time::Instant> = BTreeMap::new();
+    let mut dirty: BTreeSet<Key> = BTreeSet::new();
+    let mut changes = Changes::all(&rest);
     loop {
-        let from = rest.store.resource_version();
-        // Every budget, by namespace and name, with the budget as last seen (its selector).
-        let mut budgets: BTreeMap<Key, Value> = BTreeMap::new();
-        if let Ok(list) = rest.list(&t.pdbs, None, &ListOptions::default()).await {
-            for o in list.items {
-                let v = o.value();
-                budgets.insert(key_of(&v), v);
+        reconcile_all(&rest, &t, std::mem::take(&mut dirty), &mut rechecks).await;
+        let next = rechecks.values().min().copied();
+        let wake = async move {
+            match next {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
             }
-        }
-        let Ok(mut cursor) = rest.store.watch(None, from) else {
-            return;
         };
-        let mut rechecks: BTreeMap<Key, tokio::time::Instant> = BTreeMap::new();
-        let mut dirty: BTreeSet<Key> = budgets.keys().cloned().collect();
-        loop {
-            reconcile_all(&rest, &t, std::mem::take(&mut dirty), &mut rechecks).await;
-            let next = rechecks.values().min().copied();
-            let wake = async move {
-                match next {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
+        tokio::select! {
+            change = changes.next() => match change {
+                None => return,
+                Some(Change::Resync { .. }) => {
+                    budgets.clear();
+                    rechecks.clear();
+                    if let Ok(list) = rest.list(&t.pdbs, None, &ListOptions::default()).await {
+                        for o in list.items {
+                            let v = o.value();
+                            budgets.insert(key_of(&v), v);
+                        }
+                    }
+                    dirty = budgets.keys().cloned().collect();
                 }
-            };
-            tokio::select! {
-                events = cursor.next() => {
-                    let events = match events {
-                        Ok(e) => e,
-                        Err(StoreError::TooOld { .. }) => break,
-                        Err(_) => return,
-                    };
+                Some(Change::Events(events)) => {
                     for e in events {
                         let key = (e.key.namespace.clone(), e.key.name.clone());
                         let gone = e.event_type == EventType::Deleted;
@@ -155,17 +154,17 @@ pub async fn run(rest: Rest) {
                         }
                     }
                 }
-                _ = wake => {
-                    let now = tokio::time::Instant::now();
-                    let due: Vec<Key> = rechecks
-                        .iter()
-                        .filter(|(_, at)| **at <= now)
-                        .map(|(k, _)| k.clone())
-                        .collect();
-                    for k in due {
-                        rechecks.remove(&k);
-                        dirty.insert(k);
-                    }
+            },
+            _ = wake => {
+                let now = tokio::time::Instant::now();
+                let due: Vec<Key> = rechecks
+                    .iter()
+                    .filter(|(_, at)| **at <= now)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in due {
+                    rechecks.remove(&k);
+                    dirty.insert(k);
                 }
             }
         }

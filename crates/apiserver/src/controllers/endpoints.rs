@@ -11,10 +11,11 @@
 //! of many Services costs no listing). After a relist (start, or a history gap) every Service is
 //! reconciled.
 
+use super::changes::{Change, Changes};
 use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, ListOptions, Rest, WriteOptions};
 use crate::selector::LabelSelector;
-use crate::storage::{EventType, StoreError};
+use crate::storage::EventType;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -115,61 +116,57 @@ fn service_view(svc: &Value) -> Value {
 pub async fn run(rest: Rest) {
     let Some(t) = types(&rest) else { return };
     let empty = Map::new();
-    loop {
-        let from = rest.store.resource_version();
+    let mut selectors = Selectors::default();
+    let mut changes = Changes::all(&rest);
+    while let Some(change) = changes.next().await {
         let mut dirty = BTreeSet::new();
-        let mut selectors = Selectors::default();
-        if let Ok(list) = rest.list(&t.services, None, &ListOptions::default()).await {
-            for o in list.items {
-                let v = o.value();
-                selectors.set(&v);
-                dirty.insert(key_of(&v));
-            }
-        }
-        let mut cursor = match rest.store.watch(None, from) {
-            Ok(c) => c,
-            Err(_) => return,
-        };
-        reconcile_all(&rest, &t, std::mem::take(&mut dirty)).await;
-        loop {
-            let events = match cursor.next().await {
-                Ok(e) => e,
-                Err(StoreError::TooOld { .. }) => break,
-                Err(_) => return,
-            };
-            let mut dirty = BTreeSet::new();
-            for e in events {
-                if e.key.resource == t.services.storage_key {
-                    let v = e.object.value();
-                    if e.event_type == EventType::Deleted {
-                        selectors.0.remove(&key_of(&v));
-                    } else {
-                        let before = e.prev.as_ref().map(|p| p.value());
-                        if before.as_ref().map(service_view) == Some(service_view(&v)) {
-                            continue;
-                        }
+        match change {
+            Change::Resync { .. } => {
+                selectors = Selectors::default();
+                if let Ok(list) = rest.list(&t.services, None, &ListOptions::default()).await {
+                    for o in list.items {
+                        let v = o.value();
                         selectors.set(&v);
-                    }
-                    dirty.insert((e.key.namespace.clone(), e.key.name.clone()));
-                } else if e.key.resource == t.pods.storage_key {
-                    let now = e.object.value();
-                    let before = e.prev.as_ref().map(|p| p.value());
-                    let deleted = e.event_type == EventType::Deleted;
-                    if !deleted && before.as_ref().map(endpoint_view) == Some(endpoint_view(&now)) {
-                        continue;
-                    }
-                    // The Services that select it now, or selected it before.
-                    for pod in std::iter::once(&now).chain(before.as_ref()) {
-                        let labels = pod
-                            .pointer("/metadata/labels")
-                            .and_then(Value::as_object)
-                            .unwrap_or(&empty);
-                        dirty.extend(selectors.selecting(&e.key.namespace, labels).cloned());
+                        dirty.insert(key_of(&v));
                     }
                 }
             }
-            reconcile_all(&rest, &t, dirty).await;
+            Change::Events(events) => {
+                for e in events {
+                    if e.key.resource == t.services.storage_key {
+                        let v = e.object.value();
+                        if e.event_type == EventType::Deleted {
+                            selectors.0.remove(&key_of(&v));
+                        } else {
+                            let before = e.prev.as_ref().map(|p| p.value());
+                            if before.as_ref().map(service_view) == Some(service_view(&v)) {
+                                continue;
+                            }
+                            selectors.set(&v);
+                        }
+                        dirty.insert((e.key.namespace.clone(), e.key.name.clone()));
+                    } else if e.key.resource == t.pods.storage_key {
+                        let now = e.object.value();
+                        let before = e.prev.as_ref().map(|p| p.value());
+                        let deleted = e.event_type == EventType::Deleted;
+                        if !deleted
+                            && before.as_ref().map(endpoint_view) == Some(endpoint_view(&now))
+                        {
+                            continue;
+                        }
+                        // The Services that select it now, or selected it before.
+                        for pod in std::iter::once(&now).chain(before.as_ref()) {
+                            let labels = pod
+                                .pointer("/metadata/labels")
+                                .and_then(Value::as_object)
+                                .unwrap_or(&empty);
+                            dirty.extend(selectors.selecting(&e.key.namespace, labels).cloned());
+                        }
+                    }
+                }
+            }
         }
+        reconcile_all(&rest, &t, dirty).await;
     }
 }
 

@@ -11,12 +11,13 @@
 //! The controller keeps an index of uids and owner → dependents built from a full list at start
 //! (so it works across restarts) and updated from the change stream.
 
+use super::changes::{Change, Changes};
 use super::{all_types, type_for, type_of_key};
 use crate::rest::{
     DeleteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, PatchType, Rest, WriteOptions,
     finalizers,
 };
-use crate::storage::{EventType, ObjectKey, StoreError, StoredObject};
+use crate::storage::{EventType, ObjectKey, StoredObject};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -154,61 +155,56 @@ impl Graph {
 
 /// Runs the garbage collector until the store closes.
 pub async fn run(rest: Rest) {
-    loop {
-        let from = rest.store.resource_version();
-        let mut graph = Graph::default();
+    let mut graph = Graph::default();
+    let mut changes = Changes::all(&rest);
+    while let Some(change) = changes.next().await {
         let mut todo: BTreeSet<String> = BTreeSet::new();
-        for rt in all_types(&rest) {
-            if let Ok(page) = rest
-                .store
-                .list(&rt.storage_key, None, crate::storage::ReadAt::Exact(from))
-                .await
-            {
-                for (key, obj) in page.items {
-                    let meta = Meta::of(&obj);
-                    graph.upsert(key, &meta);
-                    todo.insert(meta.uid);
-                }
-            }
-        }
-        let mut cursor = match rest.store.watch(None, from) {
-            Ok(c) => c,
-            Err(_) => continue,
-        };
-        process(&rest, &graph, std::mem::take(&mut todo), &HashMap::new()).await;
-        loop {
-            let events = match cursor.next().await {
-                Ok(e) => e,
-                Err(StoreError::TooOld { .. }) => break,
-                Err(_) => return,
-            };
-            let mut todo = BTreeSet::new();
-            // What the events already told about the objects they carry, by uid.
-            let mut seen = HashMap::new();
-            for event in events {
-                let meta = Meta::of(&event.object);
-                match event.event_type {
-                    EventType::Deleted => {
-                        graph.remove(&event.key);
-                        // Its dependents may now be orphans; owners waiting in foreground re-check.
-                        if let Some(deps) = graph.dependents.get(&meta.uid) {
-                            todo.extend(deps.iter().cloned());
+        // What the events already told about the objects they carry, by uid.
+        let mut seen = HashMap::new();
+        match change {
+            Change::Resync { from } => {
+                graph = Graph::default();
+                for rt in all_types(&rest) {
+                    if let Ok(page) = rest
+                        .store
+                        .list(&rt.storage_key, None, crate::storage::ReadAt::Exact(from))
+                        .await
+                    {
+                        for (key, obj) in page.items {
+                            let meta = Meta::of(&obj);
+                            graph.upsert(key, &meta);
+                            todo.insert(meta.uid);
                         }
-                        todo.extend(meta.owners.iter().cloned());
-                    }
-                    _ => {
-                        graph.upsert(event.key.clone(), &meta);
-                        seen.insert(
-                            meta.uid.clone(),
-                            (event.object.resource_version, meta.needs_handling()),
-                        );
-                        todo.insert(meta.uid.clone());
-                        todo.extend(meta.owners.iter().cloned());
                     }
                 }
             }
-            process(&rest, &graph, todo, &seen).await;
+            Change::Events(events) => {
+                for event in events {
+                    let meta = Meta::of(&event.object);
+                    match event.event_type {
+                        EventType::Deleted => {
+                            graph.remove(&event.key);
+                            // Its dependents may now be orphans; owners waiting in foreground
+                            // re-check.
+                            if let Some(deps) = graph.dependents.get(&meta.uid) {
+                                todo.extend(deps.iter().cloned());
+                            }
+                            todo.extend(meta.owners.iter().cloned());
+                        }
+                        _ => {
+                            graph.upsert(event.key.clone(), &meta);
+                            seen.insert(
+                                meta.uid.clone(),
+                                (event.object.resource_version, meta.needs_handling()),
+                            );
+                            todo.insert(meta.uid.clone());
+                            todo.extend(meta.owners.iter().cloned());
+                        }
+                    }
+                }
+            }
         }
+        process(&rest, &graph, todo, &seen).await;
     }
 }
 

@@ -25,13 +25,14 @@
 //! Not simulated: the backoff delay between retries (a failed pod is replaced at once),
 //! `backoffLimitPerIndex`/`maxFailedIndexes`, `successPolicy`, the `job-tracking` pod finalizer.
 
+use super::changes::{Change, Changes};
 use super::events::EventRecorder;
 use super::owned::{Key, OwnedIndex, controller_uid};
 use super::{deleting, key_of, str_at as s, write_options};
 use crate::registry::batch::jobs::{conditions_hold, has_condition};
 use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, ListOptions, Rest, WriteOptions};
-use crate::storage::{EventType, StoreError};
+use crate::storage::EventType;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
@@ -87,43 +88,36 @@ pub async fn run(rest: Rest) {
     };
     let (wake_tx, mut wake_rx) = mpsc::unbounded_channel::<Wake>();
     let running: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let ctx = Ctx {
+        rest: &rest,
+        t: &t,
+        wake: &wake_tx,
+        running: &running,
+    };
+    let mut index = OwnedIndex::default();
+    let mut changes = Changes::all(&rest);
     loop {
-        let from = rest.store.resource_version();
-        let mut index = OwnedIndex::default();
         let mut dirty_jobs = BTreeSet::new();
         let mut dirty_pods = BTreeSet::new();
-        if let Ok(list) = rest.list(&t.jobs, None, &ListOptions::default()).await {
-            dirty_jobs.extend(list.items.iter().map(|o| key_of(&o.value())));
-        }
-        if let Ok(list) = rest.list(&t.pods, None, &ListOptions::default()).await {
-            for o in list.items {
-                let v = o.value();
-                if job_owner(&v).is_some() {
-                    index.set(key_of(&v), controller_uid(&v));
-                    dirty_pods.insert(key_of(&v));
+        tokio::select! {
+            change = changes.next() => match change {
+                None => return,
+                Some(Change::Resync { .. }) => {
+                    index = OwnedIndex::default();
+                    if let Ok(list) = rest.list(&t.jobs, None, &ListOptions::default()).await {
+                        dirty_jobs.extend(list.items.iter().map(|o| key_of(&o.value())));
+                    }
+                    if let Ok(list) = rest.list(&t.pods, None, &ListOptions::default()).await {
+                        for o in list.items {
+                            let v = o.value();
+                            if job_owner(&v).is_some() {
+                                index.set(key_of(&v), controller_uid(&v));
+                                dirty_pods.insert(key_of(&v));
+                            }
+                        }
+                    }
                 }
-            }
-        }
-        let Ok(mut cursor) = rest.store.watch(None, from) else {
-            continue;
-        };
-        let ctx = Ctx {
-            rest: &rest,
-            t: &t,
-            wake: &wake_tx,
-            running: &running,
-        };
-        ctx.reconcile(&index, dirty_jobs, dirty_pods).await;
-        loop {
-            let mut dirty_jobs = BTreeSet::new();
-            let mut dirty_pods = BTreeSet::new();
-            tokio::select! {
-                events = cursor.next() => {
-                    let events = match events {
-                        Ok(e) => e,
-                        Err(StoreError::TooOld { .. }) => break,
-                        Err(_) => return,
-                    };
+                Some(Change::Events(events)) => {
                     for e in events {
                         let key = (e.key.namespace.clone(), e.key.name.clone());
                         if e.key.resource == t.jobs.storage_key {
@@ -137,18 +131,18 @@ pub async fn run(rest: Rest) {
                         }
                     }
                 }
-                Some(wake) = wake_rx.recv() => match wake {
-                    Wake::Job(key) => { dirty_jobs.insert(key); }
-                    Wake::PodExit(key, uid) => {
-                        running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&uid);
-                        if let Err(e) = ctx.exit_containers(&key, &uid).await {
-                            tracing::debug!(pod = ?key, error = %e, "simulating a pod's exit");
-                        }
+            },
+            Some(wake) = wake_rx.recv() => match wake {
+                Wake::Job(key) => { dirty_jobs.insert(key); }
+                Wake::PodExit(key, uid) => {
+                    running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&uid);
+                    if let Err(e) = ctx.exit_containers(&key, &uid).await {
+                        tracing::debug!(pod = ?key, error = %e, "simulating a pod's exit");
                     }
-                },
-            }
-            ctx.reconcile(&index, dirty_jobs, dirty_pods).await;
+                }
+            },
         }
+        ctx.reconcile(&index, dirty_jobs, dirty_pods).await;
     }
 }
 

@@ -5,9 +5,9 @@
 //! written at start and written again whenever one of them is deleted or changed, so in-cluster
 //! clients (and `kubectl get svc,endpoints` on a fresh cluster) find what they find upstream.
 
+use super::changes::{Change, Changes};
 use crate::resource::ResourceType;
 use crate::rest::Rest;
-use crate::storage::StoreError;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -89,29 +89,20 @@ pub(crate) async fn ensure(rest: &Rest, addr: SocketAddr) {
 pub async fn run(rest: Rest, addr: SocketAddr) {
     let Some(t) = types(&rest) else { return };
     let (ip, port) = advertised(addr);
-    loop {
-        let from = rest.store.resource_version();
-        let mut cursor = match rest.store.watch(None, from) {
-            Ok(c) => c,
-            Err(_) => return,
-        };
-        reconcile(&rest, &t, &ip, port).await;
-        loop {
-            let events = match cursor.next().await {
-                Ok(e) => e,
-                Err(StoreError::TooOld { .. }) => break,
-                Err(_) => return,
-            };
-            let ours = events.iter().any(|e| {
+    let mut changes = Changes::all(&rest);
+    while let Some(change) = changes.next().await {
+        let ours = match change {
+            Change::Resync { .. } => true,
+            Change::Events(events) => events.iter().any(|e| {
                 e.key.namespace == NAMESPACE
                     && e.key.name == NAME
                     && [&t.services, &t.endpoints, &t.slices]
                         .iter()
                         .any(|rt| rt.storage_key == e.key.resource)
-            });
-            if ours {
-                reconcile(&rest, &t, &ip, port).await;
-            }
+            }),
+        };
+        if ours {
+            reconcile(&rest, &t, &ip, port).await;
         }
     }
 }

@@ -1,7 +1,8 @@
 //! What kube-controller-manager does in a real cluster, running inside the server as small
-//! controllers over the store's change stream: garbage collection of ownerReferences and the
+//! controllers over the store's change stream (each on the one list + watch + relist spine of
+//! `changes.rs`): garbage collection of ownerReferences and the
 //! namespace lifecycle, Endpoints and EndpointSlices of Services, PodDisruptionBudget status
-//! (`disruption.rs`), the aggregated ClusterRoles' rules (`clusterrole_aggregation.rs`), the `default` ServiceAccount of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
+//! (`disruption.rs`), the aggregated ClusterRoles' rules (`clusterrole_aggregation.rs`), the APIServices of the served group versions (`apiservices.rs`), the `default` ServiceAccount of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
 //! reclaiming and protection (with a simulated provisioner, `volumes.rs`), and (optionally)
 //! simulated workloads: Deployments and ReplicaSets with a simulated scheduler and kubelet
 //! (`workloads.rs`), Jobs (`jobs.rs`) and CronJobs (`cronjobs.rs`), StatefulSets
@@ -10,6 +11,8 @@
 //! that holds the controllers' Lease (`leader.rs`). (The CRD controller lives with the CRD code in
 //! `crd::controller`.)
 
+pub mod apiservices;
+pub mod changes;
 pub mod clusterrole_aggregation;
 pub mod cronjobs;
 pub mod daemonsets;
@@ -23,6 +26,7 @@ pub mod leader;
 pub mod namespace;
 pub mod nodes;
 mod owned;
+mod per_namespace;
 mod revisions;
 pub mod root_ca;
 mod scheduler;

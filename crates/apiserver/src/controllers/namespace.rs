@@ -6,53 +6,47 @@
 //! namespace is empty, removes its `kubernetes` finalizer, which deletes the namespace.
 
 use super::all_types;
+use super::changes::{Change, Changes};
 use crate::registry::core::namespaces::FINALIZER;
 use crate::rest::{DeleteOptions, ListOptions, Rest, WriteOptions};
-use crate::storage::{EventType, StoreError};
+use crate::storage::EventType;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 /// Runs the controller until the store closes.
 pub async fn run(rest: Rest) {
-    loop {
-        let from = rest.store.resource_version();
-        let mut terminating: BTreeSet<String> = terminating_namespaces(&rest).await;
-        let mut cursor = match rest.store.watch(None, from) {
-            Ok(c) => c,
-            Err(_) => continue,
+    let mut terminating: BTreeSet<String> = BTreeSet::new();
+    let mut changes = Changes::all(&rest);
+    while let Some(change) = changes.next().await {
+        let touched = match change {
+            Change::Resync { .. } => {
+                terminating = terminating_namespaces(&rest).await;
+                terminating.clone()
+            }
+            Change::Events(events) => {
+                let mut touched = BTreeSet::new();
+                for event in &events {
+                    if &*event.key.resource == "/namespaces" {
+                        let v = event.object.value();
+                        let deleting = v
+                            .pointer("/metadata/deletionTimestamp")
+                            .is_some_and(|t| !t.is_null());
+                        if event.event_type != EventType::Deleted && deleting {
+                            terminating.insert(event.key.name.clone());
+                            touched.insert(event.key.name.clone());
+                        } else {
+                            terminating.remove(&event.key.name);
+                        }
+                    } else if terminating.contains(&event.key.namespace) {
+                        touched.insert(event.key.namespace.clone());
+                    }
+                }
+                touched
+            }
         };
-        for ns in terminating.clone() {
+        for ns in touched {
             if clean(&rest, &ns).await {
                 terminating.remove(&ns);
-            }
-        }
-        loop {
-            let events = match cursor.next().await {
-                Ok(e) => e,
-                Err(StoreError::TooOld { .. }) => break,
-                Err(_) => return,
-            };
-            let mut touched = BTreeSet::new();
-            for event in &events {
-                if &*event.key.resource == "/namespaces" {
-                    let v = event.object.value();
-                    let deleting = v
-                        .pointer("/metadata/deletionTimestamp")
-                        .is_some_and(|t| !t.is_null());
-                    if event.event_type != EventType::Deleted && deleting {
-                        terminating.insert(event.key.name.clone());
-                        touched.insert(event.key.name.clone());
-                    } else {
-                        terminating.remove(&event.key.name);
-                    }
-                } else if terminating.contains(&event.key.namespace) {
-                    touched.insert(event.key.namespace.clone());
-                }
-            }
-            for ns in touched {
-                if clean(&rest, &ns).await {
-                    terminating.remove(&ns);
-                }
             }
         }
     }

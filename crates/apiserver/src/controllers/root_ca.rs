@@ -3,9 +3,9 @@
 //! `kube-root-ca.crt` whose `ca.crt` is that CA, created with the namespace and put back when
 //! deleted or changed. Pods read it (through their projected token volume) to trust the server.
 
+use super::changes::Changes;
 use crate::resource::ResourceType;
-use crate::rest::{ListOptions, Rest};
-use crate::storage::StoreError;
+use crate::rest::Rest;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -36,42 +36,17 @@ pub async fn run(rest: Rest) {
         return;
     };
     let Some(t) = types(&rest) else { return };
-    loop {
-        let from = rest.store.resource_version();
-        let mut dirty = BTreeSet::new();
-        if let Ok(list) = rest
-            .list(&t.namespaces, None, &ListOptions::default())
-            .await
-        {
-            dirty.extend(
-                list.items
-                    .iter()
-                    .map(|o| super::str_at(&o.value(), "/metadata/name").to_string()),
-            );
-        }
-        let mut cursor = match rest.store.watch(None, from) {
-            Ok(c) => c,
-            Err(_) => return,
-        };
+    let mut changes = Changes::all(&rest);
+    while let Some(change) = changes.next().await {
+        let dirty = super::per_namespace::touched(
+            &rest,
+            change,
+            &t.namespaces,
+            &t.config_maps,
+            ROOT_CA_CONFIG_MAP,
+        )
+        .await;
         publish_all(&rest, &t, &ca, dirty).await;
-        loop {
-            let events = match cursor.next().await {
-                Ok(e) => e,
-                Err(StoreError::TooOld { .. }) => break,
-                Err(_) => return,
-            };
-            let mut dirty = BTreeSet::new();
-            for e in events {
-                if e.key.resource == t.namespaces.storage_key {
-                    dirty.insert(e.key.name.clone());
-                } else if e.key.resource == t.config_maps.storage_key
-                    && e.key.name == ROOT_CA_CONFIG_MAP
-                {
-                    dirty.insert(e.key.namespace.clone());
-                }
-            }
-            publish_all(&rest, &t, &ca, dirty).await;
-        }
     }
 }
 

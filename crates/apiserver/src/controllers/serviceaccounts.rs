@@ -3,9 +3,9 @@
 //! again when it is deleted, as upstream does. Pods that name no ServiceAccount run as it on a
 //! real cluster, and `kubectl create token default` needs it.
 
+use super::changes::Changes;
 use crate::resource::ResourceType;
-use crate::rest::{ListOptions, Rest};
-use crate::storage::StoreError;
+use crate::rest::Rest;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -31,42 +31,17 @@ fn types(rest: &Rest) -> Option<Types> {
 /// Runs until the store closes.
 pub async fn run(rest: Rest) {
     let Some(t) = types(&rest) else { return };
-    loop {
-        let from = rest.store.resource_version();
-        let mut dirty = BTreeSet::new();
-        if let Ok(list) = rest
-            .list(&t.namespaces, None, &ListOptions::default())
-            .await
-        {
-            dirty.extend(
-                list.items
-                    .iter()
-                    .map(|o| super::str_at(&o.value(), "/metadata/name").to_string()),
-            );
-        }
-        let mut cursor = match rest.store.watch(None, from) {
-            Ok(c) => c,
-            Err(_) => return,
-        };
+    let mut changes = Changes::all(&rest);
+    while let Some(change) = changes.next().await {
+        let dirty = super::per_namespace::touched(
+            &rest,
+            change,
+            &t.namespaces,
+            &t.accounts,
+            DEFAULT_SERVICE_ACCOUNT,
+        )
+        .await;
         ensure_all(&rest, &t, dirty).await;
-        loop {
-            let events = match cursor.next().await {
-                Ok(e) => e,
-                Err(StoreError::TooOld { .. }) => break,
-                Err(_) => return,
-            };
-            let mut dirty = BTreeSet::new();
-            for e in events {
-                if e.key.resource == t.namespaces.storage_key {
-                    dirty.insert(e.key.name.clone());
-                } else if e.key.resource == t.accounts.storage_key
-                    && e.key.name == DEFAULT_SERVICE_ACCOUNT
-                {
-                    dirty.insert(e.key.namespace.clone());
-                }
-            }
-            ensure_all(&rest, &t, dirty).await;
-        }
     }
 }
 

@@ -33,12 +33,13 @@
 //! `MaxUnavailableStatefulSet` feature gate is taken as on (`maxUnavailable` is honoured, 1 when
 //! unset, which is upstream's behaviour with the gate off).
 
+use super::changes::{Change, Changes};
 use super::events::EventRecorder;
 use super::revisions::{self, HASH_LABEL};
 use super::{deleting, key_of, str_at as s, write_options};
 use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, ListOptions, PatchType, Rest, WriteOptions};
-use crate::storage::StoreError;
+
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
@@ -86,24 +87,18 @@ pub async fn run(rest: Rest) {
         events: EventRecorder::new("statefulset-controller"),
     };
     let (wake_tx, mut wake_rx) = mpsc::unbounded_channel::<Key>();
+    let mut changes = Changes::all(&rest);
     loop {
-        let from = rest.store.resource_version();
         let mut dirty = BTreeSet::new();
-        if let Ok(list) = rest.list(&t.sets, None, &ListOptions::default()).await {
-            dirty.extend(list.items.iter().map(|o| key_of(&o.value())));
-        }
-        let Ok(mut cursor) = rest.store.watch(None, from) else {
-            continue;
-        };
-        reconcile(&rest, &t, &wake_tx, std::mem::take(&mut dirty)).await;
-        loop {
-            tokio::select! {
-                events = cursor.next() => {
-                    let events = match events {
-                        Ok(e) => e,
-                        Err(StoreError::TooOld { .. }) => break,
-                        Err(_) => return,
-                    };
+        tokio::select! {
+            change = changes.next() => match change {
+                None => return,
+                Some(Change::Resync { .. }) => {
+                    if let Ok(list) = rest.list(&t.sets, None, &ListOptions::default()).await {
+                        dirty.extend(list.items.iter().map(|o| key_of(&o.value())));
+                    }
+                }
+                Some(Change::Events(events)) => {
                     for e in events {
                         if e.key.resource == t.sets.storage_key {
                             dirty.insert((e.key.namespace.clone(), e.key.name.clone()));
@@ -115,10 +110,10 @@ pub async fn run(rest: Rest) {
                         }
                     }
                 }
-                Some(key) = wake_rx.recv() => { dirty.insert(key); }
-            }
-            reconcile(&rest, &t, &wake_tx, std::mem::take(&mut dirty)).await;
+            },
+            Some(key) = wake_rx.recv() => { dirty.insert(key); }
         }
+        reconcile(&rest, &t, &wake_tx, dirty).await;
     }
 }
 

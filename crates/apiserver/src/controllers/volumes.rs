@@ -21,6 +21,7 @@
 //! Level-driven from the store's change stream, like the other controllers: a change marks the
 //! claims and volumes it may affect, and each is reconciled against the current state.
 
+use super::changes::{Change, Changes};
 use super::events::EventRecorder;
 use super::{deleting, str_at as s};
 use crate::admission::storage_object_in_use_protection::{PV_PROTECTION, PVC_PROTECTION};
@@ -28,7 +29,6 @@ use crate::registry::core::pods::parse_quantity;
 use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, PatchType, Rest};
 use crate::status::ApiError;
-use crate::storage::StoreError;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -73,59 +73,52 @@ struct Dirty {
 /// Runs until the store closes.
 pub async fn run(rest: Rest) {
     let Some(t) = types(&rest) else { return };
-    loop {
-        let from = rest.store.resource_version();
+    let mut changes = Changes::all(&rest);
+    while let Some(change) = changes.next().await {
         let mut dirty = Dirty::default();
-        all_claims(&rest, &t, &mut dirty);
-        for v in rest.store.current(&t.volumes.storage_key) {
-            dirty
-                .volumes
-                .insert(s(&v.value(), "/metadata/name").to_string());
-        }
-        let mut cursor = match rest.store.watch(None, from) {
-            Ok(c) => c,
-            Err(_) => return,
-        };
-        reconcile(&rest, &t, dirty).await;
-        loop {
-            let events = match cursor.next().await {
-                Ok(e) => e,
-                Err(StoreError::TooOld { .. }) => break,
-                Err(_) => return,
-            };
-            let mut dirty = Dirty::default();
-            for e in events {
-                // Only the objects this controller reads are parsed (every write passes here).
-                let is_pod = e.key.resource == t.pods.storage_key;
-                let read = e.key.resource == t.claims.storage_key
-                    || e.key.resource == t.volumes.storage_key
-                    || (is_pod && mentions_claims(&e.object.json));
-                let v = if read { e.object.value() } else { Value::Null };
-                if e.key.resource == t.claims.storage_key {
+        match change {
+            Change::Resync { .. } => {
+                all_claims(&rest, &t, &mut dirty);
+                for v in rest.store.current(&t.volumes.storage_key) {
                     dirty
-                        .claims
-                        .insert((e.key.namespace.clone(), e.key.name.clone()));
-                    if !s(&v, "/spec/volumeName").is_empty() {
-                        dirty.volumes.insert(s(&v, "/spec/volumeName").to_string());
-                    }
-                } else if e.key.resource == t.volumes.storage_key {
-                    dirty.volumes.insert(e.key.name.clone());
-                    if !s(&v, "/spec/claimRef/name").is_empty() {
-                        dirty.claims.insert((
-                            s(&v, "/spec/claimRef/namespace").to_string(),
-                            s(&v, "/spec/claimRef/name").to_string(),
-                        ));
-                    }
-                } else if is_pod {
-                    for claim in claims_of(&v) {
-                        dirty.claims.insert((e.key.namespace.clone(), claim));
-                    }
-                } else if e.key.resource == t.classes.storage_key {
-                    all_claims(&rest, &t, &mut dirty);
+                        .volumes
+                        .insert(s(&v.value(), "/metadata/name").to_string());
                 }
             }
-            reconcile(&rest, &t, dirty).await;
+            Change::Events(events) => {
+                for e in events {
+                    // Only the objects this controller reads are parsed (every write passes here).
+                    let is_pod = e.key.resource == t.pods.storage_key;
+                    let read = e.key.resource == t.claims.storage_key
+                        || e.key.resource == t.volumes.storage_key
+                        || (is_pod && mentions_claims(&e.object.json));
+                    let v = if read { e.object.value() } else { Value::Null };
+                    if e.key.resource == t.claims.storage_key {
+                        dirty
+                            .claims
+                            .insert((e.key.namespace.clone(), e.key.name.clone()));
+                        if !s(&v, "/spec/volumeName").is_empty() {
+                            dirty.volumes.insert(s(&v, "/spec/volumeName").to_string());
+                        }
+                    } else if e.key.resource == t.volumes.storage_key {
+                        dirty.volumes.insert(e.key.name.clone());
+                        if !s(&v, "/spec/claimRef/name").is_empty() {
+                            dirty.claims.insert((
+                                s(&v, "/spec/claimRef/namespace").to_string(),
+                                s(&v, "/spec/claimRef/name").to_string(),
+                            ));
+                        }
+                    } else if is_pod {
+                        for claim in claims_of(&v) {
+                            dirty.claims.insert((e.key.namespace.clone(), claim));
+                        }
+                    } else if e.key.resource == t.classes.storage_key {
+                        all_claims(&rest, &t, &mut dirty);
+                    }
+                }
+            }
         }
+        reconcile(&rest, &t, dirty).await;
     }
 }
 

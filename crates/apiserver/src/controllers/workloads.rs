@@ -31,12 +31,13 @@
 //! Everything is level-driven from the change stream: an event marks the affected objects dirty,
 //! and each dirty object is reconciled against the current state.
 
+use super::changes::{Change, Changes};
 use super::events::EventRecorder;
 use super::owned::{Key, OwnedIndex, controller_uid};
 use super::scheduler::Placement;
 use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, ListOptions, PatchType, Rest, WriteOptions};
-use crate::storage::{EventType, StoreError};
+use crate::storage::EventType;
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -155,111 +156,106 @@ pub async fn run(rest: Rest, termination_delay: Duration) {
         termination_delay,
         terminating: Arc::default(),
     };
-    loop {
-        let from = rest.store.resource_version();
+    let mut index = Owned::default();
+    let mut changes = Changes::all(&rest);
+    while let Some(change) = changes.next().await {
         let mut dirty = Dirty::default();
-        let mut index = Owned::default();
-        // Relisted from scratch: where pods are is learnt again from the list.
-        *t.placement() = Placement::default();
-        for (rt, set, owned) in [
-            (&t.deployments, &mut dirty.deployments, None),
-            (
-                &t.replicasets,
-                &mut dirty.replicasets,
-                Some(&mut index.replicasets),
-            ),
-            (&t.pods, &mut dirty.pods, Some(&mut index.pods)),
-        ] {
-            if let Ok(list) = rest.list(rt, None, &ListOptions::default()).await {
-                let mut owned = owned;
-                for o in list.items {
-                    let v = o.value();
-                    let key: Key = (
-                        s(&v, "/metadata/namespace").to_string(),
-                        s(&v, "/metadata/name").to_string(),
-                    );
-                    if let Some(owned) = owned.as_deref_mut() {
-                        owned.set(key.clone(), controller_uid(&v));
+        match change {
+            Change::Resync { .. } => {
+                index = Owned::default();
+                // Relisted from scratch: where pods are is learnt again from the list.
+                *t.placement() = Placement::default();
+                for (rt, set, owned) in [
+                    (&t.deployments, &mut dirty.deployments, None),
+                    (
+                        &t.replicasets,
+                        &mut dirty.replicasets,
+                        Some(&mut index.replicasets),
+                    ),
+                    (&t.pods, &mut dirty.pods, Some(&mut index.pods)),
+                ] {
+                    if let Ok(list) = rest.list(rt, None, &ListOptions::default()).await {
+                        let mut owned = owned;
+                        for o in list.items {
+                            let v = o.value();
+                            let key: Key = (
+                                s(&v, "/metadata/namespace").to_string(),
+                                s(&v, "/metadata/name").to_string(),
+                            );
+                            if let Some(owned) = owned.as_deref_mut() {
+                                owned.set(key.clone(), controller_uid(&v));
+                            }
+                            if rt.storage_key == t.pods.storage_key {
+                                t.place(&key, Some(s(&v, "/spec/nodeName")));
+                            }
+                            set.insert(key);
+                        }
                     }
-                    if rt.storage_key == t.pods.storage_key {
-                        t.place(&key, Some(s(&v, "/spec/nodeName")));
+                }
+            }
+            Change::Events(events) => {
+                let mut nodes_changed = false;
+                for e in events {
+                    let key = (e.key.namespace.clone(), e.key.name.clone());
+                    let v = e.object.value();
+                    let owner = v
+                        .pointer("/metadata/ownerReferences")
+                        .and_then(Value::as_array)
+                        .and_then(|a| {
+                            a.iter().find(|r| {
+                                r.get("controller").and_then(Value::as_bool) == Some(true)
+                            })
+                        })
+                        .map(|r| {
+                            (
+                                e.key.namespace.clone(),
+                                s(r, "/name").to_string(),
+                                s(r, "/kind").to_string(),
+                            )
+                        });
+                    let gone = matches!(e.event_type, EventType::Deleted);
+                    if e.key.resource == t.deployments.storage_key {
+                        dirty.deployments.insert(key);
+                    } else if e.key.resource == t.replicasets.storage_key {
+                        index.replicasets.update(&key, gone, &v);
+                        dirty.replicasets.insert(key);
+                        if let Some((ns, name, kind)) = owner
+                            && kind == "Deployment"
+                        {
+                            dirty.deployments.insert((ns, name));
+                        }
+                    } else if e.key.resource == t.nodes.storage_key {
+                        if !gone {
+                            super::nodes::adopt(&rest, &v).await;
+                        }
+                        // A node came, went, or changed (cordoned, tainted, relabelled): pods
+                        // waiting for one are scheduled again (looked for once per batch).
+                        nodes_changed = true;
+                    } else if e.key.resource == t.pods.storage_key {
+                        t.place(&key, (!gone).then(|| s(&v, "/spec/nodeName")));
+                        index.pods.update(&key, gone, &v);
+                        dirty.pods.insert(key);
+                        if let Some((ns, name, kind)) = owner
+                            && kind == "ReplicaSet"
+                        {
+                            dirty.replicasets.insert((ns, name));
+                        }
                     }
-                    set.insert(key);
+                }
+                if nodes_changed {
+                    for p in rest.store.current(&t.pods.storage_key) {
+                        let p = p.value();
+                        if s(&p, "/spec/nodeName").is_empty() && !deleting(&p) {
+                            dirty.pods.insert((
+                                s(&p, "/metadata/namespace").to_string(),
+                                s(&p, "/metadata/name").to_string(),
+                            ));
+                        }
+                    }
                 }
             }
         }
-        let mut cursor = match rest.store.watch(None, from) {
-            Ok(c) => c,
-            Err(_) => continue,
-        };
-        reconcile(&rest, &t, &ip, &index, std::mem::take(&mut dirty)).await;
-        loop {
-            let events = match cursor.next().await {
-                Ok(e) => e,
-                Err(StoreError::TooOld { .. }) => break,
-                Err(_) => return,
-            };
-            let mut dirty = Dirty::default();
-            let mut nodes_changed = false;
-            for e in events {
-                let key = (e.key.namespace.clone(), e.key.name.clone());
-                let v = e.object.value();
-                let owner = v
-                    .pointer("/metadata/ownerReferences")
-                    .and_then(Value::as_array)
-                    .and_then(|a| {
-                        a.iter()
-                            .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
-                    })
-                    .map(|r| {
-                        (
-                            e.key.namespace.clone(),
-                            s(r, "/name").to_string(),
-                            s(r, "/kind").to_string(),
-                        )
-                    });
-                let gone = matches!(e.event_type, EventType::Deleted);
-                if e.key.resource == t.deployments.storage_key {
-                    dirty.deployments.insert(key);
-                } else if e.key.resource == t.replicasets.storage_key {
-                    index.replicasets.update(&key, gone, &v);
-                    dirty.replicasets.insert(key);
-                    if let Some((ns, name, kind)) = owner
-                        && kind == "Deployment"
-                    {
-                        dirty.deployments.insert((ns, name));
-                    }
-                } else if e.key.resource == t.nodes.storage_key {
-                    if !gone {
-                        super::nodes::adopt(&rest, &v).await;
-                    }
-                    // A node came, went, or changed (cordoned, tainted, relabelled): pods
-                    // waiting for one are scheduled again (looked for once per batch).
-                    nodes_changed = true;
-                } else if e.key.resource == t.pods.storage_key {
-                    t.place(&key, (!gone).then(|| s(&v, "/spec/nodeName")));
-                    index.pods.update(&key, gone, &v);
-                    dirty.pods.insert(key);
-                    if let Some((ns, name, kind)) = owner
-                        && kind == "ReplicaSet"
-                    {
-                        dirty.replicasets.insert((ns, name));
-                    }
-                }
-            }
-            if nodes_changed {
-                for p in rest.store.current(&t.pods.storage_key) {
-                    let p = p.value();
-                    if s(&p, "/spec/nodeName").is_empty() && !deleting(&p) {
-                        dirty.pods.insert((
-                            s(&p, "/metadata/namespace").to_string(),
-                            s(&p, "/metadata/name").to_string(),
-                        ));
-                    }
-                }
-            }
-            reconcile(&rest, &t, &ip, &index, dirty).await;
-        }
+        reconcile(&rest, &t, &ip, &index, dirty).await;
     }
 }
 

@@ -8,9 +8,9 @@
 //! - re-reads every CRD on start, so a restarted server serves what it served before.
 
 use super::{CLEANUP_FINALIZER, served_types};
+use crate::controllers::changes::Changes;
 use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, ListOptions, Rest, WriteOptions};
-use crate::storage::StoreError;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -37,40 +37,34 @@ const CLEANUP_RETRY: std::time::Duration = std::time::Duration::from_millis(200)
 
 /// Runs the controller until the store closes.
 pub async fn run(rest: Rest) {
+    let Some(crd_type) =
+        rest.catalog
+            .snapshot()
+            .find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+    else {
+        return;
+    };
+    let mut changes = Changes::new(&rest, Some(crd_type.storage_key.clone()));
+    let mut pending = false;
     loop {
-        let Some(crd_type) =
-            rest.catalog
-                .snapshot()
-                .find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
-        else {
-            return;
-        };
-        let from = rest.store.resource_version();
-        let mut pending = sync(&rest, &crd_type).await;
-        let mut cursor = match rest.store.watch(Some(crd_type.storage_key.clone()), from) {
-            Ok(c) => c,
-            Err(_) => continue,
-        };
-        loop {
-            // A CRD waiting for its objects' finalizers is retried: those objects' changes are
-            // not CRD events (upstream's finalizer controller requeues the same way).
-            let next = if pending {
-                match tokio::time::timeout(CLEANUP_RETRY, cursor.next()).await {
-                    Ok(next) => next,
-                    Err(_) => {
-                        pending = sync(&rest, &crd_type).await;
-                        continue;
-                    }
+        // A CRD waiting for its objects' finalizers is retried: those objects' changes are not
+        // CRD events (upstream's finalizer controller requeues the same way).
+        let next = if pending {
+            match tokio::time::timeout(CLEANUP_RETRY, changes.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    pending = sync(&rest, &crd_type).await;
+                    continue;
                 }
-            } else {
-                cursor.next().await
-            };
-            match next {
-                Ok(_) => pending = sync(&rest, &crd_type).await,
-                Err(StoreError::TooOld { .. }) => break,
-                Err(_) => return,
             }
+        } else {
+            changes.next().await
+        };
+        // A resync and a change alike: every CRD is brought in line.
+        if next.is_none() {
+            return;
         }
+        pending = sync(&rest, &crd_type).await;
     }
 }
 

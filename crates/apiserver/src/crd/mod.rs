@@ -217,6 +217,7 @@ pub fn served_types(crd: &Value) -> Vec<ResourceType> {
                 ),
                 schema: SchemaSource::Custom(schema.cloned()),
                 answer: None,
+                read_only: false,
                 storage_version_hash: Some(storage_version_hash.clone()),
                 guard: None,
             }

@@ -549,6 +549,9 @@ async fn resource(
         let answer = answer(review).await?;
         return Ok(respond(StatusCode::CREATED, &answer, output, &[]));
     }
+    if rt.read_only && *method != Method::GET {
+        return Err(ApiError::method_not_allowed_here());
+    }
     let include =
         IncludeObject::parse(params.get("includeObject")).map_err(ApiError::bad_request)?;
     let view = View {

@@ -20,6 +20,8 @@ pub(crate) struct Entry {
     answer: Option<Answer>,
     /// Who may write what (RBAC's escalation check).
     guard: Option<WriteGuard>,
+    /// Written by the server only.
+    read_only: bool,
 }
 
 /// A row for resource `plural` (singular `singular`), namespaced or cluster-scoped.
@@ -35,6 +37,7 @@ pub(crate) const fn entry(plural: &'static str, singular: &'static str, namespac
         stored_with: None,
         answer: None,
         guard: None,
+        read_only: false,
     }
 }
 
@@ -83,6 +86,13 @@ impl Entry {
         self
     }
 
+    /// Only the server writes objects; users get, list and watch them (see
+    /// [`ResourceType::read_only`]).
+    pub(crate) const fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
     /// Writes users ask for pass `guard` (see [`WriteGuard`]).
     pub(crate) const fn guarded(mut self, guard: WriteGuard) -> Self {
         self.guard = Some(guard);
@@ -124,6 +134,7 @@ impl Entry {
             }),
             answer: self.answer,
             guard: self.guard,
+            read_only: self.read_only,
             storage_version_hash: (self.answer.is_none()).then(|| {
                 let (group, version, kind) = match self.stored_with {
                     // Stored as the other resource's objects (whose kind is this kind).

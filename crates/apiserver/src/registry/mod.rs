@@ -13,6 +13,7 @@ pub mod apiextensions {
     pub(crate) mod customresourcedefinitions;
 }
 pub(crate) mod admissionregistration;
+pub(crate) mod apiregistration;
 pub mod apps;
 pub(crate) mod authentication;
 pub(crate) mod authorization;
@@ -58,6 +59,7 @@ pub fn builtin_resources() -> Vec<ResourceType> {
         core::podtemplates::resource(),
         core::limitranges::resource(),
         core::resourcequotas::resource(),
+        apiregistration::apiservices::resource(),
         apps::deployments::resource(),
         apps::replicasets::resource(),
         apps::statefulsets::resource(),
