@@ -557,7 +557,8 @@ mod tests {
         assert_eq!(
             messages(vec![with(json!({"rules": double}))], false),
             vec![
-                r#"webhooks[0].rules[0].resources: Invalid value: []string{"*/*", "*/status"}: if '*/*' is present, must not specify other resources"#
+                r#"webhooks[0].rules[0].resources[1]: Invalid value: "*/status": if '*/*' is present, must not specify */status"#,
+                r#"webhooks[0].rules[0].resources: Invalid value: []string{"*/*", "*/status"}: if '*/*' is present, must not specify other resources"#,
             ]
         );
     }
