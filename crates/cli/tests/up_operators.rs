@@ -263,7 +263,9 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
     // read at v1, and the v1 example stored at v1alpha1 and run by the controller.
     const V1ALPHA1: &str = "foos.v1alpha1.samplecontroller.k8s.io";
     const V1: &str = "foos.v1.samplecontroller.k8s.io";
-    let yaml = kubectl.run(&["get", V1, "example-foo", "-o", "yaml"]).await?;
+    let yaml = kubectl
+        .run(&["get", V1, "example-foo", "-o", "yaml"])
+        .await?;
     assert!(
         yaml.contains("apiVersion: samplecontroller.k8s.io/v1\n"),
         "{yaml}"

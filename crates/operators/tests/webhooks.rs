@@ -46,7 +46,11 @@ async fn start() -> anyhow::Result<(ApiServer, Client)> {
         for conversion in kubeforge_operators::webhooks::conversions(operator) {
             let patch = json!({"spec": {"conversion": kubeforge_operators::webhooks::crd_conversion(&conversion, &client_config)}});
             Api::<CustomResourceDefinition>::all(client.clone())
-                .patch(&conversion.name, &PatchParams::default(), &Patch::Merge(&patch))
+                .patch(
+                    &conversion.name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
                 .await?;
         }
         let name = kubeforge_operators::manifests::object_name(operator);
@@ -320,7 +324,9 @@ async fn foos_convert_between_v1alpha1_and_v1() -> anyhow::Result<()> {
     assert_eq!(flat.spec.deployment.name, "flat-nginx");
     assert_eq!(flat.spec.deployment.replicas, Some(4));
     flat.spec.deployment.replicas = Some(2);
-    v1_api.replace("flat", &PostParams::default(), &flat).await?;
+    v1_api
+        .replace("flat", &PostParams::default(), &flat)
+        .await?;
     assert_eq!(alpha.get("flat").await?.spec.replicas, Some(2));
     // Listed at both versions: the same objects, each in the version asked for.
     let at_v1 = v1_api.list(&ListParams::default()).await?;
