@@ -823,3 +823,42 @@ async fn kubectl_1_27_shows_why_a_configuration_is_invalid() {
 async fn kubectl_1_33_shows_why_a_configuration_is_invalid() {
     kubectl_validation_suite("1.33").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unparsable_ca_bundle_is_stored_and_fails_the_call() {
+    let server = start().await;
+    let webhook = webhook_support::start(&[]).await;
+    // Upstream does not check `caBundle` on write: bytes that hold no certificate are stored.
+    let mut client_config = webhook.url_config("allow");
+    client_config["caBundle"] = json!(base64_of("not a PEM certificate"));
+    validating(
+        server.client(),
+        "bad-ca",
+        vec![hook(
+            "bad-ca.example.com",
+            client_config,
+            &["CREATE"],
+            "bad-ca",
+        )],
+    )
+    .await;
+    // The call cannot trust the webhook's certificate: the request fails closed, naming the
+    // webhook, and the webhook never sees a review.
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    let s = status_of(refused(&cms, "bad-ca", false).await);
+    assert_eq!((s.code, s.reason.as_str()), (500, "InternalError"));
+    assert!(
+        s.message.starts_with(
+            "Internal error occurred: failed calling webhook \"bad-ca.example.com\": failed to call webhook: Post \"https://"
+        ),
+        "{}",
+        s.message
+    );
+    assert!(webhook.reviews("allow").is_empty());
+}
+
+/// `s` base64-encoded, as a `caBundle` is written in JSON.
+fn base64_of(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
