@@ -3,9 +3,12 @@
 //! spelled `colour`), converted by kubeforge-runtime's conversion handler over TLS. Objects
 //! written at one version read at the other (get, list, watch, update), and failures read as
 //! kube-apiserver's: an unreachable webhook, a wrong uid or count, a renamed object, and CRDs
-//! whose webhook configuration is invalid.
+//! whose webhook configuration is invalid. Field selectors read each version's fields; kubectl
+//! (1.27 and 1.33) gets, applies and patches at both versions.
 
 mod kube_support;
+#[allow(unused_macros, unused_imports)]
+mod kubectl_support;
 mod webhook_support;
 
 use futures::{StreamExt, TryStreamExt};
@@ -622,4 +625,249 @@ async fn a_list_bigger_than_one_object_converts_in_one_review() {
         assert_eq!(widget.spec.dimensions.size, i as i64);
         assert_eq!(widget.spec.colour.len(), colour.len());
     }
+}
+
+/// The CRD with `selectableFields` per version: v1 selects `.spec.color`, v2 `.spec.colour` and
+/// `.spec.dimensions.size` (v1's `size` in v2's place).
+fn crd_with_selectable_fields(conversion: Value) -> Value {
+    let mut crd = crd(conversion);
+    crd["spec"]["versions"][0]["selectableFields"] = json!([{"jsonPath": ".spec.color"}]);
+    crd["spec"]["versions"][1]["selectableFields"] =
+        json!([{"jsonPath": ".spec.colour"}, {"jsonPath": ".spec.dimensions.size"}]);
+    crd
+}
+
+#[tokio::test]
+async fn field_selectors_read_the_object_at_the_requested_version() {
+    let server = start().await;
+    let client = server.client();
+    let webhook = ConversionWebhook::start().await;
+    install(
+        &client,
+        crd_with_selectable_fields(webhook_conversion(webhook.url_config())),
+    )
+    .await;
+    let v1_api: Api<v1::Widget> = Api::namespaced(client.clone(), "default");
+    let v2_api: Api<v2::Widget> = Api::namespaced(client.clone(), "default");
+    for (name, size, color) in [("a", 1, "red"), ("b", 2, "blue"), ("c", 3, "red")] {
+        v1_api
+            .create(
+                &PostParams::default(),
+                &v1::Widget::new(
+                    name,
+                    v1::WidgetSpec {
+                        size,
+                        color: color.into(),
+                    },
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    let names = |list: kube::core::ObjectList<v2::Widget>| -> Vec<String> {
+        list.items.iter().map(|w| w.name_any()).collect()
+    };
+    // At v2 the fields are v2's: `spec.colour`, `spec.dimensions.size`.
+    let red = ListParams::default().fields("spec.colour=red");
+    assert_eq!(names(v2_api.list(&red).await.unwrap()), ["a", "c"]);
+    let sized = ListParams::default().fields("spec.dimensions.size=2");
+    assert_eq!(names(v2_api.list(&sized).await.unwrap()), ["b"]);
+    let both = ListParams::default().fields("spec.colour=red,spec.dimensions.size!=1");
+    assert_eq!(names(v2_api.list(&both).await.unwrap()), ["c"]);
+    // v1's field is not one of v2's, and the other way round.
+    let s = api_err(
+        v2_api
+            .list(&ListParams::default().fields("spec.color=red"))
+            .await,
+        400,
+        "BadRequest",
+    );
+    assert_eq!(s.message, "field label not supported: spec.color");
+    let at_v1: Vec<String> = v1_api
+        .list(&ListParams::default().fields("spec.color=red"))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|w| w.name_any())
+        .collect();
+    assert_eq!(at_v1, ["a", "c"]);
+    // Pages of a selected list at v2: the token continues after the last item returned.
+    let first = v2_api.list(&red.clone().limit(1)).await.unwrap();
+    let token = first.metadata.continue_.clone().expect("a continue token");
+    assert_eq!(names(first), ["a"]);
+    let rest = v2_api
+        .list(&red.clone().limit(1).continue_token(&token))
+        .await
+        .unwrap();
+    assert_eq!(names(rest), ["c"]);
+
+    // A watch at v2 selects on v2's fields, and an object leaving the selection is DELETED.
+    let params = WatchParams::default().fields("spec.colour=red");
+    let mut events = v2_api.watch(&params, "0").await.unwrap().boxed();
+    let mut initial = Vec::new();
+    for _ in 0..2 {
+        match events.try_next().await.unwrap() {
+            Some(WatchEvent::Added(w)) => initial.push(w.name_any()),
+            other => panic!("expected ADDED, got {other:?}"),
+        }
+    }
+    assert_eq!(initial, ["a", "c"]);
+    v1_api
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"color": "green"}})),
+        )
+        .await
+        .unwrap();
+    v1_api
+        .patch(
+            "b",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"color": "red"}})),
+        )
+        .await
+        .unwrap();
+    match events.try_next().await.unwrap() {
+        Some(WatchEvent::Deleted(w)) => {
+            assert_eq!(w.name_any(), "a");
+            assert_eq!(w.spec.colour, "green");
+        }
+        other => panic!("expected a to leave the selection, got {other:?}"),
+    }
+    match events.try_next().await.unwrap() {
+        Some(WatchEvent::Added(w)) => {
+            assert_eq!(w.name_any(), "b");
+            assert_eq!(w.spec.dimensions.size, 2);
+        }
+        other => panic!("expected b to enter the selection, got {other:?}"),
+    }
+}
+
+/// kubectl at `version` against a Widget CRD converted by webhook: `apply` at v2 (the object is
+/// stored at v1), `get` and `-o yaml` at both versions, the printer column of v2, `patch` at v1
+/// seen at v2, and a second `apply` at v2 that changes the stored v1 object.
+async fn kubectl_suite(version: &str) {
+    let Some(binary) = kubectl_support::kubectl_binary(version) else {
+        return;
+    };
+    let server = start().await;
+    let client = server.client();
+    let webhook = ConversionWebhook::start().await;
+    install(&client, crd(webhook_conversion(webhook.url_config()))).await;
+    let kubectl = kubectl_support::Kubectl::new(binary, &server).unwrap();
+    let manifest = |colour: &str| {
+        format!(
+            "apiVersion: conv.example.com/v2\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\nspec:\n  dimensions:\n    size: 4\n  colour: {colour}\n"
+        )
+    };
+    let file = kubectl.manifest("w.yaml", &manifest("blue")).unwrap();
+    let out = kubectl.ok(&["apply", "-f", &file]).await.unwrap();
+    assert_eq!(out.trim(), "widget.conv.example.com/w created");
+    // Stored at v1: the object read at v1 has v1's fields.
+    let at_v1 = kubectl
+        .json(&["get", "widgets.v1.conv.example.com", "w"])
+        .await
+        .unwrap();
+    assert_eq!(at_v1["apiVersion"], "conv.example.com/v1");
+    assert_eq!(at_v1["spec"], json!({"size": 4, "color": "blue"}));
+    let yaml = kubectl
+        .ok(&["get", "widgets.v2.conv.example.com", "w", "-o", "yaml"])
+        .await
+        .unwrap();
+    assert!(yaml.contains("apiVersion: conv.example.com/v2\n"), "{yaml}");
+    assert!(
+        yaml.contains("spec:\n  colour: blue\n  dimensions:\n    size: 4\n"),
+        "{yaml}"
+    );
+    let yaml = kubectl
+        .ok(&["get", "widgets.v1.conv.example.com", "w", "-o", "yaml"])
+        .await
+        .unwrap();
+    assert!(yaml.contains("apiVersion: conv.example.com/v1\n"), "{yaml}");
+    assert!(yaml.contains("spec:\n  color: blue\n  size: 4\n"), "{yaml}");
+    // v2's printer column reads v2's field.
+    let table = kubectl
+        .ok(&["get", "widgets.v2.conv.example.com"])
+        .await
+        .unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["NAME", "SIZE"]
+    );
+    assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["w", "4"]);
+    // A patch at v1 is seen at v2.
+    let out = kubectl
+        .ok(&[
+            "patch",
+            "widgets.v1.conv.example.com",
+            "w",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"size":9}}"#,
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out.trim(), "widget.conv.example.com/w patched");
+    let size = kubectl
+        .jsonpath(
+            &["get", "widgets.v2.conv.example.com", "w"],
+            "{.spec.dimensions.size}",
+        )
+        .await
+        .unwrap();
+    assert_eq!(size, "9");
+    // A JSON patch at v2 is applied to the object at v2, then stored at v1.
+    kubectl
+        .ok(&[
+            "patch",
+            "widgets.v2.conv.example.com",
+            "w",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/dimensions/size","value":5}]"#,
+        ])
+        .await
+        .unwrap();
+    let v1_api: Api<v1::Widget> = Api::namespaced(client.clone(), "default");
+    assert_eq!(v1_api.get("w").await.unwrap().spec.size, 5);
+    // Applying the v2 manifest again: the last-applied configuration (at v2) is compared with
+    // the object read at v2, and only the changed colour is patched.
+    let file = kubectl.manifest("w.yaml", &manifest("green")).unwrap();
+    let out = kubectl.ok(&["apply", "-f", &file]).await.unwrap();
+    assert_eq!(out.trim(), "widget.conv.example.com/w configured");
+    let stored = v1_api.get("w").await.unwrap();
+    assert_eq!(stored.spec.color, "green");
+    assert_eq!(stored.spec.size, 4, "apply restores the applied size");
+    // Server-side apply at v1.
+    let file = kubectl
+        .manifest(
+            "w1.yaml",
+            "apiVersion: conv.example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: default\nspec:\n  size: 6\n",
+        )
+        .unwrap();
+    kubectl
+        .ok(&["apply", "--server-side", "--force-conflicts", "-f", &file])
+        .await
+        .unwrap();
+    let size = kubectl
+        .jsonpath(
+            &["get", "widgets.v2.conv.example.com", "w"],
+            "{.spec.dimensions.size}",
+        )
+        .await
+        .unwrap();
+    assert_eq!(size, "6");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_27_reads_and_writes_both_versions() {
+    kubectl_suite("1.27").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_33_reads_and_writes_both_versions() {
+    kubectl_suite("1.33").await;
 }

@@ -791,3 +791,72 @@ async fn established_means_served() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn selectable_fields_are_field_labels_per_version() {
+    let server = start().await;
+    let client = server.client();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut crd = serde_json::to_value(widget_crd()).unwrap();
+    crd["spec"]["versions"][0]["selectableFields"] =
+        json!([{"jsonPath": ".spec.color"}, {"jsonPath": ".spec.size"}]);
+    crds.create(
+        &PostParams::default(),
+        &serde_json::from_value(crd).unwrap(),
+    )
+    .await
+    .unwrap();
+    let v1: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), "default", &widget_resource("v1"));
+    let v1beta1: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), "default", &widget_resource("v1beta1"));
+    eventually("Widgets to be served", || async {
+        v1.list(&ListParams::default()).await.ok()
+    })
+    .await;
+    for (name, size, color) in [
+        ("red-1", 1, Some("red")),
+        ("blue-2", 2, Some("blue")),
+        ("bare-2", 2, None),
+    ] {
+        let spec = match color {
+            Some(c) => json!({"size": size, "color": c}),
+            None => json!({"size": size}),
+        };
+        v1.create(&PostParams::default(), &widget("v1", name, spec))
+            .await
+            .unwrap();
+    }
+    let names = |list: kube::core::ObjectList<DynamicObject>| -> Vec<String> {
+        list.items.iter().map(|w| w.name_any()).collect()
+    };
+    let select = |fields: &str| ListParams::default().fields(fields);
+    assert_eq!(
+        names(v1.list(&select("spec.color=red")).await.unwrap()),
+        ["red-1"]
+    );
+    // Integers compare as their decimal text; an unset field as "".
+    assert_eq!(
+        names(v1.list(&select("spec.size=2")).await.unwrap()),
+        ["bare-2", "blue-2"]
+    );
+    assert_eq!(
+        names(v1.list(&select("spec.color=")).await.unwrap()),
+        ["bare-2"]
+    );
+    assert_eq!(
+        names(
+            v1.list(&select("spec.color!=red,spec.size=2"))
+                .await
+                .unwrap()
+        ),
+        ["bare-2", "blue-2"]
+    );
+    // v1beta1 declares none: only metadata fields are selectable there.
+    let s = api_err(
+        v1beta1.list(&select("spec.color=red")).await,
+        400,
+        "BadRequest",
+    );
+    assert_eq!(s.message, "field label not supported: spec.color");
+}

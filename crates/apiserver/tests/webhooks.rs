@@ -436,7 +436,26 @@ async fn selectors_dry_run_and_services() {
         &["CREATE"],
         "dry",
     );
+    // `Some` cannot be declared through admissionregistration.k8s.io/v1 (upstream allows it only
+    // on configurations stored with it already).
     some["sideEffects"] = json!("Some");
+    let configs: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    let refused_config = serde_json::from_value(
+        json!({"metadata": {"name": "selected"}, "webhooks": [in_guarded.clone(), some.clone()]}),
+    )
+    .unwrap();
+    let s = api_err(
+        configs
+            .create(&PostParams::default(), &refused_config)
+            .await,
+        422,
+        "Invalid",
+    );
+    assert_eq!(
+        s.message,
+        "ValidatingWebhookConfiguration.admissionregistration.k8s.io \"selected\" is invalid: webhooks[1].sideEffects: Unsupported value: \"Some\": supported values: \"None\", \"NoneOnDryRun\""
+    );
+    some["sideEffects"] = json!("NoneOnDryRun");
     validating(
         client.clone(),
         "selected",
@@ -475,21 +494,17 @@ async fn selectors_dry_run_and_services() {
         .await
         .unwrap();
 
-    // Dry run: a webhook with side effects cannot be asked; one without sees `dryRun: true`.
+    // Dry run: webhooks declaring no side effects (`None`, `NoneOnDryRun`) see `dryRun: true`.
     let dry = PostParams {
         dry_run: true,
         ..PostParams::default()
     };
-    let s = api_err(
-        open.create(&dry, &configmap("d1", json!({"hook": "dry"})))
-            .await,
-        400,
-        "BadRequest",
-    );
-    assert_eq!(
-        s.message,
-        "admission webhook \"some.example.com\" does not support dry run"
-    );
+    open.create(&dry, &configmap("d1", json!({"hook": "dry"})))
+        .await
+        .unwrap();
+    assert!(open.get_opt("d1").await.unwrap().is_none());
+    let review = webhook.reviews("allow").pop().unwrap();
+    assert_eq!(review["request"]["dryRun"], true);
     let s = api_err(
         open.create(&dry, &configmap("d2", json!({"hook": "dry-none"})))
             .await,
@@ -500,7 +515,7 @@ async fn selectors_dry_run_and_services() {
     let review = webhook.reviews("deny").pop().unwrap();
     assert_eq!(review["request"]["dryRun"], true);
     assert_eq!(review["request"]["options"]["dryRun"], json!(["All"]));
-    // Without dry run, a webhook with side effects is called.
+    // Without dry run, the same webhook is called and the object stored.
     open.create(
         &PostParams::default(),
         &configmap("d3", json!({"hook": "dry"})),
@@ -629,4 +644,221 @@ async fn match_conditions_pick_skip_and_fail() {
     .await
     .unwrap();
     assert!(webhook.reviews("allow").is_empty());
+}
+
+/// A configuration breaking most of upstream's webhook rules at once.
+fn invalid_webhook() -> Value {
+    json!({
+        "name": "two.parts",
+        "clientConfig": {"url": "http://127.0.0.1/x", "service": {"name": "s", "namespace": "n"}},
+        "rules": [{"operations": ["CREATE", "*"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["*", "configmaps"], "scope": "Everywhere"}],
+        "failurePolicy": "Sometimes",
+        "timeoutSeconds": 60,
+        "admissionReviewVersions": ["v2"],
+        "matchConditions": [{"name": "broken", "expression": "object.metadata.("}],
+    })
+}
+
+/// The causes [`invalid_webhook`] earns, in upstream's order.
+const INVALID_WEBHOOK_CAUSES: [&str; 9] = [
+    r#"webhooks[0].name: Invalid value: "two.parts": should be a domain with at least three segments separated by dots"#,
+    r#"webhooks[0].rules[0].operations: Invalid value: []admissionregistration.OperationType{"CREATE", "*"}: if '*' is present, must not specify other operations"#,
+    r#"webhooks[0].rules[0].resources: Invalid value: []string{"*", "configmaps"}: if '*' is present, must not specify other resources without subresources"#,
+    r#"webhooks[0].rules[0].scope: Unsupported value: "Everywhere": supported values: "*", "Cluster", "Namespaced""#,
+    r#"webhooks[0].failurePolicy: Unsupported value: "Sometimes": supported values: "Fail", "Ignore""#,
+    "webhooks[0].sideEffects: Required value: must specify one of None, NoneOnDryRun",
+    "webhooks[0].timeoutSeconds: Invalid value: 60: the timeout value must be between 1 and 30 seconds",
+    "webhooks[0].clientConfig: Required value: exactly one of url or service is required",
+    r#"webhooks[0].matchConditions[0].expression: Invalid value: "object.metadata.(": compilation failed: ERROR: <input>:1:17: Syntax error"#,
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configurations_are_validated_on_create_and_update() {
+    let server = start().await;
+    let client = server.client();
+    let validating_api: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    let mutating_api: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
+    let bad = json!({"metadata": {"name": "bad"}, "webhooks": [invalid_webhook()]});
+    let s = api_err(
+        validating_api
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(bad.clone()).unwrap(),
+            )
+            .await,
+        422,
+        "Invalid",
+    );
+    let causes: Vec<String> = s
+        .details
+        .unwrap()
+        .causes
+        .into_iter()
+        .map(|c| format!("{}: {}", c.field, c.message))
+        .collect();
+    assert_eq!(
+        causes.len(),
+        INVALID_WEBHOOK_CAUSES.len() + 1,
+        "{causes:#?}"
+    );
+    for (cause, expected) in causes.iter().zip(INVALID_WEBHOOK_CAUSES) {
+        assert!(cause.starts_with(expected), "{cause}\nexpected {expected}");
+    }
+    assert!(
+        causes[9].contains(
+            r#"webhooks[0].admissionReviewVersions: Invalid value: []string{"v2"}: must include at least one of v1, v1beta1"#
+        ),
+        "{causes:#?}"
+    );
+    assert!(validating_api.get_opt("bad").await.unwrap().is_none());
+
+    // Mutating configurations: the same rules plus `reinvocationPolicy`; names are unique.
+    let mut hook = hook(
+        "mutate.example.com",
+        json!({"url": "https://127.0.0.1/m"}),
+        &["CREATE"],
+        "m",
+    );
+    hook["reinvocationPolicy"] = json!("Always");
+    let config = json!({"metadata": {"name": "m"}, "webhooks": [hook.clone(), hook]});
+    let s = api_err(
+        mutating_api
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(config).unwrap(),
+            )
+            .await,
+        422,
+        "Invalid",
+    );
+    assert_eq!(
+        s.message,
+        "MutatingWebhookConfiguration.admissionregistration.k8s.io \"m\" is invalid: [webhooks[0].reinvocationPolicy: Unsupported value: \"Always\": supported values: \"IfNeeded\", \"Never\", webhooks[1].reinvocationPolicy: Unsupported value: \"Always\": supported values: \"IfNeeded\", \"Never\", webhooks[1].name: Duplicate value: \"mutate.example.com\"]"
+    );
+
+    // An update is validated too, and refused without changing what is stored.
+    let good = hook_named("fine.example.com");
+    validating(client.clone(), "fine", vec![good]).await;
+    let patch = serde_json::from_value(
+        json!([{"op": "add", "path": "/webhooks/0/timeoutSeconds", "value": 0}]),
+    )
+    .unwrap();
+    let s = api_err(
+        validating_api
+            .patch("fine", &PatchParams::default(), &Patch::Json::<()>(patch))
+            .await,
+        422,
+        "Invalid",
+    );
+    assert_eq!(
+        s.message,
+        "ValidatingWebhookConfiguration.admissionregistration.k8s.io \"fine\" is invalid: webhooks[0].timeoutSeconds: Invalid value: 0: the timeout value must be between 1 and 30 seconds"
+    );
+    let stored = validating_api.get("fine").await.unwrap();
+    assert_eq!(stored.webhooks.unwrap()[0].timeout_seconds, None);
+}
+
+/// A valid webhook named `name` (a URL that nothing answers).
+fn hook_named(name: &str) -> Value {
+    hook(
+        name,
+        json!({"url": "https://127.0.0.1:1/v"}),
+        &["CREATE"],
+        "never",
+    )
+}
+
+/// kubectl prints the causes of a refused configuration, old and new kubectl alike.
+async fn kubectl_validation_suite(version: &str) {
+    let Some(binary) = kubectl_support::kubectl_binary(version) else {
+        return;
+    };
+    let server = start().await;
+    let kubectl = kubectl_support::Kubectl::new(binary, &server).unwrap();
+    let bad = json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "bad"}, "webhooks": [invalid_webhook()]});
+    let file = kubectl.manifest("bad.json", &bad.to_string()).unwrap();
+    let stderr = kubectl.fails(&["apply", "-f", &file]).await.unwrap();
+    assert!(
+        stderr.contains(r#"The ValidatingWebhookConfiguration "bad" is invalid: "#),
+        "{stderr}"
+    );
+    for cause in INVALID_WEBHOOK_CAUSES {
+        assert!(stderr.contains(cause), "missing {cause} in {stderr}");
+    }
+    let stderr = kubectl
+        .fails(&["get", "validatingwebhookconfiguration", "bad"])
+        .await
+        .unwrap();
+    assert!(stderr.contains("NotFound"), "{stderr}");
+    // A valid one is created; a patch breaking it is refused with the cause.
+    let good = json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": "good"}, "webhooks": [hook_named("good.example.com")]});
+    let file = kubectl.manifest("good.json", &good.to_string()).unwrap();
+    kubectl.ok(&["apply", "-f", &file]).await.unwrap();
+    kubectl
+        .rejects(
+            &[
+                "patch",
+                "mutatingwebhookconfiguration",
+                "good",
+                "--type=json",
+                "-p",
+                r#"[{"op": "replace", "path": "/webhooks/0/sideEffects", "value": "Unknown"}]"#,
+            ],
+            &[
+                r#"The MutatingWebhookConfiguration "good" is invalid: webhooks[0].sideEffects: Unsupported value: "Unknown": supported values: "None", "NoneOnDryRun""#,
+            ],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_27_shows_why_a_configuration_is_invalid() {
+    kubectl_validation_suite("1.27").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_1_33_shows_why_a_configuration_is_invalid() {
+    kubectl_validation_suite("1.33").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unparsable_ca_bundle_is_stored_and_fails_the_call() {
+    let server = start().await;
+    let webhook = webhook_support::start(&[]).await;
+    // Upstream does not check `caBundle` on write: bytes that hold no certificate are stored.
+    let mut client_config = webhook.url_config("allow");
+    client_config["caBundle"] = json!(base64_of("not a PEM certificate"));
+    validating(
+        server.client(),
+        "bad-ca",
+        vec![hook(
+            "bad-ca.example.com",
+            client_config,
+            &["CREATE"],
+            "bad-ca",
+        )],
+    )
+    .await;
+    // The call cannot trust the webhook's certificate: the request fails closed, naming the
+    // webhook, and the webhook never sees a review.
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    let s = status_of(refused(&cms, "bad-ca", false).await);
+    assert_eq!((s.code, s.reason.as_str()), (500, "InternalError"));
+    assert!(
+        s.message.starts_with(
+            "Internal error occurred: failed calling webhook \"bad-ca.example.com\": failed to call webhook: Post \"https://"
+        ),
+        "{}",
+        s.message
+    );
+    assert!(webhook.reviews("allow").is_empty());
+}
+
+/// `s` base64-encoded, as a `caBundle` is written in JSON.
+fn base64_of(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
 }

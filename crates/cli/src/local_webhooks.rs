@@ -1,7 +1,9 @@
 //! The operators' webhooks in `kubeforge up`, as envtest runs them: one local HTTPS server on
 //! `127.0.0.1:<free port>` presenting a generated certificate, and the webhook configurations
 //! `kubeforge manifests` generates registered with `clientConfig.url` pointing at it and the
-//! generated CA as `caBundle`. A restarted `up` replaces them (new port, new CA); the
+//! generated CA as `caBundle`; CRDs an operator converts get the same `clientConfig` in their
+//! `spec.conversion` (left in place when `up` stops: reading at the storage version needs no
+//! call, and the next `up` points it at its new server). A restarted `up` replaces them (new port, new CA); the
 //! configurations of operators not running are removed, as they would fail closed; stopping
 //! removes them all.
 
@@ -10,11 +12,12 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kubeforge_operators::Operator;
 use kubeforge_operators::manifests::object_name;
-use kubeforge_operators::webhooks::configurations;
+use kubeforge_operators::webhooks::{configurations, crd_conversion};
 use kubeforge_runtime::webhook::{Certificates, LocalCertificates, WebhookServer};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -104,6 +107,21 @@ impl LocalWebhooks {
         let metadata = json!({"labels": {"app.kubernetes.io/part-of": "kubeforge"}});
         let mut names = Vec::new();
         for (operator, _) in operators {
+            // CRDs the operator converts call this server, trusting its CA.
+            for conversion in kubeforge_operators::webhooks::conversions(operator) {
+                let patch =
+                    json!({"spec": {"conversion": crd_conversion(&conversion, &client_config)}});
+                Api::<CustomResourceDefinition>::all(admin.clone())
+                    .patch(
+                        &conversion.name,
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
+                    .await
+                    .with_context(|| {
+                        format!("registering the conversion webhook of {}", conversion.name)
+                    })?;
+            }
             let name = object_name(operator);
             let generated = configurations(operator, &name, &client_config, &metadata);
             if generated.is_empty() {

@@ -1,6 +1,7 @@
 //! `kubeforge up` as a user runs it: the binary as a child process (a free port, a temporary data
 //! directory), the examples applied with kubectl, and the operators' outcomes read back with
-//! kubectl — Foo's Deployment and status, the rule's copies in `default` and `another-test`.
+//! kubectl — Foo's Deployment and status, Foo at its two versions through the conversion webhook,
+//! the rule's copies in `default` and `another-test`.
 //!
 //! kubectl is `$KUBEFORGE_KUBECTL_DIR/kubectl.1.33` (default `/usr/lib/google-cloud-sdk/bin`); a
 //! missing binary fails under `CI=true` and is skipped otherwise.
@@ -258,6 +259,76 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         table.contains("DEPLOYMENT") && table.contains("AVAILABLE"),
         "{table}"
     );
+    // Foo's two versions through the conversion webhook `up` registered: the v1alpha1 example
+    // read at v1, and the v1 example stored at v1alpha1 and run by the controller.
+    const V1ALPHA1: &str = "foos.v1alpha1.samplecontroller.k8s.io";
+    const V1: &str = "foos.v1.samplecontroller.k8s.io";
+    let yaml = kubectl
+        .run(&["get", V1, "example-foo", "-o", "yaml"])
+        .await?;
+    assert!(
+        yaml.contains("apiVersion: samplecontroller.k8s.io/v1\n"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("spec:\n  deployment:\n    name: example-foo\n    replicas: 1\n"),
+        "{yaml}"
+    );
+    kubectl
+        .run(&[
+            "apply",
+            "-f",
+            examples().join("foo-v1.yaml").to_str().unwrap(),
+        ])
+        .await?;
+    let yaml = kubectl
+        .run(&["get", V1ALPHA1, "example-foo-v1", "-o", "yaml"])
+        .await?;
+    assert!(
+        yaml.contains("apiVersion: samplecontroller.k8s.io/v1alpha1\n"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("spec:\n  deploymentName: example-foo-v1\n  replicas: 2\n"),
+        "{yaml}"
+    );
+    kubectl
+        .until(
+            &[
+                "get",
+                "deployment",
+                "example-foo-v1",
+                "-o",
+                "jsonpath={.spec.replicas}",
+            ],
+            "2",
+        )
+        .await?;
+    // Listed at both versions, each in its own form.
+    let names = kubectl
+        .run(&[
+            "get",
+            V1,
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name}={.spec.deployment.name} {end}",
+        ])
+        .await?;
+    assert_eq!(
+        names.trim(),
+        "example-foo=example-foo example-foo-v1=example-foo-v1"
+    );
+    let names = kubectl
+        .run(&[
+            "get",
+            V1ALPHA1,
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name}={.spec.deploymentName} {end}",
+        ])
+        .await?;
+    assert_eq!(
+        names.trim(),
+        "example-foo=example-foo example-foo-v1=example-foo-v1"
+    );
 
     // The rule: copies in both targets, counted in the status, Ready.
     for ns in ["default", "another-test"] {
@@ -403,7 +474,13 @@ async fn up_runs_the_operators_for_kubectl() -> Result<()> {
         .run(&["apply", "-f", webhooks.to_str().unwrap()])
         .await?;
     let replicas = kubectl
-        .run(&["get", "foo", "defaulted", "-o", "jsonpath={.spec.replicas}"])
+        .run(&[
+            "get",
+            "foos.v1alpha1.samplecontroller.k8s.io",
+            "defaulted",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
         .await?;
     assert_eq!(replicas, "1");
     std::fs::write(

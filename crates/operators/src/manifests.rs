@@ -3,7 +3,8 @@
 //! and its binding, a Role for leader election in the operator's own namespace, and a Deployment
 //! running `kubeforge run --operators NAME`; for an operator with webhooks, also their Service,
 //! the Deployment's webhook port and serving-certificate volume, the webhook configurations
-//! (their `caBundle` injected by cert-manager) and cert-manager's Issuer and Certificate
+//! and the conversion of CRDs it converts (their `caBundle` injected by cert-manager) and
+//! cert-manager's Issuer and Certificate
 //! ([`cert_manager_objects`], as kubebuilder's `config/certmanager/`).
 
 use crate::Operator;
@@ -72,10 +73,24 @@ pub fn objects(operator: &Operator, image: &str) -> Vec<Value> {
         "kind": "Namespace",
         "metadata": {"name": NAMESPACE},
     })];
+    let conversions = webhooks::conversions(operator);
     for crd in (operator.crds)() {
         let mut crd = serde_json::to_value(crd).unwrap_or_default();
         if let Some(versions) = crd.pointer_mut("/spec/versions") {
             go_numbers(versions);
+        }
+        // A CRD converted by the operator's webhook calls it through the webhook Service, its
+        // `caBundle` injected by cert-manager as the webhook configurations' is.
+        if let Some(conversion) = conversions
+            .iter()
+            .find(|w| crd["metadata"]["name"] == w.name)
+        {
+            crd["spec"]["conversion"] = webhooks::crd_conversion(
+                conversion,
+                &json!({"service": {"name": webhook_service_name(operator), "namespace": NAMESPACE}}),
+            );
+            crd["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] =
+                json!(format!("{NAMESPACE}/{}", serving_cert_name(operator)));
         }
         out.push(crd);
     }

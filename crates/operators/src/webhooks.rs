@@ -21,6 +21,9 @@ pub enum Admission {
     Mutating,
     /// Admit or refuse it (a validator): a ValidatingWebhookConfiguration's webhook.
     Validating,
+    /// Not admission: convert the resource between its versions, called through its CRD's
+    /// `spec.conversion` (see [`crd_conversion`]).
+    Conversion,
 }
 
 /// Adds a webhook's handler, at the given path, to a server; the client is the operator's own
@@ -30,10 +33,10 @@ pub type Install = fn(WebhookServer, &str, Client) -> WebhookServer;
 /// One webhook: the creates and updates of one resource the API server sends it, and where.
 #[derive(Clone, Debug)]
 pub struct Webhook {
-    /// Mutating or validating.
+    /// Mutating, validating or conversion.
     pub admission: Admission,
     /// Its name in its configuration (`mfoo-v1alpha1.samplecontroller.k8s.io`), which the API
-    /// server's denials quote.
+    /// server's denials quote; for a conversion webhook, its CRD's name.
     pub name: String,
     /// Where the webhook server serves it (`/mutate-samplecontroller-k8s-io-v1alpha1-foo`).
     pub path: String,
@@ -57,6 +60,7 @@ impl Webhook {
         let (verb, initial) = match admission {
             Admission::Mutating => ("mutate", 'm'),
             Admission::Validating => ("validate", 'v'),
+            Admission::Conversion => ("convert", 'c'),
         };
         Webhook {
             admission,
@@ -69,20 +73,29 @@ impl Webhook {
         }
     }
 
+    /// The conversion webhook of the CRD of `H` (its hub, the storage version), served at
+    /// `/convert-<group with dashes>-<kind>`: one path per CRD, as one process may serve the
+    /// conversions of several operators (kubebuilder's single `/convert` serves one manager).
+    pub fn conversion<H: Resource<DynamicType = ()>>(install: Install) -> Self {
+        let mut webhook = Self::of::<H>(Admission::Conversion, install);
+        webhook.path = format!(
+            "/convert-{}-{}",
+            webhook.group.replace('.', "-"),
+            H::kind(&()).to_ascii_lowercase()
+        );
+        webhook.name = format!("{}.{}", webhook.resource, webhook.group);
+        webhook
+    }
+
     /// The webhook as an entry of its configuration, called as `client_config` says (a
     /// `service` without its path, or a base `url`): failing closed, without side effects,
-    /// speaking `admission.k8s.io/v1`, for creates and updates.
+    /// speaking `admission.k8s.io/v1`, for creates and updates at its own version only
+    /// (`matchPolicy: Exact`: a resource served at several versions has a webhook per version,
+    /// each handling the object in the form its handler decodes).
     pub fn configuration_entry(&self, client_config: &Value) -> Value {
-        let mut client_config = client_config.clone();
-        if let Some(service) = client_config.get_mut("service") {
-            service["path"] = json!(self.path);
-        }
-        if let Some(url) = client_config.get_mut("url") {
-            *url = json!(format!("{}{}", url.as_str().unwrap_or_default(), self.path));
-        }
         json!({
             "name": self.name,
-            "clientConfig": client_config,
+            "clientConfig": with_path(client_config, &self.path),
             "rules": [{
                 "apiGroups": [self.group],
                 "apiVersions": [self.version],
@@ -90,10 +103,45 @@ impl Webhook {
                 "resources": [self.resource],
             }],
             "failurePolicy": "Fail",
+            "matchPolicy": "Exact",
             "sideEffects": "None",
             "admissionReviewVersions": ["v1"],
         })
     }
+}
+
+/// The `spec.conversion` of the CRD `conversion` (an [`Admission::Conversion`] webhook)
+/// converts, calling it as `client_config` says (a `service` without its path, or a base `url`),
+/// speaking `apiextensions.k8s.io/v1` ConversionReviews.
+pub fn crd_conversion(conversion: &Webhook, client_config: &Value) -> Value {
+    json!({
+        "strategy": "Webhook",
+        "webhook": {
+            "clientConfig": with_path(client_config, &conversion.path),
+            "conversionReviewVersions": ["v1"],
+        },
+    })
+}
+
+/// The conversion webhooks of `operator`, each with the name of the CRD it converts
+/// (`foos.samplecontroller.k8s.io`).
+pub fn conversions(operator: &Operator) -> Vec<Webhook> {
+    (operator.webhooks)()
+        .into_iter()
+        .filter(|w| w.admission == Admission::Conversion)
+        .collect()
+}
+
+/// `client_config` calling `path`: appended to a `url`, or a `service`'s path.
+fn with_path(client_config: &Value, path: &str) -> Value {
+    let mut client_config = client_config.clone();
+    if let Some(service) = client_config.get_mut("service") {
+        service["path"] = json!(path);
+    }
+    if let Some(url) = client_config.get_mut("url") {
+        *url = json!(format!("{}{path}", url.as_str().unwrap_or_default()));
+    }
+    client_config
 }
 
 /// The MutatingWebhookConfiguration and ValidatingWebhookConfiguration of `operator` (each only
@@ -194,6 +242,16 @@ mod tests {
                 "mfoo-v1alpha1.samplecontroller.k8s.io",
                 "/mutate-samplecontroller-k8s-io-v1alpha1-foo",
                 Admission::Mutating,
+            ),
+            (
+                "mfoo-v1.samplecontroller.k8s.io",
+                "/mutate-samplecontroller-k8s-io-v1-foo",
+                Admission::Mutating,
+            ),
+            (
+                "foos.samplecontroller.k8s.io",
+                "/convert-samplecontroller-k8s-io-foo",
+                Admission::Conversion,
             ),
             (
                 "vconfigurationdistributionrule-v1alpha1.k8s.tideland.dev",

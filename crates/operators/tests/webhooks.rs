@@ -2,7 +2,8 @@
 //! webhooks served by a local HTTPS server with a generated certificate and registered from
 //! their declarations (`clientConfig.url` and `caBundle`, as `kubeforge up` does), then Foos,
 //! rules and Networks written through the API: defaulted, refused with apimachinery's wording
-//! and a 422, and the same for dry-run requests (the webhooks declare no side effects).
+//! and a 422, and the same for dry-run requests (the webhooks declare no side effects). Foos
+//! written at v1 are stored at v1alpha1 through the conversion webhook, and read back at both.
 
 // `foo` is sample-controller's kind, not a placeholder.
 #![allow(clippy::disallowed_names)]
@@ -15,11 +16,12 @@ use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, PostParams};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use kubeforge_apiserver::ApiServer;
 use kubeforge_operators::codis::{ConfigurationDistributionRule, Mode, RuleSpec};
-use kubeforge_operators::foo::{Foo, FooSpec};
+use kubeforge_operators::foo::{Foo, FooSpec, v1};
 use kubeforge_operators::network::{Network, NetworkSpec};
 use kubeforge_runtime::webhook::{Certificates, LocalCertificates};
 use serde_json::json;
@@ -41,6 +43,16 @@ async fn start() -> anyhow::Result<(ApiServer, Client)> {
     tokio::spawn(webhooks.serve(listener, std::future::pending()));
     let client_config = json!({"url": url, "caBundle": ByteString(local.ca_pem.into_bytes())});
     for operator in &operators {
+        for conversion in kubeforge_operators::webhooks::conversions(operator) {
+            let patch = json!({"spec": {"conversion": kubeforge_operators::webhooks::crd_conversion(&conversion, &client_config)}});
+            Api::<CustomResourceDefinition>::all(client.clone())
+                .patch(
+                    &conversion.name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await?;
+        }
         let name = kubeforge_operators::manifests::object_name(operator);
         for configuration in kubeforge_operators::webhooks::configurations(
             operator,
@@ -262,5 +274,94 @@ async fn webhooks_default_foos_and_refuse_bad_rules_and_overlapping_networks() -
         .await?;
 
     server.shutdown().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn foos_convert_between_v1alpha1_and_v1() -> anyhow::Result<()> {
+    let (_server, client) = start().await?;
+    let alpha: Api<Foo> = Api::namespaced(client.clone(), "default");
+    let v1_api: Api<v1::Foo> = Api::namespaced(client.clone(), "default");
+    // Written at v1 (defaulted there by v1's own webhook), stored at v1alpha1.
+    let created = v1_api
+        .create(
+            &PostParams::default(),
+            &v1::Foo::new(
+                "grouped",
+                v1::FooSpec {
+                    deployment: v1::FooDeployment {
+                        name: "grouped-nginx".into(),
+                        replicas: None,
+                    },
+                },
+            ),
+        )
+        .await?;
+    assert_eq!(created.spec.deployment.replicas, Some(1));
+    let stored = alpha.get("grouped").await?;
+    assert_eq!(
+        stored.spec,
+        FooSpec {
+            deployment_name: "grouped-nginx".into(),
+            replicas: Some(1),
+        }
+    );
+    assert_eq!(stored.metadata.uid, created.metadata.uid);
+    // Written at v1alpha1, read at v1; an update at v1 changes the stored object.
+    alpha
+        .create(
+            &PostParams::default(),
+            &Foo::new(
+                "flat",
+                FooSpec {
+                    deployment_name: "flat-nginx".into(),
+                    replicas: Some(4),
+                },
+            ),
+        )
+        .await?;
+    let mut flat = v1_api.get("flat").await?;
+    assert_eq!(flat.spec.deployment.name, "flat-nginx");
+    assert_eq!(flat.spec.deployment.replicas, Some(4));
+    flat.spec.deployment.replicas = Some(2);
+    v1_api
+        .replace("flat", &PostParams::default(), &flat)
+        .await?;
+    assert_eq!(alpha.get("flat").await?.spec.replicas, Some(2));
+    // Listed at both versions: the same objects, each in the version asked for.
+    let at_v1 = v1_api.list(&ListParams::default()).await?;
+    let names: Vec<(String, String)> = at_v1
+        .items
+        .iter()
+        .map(|f| (f.name_any(), f.spec.deployment.name.clone()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("flat".to_string(), "flat-nginx".to_string()),
+            ("grouped".to_string(), "grouped-nginx".to_string())
+        ]
+    );
+    let at_alpha = alpha.list(&ListParams::default()).await?;
+    let names: Vec<(String, String)> = at_alpha
+        .items
+        .iter()
+        .map(|f| (f.name_any(), f.spec.deployment_name.clone()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("flat".to_string(), "flat-nginx".to_string()),
+            ("grouped".to_string(), "grouped-nginx".to_string())
+        ]
+    );
+    // The CRD keeps v1alpha1 as its only stored version.
+    let crd = Api::<CustomResourceDefinition>::all(client)
+        .get("foos.samplecontroller.k8s.io")
+        .await?;
+    assert_eq!(
+        crd.status.and_then(|s| s.stored_versions),
+        Some(vec!["v1alpha1".to_string()])
+    );
     Ok(())
 }

@@ -213,7 +213,8 @@ pub fn served_types(crd: &Value) -> Vec<ResourceType> {
                         status,
                         v.get("additionalPrinterColumns"),
                     )
-                    .with_scale(scale),
+                    .with_scale(scale)
+                    .with_selectable_fields(v.get("selectableFields")),
                 ),
                 schema: SchemaSource::Custom(schema.cloned()),
                 answer: None,

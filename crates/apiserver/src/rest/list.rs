@@ -46,12 +46,12 @@ pub struct ListResult {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Token {
+pub(super) struct Token {
     /// The snapshot the pages are read at; [`LATEST`] reads the current state (the token an
     /// expired one is answered with, as upstream's resourceVersion -1).
-    rv: i64,
-    ns: String,
-    name: String,
+    pub(super) rv: i64,
+    pub(super) ns: String,
+    pub(super) name: String,
 }
 
 /// A token's `rv` that reads the latest state.
@@ -68,7 +68,7 @@ fn decode_token(s: &str) -> Result<Token, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("continue key is not valid: {e}")))
 }
 
-fn encode_token(t: &Token) -> String {
+pub(super) fn encode_token(t: &Token) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(serde_json::to_vec(t).unwrap_or_default())
 }
@@ -82,7 +82,7 @@ pub(crate) fn check_fields(
     let mut stored = selector.clone();
     for r in &mut stored.requirements {
         let ok = matches!(r.field.as_str(), "metadata.name" | "metadata.namespace")
-            || rt.strategy.selectable_fields().contains(&r.field.as_str());
+            || rt.strategy.selects_field(&r.field);
         if !ok {
             return Err(ApiError::bad_request(format!(
                 "field label not supported: {}",
@@ -208,6 +208,9 @@ impl Rest {
             }
             _ => (opts.read_at()?, None),
         };
+        if super::served_fields::selects_served_fields(rt, opts) {
+            return self.list_served(rt, namespace, opts, at, start).await;
+        }
         // Walk from the continue key: the page, then (when the page is full) whether anything
         // follows. Like kube-apiserver over etcd, a full page gets a continue token when any
         // object follows, matching or not, and `remainingItemCount` is given only for lists

@@ -13,6 +13,7 @@ pub mod managed_fields;
 mod meta;
 pub use meta::{finalizers, now};
 mod patch;
+mod served_fields;
 mod strategic;
 mod subresource;
 pub mod subresource_create;

@@ -11,7 +11,7 @@ use crate::resource::ResourceType;
 use crate::status::ApiError;
 use crate::storage::{EventType, ReadAt, StoreError, StoredObject};
 use bytes::Bytes;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -58,6 +58,11 @@ async fn object_bytes(
     } else {
         Ok(obj.json.clone())
     }
+}
+
+/// A served object's JSON.
+fn to_bytes(v: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(v).unwrap_or_default())
 }
 
 fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> WatchEvent {
@@ -163,6 +168,8 @@ impl Rest {
         start_rv: Option<u64>,
         tx: &mpsc::Sender<WatchEvent>,
     ) -> Result<(), ApiError> {
+        // Field selectors of a webhook-converted resource read objects as served.
+        let served_mode = super::served_fields::selects_served_fields(rt, &opts.list);
         // A timeout past the clock's range (e.g. timeoutSeconds=2^64-1) means no deadline.
         let deadline = opts
             .timeout
@@ -180,14 +187,22 @@ impl Rest {
                     .await
                     .map_err(|e| store_error(rt, "", e))?;
                 for (key, obj) in &page.items {
-                    if matches(&opts.list, &key.namespace, &key.name, obj) {
-                        let ev = WatchEvent {
-                            event_type: "ADDED",
-                            object: object_bytes(self, rt, obj).await?,
-                        };
-                        if tx.send(ev).await.is_err() {
-                            return Ok(());
+                    let object = if served_mode {
+                        match self.select_served(rt, &opts.list, obj).await? {
+                            (served, true) => to_bytes(&served),
+                            (_, false) => continue,
                         }
+                    } else if matches(&opts.list, &key.namespace, &key.name, obj) {
+                        object_bytes(self, rt, obj).await?
+                    } else {
+                        continue;
+                    };
+                    let ev = WatchEvent {
+                        event_type: "ADDED",
+                        object,
+                    };
+                    if tx.send(ev).await.is_err() {
+                        return Ok(());
                     }
                 }
                 if opts.send_initial_events == Some(true)
@@ -237,12 +252,25 @@ impl Rest {
                         if let Some(ns) = namespace && event.key.namespace != ns {
                             continue;
                         }
-                        let now_matches = event.event_type != EventType::Deleted
-                            && matches(&opts.list, &event.key.namespace, &event.key.name, &event.object);
-                        let was_matching = event
-                            .prev
-                            .as_ref()
-                            .is_some_and(|p| matches(&opts.list, &event.key.namespace, &event.key.name, p));
+                        let (now_matches, was_matching, served) = if served_mode {
+                            let now = match event.event_type {
+                                EventType::Deleted => None,
+                                _ => Some(self.select_served(rt, &opts.list, &event.object).await?),
+                            };
+                            let was = match &event.prev {
+                                Some(p) => self.select_served(rt, &opts.list, p).await?.1,
+                                None => false,
+                            };
+                            (now.as_ref().is_some_and(|n| n.1), was, now.map(|n| n.0))
+                        } else {
+                            let now = event.event_type != EventType::Deleted
+                                && matches(&opts.list, &event.key.namespace, &event.key.name, &event.object);
+                            let was = event
+                                .prev
+                                .as_ref()
+                                .is_some_and(|p| matches(&opts.list, &event.key.namespace, &event.key.name, p));
+                            (now, was, None)
+                        };
                         let kind = match (event.event_type, was_matching, now_matches) {
                             (EventType::Added, _, true) => "ADDED",
                             (EventType::Modified, true, true) => "MODIFIED",
@@ -251,7 +279,11 @@ impl Rest {
                             (EventType::Deleted, true, _) => "DELETED",
                             _ => continue,
                         };
-                        let ev = WatchEvent { event_type: kind, object: object_bytes(self, rt, &event.object).await? };
+                        let object = match &served {
+                            Some(v) => to_bytes(v),
+                            None => object_bytes(self, rt, &event.object).await?,
+                        };
+                        let ev = WatchEvent { event_type: kind, object };
                         if tx.send(ev).await.is_err() {
                             return Ok(());
                         }

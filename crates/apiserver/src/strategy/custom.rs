@@ -18,6 +18,7 @@ pub struct CustomResourceStrategy {
     raw_schema: Option<Value>,
     field_schema: std::sync::OnceLock<std::sync::Arc<crate::fieldpath::Schema>>,
     scale: Option<ScalePaths>,
+    selectable: Vec<String>,
 }
 
 impl CustomResourceStrategy {
@@ -37,7 +38,22 @@ impl CustomResourceStrategy {
             raw_schema: schema.cloned(),
             field_schema: std::sync::OnceLock::new(),
             scale: None,
+            selectable: Vec::new(),
         }
+    }
+
+    /// With the version's `selectableFields`: each `jsonPath` (`.spec.color`) selectable as its
+    /// field label (`spec.color`), as upstream names them. Their values are read from the object
+    /// at this version, an unset one as `""`.
+    pub fn with_selectable_fields(mut self, fields: Option<&Value>) -> Self {
+        self.selectable = fields
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.get("jsonPath").and_then(Value::as_str))
+            .map(|p| p.strip_prefix('.').unwrap_or(p).to_string())
+            .collect();
+        self
     }
 
     /// With the scale subresource at `scale`: its replicas and selector paths are validated.
@@ -114,6 +130,10 @@ fn nested<'a>(
 }
 
 impl Strategy for CustomResourceStrategy {
+    fn selects_field(&self, field: &str) -> bool {
+        self.selectable.iter().any(|f| f == field)
+    }
+
     fn field_schema(&self) -> std::sync::Arc<crate::fieldpath::Schema> {
         self.field_schema
             .get_or_init(|| {

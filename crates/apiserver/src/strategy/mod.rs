@@ -104,6 +104,12 @@ pub trait Strategy: Send + Sync + 'static {
         &[]
     }
 
+    /// Whether `field` (beyond `metadata.name` and `metadata.namespace`) may be selected on:
+    /// one of [`Strategy::selectable_fields`], or what a CRD version declares.
+    fn selects_field(&self, field: &str) -> bool {
+        self.selectable_fields().contains(&field)
+    }
+
     /// The value a selectable field has on an object that leaves it unset. Upstream's
     /// `*ToSelectableFields` format the typed value, so an unset field is its type's zero value:
     /// `""` for strings (the default), `"false"` for booleans, `"0"` for integers.

@@ -3,7 +3,9 @@
 //!
 //! | file | what it owns |
 //! |---|---|
-//! | `types.rs` | the `Foo` custom resource and its schema |
+//! | `types.rs` | the `Foo` custom resource and its schema (v1alpha1: the storage version) |
+//! | `v1.rs` | Foo at v1: `spec.deployment: {name, replicas}` for v1alpha1's flat fields |
+//! | `conversion.rs` | the conversion webhook: v1alpha1 the hub, v1 a spoke |
 //! | `reconcile.rs` | one sync: the owned Deployment, replicas, status, events |
 //! | `controller.rs` | the controller: what it watches, its context |
 //! | `webhook.rs` | the defaulting webhook: `spec.replicas` 1 when absent |
@@ -12,11 +14,14 @@
 #![allow(clippy::disallowed_names)]
 
 mod controller;
+mod conversion;
 mod reconcile;
 mod types;
+pub mod v1;
 mod webhook;
 
 pub use controller::{CONTROLLER_NAME, controller};
+pub use conversion::conversion_webhook;
 pub use reconcile::{
     Changes, ERR_RESOURCE_EXISTS, FooContext, FooError, MESSAGE_RESOURCE_SYNCED, SUCCESS_SYNCED,
     deployment_labels, new_deployment, reconcile, sync,
@@ -32,9 +37,17 @@ use kube::CustomResourceExt;
 /// The operator's name in the registry and on the command line.
 pub const NAME: &str = "foo";
 
-/// The CRDs this operator serves.
+/// The version Foos are stored at, and the hub of conversion.
+pub const STORAGE_VERSION: &str = "v1alpha1";
+
+/// The CRDs this operator serves: Foo at v1alpha1 (stored) and v1. Their conversion webhook is
+/// set where it is served (`kubeforge manifests`, `kubeforge up`).
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![Foo::crd()]
+    let versions = vec![Foo::crd(), v1::Foo::crd()];
+    vec![
+        kube::core::crd::merge_crds(versions, STORAGE_VERSION)
+            .expect("Foo's versions share group, kind and scope"),
+    ]
 }
 
 /// What the Foo controller reads and writes.

@@ -1,7 +1,8 @@
-//! The Foo defaulting webhook: a Foo written without `spec.replicas` gets 1 (what its Deployment
-//! would default to anyway), so the Foo says what it runs and `kubectl get foo` shows it.
+//! The Foo defaulting webhook: a Foo written without `spec.replicas` (v1: `spec.deployment.replicas`)
+//! gets 1 (what its Deployment would default to anyway), so the Foo says what it runs and
+//! `kubectl get foo` shows it.
 
-use super::Foo;
+use super::{Foo, v1};
 use crate::webhooks::{Admission, Webhook};
 use kubeforge_runtime::webhook::{BoxFuture, Defaulter, Denied, Warnings};
 
@@ -21,10 +22,26 @@ impl Defaulter<Foo> for FooDefaulter {
     }
 }
 
-/// The Foo operator's webhooks: the defaulter.
+/// The same default at v1, where replicas sit in `spec.deployment`.
+impl Defaulter<v1::Foo> for FooDefaulter {
+    fn default<'a>(&'a self, foo: &'a mut v1::Foo) -> BoxFuture<'a, Result<Warnings, Denied>> {
+        Box::pin(async move {
+            foo.spec.deployment.replicas.get_or_insert(DEFAULT_REPLICAS);
+            Ok(Vec::new())
+        })
+    }
+}
+
+/// The Foo operator's webhooks: the defaulter of each version (each called for writes at its own
+/// version, see [`Webhook::configuration_entry`]) and the conversion between v1alpha1 and v1.
 pub fn webhooks() -> Vec<Webhook> {
-    vec![Webhook::of::<Foo>(
-        Admission::Mutating,
-        |server, path, _| server.defaulter::<Foo, _>(path, FooDefaulter),
-    )]
+    vec![
+        Webhook::of::<Foo>(Admission::Mutating, |server, path, _| {
+            server.defaulter::<Foo, _>(path, FooDefaulter)
+        }),
+        Webhook::of::<v1::Foo>(Admission::Mutating, |server, path, _| {
+            server.defaulter::<v1::Foo, _>(path, FooDefaulter)
+        }),
+        super::conversion_webhook(),
+    ]
 }

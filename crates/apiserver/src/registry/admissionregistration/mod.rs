@@ -4,3 +4,4 @@ pub(crate) mod mutatingwebhookconfigurations;
 pub(crate) mod validatingadmissionpolicies;
 pub(crate) mod validatingadmissionpolicybindings;
 pub(crate) mod validatingwebhookconfigurations;
+pub(crate) mod webhook_configurations;

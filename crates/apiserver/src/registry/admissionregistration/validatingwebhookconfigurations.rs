@@ -1,6 +1,7 @@
-//! ValidatingWebhookConfigurations (admissionregistration.k8s.io/v1): stored and served; their
-//! webhooks are called by `admission::webhook`.
+//! ValidatingWebhookConfigurations (admissionregistration.k8s.io/v1): stored and served, validated
+//! as upstream (`webhook_configurations.rs`); their webhooks are called by `admission::webhook`.
 
+use super::webhook_configurations::WebhookConfigurationStrategy;
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
 use crate::table::printer::{Printer, col, len};
@@ -15,10 +16,11 @@ pub(crate) fn resource() -> ResourceType {
         "validatingwebhookconfiguration",
         false,
     )
-    .build::<ValidatingWebhookConfiguration>(
+    .build::<ValidatingWebhookConfiguration>(WebhookConfigurationStrategy::new(
         crate::strategy::Typed::<ValidatingWebhookConfiguration>::new()
             .printer(&WEBHOOK_CONFIGURATION),
-    )
+        false,
+    ))
 }
 
 /// Validating and MutatingWebhookConfiguration: NAME WEBHOOKS AGE.
