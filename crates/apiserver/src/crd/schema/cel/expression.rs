@@ -4,10 +4,12 @@
 //! rules there is no schema: values are typed by what they hold, and nothing is type-checked
 //! before evaluation.
 
+use super::check::{self, Ty};
 use super::{BASE, limits, macros, parse, render_issues, runtime_error, stack};
 use kube_cel::cel::Value as Cel;
 use kube_cel::cel::parser::Expression as Program;
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// A compiled expression.
 #[derive(Debug)]
@@ -55,6 +57,25 @@ impl Expression {
         })
     }
 
+    /// Type-checks `src` with `variables` typed as given (undeclared names are reported, `dyn`
+    /// accepts anything): `Err` with the compile error when it does not compile, `Ok(None)` when
+    /// it checks, `Ok(Some(issues))` with cel-go's rendering of the issues otherwise.
+    pub fn type_check(
+        src: &str,
+        variables: HashMap<String, Ty<'_>>,
+    ) -> Result<Option<String>, String> {
+        let Expression { mut program, depth } = Expression::compile(src)?;
+        let (_, issues) = stack::for_compile(depth, || check::check(&mut program, src, variables));
+        if issues.is_empty() {
+            return Ok(None);
+        }
+        let mut issues: Vec<(String, Option<usize>)> =
+            issues.into_iter().map(|i| (i.msg, i.offset)).collect();
+        // cel-go lists issues in source order.
+        issues.sort_by_key(|(_, offset)| offset.unwrap_or(0));
+        Ok(Some(check::render(src, &issues)))
+    }
+
     /// Evaluates an expression that must give a bool.
     pub fn evaluate_bool(&self, variables: &[(&str, &Value)]) -> Result<bool, String> {
         match self.evaluate(variables)? {
@@ -85,6 +106,7 @@ pub fn named(values: Vec<(String, Cel)>) -> Cel {
 /// The name of a value's CEL type, as errors quote it.
 pub fn type_name(v: &Cel) -> &'static str {
     match v {
+        Cel::Bool(_) => "bool",
         Cel::Int(_) => "int",
         Cel::UInt(_) => "uint",
         Cel::Float(_) => "double",
