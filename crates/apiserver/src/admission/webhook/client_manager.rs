@@ -191,3 +191,34 @@ impl AsyncWrite for TlsConnection {
         Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(url: &str, ca: &[u8]) -> WebhookClientConfig {
+        WebhookClientConfig {
+            url: Some(url.into()),
+            ca_bundle: Some(k8s_openapi::ByteString(ca.to_vec())),
+            service: None,
+        }
+    }
+
+    #[test]
+    fn one_client_per_config_while_it_is_used() {
+        let manager = ClientManager::default();
+        let a = manager.client(&config("https://127.0.0.1:9443/a", b"ca-1"));
+        let same = manager.client(&config("https://127.0.0.1:9443/a", b"ca-1"));
+        assert!(Arc::ptr_eq(&a, &same));
+        // A rotated caBundle or another URL is another client.
+        let rotated = manager.client(&config("https://127.0.0.1:9443/a", b"ca-2"));
+        assert!(!Arc::ptr_eq(&a, &rotated));
+        let other = manager.client(&config("https://127.0.0.1:9443/b", b"ca-1"));
+        assert!(!Arc::ptr_eq(&a, &other));
+        // Once no webhook holds it, a config's client is forgotten.
+        drop((a, same));
+        let _fresh = manager.client(&config("https://127.0.0.1:9443/c", b"ca-1"));
+        let clients = manager.clients.lock().unwrap();
+        assert_eq!(clients.len(), 3, "{:?}", clients.keys().collect::<Vec<_>>());
+    }
+}
