@@ -173,9 +173,12 @@ async fn create<K>(api: &Api<K>, value: Value)
 where
     K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + serde::Serialize,
 {
-    api.create(&PostParams::default(), &serde_json::from_value(value).unwrap())
-        .await
-        .unwrap();
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(value).unwrap(),
+    )
+    .await
+    .unwrap();
 }
 
 /// The audit event of the ConfigMap create the policy annotated with `owner`, once the writer
@@ -254,14 +257,18 @@ async fn audit_annotations_and_the_audit_action_are_in_the_audit_log() {
             // Give the writer a moment before looking.
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let text = std::fs::read_to_string(&path).unwrap_or_default();
-            text.contains(&format!("\"audited/owner\":\"{name}\"")).then_some(())
+            text.contains(&format!("\"audited/owner\":\"{name}\""))
+                .then_some(())
         }
     })
     .await;
 
     // Allowed: the value is recorded under `<policy>/<key>`, the blank one is not.
     configmaps
-        .create(&PostParams::default(), &owned("small", "alice", json!({"a": "1"})))
+        .create(
+            &PostParams::default(),
+            &owned("small", "alice", json!({"a": "1"})),
+        )
         .await
         .unwrap();
     let event = audit_event_of(&path, "alice").await;
@@ -392,7 +399,9 @@ async fn type_checking_warns_of_undefined_fields_and_expressions_that_do_not_com
     })
     .await;
     assert_eq!(status["observedGeneration"], 1, "{status}");
-    let warnings = status["typeChecking"]["expressionWarnings"].as_array().unwrap();
+    let warnings = status["typeChecking"]["expressionWarnings"]
+        .as_array()
+        .unwrap();
     let fields: Vec<&str> = warnings
         .iter()
         .map(|w| w["fieldRef"].as_str().unwrap())

@@ -639,7 +639,12 @@ async fn calls_reuse_a_connection_until_the_ca_bundle_changes() {
     validating(
         server.client(),
         "pooled",
-        vec![hook("deny.example.com", client_config.clone(), &["CREATE"], "pooled")],
+        vec![hook(
+            "deny.example.com",
+            client_config.clone(),
+            &["CREATE"],
+            "pooled",
+        )],
     )
     .await;
     let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
@@ -647,13 +652,21 @@ async fn calls_reuse_a_connection_until_the_ca_bundle_changes() {
     let calls = webhook.reviews("deny").len();
     for i in 0..5 {
         let refused = cms
-            .create(&PostParams::default(), &configmap(&format!("again-{i}"), json!({"hook": "pooled"})))
+            .create(
+                &PostParams::default(),
+                &configmap(&format!("again-{i}"), json!({"hook": "pooled"})),
+            )
             .await;
         assert!(refused.is_err());
     }
     assert_eq!(webhook.reviews("deny").len(), calls + 5);
     // One connection served every call.
-    assert_eq!(webhook.connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(
+        webhook
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
 
     // Another CA in caBundle: the warm connection is not used, the new client's handshake fails.
     let (other_ca, _, _) = webhook_support::certificates(&["127.0.0.1"]);
@@ -665,13 +678,21 @@ async fn calls_reuse_a_connection_until_the_ca_bundle_changes() {
         .patch(
             "pooled",
             &PatchParams::default(),
-            &Patch::Merge(json!({"webhooks": [hook("deny.example.com", rotated, &["CREATE"], "pooled")]})),
+            &Patch::Merge(
+                json!({"webhooks": [hook("deny.example.com", rotated, &["CREATE"], "pooled")]}),
+            ),
         )
         .await
         .unwrap();
     let message = eventually("the new caBundle to take effect", || async {
         let err = cms
-            .create(&PostParams::default(), &configmap(&format!("rotated-{}", rand_suffix()), json!({"hook": "pooled"})))
+            .create(
+                &PostParams::default(),
+                &configmap(
+                    &format!("rotated-{}", rand_suffix()),
+                    json!({"hook": "pooled"}),
+                ),
+            )
             .await
             .unwrap_err();
         let message = status_of(err).message;

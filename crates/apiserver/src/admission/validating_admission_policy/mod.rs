@@ -473,11 +473,15 @@ fn evaluate(policy: &Policy, vars: &mut Vec<(&str, Cel)>) -> Outcome {
                     "expected boolean result, got {}",
                     expression::type_name(&other)
                 );
-                outcome.failures.extend(error_failure(policy, index, error(e)));
+                outcome
+                    .failures
+                    .extend(error_failure(policy, index, error(e)));
                 continue;
             }
             Err(e) => {
-                outcome.failures.extend(error_failure(policy, index, error(e)));
+                outcome
+                    .failures
+                    .extend(error_failure(policy, index, error(e)));
                 continue;
             }
         }
@@ -531,10 +535,7 @@ fn evaluate(policy: &Policy, vars: &mut Vec<(&str, Cel)>) -> Outcome {
                 a.value_expression,
                 expression::type_name(&other)
             ),
-            Err(e) => format!(
-                "expression '{}' resulted in error: {e}",
-                a.value_expression
-            ),
+            Err(e) => format!("expression '{}' resulted in error: {e}", a.value_expression),
         };
         if !policy.ignore_failures {
             outcome.annotations.push(Annotation::Error(error));

@@ -114,7 +114,12 @@ fn kinds(rest: &Rest, policy: &Value) -> Vec<Kind> {
                         continue;
                     }
                     if let Some(schema) = schema_of(&rt) {
-                        found.push((rt.group.clone(), rt.version.clone(), rt.kind.clone(), schema));
+                        found.push((
+                            rt.group.clone(),
+                            rt.version.clone(),
+                            rt.kind.clone(),
+                            schema,
+                        ));
                     }
                     if found.len() == MAX_KINDS {
                         break;
@@ -215,7 +220,9 @@ pub async fn update_statuses(rest: &Rest) {
     };
     for stored in rest.store.current(&rt.storage_key) {
         let policy = stored.value();
-        let generation = policy.pointer("/metadata/generation").and_then(Value::as_i64);
+        let generation = policy
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64);
         if generation.is_none()
             || policy
                 .pointer("/status/observedGeneration")

@@ -41,8 +41,8 @@ pub fn tls_config(ca_bundle: Option<&[u8]>) -> Arc<rustls::ClientConfig> {
             .with_root_certificates(rustls::RootCertStore::empty())
             .with_no_client_auth()
         });
-    // As Go's TLS client without a session cache: every call verifies the webhook's
-    // certificate, so a rotated certificate is checked against `caBundle` at once.
+    // As Go's TLS client without a session cache: every new connection verifies the
+    // webhook's certificate in full against `caBundle`.
     let mut config = config;
     config.resumption = rustls::client::Resumption::disabled();
     Arc::new(config)
@@ -67,7 +67,10 @@ pub fn server_name(cc: &WebhookClientConfig) -> String {
         return url
             .parse::<hyper::Uri>()
             .ok()
-            .and_then(|uri| uri.host().map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string()))
+            .and_then(|uri| {
+                uri.host()
+                    .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
+            })
             .unwrap_or_default();
     }
     cc.service

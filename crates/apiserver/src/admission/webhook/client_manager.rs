@@ -65,7 +65,8 @@ impl std::fmt::Debug for WebhookClient {
 
 impl WebhookClient {
     fn new(client_config: &WebhookClientConfig) -> Self {
-        let tls = super::client::tls_config(client_config.ca_bundle.as_ref().map(|b| b.0.as_slice()));
+        let tls =
+            super::client::tls_config(client_config.ca_bundle.as_ref().map(|b| b.0.as_slice()));
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
             .pool_timer(TokioTimer::new())
@@ -128,12 +129,11 @@ impl tower_service::Service<Uri> for Connector {
                         DialError(format!("dial tcp: lookup {host_port}: no such host"))
                     })?,
             };
-            let tcp = tokio::net::TcpStream::connect(addr)
-                .await
-                .map_err(|e| DialError(format!("dial tcp {addr}: {}", super::client::io_cause(&e))))?;
+            let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| {
+                DialError(format!("dial tcp {addr}: {}", super::client::io_cause(&e)))
+            })?;
             let _ = tcp.set_nodelay(true);
-            let name =
-                ServerName::try_from(server_name).map_err(|e| DialError(e.to_string()))?;
+            let name = ServerName::try_from(server_name).map_err(|e| DialError(e.to_string()))?;
             let stream = tls
                 .connect(name, tcp)
                 .await

@@ -2,7 +2,8 @@
 //! ValidatingAdmissionPolicy): compiled with cel-go's parser limits, two-variable macros and the
 //! Kubernetes library the CRD rules have, evaluated with catch-all panic safety. Unlike CRD
 //! rules there is no schema: values are typed by what they hold, and nothing is type-checked
-//! before evaluation.
+//! before evaluation ([`Expression::type_check`] checks an expression against typed variables
+//! on its own, for ValidatingAdmissionPolicy's `status.typeChecking`).
 
 use super::check::{self, Ty};
 use super::{BASE, limits, macros, parse, render_issues, runtime_error, stack};
