@@ -27,6 +27,7 @@ pub mod type_checking;
 
 use super::webhook::{MatchPolicy, predicates, rules};
 use super::{Effects, Request};
+use crate::crd::schema::cel::expression::Activation;
 use crate::crd::schema::cel::expression::{self, Expression};
 use crate::rest::Rest;
 use crate::selector::LabelSelector;
@@ -137,6 +138,9 @@ struct AuditAnnotation {
 #[derive(Debug)]
 struct Policy {
     name: String,
+    /// The policy's uid and `metadata.generation` when it was compiled: a policy whose spec
+    /// did not change since is not compiled again.
+    generation: (String, i64),
     matcher: Matcher,
     param_kind: Option<(String, String)>,
     match_conditions: Vec<(String, Result<Expression, String>)>,
@@ -144,6 +148,50 @@ struct Policy {
     validations: Vec<Validation>,
     audit_annotations: Vec<AuditAnnotation>,
     ignore_failures: bool,
+    /// The request variables (of [`REQUEST_VARIABLES`]) its expressions may name: only those
+    /// are converted and bound.
+    needs: Vec<&'static str>,
+}
+
+/// The variables a request gives every policy expression (besides `variables`).
+const REQUEST_VARIABLES: [&str; 5] = [
+    "object",
+    "oldObject",
+    "request",
+    "params",
+    "namespaceObject",
+];
+
+impl Policy {
+    /// Every compiled expression of the policy.
+    fn expressions(&self) -> impl Iterator<Item = &Expression> {
+        let named = self
+            .match_conditions
+            .iter()
+            .chain(&self.variables)
+            .filter_map(|(_, e)| e.as_ref().ok());
+        let validations = self.validations.iter().flat_map(|v| {
+            v.program
+                .as_ref()
+                .ok()
+                .into_iter()
+                .chain(v.message_expression.as_ref().and_then(|m| m.as_ref().ok()))
+        });
+        let annotations = self
+            .audit_annotations
+            .iter()
+            .filter_map(|a| a.program.as_ref().ok());
+        named.chain(validations).chain(annotations)
+    }
+
+    /// Sets [`Policy::needs`] from its expressions.
+    fn with_needs(mut self) -> Self {
+        self.needs = REQUEST_VARIABLES
+            .into_iter()
+            .filter(|name| self.expressions().any(|e| e.mentions(name)))
+            .collect();
+        self
+    }
 }
 
 /// A binding, as dispatch needs it.
@@ -179,7 +227,7 @@ impl Policies {
 
     /// Rebuilds the cache from the store.
     pub fn refresh(&self, rest: &Rest) {
-        let snapshot = Arc::new(load(rest));
+        let snapshot = Arc::new(load(rest, &self.snapshot()));
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
     }
 }
@@ -193,7 +241,9 @@ fn compile_all(list: Vec<(String, String)>) -> Vec<(String, Result<Expression, S
         .collect()
 }
 
-fn load(rest: &Rest) -> Snapshot {
+/// Reads the stored policies and bindings; the policies of `previous` whose generation is
+/// current are kept as they were compiled.
+fn load(rest: &Rest, previous: &Snapshot) -> Snapshot {
     let catalog = rest.catalog.snapshot();
     let mut snapshot = Snapshot::default();
     if let Some(rt) = catalog.find(GROUP, "v1", "validatingadmissionpolicies") {
@@ -202,9 +252,22 @@ fn load(rest: &Rest) -> Snapshot {
                 continue;
             };
             let name = p.metadata.name.unwrap_or_default();
+            let generation = (
+                p.metadata.uid.unwrap_or_default(),
+                p.metadata.generation.unwrap_or_default(),
+            );
+            if let Some(compiled) = previous
+                .policies
+                .get(&name)
+                .filter(|c| c.generation == generation)
+            {
+                snapshot.policies.insert(name, compiled.clone());
+                continue;
+            }
             let Some(spec) = p.spec else { continue };
             let policy = Policy {
                 name: name.clone(),
+                generation,
                 matcher: Matcher::compile(spec.match_constraints, false).unwrap_or_default(),
                 param_kind: spec.param_kind.map(|k| {
                     (
@@ -252,7 +315,9 @@ fn load(rest: &Rest) -> Snapshot {
                     })
                     .collect(),
                 ignore_failures: spec.failure_policy.as_deref() == Some("Ignore"),
-            };
+                needs: Vec::new(),
+            }
+            .with_needs();
             snapshot.policies.insert(name, Arc::new(policy));
         }
     }
@@ -429,15 +494,15 @@ fn error_failure(policy: &Policy, index: usize, message: String) -> Option<Failu
     })
 }
 
-/// Evaluates `policy` for one param.
-fn evaluate(policy: &Policy, vars: &mut Vec<(&str, Cel)>) -> Outcome {
+/// Evaluates `policy` for one param, its request variables bound in `activation`.
+fn evaluate(policy: &Policy, activation: &mut Activation<'_>) -> Outcome {
     let mut outcome = Outcome::default();
     // Match conditions: any false skips the policy; an error refuses (Fail) or skips (Ignore).
     for (_, condition) in &policy.match_conditions {
         let result = condition
             .as_ref()
             .map_err(Clone::clone)
-            .and_then(|p| p.evaluate_cel(vars));
+            .and_then(|p| activation.evaluate(p));
         let error = match result {
             Ok(Cel::Bool(true)) => continue,
             Ok(Cel::Bool(false)) => return outcome,
@@ -451,11 +516,11 @@ fn evaluate(policy: &Policy, vars: &mut Vec<(&str, Cel)>) -> Outcome {
         return outcome;
     }
     let mut values = Vec::new();
+    activation.bind("variables", expression::named(Vec::new()));
     for (name, variable) in &policy.variables {
-        if let Ok(Ok(v)) = variable.as_ref().map(|p| p.evaluate_cel(vars)) {
+        if let Ok(Ok(v)) = variable.as_ref().map(|p| activation.evaluate(p)) {
             values.push((name.clone(), v));
-            vars.retain(|(n, _)| *n != "variables");
-            vars.push(("variables", expression::named(values.clone())));
+            activation.bind("variables", expression::named(values.clone()));
         }
     }
     for (index, v) in policy.validations.iter().enumerate() {
@@ -464,7 +529,7 @@ fn evaluate(policy: &Policy, vars: &mut Vec<(&str, Cel)>) -> Outcome {
             .program
             .as_ref()
             .map_err(Clone::clone)
-            .and_then(|p| p.evaluate_cel(vars));
+            .and_then(|p| activation.evaluate(p));
         match result {
             Ok(Cel::Bool(true)) => continue,
             Ok(Cel::Bool(false)) => {}
@@ -488,7 +553,7 @@ fn evaluate(policy: &Policy, vars: &mut Vec<(&str, Cel)>) -> Outcome {
         // Upstream falls back on a message expression that errors, or gives no non-blank
         // single-line string.
         let from_expression = match &v.message_expression {
-            Some(Ok(p)) => match p.evaluate_cel(vars) {
+            Some(Ok(p)) => match activation.evaluate(p) {
                 Ok(Cel::String(s)) => Some(s.trim().to_string())
                     .filter(|m| !m.is_empty() && !m.contains('\n') && m.len() <= 5 * 1024),
                 _ => None,
@@ -514,7 +579,7 @@ fn evaluate(policy: &Policy, vars: &mut Vec<(&str, Cel)>) -> Outcome {
             .program
             .as_ref()
             .map_err(Clone::clone)
-            .and_then(|p| p.evaluate_cel(vars));
+            .and_then(|p| activation.evaluate(p));
         let error = match result {
             Ok(Cel::String(value)) => {
                 let value = value.trim();
@@ -544,37 +609,58 @@ fn evaluate(policy: &Policy, vars: &mut Vec<(&str, Cel)>) -> Outcome {
     outcome
 }
 
-/// The CEL values every binding's expressions see, converted once per request (when a binding
-/// first matches).
-struct Bound {
-    object: Cel,
-    old_object: Cel,
-    request: Cel,
-    namespace_object: Cel,
+/// The CEL values of the request the policies' expressions see, each converted once per
+/// request, when a policy that names it first matches.
+struct Bound<'r> {
+    rest: &'r Rest,
+    request: &'r Request<'r>,
+    obj: Option<&'r Value>,
+    values: BTreeMap<&'static str, Cel>,
 }
 
-impl Bound {
-    fn new(rest: &Rest, request: &Request<'_>, obj: Option<&Value>) -> Bound {
-        let review = super::webhook::review::build("v1", "", request, None);
-        let mut admission_request = review["request"].clone();
-        if let Some(map) = admission_request.as_object_mut() {
-            map.remove("object");
-            map.remove("oldObject");
-        }
-        let namespace_object = request
-            .namespace
-            .filter(|n| !n.is_empty() && request.rt.namespaced)
-            .and_then(|ns| {
-                let nt = rest.catalog.snapshot().find("", "v1", "namespaces")?;
-                rest.store.get(&rest.key(&nt, None, ns)).map(|o| o.value())
-            })
-            .unwrap_or(Value::Null);
+impl<'r> Bound<'r> {
+    fn new(rest: &'r Rest, request: &'r Request<'r>, obj: Option<&'r Value>) -> Self {
         Bound {
-            object: expression::to_cel(obj.unwrap_or(&Value::Null)),
-            old_object: expression::to_cel(request.old_object.unwrap_or(&Value::Null)),
-            request: expression::to_cel(&admission_request),
-            namespace_object: expression::to_cel(&namespace_object),
+            rest,
+            request,
+            obj,
+            values: BTreeMap::new(),
         }
+    }
+
+    /// The value of `name` (one of [`REQUEST_VARIABLES`] but `params`).
+    fn get(&mut self, name: &'static str) -> Cel {
+        if let Some(v) = self.values.get(name) {
+            return v.clone();
+        }
+        let (rest, request) = (self.rest, self.request);
+        let value = match name {
+            "object" => expression::to_cel(self.obj.unwrap_or(&Value::Null)),
+            "oldObject" => expression::to_cel(request.old_object.unwrap_or(&Value::Null)),
+            "request" => {
+                let review = super::webhook::review::build("v1", "", request, None);
+                let mut admission_request = review["request"].clone();
+                if let Some(map) = admission_request.as_object_mut() {
+                    map.remove("object");
+                    map.remove("oldObject");
+                }
+                expression::to_cel(&admission_request)
+            }
+            "namespaceObject" => {
+                let namespace = request
+                    .namespace
+                    .filter(|n| !n.is_empty() && request.rt.namespaced)
+                    .and_then(|ns| {
+                        let nt = rest.catalog.snapshot().find("", "v1", "namespaces")?;
+                        rest.store.get(&rest.key(&nt, None, ns)).map(|o| o.value())
+                    })
+                    .unwrap_or(Value::Null);
+                expression::to_cel(&namespace)
+            }
+            _ => Cel::Null,
+        };
+        self.values.insert(name, value.clone());
+        value
     }
 }
 
@@ -617,7 +703,7 @@ pub fn validate(
     if snapshot.bindings.is_empty() {
         return Ok(());
     }
-    let mut bound: Option<Bound> = None;
+    let mut bound = Bound::new(rest, request, obj);
     let mut denied: Option<ApiError> = None;
     let mut collected: BTreeMap<&str, AuditAnnotations> = BTreeMap::new();
     for binding in &snapshot.bindings {
@@ -666,18 +752,18 @@ pub fn validate(
                 continue;
             }
         };
-        let bound = bound.get_or_insert_with(|| Bound::new(rest, request, obj));
         let annotations = collected.entry(policy.name.as_str()).or_default();
         for param in found {
-            let mut vars = vec![
-                ("object", bound.object.clone()),
-                ("oldObject", bound.old_object.clone()),
-                ("request", bound.request.clone()),
-                ("params", expression::to_cel(&param)),
-                ("namespaceObject", bound.namespace_object.clone()),
-                ("variables", expression::named(Vec::new())),
-            ];
-            let outcome = evaluate(policy, &mut vars);
+            let outcome = expression::with_activation(|activation| {
+                for &name in &policy.needs {
+                    let value = match name {
+                        "params" => expression::to_cel(&param),
+                        other => bound.get(other),
+                    };
+                    activation.bind(name, value);
+                }
+                evaluate(policy, activation)
+            });
             for failure in outcome.failures {
                 for action in &binding.actions {
                     match action.as_str() {

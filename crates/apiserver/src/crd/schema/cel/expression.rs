@@ -17,6 +17,8 @@ use std::collections::HashMap;
 pub struct Expression {
     program: Program,
     depth: usize,
+    /// The source, to tell which variables it may name.
+    src: String,
 }
 
 impl Expression {
@@ -35,8 +37,18 @@ impl Expression {
                     .collect();
                 render_issues(src, &rendered)
             })?;
-            Ok(Expression { program, depth })
+            Ok(Expression {
+                program,
+                depth,
+                src: src.to_string(),
+            })
         })
+    }
+
+    /// Whether the expression may name the variable `name` (it appears in the source): a
+    /// variable it cannot name need not be bound.
+    pub fn mentions(&self, name: &str) -> bool {
+        self.src.contains(name)
     }
 
     /// Evaluates the expression with `variables` bound (JSON values; `null` stays null).
@@ -65,7 +77,9 @@ impl Expression {
         src: &str,
         variables: HashMap<String, Ty<'_>>,
     ) -> Result<Option<String>, String> {
-        let Expression { mut program, depth } = Expression::compile(src)?;
+        let Expression {
+            mut program, depth, ..
+        } = Expression::compile(src)?;
         let (_, issues) = stack::for_compile(depth, || check::check(&mut program, src, variables));
         if issues.is_empty() {
             return Ok(None);
@@ -87,6 +101,37 @@ impl Expression {
             )),
         }
     }
+}
+
+/// Variables bound once for several evaluations: the interpreter converts a bound value into
+/// its own form (a deep copy of maps and lists) when it is bound, so expressions that share
+/// variables evaluate in one activation rather than binding them each.
+pub struct Activation<'a> {
+    ctx: kube_cel::cel::Context<'a>,
+}
+
+impl Activation<'_> {
+    /// Binds `name` to `value` (replacing a previous binding).
+    pub fn bind(&mut self, name: &str, value: Cel) {
+        self.ctx.add_variable_from_value(name, value);
+    }
+
+    /// Evaluates `expression` with the variables bound so far.
+    pub fn evaluate(&self, expression: &Expression) -> Result<Cel, String> {
+        stack::for_eval(expression.depth, || {
+            super::evaluate(&expression.program, &self.ctx).map_err(|e| runtime_error(&e))
+        })
+    }
+}
+
+/// Runs `f` with an empty [`Activation`] over the function library.
+pub fn with_activation<R>(f: impl FnOnce(&mut Activation<'_>) -> R) -> R {
+    BASE.with(|base| {
+        let mut activation = Activation {
+            ctx: base.new_inner_scope(),
+        };
+        f(&mut activation)
+    })
 }
 
 /// A JSON value as CEL sees it (no schema).
