@@ -1,6 +1,8 @@
 //! ValidatingAdmissionPolicy through the API server: a policy with ConfigMap params, variables,
 //! matchConditions and a messageExpression, bound to deny in one namespace and to warn in
-//! another (kubectl prints the warning), and a binding whose params are missing.
+//! another (kubectl prints the warning), and a binding whose params are missing; auditAnnotations
+//! and the Audit action read back from the audit log; an auditAnnotation that errors; and
+//! `status.typeChecking` against a custom resource's schema.
 
 mod kube_support;
 #[allow(unused_macros, unused_imports)]
@@ -12,6 +14,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, PostParams};
 use kube_support::{eventually, start};
+use kubeforge_apiserver::ApiServer;
 use serde_json::{Value, json};
 
 fn configmap(name: &str, data: Value) -> ConfigMap {
@@ -162,5 +165,269 @@ async fn policy_with_params_denies_warns_and_needs_its_params() {
         ),
         "{}",
         out.stderr
+    );
+}
+
+/// Creates a cluster-scoped object from JSON through `api`.
+async fn create<K>(api: &Api<K>, value: Value)
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + serde::Serialize,
+{
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(value).unwrap(),
+    )
+    .await
+    .unwrap();
+}
+
+/// The audit event of the ConfigMap create the policy annotated with `owner`, once the writer
+/// has written it (a create's event names no object: it is told by its annotation).
+async fn audit_event_of(path: &std::path::Path, owner: &str) -> Value {
+    eventually("the create's audit event", || async {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|e| {
+                e["verb"] == "create"
+                    && e["objectRef"]["resource"] == "configmaps"
+                    && e["annotations"]["audited/owner"] == owner
+            })
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_annotations_and_the_audit_action_are_in_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let server = ApiServer::builder()
+        .in_memory()
+        .audit_log(kubeforge_apiserver::audit::AuditConfig::new(&path))
+        .start()
+        .await
+        .unwrap();
+    let client = server.client();
+    create(
+        &Api::<ValidatingAdmissionPolicy>::all(client.clone()),
+        json!({
+            "metadata": {"name": "audited"},
+            "spec": {
+                "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                    "operations": ["CREATE"], "resources": ["configmaps"]}]},
+                "validations": [
+                    {"expression": "object.metadata.name != 'forbidden'", "message": "bad name"},
+                    {"expression": "!has(object.data) || size(object.data) < 2", "message": "too many keys"},
+                ],
+                "auditAnnotations": [
+                    {"key": "owner", "valueExpression":
+                        "has(object.metadata.labels) && 'owner' in object.metadata.labels ? object.metadata.labels['owner'] : null"},
+                    {"key": "blank", "valueExpression": "'  '"},
+                ],
+            },
+        }),
+    )
+    .await;
+    create(
+        &Api::<ValidatingAdmissionPolicyBinding>::all(client.clone()),
+        json!({"metadata": {"name": "audited-binding"},
+            "spec": {"policyName": "audited", "validationActions": ["Audit"]}}),
+    )
+    .await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let owned = |name: &str, owner: &str, data: Value| -> ConfigMap {
+        serde_json::from_value(
+            json!({"metadata": {"name": name, "labels": {"owner": owner}}, "data": data}),
+        )
+        .unwrap()
+    };
+    // The cache follows the store: wait until the policy annotates creates.
+    let mut attempt = 0;
+    eventually("the policy to annotate creates", || {
+        attempt += 1;
+        let name = format!("probe-{attempt}");
+        let configmaps = configmaps.clone();
+        let probe = owned(&name, &name, json!({}));
+        let path = path.clone();
+        async move {
+            configmaps
+                .create(&PostParams::default(), &probe)
+                .await
+                .unwrap();
+            // Give the writer a moment before looking.
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            text.contains(&format!("\"audited/owner\":\"{name}\""))
+                .then_some(())
+        }
+    })
+    .await;
+
+    // Allowed: the value is recorded under `<policy>/<key>`, the blank one is not.
+    configmaps
+        .create(
+            &PostParams::default(),
+            &owned("small", "alice", json!({"a": "1"})),
+        )
+        .await
+        .unwrap();
+    let event = audit_event_of(&path, "alice").await;
+    let annotations = event["annotations"].as_object().unwrap();
+    assert_eq!(annotations["audited/owner"], "alice", "{event}");
+    assert!(!annotations.contains_key("audited/blank"), "{event}");
+    assert!(
+        !annotations.contains_key("validation.policy.admission.k8s.io/validation_failure"),
+        "{event}"
+    );
+
+    // Audit: the failing validation (the second) is recorded, and the create goes through.
+    configmaps
+        .create(
+            &PostParams::default(),
+            &owned("big", "bob", json!({"a": "1", "b": "2"})),
+        )
+        .await
+        .unwrap();
+    let event = audit_event_of(&path, "bob").await;
+    assert_eq!(event["annotations"]["audited/owner"], "bob", "{event}");
+    assert_eq!(
+        event["annotations"]["validation.policy.admission.k8s.io/validation_failure"],
+        r#"[{"message":"too many keys","policy":"audited","binding":"audited-binding","expressionIndex":1,"validationActions":["Audit"]}]"#,
+        "{event}"
+    );
+    assert_eq!(event["responseStatus"]["code"], 201, "{event}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_annotation_that_is_not_a_string_refuses_under_fail() {
+    let server = start().await;
+    let client = server.client();
+    create(
+        &Api::<Namespace>::all(client.clone()),
+        json!({"metadata": {"name": "typed"}}),
+    )
+    .await;
+    create(
+        &Api::<ValidatingAdmissionPolicy>::all(client.clone()),
+        json!({
+            "metadata": {"name": "typed"},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                    "operations": ["CREATE"], "resources": ["configmaps"]}]},
+                "auditAnnotations": [{"key": "size", "valueExpression": "has(object.data) ? size(object.data) : 0"}],
+            },
+        }),
+    )
+    .await;
+    create(
+        &Api::<ValidatingAdmissionPolicyBinding>::all(client.clone()),
+        json!({"metadata": {"name": "typed-binding"},
+            "spec": {"policyName": "typed", "validationActions": ["Deny"],
+                "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "typed"}}}}}),
+    )
+    .await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "typed");
+    let status = eventually("the policy to take effect", || async {
+        match configmaps
+            .create(&PostParams::default(), &configmap("any", json!({})))
+            .await
+        {
+            Ok(_) => {
+                let _ = configmaps.delete("any", &Default::default()).await;
+                None
+            }
+            Err(kube::Error::Api(s)) => Some(s),
+            Err(e) => panic!("{e:?}"),
+        }
+    })
+    .await;
+    assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        status.message,
+        "configmaps \"any\" is forbidden: ValidatingAdmissionPolicy 'typed' with binding 'typed-binding' denied request: valueExpression 'has(object.data) ? size(object.data) : 0' resulted in unsupported return type: int. Return type must be either string or null."
+    );
+    // Nothing was stored.
+    assert!(configmaps.get_opt("any").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn type_checking_warns_of_undefined_fields_and_expressions_that_do_not_compile() {
+    let server = start().await;
+    let client = server.client();
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(client.clone());
+    create(
+        &crds,
+        json!({
+            "metadata": {"name": "widgets.example.com"},
+            "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                        "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}}}}]},
+        }),
+    )
+    .await;
+    eventually("widgets to be served", || async {
+        let (code, _) =
+            kube_support::raw(&client, "GET", "/apis/example.com/v1/widgets", None, None).await;
+        (code == 200).then_some(())
+    })
+    .await;
+    let policies: Api<ValidatingAdmissionPolicy> = Api::all(client.clone());
+    create(
+        &policies,
+        json!({
+            "metadata": {"name": "widgets"},
+            "spec": {
+                "matchConstraints": {"resourceRules": [{"apiGroups": ["example.com"], "apiVersions": ["v1"],
+                    "operations": ["CREATE"], "resources": ["widgets"]}]},
+                "validations": [
+                    {"expression": "object.spec.size < 10 && object.metadata.name != ''"},
+                    {"expression": "object.spec.colour == 'red'", "messageExpression": "'size ' + object.spec.size"},
+                    {"expression": "object.spec.size <"},
+                ],
+            },
+        }),
+    )
+    .await;
+    let status = eventually("the policy's type checking", || async {
+        let policy = policies.get("widgets").await.unwrap();
+        let status = serde_json::to_value(policy.status?).unwrap();
+        status.get("typeChecking").is_some().then_some(status)
+    })
+    .await;
+    assert_eq!(status["observedGeneration"], 1, "{status}");
+    let warnings = status["typeChecking"]["expressionWarnings"]
+        .as_array()
+        .unwrap();
+    let fields: Vec<&str> = warnings
+        .iter()
+        .map(|w| w["fieldRef"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.validations[1].expression",
+            "spec.validations[1].messageExpression",
+            "spec.validations[2].expression"
+        ],
+        "{status}"
+    );
+    assert_eq!(
+        warnings[0]["warning"],
+        "example.com/v1, Kind=Widget: ERROR: <input>:1:12: undefined field 'colour'\n | object.spec.colour == 'red'\n | ...........^\n",
+        "{status}"
+    );
+    assert_eq!(
+        warnings[1]["warning"],
+        "example.com/v1, Kind=Widget: ERROR: <input>:1:9: found no matching overload for '_+_' applied to '(string, int)'\n | 'size ' + object.spec.size\n | ........^\n",
+        "{status}"
+    );
+    let syntax = warnings[2]["warning"].as_str().unwrap();
+    assert!(
+        syntax.starts_with("ERROR: <input>:1:19: Syntax error:"),
+        "{status}"
     );
 }

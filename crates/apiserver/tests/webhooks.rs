@@ -861,4 +861,79 @@ async fn an_unparsable_ca_bundle_is_stored_and_fails_the_call() {
 fn base64_of(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_reuse_a_connection_until_the_ca_bundle_changes() {
+    let server = start().await;
+    let webhook = webhook_support::start(&[]).await;
+    let client_config = webhook.url_config("deny");
+    validating(
+        server.client(),
+        "pooled",
+        vec![hook(
+            "deny.example.com",
+            client_config.clone(),
+            &["CREATE"],
+            "pooled",
+        )],
+    )
+    .await;
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    refused(&cms, "pooled", false).await;
+    let calls = webhook.reviews("deny").len();
+    for i in 0..5 {
+        let refused = cms
+            .create(
+                &PostParams::default(),
+                &configmap(&format!("again-{i}"), json!({"hook": "pooled"})),
+            )
+            .await;
+        assert!(refused.is_err());
+    }
+    assert_eq!(webhook.reviews("deny").len(), calls + 5);
+    // One connection served every call.
+    assert_eq!(
+        webhook
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+
+    // Another CA in caBundle: the warm connection is not used, the new client's handshake fails.
+    let (other_ca, _, _) = webhook_support::certificates(&["127.0.0.1"]);
+    let mut rotated = client_config.clone();
+    use base64::Engine;
+    rotated["caBundle"] = json!(base64::engine::general_purpose::STANDARD.encode(other_ca));
+    let configs: Api<ValidatingWebhookConfiguration> = Api::all(server.client());
+    configs
+        .patch(
+            "pooled",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"webhooks": [hook("deny.example.com", rotated, &["CREATE"], "pooled")]}),
+            ),
+        )
+        .await
+        .unwrap();
+    let message = eventually("the new caBundle to take effect", || async {
+        let err = cms
+            .create(
+                &PostParams::default(),
+                &configmap(
+                    &format!("rotated-{}", rand_suffix()),
+                    json!({"hook": "pooled"}),
+                ),
+            )
+            .await
+            .unwrap_err();
+        let message = status_of(err).message;
+        message.contains("x509").then_some(message)
+    })
+    .await;
+    assert_eq!(
+        message,
+        format!(
+            "Internal error occurred: failed calling webhook \"deny.example.com\": failed to call webhook: Post \"https://{}/deny?timeout=10s\": tls: failed to verify certificate: x509: certificate signed by unknown authority",
+            webhook.addr
+        )
+    );
 }

@@ -162,6 +162,8 @@ pub struct Admission {
     pub webhooks: webhook::Webhooks,
     /// The stored ValidatingAdmissionPolicies and their bindings.
     pub policies: validating_admission_policy::Policies,
+    /// The pooled clients of admission and conversion webhooks, by `clientConfig`.
+    pub clients: webhook::client_manager::ClientManager,
 }
 
 impl std::fmt::Debug for Admission {
@@ -186,6 +188,7 @@ impl Default for Admission {
             ],
             webhooks: webhook::Webhooks::default(),
             policies: validating_admission_policy::Policies::default(),
+            clients: webhook::client_manager::ClientManager::default(),
         }
     }
 }

@@ -12,9 +12,11 @@
 //! `conversion webhook for <group/version, Kind=kind> ...`.
 //!
 //! The call itself (url or service, `caBundle`, `?timeout=30s`, client-go's error texts) is the
-//! admission webhooks' client ([`crate::admission::webhook::client`]).
+//! admission webhooks' client ([`crate::admission::webhook::client`]), through the pooled client
+//! the server keeps for the `clientConfig` (shared with admission webhooks of the same config).
 
 use crate::admission::webhook::client::{self, Endpoint};
+use crate::admission::webhook::client_manager::WebhookClient;
 use crate::rest::Rest;
 use crate::status::ApiError;
 use k8s_openapi::api::admissionregistration::v1::WebhookClientConfig;
@@ -41,8 +43,9 @@ pub struct WebhookConverter {
     client_config: WebhookClientConfig,
     /// `spec.conversion.webhook.conversionReviewVersions`, in preference order.
     review_versions: Vec<String>,
-    /// TLS trusting `caBundle`, built once.
-    tls: Arc<rustls::ClientConfig>,
+    /// The pooled client of `client_config`, taken from the server's
+    /// [`crate::admission::webhook::client_manager::ClientManager`] at the first call.
+    client: std::sync::OnceLock<Arc<WebhookClient>>,
 }
 
 impl std::fmt::Debug for WebhookConverter {
@@ -66,7 +69,6 @@ impl WebhookConverter {
         // The apiextensions clientConfig has the admission one's shape.
         let client_config: WebhookClientConfig =
             serde_json::from_value(webhook.get("clientConfig")?.clone()).ok()?;
-        let ca = client_config.ca_bundle.as_ref().map(|b| b.0.clone());
         let storage_version = crd
             .pointer("/spec/versions")
             .and_then(Value::as_array)?
@@ -89,7 +91,7 @@ impl WebhookConverter {
                         .collect()
                 })
                 .unwrap_or_default(),
-            tls: client::tls_config(ca.as_deref()),
+            client: std::sync::OnceLock::new(),
         }))
     }
 
@@ -140,7 +142,9 @@ impl WebhookConverter {
         let endpoint = Endpoint {
             client_config: &self.client_config,
             timeout: TIMEOUT,
-            tls: &self.tls,
+            client: self
+                .client
+                .get_or_init(|| rest.admission.clients.client(&self.client_config)),
         };
         let answer = client::call_endpoint(rest, endpoint, &review)
             .await

@@ -136,6 +136,7 @@ async fn handle(
             code: response.status().as_u16(),
             failure: failure.as_ref(),
             received,
+            admission: response.extensions().get::<AdmissionAuditAnnotations>(),
         });
         audit.record(&event).await;
     }
@@ -178,6 +179,26 @@ struct AuditedRequest<'a> {
     code: u16,
     failure: Option<&'a ApiError>,
     received: chrono::DateTime<chrono::Utc>,
+    /// What admission added to the request's audit event.
+    admission: Option<&'a AdmissionAuditAnnotations>,
+}
+
+/// The audit annotations admission added to a write (webhooks' and policies'), carried by the
+/// write's response to its audit event.
+#[derive(Debug, Clone)]
+struct AdmissionAuditAnnotations(std::collections::BTreeMap<String, String>);
+
+/// `response` with the audit annotations of the write it answers.
+fn with_audit_annotations(
+    mut response: Response,
+    annotations: std::collections::BTreeMap<String, String>,
+) -> Response {
+    if !annotations.is_empty() {
+        response
+            .extensions_mut()
+            .insert(AdmissionAuditAnnotations(annotations));
+    }
+    response
 }
 
 /// The audit.k8s.io/v1 `Event` (level Metadata) of a request.
@@ -238,6 +259,14 @@ fn audit_event(r: AuditedRequest<'_>) -> Value {
             "authorization.k8s.io/decision": if d.allowed { "allow" } else { "forbid" },
             "authorization.k8s.io/reason": d.reason,
         });
+    }
+    if let Some(AdmissionAuditAnnotations(admission)) = r.admission {
+        if !event["annotations"].is_object() {
+            event["annotations"] = json!({});
+        }
+        for (key, value) in admission {
+            event["annotations"][key] = json!(value);
+        }
     }
     event
 }
@@ -576,7 +605,10 @@ async fn resource(
         } else {
             StatusCode::OK
         };
-        Ok(respond(status, &view.object(w.object), output, &w.warnings))
+        Ok(with_audit_annotations(
+            respond(status, &view.object(w.object), output, &w.warnings),
+            w.audit_annotations,
+        ))
     };
     match (&rp.name, rp.subresource.as_deref()) {
         (None, _) => match *method {
@@ -650,11 +682,15 @@ async fn resource(
                 let opts = delete_options(del_body.as_ref())?;
                 let deleted = rest.delete(&rt, ns, name, &opts).await?;
                 let warnings = deleted.effects.warnings.clone();
+                let annotations = deleted.effects.audit_annotations.clone();
                 let body = match deleted.answer(&rt) {
                     DeleteAnswer::Object(object) => view.object(object),
                     DeleteAnswer::Status(status) => status,
                 };
-                Ok(respond(StatusCode::OK, &body, output, &warnings))
+                Ok(with_audit_annotations(
+                    respond(StatusCode::OK, &body, output, &warnings),
+                    annotations,
+                ))
             }
             _ => Err(ApiError::method_not_allowed_here()),
         },

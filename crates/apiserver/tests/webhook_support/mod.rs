@@ -23,6 +23,8 @@ pub struct Webhook {
     pub ca_pem: String,
     /// What it received.
     pub seen: Seen,
+    /// How many connections it accepted.
+    pub connections: Arc<std::sync::atomic::AtomicUsize>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -93,11 +95,14 @@ pub async fn start(extra_names: &[&str]) -> Webhook {
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let connections: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+    let accepted = connections.clone();
     let task = tokio::spawn(async move {
         loop {
             let Ok((tcp, _)) = listener.accept().await else {
                 return;
             };
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let acceptor = acceptor.clone();
             let app = app.clone();
             tokio::spawn(async move {
@@ -117,6 +122,7 @@ pub async fn start(extra_names: &[&str]) -> Webhook {
         addr,
         ca_pem,
         seen,
+        connections,
         task,
     }
 }

@@ -4,10 +4,11 @@
 //! is `<name>.<namespace>.svc`, as upstream dials it), within `timeoutSeconds` (sent as
 //! `?timeout=`). Failures read as client-go's errors (`Post "<url>": <cause>`).
 //!
-//! One connection per call (HTTP/1.1, no pooling): a webhook call is a TLS handshake plus one
-//! round trip.
+//! Calls go through the [`WebhookClient`] of the webhook's `clientConfig`
+//! ([`super::client_manager`]), which keeps its connections open between calls.
 
 use super::Hook;
+use super::client_manager::{DialError, WebhookClient};
 use crate::rest::Rest;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -40,8 +41,8 @@ pub fn tls_config(ca_bundle: Option<&[u8]>) -> Arc<rustls::ClientConfig> {
             .with_root_certificates(rustls::RootCertStore::empty())
             .with_no_client_auth()
         });
-    // As Go's TLS client without a session cache: every call verifies the webhook's
-    // certificate, so a rotated certificate is checked against `caBundle` at once.
+    // As Go's TLS client without a session cache: every new connection verifies the
+    // webhook's certificate in full against `caBundle`.
     let mut config = config;
     config.resumption = rustls::client::Resumption::disabled();
     Arc::new(config)
@@ -51,14 +52,31 @@ pub fn tls_config(ca_bundle: Option<&[u8]>) -> Arc<rustls::ClientConfig> {
 struct Target {
     /// The URL as upstream prints it in errors (with `?timeout=`).
     url: String,
-    /// The host name the certificate must name.
-    server_name: String,
     /// The address to connect to (None when the host must be resolved).
     addr: Option<SocketAddr>,
-    /// `host:port` to resolve.
+    /// `host:port`, as the `Host` header names it (and to resolve).
     authority: String,
     /// Path and query.
     path_and_query: String,
+}
+
+/// The host name a webhook's certificate must name: the URL's host, or
+/// `<service>.<namespace>.svc`.
+pub fn server_name(cc: &WebhookClientConfig) -> String {
+    if let Some(url) = &cc.url {
+        return url
+            .parse::<hyper::Uri>()
+            .ok()
+            .and_then(|uri| {
+                uri.host()
+                    .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string())
+            })
+            .unwrap_or_default();
+    }
+    cc.service
+        .as_ref()
+        .map(|svc| format!("{}.{}.svc", svc.name, svc.namespace))
+        .unwrap_or_default()
 }
 
 /// What a call needs to know of the webhook it calls: admission webhooks and CRD conversion
@@ -69,8 +87,8 @@ pub struct Endpoint<'a> {
     pub client_config: &'a WebhookClientConfig,
     /// How long a call may take (sent as `?timeout=`).
     pub timeout: std::time::Duration,
-    /// The TLS settings built from `caBundle`.
-    pub tls: &'a Arc<rustls::ClientConfig>,
+    /// The pooled client of `client_config`.
+    pub client: &'a WebhookClient,
 }
 
 impl<'a> From<&'a Hook> for Endpoint<'a> {
@@ -78,7 +96,7 @@ impl<'a> From<&'a Hook> for Endpoint<'a> {
         Endpoint {
             client_config: &hook.client_config,
             timeout: hook.timeout,
-            tls: &hook.tls,
+            client: &hook.client,
         }
     }
 }
@@ -98,45 +116,26 @@ pub async fn call_endpoint(
     let target = target(rest, endpoint.client_config, timeout_secs)?;
     let post = |cause: String| format!("Post {:?}: {cause}", target.url);
     let body = serde_json::to_vec(review).map_err(|e| e.to_string())?;
+    let dial = match target.addr {
+        Some(addr) => addr.to_string(),
+        None => target.authority.clone(),
+    };
+    let uri: hyper::Uri = format!("https://{dial}{}", target.path_and_query)
+        .parse()
+        .map_err(|e: hyper::http::uri::InvalidUri| post(e.to_string()))?;
     let exchange = async {
-        let addr = match target.addr {
-            Some(a) => a,
-            None => tokio::net::lookup_host(&target.authority)
-                .await
-                .map_err(|e| post(format!("dial tcp: lookup {}: {e}", target.authority)))?
-                .next()
-                .ok_or_else(|| {
-                    post(format!(
-                        "dial tcp: lookup {}: no such host",
-                        target.authority
-                    ))
-                })?,
-        };
-        let tcp = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| post(format!("dial tcp {addr}: {}", io_cause(&e))))?;
-        let _ = tcp.set_nodelay(true);
-        let name = rustls::pki_types::ServerName::try_from(target.server_name.clone())
-            .map_err(|e| post(e.to_string()))?;
-        let tls = tokio_rustls::TlsConnector::from(endpoint.tls.clone())
-            .connect(name, tcp)
-            .await
-            .map_err(|e| post(tls_cause(&e)))?;
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-                .await
-                .map_err(|e| post(e.to_string()))?;
-        tokio::spawn(conn);
-        let request = hyper::Request::post(&target.path_and_query)
+        let request = hyper::Request::post(uri)
             .header(hyper::header::HOST, &target.authority)
             .header(hyper::header::CONTENT_TYPE, "application/json")
             .header(hyper::header::ACCEPT, "application/json, */*")
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| post(e.to_string()))?;
-        let response = sender
-            .send_request(request)
+        let response = endpoint
+            .client
+            .http()
+            .request(request)
             .await
-            .map_err(|e| post(e.to_string()))?;
+            .map_err(|e| post(request_cause(&e)))?;
         let status = response.status();
         let bytes = response
             .into_body()
@@ -165,7 +164,24 @@ pub async fn call_endpoint(
     }
 }
 
-fn io_cause(e: &std::io::Error) -> String {
+/// What went wrong with a request the pooled client could not send: the dial's failure in Go's
+/// words, or hyper's.
+fn request_cause(e: &hyper_util::client::legacy::Error) -> String {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(dial) = s.downcast_ref::<DialError>() {
+            return dial.0.clone();
+        }
+        if let Some(hyper) = s.downcast_ref::<hyper::Error>() {
+            return hyper.to_string();
+        }
+        source = s.source();
+    }
+    e.to_string()
+}
+
+/// An I/O failure in Go's words where there is one.
+pub(super) fn io_cause(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::ConnectionRefused => "connect: connection refused".into(),
         std::io::ErrorKind::ConnectionReset => "read: connection reset by peer".into(),
@@ -174,7 +190,7 @@ fn io_cause(e: &std::io::Error) -> String {
 }
 
 /// A TLS failure in Go's words where there is one.
-fn tls_cause(e: &std::io::Error) -> String {
+pub(super) fn tls_cause(e: &std::io::Error) -> String {
     let text = e.to_string();
     let cause = e
         .get_ref()
@@ -234,7 +250,6 @@ fn target(rest: &Rest, cc: &WebhookClientConfig, timeout_secs: u64) -> Result<Ta
                 "https://{}{path_and_query}",
                 uri.authority().map_or("", |a| a.as_str())
             ),
-            server_name: host.to_string(),
             addr,
             authority,
             path_and_query,
@@ -257,7 +272,6 @@ fn target(rest: &Rest, cc: &WebhookClientConfig, timeout_secs: u64) -> Result<Ta
         .map_err(|cause| format!("Post {url:?}: {cause}"))?;
     Ok(Target {
         url,
-        server_name: host.clone(),
         addr: Some(addr),
         authority: format!("{host}:{port}"),
         path_and_query,

@@ -14,6 +14,7 @@
 //! | [`match_conditions`] | `matchConditions` (CEL) |
 //! | [`review`] | the AdmissionReview sent (v1 or v1beta1) and the response's verification |
 //! | [`client`] | the call: `url` or `service` (through its endpoints), `caBundle`, timeouts |
+//! | [`client_manager`] | one pooled client per distinct `clientConfig`, shared and reused |
 //! | [`client_config`] | upstream's validation of a `clientConfig` (`url`, `service`) |
 //! | [`errors`] | kube-apiserver's messages for denials and failed calls |
 //! | [`mutating`] | the mutating dispatcher: in order, JSONPatch applied, reinvocation |
@@ -21,6 +22,7 @@
 
 pub mod client;
 pub mod client_config;
+pub mod client_manager;
 pub mod errors;
 pub mod match_conditions;
 pub mod mutating;
@@ -91,8 +93,8 @@ pub struct Hook {
     pub review_versions: Vec<String>,
     /// `reinvocationPolicy: IfNeeded` (mutating webhooks).
     pub reinvoke_if_needed: bool,
-    /// The TLS settings built from `caBundle` once, when the configuration was read.
-    pub tls: Arc<rustls::ClientConfig>,
+    /// The pooled client of `client_config` (its TLS settings built from `caBundle`).
+    pub client: Arc<client_manager::WebhookClient>,
 }
 
 /// The compiled webhooks of every configuration: mutating and validating, each in upstream's
@@ -144,6 +146,7 @@ fn load(rest: &Rest) -> Snapshot {
                     configuration: configuration.clone(),
                     reinvoke_if_needed: w.reinvocation_policy.as_deref() == Some("IfNeeded"),
                     ..compile(
+                        &rest.admission.clients,
                         w.name,
                         w.client_config,
                         w.rules,
@@ -171,6 +174,7 @@ fn load(rest: &Rest) -> Snapshot {
                 snapshot.validating.push(Arc::new(Hook {
                     configuration: configuration.clone(),
                     ..compile(
+                        &rest.admission.clients,
                         w.name,
                         w.client_config,
                         w.rules,
@@ -193,6 +197,7 @@ fn load(rest: &Rest) -> Snapshot {
 /// One webhook's fields, defaulted as the v1 API defaults them.
 #[allow(clippy::too_many_arguments)]
 fn compile(
+    clients: &client_manager::ClientManager,
     name: String,
     client_config: WebhookClientConfig,
     rules: Option<Vec<RuleWithOperations>>,
@@ -209,7 +214,7 @@ fn compile(
         s.and_then(|s| serde_json::to_value(s).ok())
             .and_then(|v| LabelSelector::from_object(&v))
     };
-    let tls = client::tls_config(client_config.ca_bundle.as_ref().map(|b| b.0.as_slice()));
+    let client = clients.client(&client_config);
     Hook {
         configuration: String::new(),
         name,
@@ -230,7 +235,7 @@ fn compile(
             .map_or(DEFAULT_TIMEOUT, Duration::from_secs),
         review_versions,
         reinvoke_if_needed: false,
-        tls,
+        client,
     }
 }
 

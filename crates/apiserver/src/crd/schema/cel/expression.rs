@@ -2,18 +2,23 @@
 //! ValidatingAdmissionPolicy): compiled with cel-go's parser limits, two-variable macros and the
 //! Kubernetes library the CRD rules have, evaluated with catch-all panic safety. Unlike CRD
 //! rules there is no schema: values are typed by what they hold, and nothing is type-checked
-//! before evaluation.
+//! before evaluation ([`Expression::type_check`] checks an expression against typed variables
+//! on its own, for ValidatingAdmissionPolicy's `status.typeChecking`).
 
+use super::check::{self, Ty};
 use super::{BASE, limits, macros, parse, render_issues, runtime_error, stack};
 use kube_cel::cel::Value as Cel;
 use kube_cel::cel::parser::Expression as Program;
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// A compiled expression.
 #[derive(Debug)]
 pub struct Expression {
     program: Program,
     depth: usize,
+    /// The source, to tell which variables it may name.
+    src: String,
 }
 
 impl Expression {
@@ -32,8 +37,18 @@ impl Expression {
                     .collect();
                 render_issues(src, &rendered)
             })?;
-            Ok(Expression { program, depth })
+            Ok(Expression {
+                program,
+                depth,
+                src: src.to_string(),
+            })
         })
+    }
+
+    /// Whether the expression may name the variable `name` (it appears in the source): a
+    /// variable it cannot name need not be bound.
+    pub fn mentions(&self, name: &str) -> bool {
+        self.src.contains(name)
     }
 
     /// Evaluates the expression with `variables` bound (JSON values; `null` stays null).
@@ -55,6 +70,27 @@ impl Expression {
         })
     }
 
+    /// Type-checks `src` with `variables` typed as given (undeclared names are reported, `dyn`
+    /// accepts anything): `Err` with the compile error when it does not compile, `Ok(None)` when
+    /// it checks, `Ok(Some(issues))` with cel-go's rendering of the issues otherwise.
+    pub fn type_check(
+        src: &str,
+        variables: HashMap<String, Ty<'_>>,
+    ) -> Result<Option<String>, String> {
+        let Expression {
+            mut program, depth, ..
+        } = Expression::compile(src)?;
+        let (_, issues) = stack::for_compile(depth, || check::check(&mut program, src, variables));
+        if issues.is_empty() {
+            return Ok(None);
+        }
+        let mut issues: Vec<(String, Option<usize>)> =
+            issues.into_iter().map(|i| (i.msg, i.offset)).collect();
+        // cel-go lists issues in source order.
+        issues.sort_by_key(|(_, offset)| offset.unwrap_or(0));
+        Ok(Some(check::render(src, &issues)))
+    }
+
     /// Evaluates an expression that must give a bool.
     pub fn evaluate_bool(&self, variables: &[(&str, &Value)]) -> Result<bool, String> {
         match self.evaluate(variables)? {
@@ -65,6 +101,37 @@ impl Expression {
             )),
         }
     }
+}
+
+/// Variables bound once for several evaluations: the interpreter converts a bound value into
+/// its own form (a deep copy of maps and lists) when it is bound, so expressions that share
+/// variables evaluate in one activation rather than binding them each.
+pub struct Activation<'a> {
+    ctx: kube_cel::cel::Context<'a>,
+}
+
+impl Activation<'_> {
+    /// Binds `name` to `value` (replacing a previous binding).
+    pub fn bind(&mut self, name: &str, value: Cel) {
+        self.ctx.add_variable_from_value(name, value);
+    }
+
+    /// Evaluates `expression` with the variables bound so far.
+    pub fn evaluate(&self, expression: &Expression) -> Result<Cel, String> {
+        stack::for_eval(expression.depth, || {
+            super::evaluate(&expression.program, &self.ctx).map_err(|e| runtime_error(&e))
+        })
+    }
+}
+
+/// Runs `f` with an empty [`Activation`] over the function library.
+pub fn with_activation<R>(f: impl FnOnce(&mut Activation<'_>) -> R) -> R {
+    BASE.with(|base| {
+        let mut activation = Activation {
+            ctx: base.new_inner_scope(),
+        };
+        f(&mut activation)
+    })
 }
 
 /// A JSON value as CEL sees it (no schema).
@@ -85,6 +152,7 @@ pub fn named(values: Vec<(String, Cel)>) -> Cel {
 /// The name of a value's CEL type, as errors quote it.
 pub fn type_name(v: &Cel) -> &'static str {
     match v {
+        Cel::Bool(_) => "bool",
         Cel::Int(_) => "int",
         Cel::UInt(_) => "uint",
         Cel::Float(_) => "double",

@@ -3,23 +3,31 @@
 //! the binding's `matchResources`) pick, after the validating plugins and before the validating
 //! webhooks.
 //!
-//! Policies and bindings are cached and recompiled when their change stream moves (as the
-//! webhooks are). For each binding of an existing policy that matches: the params (`paramKind`
-//! with `paramRef` by name or selector, in the paramRef's namespace or the request's; none found
-//! denies or allows as `parameterNotFoundAction` says), the policy's `matchConditions`, then its
-//! `variables` (as `variables.<name>`) and `validations` over `object`, `oldObject`, `request`,
-//! `params`, `namespaceObject`. A failed validation says its `message`, or its
-//! `messageExpression`'s result, or `failed expression: <expression>`, and is enforced by the
-//! binding's `validationActions`: Deny refuses (`<resource> "<name>" is forbidden:
-//! ValidatingAdmissionPolicy '<p>' with binding '<b>' denied request: <message>`, with the
-//! validation's `reason`, Invalid (422) by default), Warn sends `Validation failed for
-//! ValidatingAdmissionPolicy '<p>' with binding '<b>': <message>`, Audit records an audit
-//! annotation. An expression that errors is a failure under `failurePolicy: Fail` (the default)
-//! and is ignored under `Ignore`. Not done: `auditAnnotations` expressions, type checking into
-//! `status.typeChecking`, the `authorizer` variable.
+//! Policies and bindings are cached and compiled once per change (their change stream moves the
+//! cache, as the webhooks'); a request only matches and evaluates. For each binding of an
+//! existing policy that matches: the params (`paramKind` with `paramRef` by name or selector, in
+//! the paramRef's namespace or the request's; none found denies or allows as
+//! `parameterNotFoundAction` says), the policy's `matchConditions`, then its `variables` (as
+//! `variables.<name>`), `validations` and `auditAnnotations` over `object`, `oldObject`,
+//! `request`, `params`, `namespaceObject` (each converted to CEL once per request). A failed
+//! validation says its `message`, or its `messageExpression`'s result, or `failed expression:
+//! <expression>`, and is enforced by the binding's `validationActions`: Deny refuses
+//! (`<resource> "<name>" is forbidden: ValidatingAdmissionPolicy '<p>' with binding '<b>' denied
+//! request: <message>`, with the validation's `reason`, Invalid (422) by default), Warn sends
+//! `Validation failed for ValidatingAdmissionPolicy '<p>' with binding '<b>': <message>`, Audit
+//! records the `validation.policy.admission.k8s.io/validation_failure` audit annotation. An
+//! `auditAnnotations` value (a non-empty string; null and "" are skipped) is recorded as
+//! `<policy>/<key>`, distinct values of several bindings joined with ", ". An expression that
+//! errors is a failure under `failurePolicy: Fail` (the default) and is ignored under `Ignore`.
+//! As upstream, every policy is evaluated before the first refusal answers.
+//!
+//! [`type_checking`] writes `status.typeChecking`. Not done: the `authorizer` variable.
+
+pub mod type_checking;
 
 use super::webhook::{MatchPolicy, predicates, rules};
 use super::{Effects, Request};
+use crate::crd::schema::cel::expression::Activation;
 use crate::crd::schema::cel::expression::{self, Expression};
 use crate::rest::Rest;
 use crate::selector::LabelSelector;
@@ -118,16 +126,72 @@ struct Validation {
     reason: Option<String>,
 }
 
+/// One `auditAnnotations` entry, compiled.
+#[derive(Debug)]
+struct AuditAnnotation {
+    key: String,
+    value_expression: String,
+    program: Result<Expression, String>,
+}
+
 /// A policy, compiled.
 #[derive(Debug)]
 struct Policy {
     name: String,
+    /// The policy's uid and `metadata.generation` when it was compiled: a policy whose spec
+    /// did not change since is not compiled again.
+    generation: (String, i64),
     matcher: Matcher,
     param_kind: Option<(String, String)>,
     match_conditions: Vec<(String, Result<Expression, String>)>,
     variables: Vec<(String, Result<Expression, String>)>,
     validations: Vec<Validation>,
+    audit_annotations: Vec<AuditAnnotation>,
     ignore_failures: bool,
+    /// The request variables (of [`REQUEST_VARIABLES`]) its expressions may name: only those
+    /// are converted and bound.
+    needs: Vec<&'static str>,
+}
+
+/// The variables a request gives every policy expression (besides `variables`).
+const REQUEST_VARIABLES: [&str; 5] = [
+    "object",
+    "oldObject",
+    "request",
+    "params",
+    "namespaceObject",
+];
+
+impl Policy {
+    /// Every compiled expression of the policy.
+    fn expressions(&self) -> impl Iterator<Item = &Expression> {
+        let named = self
+            .match_conditions
+            .iter()
+            .chain(&self.variables)
+            .filter_map(|(_, e)| e.as_ref().ok());
+        let validations = self.validations.iter().flat_map(|v| {
+            v.program
+                .as_ref()
+                .ok()
+                .into_iter()
+                .chain(v.message_expression.as_ref().and_then(|m| m.as_ref().ok()))
+        });
+        let annotations = self
+            .audit_annotations
+            .iter()
+            .filter_map(|a| a.program.as_ref().ok());
+        named.chain(validations).chain(annotations)
+    }
+
+    /// Sets [`Policy::needs`] from its expressions.
+    fn with_needs(mut self) -> Self {
+        self.needs = REQUEST_VARIABLES
+            .into_iter()
+            .filter(|name| self.expressions().any(|e| e.mentions(name)))
+            .collect();
+        self
+    }
 }
 
 /// A binding, as dispatch needs it.
@@ -163,7 +227,7 @@ impl Policies {
 
     /// Rebuilds the cache from the store.
     pub fn refresh(&self, rest: &Rest) {
-        let snapshot = Arc::new(load(rest));
+        let snapshot = Arc::new(load(rest, &self.snapshot()));
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
     }
 }
@@ -177,7 +241,9 @@ fn compile_all(list: Vec<(String, String)>) -> Vec<(String, Result<Expression, S
         .collect()
 }
 
-fn load(rest: &Rest) -> Snapshot {
+/// Reads the stored policies and bindings; the policies of `previous` whose generation is
+/// current are kept as they were compiled.
+fn load(rest: &Rest, previous: &Snapshot) -> Snapshot {
     let catalog = rest.catalog.snapshot();
     let mut snapshot = Snapshot::default();
     if let Some(rt) = catalog.find(GROUP, "v1", "validatingadmissionpolicies") {
@@ -186,9 +252,22 @@ fn load(rest: &Rest) -> Snapshot {
                 continue;
             };
             let name = p.metadata.name.unwrap_or_default();
+            let generation = (
+                p.metadata.uid.unwrap_or_default(),
+                p.metadata.generation.unwrap_or_default(),
+            );
+            if let Some(compiled) = previous
+                .policies
+                .get(&name)
+                .filter(|c| c.generation == generation)
+            {
+                snapshot.policies.insert(name, compiled.clone());
+                continue;
+            }
             let Some(spec) = p.spec else { continue };
             let policy = Policy {
                 name: name.clone(),
+                generation,
                 matcher: Matcher::compile(spec.match_constraints, false).unwrap_or_default(),
                 param_kind: spec.param_kind.map(|k| {
                     (
@@ -225,8 +304,20 @@ fn load(rest: &Rest) -> Snapshot {
                         reason: v.reason,
                     })
                     .collect(),
+                audit_annotations: spec
+                    .audit_annotations
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|a| AuditAnnotation {
+                        program: Expression::compile(&a.value_expression),
+                        key: a.key,
+                        value_expression: a.value_expression,
+                    })
+                    .collect(),
                 ignore_failures: spec.failure_policy.as_deref() == Some("Ignore"),
-            };
+                needs: Vec::new(),
+            }
+            .with_needs();
             snapshot.policies.insert(name, Arc::new(policy));
         }
     }
@@ -261,6 +352,7 @@ pub async fn run(rest: Rest) {
     loop {
         let from = rest.store.resource_version();
         rest.admission.policies.refresh(&rest);
+        type_checking::update_statuses(&rest).await;
         let (Ok(mut pc), Ok(mut bc)) = (
             rest.store.watch(Some(p.storage_key.clone()), from),
             rest.store.watch(Some(b.storage_key.clone()), from),
@@ -273,7 +365,10 @@ pub async fn run(rest: Rest) {
                 r = bc.next() => r,
             };
             match next {
-                Ok(_) => rest.admission.policies.refresh(&rest),
+                Ok(_) => {
+                    rest.admission.policies.refresh(&rest);
+                    type_checking::update_statuses(&rest).await;
+                }
                 Err(crate::storage::StoreError::TooOld { .. }) => break,
                 Err(_) => return,
             }
@@ -363,74 +458,234 @@ fn code_of(reason: &str) -> (u16, &'static str) {
     }
 }
 
-/// One failed validation: its message and reason.
+/// What one validation (or an expression that errored) decided against the request.
 struct Failure {
+    /// The index of the validation (0 for an error before any).
+    index: usize,
     message: String,
     reason: String,
 }
 
-/// Evaluates `policy` for one param; the failed validations, or an error (failurePolicy Fail).
-fn evaluate(policy: &Policy, vars: &mut Vec<(&str, Cel)>) -> Result<Vec<Failure>, String> {
-    // Match conditions: any false skips the policy.
+/// What an `auditAnnotations` entry gave.
+enum Annotation {
+    /// A value to record under the key.
+    Publish(String, String),
+    /// An error, which refuses the request (failurePolicy Fail).
+    Error(String),
+}
+
+/// What evaluating a policy for one param gave.
+#[derive(Default)]
+struct Outcome {
+    failures: Vec<Failure>,
+    annotations: Vec<Annotation>,
+}
+
+/// An audit annotation's value is at most this long (upstream's limit).
+const MAX_AUDIT_ANNOTATION_VALUE: usize = 10 * 1024;
+
+/// The failure of an expression that errored: refusing under failurePolicy Fail, nothing under
+/// Ignore.
+fn error_failure(policy: &Policy, index: usize, message: String) -> Option<Failure> {
+    (!policy.ignore_failures).then(|| Failure {
+        index,
+        message,
+        reason: String::new(),
+    })
+}
+
+/// Evaluates `policy` for one param, its request variables bound in `activation`.
+fn evaluate(policy: &Policy, activation: &mut Activation<'_>) -> Outcome {
+    let mut outcome = Outcome::default();
+    // Match conditions: any false skips the policy; an error refuses (Fail) or skips (Ignore).
     for (_, condition) in &policy.match_conditions {
-        let program = condition.as_ref().map_err(Clone::clone)?;
-        match program.evaluate_cel(vars)? {
-            Cel::Bool(true) => {}
-            Cel::Bool(false) => return Ok(Vec::new()),
-            other => {
-                return Err(format!(
-                    "expected boolean result, got {}",
-                    expression::type_name(&other)
-                ));
-            }
-        }
+        let result = condition
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|p| activation.evaluate(p));
+        let error = match result {
+            Ok(Cel::Bool(true)) => continue,
+            Ok(Cel::Bool(false)) => return outcome,
+            Ok(other) => format!(
+                "expected boolean result, got {}",
+                expression::type_name(&other)
+            ),
+            Err(e) => e,
+        };
+        outcome.failures.extend(error_failure(policy, 0, error));
+        return outcome;
     }
     let mut values = Vec::new();
+    activation.bind("variables", expression::named(Vec::new()));
     for (name, variable) in &policy.variables {
-        if let Ok(Ok(v)) = variable.as_ref().map(|p| p.evaluate_cel(vars)) {
+        if let Ok(Ok(v)) = variable.as_ref().map(|p| activation.evaluate(p)) {
             values.push((name.clone(), v));
-            vars.retain(|(n, _)| *n != "variables");
-            vars.push(("variables", expression::named(values.clone())));
+            activation.bind("variables", expression::named(values.clone()));
         }
     }
-    let mut failures = Vec::new();
-    for v in &policy.validations {
+    for (index, v) in policy.validations.iter().enumerate() {
+        let error = |e: String| format!("expression '{}' resulted in error: {e}", v.expression);
         let result = v
             .program
             .as_ref()
             .map_err(Clone::clone)
-            .and_then(|p| p.evaluate_cel(vars))
-            .map_err(|e| format!("expression '{}' resulted in error: {e}", v.expression))?;
-        if result == Cel::Bool(true) {
-            continue;
+            .and_then(|p| activation.evaluate(p));
+        match result {
+            Ok(Cel::Bool(true)) => continue,
+            Ok(Cel::Bool(false)) => {}
+            Ok(other) => {
+                let e = format!(
+                    "expected boolean result, got {}",
+                    expression::type_name(&other)
+                );
+                outcome
+                    .failures
+                    .extend(error_failure(policy, index, error(e)));
+                continue;
+            }
+            Err(e) => {
+                outcome
+                    .failures
+                    .extend(error_failure(policy, index, error(e)));
+                continue;
+            }
         }
-        if !matches!(result, Cel::Bool(_)) {
-            return Err(format!(
-                "expression '{}' resulted in error: expected boolean result, got {}",
-                v.expression,
-                expression::type_name(&result)
-            ));
-        }
+        // Upstream falls back on a message expression that errors, or gives no non-blank
+        // single-line string.
         let from_expression = match &v.message_expression {
-            Some(Ok(p)) => match p.evaluate_cel(vars) {
-                Ok(Cel::String(s)) if !s.trim().is_empty() => Some(s.to_string()),
+            Some(Ok(p)) => match activation.evaluate(p) {
+                Ok(Cel::String(s)) => Some(s.trim().to_string())
+                    .filter(|m| !m.is_empty() && !m.contains('\n') && m.len() <= 5 * 1024),
                 _ => None,
             },
             _ => None,
         };
         let message = from_expression.unwrap_or_else(|| {
-            if v.message.is_empty() {
-                format!("failed expression: {}", v.expression)
+            let message = v.message.trim();
+            if message.is_empty() {
+                format!("failed expression: {}", v.expression.trim())
             } else {
-                v.message.clone()
+                message.to_string()
             }
         });
-        failures.push(Failure {
+        outcome.failures.push(Failure {
+            index,
             message,
             reason: v.reason.clone().unwrap_or_default(),
         });
     }
-    Ok(failures)
+    for a in &policy.audit_annotations {
+        let result = a
+            .program
+            .as_ref()
+            .map_err(Clone::clone)
+            .and_then(|p| activation.evaluate(p));
+        let error = match result {
+            Ok(Cel::String(value)) => {
+                let value = value.trim();
+                if !value.is_empty() {
+                    let mut end = value.len().min(MAX_AUDIT_ANNOTATION_VALUE);
+                    while !value.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    outcome
+                        .annotations
+                        .push(Annotation::Publish(a.key.clone(), value[..end].to_string()));
+                }
+                continue;
+            }
+            Ok(Cel::Null) => continue,
+            Ok(other) => format!(
+                "valueExpression '{}' resulted in unsupported return type: {}. Return type must be either string or null.",
+                a.value_expression,
+                expression::type_name(&other)
+            ),
+            Err(e) => format!("expression '{}' resulted in error: {e}", a.value_expression),
+        };
+        if !policy.ignore_failures {
+            outcome.annotations.push(Annotation::Error(error));
+        }
+    }
+    outcome
+}
+
+/// The CEL values of the request the policies' expressions see, each converted once per
+/// request, when a policy that names it first matches.
+struct Bound<'r> {
+    rest: &'r Rest,
+    request: &'r Request<'r>,
+    obj: Option<&'r Value>,
+    values: BTreeMap<&'static str, Cel>,
+}
+
+impl<'r> Bound<'r> {
+    fn new(rest: &'r Rest, request: &'r Request<'r>, obj: Option<&'r Value>) -> Self {
+        Bound {
+            rest,
+            request,
+            obj,
+            values: BTreeMap::new(),
+        }
+    }
+
+    /// The value of `name` (one of [`REQUEST_VARIABLES`] but `params`).
+    fn get(&mut self, name: &'static str) -> Cel {
+        if let Some(v) = self.values.get(name) {
+            return v.clone();
+        }
+        let (rest, request) = (self.rest, self.request);
+        let value = match name {
+            "object" => expression::to_cel(self.obj.unwrap_or(&Value::Null)),
+            "oldObject" => expression::to_cel(request.old_object.unwrap_or(&Value::Null)),
+            "request" => {
+                let review = super::webhook::review::build("v1", "", request, None);
+                let mut admission_request = review["request"].clone();
+                if let Some(map) = admission_request.as_object_mut() {
+                    map.remove("object");
+                    map.remove("oldObject");
+                }
+                expression::to_cel(&admission_request)
+            }
+            "namespaceObject" => {
+                let namespace = request
+                    .namespace
+                    .filter(|n| !n.is_empty() && request.rt.namespaced)
+                    .and_then(|ns| {
+                        let nt = rest.catalog.snapshot().find("", "v1", "namespaces")?;
+                        rest.store.get(&rest.key(&nt, None, ns)).map(|o| o.value())
+                    })
+                    .unwrap_or(Value::Null);
+                expression::to_cel(&namespace)
+            }
+            _ => Cel::Null,
+        };
+        self.values.insert(name, value.clone());
+        value
+    }
+}
+
+/// The audit annotations of one policy's bindings, as upstream's collector gathers them.
+#[derive(Default)]
+struct AuditAnnotations(BTreeMap<String, Vec<String>>);
+
+impl AuditAnnotations {
+    fn add(&mut self, key: String, value: String) {
+        let values = self.0.entry(key).or_default();
+        if !values.contains(&value) {
+            values.push(value);
+        }
+    }
+
+    /// Records them as `<policy>/<key>` (several distinct values joined with ", "); a key
+    /// already recorded keeps its value, as admission annotations are never overwritten.
+    fn publish(self, policy: &str, effects: &mut Effects) {
+        for (key, values) in self.0 {
+            effects
+                .audit_annotations
+                .entry(format!("{policy}/{key}"))
+                .or_insert_with(|| values.join(", "));
+        }
+    }
 }
 
 /// Runs every binding that picks `request`.
@@ -448,6 +703,9 @@ pub fn validate(
     if snapshot.bindings.is_empty() {
         return Ok(());
     }
+    let mut bound = Bound::new(rest, request, obj);
+    let mut denied: Option<ApiError> = None;
+    let mut collected: BTreeMap<&str, AuditAnnotations> = BTreeMap::new();
     for binding in &snapshot.bindings {
         let Some(policy) = snapshot.policies.get(&binding.policy) else {
             continue;
@@ -460,7 +718,7 @@ pub fn validate(
         {
             continue;
         }
-        let denied = |message: String, reason: &str| {
+        let deny = |message: &str, reason: &str| {
             let rt = request.rt;
             let resource = crate::status::qualified(&rt.plural, &rt.group);
             let message = format!(
@@ -489,68 +747,64 @@ pub fn validate(
                 tracing::debug!(policy = %policy.name, error = %e, "policy ignored");
                 continue;
             }
-            Err(e) => return Err(denied(e, "")),
+            Err(e) => {
+                denied.get_or_insert_with(|| deny(&e, ""));
+                continue;
+            }
         };
-        let review = super::webhook::review::build("v1", "", request, obj);
-        let mut admission_request = review["request"].clone();
-        if let Some(map) = admission_request.as_object_mut() {
-            map.remove("object");
-            map.remove("oldObject");
-        }
-        let namespace_object = request
-            .namespace
-            .filter(|n| !n.is_empty() && request.rt.namespaced)
-            .and_then(|ns| {
-                let nt = rest.catalog.snapshot().find("", "v1", "namespaces")?;
-                rest.store.get(&rest.key(&nt, None, ns)).map(|o| o.value())
-            })
-            .unwrap_or(Value::Null);
+        let annotations = collected.entry(policy.name.as_str()).or_default();
         for param in found {
-            let mut vars = vec![
-                ("object", expression::to_cel(obj.unwrap_or(&Value::Null))),
-                (
-                    "oldObject",
-                    expression::to_cel(request.old_object.unwrap_or(&Value::Null)),
-                ),
-                ("request", expression::to_cel(&admission_request)),
-                ("params", expression::to_cel(&param)),
-                ("namespaceObject", expression::to_cel(&namespace_object)),
-                ("variables", expression::named(Vec::new())),
-            ];
-            let failures = match evaluate(policy, &mut vars) {
-                Ok(f) => f,
-                Err(_) if policy.ignore_failures => continue,
-                Err(e) => vec![Failure {
-                    message: e,
-                    reason: String::new(),
-                }],
-            };
-            for failure in failures {
+            let outcome = expression::with_activation(|activation| {
+                for &name in &policy.needs {
+                    let value = match name {
+                        "params" => expression::to_cel(&param),
+                        other => bound.get(other),
+                    };
+                    activation.bind(name, value);
+                }
+                evaluate(policy, activation)
+            });
+            for failure in outcome.failures {
                 for action in &binding.actions {
                     match action.as_str() {
-                        "Deny" => return Err(denied(failure.message, &failure.reason)),
+                        "Deny" => {
+                            denied.get_or_insert_with(|| deny(&failure.message, &failure.reason));
+                        }
                         "Warn" => effects.warnings.push(format!(
                             "Validation failed for ValidatingAdmissionPolicy '{}' with binding '{}': {}",
                             policy.name, binding.name, failure.message
                         )),
                         "Audit" => {
-                            effects.audit_annotations.insert(
-                                "validation.policy.admission.k8s.io/validation_failure".into(),
-                                json!([{
-                                    "message": failure.message,
-                                    "policy": policy.name,
-                                    "binding": binding.name,
-                                    "expressionIndex": 0,
-                                    "validationActions": binding.actions,
-                                }])
-                                .to_string(),
-                            );
+                            effects
+                                .audit_annotations
+                                .entry("validation.policy.admission.k8s.io/validation_failure".into())
+                                .or_insert_with(|| {
+                                    json!([{
+                                        "message": failure.message,
+                                        "policy": binding.policy,
+                                        "binding": binding.name,
+                                        "expressionIndex": failure.index,
+                                        "validationActions": binding.actions,
+                                    }])
+                                    .to_string()
+                                });
                         }
                         _ => {}
                     }
                 }
             }
+            for annotation in outcome.annotations {
+                match annotation {
+                    Annotation::Publish(key, value) => annotations.add(key, value),
+                    Annotation::Error(message) => {
+                        denied.get_or_insert_with(|| deny(&message, ""));
+                    }
+                }
+            }
         }
     }
-    Ok(())
+    for (policy, annotations) in collected {
+        annotations.publish(policy, effects);
+    }
+    denied.map_or(Ok(()), Err)
 }
