@@ -8,6 +8,8 @@
 //! `system:discovery`, `system:public-info-viewer`, `system:basic-user`), not by running this
 //! server. kubectl is `kubectl.1.33` (see `kubectl_support`).
 
+mod kube_support;
+
 // One kubectl version (1.33) runs these: the per-version test macro is not used.
 #[allow(unused_macros, unused_imports)]
 mod kubectl_support;
@@ -228,7 +230,10 @@ async fn the_403_matrix_is_upstreams() -> Result<()> {
     let Some(binary) = kubectl_binary("1.33") else {
         return Ok(());
     };
-    let server = ApiServer::builder().in_memory().start().await?;
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
+        .start()
+        .await?;
     let kubectl = Kubectl::new(binary, &server)?;
     setup(&server, &kubectl).await?;
 
@@ -403,7 +408,10 @@ async fn granting_what_you_do_not_hold_needs_bind_or_escalate() -> Result<()> {
     let Some(binary) = kubectl_binary("1.33") else {
         return Ok(());
     };
-    let server = ApiServer::builder().in_memory().start().await?;
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
+        .start()
+        .await?;
     let kubectl = Kubectl::new(binary, &server)?;
     kubectl.apply("binder.yaml", BINDER).await?;
     let missing = r#"{APIGroups:[""], Resources:["pods"], Verbs:["get" "list"]}"#;
@@ -487,7 +495,10 @@ async fn the_default_roles_are_aggregated_and_follow_new_labelled_roles() -> Res
     let Some(binary) = kubectl_binary("1.33") else {
         return Ok(());
     };
-    let server = ApiServer::builder().in_memory().start().await?;
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
+        .start()
+        .await?;
     let kubectl = Kubectl::new(binary, &server)?;
     let names = kubectl.ok(&["get", "clusterroles", "-o", "name"]).await?;
     for name in [
@@ -598,11 +609,14 @@ rules:
 async fn the_audit_log_records_each_request_with_its_decision() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("audit").join("audit.log");
-    let server = ApiServer::builder()
-        .in_memory()
-        .audit_log(kubeforge_apiserver::audit::AuditConfig::new(&path))
-        .start()
-        .await?;
+    let server = kube_support::on_test_storage(
+        ApiServer::builder()
+            .in_memory()
+            .audit_log(kubeforge_apiserver::audit::AuditConfig::new(&path)),
+    )
+    .await
+    .start()
+    .await?;
     let admin = server.client();
     kubectl_free_setup(&admin).await?;
     let vera = impersonating(&server, "vera", &[]);
