@@ -11,6 +11,8 @@
 //! TokenReview answers, the issuer's OIDC discovery and JWKS (a token verifies with the
 //! published key), and `kube-root-ca.crt`.
 
+mod kube_support;
+
 #[path = "kubectl_support/mod.rs"]
 mod kubectl_support;
 
@@ -29,11 +31,14 @@ use std::path::Path;
 async fn tls_server(dir: &Path) -> Result<ApiServer> {
     let tokens = dir.join("tokens.csv");
     std::fs::write(&tokens, "jane-token,jane,1001,\"devs,ops\"\n")?;
-    Ok(ApiServer::builder()
-        .tls(TlsOptions::in_dir(dir.join("pki")))
-        .token_auth_file(&tokens)
-        .start()
-        .await?)
+    Ok(kube_support::on_test_storage(
+        ApiServer::builder()
+            .tls(TlsOptions::in_dir(dir.join("pki")))
+            .token_auth_file(&tokens),
+    )
+    .await
+    .start()
+    .await?)
 }
 
 /// A ServiceAccount token's claims for `sa` signed by the PEM key `key` (ES256), as a test
@@ -334,7 +339,10 @@ async fn kube_rs_over_tls() -> Result<()> {
 /// one with a token is its owner.
 #[tokio::test]
 async fn plain_http_keeps_the_local_administrator() -> Result<()> {
-    let server = ApiServer::builder().start().await?;
+    let server = kube_support::on_test_storage(ApiServer::builder())
+        .await
+        .start()
+        .await?;
     ensure!(server.url().starts_with("http://"), "{}", server.url());
     let me =
         kube::Api::<k8s_openapi::api::authentication::v1::SelfSubjectReview>::all(server.client())

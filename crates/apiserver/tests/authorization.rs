@@ -9,6 +9,8 @@
 //! server. The matrix runs on every kubectl version (1.27–1.33); the other tests use
 //! `kubectl.1.33` (see `kubectl_support`).
 
+mod kube_support;
+
 #[allow(unused_imports)]
 mod kubectl_support;
 
@@ -244,7 +246,10 @@ async fn suite(version: &str) {
 }
 
 async fn the_403_matrix_is_upstreams(binary: std::path::PathBuf) -> Result<()> {
-    let server = ApiServer::builder().in_memory().start().await?;
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
+        .start()
+        .await?;
     let kubectl = Kubectl::new(binary, &server)?;
     setup(&server, &kubectl).await?;
 
@@ -419,7 +424,10 @@ async fn granting_what_you_do_not_hold_needs_bind_or_escalate() -> Result<()> {
     let Some(binary) = kubectl_binary("1.33") else {
         return Ok(());
     };
-    let server = ApiServer::builder().in_memory().start().await?;
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
+        .start()
+        .await?;
     let kubectl = Kubectl::new(binary, &server)?;
     kubectl.apply("binder.yaml", BINDER).await?;
     let missing = r#"{APIGroups:[""], Resources:["pods"], Verbs:["get" "list"]}"#;
@@ -503,7 +511,10 @@ async fn the_default_roles_are_aggregated_and_follow_new_labelled_roles() -> Res
     let Some(binary) = kubectl_binary("1.33") else {
         return Ok(());
     };
-    let server = ApiServer::builder().in_memory().start().await?;
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
+        .start()
+        .await?;
     let kubectl = Kubectl::new(binary, &server)?;
     let names = kubectl.ok(&["get", "clusterroles", "-o", "name"]).await?;
     for name in [
@@ -614,11 +625,14 @@ rules:
 async fn the_audit_log_records_each_request_with_its_decision() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("audit").join("audit.log");
-    let server = ApiServer::builder()
-        .in_memory()
-        .audit_log(kubeforge_apiserver::audit::AuditConfig::new(&path))
-        .start()
-        .await?;
+    let server = kube_support::on_test_storage(
+        ApiServer::builder()
+            .in_memory()
+            .audit_log(kubeforge_apiserver::audit::AuditConfig::new(&path)),
+    )
+    .await
+    .start()
+    .await?;
     let admin = server.client();
     kubectl_free_setup(&admin).await?;
     let vera = impersonating(&server, "vera", &[]);

@@ -17,13 +17,16 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 async fn start(clock: Clock) -> ApiServer {
-    ApiServer::builder()
-        .in_memory()
-        .simulate_workloads(true)
-        .cron_clock(clock)
-        .start()
-        .await
-        .expect("server starts")
+    kube_support::on_test_storage(
+        ApiServer::builder()
+            .in_memory()
+            .simulate_workloads(true)
+            .cron_clock(clock),
+    )
+    .await
+    .start()
+    .await
+    .expect("server starts")
 }
 
 /// A Job whose pods run `duration` and exit with `exit_code`.

@@ -5,6 +5,8 @@
 //! reconciliation at every start of a durable server (a removed rule or subject comes back, an
 //! object annotated `rbac.authorization.kubernetes.io/autoupdate: "false"` is left alone).
 
+mod kube_support;
+
 // One kubectl version (1.33) is used: the per-version test macro is not.
 #[allow(unused_macros, unused_imports)]
 #[path = "kubectl_support/mod.rs"]
@@ -166,7 +168,10 @@ const NAMESPACED_BINDINGS: &[&str] = &[
 
 #[tokio::test]
 async fn every_bootstrap_object_of_1_33_is_there() -> Result<()> {
-    let server = ApiServer::builder().in_memory().start().await?;
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
+        .start()
+        .await?;
     let client = server.client();
     let mut roles = names(Api::<ClusterRole>::all(client.clone())).await?;
     roles.sort();
@@ -255,7 +260,10 @@ async fn every_bootstrap_object_of_1_33_is_there() -> Result<()> {
 
 #[tokio::test]
 async fn service_accounts_read_the_issuer_discovery_documents() -> Result<()> {
-    let server = ApiServer::builder().in_memory().start().await?;
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
+        .start()
+        .await?;
     let sa: Api<ServiceAccount> = Api::namespaced(server.client(), "default");
     sa.create(
         &PostParams::default(),
@@ -286,7 +294,10 @@ async fn service_accounts_read_the_issuer_discovery_documents() -> Result<()> {
 
 #[tokio::test]
 async fn monitoring_reads_metrics() -> Result<()> {
-    let server = ApiServer::builder().in_memory().start().await?;
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
+        .start()
+        .await?;
     let prometheus = impersonating(&server, "prometheus", &["system:monitoring"]);
     ensure!(get_status(&prometheus, "/metrics").await? == 200);
     ensure!(get_status(&prometheus, "/readyz/ping").await? != 403);
@@ -305,7 +316,10 @@ fn pod_body(name: &str) -> Value {
 
 #[tokio::test]
 async fn the_scheduler_binds_pods_and_reads_nodes() -> Result<()> {
-    let server = ApiServer::builder().in_memory().start().await?;
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
+        .start()
+        .await?;
     let admin = server.client();
     Api::<Pod>::namespaced(admin.clone(), "default")
         .create(
@@ -350,7 +364,10 @@ async fn the_scheduler_binds_pods_and_reads_nodes() -> Result<()> {
 
 #[tokio::test]
 async fn controllers_write_what_their_roles_allow() -> Result<()> {
-    let server = ApiServer::builder().in_memory().start().await?;
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
+        .start()
+        .await?;
     let admin = server.client();
     let rs: ReplicaSet = serde_json::from_value(json!({
         "metadata": {"name": "web"},

@@ -14,6 +14,8 @@
 //!
 //! The kubectl runner is `kubectl_support` (shared with `kubectl.rs`).
 
+mod kube_support;
+
 mod kubectl_support;
 
 use anyhow::{Context, Result, ensure};
@@ -212,8 +214,8 @@ async fn suite(version: &str) {
     let Some(binary) = kubectl_binary(version) else {
         return;
     };
-    let server = ApiServer::builder()
-        .in_memory()
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
         .start()
         .await
         .expect("server starts");
@@ -509,8 +511,8 @@ async fn kube_derive_crd_with_cel_rules_round_trips() {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     use kube::api::{Api, Patch, PatchParams, PostParams};
 
-    let server = ApiServer::builder()
-        .in_memory()
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
         .start()
         .await
         .expect("server starts");
@@ -642,8 +644,8 @@ async fn two_variable_comprehension_rules_through_kube_rs() {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
 
-    let server = ApiServer::builder()
-        .in_memory()
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
         .start()
         .await
         .expect("server starts");

@@ -347,12 +347,15 @@ async fn workloads_whose_selector_misses_their_labels_are_invalid() {
 
 #[tokio::test]
 async fn the_simulated_scheduler_binds_and_the_kubelet_reports_the_qos_class() {
-    let server = kubeforge_apiserver::ApiServer::builder()
-        .in_memory()
-        .simulate_workloads(true)
-        .start()
-        .await
-        .expect("server starts");
+    let server = kube_support::on_test_storage(
+        kubeforge_apiserver::ApiServer::builder()
+            .in_memory()
+            .simulate_workloads(true),
+    )
+    .await
+    .start()
+    .await
+    .expect("server starts");
     let api: Api<Pod> = Api::namespaced(server.client(), "default");
     let manifest = pod_manifest("p", json!({"limits": {"cpu": "1", "memory": "1Gi"}}));
     let pod: Pod = serde_json::from_value(manifest).expect("pod");

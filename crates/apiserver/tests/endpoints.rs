@@ -22,12 +22,12 @@ fn addresses(ep: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn services_get_endpoints_and_slices_of_their_ready_pods() {
-    let server = ApiServer::builder()
-        .in_memory()
-        .simulate_workloads(true)
-        .start()
-        .await
-        .expect("server starts");
+    let server =
+        kube_support::on_test_storage(ApiServer::builder().in_memory().simulate_workloads(true))
+            .await
+            .start()
+            .await
+            .expect("server starts");
     let client = server.client();
     let deployment = json!({"metadata": {"name": "web"}, "spec": {"replicas": 2,
         "selector": {"matchLabels": {"app": "web"}},

@@ -14,7 +14,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams, ListParams, PostParams, WatchEvent, WatchParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube_support::etcd::{Etcd, server};
-use kube_support::{configmap, eventually, namespace};
+use kube_support::{configmap, eventually, namespace, raw};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -485,4 +485,351 @@ async fn etcd_restarted_under_load_loses_nothing_acknowledged() {
         acknowledged.len(),
         failures.lock().expect("lock").len()
     );
+}
+
+/// `(namespace/name, data.value)` of a raw list's items named `cm-…` (the test's; not the
+/// servers' own), in the order served.
+fn raw_items(list: &serde_json::Value) -> Vec<(String, String)> {
+    list["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|o| {
+                    o["metadata"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("cm-"))
+                })
+                .map(|o| {
+                    (
+                        format!(
+                            "{}/{}",
+                            o["metadata"]["namespace"].as_str().unwrap_or(""),
+                            o["metadata"]["name"].as_str().unwrap_or("")
+                        ),
+                        o["data"]["value"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One GET over a fresh plain-HTTP connection, without any client's retries: `(code, body)`.
+async fn bare_get(addr: SocketAddr, path: &str) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .expect("request");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.expect("response");
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response.split_once("\r\n\r\n").expect("a body");
+    let code = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("a status line");
+    let body = body.trim();
+    // A chunked body: the JSON is between the chunk sizes.
+    let json = &body[body.find('{').unwrap_or(0)..=body.rfind('}').unwrap_or(body.len() - 1)];
+    (code, serde_json::from_str(json).expect("a JSON body"))
+}
+
+/// Every page of a list from `uri` (which ends with its query), following continue tokens.
+async fn all_pages(client: &kube::Client, uri: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let mut items = Vec::new();
+    let mut versions = Vec::new();
+    let mut next = uri.to_string();
+    loop {
+        let (code, page) = raw(client, "GET", &next, None, None).await;
+        assert_eq!(code, 200, "{page}");
+        items.extend(raw_items(&page));
+        versions.push(
+            page["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        );
+        match page["metadata"]["continue"].as_str() {
+            Some(token) if !token.is_empty() => {
+                let base = uri.split('?').next().unwrap_or(uri);
+                next = format!("{base}?limit=2&continue={token}");
+            }
+            _ => return (items, versions),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_at_old_revisions_are_read_from_etcd_until_it_compacts_them() {
+    let Some(etcd) = Etcd::start().await else {
+        return;
+    };
+    let a = server(&etcd, "/registry").await;
+    // Two namespaces where etcd's key order ("team-b/" before "team/") differs from ordering
+    // by namespace then name: pages must still cover every object exactly once.
+    for ns in ["team", "team-b"] {
+        namespace(&a.client(), ns).await;
+        let api: Api<ConfigMap> = Api::namespaced(a.client(), ns);
+        for i in 0..3 {
+            api.create(
+                &PostParams::default(),
+                &configmap(&format!("cm-{i}"), &[], "0"),
+            )
+            .await
+            .expect("create");
+        }
+    }
+    let on_a: Api<ConfigMap> = Api::all(a.client());
+    let then = on_a
+        .list(&ListParams::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("a resourceVersion");
+    // Afterwards every object changes and one goes.
+    for ns in ["team", "team-b"] {
+        let api: Api<ConfigMap> = Api::namespaced(a.client(), ns);
+        for i in 0..3 {
+            api.replace(
+                &format!("cm-{i}"),
+                &PostParams::default(),
+                &configmap(&format!("cm-{i}"), &[], "1"),
+            )
+            .await
+            .expect("update");
+        }
+    }
+    Api::<ConfigMap>::namespaced(a.client(), "team")
+        .delete("cm-0", &DeleteParams::default())
+        .await
+        .expect("delete");
+    // B starts now: its cache begins after `then`, so only etcd holds that state.
+    let b = server(&etcd, "/registry").await;
+    let client = b.client();
+    let old: Vec<(String, String)> = ["team-b", "team"]
+        .iter()
+        .flat_map(|ns| (0..3).map(move |i| (format!("{ns}/cm-{i}"), "0".to_string())))
+        .collect();
+    let (code, exact) = raw(
+        &client,
+        "GET",
+        &format!("/api/v1/configmaps?resourceVersion={then}&resourceVersionMatch=Exact"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{exact}");
+    assert_eq!(exact["metadata"]["resourceVersion"], then.as_str());
+    assert_eq!(raw_items(&exact), old);
+    // The legacy form with a limit reads exactly that revision too, page by page.
+    let (paged, versions) = all_pages(
+        &client,
+        &format!("/api/v1/configmaps?resourceVersion={then}&limit=2"),
+    )
+    .await;
+    assert_eq!(paged, old);
+    assert!(versions.iter().all(|v| *v == then), "{versions:?}");
+    // Pages of the latest state, in limits of 2, cover it exactly once.
+    let (latest, versions) = all_pages(&client, "/api/v1/configmaps?limit=2").await;
+    let now: Vec<(String, String)> = ["team-b/cm-0", "team-b/cm-1", "team-b/cm-2"]
+        .into_iter()
+        .chain(["team/cm-1", "team/cm-2"])
+        .map(|k| (k.to_string(), "1".to_string()))
+        .collect();
+    assert_eq!(latest, now);
+    assert!(versions.windows(2).all(|w| w[0] == w[1]), "{versions:?}");
+    // A first page at the old revision, then etcd compacts it away.
+    let (_, first) = raw(
+        &client,
+        "GET",
+        &format!("/api/v1/configmaps?resourceVersion={then}&resourceVersionMatch=Exact&limit=2"),
+        None,
+        None,
+    )
+    .await;
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .expect("a continue token")
+        .to_string();
+    let mut kv = etcd.client().await.kv_client();
+    let revision = kv
+        .get("/registry", None)
+        .await
+        .expect("etcd answers")
+        .header()
+        .expect("a header")
+        .revision();
+    kv.compact(revision, None).await.expect("compact");
+    let (code, gone) = raw(
+        &client,
+        "GET",
+        &format!("/api/v1/configmaps?resourceVersion={then}&resourceVersionMatch=Exact"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(code, 410, "{gone}");
+    assert_eq!(gone["reason"], "Expired");
+    assert_eq!(
+        gone["message"],
+        "The resourceVersion for the provided list is too old."
+    );
+    // The continue token's snapshot is gone: 410 with a token that continues at the latest
+    // state after the same key (an inconsistent list the client may accept).
+    let (code, expired) = raw(
+        &client,
+        "GET",
+        &format!("/api/v1/configmaps?limit=2&continue={token}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(code, 410, "{expired}");
+    assert_eq!(expired["reason"], "Expired");
+    assert!(
+        expired["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token"),
+        "{expired}"
+    );
+    let inconsistent = expired["metadata"]["continue"]
+        .as_str()
+        .expect("a token at the latest state");
+    let (rest, _) = all_pages(
+        &client,
+        &format!("/api/v1/configmaps?limit=2&continue={inconsistent}"),
+    )
+    .await;
+    assert_eq!(rest, now[2..].to_vec());
+    // NotOlderThan a compacted revision is the latest state; a revision etcd has not reached
+    // is 504 Too large resource version, as upstream's etcd3 store answers it.
+    let (code, fresh) = raw(
+        &client,
+        "GET",
+        &format!(
+            "/api/v1/configmaps?resourceVersion={then}&resourceVersionMatch=NotOlderThan&limit=10"
+        ),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{fresh}");
+    assert_eq!(raw_items(&fresh), now);
+    // (Over a bare connection: kube-rs retries 504s.)
+    let future = revision + 1000;
+    let (code, early) = bare_get(
+        b.addr(),
+        &format!(
+            "/api/v1/configmaps?resourceVersion={future}&resourceVersionMatch=NotOlderThan&limit=10"
+        ),
+    )
+    .await;
+    assert_eq!(code, 504, "{early}");
+    assert_eq!(early["reason"], "Timeout");
+    assert!(
+        early["message"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with(&format!("Too large resource version: {future}, current: ")),
+        "{early}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_reaches_etcd_over_mutual_tls() {
+    let Some(etcd) = Etcd::start_tls().await else {
+        return;
+    };
+    let tls = etcd.tls().expect("etcd on https");
+    let mut config = etcd.config("/registry");
+    config.ca_file = Some(tls.ca_file.clone());
+    config.cert_file = Some(tls.client_cert_file.clone());
+    config.key_file = Some(tls.client_key_file.clone());
+    let server = kubeforge_apiserver::ApiServer::builder()
+        .etcd(config.clone())
+        .start()
+        .await
+        .expect("a server on etcd over TLS");
+    let api: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    let created = api
+        .create(&PostParams::default(), &configmap("over-tls", &[], "0"))
+        .await
+        .expect("create");
+    let rv = created.metadata.resource_version.clone().expect("rv");
+    let mut events = api
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .expect("watch")
+        .boxed();
+    api.replace(
+        "over-tls",
+        &PostParams::default(),
+        &configmap("over-tls", &[], "1"),
+    )
+    .await
+    .expect("update");
+    match tokio::time::timeout(Duration::from_secs(10), events.try_next()).await {
+        Ok(Ok(Some(WatchEvent::Modified(cm)))) => assert_eq!(value_of(&cm), 1),
+        other => panic!("expected the update, got {other:?}"),
+    }
+    let listed = api.list(&ListParams::default()).await.expect("list");
+    assert!(
+        listed
+            .items
+            .iter()
+            .any(|cm| cm.metadata.name.as_deref() == Some("over-tls") && value_of(cm) == 1)
+    );
+    // It is in etcd, which only a client with a certificate its CA signed can read.
+    let mut kv = etcd.client().await.kv_client();
+    let stored = kv
+        .get("/registry/configmaps/default/over-tls", None)
+        .await
+        .expect("read over TLS");
+    assert_eq!(stored.kvs().len(), 1);
+    server.shutdown().await;
+
+    // A CA that did not sign etcd's certificate: the server does not start, and says why.
+    let other = kubeforge_apiserver::tls::pki::CertificateAuthority::generate().expect("a CA");
+    let dir = tempfile::tempdir().expect("a directory");
+    let wrong_ca = dir.path().join("other-ca.crt");
+    std::fs::write(&wrong_ca, &other.pem.cert).expect("write");
+    let mut wrong = config.clone();
+    wrong.ca_file = Some(wrong_ca);
+    let err = kubeforge_apiserver::ApiServer::builder()
+        .etcd(wrong)
+        .start()
+        .await
+        .expect_err("a CA that did not sign etcd's certificate is refused");
+    let message = err.to_string();
+    assert!(
+        message.contains(&etcd.url()) && message.contains("certificate"),
+        "{message}"
+    );
+    // Without a client certificate, etcd (--client-cert-auth) refuses the connection.
+    let mut anonymous = config.clone();
+    anonymous.cert_file = None;
+    anonymous.key_file = None;
+    let err = kubeforge_apiserver::ApiServer::builder()
+        .etcd(anonymous)
+        .start()
+        .await
+        .expect_err("etcd requires a client certificate");
+    assert!(err.to_string().contains(&etcd.url()), "{err}");
+    // A missing file is named.
+    let mut missing = config;
+    missing.ca_file = Some(dir.path().join("absent.crt"));
+    let err = kubeforge_apiserver::ApiServer::builder()
+        .etcd(missing)
+        .start()
+        .await
+        .expect_err("a missing CA file");
+    assert!(err.to_string().contains("absent.crt"), "{err}");
 }

@@ -40,12 +40,15 @@ where
 }
 
 async fn server(simulated: bool) -> ApiServer {
-    ApiServer::builder()
-        .in_memory()
-        .simulate_workloads(simulated)
-        .start()
-        .await
-        .expect("server starts")
+    kube_support::on_test_storage(
+        ApiServer::builder()
+            .in_memory()
+            .simulate_workloads(simulated),
+    )
+    .await
+    .start()
+    .await
+    .expect("server starts")
 }
 
 /// A kube-rs client of `server` that reports a 429 instead of retrying it (kube-rs retries

@@ -2,6 +2,8 @@
 //! dependent whose owner never existed (guards the collector's partial parsing of objects), and
 //! collection that a restart of the durable server interrupts or has to pick up.
 
+mod kube_support;
+
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kubeforge_apiserver::ApiServer;
@@ -39,7 +41,11 @@ async fn plain(api: &Api<ConfigMap>, name: &str) -> ConfigMap {
 
 #[tokio::test]
 async fn gc_background_orphan_foreground_and_absent_owner() {
-    let server = ApiServer::builder().in_memory().start().await.unwrap();
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
+        .start()
+        .await
+        .unwrap();
     let api: Api<ConfigMap> = Api::namespaced(server.client(), "default");
 
     let o = plain(&api, "o").await;

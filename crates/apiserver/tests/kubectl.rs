@@ -78,6 +78,8 @@
 //! Binaries and the runner: see `kubectl_support` (a missing binary fails under `CI=true`).
 //! `KUBEFORGE_KUBECTL_SCENARIOS=name,name` runs only the scenarios named (while iterating).
 
+mod kube_support;
+
 #[path = "kubectl/apps.rs"]
 mod apps;
 #[path = "kubectl/auth.rs"]
@@ -145,18 +147,63 @@ macro_rules! run_scenarios {
 /// One scenario in flight: its failure message, if any.
 type ScenarioRun<'a> = std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 
+#[test]
+fn a_split_kubectl_reads_and_watches_through_the_reader() {
+    use kubectl_support::reads;
+    for read in [
+        &["get", "configmaps", "--watch"][..],
+        &["-n", "apps", "describe", "deployment", "web"],
+        &["wait", "--for=condition=Available", "deployment/web"],
+        &["rollout", "status", "deployment/web"],
+        &["--namespace", "x", "rollout", "history", "deployment/web"],
+    ] {
+        assert!(reads(read), "{read:?}");
+    }
+    for write in [
+        &["apply", "-f", "app.yaml"][..],
+        &["-n", "get", "delete", "configmap", "get"],
+        &["rollout", "restart", "deployment/web"],
+        &["scale", "deployment/web", "--replicas=3"],
+        &["label", "configmap", "app", "x=y"],
+    ] {
+        assert!(!reads(write), "{write:?}");
+    }
+}
+
 /// Runs every scenario with kubectl `version` against a fresh server.
 async fn suite(version: &str) {
     let Some(binary) = kubectl_binary(version) else {
         return;
     };
-    let server = ApiServer::builder()
-        .in_memory()
-        .simulate_workloads(true)
-        .start()
-        .await
-        .expect("starting the API server");
-    let k = Kubectl::new(binary.clone(), &server).expect("preparing kubectl's home directory");
+    // On etcd, two servers share it: kubectl writes through one and reads and watches through
+    // the other.
+    let (server, reader) = match kube_support::etcd::requested_config().await {
+        Some(config) => {
+            let start = |config| async move {
+                ApiServer::builder()
+                    .etcd(config)
+                    .simulate_workloads(true)
+                    .start()
+                    .await
+                    .expect("starting an API server on etcd")
+            };
+            (start(config.clone()).await, Some(start(config).await))
+        }
+        None => (
+            ApiServer::builder()
+                .in_memory()
+                .simulate_workloads(true)
+                .start()
+                .await
+                .expect("starting the API server"),
+            None,
+        ),
+    };
+    let k = match &reader {
+        Some(reader) => Kubectl::split(binary.clone(), &server, reader),
+        None => Kubectl::new(binary.clone(), &server),
+    }
+    .expect("preparing kubectl's home directory");
     let started = Instant::now();
     let failures = run_scenarios!(
         &k,
@@ -191,15 +238,21 @@ async fn suite(version: &str) {
         ]
     );
     server.shutdown().await;
+    if let Some(reader) = reader {
+        reader.shutdown().await;
+    }
     // Draining evicts every pod of the node: on a server of its own.
     let mut failures = failures;
-    let server = ApiServer::builder()
-        .in_memory()
-        .simulate_workloads(true)
-        .nodes(2)
-        .start()
-        .await
-        .expect("starting the API server");
+    let server = kube_support::on_test_storage(
+        ApiServer::builder()
+            .in_memory()
+            .simulate_workloads(true)
+            .nodes(2),
+    )
+    .await
+    .start()
+    .await
+    .expect("starting the API server");
     let k = Kubectl::new(binary, &server).expect("preparing kubectl's home directory");
     failures.extend(run_scenarios!(&k, [drain]));
     server.shutdown().await;

@@ -8,6 +8,8 @@
 //! server writes, unchanged. Outside CI a missing install is skipped with a message; in CI
 //! (`CI=true`) it is a failure.
 
+mod kube_support;
+
 use kubeforge_apiserver::ApiServer;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -42,9 +44,8 @@ fn installed(path: PathBuf) -> Option<PathBuf> {
 
 /// Starts a server and writes the kubeconfig it hands out.
 async fn server_with_kubeconfig(history: usize) -> (ApiServer, tempfile::TempDir, PathBuf) {
-    let server = ApiServer::builder()
-        .in_memory()
-        .history(history)
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory().history(history))
+        .await
         .start()
         .await
         .expect("start the server");

@@ -2,6 +2,8 @@
 //! (`Accept: application/vnd.kubernetes.protobuf,application/json`), read with k8s-pb: messages
 //! generated from upstream's `.proto` files, not the server's own schema.
 
+mod kube_support;
+
 use axum::http::{Request, header};
 use bytes::Bytes;
 use k8s_pb::api::apps::v1 as apps_v1;
@@ -16,8 +18,8 @@ const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
 const TYPED: &str = "application/vnd.kubernetes.protobuf,application/json";
 
 async fn start() -> ApiServer {
-    ApiServer::builder()
-        .in_memory()
+    kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
         .start()
         .await
         .expect("start the server")

@@ -13,13 +13,16 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 async fn three_nodes() -> ApiServer {
-    ApiServer::builder()
-        .in_memory()
-        .simulate_workloads(true)
-        .nodes(3)
-        .start()
-        .await
-        .expect("server starts")
+    kube_support::on_test_storage(
+        ApiServer::builder()
+            .in_memory()
+            .simulate_workloads(true)
+            .nodes(3),
+    )
+    .await
+    .start()
+    .await
+    .expect("server starts")
 }
 
 fn pod(name: &str, spec: Value) -> Pod {

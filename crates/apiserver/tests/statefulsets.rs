@@ -25,13 +25,16 @@ use std::time::Duration;
 const DEADLINE: Duration = Duration::from_secs(90);
 
 async fn start() -> ApiServer {
-    ApiServer::builder()
-        .in_memory()
-        .simulate_workloads(true)
-        .pod_termination_delay(Duration::from_millis(200))
-        .start()
-        .await
-        .expect("server starts")
+    kube_support::on_test_storage(
+        ApiServer::builder()
+            .in_memory()
+            .simulate_workloads(true)
+            .pod_termination_delay(Duration::from_millis(200)),
+    )
+    .await
+    .start()
+    .await
+    .expect("server starts")
 }
 
 /// Polls `check` until it yields a value, failing after [`DEADLINE`].

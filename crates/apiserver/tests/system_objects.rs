@@ -25,8 +25,8 @@ async fn present(client: &kube::Client, path: &str) -> Value {
 
 #[tokio::test]
 async fn the_kubernetes_service_points_at_the_server_and_comes_back() {
-    let server = ApiServer::builder()
-        .in_memory()
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
         .start()
         .await
         .expect("server starts");
@@ -120,8 +120,8 @@ fn names(list: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn every_namespace_has_a_default_service_account() {
-    let server = ApiServer::builder()
-        .in_memory()
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
         .start()
         .await
         .expect("server starts");

@@ -62,9 +62,8 @@ fn seconds_between(a: &Value, b: &Value) -> i64 {
 /// token that continues after the same key at the latest resourceVersion, and that token works.
 #[tokio::test]
 async fn expired_continue_answers_an_inconsistent_continue_token() {
-    let server = ApiServer::builder()
-        .in_memory()
-        .history(8)
+    let server = kube_support::on_test_storage(ApiServer::builder().in_memory().history(8))
+        .await
         .start()
         .await
         .expect("start");
@@ -379,13 +378,16 @@ async fn scheduled_pods_are_deleted_gracefully() {
 /// not the grace period).
 #[tokio::test]
 async fn the_simulated_kubelet_finishes_graceful_deletion() {
-    let server = ApiServer::builder()
-        .in_memory()
-        .simulate_workloads(true)
-        .pod_termination_delay(Duration::from_millis(200))
-        .start()
-        .await
-        .expect("start");
+    let server = kube_support::on_test_storage(
+        ApiServer::builder()
+            .in_memory()
+            .simulate_workloads(true)
+            .pod_termination_delay(Duration::from_millis(200)),
+    )
+    .await
+    .start()
+    .await
+    .expect("start");
     let pods: Api<Pod> = Api::namespaced(server.client(), "default");
     pods.create(
         &PostParams::default(),

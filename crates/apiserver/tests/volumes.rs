@@ -13,9 +13,8 @@ use kubeforge_apiserver::ApiServer;
 use serde_json::{Value, json};
 
 async fn simulated() -> ApiServer {
-    ApiServer::builder()
-        .in_memory()
-        .simulate_workloads(true)
+    kube_support::on_test_storage(ApiServer::builder().in_memory().simulate_workloads(true))
+        .await
         .start()
         .await
         .expect("server starts")

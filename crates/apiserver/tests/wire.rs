@@ -1,6 +1,8 @@
 //! The wire shape of responses, byte for byte where clients depend on it, against an in-process
 //! server over raw HTTP: key order of objects, discovery's `storageVersionHash`, `/metrics`.
 
+mod kube_support;
+
 use axum::http::{Request, header};
 use bytes::Bytes;
 use kubeforge_apiserver::ApiServer;
@@ -8,8 +10,8 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 async fn start() -> ApiServer {
-    ApiServer::builder()
-        .in_memory()
+    kube_support::on_test_storage(ApiServer::builder().in_memory())
+        .await
         .start()
         .await
         .expect("start the server")

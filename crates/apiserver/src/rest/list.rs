@@ -2,7 +2,8 @@
 //!
 //! Pages of one list all come from the same snapshot: the continue token carries the snapshot's
 //! resourceVersion and the last key returned; the next page is read at exactly that version (from
-//! the event history). A token older than the history answers 410 Expired, as upstream does,
+//! the event history; on etcd, from etcd at that revision, as are lists at an exact
+//! resourceVersion and every paginated list, as kube-apiserver reads them). A token older than the history answers 410 Expired, as upstream does,
 //! with a fresh token in the Status's `metadata.continue` that continues after the same key at
 //! the latest state (an inconsistent list, which the client may choose to accept).
 
@@ -59,6 +60,9 @@ const LATEST: i64 = -1;
 
 /// storage/etcd3's `inconsistentContinue`: the 410 that carries a token at the latest state.
 const EXPIRED_CONTINUE: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.";
+
+/// storage/etcd3's `expired`: a list at a revision etcd has compacted.
+pub(crate) const EXPIRED_LIST: &str = "The resourceVersion for the provided list is too old.";
 
 fn decode_token(s: &str) -> Result<Token, ApiError> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -117,7 +121,7 @@ pub(crate) fn matches(opts: &ListOptions, ns: &str, name: &str, obj: &StoredObje
 }
 
 impl ListOptions {
-    /// Which state the list reads, from `resourceVersion` and `resourceVersionMatch`.
+    /// Which state the list reads, from `resourceVersion`, `resourceVersionMatch` and `limit`.
     pub(crate) fn read_at(&self) -> Result<ReadAt, ApiError> {
         let rv = self.resource_version.as_deref().filter(|s| !s.is_empty());
         let m = self
@@ -141,6 +145,10 @@ impl ListOptions {
                 let n = super::parse_rv(rv)?;
                 Ok(if n == 0 {
                     ReadAt::Latest
+                } else if m.is_none() && self.limit > 0 {
+                    // The legacy semantics: a paginated list at a resourceVersion without a
+                    // match reads exactly that version (as upstream's etcd3 store does).
+                    ReadAt::Exact(n)
                 } else {
                     ReadAt::NotOlderThan(n)
                 })
@@ -208,8 +216,15 @@ impl Rest {
             }
             _ => (opts.read_at()?, None),
         };
+<<<<<<< HEAD
         if super::served_fields::selects_served_fields(rt, opts) {
             return self.list_served(rt, namespace, opts, at, start).await;
+=======
+        if self.store.is_shared()
+            && (opts.limit > 0 || start.is_some() || matches!(at, ReadAt::Exact(_)))
+        {
+            return self.list_from_medium(rt, namespace, opts, at, start).await;
+>>>>>>> h19etcd
         }
         // Walk from the continue key: the page, then (when the page is full) whether anything
         // follows. Like kube-apiserver over etcd, a full page gets a continue token when any
@@ -238,20 +253,7 @@ impl Rest {
                 true
             })
             .await;
-        let resource_version = match scanned {
-            Ok(rv) => rv,
-            Err(StoreError::TooOld { .. }) if start.is_some() => {
-                let (ns, name) = start.unwrap_or_default();
-                let mut err = ApiError::expired(EXPIRED_CONTINUE);
-                err.continue_token = Some(encode_token(&Token {
-                    rv: LATEST,
-                    ns,
-                    name,
-                }));
-                return Err(err);
-            }
-            Err(e) => return Err(store_error(rt, "", e)),
-        };
+        let resource_version = scanned.map_err(|e| list_error(rt, e, start))?;
         let mut continue_token = None;
         let mut remaining = None;
         if following > 0
@@ -270,5 +272,67 @@ impl Rest {
             continue_token,
             remaining,
         })
+    }
+
+    /// A list read from the shared medium itself (etcd) rather than the cache: every page of a
+    /// paginated list, and lists at an exact resourceVersion, as kube-apiserver delegates them
+    /// from its watch cache to etcd. The pages of one list are read at one revision of etcd, in
+    /// etcd's key order; `remainingItemCount` is etcd's count of the keys after the page.
+    async fn list_from_medium(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+        at: ReadAt,
+        start: Option<(String, String)>,
+    ) -> Result<ListResult, ApiError> {
+        let selective = !opts.label_selector.is_empty() || !opts.field_selector.is_empty();
+        let after = start
+            .as_ref()
+            .map(|(ns, name)| (ns.as_str(), name.as_str()));
+        let mut keep = |key: &crate::storage::ObjectKey, obj: &StoredObject| {
+            matches(opts, &key.namespace, &key.name, obj)
+        };
+        let page = self
+            .store
+            .read_page(&rt.storage_key, namespace, at, after, opts.limit, &mut keep)
+            .await
+            .map_err(|e| list_error(rt, e, start))?;
+        let mut continue_token = None;
+        let mut remaining = None;
+        if page.more
+            && let Some((key, _)) = page.items.last()
+        {
+            continue_token = Some(encode_token(&Token {
+                rv: i64::try_from(page.revision).unwrap_or(i64::MAX),
+                ns: key.namespace.clone(),
+                name: key.name.clone(),
+            }));
+            remaining = (!selective).then_some(page.remaining);
+        }
+        Ok(ListResult {
+            items: page.items.into_iter().map(|(_, obj)| obj).collect(),
+            resource_version: page.revision,
+            continue_token,
+            remaining,
+        })
+    }
+}
+
+/// A list's storage failure as upstream answers it. A continue token whose snapshot is gone is
+/// 410 with a token that continues after the same key at the latest state (an inconsistent
+/// list the client may accept), as upstream's etcd3 store answers it.
+fn list_error(rt: &ResourceType, err: StoreError, start: Option<(String, String)>) -> ApiError {
+    match (err, start) {
+        (StoreError::TooOld { .. } | StoreError::Compacted { .. }, Some((ns, name))) => {
+            let mut err = ApiError::expired(EXPIRED_CONTINUE);
+            err.continue_token = Some(encode_token(&Token {
+                rv: LATEST,
+                ns,
+                name,
+            }));
+            err
+        }
+        (e, _) => store_error(rt, "", e),
     }
 }

@@ -139,6 +139,8 @@ pub(crate) fn store_error(rt: &ResourceType, name: &str, err: StoreError) -> Api
         StoreError::TooOld { requested, oldest } => {
             ApiError::expired(format!("too old resource version: {requested} ({oldest})"))
         }
+        // Only lists read at a revision (from etcd) meet a compacted one.
+        StoreError::Compacted { .. } => ApiError::expired(list::EXPIRED_LIST),
         StoreError::TooNew { requested, current } => {
             let mut e = ApiError::timeout(format!(
                 "Too large resource version: {requested}, current: {current}"

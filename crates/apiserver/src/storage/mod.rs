@@ -69,6 +69,35 @@ pub trait Storage: Send + Sync + 'static {
 /// write and a conflicting writer retries on the state that beat it). 0 when unknown.
 pub type SharedOutcome = (Result<std::sync::Arc<StoredObject>, StoreError>, u64);
 
+/// Which page of a resource [`SharedStorage::read_page`] reads.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    /// The resource (its storage key).
+    pub resource: std::sync::Arc<str>,
+    /// One namespace, or every one.
+    pub namespace: Option<String>,
+    /// The page starts after this object (namespace, name): a continue token's key.
+    pub after: Option<(String, String)>,
+    /// The revision to read at; 0 reads the latest one.
+    pub revision: u64,
+    /// The most objects the page keeps; 0 keeps every one.
+    pub limit: usize,
+}
+
+/// A page read by [`SharedStorage::read_page`].
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// The objects kept, in the medium's key order.
+    pub items: Vec<(ObjectKey, std::sync::Arc<StoredObject>)>,
+    /// The revision the page was read at.
+    pub revision: u64,
+    /// Whether objects follow the page (it is full and the medium holds more).
+    pub more: bool,
+    /// How many keys follow the page, kept or not (kube-apiserver's `remainingItemCount` when
+    /// there is no selector).
+    pub remaining: u64,
+}
+
 /// A medium shared by several API servers: it holds the truth, stamps resourceVersions and checks
 /// preconditions in one atomic step, and streams every committed change (its own and other
 /// servers') into the store through a [`Feed`].
@@ -82,6 +111,14 @@ pub trait SharedStorage: Send + Sync + 'static {
     fn write(&self, op: WriteOp) -> futures::future::BoxFuture<'_, SharedOutcome>;
     /// The medium's current revision (for consistent reads: the cache must reach it first).
     fn revision(&self) -> futures::future::BoxFuture<'_, Result<u64, StoreError>>;
+    /// Reads one page of a resource's objects from the medium itself, at a revision of its own
+    /// history (as kube-apiserver reads paginated and exact lists from etcd, not its cache):
+    /// `keep` filters, and the page ends when `request.limit` objects are kept.
+    fn read_page<'a>(
+        &'a self,
+        request: PageRequest,
+        keep: &'a mut (dyn FnMut(&ObjectKey, &StoredObject) -> bool + Send),
+    ) -> futures::future::BoxFuture<'a, Result<Page, StoreError>>;
     /// Asks the change stream to report its progress (it may be behind only by writes that
     /// concern no object, which produce no event).
     fn request_progress(&self);

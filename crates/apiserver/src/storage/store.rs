@@ -11,7 +11,7 @@
 use super::Encoded;
 use super::history::{EventType, History, StoredEvent};
 use super::object::{ObjectKey, StoredObject};
-use super::{Change, Loaded, SharedStorage, Storage};
+use super::{Change, Loaded, Page, PageRequest, SharedStorage, Storage};
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -60,6 +60,13 @@ pub enum StoreError {
         requested: u64,
         /// The oldest resourceVersion still available.
         oldest: u64,
+    },
+    /// A shared medium no longer holds the requested revision of its history (etcd compacted
+    /// it): a list at that revision cannot be read.
+    #[error("required revision {requested} has been compacted")]
+    Compacted {
+        /// What the client asked for.
+        requested: u64,
     },
     /// The requested resourceVersion is newer than anything committed (after waiting for it).
     #[error("Too large resource version: {requested}, current: {current}")]
@@ -409,6 +416,47 @@ impl Store {
         }
         shared.request_progress();
         self.wait_for(revision, timeout.saturating_sub(soon)).await
+    }
+
+    /// Reads one page of `resource` (optionally one namespace) from the shared medium itself
+    /// rather than the cache (see [`SharedStorage::read_page`]): `Exact` at that revision,
+    /// `Latest` at the medium's latest, `NotOlderThan` at the latest, which must not be older
+    /// (else [`StoreError::TooNew`], as upstream's etcd3 store checks it). The page starts
+    /// after `after` and ends when `limit` objects (0: no limit) pass `keep`.
+    pub async fn read_page(
+        &self,
+        resource: &Arc<str>,
+        namespace: Option<&str>,
+        at: ReadAt,
+        after: Option<(&str, &str)>,
+        limit: usize,
+        keep: &mut (dyn FnMut(&ObjectKey, &StoredObject) -> bool + Send),
+    ) -> Result<Page, StoreError> {
+        let Some(shared) = &self.inner.shared else {
+            return Err(StoreError::Unavailable(
+                "pages are read from a shared medium only".into(),
+            ));
+        };
+        let request = PageRequest {
+            resource: resource.clone(),
+            namespace: namespace.map(str::to_string),
+            after: after.map(|(ns, name)| (ns.to_string(), name.to_string())),
+            revision: match at {
+                ReadAt::Exact(rv) => rv,
+                ReadAt::Latest | ReadAt::NotOlderThan(_) => 0,
+            },
+            limit,
+        };
+        let page = shared.read_page(request, keep).await?;
+        if let ReadAt::NotOlderThan(rv) = at
+            && rv > page.revision
+        {
+            return Err(StoreError::TooNew {
+                requested: rv,
+                current: page.revision,
+            });
+        }
+        Ok(page)
     }
 
     /// Lists `resource` (optionally one namespace) at the requested state.

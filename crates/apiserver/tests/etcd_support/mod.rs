@@ -20,6 +20,20 @@ pub struct Etcd {
     dir: tempfile::TempDir,
     client_port: u16,
     peer_port: u16,
+    tls: Option<Tls>,
+}
+
+/// etcd serving https with client-certificate authentication: the files it was started with,
+/// and a client identity its CA signed.
+pub struct Tls {
+    /// The CA that signed etcd's serving certificate and the client's (PEM file).
+    pub ca_file: PathBuf,
+    /// A client certificate the CA signed (PEM file).
+    pub client_cert_file: PathBuf,
+    /// Its key (PEM file).
+    pub client_key_file: PathBuf,
+    server_cert_file: PathBuf,
+    server_key_file: PathBuf,
 }
 
 fn free_port() -> u16 {
@@ -42,6 +56,16 @@ fn binary() -> Option<PathBuf> {
 impl Etcd {
     /// Starts etcd, or answers None (after saying why) when there is no etcd binary outside CI.
     pub async fn start() -> Option<Etcd> {
+        Etcd::start_with(false).await
+    }
+
+    /// Starts etcd on https with `--client-cert-auth`: a fresh CA signs its serving certificate
+    /// (for 127.0.0.1) and a client certificate (see [`Etcd::tls`]).
+    pub async fn start_tls() -> Option<Etcd> {
+        Etcd::start_with(true).await
+    }
+
+    async fn start_with(tls: bool) -> Option<Etcd> {
         let Some(binary) = binary() else {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!(
@@ -59,16 +83,76 @@ impl Etcd {
             dir: tempfile::tempdir().expect("a temporary directory"),
             client_port: free_port(),
             peer_port: free_port(),
+            tls: None,
         };
+        if tls {
+            etcd.tls = Some(etcd.certificates());
+        }
         etcd.launch().await;
         Some(etcd)
+    }
+
+    fn certificates(&self) -> Tls {
+        use kubeforge_apiserver::tls::pki::CertificateAuthority;
+        let ca = CertificateAuthority::generate().expect("a CA");
+        let serving = ca
+            .issue_serving(&["127.0.0.1".to_string()])
+            .expect("a serving certificate");
+        let client = ca
+            .issue_client(
+                "kube-apiserver-etcd-client",
+                None,
+                Duration::from_secs(3600),
+            )
+            .expect("a client certificate");
+        let write = |name: &str, pem: &str| {
+            let path = self.dir.path().join(name);
+            std::fs::write(&path, pem).expect("a certificate file");
+            path
+        };
+        Tls {
+            ca_file: write("ca.crt", &ca.pem.cert),
+            client_cert_file: write("client.crt", &client.cert),
+            client_key_file: write("client.key", &client.key),
+            server_cert_file: write("server.crt", &serving.cert),
+            server_key_file: write("server.key", &serving.key),
+        }
+    }
+
+    /// The certificates of an etcd started with [`Etcd::start_tls`].
+    pub fn tls(&self) -> Option<&Tls> {
+        self.tls.as_ref()
+    }
+
+    /// Client options that reach this etcd (its CA and client certificate when on https).
+    fn connect_options(&self) -> Option<etcd_client::ConnectOptions> {
+        let tls = self.tls.as_ref()?;
+        let read = |p: &PathBuf| std::fs::read(p).expect("a certificate file");
+        Some(
+            etcd_client::ConnectOptions::new().with_tls(
+                etcd_client::TlsOptions::new()
+                    .ca_certificate(etcd_client::Certificate::from_pem(read(&tls.ca_file)))
+                    .identity(etcd_client::Identity::from_pem(
+                        read(&tls.client_cert_file),
+                        read(&tls.client_key_file),
+                    )),
+            ),
+        )
     }
 
     async fn launch(&mut self) {
         let client = self.url();
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
         let log = std::fs::File::create(self.dir.path().join("etcd.log")).expect("a log file");
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let Some(tls) = &self.tls {
+            command
+                .arg(format!("--cert-file={}", tls.server_cert_file.display()))
+                .arg(format!("--key-file={}", tls.server_key_file.display()))
+                .arg(format!("--trusted-ca-file={}", tls.ca_file.display()))
+                .arg("--client-cert-auth");
+        }
+        let child = command
             .arg("--name=kubeforge-test")
             .arg(format!(
                 "--data-dir={}",
@@ -92,7 +176,7 @@ impl Etcd {
         loop {
             if let Ok(Ok(mut c)) = tokio::time::timeout(
                 Duration::from_secs(1),
-                etcd_client::Client::connect([client.as_str()], None),
+                etcd_client::Client::connect([client.as_str()], self.connect_options()),
             )
             .await
                 && let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), c.status()).await
@@ -110,7 +194,8 @@ impl Etcd {
 
     /// The client URL.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
     }
 
     /// A configuration for kubeforge under `prefix` (compaction off unless asked for).
@@ -123,7 +208,7 @@ impl Etcd {
 
     /// A client of this etcd.
     pub async fn client(&self) -> etcd_client::Client {
-        etcd_client::Client::connect([self.url()], None)
+        etcd_client::Client::connect([self.url()], self.connect_options())
             .await
             .expect("etcd client")
     }
@@ -218,25 +303,44 @@ pub fn process_wide() -> Option<&'static str> {
     .as_deref()
 }
 
-/// An API server on the process-wide etcd (see [`process_wide`]) under a prefix of its own;
-/// None without etcd outside CI.
-pub async fn process_wide_server() -> Option<ApiServer> {
+/// Whether this test run puts its servers on etcd (`KUBEFORGE_TEST_STORAGE=etcd`).
+pub fn requested() -> bool {
+    std::env::var("KUBEFORGE_TEST_STORAGE").is_ok_and(|v| v == "etcd")
+}
+
+/// With `KUBEFORGE_TEST_STORAGE=etcd`, a configuration on the process-wide etcd under a prefix
+/// of its own (see [`process_wide_config`]); None otherwise.
+pub async fn requested_config() -> Option<EtcdConfig> {
+    if !requested() {
+        return None;
+    }
+    process_wide_config().await
+}
+
+/// A configuration for one more server on the process-wide etcd (see [`process_wide`]), under
+/// a prefix of its own, once etcd answers; None without etcd outside CI.
+pub async fn process_wide_config() -> Option<EtcdConfig> {
     let url = process_wide()?;
-    let prefix = format!("/test-{}", uuid::Uuid::new_v4());
     let mut config = EtcdConfig::new([url]);
-    config.prefix = prefix;
+    config.prefix = format!("/test-{}", uuid::Uuid::new_v4());
     config.compaction_interval = Duration::ZERO;
     // The first server waits for etcd to be ready.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        match ApiServer::builder().etcd(config.clone()).start().await {
-            Ok(server) => return Some(server),
-            Err(e) if tokio::time::Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("no server on etcd: {e}"),
+        if let Ok(Ok(mut c)) = tokio::time::timeout(
+            Duration::from_secs(1),
+            etcd_client::Client::connect([url], None),
+        )
+        .await
+            && let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), c.status()).await
+        {
+            return Some(config);
         }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the process-wide etcd at {url} did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

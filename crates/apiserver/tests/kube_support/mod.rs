@@ -5,7 +5,7 @@
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
-use kubeforge_apiserver::ApiServer;
+use kubeforge_apiserver::{ApiServer, ApiServerBuilder};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
@@ -20,16 +20,21 @@ pub mod etcd;
 /// that the test process starts (each server under its own prefix), so that the suites that
 /// use this run unchanged against etcd.
 pub async fn start() -> ApiServer {
-    if std::env::var("KUBEFORGE_TEST_STORAGE").is_ok_and(|v| v == "etcd")
-        && let Some(server) = etcd::process_wide_server().await
-    {
-        return server;
-    }
-    ApiServer::builder()
-        .in_memory()
+    on_test_storage(ApiServer::builder().in_memory())
+        .await
         .start()
         .await
         .expect("server starts")
+}
+
+/// `builder` on the medium of this test run: as given (in memory), or with
+/// `KUBEFORGE_TEST_STORAGE=etcd` on the process-wide etcd under a prefix of its own (so a
+/// suite whose servers need other options runs unchanged against etcd too).
+pub async fn on_test_storage(builder: ApiServerBuilder) -> ApiServerBuilder {
+    match etcd::requested_config().await {
+        Some(config) => builder.etcd(config),
+        None => builder,
+    }
 }
 
 /// The `Status` of an API error; panics (with the error) on anything else.

@@ -80,6 +80,60 @@ pub struct Output {
     pub stderr: String,
 }
 
+/// The kubeconfig of the server kubectl writes through (and reads through, unless split).
+const KUBECONFIG: &str = "kubeconfig";
+
+/// The kubeconfig of the server a split [`Kubectl`] reads and watches through.
+const READER_KUBECONFIG: &str = "kubeconfig-reader";
+
+/// kubectl's flags that take their value as the next argument, as the scenarios use them.
+const VALUED_FLAGS: &[&str] = &[
+    "-n",
+    "--namespace",
+    "-o",
+    "--output",
+    "-l",
+    "--selector",
+    "--context",
+];
+
+/// Whether a kubectl command only reads: `get` (and `get --watch`), `describe`, `wait`,
+/// `explain`, `api-resources`, `api-versions`, `events`, `rollout status|history`.
+pub fn reads(args: &[&str]) -> bool {
+    let mut positional = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if arg.starts_with('-') {
+            if VALUED_FLAGS.contains(arg) {
+                rest.next();
+            }
+            continue;
+        }
+        positional.push(*arg);
+        if positional.len() == 2 {
+            break;
+        }
+    }
+    match positional.as_slice() {
+        [verb, ..]
+            if [
+                "get",
+                "describe",
+                "wait",
+                "explain",
+                "api-resources",
+                "api-versions",
+                "events",
+            ]
+            .contains(verb) =>
+        {
+            true
+        }
+        ["rollout", sub, ..] => ["status", "history"].contains(sub),
+        _ => false,
+    }
+}
+
 /// One kubectl binary wired to one server, with its own home, cache and manifest directory.
 pub struct Kubectl {
     pub binary: PathBuf,
@@ -103,12 +157,31 @@ impl Kubectl {
     /// kubectl `binary` talking to `server`.
     pub fn new(binary: PathBuf, server: &ApiServer) -> Result<Self> {
         let home = tempfile::tempdir()?;
-        server.write_kubeconfig(home.path().join("kubeconfig"))?;
+        server.write_kubeconfig(home.path().join(KUBECONFIG))?;
         Ok(Kubectl {
             binary,
             home,
             client: server.client(),
         })
+    }
+
+    /// kubectl `binary` writing through `writer` and reading and watching through `reader`
+    /// (two API servers sharing one etcd): every command whose verb only reads ([`reads`]) goes
+    /// to `reader`, every other one to `writer`.
+    pub fn split(binary: PathBuf, writer: &ApiServer, reader: &ApiServer) -> Result<Self> {
+        let kubectl = Kubectl::new(binary, writer)?;
+        reader.write_kubeconfig(kubectl.home.path().join(READER_KUBECONFIG))?;
+        Ok(kubectl)
+    }
+
+    /// The kubeconfig a command uses: the reader's for a read when there is a reader.
+    fn kubeconfig(&self, args: &[&str]) -> PathBuf {
+        let reader = self.home.path().join(READER_KUBECONFIG);
+        if reads(args) && reader.is_file() {
+            reader
+        } else {
+            self.home.path().join(KUBECONFIG)
+        }
     }
 
     /// A kubectl command with a clean environment pointing at this server.
@@ -123,7 +196,7 @@ impl Kubectl {
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", home)
-            .env("KUBECONFIG", home.join("kubeconfig"))
+            .env("KUBECONFIG", self.kubeconfig(args))
             .envs(env.iter().copied())
             .current_dir(home)
             .arg("--cache-dir")

@@ -9,6 +9,8 @@
 //!   servers never hand out the same one;
 //! - [`feed`]: the initial load and the watch (with `prev_kv`) that brings every server's writes,
 //!   in revision order, into this server's cache; a gap etcd has compacted away rebuilds it;
+//! - [`reads`]: lists at a revision of etcd's history and paginated lists, read from etcd itself
+//!   (not the cache) as kube-apiserver reads them;
 //! - [`compaction`]: periodic compaction (`--etcd-compaction-interval`), coordinated between the
 //!   servers through the `compact_rev_key` marker as upstream does.
 //!
@@ -17,9 +19,13 @@
 pub mod compaction;
 pub mod feed;
 pub mod layout;
+pub mod reads;
 pub mod writes;
 
-use super::{Feed, Loaded, SharedOutcome, SharedStorage, StoreError, WriteOp};
+use super::{
+    Feed, Loaded, ObjectKey, Page, PageRequest, SharedOutcome, SharedStorage, StoreError,
+    StoredObject, WriteOp,
+};
 use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -207,6 +213,14 @@ impl SharedStorage for EtcdStorage {
             Ok(u64::try_from(revision).unwrap_or(0))
         }
         .boxed()
+    }
+
+    fn read_page<'a>(
+        &'a self,
+        request: PageRequest,
+        keep: &'a mut (dyn FnMut(&ObjectKey, &StoredObject) -> bool + Send),
+    ) -> BoxFuture<'a, Result<Page, StoreError>> {
+        reads::read_page(&self.client, &self.layout, request, keep).boxed()
     }
 
     fn request_progress(&self) {

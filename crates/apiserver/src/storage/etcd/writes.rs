@@ -16,9 +16,27 @@ use etcd_client::{
 };
 use std::sync::Arc;
 
-/// A stored value (JSON without resourceVersion) at a revision, as the API serves it.
+/// The `ObjectMeta` fields that come before `resourceVersion` in upstream's serialization (the
+/// Go struct's field order).
+const BEFORE_RESOURCE_VERSION: &[&str] = &["name", "generateName", "namespace", "selfLink", "uid"];
+
+/// A stored value (JSON without resourceVersion) at a revision, as the API serves it: the
+/// version goes where kube-apiserver serializes it (after `uid`), not last in `metadata`.
 pub fn decode(value: &[u8], revision: u64) -> Option<StoredObject> {
-    let value: serde_json::Value = serde_json::from_slice(value).ok()?;
+    let mut value: serde_json::Value = serde_json::from_slice(value).ok()?;
+    if let Some(meta) = value.get_mut("metadata").and_then(|m| m.as_object_mut())
+        && !meta.contains_key("resourceVersion")
+    {
+        let at = meta
+            .keys()
+            .position(|k| !BEFORE_RESOURCE_VERSION.contains(&k.as_str()))
+            .unwrap_or(meta.len());
+        meta.shift_insert(
+            at,
+            "resourceVersion".into(),
+            serde_json::Value::String(revision.to_string()),
+        );
+    }
     Some(StoredObject::from_value(value, revision))
 }
 
@@ -135,5 +153,36 @@ fn precondition(key: &str, expected: Option<u64>) -> Compare {
     match expected {
         Some(rv) => Compare::mod_revision(key, CompareOp::Equal, signed(rv)),
         None => Compare::create_revision(key, CompareOp::Greater, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_version_is_read_back_where_upstream_serializes_it() {
+        let stored = br#"{"metadata":{"name":"a","namespace":"d","uid":"u","creationTimestamp":"t","labels":{"x":"1"}},"data":{}}"#;
+        let object = decode(stored, 7).expect("decodes");
+        assert_eq!(object.resource_version, 7);
+        let value = object.value();
+        let keys: Vec<&str> = value["metadata"]
+            .as_object()
+            .expect("metadata")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "name",
+                "namespace",
+                "uid",
+                "resourceVersion",
+                "creationTimestamp",
+                "labels"
+            ]
+        );
+        assert_eq!(value["metadata"]["resourceVersion"], "7");
     }
 }
