@@ -359,16 +359,17 @@ async fn start_server(dir: Option<&Path>) -> Res<ApiServer> {
 /// Creates `n` ConfigMaps named `{prefix}{i}` in `default`, in-process, `concurrency` at a time.
 async fn populate(server: &ApiServer, prefix: &str, n: usize, concurrency: usize) -> Res<()> {
     let prefix = prefix.to_string();
-    populate_with(server, "default", n, concurrency, move |i| {
+    populate_with(server, "configmaps", n, concurrency, move |i| {
         config_map_json(&format!("{prefix}{i}"))
     })
     .await
 }
 
-/// Creates `n` ConfigMaps `body(i)` in namespace `ns`, in-process, `concurrency` at a time.
+/// Creates `n` objects `body(i)` of the core resource `plural`, each in the namespace its
+/// `metadata.namespace` names, in-process, `concurrency` at a time.
 async fn populate_with(
     server: &ApiServer,
-    ns: &str,
+    plural: &str,
     n: usize,
     concurrency: usize,
     body: impl Fn(usize) -> serde_json::Value + Send + Sync + 'static,
@@ -378,18 +379,12 @@ async fn populate_with(
     let rt = rest
         .catalog
         .snapshot()
-        .find("", "v1", "configmaps")
-        .ok_or("configmaps are not served")?;
+        .find("", "v1", plural)
+        .ok_or_else(|| format!("{plural} are not served"))?;
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (rest, rt, next, body, ns) = (
-            rest.clone(),
-            rt.clone(),
-            next.clone(),
-            body.clone(),
-            ns.to_string(),
-        );
+        let (rest, rt, next, body) = (rest.clone(), rt.clone(), next.clone(), body.clone());
         tasks.push(tokio::spawn(async move {
             let opts = WriteOptions {
                 field_manager: "bench".into(),
@@ -400,7 +395,12 @@ async fn populate_with(
                 if i >= n {
                     return Ok::<(), String>(());
                 }
-                rest.create(&rt, Some(&ns), body(i), &opts)
+                let object = body(i);
+                let ns = object
+                    .pointer("/metadata/namespace")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string);
+                rest.create(&rt, ns.as_deref(), object, &opts)
                     .await
                     .map_err(|e| e.to_string())?;
             }

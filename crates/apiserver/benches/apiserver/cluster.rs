@@ -216,7 +216,7 @@ pub(super) async fn scenario_gc() -> Res<Report> {
             .create(&PostParams::default(), &config_map("owner"))
             .await?;
         let (uid, owner_ns) = (owner.metadata.uid.clone(), ns.clone());
-        populate_with(&server, &ns, n, 64, move |i| {
+        populate_with(&server, "configmaps", n, 64, move |i| {
             json!({
                 "metadata": {"name": format!("dep-{i}"), "namespace": owner_ns, "ownerReferences": [{
                     "apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}]},
@@ -270,7 +270,7 @@ pub(super) async fn scenario_namespace() -> Res<Report> {
         let ns = format!("doomed-{run}");
         create_namespace(&client, &ns).await?;
         let in_ns = ns.clone();
-        populate_with(&server, &ns, n, 64, move |i| {
+        populate_with(&server, "configmaps", n, 64, move |i| {
             let mut cm = config_map_json(&format!("cm-{i}"));
             cm["metadata"]["namespace"] = json!(in_ns);
             cm

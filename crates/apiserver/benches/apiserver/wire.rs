@@ -20,6 +20,7 @@ fn pod_json(i: usize) -> serde_json::Value {
         "kind": "Pod",
         "metadata": {
             "name": format!("web-5d9c7b8f6d-{i:05}"),
+            "namespace": "default",
             "labels": {"app": "web", "pod-template-hash": "5d9c7b8f6d"},
             "annotations": {"kubectl.kubernetes.io/restartedAt": "2026-12-01T10:00:00Z"},
         },
@@ -69,7 +70,7 @@ pub(super) async fn scenario_wire() -> Res<Report> {
     let n = scale(10_000, 1_000);
     let runs = scale(11, 3);
     let server = start_server(None).await?;
-    populate_with(&server, "default", n, 64, pod_json).await?;
+    populate_with(&server, "pods", n, 64, pod_json).await?;
     let client = new_client(server.url())?;
     let path = "/api/v1/namespaces/default/pods";
     let (mut get_json, mut get_pb, mut dec_json, mut dec_pb) =
