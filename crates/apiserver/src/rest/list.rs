@@ -216,15 +216,13 @@ impl Rest {
             }
             _ => (opts.read_at()?, None),
         };
-<<<<<<< HEAD
         if super::served_fields::selects_served_fields(rt, opts) {
             return self.list_served(rt, namespace, opts, at, start).await;
-=======
+        }
         if self.store.is_shared()
             && (opts.limit > 0 || start.is_some() || matches!(at, ReadAt::Exact(_)))
         {
             return self.list_from_medium(rt, namespace, opts, at, start).await;
->>>>>>> h19etcd
         }
         // Walk from the continue key: the page, then (when the page is full) whether anything
         // follows. Like kube-apiserver over etcd, a full page gets a continue token when any
