@@ -861,6 +861,8 @@ async fn an_unparsable_ca_bundle_is_stored_and_fails_the_call() {
 fn base64_of(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_reuse_a_connection_until_the_ca_bundle_changes() {
     let server = start().await;
