@@ -827,6 +827,21 @@ async fn list(
         out.extend_from_slice(b"]}");
         return Ok(bytes_response(Bytes::from(out)));
     }
+    if view.is_plain_protobuf() && !crate::rest::rewrites_on_read(rt) {
+        let items = result.items.iter().map(|o| o.value());
+        match crate::protobuf::encode_list(&rt.api_version(), &rt.list_kind, &meta, items) {
+            Ok(body) => {
+                return Ok((
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, crate::protobuf::CONTENT_TYPE)],
+                    body,
+                )
+                    .into_response());
+            }
+            // As for one object: should it fail, the general path answers (JSON at worst).
+            Err(e) => tracing::warn!(error = %e, "protobuf list fell back to the general path"),
+        }
+    }
     let items = state
         .rest
         .served_items(rt, result.items.iter().map(|o| o.value()).collect())

@@ -1,6 +1,6 @@
 //! Response views of objects: as they are, metadata-only (PartialObjectMetadata) or as a Table.
 
-use super::negotiate::{Form, Output};
+use super::negotiate::{Form, Media, Output};
 use crate::resource::ResourceType;
 use crate::table::{self, IncludeObject};
 use serde_json::{Value, json};
@@ -24,6 +24,11 @@ impl View<'_> {
     /// Whether objects are sent exactly as stored (the fast path).
     pub fn is_plain_json(&self) -> bool {
         self.output == Output::JSON
+    }
+
+    /// Whether objects are sent as themselves in protobuf (each item encoded on its own).
+    pub fn is_plain_protobuf(&self) -> bool {
+        self.output.form == Form::Object && self.output.media == Media::Protobuf
     }
 
     /// One object.

@@ -46,6 +46,41 @@ pub(super) fn object(
     Ok(())
 }
 
+/// Appends a list message `msg`: its `metadata` from `meta`, its repeated `items` from `items`
+/// (each encoded as the item message on its own, so that no JSON tree of the whole list is
+/// built), any other field as absent.
+pub(super) fn list(
+    msg: &Message,
+    meta: &Value,
+    items: impl Iterator<Item = Value>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let mut head = Map::new();
+    head.insert("metadata".into(), meta.clone());
+    let mut fields: Vec<&Field> = msg.fields.iter().collect();
+    fields.sort_by_key(|f| f.tag);
+    let mut items = Some(items);
+    for f in fields {
+        match (f.json, f.card, &f.kind) {
+            ("items", Card::Repeated, Kind::Message(index)) => {
+                let child =
+                    message(*index).ok_or_else(|| malformed("schema index out of range"))?;
+                for item in items.take().into_iter().flatten() {
+                    let obj = item
+                        .as_object()
+                        .ok_or_else(|| mismatch_value("an object", &item))?;
+                    nested(f.tag, out, |buf| object(child, obj, 1, buf))?;
+                }
+            }
+            _ => field(f, &head, 0, out)?,
+        }
+    }
+    if items.is_some() {
+        return Err(malformed("a list message without repeated items"));
+    }
+    Ok(())
+}
+
 /// Appends one field of `obj` (its own value, or, inlined, the fields of `obj` it takes).
 fn field(field: &Field, obj: &Map<String, Value>, depth: usize, out: &mut Vec<u8>) -> Result<()> {
     if field.inline {

@@ -132,6 +132,11 @@ pub fn encode(value: &Value) -> Result<Vec<u8>> {
     };
     let mut raw = Vec::with_capacity(512);
     encode::object(message, obj, 0, &mut raw)?;
+    envelope(api_version, kind, raw)
+}
+
+/// The `k8s\0` prefix and the `runtime.Unknown` naming the type and holding `raw`.
+fn envelope(api_version: &str, kind: &str, raw: Vec<u8>) -> Result<Vec<u8>> {
     let envelope = Unknown {
         type_meta: Some(TypeMeta {
             api_version: Some(api_version.into()),
@@ -147,6 +152,27 @@ pub fn encode(value: &Value) -> Result<Vec<u8>> {
         .encode(&mut out)
         .map_err(|e| malformed(e.to_string()))?;
     Ok(out)
+}
+
+/// Encodes a list as the body kube-apiserver sends for it, item by item: the `list_kind`
+/// message of `api_version` with `meta` (a ListMeta as JSON) and each of `items` (JSON objects
+/// of the list's item kind) encoded on its own straight into `items`, so that a LIST of many
+/// objects never becomes one JSON tree. The envelope is [`encode`]'s.
+pub fn encode_list(
+    api_version: &str,
+    list_kind: &str,
+    meta: &Value,
+    items: impl Iterator<Item = Value>,
+) -> Result<Vec<u8>> {
+    let Some(message) = schema_types::kind(api_version, list_kind) else {
+        return Err(ProtobufError::UnsupportedKind {
+            api_version: api_version.into(),
+            kind: list_kind.into(),
+        });
+    };
+    let mut raw = Vec::with_capacity(4096);
+    encode::list(message, meta, items, &mut raw)?;
+    envelope(api_version, list_kind, raw)
 }
 
 /// One frame of a protobuf watch stream: `event_type` (`ADDED`, …) and `object`, a body

@@ -1487,3 +1487,77 @@ fn custom_kinds_have_no_encoding() {
     assert!(supports("v1", "PodList"));
     assert!(supports("meta.k8s.io/v1", "PartialObjectMetadataList"));
 }
+
+/// A list encoded item by item is byte for byte the list encoded as one JSON tree, for lists
+/// with and without items and continue tokens, of several kinds.
+#[test]
+fn lists_encode_item_by_item_as_one_tree_would() {
+    let pod = |name: &str| {
+        json!({
+            "kind": "Pod", "apiVersion": "v1",
+            "metadata": {"name": name, "namespace": "default", "resourceVersion": "7",
+                         "labels": {"app": "web"}, "creationTimestamp": "2026-01-02T03:04:05Z"},
+            "spec": {"containers": [{"name": "c", "image": "nginx",
+                "resources": {"requests": {"cpu": "100m"}}, "ports": [{"containerPort": 80}]}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.1"},
+        })
+    };
+    let deployment = json!({
+        "kind": "Deployment", "apiVersion": "apps/v1",
+        "metadata": {"name": "d", "namespace": "default"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}}},
+    });
+    let cases = [
+        (
+            "v1",
+            "PodList",
+            json!({"resourceVersion": "9"}),
+            vec![pod("a"), pod("b"), pod("c")],
+        ),
+        (
+            "v1",
+            "PodList",
+            json!({"resourceVersion": "9", "continue": "abc", "remainingItemCount": 4}),
+            vec![pod("a")],
+        ),
+        ("v1", "PodList", json!({"resourceVersion": "1"}), vec![]),
+        (
+            "apps/v1",
+            "DeploymentList",
+            json!({"resourceVersion": "3"}),
+            vec![deployment],
+        ),
+    ];
+    for (api_version, kind, meta, items) in cases {
+        let whole =
+            json!({"kind": kind, "apiVersion": api_version, "metadata": meta, "items": items});
+        let expected = encode(&whole).unwrap();
+        let by_item = encode_list(api_version, kind, &meta, items.into_iter()).unwrap();
+        assert_eq!(by_item, expected, "{api_version} {kind}");
+    }
+    let list: core_v1::PodList = read_back(
+        &encode_list(
+            "v1",
+            "PodList",
+            &json!({"resourceVersion": "9"}),
+            [pod("x")].into_iter(),
+        )
+        .unwrap(),
+        "v1",
+        "PodList",
+    );
+    assert_eq!(
+        list.items[0]
+            .metadata
+            .as_ref()
+            .and_then(|m| m.name.as_deref()),
+        Some("x")
+    );
+    assert_eq!(
+        list.metadata.and_then(|m| m.resource_version).as_deref(),
+        Some("9")
+    );
+    assert!(encode_list("v1", "NoSuchList", &json!({}), std::iter::empty()).is_err());
+}
