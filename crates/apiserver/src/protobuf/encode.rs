@@ -61,7 +61,7 @@ pub(super) fn list(
     fields.sort_by_key(|f| f.tag);
     let mut items = Some(items);
     for f in fields {
-        match (f.json, f.card, &f.kind) {
+        match (f.json, &f.card, &f.kind) {
             ("items", Card::Repeated, Kind::Message(index)) => {
                 let child =
                     message(*index).ok_or_else(|| malformed("schema index out of range"))?;
