@@ -109,7 +109,8 @@ pub(super) async fn scale_once(dir: &Path) -> Res<()> {
     let writer: Api<ConfigMap> = Api::namespaced(client.clone(), "s-0");
     let mut watch = Vec::new();
     for i in 0..11 {
-        let name = format!("w-{i}");
+        // Unique across runs: every run restarts on the same data.
+        let name = format!("w-{}-{i}", std::process::id());
         let rv = current_resource_version(&writer).await?;
         writer
             .create(&PostParams::default(), &config_map(&name))
