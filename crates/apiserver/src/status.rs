@@ -153,6 +153,11 @@ pub struct ApiError {
     /// `Status.metadata.continue`: the token an expired continue answers with, to go on with a
     /// possibly inconsistent list.
     pub continue_token: Option<String>,
+    /// Warnings for the client (`Warning` headers), as admission gave them before refusing.
+    pub warnings: Vec<String>,
+    /// Audit annotations for the request's audit event, as admission recorded them before
+    /// refusing (upstream records them on a refused request too).
+    pub audit_annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// `resource.group` or `resource` for the core group, as upstream qualifies resources in messages.
@@ -174,6 +179,8 @@ impl ApiError {
             causes: Vec::new(),
             retry_after: None,
             continue_token: None,
+            warnings: Vec::new(),
+            audit_annotations: std::collections::BTreeMap::new(),
         }
     }
 

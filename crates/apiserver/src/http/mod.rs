@@ -271,7 +271,8 @@ fn audit_event(r: AuditedRequest<'_>) -> Value {
     event
 }
 
-/// Renders an error as a `Status` response.
+/// Renders an error as a `Status` response, with the warnings and audit annotations admission
+/// gave before refusing.
 pub fn error_response(err: &ApiError) -> Response {
     let body = serde_json::to_vec(&err.to_status()).unwrap_or_default();
     let mut resp = (
@@ -284,7 +285,8 @@ pub fn error_response(err: &ApiError) -> Response {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
-    resp
+    add_warnings(&mut resp, &err.warnings);
+    with_audit_annotations(resp, err.audit_annotations.clone())
 }
 
 /// Renders `value` in the negotiated encoding, with `Warning` headers.
@@ -319,13 +321,18 @@ fn respond(status: StatusCode, value: &Value, output: Output, warnings: &[String
         }
     };
     let mut resp = (status, [(header::CONTENT_TYPE, ct)], body).into_response();
+    add_warnings(&mut resp, warnings);
+    resp
+}
+
+/// Adds a `Warning` header (`299 - "<text>"`) per warning.
+fn add_warnings(resp: &mut Response, warnings: &[String]) {
     for w in warnings {
         let text = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
         if let Ok(h) = HeaderValue::from_str(&text) {
             resp.headers_mut().append(header::WARNING, h);
         }
     }
-    resp
 }
 
 fn bytes_response(bytes: Bytes) -> Response {

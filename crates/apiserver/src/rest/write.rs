@@ -312,7 +312,7 @@ impl Rest {
         let mut causes = validate_object_meta(&obj["metadata"], rt.strategy.name_rule());
         causes.extend(rt.strategy.validate(&obj));
         if !causes.is_empty() {
-            return Err(Self::invalid(rt, &obj, causes));
+            return Err(effects.attach(Self::invalid(rt, &obj, causes)));
         }
         let admitted_name = meta_str(&obj, "name").to_string();
         request.name = &admitted_name;
@@ -641,7 +641,9 @@ impl Rest {
                 })
                 .await?;
             }
-            let prepared = self.prepare_update(rt, &old, desired, opts, subresource)?;
+            let prepared = self
+                .prepare_update(rt, &old, desired, opts, subresource)
+                .map_err(|e| effects.attach(e))?;
             self.admission
                 .validate(
                     self,
