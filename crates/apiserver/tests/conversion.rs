@@ -4,7 +4,8 @@
 //! written at one version read at the other (get, list, watch, update), and failures read as
 //! kube-apiserver's: an unreachable webhook, a wrong uid or count, a renamed object, and CRDs
 //! whose webhook configuration is invalid. Field selectors read each version's fields; kubectl
-//! (1.27 and 1.33) gets, applies and patches at both versions.
+//! (1.27 and 1.33) gets, applies and patches at both versions. Admission webhooks registered for
+//! v1 with `matchPolicy: Equivalent` get v2 requests converted to v1 (Exact ones are not called).
 
 mod kube_support;
 #[allow(unused_macros, unused_imports)]
@@ -625,6 +626,191 @@ async fn a_list_bigger_than_one_object_converts_in_one_review() {
         assert_eq!(widget.spec.dimensions.size, i as i64);
         assert_eq!(widget.spec.colour.len(), colour.len());
     }
+}
+
+/// An admission webhook configuration for Widgets at `version`, calling `path` on `webhook`.
+fn widget_hooks(
+    webhook: &webhook_support::Webhook,
+    name: &str,
+    version: &str,
+    path: &str,
+    match_policy: &str,
+) -> Value {
+    json!({"metadata": {"name": name}, "webhooks": [{
+        "name": format!("{name}.example.com"),
+        "clientConfig": webhook.url_config(path),
+        "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": ["conv.example.com"],
+            "apiVersions": [version], "resources": ["widgets"]}],
+        "matchPolicy": match_policy,
+        "sideEffects": "None",
+        "admissionReviewVersions": ["v1"],
+    }]})
+}
+
+#[tokio::test]
+async fn admission_webhooks_for_one_version_get_the_other_converted() {
+    use k8s_openapi::api::admissionregistration::v1::{
+        MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+    };
+    let server = start().await;
+    let client = server.client();
+    let conversion = ConversionWebhook::start().await;
+    install(&client, crd(webhook_conversion(conversion.url_config()))).await;
+    let admission = webhook_support::start(&[]).await;
+    let mutating: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
+    let validating: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    // Registered for v1 only: Equivalent (mutating and validating), and Exact.
+    for (api, config) in [
+        (
+            &mutating,
+            widget_hooks(&admission, "label-v1", "v1", "mutate", "Equivalent"),
+        ),
+        (
+            &mutating,
+            widget_hooks(&admission, "exact-v1", "v1", "exact-v1", "Exact"),
+        ),
+    ] {
+        api.create(
+            &PostParams::default(),
+            &serde_json::from_value(config).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    validating
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(widget_hooks(
+                &admission,
+                "check-v1",
+                "v1",
+                "check-v1",
+                "Equivalent",
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let v1_api: Api<v1::Widget> = Api::namespaced(client.clone(), "default");
+    let v2_api: Api<v2::Widget> = Api::namespaced(client.clone(), "default");
+    let mut attempt = 0;
+    eventually("the admission webhooks to take effect", || {
+        attempt += 1;
+        let v1_api = v1_api.clone();
+        let admission = &admission;
+        async move {
+            let probe = v1::Widget::new(
+                &format!("probe-{attempt}"),
+                v1::WidgetSpec {
+                    size: 1,
+                    color: "grey".into(),
+                },
+            );
+            let created = v1_api.create(&PostParams::default(), &probe).await.unwrap();
+            (created.labels().get("mutated").is_some()
+                && !admission.reviews("check-v1").is_empty()
+                && !admission.reviews("exact-v1").is_empty())
+            .then_some(())
+        }
+    })
+    .await;
+
+    // Created at v2: the webhooks registered for v1 get it at v1, converted by the CRD's
+    // conversion webhook, and the mutation made at v1 is stored and answered at v2.
+    let created = v2_api
+        .create(
+            &PostParams::default(),
+            &v2::Widget::new(
+                "converted",
+                v2::WidgetSpec {
+                    dimensions: v2::Dimensions { size: 7 },
+                    colour: "green".into(),
+                },
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        created.labels().get("mutated").map(String::as_str),
+        Some("yes")
+    );
+    assert_eq!(created.spec.dimensions.size, 7);
+    let stored = v1_api.get("converted").await.unwrap();
+    assert_eq!(stored.spec.size, 7);
+    assert_eq!(
+        stored.labels().get("mutated").map(String::as_str),
+        Some("yes")
+    );
+
+    let review_of = |path: &str, operation: &str| {
+        admission
+            .reviews(path)
+            .into_iter()
+            .find(|r| r["request"]["name"] == "converted" && r["request"]["operation"] == operation)
+    };
+    let mutate = review_of("mutate", "CREATE").expect("the mutating webhook was called");
+    let request = &mutate["request"];
+    assert_eq!(
+        request["kind"],
+        json!({"group": "conv.example.com", "version": "v1", "kind": "Widget"})
+    );
+    assert_eq!(
+        request["resource"],
+        json!({"group": "conv.example.com", "version": "v1", "resource": "widgets"})
+    );
+    assert_eq!(
+        request["requestKind"],
+        json!({"group": "conv.example.com", "version": "v2", "kind": "Widget"})
+    );
+    assert_eq!(
+        request["requestResource"],
+        json!({"group": "conv.example.com", "version": "v2", "resource": "widgets"})
+    );
+    assert_eq!(request["object"]["apiVersion"], "conv.example.com/v1");
+    assert_eq!(
+        request["object"]["spec"],
+        json!({"size": 7, "color": "green"})
+    );
+    // The validating webhook sees the mutated object, at v1 too.
+    let check = review_of("check-v1", "CREATE").expect("the validating webhook was called");
+    assert_eq!(
+        check["request"]["object"]["apiVersion"],
+        "conv.example.com/v1"
+    );
+    assert_eq!(
+        check["request"]["object"]["metadata"]["labels"]["mutated"],
+        "yes"
+    );
+    assert_eq!(check["request"]["requestKind"]["version"], "v2");
+    // Exact: not called for a v2 request.
+    assert!(review_of("exact-v1", "CREATE").is_none());
+
+    // An update at v2: the old object is converted as well.
+    v2_api
+        .patch(
+            "converted",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"colour": "teal"}})),
+        )
+        .await
+        .unwrap();
+    let update = review_of("check-v1", "UPDATE").expect("the update was reviewed");
+    assert_eq!(update["request"]["object"]["spec"]["color"], "teal");
+    assert_eq!(update["request"]["oldObject"]["spec"]["color"], "green");
+    assert_eq!(
+        update["request"]["oldObject"]["apiVersion"],
+        "conv.example.com/v1"
+    );
+    assert!(review_of("exact-v1", "UPDATE").is_none());
+
+    // A v1 request is the webhooks' own version: no conversion, request* the same.
+    let own = admission
+        .reviews("exact-v1")
+        .into_iter()
+        .next()
+        .expect("the Exact webhook was called for v1");
+    assert_eq!(own["request"]["requestKind"], own["request"]["kind"]);
+    assert_eq!(own["request"]["kind"]["version"], "v1");
 }
 
 /// The CRD with `selectableFields` per version: v1 selects `.spec.color`, v2 `.spec.colour` and

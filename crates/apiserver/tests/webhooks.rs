@@ -581,6 +581,287 @@ async fn kubectl_prints_warnings_and_denials() {
     );
 }
 
+/// A webhook for `group/version` `resource` creates (matchPolicy as given), calling `path`.
+fn resource_hook(
+    webhook: &webhook_support::Webhook,
+    name: &str,
+    (group, version, resource): (&str, &str, &str),
+    path: &str,
+    match_policy: &str,
+) -> Value {
+    json!({
+        "name": name,
+        "clientConfig": webhook.url_config(path),
+        "rules": [{"operations": ["CREATE"], "apiGroups": [group], "apiVersions": [version], "resources": [resource]}],
+        "matchPolicy": match_policy,
+        "sideEffects": "None",
+        "admissionReviewVersions": ["v1"],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn equivalent_versions_of_built_in_resources_are_converted_for_webhooks() {
+    use k8s_openapi::api::autoscaling::{v1 as hpa_v1, v2 as hpa_v2};
+    use k8s_openapi::api::core::v1::Event;
+    let server = start().await;
+    let webhook = webhook_support::start(&[]).await;
+    let hpas = ("autoscaling", "", "horizontalpodautoscalers");
+    validating(
+        server.client(),
+        "equivalents",
+        vec![
+            resource_hook(
+                &webhook,
+                "hpa-v1.example.com",
+                ("autoscaling", "v1", hpas.2),
+                "hpa-v1",
+                "Equivalent",
+            ),
+            resource_hook(
+                &webhook,
+                "hpa-v1-exact.example.com",
+                ("autoscaling", "v1", hpas.2),
+                "hpa-v1-exact",
+                "Exact",
+            ),
+            resource_hook(
+                &webhook,
+                "events.example.com",
+                ("events.k8s.io", "v1", "events"),
+                "events-v1",
+                "Equivalent",
+            ),
+        ],
+    )
+    .await;
+    mutating(
+        server.client(),
+        "equivalents",
+        vec![resource_hook(
+            &webhook,
+            "hpa-v2.example.com",
+            ("autoscaling", "v2", hpas.2),
+            "mutate",
+            "Equivalent",
+        )],
+    )
+    .await;
+    let v1_api: Api<hpa_v1::HorizontalPodAutoscaler> = Api::namespaced(server.client(), "default");
+    let v2_api: Api<hpa_v2::HorizontalPodAutoscaler> = Api::namespaced(server.client(), "default");
+    let target = json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"});
+    // At v1 (the validating webhooks' version), mutated at v2 by the mutating one.
+    let mut attempt = 0;
+    let created = eventually("the webhooks to take effect", || {
+        attempt += 1;
+        let v1_api = v1_api.clone();
+        let hpa: hpa_v1::HorizontalPodAutoscaler = serde_json::from_value(json!({
+            "metadata": {"name": format!("at-v1-{attempt}")},
+            "spec": {"scaleTargetRef": target, "maxReplicas": 5, "targetCPUUtilizationPercentage": 50},
+        }))
+        .unwrap();
+        let webhook = &webhook;
+        async move {
+            let created = v1_api.create(&PostParams::default(), &hpa).await.unwrap();
+            (created.metadata.labels.as_ref().is_some_and(|l| l.contains_key("mutated"))
+                && !webhook.reviews("hpa-v1-exact").is_empty())
+            .then_some(created)
+        }
+    })
+    .await;
+    let name = created.metadata.name.clone().unwrap();
+    assert_eq!(
+        created.spec.unwrap().target_cpu_utilization_percentage,
+        Some(50)
+    );
+    let mutate = webhook
+        .reviews("mutate")
+        .into_iter()
+        .find(|r| r["request"]["name"] == name.as_str())
+        .expect("the v2 mutating webhook was called for a v1 create");
+    let request = &mutate["request"];
+    assert_eq!(
+        request["kind"],
+        json!({"group": "autoscaling", "version": "v2", "kind": "HorizontalPodAutoscaler"})
+    );
+    assert_eq!(
+        request["resource"],
+        json!({"group": "autoscaling", "version": "v2", "resource": "horizontalpodautoscalers"})
+    );
+    assert_eq!(
+        request["requestKind"],
+        json!({"group": "autoscaling", "version": "v1", "kind": "HorizontalPodAutoscaler"})
+    );
+    assert_eq!(
+        request["requestResource"],
+        json!({"group": "autoscaling", "version": "v1", "resource": "horizontalpodautoscalers"})
+    );
+    assert_eq!(request["object"]["apiVersion"], "autoscaling/v2");
+    assert_eq!(
+        request["object"]["spec"]["metrics"],
+        json!([{"type": "Resource", "resource": {"name": "cpu",
+            "target": {"type": "Utilization", "averageUtilization": 50}}}])
+    );
+    assert!(
+        request["object"]["spec"]
+            .get("targetCPUUtilizationPercentage")
+            .is_none()
+    );
+
+    // At v2: the v1 webhook (Equivalent) gets it at v1; the Exact one is not called.
+    let hpa: hpa_v2::HorizontalPodAutoscaler = serde_json::from_value(json!({
+        "metadata": {"name": "at-v2"},
+        "spec": {"scaleTargetRef": target, "maxReplicas": 4, "metrics": [{"type": "Resource",
+            "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]},
+    }))
+    .unwrap();
+    let created = v2_api.create(&PostParams::default(), &hpa).await.unwrap();
+    // The mutating webhook's own version: no conversion.
+    assert_eq!(
+        created
+            .metadata
+            .labels
+            .unwrap()
+            .get("mutated")
+            .map(String::as_str),
+        Some("yes")
+    );
+    let check = webhook
+        .reviews("hpa-v1")
+        .into_iter()
+        .find(|r| r["request"]["name"] == "at-v2")
+        .expect("the v1 webhook was called for a v2 create");
+    let request = &check["request"];
+    assert_eq!(request["kind"]["version"], "v1");
+    assert_eq!(request["resource"]["version"], "v1");
+    assert_eq!(request["requestKind"]["version"], "v2");
+    assert_eq!(request["requestResource"]["version"], "v2");
+    assert_eq!(request["object"]["apiVersion"], "autoscaling/v1");
+    assert_eq!(
+        request["object"]["spec"]["targetCPUUtilizationPercentage"],
+        70
+    );
+    assert_eq!(request["object"]["metadata"]["labels"]["mutated"], "yes");
+    assert!(
+        !webhook
+            .reviews("hpa-v1-exact")
+            .iter()
+            .any(|r| r["request"]["name"] == "at-v2")
+    );
+
+    // A core/v1 Event, seen by the events.k8s.io/v1 webhook in that form.
+    let events: Api<Event> = Api::namespaced(server.client(), "default");
+    let event: Event = serde_json::from_value(json!({
+        "metadata": {"name": "noticed"},
+        "involvedObject": {"kind": "Pod", "name": "web-1", "namespace": "default"},
+        "reason": "Started", "message": "started", "type": "Normal",
+        "source": {"component": "kubelet"},
+    }))
+    .unwrap();
+    events.create(&PostParams::default(), &event).await.unwrap();
+    let seen = webhook
+        .reviews("events-v1")
+        .into_iter()
+        .find(|r| r["request"]["name"] == "noticed")
+        .expect("the events.k8s.io webhook was called for a core/v1 Event");
+    let request = &seen["request"];
+    assert_eq!(
+        request["kind"],
+        json!({"group": "events.k8s.io", "version": "v1", "kind": "Event"})
+    );
+    assert_eq!(
+        request["requestKind"],
+        json!({"group": "", "version": "v1", "kind": "Event"})
+    );
+    assert_eq!(
+        request["requestResource"],
+        json!({"group": "", "version": "v1", "resource": "events"})
+    );
+    assert_eq!(request["object"]["apiVersion"], "events.k8s.io/v1");
+    assert_eq!(request["object"]["regarding"]["name"], "web-1");
+    assert_eq!(request["object"]["note"], "started");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_request_keeps_its_warnings_and_audit_annotations() {
+    let Some(binary) = kubectl_support::kubectl_binary("1.33") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let server = kubeforge_apiserver::ApiServer::builder()
+        .in_memory()
+        .audit_log(kubeforge_apiserver::audit::AuditConfig::new(&path))
+        .start()
+        .await
+        .unwrap();
+    let webhook = webhook_support::start(&[]).await;
+    validating(
+        server.client(),
+        "noted",
+        vec![
+            hook(
+                "warn.example.com",
+                webhook.url_config("warn"),
+                &["CREATE"],
+                "noted",
+            ),
+            hook(
+                "deny-noted.example.com",
+                webhook.url_config("deny-noted"),
+                &["CREATE"],
+                "noted",
+            ),
+        ],
+    )
+    .await;
+    let cms: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    refused(&cms, "noted", false).await;
+    let kubectl = kubectl_support::Kubectl::new(binary, &server).unwrap();
+    let file = kubectl
+        .manifest(
+            "noted.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: noted\n  labels:\n    hook: noted\n",
+        )
+        .unwrap();
+    let stderr = kubectl.fails(&["create", "-f", &file]).await.unwrap();
+    // Both webhooks' warnings reach the client with the refusal.
+    for expected in [
+        "Warning: think twice about this configmap",
+        "Warning: this configmap was refused",
+        "admission webhook \"deny-noted.example.com\" denied the request: refused, and noted",
+    ] {
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+    // Both webhooks' audit annotations are in the refused request's audit event.
+    let event = eventually("the refused create's audit event", || async {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|e| {
+                e["verb"] == "create"
+                    && e["objectRef"]["resource"] == "configmaps"
+                    && e["responseStatus"]["code"] == 403
+                    && e["userAgent"]
+                        .as_str()
+                        .is_some_and(|a| a.starts_with("kubectl"))
+            })
+    })
+    .await;
+    assert_eq!(
+        event["annotations"]["deny-noted.example.com/why"], "labelled noted",
+        "{event}"
+    );
+    assert_eq!(
+        event["annotations"]["warn.example.com/checked"], "yes",
+        "{event}"
+    );
+    assert_eq!(
+        event["responseStatus"]["message"],
+        "admission webhook \"deny-noted.example.com\" denied the request: refused, and noted",
+        "{event}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn match_conditions_pick_skip_and_fail() {
     let server = start().await;

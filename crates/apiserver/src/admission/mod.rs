@@ -133,6 +133,20 @@ pub struct Effects {
     pub audit_annotations: BTreeMap<String, String>,
 }
 
+impl Effects {
+    /// `err` (a refusal) carrying what admission said before it: its warnings reach the client
+    /// and its audit annotations the audit event, as upstream's do on a refused request.
+    pub fn attach(&self, mut err: ApiError) -> ApiError {
+        err.warnings.extend(self.warnings.iter().cloned());
+        for (k, v) in &self.audit_annotations {
+            err.audit_annotations
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        err
+    }
+}
+
 /// One built-in admission plugin (synchronous: it reads the store, calls nobody).
 pub trait Plugin: Send + Sync + 'static {
     /// Its name, as kube-apiserver's `--enable-admission-plugins` spells it.
@@ -207,9 +221,12 @@ impl Admission {
         if let Some(obj) = obj.as_deref_mut() {
             self.plugins
                 .iter()
-                .try_for_each(|plugin| plugin.admit(rest, request, obj))?;
+                .try_for_each(|plugin| plugin.admit(rest, request, obj))
+                .map_err(|e| effects.attach(e))?;
         }
-        webhook::mutating::dispatch(rest, &self.webhooks, request, obj, effects).await
+        webhook::mutating::dispatch(rest, &self.webhooks, request, obj, effects)
+            .await
+            .map_err(|e| effects.attach(e))
     }
 
     /// The validating stage: every plugin in order, the ValidatingAdmissionPolicies, then the
@@ -224,8 +241,16 @@ impl Admission {
     ) -> Result<(), ApiError> {
         self.plugins
             .iter()
-            .try_for_each(|plugin| plugin.validate(rest, request))?;
-        validating_admission_policy::validate(rest, &self.policies, request, obj, effects)?;
-        webhook::validating::dispatch(rest, &self.webhooks, request, obj, effects).await
+            .try_for_each(|plugin| plugin.validate(rest, request))
+            .map_err(|e| effects.attach(e))?;
+        if self.policies.need_authorizer() {
+            // The policies' `authorizer` decides on the RBAC cache as it is: catch up first.
+            rest.rbac.read(|_| ()).await;
+        }
+        validating_admission_policy::validate(rest, &self.policies, request, obj, effects)
+            .map_err(|e| effects.attach(e))?;
+        webhook::validating::dispatch(rest, &self.webhooks, request, obj, effects)
+            .await
+            .map_err(|e| effects.attach(e))
     }
 }

@@ -1,6 +1,6 @@
 //! A TLS admission webhook for the webhook suites: certificates from a throwaway CA (rcgen),
 //! served by axum over tokio-rustls on 127.0.0.1, recording every AdmissionReview it receives and
-//! answering by the path it is called on (`/allow`, `/deny`, `/warn`, `/mutate`, …); a
+//! answering by the path it is called on (`/allow`, `/deny`, `/deny-noted`, `/warn`, `/mutate`, …); a
 //! ConversionReview is answered wrongly on purpose, as its path says (`/convert-wrong-uid`,
 //! `/convert-wrong-count`, `/convert-rename`), for the conversion webhook suite.
 #![allow(dead_code)]
@@ -167,6 +167,13 @@ async fn answer(
                 json!({"code": 403, "message": "configmaps labelled deny are refused"});
         }
         "deny-bare" => response["allowed"] = json!(false),
+        // A refusal that also warns and annotates the audit event.
+        "deny-noted" => {
+            response["allowed"] = json!(false);
+            response["status"] = json!({"code": 403, "message": "refused, and noted"});
+            response["warnings"] = json!(["this configmap was refused"]);
+            response["auditAnnotations"] = json!({"why": "labelled noted"});
+        }
         "warn" => {
             response["warnings"] = json!(["think twice about this configmap"]);
             response["auditAnnotations"] = json!({"checked": "yes"});

@@ -9,7 +9,8 @@
 //! | file | mechanism |
 //! |---|---|
 //! | `mod.rs` | [`Webhooks`]: the cache of configurations, compiled into [`Hook`]s |
-//! | [`rules`] | operations, groups, versions, resources (`*`, `*/status`), scope, `matchPolicy` |
+//! | [`rules`] | operations, groups, versions, resources (`*`, `*/status`), scope, `matchPolicy` (equivalent resources) |
+//! | [`versioned`] | the objects converted to the equivalent resource a webhook was matched as |
 //! | [`predicates`] | namespaceSelector and objectSelector |
 //! | [`match_conditions`] | `matchConditions` (CEL) |
 //! | [`review`] | the AdmissionReview sent (v1 or v1beta1) and the response's verification |
@@ -30,6 +31,7 @@ pub mod predicates;
 pub mod review;
 pub mod rules;
 pub mod validating;
+pub mod versioned;
 
 use crate::rest::Rest;
 use crate::selector::LabelSelector;
@@ -83,6 +85,9 @@ pub struct Hook {
     pub object_selector: Option<LabelSelector>,
     /// `matchConditions`, compiled.
     pub match_conditions: Vec<match_conditions::Condition>,
+    /// Whether a condition names `authorizer` (then the RBAC cache is brought up to date
+    /// before the conditions are evaluated).
+    pub needs_authorizer: bool,
     /// `failurePolicy: Ignore` (default Fail).
     pub ignore_failures: bool,
     /// `sideEffects` (None, NoneOnDryRun, Some, Unknown).
@@ -227,6 +232,10 @@ fn compile(
         },
         namespace_selector: selector(namespace_selector),
         object_selector: selector(object_selector),
+        needs_authorizer: match_conditions
+            .iter()
+            .flatten()
+            .any(|c| c.expression.contains("authorizer")),
         match_conditions: match_conditions::compile(match_conditions.unwrap_or_default()),
         ignore_failures: failure_policy.as_deref() == Some("Ignore"),
         side_effects,

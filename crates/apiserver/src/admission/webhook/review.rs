@@ -3,7 +3,9 @@
 //! `admissionReviewVersions` this server speaks; the response verified as upstream's
 //! `VerifyAdmissionResponse` does, with its messages.
 
+use super::rules::Matched;
 use crate::admission::{Operation, Request};
+use crate::resource::ResourceType;
 use serde_json::{Map, Value, json};
 
 /// The review versions this server sends, in preference order.
@@ -40,14 +42,24 @@ fn options(request: &Request<'_>) -> Value {
     Value::Object(o)
 }
 
-/// The AdmissionReview for `request` with `object` (None for a delete), identified by `uid`.
-pub fn build(version: &str, uid: &str, request: &Request<'_>, object: Option<&Value>) -> Value {
+/// The AdmissionReview for `request` with `object` (None for a delete) and `old_object`, both
+/// as `matched` (the resource the webhook was matched as), identified by `uid`: `kind` and
+/// `resource` name `matched`, `requestKind` and `requestResource` what the client used.
+pub fn build(
+    version: &str,
+    uid: &str,
+    request: &Request<'_>,
+    matched: &Matched,
+    object: Option<&Value>,
+    old_object: Option<&Value>,
+) -> Value {
+    let gvk = |(group, version, kind): (&str, &str, &str)| json!({"group": group, "version": version, "kind": kind});
+    let gvr = |rt: &ResourceType| json!({"group": rt.group, "version": rt.version, "resource": rt.plural});
+    let kind = gvk(matched.kind(request));
+    let resource = gvr(matched.rt(request));
+    let request_kind = gvk(Matched::Own.kind(request));
+    let request_resource = gvr(request.rt);
     let rt = request.rt;
-    let kind = match request.object_kind {
-        Some((group, version, kind)) => json!({"group": group, "version": version, "kind": kind}),
-        None => json!({"group": rt.group, "version": rt.version, "kind": rt.kind}),
-    };
-    let resource = json!({"group": rt.group, "version": rt.version, "resource": rt.plural});
     let user = request.user_info();
     let mut user_info = Map::new();
     user_info.insert("username".into(), json!(user.name));
@@ -62,13 +74,13 @@ pub fn build(version: &str, uid: &str, request: &Request<'_>, object: Option<&Va
     }
     let mut r = Map::new();
     r.insert("uid".into(), json!(uid));
-    r.insert("kind".into(), kind.clone());
-    r.insert("resource".into(), resource.clone());
+    r.insert("kind".into(), kind);
+    r.insert("resource".into(), resource);
     if let Some(sub) = request.subresource {
         r.insert("subResource".into(), json!(sub));
     }
-    r.insert("requestKind".into(), kind);
-    r.insert("requestResource".into(), resource);
+    r.insert("requestKind".into(), request_kind);
+    r.insert("requestResource".into(), request_resource);
     if let Some(sub) = request.subresource {
         r.insert("requestSubResource".into(), json!(sub));
     }
@@ -83,7 +95,7 @@ pub fn build(version: &str, uid: &str, request: &Request<'_>, object: Option<&Va
     r.insert("object".into(), object.cloned().unwrap_or(Value::Null));
     r.insert(
         "oldObject".into(),
-        request.old_object.cloned().unwrap_or(Value::Null),
+        old_object.cloned().unwrap_or(Value::Null),
     );
     r.insert("dryRun".into(), json!(request.dry_run));
     r.insert("options".into(), options(request));

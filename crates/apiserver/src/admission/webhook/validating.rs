@@ -1,9 +1,12 @@
 //! The validating dispatcher (upstream's `validating/dispatcher.go`): every webhook that picks
-//! the request is called concurrently; a refusal or (with `failurePolicy: Fail`) a failed call
-//! answers the request, the first in the configurations' order winning; warnings and audit
-//! annotations of every answer are kept.
+//! the request is called concurrently, each with the objects as the resource it was matched as
+//! (converted once per resource before the calls); a refusal or (with `failurePolicy: Fail`) a
+//! failed call answers the request, the first in the configurations' order winning; warnings
+//! and audit annotations of every answer, refusals included, are kept.
 
-use super::{Hook, errors, match_conditions, predicates, review, rules};
+use super::rules::{self, Equivalents, Matched};
+use super::versioned::Versions;
+use super::{Hook, errors, predicates, review};
 use crate::admission::{Effects, Request};
 use crate::rest::Rest;
 use crate::status::ApiError;
@@ -17,36 +20,40 @@ pub fn exempt(request: &Request<'_>) -> bool {
     request.rt.group == "admissionregistration.k8s.io"
 }
 
-/// Whether `hook` is called for `request` (rules, selectors, then matchConditions, whose
-/// failure answers the request).
-pub fn picks(
+/// The resource `hook` is called as for `request`, if its rules and selectors pick it (its
+/// matchConditions are asked next, on the objects converted to that resource).
+pub fn selects(
     rest: &Rest,
     hook: &Hook,
     request: &Request<'_>,
     obj: Option<&Value>,
-) -> Result<bool, ApiError> {
-    if !(rules::matches(hook, request) && predicates::matches(rest, hook, request, obj)) {
-        return Ok(false);
-    }
-    match_conditions::matches(hook, request, obj)
+    equivalents: &Equivalents<'_>,
+) -> Option<Matched> {
+    let matched = rules::pick(&hook.rules, hook.match_policy, request, equivalents)?;
+    predicates::matches(rest, hook, request, obj).then_some(matched)
 }
 
 /// What one call came to.
 pub(super) enum Outcome {
     /// Allowed, with a verified response (and its patch, for mutating webhooks).
     Allowed(review::Response),
-    /// The webhook refused, or the call failed under `failurePolicy: Fail`.
+    /// The webhook answered and refused (its warnings and audit annotations count all the
+    /// same, as upstream records them before looking at `allowed`).
+    Denied(review::Response),
+    /// The call failed under `failurePolicy: Fail`, or dry run is not supported.
     Refused(ApiError),
     /// The call failed and `failurePolicy: Ignore` lets the request through.
     FailedOpen,
 }
 
-/// Calls `hook` with the review of `request` and reads the answer.
+/// Calls `hook` with the review of `request` (matched as `matched`, with the objects as that
+/// resource) and reads the answer.
 pub(super) async fn call(
     rest: &Rest,
     hook: &Hook,
     request: &Request<'_>,
-    obj: Option<&Value>,
+    matched: &Matched,
+    (obj, old_object): (Option<&Value>, Option<&Value>),
     mutating: bool,
 ) -> Outcome {
     if request.dry_run && !matches!(hook.side_effects.as_str(), "None" | "NoneOnDryRun") {
@@ -65,14 +72,14 @@ pub(super) async fn call(
         Err(e) => return failed(e),
     };
     let uid = uuid::Uuid::new_v4().to_string();
-    let body = review::build(version, &uid, request, obj);
+    let body = review::build(version, &uid, request, matched, obj, old_object);
     let answer = match super::client::call(rest, hook, &body).await {
         Ok(a) => a,
         Err(e) => return failed(format!("failed to call webhook: {e}")),
     };
     match review::verify(version, &uid, mutating, &answer) {
         Ok(response) if response.allowed => Outcome::Allowed(response),
-        Ok(response) => Outcome::Refused(errors::denied(&hook.name, response.result.as_ref())),
+        Ok(response) => Outcome::Denied(response),
         Err(e) => failed(e),
     }
 }
@@ -99,21 +106,44 @@ pub async fn dispatch(
         return Ok(());
     }
     let snapshot = webhooks.snapshot();
-    let mut hooks: Vec<&Arc<Hook>> = Vec::new();
-    for hook in &snapshot.validating {
-        if picks(rest, hook, request, obj)? {
-            hooks.push(hook);
-        }
-    }
-    if hooks.is_empty() {
+    if snapshot.validating.is_empty() {
         return Ok(());
     }
-    let outcomes =
-        futures::future::join_all(hooks.iter().map(|h| call(rest, h, request, obj, false))).await;
+    let mut picked: Vec<(&Arc<Hook>, Matched)> = Vec::new();
+    let mut versions = Versions::default();
+    {
+        let equivalents = Equivalents::new(rest);
+        for hook in &snapshot.validating {
+            let Some(matched) = selects(rest, hook, request, obj, &equivalents) else {
+                continue;
+            };
+            if hook.needs_authorizer {
+                rest.rbac.read(|_| ()).await;
+            }
+            let objects = versions.get(rest, request, obj, &matched).await?;
+            if super::match_conditions::matches(
+                rest, hook, request, &matched, objects.0, objects.1,
+            )? {
+                picked.push((hook, matched));
+            }
+        }
+    }
+    if picked.is_empty() {
+        return Ok(());
+    }
+    let outcomes = futures::future::join_all(picked.iter().map(|(h, matched)| {
+        let objects = versions.peek(request, obj, matched);
+        call(rest, h, request, matched, objects, false)
+    }))
+    .await;
     let mut first_refusal = None;
-    for (hook, outcome) in hooks.iter().zip(outcomes) {
+    for ((hook, _), outcome) in picked.iter().zip(outcomes) {
         match outcome {
             Outcome::Allowed(response) => keep(hook, &response, effects),
+            Outcome::Denied(response) => {
+                keep(hook, &response, effects);
+                first_refusal.get_or_insert(errors::denied(&hook.name, response.result.as_ref()));
+            }
             Outcome::Refused(err) => {
                 first_refusal.get_or_insert(err);
             }
