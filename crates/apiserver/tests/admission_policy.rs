@@ -1,8 +1,9 @@
 //! ValidatingAdmissionPolicy through the API server: a policy with ConfigMap params, variables,
 //! matchConditions and a messageExpression, bound to deny in one namespace and to warn in
 //! another (kubectl prints the warning), and a binding whose params are missing; auditAnnotations
-//! and the Audit action read back from the audit log; an auditAnnotation that errors; and
-//! `status.typeChecking` against a custom resource's schema.
+//! and the Audit action read back from the audit log (also for a refused request); an
+//! auditAnnotation that errors; `status.typeChecking` against a custom resource's schema; and
+//! policies and bindings validated and defaulted on write, as upstream.
 
 mod kube_support;
 #[allow(unused_macros, unused_imports)]
@@ -181,9 +182,9 @@ where
     .unwrap();
 }
 
-/// The audit event of the ConfigMap create the policy annotated with `owner`, once the writer
-/// has written it (a create's event names no object: it is told by its annotation).
-async fn audit_event_of(path: &std::path::Path, owner: &str) -> Value {
+/// The audit event of the ConfigMap create the policy annotated with `owner` under `key`, once
+/// the writer has written it (a create's event names no object: it is told by its annotation).
+async fn audit_event_of(path: &std::path::Path, key: &str, owner: &str) -> Value {
     eventually("the create's audit event", || async {
         let text = std::fs::read_to_string(path).unwrap_or_default();
         text.lines()
@@ -191,7 +192,7 @@ async fn audit_event_of(path: &std::path::Path, owner: &str) -> Value {
             .find(|e| {
                 e["verb"] == "create"
                     && e["objectRef"]["resource"] == "configmaps"
-                    && e["annotations"]["audited/owner"] == owner
+                    && e["annotations"][key] == owner
             })
     })
     .await
@@ -271,7 +272,7 @@ async fn audit_annotations_and_the_audit_action_are_in_the_audit_log() {
         )
         .await
         .unwrap();
-    let event = audit_event_of(&path, "alice").await;
+    let event = audit_event_of(&path, "audited/owner", "alice").await;
     let annotations = event["annotations"].as_object().unwrap();
     assert_eq!(annotations["audited/owner"], "alice", "{event}");
     assert!(!annotations.contains_key("audited/blank"), "{event}");
@@ -288,7 +289,7 @@ async fn audit_annotations_and_the_audit_action_are_in_the_audit_log() {
         )
         .await
         .unwrap();
-    let event = audit_event_of(&path, "bob").await;
+    let event = audit_event_of(&path, "audited/owner", "bob").await;
     assert_eq!(event["annotations"]["audited/owner"], "bob", "{event}");
     assert_eq!(
         event["annotations"]["validation.policy.admission.k8s.io/validation_failure"],
@@ -296,6 +297,65 @@ async fn audit_annotations_and_the_audit_action_are_in_the_audit_log() {
         "{event}"
     );
     assert_eq!(event["responseStatus"]["code"], 201, "{event}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_request_keeps_the_policies_audit_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let server = ApiServer::builder()
+        .in_memory()
+        .audit_log(kubeforge_apiserver::audit::AuditConfig::new(&path))
+        .start()
+        .await
+        .unwrap();
+    let client = server.client();
+    create(
+        &Api::<ValidatingAdmissionPolicy>::all(client.clone()),
+        json!({
+            "metadata": {"name": "refusing"},
+            "spec": {
+                "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                    "operations": ["CREATE"], "resources": ["configmaps"]}]},
+                "validations": [{"expression": "!object.metadata.name.startsWith('refused')",
+                    "message": "refused by name"}],
+                "auditAnnotations": [{"key": "owner", "valueExpression": "object.metadata.labels['owner']"}],
+            },
+        }),
+    )
+    .await;
+    create(
+        &Api::<ValidatingAdmissionPolicyBinding>::all(client.clone()),
+        json!({"metadata": {"name": "refusing-binding"},
+            "spec": {"policyName": "refusing", "validationActions": ["Deny", "Audit"]}}),
+    )
+    .await;
+    let configmaps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let mut attempt = 0;
+    let status = eventually("the policy to refuse", || {
+        attempt += 1;
+        let cm: ConfigMap = serde_json::from_value(json!({"metadata": {
+            "name": format!("refused-{attempt}"), "labels": {"owner": "carol"}}}))
+        .unwrap();
+        let configmaps = configmaps.clone();
+        async move {
+            match configmaps.create(&PostParams::default(), &cm).await {
+                Ok(_) => None,
+                Err(kube::Error::Api(s)) => Some(s),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(status.code, 422, "{status:?}");
+    let event = audit_event_of(&path, "refusing/owner", "carol").await;
+    assert_eq!(event["responseStatus"]["code"], 422, "{event}");
+    assert_eq!(event["annotations"]["refusing/owner"], "carol", "{event}");
+    assert_eq!(
+        event["annotations"]["validation.policy.admission.k8s.io/validation_failure"],
+        r#"[{"message":"refused by name","policy":"refusing","binding":"refusing-binding","expressionIndex":0,"validationActions":["Deny","Audit"]}]"#,
+        "{event}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,7 +375,7 @@ async fn an_audit_annotation_that_is_not_a_string_refuses_under_fail() {
                 "failurePolicy": "Fail",
                 "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
                     "operations": ["CREATE"], "resources": ["configmaps"]}]},
-                "auditAnnotations": [{"key": "size", "valueExpression": "has(object.data) ? size(object.data) : 0"}],
+                "auditAnnotations": [{"key": "size", "valueExpression": "object.metadata"}],
             },
         }),
     )
@@ -345,14 +405,14 @@ async fn an_audit_annotation_that_is_not_a_string_refuses_under_fail() {
     assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
     assert_eq!(
         status.message,
-        "configmaps \"any\" is forbidden: ValidatingAdmissionPolicy 'typed' with binding 'typed-binding' denied request: valueExpression 'has(object.data) ? size(object.data) : 0' resulted in unsupported return type: int. Return type must be either string or null."
+        "configmaps \"any\" is forbidden: ValidatingAdmissionPolicy 'typed' with binding 'typed-binding' denied request: valueExpression 'object.metadata' resulted in unsupported return type: map. Return type must be either string or null."
     );
     // Nothing was stored.
     assert!(configmaps.get_opt("any").await.unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn type_checking_warns_of_undefined_fields_and_expressions_that_do_not_compile() {
+async fn type_checking_warns_of_undefined_fields_and_mismatched_types() {
     let server = start().await;
     let client = server.client();
     let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
@@ -386,7 +446,6 @@ async fn type_checking_warns_of_undefined_fields_and_expressions_that_do_not_com
                 "validations": [
                     {"expression": "object.spec.size < 10 && object.metadata.name != ''"},
                     {"expression": "object.spec.colour == 'red'", "messageExpression": "'size ' + object.spec.size"},
-                    {"expression": "object.spec.size <"},
                 ],
             },
         }),
@@ -411,7 +470,6 @@ async fn type_checking_warns_of_undefined_fields_and_expressions_that_do_not_com
         [
             "spec.validations[1].expression",
             "spec.validations[1].messageExpression",
-            "spec.validations[2].expression"
         ],
         "{status}"
     );
@@ -425,9 +483,229 @@ async fn type_checking_warns_of_undefined_fields_and_expressions_that_do_not_com
         "example.com/v1, Kind=Widget: ERROR: <input>:1:9: found no matching overload for '_+_' applied to '(string, int)'\n | 'size ' + object.spec.size\n | ........^\n",
         "{status}"
     );
-    let syntax = warnings[2]["warning"].as_str().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_and_bindings_are_validated_and_defaulted_on_write() {
+    let server = start().await;
+    let client = server.client();
+    let policies: Api<ValidatingAdmissionPolicy> = Api::all(client.clone());
+    let rules = json!({"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+        "operations": ["CREATE"], "resources": ["configmaps"]}]});
+    let refused = |value: Value| {
+        let policies = policies.clone();
+        async move {
+            match policies
+                .create(
+                    &PostParams::default(),
+                    &serde_json::from_value(value).unwrap(),
+                )
+                .await
+            {
+                Err(kube::Error::Api(s)) => s,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    // Expressions are compiled with the variables upstream declares: no `params` without a
+    // paramKind; a validation must give a bool.
+    let status = refused(json!({"metadata": {"name": "broken"}, "spec": {
+        "matchConstraints": rules,
+        "validations": [
+            {"expression": "object.data.size() >"},
+            {"expression": "params.max > 1"},
+            {"expression": "'yes'"},
+        ],
+    }}))
+    .await;
+    assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
     assert!(
-        syntax.starts_with("ERROR: <input>:1:19: Syntax error:"),
-        "{status}"
+        status.message.starts_with(
+            "ValidatingAdmissionPolicy.admissionregistration.k8s.io \"broken\" is invalid: ["
+        ),
+        "{}",
+        status.message
     );
+    let causes = status.details.unwrap().causes;
+    let fields: Vec<&str> = causes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.validations[0].expression",
+            "spec.validations[1].expression",
+            "spec.validations[2].expression"
+        ]
+    );
+    assert!(
+        causes[0]
+            .message
+            .starts_with("Invalid value: \"object.data.size() >\": compilation failed: ERROR: <input>:1:21: Syntax error:"),
+        "{}",
+        causes[0].message
+    );
+    assert!(
+        causes[1].message.starts_with(
+            "Invalid value: \"params.max > 1\": compilation failed: ERROR: <input>:1:1: undeclared reference to 'params' (in container '')"
+        ),
+        "{}",
+        causes[1].message
+    );
+    assert_eq!(
+        causes[2].message,
+        "Invalid value: \"'yes'\": must evaluate to bool"
+    );
+    // Required fields.
+    let status = refused(json!({"metadata": {"name": "empty"}, "spec": {}})).await;
+    let causes = status.details.unwrap().causes;
+    let messages: Vec<String> = causes
+        .iter()
+        .map(|c| format!("{}: {}", c.field, c.message))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "spec.matchConstraints: Required value",
+            "spec.validations: Required value: validations or auditAnnotations must contain at least one item",
+            "spec.auditAnnotations: Required value: validations or auditAnnotations must contain at least one item",
+        ]
+    );
+
+    // A valid policy is stored with upstream's defaults.
+    let created = policies
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "fine"}, "spec": {
+                "matchConstraints": rules, "validations": [{"expression": "true"}]}}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let spec = serde_json::to_value(created.spec.unwrap()).unwrap();
+    assert_eq!(spec["failurePolicy"], "Fail");
+    assert_eq!(spec["matchConstraints"]["matchPolicy"], "Equivalent");
+    assert_eq!(spec["matchConstraints"]["namespaceSelector"], json!({}));
+    assert_eq!(spec["matchConstraints"]["objectSelector"], json!({}));
+    assert_eq!(spec["matchConstraints"]["resourceRules"][0]["scope"], "*");
+
+    // A binding: kubectl shows why it is refused.
+    let Some(binary) = kubectl_support::kubectl_binary("1.33") else {
+        return;
+    };
+    let kubectl = kubectl_support::Kubectl::new(binary, &server).unwrap();
+    let file = kubectl
+        .manifest(
+            "binding.yaml",
+            "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata:\n  name: loud\nspec:\n  policyName: fine\n  validationActions: [Deny, Warn]\n  paramRef:\n    name: limits\n",
+        )
+        .unwrap();
+    let stderr = kubectl.fails(&["create", "-f", &file]).await.unwrap();
+    for expected in [
+        "The ValidatingAdmissionPolicyBinding \"loud\" is invalid:",
+        "spec.paramRef.parameterNotFoundAction: Required value",
+        "spec.validationActions: Invalid value: []admissionregistration.ValidationAction{\"Deny\", \"Warn\"}: must not contain both Deny and Warn",
+    ] {
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+}
+
+/// A client impersonating `user` in `groups`.
+fn impersonating(server: &ApiServer, user: &str, groups: &[&str]) -> kube::Client {
+    let mut config = kube::Config::new(server.url().parse().unwrap());
+    config.auth_info.impersonate = Some(user.into());
+    config.auth_info.impersonate_groups = Some(groups.iter().map(|g| g.to_string()).collect());
+    kube::Client::try_from(config).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorizer_decides_with_rbac_for_the_requests_user() {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+    let server = start().await;
+    let client = server.client();
+    create(
+        &Api::<ClusterRole>::all(client.clone()),
+        json!({"metadata": {"name": "cm-writer"}, "rules": [{"apiGroups": [""],
+            "resources": ["configmaps"], "verbs": ["create", "get"]}]}),
+    )
+    .await;
+    create(
+        &Api::<ClusterRoleBinding>::all(client.clone()),
+        json!({"metadata": {"name": "cm-writers"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cm-writer"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "writers"}]}),
+    )
+    .await;
+    create(
+        &Api::<Role>::namespaced(client.clone(), "default"),
+        json!({"metadata": {"name": "secret-reader"}, "rules": [{"apiGroups": [""],
+            "resources": ["secrets"], "verbs": ["get"]}]}),
+    )
+    .await;
+    create(
+        &Api::<RoleBinding>::namespaced(client.clone(), "default"),
+        json!({"metadata": {"name": "alice-reads-secrets"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "secret-reader"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]}),
+    )
+    .await;
+    create(
+        &Api::<ValidatingAdmissionPolicy>::all(client.clone()),
+        json!({
+            "metadata": {"name": "secret-readers-only"},
+            "spec": {
+                "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                    "operations": ["CREATE"], "resources": ["configmaps"]}]},
+                "validations": [
+                    {"expression": "authorizer.requestResource.check('create').allowed()",
+                        "message": "the request's own resource"},
+                    {"expression": "authorizer.group('').resource('secrets').namespace(object.metadata.namespace).check('get').allowed()",
+                        "message": "only secret readers may write configmaps"},
+                    {"expression": "!authorizer.serviceAccount('default', 'robot').group('').resource('secrets').namespace('default').check('get').allowed()",
+                        "message": "the robot may not read secrets"},
+                ],
+                "auditAnnotations": [{"key": "why", "valueExpression":
+                    "authorizer.group('').resource('secrets').namespace('default').check('get').reason()"}],
+            },
+        }),
+    )
+    .await;
+    create(
+        &Api::<ValidatingAdmissionPolicyBinding>::all(client.clone()),
+        json!({"metadata": {"name": "secret-readers-only"},
+            "spec": {"policyName": "secret-readers-only", "validationActions": ["Deny"]}}),
+    )
+    .await;
+    let bob: Api<ConfigMap> =
+        Api::namespaced(impersonating(&server, "bob", &["writers"]), "default");
+    let mut attempt = 0;
+    let status = eventually("the policy to refuse bob", || {
+        attempt += 1;
+        let bob = bob.clone();
+        async move {
+            match bob
+                .create(
+                    &PostParams::default(),
+                    &configmap(&format!("bob-{attempt}"), json!({})),
+                )
+                .await
+            {
+                Ok(_) => None,
+                Err(kube::Error::Api(s)) => Some(s),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        status.message,
+        format!(
+            "configmaps \"bob-{attempt}\" is forbidden: ValidatingAdmissionPolicy 'secret-readers-only' with binding 'secret-readers-only' denied request: only secret readers may write configmaps"
+        )
+    );
+    // alice may read secrets in default: her create goes through.
+    let alice: Api<ConfigMap> =
+        Api::namespaced(impersonating(&server, "alice", &["writers"]), "default");
+    alice
+        .create(&PostParams::default(), &configmap("alices", json!({})))
+        .await
+        .unwrap();
 }

@@ -401,7 +401,10 @@ fn samples() -> Vec<(&'static str, Value, &'static [&'static str])> {
         ),
         (
             "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies",
-            json!({"metadata": {"name": "vap1"}, "spec": {"validations": [{"expression": "true"}]}}),
+            json!({"metadata": {"name": "vap1"}, "spec": {
+                "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                    "operations": ["CREATE"], "resources": ["configmaps"]}]},
+                "validations": [{"expression": "true"}]}}),
             &["Name", "Validations", "ParamKind", "Age"],
         ),
         (

@@ -133,6 +133,19 @@ impl RbacCache {
         f(&self.policy.read().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// Whether `user` may do `attrs`, by the roles and bindings the cache holds now, without
+    /// catching up with the store first (for decisions made where nothing may wait: the CEL
+    /// `authorizer` of admission, whose callers catch up once before).
+    pub fn authorize_current(&self, user: &UserInfo, attrs: &Attributes) -> Decision {
+        if user.is_privileged() {
+            return Policy::default().authorize(user, attrs);
+        }
+        self.policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .authorize(user, attrs)
+    }
+
     /// Whether `user` may do `attrs`.
     pub async fn authorize(&self, user: &UserInfo, attrs: &Attributes) -> Decision {
         if user.is_privileged() {

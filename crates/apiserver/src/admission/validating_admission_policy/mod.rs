@@ -21,7 +21,11 @@
 //! errors is a failure under `failurePolicy: Fail` (the default) and is ignored under `Ignore`.
 //! As upstream, every policy is evaluated before the first refusal answers.
 //!
-//! [`type_checking`] writes `status.typeChecking`. Not done: the `authorizer` variable.
+//! `authorizer` checks what the request's user may do with the server's RBAC authorizer
+//! (`crd::schema::cel::authz`), on the roles and bindings as the RBAC cache holds them once
+//! brought up to date for the request.
+//!
+//! [`type_checking`] writes `status.typeChecking`.
 
 pub mod type_checking;
 
@@ -100,12 +104,19 @@ impl Matcher {
         })
     }
 
-    fn picks(&self, rest: &Rest, request: &Request<'_>, obj: Option<&Value>) -> bool {
+    fn picks(
+        &self,
+        rest: &Rest,
+        request: &Request<'_>,
+        obj: Option<&Value>,
+        equivalents: &rules::Equivalents<'_>,
+    ) -> bool {
         let policy = self.policy.unwrap_or(MatchPolicy::Equivalent);
         let hit = |list: &[(RuleWithOperations, Vec<String>)]| {
             list.iter().any(|(rule, names)| {
                 (names.is_empty() || names.iter().any(|n| n == request.name))
-                    && rules::any_matches(std::slice::from_ref(rule), policy, request)
+                    && rules::pick(std::slice::from_ref(rule), policy, request, equivalents)
+                        .is_some()
             })
         };
         // A binding's matchResources without rules narrows nothing by resource.
@@ -154,12 +165,13 @@ struct Policy {
 }
 
 /// The variables a request gives every policy expression (besides `variables`).
-const REQUEST_VARIABLES: [&str; 5] = [
+const REQUEST_VARIABLES: [&str; 6] = [
     "object",
     "oldObject",
     "request",
     "params",
     "namespaceObject",
+    "authorizer",
 ];
 
 impl Policy {
@@ -223,6 +235,18 @@ impl Policies {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Whether a bound policy's expressions name `authorizer` (then the RBAC cache is brought
+    /// up to date before a request is validated).
+    pub fn need_authorizer(&self) -> bool {
+        let snapshot = self.snapshot();
+        snapshot.bindings.iter().any(|b| {
+            snapshot
+                .policies
+                .get(&b.policy)
+                .is_some_and(|p| p.needs.contains(&"authorizer"))
+        })
     }
 
     /// Rebuilds the cache from the store.
@@ -638,7 +662,14 @@ impl<'r> Bound<'r> {
             "object" => expression::to_cel(self.obj.unwrap_or(&Value::Null)),
             "oldObject" => expression::to_cel(request.old_object.unwrap_or(&Value::Null)),
             "request" => {
-                let review = super::webhook::review::build("v1", "", request, None);
+                let review = super::webhook::review::build(
+                    "v1",
+                    "",
+                    request,
+                    &rules::Matched::Own,
+                    None,
+                    None,
+                );
                 let mut admission_request = review["request"].clone();
                 if let Some(map) = admission_request.as_object_mut() {
                     map.remove("object");
@@ -646,6 +677,7 @@ impl<'r> Bound<'r> {
                 }
                 expression::to_cel(&admission_request)
             }
+            "authorizer" => authorizer(rest, request),
             "namespaceObject" => {
                 let namespace = request
                     .namespace
@@ -662,6 +694,64 @@ impl<'r> Bound<'r> {
         self.values.insert(name, value.clone());
         value
     }
+}
+
+/// The `authorizer` variable for `request`: checks decided by the server's RBAC authorizer for
+/// the request's user (or the service account an expression names).
+pub(crate) fn authorizer(rest: &Rest, request: &Request<'_>) -> Cel {
+    use crate::auth::attributes::{Attributes, ResourceAttributes};
+    use crate::crd::schema::cel::authz::{self, Check, Decide, RequestResource, Verdict};
+    let user = request.user_info();
+    let rbac = rest.rbac.clone();
+    let decide: Decide = Arc::new(move |name: &str, groups: &[String], check: &Check| {
+        let asking = crate::auth::user::UserInfo {
+            name: name.to_string(),
+            uid: String::new(),
+            groups: groups.to_vec(),
+            extra: BTreeMap::new(),
+        };
+        let attrs = match check {
+            Check::Resource {
+                verb,
+                group,
+                resource,
+                subresource,
+                namespace,
+                name,
+            } => Attributes::Resource(ResourceAttributes {
+                verb: verb.clone(),
+                group: group.clone(),
+                version: "*".into(),
+                resource: resource.clone(),
+                subresource: subresource.clone(),
+                namespace: namespace.clone(),
+                name: name.clone(),
+            }),
+            Check::Path { verb, path } => Attributes::NonResource {
+                verb: verb.clone(),
+                path: path.clone(),
+            },
+        };
+        let decision = rbac.authorize_current(&asking, &attrs);
+        Verdict {
+            allowed: decision.allowed,
+            reason: decision.reason,
+            error: String::new(),
+        }
+    });
+    let rt = request.rt;
+    let resource = RequestResource {
+        group: rt.group.clone(),
+        resource: rt.plural.clone(),
+        subresource: request.subresource.unwrap_or("").to_string(),
+        namespace: request
+            .namespace
+            .filter(|_| rt.namespaced)
+            .unwrap_or("")
+            .to_string(),
+        name: request.name.to_string(),
+    };
+    authz::authorizer(&user.name, &user.groups, &resource, decide)
 }
 
 /// The audit annotations of one policy's bindings, as upstream's collector gathers them.
@@ -703,6 +793,7 @@ pub fn validate(
     if snapshot.bindings.is_empty() {
         return Ok(());
     }
+    let equivalents = rules::Equivalents::new(rest);
     let mut bound = Bound::new(rest, request, obj);
     let mut denied: Option<ApiError> = None;
     let mut collected: BTreeMap<&str, AuditAnnotations> = BTreeMap::new();
@@ -710,11 +801,11 @@ pub fn validate(
         let Some(policy) = snapshot.policies.get(&binding.policy) else {
             continue;
         };
-        if !policy.matcher.picks(rest, request, obj)
+        if !policy.matcher.picks(rest, request, obj, &equivalents)
             || binding
                 .matcher
                 .as_ref()
-                .is_some_and(|m| !m.picks(rest, request, obj))
+                .is_some_and(|m| !m.picks(rest, request, obj, &equivalents))
         {
             continue;
         }

@@ -1,9 +1,15 @@
-//! ValidatingAdmissionPolicyBindings (admissionregistration.k8s.io/v1): stored and served; enforced by `admission::validating_admission_policy`.
+//! ValidatingAdmissionPolicyBindings (admissionregistration.k8s.io/v1): stored and served,
+//! defaulted and validated as upstream (`policy_validation.rs`); enforced by
+//! `admission::validating_admission_policy`.
 
+use super::policy_validation::{default_binding, validate_binding};
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
+use crate::status::{ApiError, FieldCause};
+use crate::strategy::{Decoded, Strategy, Typed, typed_basics};
 use crate::table::printer::{Printer, col, s};
 use crate::table::{age, age_column, name_column, name_of};
+use crate::validation::NameRule;
 use k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding;
 use serde_json::{Value, json};
 
@@ -14,10 +20,37 @@ pub(crate) fn resource() -> ResourceType {
         "validatingadmissionpolicybinding",
         false,
     )
-    .build::<ValidatingAdmissionPolicyBinding>(
-        crate::strategy::Typed::<ValidatingAdmissionPolicyBinding>::new()
+    .build::<ValidatingAdmissionPolicyBinding>(BindingStrategy {
+        typed: Typed::<ValidatingAdmissionPolicyBinding>::new()
             .printer(&VALIDATING_ADMISSION_POLICY_BINDING),
-    )
+    })
+}
+
+/// The binding strategy: v1 defaults on decode, upstream's validation on create and update.
+struct BindingStrategy {
+    typed: Typed<ValidatingAdmissionPolicyBinding>,
+}
+
+impl Strategy for BindingStrategy {
+    typed_basics!(typed);
+
+    fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
+        let mut decoded = self.typed.decode(value)?;
+        default_binding(&mut decoded.value);
+        Ok(decoded)
+    }
+
+    fn name_rule(&self) -> NameRule {
+        self.typed.name_rule()
+    }
+
+    fn validate(&self, obj: &Value) -> Vec<FieldCause> {
+        validate_binding(obj)
+    }
+
+    fn validate_update(&self, new: &Value, _old: &Value) -> Vec<FieldCause> {
+        validate_binding(new)
+    }
 }
 
 /// `namespace/name` (or `*/...` for a selector) of the parameters, `<unset>` without.

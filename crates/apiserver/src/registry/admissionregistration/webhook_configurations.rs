@@ -137,12 +137,12 @@ fn webhooks(obj: &Value) -> &[Value] {
 }
 
 /// A string field, `""` when unset (the typed decode makes a missing required string empty).
-fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+pub(crate) fn text<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
 /// A list of strings, empty when unset.
-fn strings<'a>(v: &'a Value, key: &str) -> Vec<&'a str> {
+pub(crate) fn strings<'a>(v: &'a Value, key: &str) -> Vec<&'a str> {
     v.get(key)
         .and_then(Value::as_array)
         .map(|a| a.iter().map(|s| s.as_str().unwrap_or("")).collect())
@@ -150,7 +150,7 @@ fn strings<'a>(v: &'a Value, key: &str) -> Vec<&'a str> {
 }
 
 /// Go's `%#v` of a slice of strings of type `ty` (`[]string{"a", "b"}`).
-fn go_slice(ty: &str, items: &[&str]) -> String {
+pub(crate) fn go_slice(ty: &str, items: &[&str]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| field::go_quote(s)).collect();
     format!("[]{ty}{{{}}}", quoted.join(", "))
 }
@@ -264,7 +264,7 @@ fn fully_qualified_name(path: &str, name: &str, out: &mut Vec<FieldCause>) {
 }
 
 /// `validateRuleWithOperations` then `validateRule` (subresources allowed).
-fn rule_with_operations(rule: &Value, at: &str, out: &mut Vec<FieldCause>) {
+pub(crate) fn rule_with_operations(rule: &Value, at: &str, out: &mut Vec<FieldCause>) {
     let operations = strings(rule, "operations");
     let path = field::child(at, "operations");
     if operations.is_empty() {
@@ -415,6 +415,22 @@ fn match_conditions(hook: &Value, path: &str, out: &mut Vec<FieldCause>) {
         .get("matchConditions")
         .and_then(Value::as_array)
         .map_or(&[][..], Vec::as_slice);
+    match_conditions_with(conditions, path, out, &|expression| {
+        Expression::compile(expression)
+            .err()
+            .map(|e| format!("compilation failed: {e}"))
+    });
+}
+
+/// `validateMatchConditions` over `conditions`, `compile` saying what is wrong with an
+/// expression (upstream's compile error detail), if anything (shared with
+/// ValidatingAdmissionPolicies, whose compiler declares other variables).
+pub(crate) fn match_conditions_with(
+    conditions: &[Value],
+    path: &str,
+    out: &mut Vec<FieldCause>,
+    compile: &dyn Fn(&str) -> Option<String>,
+) {
     if conditions.len() > MAX_MATCH_CONDITIONS {
         out.push(field::too_many(
             path,
@@ -429,12 +445,8 @@ fn match_conditions(hook: &Value, path: &str, out: &mut Vec<FieldCause>) {
         let expression_path = field::child(&at, "expression");
         if expression.is_empty() {
             out.push(field::required(&expression_path, ""));
-        } else if let Err(e) = Expression::compile(expression) {
-            out.push(field::invalid(
-                &expression_path,
-                Bad::Str(expression),
-                &format!("compilation failed: {e}"),
-            ));
+        } else if let Some(e) = compile(expression) {
+            out.push(field::invalid(&expression_path, Bad::Str(expression), &e));
         }
         let name = text(condition, "name");
         let name_path = field::child(&at, "name");

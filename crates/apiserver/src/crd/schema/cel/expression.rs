@@ -91,6 +91,25 @@ impl Expression {
         Ok(Some(check::render(src, &issues)))
     }
 
+    /// Type-checks `src` with `variables` typed as given and gives the type it evaluates to
+    /// (`dyn` when unknown), or cel-go's rendering of why it does not compile or check.
+    pub fn output_type<'a>(
+        src: &str,
+        variables: HashMap<String, Ty<'a>>,
+    ) -> Result<Ty<'a>, String> {
+        let Expression {
+            mut program, depth, ..
+        } = Expression::compile(src)?;
+        let (ty, issues) = stack::for_compile(depth, || check::check(&mut program, src, variables));
+        if issues.is_empty() {
+            return Ok(ty);
+        }
+        let mut issues: Vec<(String, Option<usize>)> =
+            issues.into_iter().map(|i| (i.msg, i.offset)).collect();
+        issues.sort_by_key(|(_, offset)| offset.unwrap_or(0));
+        Err(check::render(src, &issues))
+    }
+
     /// Evaluates an expression that must give a bool.
     pub fn evaluate_bool(&self, variables: &[(&str, &Value)]) -> Result<bool, String> {
         match self.evaluate(variables)? {

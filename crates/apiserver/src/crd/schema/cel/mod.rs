@@ -15,6 +15,7 @@
 //! node's path (plus `fieldPath`), with the error type chosen by `reason`; failures of rules that
 //! do not use `oldSelf` on unchanged values are ratcheted away.
 
+pub mod authz;
 pub mod check;
 pub mod cost;
 pub mod expression;
@@ -419,6 +420,8 @@ thread_local! {
         ctx.register_all();
         // IP and CIDR parsing and parse errors as kube-apiserver's library has them.
         ip::register(&mut ctx);
+        // The `authorizer` of admission expressions (receiver functions on its values).
+        authz::register(&mut ctx);
         // CEL's size() of a string counts code points (the cel crate counts bytes).
         ctx.add_function("size", size);
         // matches(), find() and findAll() with RE2 semantics and the pattern limits, compiled
