@@ -153,10 +153,17 @@ pub struct ApiError {
     /// `Status.metadata.continue`: the token an expired continue answers with, to go on with a
     /// possibly inconsistent list.
     pub continue_token: Option<String>,
-    /// Warnings for the client (`Warning` headers), as admission gave them before refusing.
+    /// What admission said before refusing, if anything (boxed: errors stay small).
+    pub admission: Option<Box<AdmissionNotes>>,
+}
+
+/// What admission said about a request it then refused: upstream sends the warnings and records
+/// the audit annotations of a refused request too.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AdmissionNotes {
+    /// Warnings for the client (`Warning` headers).
     pub warnings: Vec<String>,
-    /// Audit annotations for the request's audit event, as admission recorded them before
-    /// refusing (upstream records them on a refused request too).
+    /// Audit annotations for the request's audit event.
     pub audit_annotations: std::collections::BTreeMap<String, String>,
 }
 
@@ -179,8 +186,7 @@ impl ApiError {
             causes: Vec::new(),
             retry_after: None,
             continue_token: None,
-            warnings: Vec::new(),
-            audit_annotations: std::collections::BTreeMap::new(),
+            admission: None,
         }
     }
 

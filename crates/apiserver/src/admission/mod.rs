@@ -137,9 +137,14 @@ impl Effects {
     /// `err` (a refusal) carrying what admission said before it: its warnings reach the client
     /// and its audit annotations the audit event, as upstream's do on a refused request.
     pub fn attach(&self, mut err: ApiError) -> ApiError {
-        err.warnings.extend(self.warnings.iter().cloned());
+        if self.warnings.is_empty() && self.audit_annotations.is_empty() {
+            return err;
+        }
+        let notes = err.admission.get_or_insert_with(Default::default);
+        notes.warnings.extend(self.warnings.iter().cloned());
         for (k, v) in &self.audit_annotations {
-            err.audit_annotations
+            notes
+                .audit_annotations
                 .entry(k.clone())
                 .or_insert_with(|| v.clone());
         }

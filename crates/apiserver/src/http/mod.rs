@@ -285,8 +285,13 @@ pub fn error_response(err: &ApiError) -> Response {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
-    add_warnings(&mut resp, &err.warnings);
-    with_audit_annotations(resp, err.audit_annotations.clone())
+    match &err.admission {
+        Some(notes) => {
+            add_warnings(&mut resp, &notes.warnings);
+            with_audit_annotations(resp, notes.audit_annotations.clone())
+        }
+        None => resp,
+    }
 }
 
 /// Renders `value` in the negotiated encoding, with `Warning` headers.

@@ -129,13 +129,14 @@ fn compile(src: &str, declared: Declared, returns: Returns) -> Option<String> {
         Ok(ty) => ty,
         Err(e) => return Some(format!("compilation failed: {e}")),
     };
-    let fits = match (returns, &ty) {
-        (Returns::Any, _) | (_, Ty::Dyn) => true,
-        (Returns::Bool, Ty::Bool) => true,
-        (Returns::String, Ty::String) => true,
-        (Returns::StringOrNull, Ty::String | Ty::Null) => true,
-        _ => false,
-    };
+    let fits = matches!(
+        (returns, &ty),
+        (Returns::Any, _)
+            | (_, Ty::Dyn)
+            | (Returns::Bool, Ty::Bool)
+            | (Returns::String, Ty::String)
+            | (Returns::StringOrNull, Ty::String | Ty::Null)
+    );
     (!fits).then(|| {
         match returns {
             Returns::Bool => "must evaluate to bool",

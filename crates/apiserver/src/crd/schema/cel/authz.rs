@@ -207,7 +207,7 @@ fn no_overload(ftx: &FunctionContext) -> ExecutionError {
     ftx.error("no such overload")
 }
 
-fn opaque<'a, T: 'static>(v: &'a Cel) -> Option<&'a T> {
+fn opaque<T: 'static>(v: &Cel) -> Option<&T> {
     match v {
         Cel::Opaque(o) => o.downcast_ref::<T>(),
         _ => None,
