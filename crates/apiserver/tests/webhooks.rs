@@ -863,6 +863,73 @@ async fn a_refused_request_keeps_its_warnings_and_audit_annotations() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn match_conditions_ask_the_authorizer_about_the_requests_user() {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+    let server = start().await;
+    let webhook = webhook_support::start(&[]).await;
+    let admin = server.client();
+    Api::<ClusterRole>::all(admin.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "cm-writer"},
+                "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create", "delete"]}]}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    Api::<ClusterRoleBinding>::all(admin.clone())
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "cm-writers"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cm-writer"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "writers"}]}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    // Refuses creates by users who may not read secrets in the object's namespace.
+    let mut guard = hook(
+        "secrets.example.com",
+        webhook.url_config("deny"),
+        &["CREATE"],
+        "authz",
+    );
+    guard["matchConditions"] = json!([{"name": "no-secret-readers",
+        "expression": "!authorizer.group('').resource('secrets').namespace(object.metadata.namespace).check('get').allowed()"}]);
+    validating(admin.clone(), "authz", vec![guard]).await;
+    let as_user = |user: &str, groups: &[&str]| {
+        let mut config = kube::Config::new(server.url().parse().unwrap());
+        config.auth_info.impersonate = Some(user.into());
+        config.auth_info.impersonate_groups = Some(groups.iter().map(|g| g.to_string()).collect());
+        Api::<ConfigMap>::namespaced(Client::try_from(config).unwrap(), "default")
+    };
+    // A writer who may not read secrets: the webhook is called and refuses.
+    let writer = as_user("carol", &["writers"]);
+    let s = status_of(refused(&writer, "authz", false).await);
+    assert!(
+        s.message
+            .starts_with("admission webhook \"secrets.example.com\" denied the request"),
+        "{}",
+        s.message
+    );
+    // system:masters may read anything: the condition is false, the webhook not called.
+    let master = as_user("root", &["system:masters"]);
+    master
+        .create(
+            &PostParams::default(),
+            &configmap("by-root", json!({"hook": "authz"})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        !webhook
+            .reviews("deny")
+            .iter()
+            .any(|r| r["request"]["name"] == "by-root")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn match_conditions_pick_skip_and_fail() {
     let server = start().await;
     let webhook = webhook_support::start(&[]).await;
