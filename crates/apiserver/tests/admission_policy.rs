@@ -2,8 +2,10 @@
 //! matchConditions and a messageExpression, bound to deny in one namespace and to warn in
 //! another (kubectl prints the warning), and a binding whose params are missing; auditAnnotations
 //! and the Audit action read back from the audit log (also for a refused request); an
-//! auditAnnotation that errors; `status.typeChecking` against a custom resource's schema; and
-//! policies and bindings validated and defaulted on write, as upstream.
+//! auditAnnotation that errors; `status.typeChecking` against a custom resource's schema;
+//! policies and bindings validated and defaulted on write, as upstream; the `authorizer`
+//! deciding with RBAC for the request's user; and a policy matched through an equivalent
+//! resource (HPA v1 for a v2 request) seeing the converted object.
 
 mod kube_support;
 #[allow(unused_macros, unused_imports)]
@@ -708,4 +710,102 @@ async fn the_authorizer_decides_with_rbac_for_the_requests_user() {
         .create(&PostParams::default(), &configmap("alices", json!({})))
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_equivalent_match_evaluates_the_object_at_the_policys_version() {
+    use k8s_openapi::api::autoscaling::{v1 as hpa_v1, v2 as hpa_v2};
+    let server = start().await;
+    let client = server.client();
+    let v1_rules = |policy: &str| {
+        json!({"matchPolicy": policy, "resourceRules": [{"apiGroups": ["autoscaling"], "apiVersions": ["v1"],
+            "operations": ["CREATE"], "resources": ["horizontalpodautoscalers"]}]})
+    };
+    for (name, constraints, validations) in [
+        (
+            "hpa-cpu",
+            v1_rules("Equivalent"),
+            json!([
+                {"expression": "object.apiVersion == 'autoscaling/v1' && request.kind.version == 'v1' && request.resource.version == 'v1'",
+                    "message": "not seen at v1"},
+                {"expression": "object.spec.targetCPUUtilizationPercentage <= 80",
+                    "messageExpression": "'cpu target ' + string(object.spec.targetCPUUtilizationPercentage) + ' above 80, asked at ' + request.requestKind.version"},
+            ]),
+        ),
+        (
+            "hpa-exact",
+            v1_rules("Exact"),
+            json!([{"expression": "false", "message": "only through v1"}]),
+        ),
+    ] {
+        create(
+            &Api::<ValidatingAdmissionPolicy>::all(client.clone()),
+            json!({"metadata": {"name": name},
+                "spec": {"matchConstraints": constraints, "validations": validations}}),
+        )
+        .await;
+        create(
+            &Api::<ValidatingAdmissionPolicyBinding>::all(client.clone()),
+            json!({"metadata": {"name": name},
+                "spec": {"policyName": name, "validationActions": ["Deny"]}}),
+        )
+        .await;
+    }
+    let v2_api: Api<hpa_v2::HorizontalPodAutoscaler> = Api::namespaced(client.clone(), "default");
+    let hpa = |name: &str, cpu: i32| -> hpa_v2::HorizontalPodAutoscaler {
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "maxReplicas": 3, "metrics": [{"type": "Resource", "resource": {"name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": cpu}}}]},
+        }))
+        .unwrap()
+    };
+    let mut attempt = 0;
+    let status = eventually("the policies to take effect", || {
+        attempt += 1;
+        let (v2_api, hpa) = (v2_api.clone(), hpa(&format!("hot-{attempt}"), 90));
+        async move {
+            match v2_api.create(&PostParams::default(), &hpa).await {
+                Ok(_) => None,
+                Err(kube::Error::Api(s)) => Some(s),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    })
+    .await;
+    // At v2, the Equivalent policy sees the object at v1 (the v2 metric as v1's field); the
+    // Exact one does not apply.
+    assert_eq!(
+        status.message,
+        format!(
+            "horizontalpodautoscalers.autoscaling \"hot-{attempt}\" is forbidden: ValidatingAdmissionPolicy 'hpa-cpu' with binding 'hpa-cpu' denied request: cpu target 90 above 80, asked at v2"
+        )
+    );
+    v2_api
+        .create(&PostParams::default(), &hpa("cool", 50))
+        .await
+        .unwrap();
+    // At v1 both apply.
+    let v1_api: Api<hpa_v1::HorizontalPodAutoscaler> = Api::namespaced(client.clone(), "default");
+    let at_v1: hpa_v1::HorizontalPodAutoscaler = serde_json::from_value(json!({
+        "metadata": {"name": "at-v1"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "maxReplicas": 3, "targetCPUUtilizationPercentage": 50},
+    }))
+    .unwrap();
+    let err = v1_api
+        .create(&PostParams::default(), &at_v1)
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        status.message.ends_with(
+            "ValidatingAdmissionPolicy 'hpa-exact' with binding 'hpa-exact' denied request: only through v1"
+        ),
+        "{}",
+        status.message
+    );
 }

@@ -253,6 +253,7 @@ impl Admission {
             rest.rbac.read(|_| ()).await;
         }
         validating_admission_policy::validate(rest, &self.policies, request, obj, effects)
+            .await
             .map_err(|e| effects.attach(e))?;
         webhook::validating::dispatch(rest, &self.webhooks, request, obj, effects)
             .await

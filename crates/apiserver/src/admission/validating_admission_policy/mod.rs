@@ -21,6 +21,10 @@
 //! errors is a failure under `failurePolicy: Fail` (the default) and is ignored under `Ignore`.
 //! As upstream, every policy is evaluated before the first refusal answers.
 //!
+//! A policy matched through an equivalent resource (`matchPolicy: Equivalent`, a rule naming
+//! another version or group of the request's resource) sees the objects converted to it and a
+//! `request` whose `kind`/`resource` name it, as upstream's `VersionedAttributes`.
+//!
 //! `authorizer` checks what the request's user may do with the server's RBAC authorizer
 //! (`crd::schema::cel::authz`), on the roles and bindings as the RBAC cache holds them once
 //! brought up to date for the request.
@@ -42,6 +46,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 };
 use kube_cel::cel::Value as Cel;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
@@ -104,26 +109,52 @@ impl Matcher {
         })
     }
 
+    /// The resource the request is matched as (upstream's `DefinitionMatches`: a rule naming
+    /// the request's own resource first, then, under Equivalent, one naming an equivalent
+    /// resource), if the rules, exclusions and selectors pick it.
     fn picks(
         &self,
         rest: &Rest,
         request: &Request<'_>,
         obj: Option<&Value>,
         equivalents: &rules::Equivalents<'_>,
-    ) -> bool {
+    ) -> Option<rules::Matched> {
         let policy = self.policy.unwrap_or(MatchPolicy::Equivalent);
-        let hit = |list: &[(RuleWithOperations, Vec<String>)]| {
-            list.iter().any(|(rule, names)| {
-                (names.is_empty() || names.iter().any(|n| n == request.name))
-                    && rules::pick(std::slice::from_ref(rule), policy, request, equivalents)
-                        .is_some()
+        let named =
+            |names: &Vec<String>| names.is_empty() || names.iter().any(|n| n == request.name);
+        let hit = |list: &[(RuleWithOperations, Vec<String>)]| -> Option<rules::Matched> {
+            let exact = list.iter().any(|(rule, names)| {
+                named(names)
+                    && rules::pick(
+                        std::slice::from_ref(rule),
+                        MatchPolicy::Exact,
+                        request,
+                        equivalents,
+                    )
+                    .is_some()
+            });
+            if exact {
+                return Some(rules::Matched::Own);
+            }
+            if policy == MatchPolicy::Exact {
+                return None;
+            }
+            list.iter().find_map(|(rule, names)| {
+                named(names)
+                    .then(|| rules::pick(std::slice::from_ref(rule), policy, request, equivalents))
+                    .flatten()
             })
         };
         // A binding's matchResources without rules narrows nothing by resource.
-        (hit(&self.rules) || (self.rules.is_empty() && self.any_resource))
-            && !hit(&self.excluded)
+        let matched = match hit(&self.rules) {
+            Some(m) => m,
+            None if self.rules.is_empty() && self.any_resource => rules::Matched::Own,
+            None => return None,
+        };
+        (hit(&self.excluded).is_none()
             && predicates::namespace_matches(rest, self.namespace_selector.as_ref(), request, obj)
-            && predicates::object_matches(self.object_selector.as_ref(), request, obj)
+            && predicates::object_matches(self.object_selector.as_ref(), request, obj))
+        .then_some(matched)
     }
 }
 
@@ -633,22 +664,55 @@ fn evaluate(policy: &Policy, activation: &mut Activation<'_>) -> Outcome {
     outcome
 }
 
-/// The CEL values of the request the policies' expressions see, each converted once per
-/// request, when a policy that names it first matches.
+/// The CEL values of the request the policies' expressions see for one matched resource (the
+/// objects converted to it, the request naming it as `kind`/`resource`), each converted once
+/// per request, when a policy that names it first matches.
 struct Bound<'r> {
     rest: &'r Rest,
     request: &'r Request<'r>,
-    obj: Option<&'r Value>,
+    matched: rules::Matched,
+    obj: Option<Cow<'r, Value>>,
+    old_object: Option<Cow<'r, Value>>,
     values: BTreeMap<&'static str, Cel>,
 }
 
 impl<'r> Bound<'r> {
-    fn new(rest: &'r Rest, request: &'r Request<'r>, obj: Option<&'r Value>) -> Self {
-        Bound {
+    /// The values of `request` matched as `matched`: its own objects, or (upstream's
+    /// `VersionedAttributes`) converted to the equivalent resource.
+    async fn new(
+        rest: &'r Rest,
+        request: &'r Request<'r>,
+        obj: Option<&'r Value>,
+        matched: rules::Matched,
+    ) -> Result<Bound<'r>, ApiError> {
+        let (obj, old_object) = match &matched {
+            rules::Matched::Own => (
+                obj.map(Cow::Borrowed),
+                request.old_object.map(Cow::Borrowed),
+            ),
+            rules::Matched::Equivalent(rt) => {
+                let v = super::webhook::versioned::Versioned::of(rest, request, obj, rt).await?;
+                (v.object.map(Cow::Owned), v.old_object.map(Cow::Owned))
+            }
+        };
+        Ok(Bound {
             rest,
             request,
+            matched,
             obj,
+            old_object,
             values: BTreeMap::new(),
+        })
+    }
+
+    /// Whether these are the values for `matched`.
+    fn is(&self, matched: &rules::Matched) -> bool {
+        match (&self.matched, matched) {
+            (rules::Matched::Own, rules::Matched::Own) => true,
+            (rules::Matched::Equivalent(a), rules::Matched::Equivalent(b)) => {
+                super::webhook::versioned::same(a, b)
+            }
+            _ => false,
         }
     }
 
@@ -659,17 +723,11 @@ impl<'r> Bound<'r> {
         }
         let (rest, request) = (self.rest, self.request);
         let value = match name {
-            "object" => expression::to_cel(self.obj.unwrap_or(&Value::Null)),
-            "oldObject" => expression::to_cel(request.old_object.unwrap_or(&Value::Null)),
+            "object" => expression::to_cel(self.obj.as_deref().unwrap_or(&Value::Null)),
+            "oldObject" => expression::to_cel(self.old_object.as_deref().unwrap_or(&Value::Null)),
             "request" => {
-                let review = super::webhook::review::build(
-                    "v1",
-                    "",
-                    request,
-                    &rules::Matched::Own,
-                    None,
-                    None,
-                );
+                let review =
+                    super::webhook::review::build("v1", "", request, &self.matched, None, None);
                 let mut admission_request = review["request"].clone();
                 if let Some(map) = admission_request.as_object_mut() {
                     map.remove("object");
@@ -779,7 +837,7 @@ impl AuditAnnotations {
 }
 
 /// Runs every binding that picks `request`.
-pub fn validate(
+pub async fn validate(
     rest: &Rest,
     policies: &Policies,
     request: &Request<'_>,
@@ -794,18 +852,21 @@ pub fn validate(
         return Ok(());
     }
     let equivalents = rules::Equivalents::new(rest);
-    let mut bound = Bound::new(rest, request, obj);
+    // The request's values for each resource it was matched as.
+    let mut bounds: Vec<Bound<'_>> = Vec::new();
     let mut denied: Option<ApiError> = None;
     let mut collected: BTreeMap<&str, AuditAnnotations> = BTreeMap::new();
     for binding in &snapshot.bindings {
         let Some(policy) = snapshot.policies.get(&binding.policy) else {
             continue;
         };
-        if !policy.matcher.picks(rest, request, obj, &equivalents)
-            || binding
-                .matcher
-                .as_ref()
-                .is_some_and(|m| !m.picks(rest, request, obj, &equivalents))
+        let Some(matched) = policy.matcher.picks(rest, request, obj, &equivalents) else {
+            continue;
+        };
+        if binding
+            .matcher
+            .as_ref()
+            .is_some_and(|m| m.picks(rest, request, obj, &equivalents).is_none())
         {
             continue;
         }
@@ -843,6 +904,14 @@ pub fn validate(
                 continue;
             }
         };
+        let index = match bounds.iter().position(|b| b.is(&matched)) {
+            Some(i) => i,
+            None => {
+                bounds.push(Bound::new(rest, request, obj, matched).await?);
+                bounds.len() - 1
+            }
+        };
+        let bound = &mut bounds[index];
         let annotations = collected.entry(policy.name.as_str()).or_default();
         for param in found {
             let outcome = expression::with_activation(|activation| {
