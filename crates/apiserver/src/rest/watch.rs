@@ -9,7 +9,7 @@ use super::list::{ListOptions, check_fields, matches};
 use super::{Rest, served_version, store_error};
 use crate::resource::ResourceType;
 use crate::status::ApiError;
-use crate::storage::{EventType, ReadAt, StoreError, StoredObject};
+use crate::storage::{EventFilter, EventType, Interest, ReadAt, StoreError, StoredEvent, StoredObject};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -216,7 +216,16 @@ impl Rest {
                 page.resource_version
             }
         };
-        let mut cursor = match self.store.watch(Some(rt.storage_key.clone()), position) {
+        let interest = Interest {
+            resource: Some(rt.storage_key.clone()),
+            namespace: namespace.map(str::to_string),
+            filter: if served_mode {
+                None
+            } else {
+                prefilter(&opts.list)
+            },
+        };
+        let mut cursor = match self.store.watch_for(interest, position) {
             Ok(c) => c,
             Err(StoreError::TooOld { requested, oldest }) => {
                 return Err(ApiError::expired(format!(
@@ -249,9 +258,6 @@ impl Rest {
                     };
                     for event in events {
                         position = event.resource_version();
-                        if let Some(ns) = namespace && event.key.namespace != ns {
-                            continue;
-                        }
                         let (now_matches, was_matching, served) = if served_mode {
                             let now = match event.event_type {
                                 EventType::Deleted => None,
@@ -292,6 +298,33 @@ impl Rest {
             }
         }
     }
+}
+
+/// The dispatcher's test for a watch's selectors: an event concerns the watch when its object
+/// or the state it replaced passes them (it may start or stop matching). Only what needs no
+/// decoding is tested there — labels (parsed once per object and kept) and the name and
+/// namespace fields; field selectors on the body are left to the watch's own task.
+fn prefilter(opts: &ListOptions) -> Option<EventFilter> {
+    let mut cheap = ListOptions {
+        label_selector: opts.label_selector.clone(),
+        field_selector: opts.field_selector.clone(),
+        ..Default::default()
+    };
+    cheap
+        .field_selector
+        .requirements
+        .retain(|r| matches!(r.field.as_str(), "metadata.name" | "metadata.namespace"));
+    if cheap.label_selector.is_empty() && cheap.field_selector.is_empty() {
+        return None;
+    }
+    Some(Arc::new(move |event: &StoredEvent| {
+        let (ns, name) = (&event.key.namespace, &event.key.name);
+        matches(&cheap, ns, name, &event.object)
+            || event
+                .prev
+                .as_ref()
+                .is_some_and(|prev| matches(&cheap, ns, name, prev))
+    }))
 }
 
 /// A JSON watch line: `{"type":"ADDED","object":{...}}\n`.

@@ -21,6 +21,7 @@ mod memory;
 mod object;
 mod redb;
 mod store;
+mod watchers;
 
 pub use encoded::Encoded;
 pub use etcd::{EtcdConfig, EtcdStorage};
@@ -28,6 +29,7 @@ pub use history::{EventType, History, StoredEvent};
 pub use memory::MemoryStorage;
 pub use object::{ObjectKey, StoredObject};
 pub use redb::RedbStorage;
+pub use watchers::{EventFilter, Interest};
 pub use store::{
     Feed, ListPage, ReadAt, RemoteChange, Store, StoreConfig, StoreError, WatchCursor, WriteOp,
 };
