@@ -870,23 +870,15 @@ impl WatchCursor {
         Ok(())
     }
 
-    /// Moves what is waiting (the backlog, then the channel) into `out`, without waiting. False
-    /// when the channel is closed: the dispatcher dropped this cursor (behind, or the store
-    /// closed or rebuilt its cache).
-    fn drain(&mut self, out: &mut Vec<Arc<StoredEvent>>) -> bool {
+    /// Moves what is waiting (the backlog, then the channel) into `out`, without waiting.
+    fn drain(&mut self, out: &mut Vec<Arc<StoredEvent>>) {
         out.extend(self.backlog.drain(..));
         let Some(registration) = self.registration.as_mut() else {
-            return false;
+            return;
         };
-        loop {
-            match registration.rx.try_recv() {
-                Ok(event) => {
-                    if event.resource_version() > self.skip_through {
-                        out.push(event);
-                    }
-                }
-                Err(tokio::sync::mpsc::error::TryRecvError::Empty) => return true,
-                Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return false,
+        while let Ok(event) = registration.rx.try_recv() {
+            if event.resource_version() > self.skip_through {
+                out.push(event);
             }
         }
     }
@@ -915,10 +907,8 @@ impl WatchCursor {
                         self.backlog.push_back(event);
                     }
                 }
-                None => {
-                    // Dropped by the dispatcher: `ready` re-registers (or reports why not).
-                    self.registration = None;
-                }
+                // Dropped by the dispatcher: `ready` registers again (or reports why not).
+                None => {}
             }
         }
     }
@@ -930,18 +920,18 @@ impl WatchCursor {
         if self.store.is_closed() {
             return Err(StoreError::Unavailable("store closed".into()));
         }
-        let mut out = Vec::new();
-        if !self.drain(&mut out) {
-            // Dropped by the dispatcher: deliver what it sent first; then continue from the
-            // history after it (or report why not, on the next call).
-            self.registration = None;
-            if !out.is_empty() {
-                self.delivered(&out);
-                return Ok(out);
-            }
+        if self
+            .registration
+            .as_ref()
+            .is_none_or(|registration| registration.rx.is_closed())
+        {
+            // Dropped by the dispatcher (behind, or the cache was rebuilt): what it sent is
+            // in the history too, if the history still reaches back to this cursor.
+            self.backlog.clear();
             self.register()?;
-            self.drain(&mut out);
         }
+        let mut out = Vec::new();
+        self.drain(&mut out);
         self.delivered(&out);
         if out.is_empty() {
             self.position = self.position();
