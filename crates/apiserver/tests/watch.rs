@@ -891,7 +891,11 @@ async fn the_controllers_spine_resyncs_after_falling_out_of_the_history() {
 #[tokio::test]
 async fn a_watcher_behind_its_channel_catches_up_from_the_history() {
     use kubeforge_apiserver::controllers::changes::{Change, Changes};
-    let server = ApiServer::builder().in_memory().start().await.expect("server");
+    let server = ApiServer::builder()
+        .in_memory()
+        .start()
+        .await
+        .expect("server");
     let api: Api<ConfigMap> = Api::namespaced(server.client(), "default");
     let key = server
         .rest()
@@ -958,7 +962,10 @@ async fn a_watcher_behind_its_channel_catches_up_from_the_history() {
             .expect("decodes");
         if let WatchEvent::Added(cm) = ev {
             let name = cm.metadata.name.unwrap_or_default();
-            assert!(!name.starts_with("behind-"), "{name} leaked into kube-system");
+            assert!(
+                !name.starts_with("behind-"),
+                "{name} leaked into kube-system"
+            );
             if name == "mine" {
                 break;
             }

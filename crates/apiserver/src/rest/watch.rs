@@ -9,7 +9,9 @@ use super::list::{ListOptions, check_fields, matches};
 use super::{Rest, served_version, store_error};
 use crate::resource::ResourceType;
 use crate::status::ApiError;
-use crate::storage::{EventFilter, EventType, Interest, ReadAt, StoreError, StoredEvent, StoredObject};
+use crate::storage::{
+    EventFilter, EventType, Interest, ReadAt, StoreError, StoredEvent, StoredObject,
+};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -29,10 +29,10 @@ pub use history::{EventType, History, StoredEvent};
 pub use memory::MemoryStorage;
 pub use object::{ObjectKey, StoredObject};
 pub use redb::RedbStorage;
-pub use watchers::{EventFilter, Interest};
 pub use store::{
     Feed, ListPage, ReadAt, RemoteChange, Store, StoreConfig, StoreError, WatchCursor, WriteOp,
 };
+pub use watchers::{EventFilter, Interest};
 
 /// One change the writer asks the medium to make durable.
 #[derive(Debug, Clone)]

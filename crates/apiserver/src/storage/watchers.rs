@@ -88,7 +88,8 @@ impl Registry {
             return &mut self.every_resource;
         };
         if !self.resources.contains_key(resource) {
-            self.resources.insert(Arc::from(resource), Default::default());
+            self.resources
+                .insert(Arc::from(resource), Default::default());
         }
         let watchers = self.resources.get_mut(resource).expect("inserted");
         match namespace {
@@ -225,7 +226,9 @@ impl Watchers {
             + registry
                 .resources
                 .values()
-                .map(|r| r.every_namespace.len() + r.by_namespace.values().map(Vec::len).sum::<usize>())
+                .map(|r| {
+                    r.every_namespace.len() + r.by_namespace.values().map(Vec::len).sum::<usize>()
+                })
                 .sum::<usize>()
     }
 }
