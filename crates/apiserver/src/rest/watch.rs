@@ -38,6 +38,10 @@ pub struct WatchEvent {
     pub event_type: &'static str,
     /// The serialized object (or Status, for ERROR).
     pub object: Bytes,
+    /// The stored event whose object `object` is, byte for byte (None for initial events,
+    /// bookmarks, errors and objects converted for the request): its protobuf encoding is
+    /// shared by every watch that sends it.
+    pub source: Option<Arc<StoredEvent>>,
 }
 
 /// The receiving end of a watch.
@@ -76,6 +80,7 @@ fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> WatchEvent {
     WatchEvent {
         event_type: "BOOKMARK",
         object: Bytes::from(serde_json::to_vec(&obj).unwrap_or_default()),
+        source: None,
     }
 }
 
@@ -83,6 +88,7 @@ fn error_event(err: &ApiError) -> WatchEvent {
     WatchEvent {
         event_type: "ERROR",
         object: Bytes::from(serde_json::to_vec(&err.to_status()).unwrap_or_default()),
+        source: None,
     }
 }
 
@@ -202,6 +208,7 @@ impl Rest {
                     let ev = WatchEvent {
                         event_type: "ADDED",
                         object,
+                        source: None,
                     };
                     if tx.send(ev).await.is_err() {
                         return Ok(());
@@ -287,11 +294,17 @@ impl Rest {
                             (EventType::Deleted, true, _) => "DELETED",
                             _ => continue,
                         };
-                        let object = match &served {
-                            Some(v) => to_bytes(v),
-                            None => object_bytes(self, rt, &event.object).await?,
+                        let (object, source) = match &served {
+                            Some(v) => (to_bytes(v), None),
+                            None => {
+                                let object = object_bytes(self, rt, &event.object).await?;
+                                // Sent as stored: its encodings can be shared.
+                                let unchanged = object.as_ptr() == event.object.json.as_ptr()
+                                    && object.len() == event.object.json.len();
+                                (object, unchanged.then(|| event.clone()))
+                            }
                         };
-                        let ev = WatchEvent { event_type: kind, object };
+                        let ev = WatchEvent { event_type: kind, object, source };
                         if tx.send(ev).await.is_err() {
                             return Ok(());
                         }

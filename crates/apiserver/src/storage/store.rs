@@ -734,12 +734,7 @@ impl Feed {
                     } else {
                         EventType::Added
                     };
-                    StoredEvent {
-                        event_type,
-                        key,
-                        object,
-                        prev,
-                    }
+                    StoredEvent::new(event_type, key, object, prev)
                 }
                 RemoteChange::Delete {
                     key,
@@ -754,12 +749,12 @@ impl Feed {
                         // Neither the cache nor the medium knows what was deleted.
                         continue;
                     };
-                    StoredEvent {
-                        event_type: EventType::Deleted,
-                        object: Arc::new(StoredObject::from_value(prev.value(), revision)),
+                    StoredEvent::new(
+                        EventType::Deleted,
                         key,
-                        prev: Some(prev),
-                    }
+                        Arc::new(StoredObject::from_value(prev.value(), revision)),
+                        Some(prev),
+                    )
                 }
             };
             let event = Arc::new(event);
@@ -995,12 +990,7 @@ fn commit_batch(inner: &Inner, storage: &dyn Storage, batch: Vec<Pending>) {
                             object.clone()
                         }
                     };
-                    events.push(Arc::new(StoredEvent {
-                        event_type,
-                        key,
-                        object,
-                        prev,
-                    }));
+                    events.push(Arc::new(StoredEvent::new(event_type, key, object, prev)));
                     outcomes.push((reply, Ok(stored)));
                 }
                 Err(e) => outcomes.push((reply, Err(e))),

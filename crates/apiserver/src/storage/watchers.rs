@@ -258,12 +258,12 @@ mod tests {
     use crate::storage::{EventType, ObjectKey, StoredObject};
 
     fn event(rv: u64, resource: &str, ns: &str) -> Arc<StoredEvent> {
-        Arc::new(StoredEvent {
-            event_type: EventType::Added,
-            key: ObjectKey::new(Arc::from(resource), ns, format!("o{rv}")),
-            object: Arc::new(StoredObject::new(rv, Default::default())),
-            prev: None,
-        })
+        Arc::new(StoredEvent::new(
+            EventType::Added,
+            ObjectKey::new(Arc::from(resource), ns, format!("o{rv}")),
+            Arc::new(StoredObject::new(rv, Default::default())),
+            None,
+        ))
     }
 
     fn interest(resource: Option<&str>, ns: Option<&str>) -> Interest {
