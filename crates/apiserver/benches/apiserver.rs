@@ -73,6 +73,10 @@ const SCENARIOS: &[(&str, &str)] = &[
     ),
     ("watch", "one write fanned out to 1,000 watchers"),
     (
+        "spread",
+        "creates with 0 and 1,000 idle watches on other namespaces",
+    ),
+    (
         "restart",
         "durable restart to ready with 100,000 ConfigMaps",
     ),
@@ -1137,7 +1141,7 @@ async fn scenario_watch() -> Res<Report> {
                 if raw {
                     let addr = server.addr();
                     tasks.push(tokio::spawn(async move {
-                        let _ = raw_watch(addr, &rv, tx).await;
+                        let _ = raw_watch(addr, "default", &rv, tx).await;
                     }));
                 } else {
                     // A client of its own per watch (a watch holds its HTTP/1.1 connection).
@@ -1212,12 +1216,13 @@ async fn scenario_watch() -> Res<Report> {
 /// arrives (found by searching the line, no JSON decoding).
 async fn raw_watch(
     addr: std::net::SocketAddr,
+    namespace: &str,
     rv: &str,
     tx: mpsc::UnboundedSender<(String, Instant)>,
 ) -> Res<()> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     let req = format!(
-        "GET /api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=290 HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n"
+        "GET /api/v1/namespaces/{namespace}/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=290 HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n"
     );
     stream.write_all(req.as_bytes()).await?;
     let mut reader = BufReader::new(stream);
@@ -1389,6 +1394,8 @@ mod admission;
 mod cluster;
 #[path = "apiserver/scale.rs"]
 mod scale;
+#[path = "apiserver/spread.rs"]
+mod spread;
 #[path = "apiserver/wire.rs"]
 mod wire;
 
@@ -1426,6 +1433,7 @@ fn run_scenario(name: &str) -> Res<()> {
                     "wire" => wire::scenario_wire().await,
                     "scale" => scale::scenario_scale().await,
                     "watch" => scenario_watch().await,
+                    "spread" => spread::scenario_spread().await,
                     "restart" => scenario_restart().await,
                     "apply" => cluster::scenario_apply().await,
                     "gc" => cluster::scenario_gc().await,

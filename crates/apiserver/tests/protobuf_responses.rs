@@ -202,6 +202,103 @@ async fn watch_streams_protobuf_frames() {
     );
 }
 
+/// Splits a protobuf watch body into its frames.
+fn frames(mut body: Bytes) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    while !body.is_empty() {
+        let len = u32::from_be_bytes(body[..4].try_into().expect("length")) as usize;
+        out.push(body.slice(4..4 + len));
+        body = body.slice(4 + len..);
+    }
+    out
+}
+
+/// Events after a resourceVersion, to several protobuf watches at once (their encoding is made
+/// once per event and shared): every watch gets the same frames, and each frame's object is
+/// the one a JSON watch of the same events sees.
+#[tokio::test]
+async fn protobuf_watches_share_each_events_encoding() {
+    let server = start().await;
+    let client = server.client();
+    let cms = "/api/v1/namespaces/default/configmaps";
+    let (_, _, list) = send(&client, "GET", cms, "application/json", None).await;
+    let list: serde_json::Value = serde_json::from_slice(&list).expect("list");
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .to_string();
+    let uri = format!("{cms}?watch=1&resourceVersion={rv}&timeoutSeconds=3");
+    let watches: Vec<_> = [TYPED, TYPED, "application/json"]
+        .into_iter()
+        .map(|accept| {
+            let (client, uri) = (client.clone(), uri.clone());
+            tokio::spawn(async move { send(&client, "GET", &uri, accept, None).await })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for (i, name) in ["a", "b"].into_iter().enumerate() {
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
+                        "data": {"i": i.to_string()}});
+        send(&client, "POST", cms, TYPED, Some(cm)).await;
+    }
+    let patch = json!({"data": {"i": "patched"}});
+    let req = Request::builder()
+        .method("PATCH")
+        .uri(format!("{cms}/a"))
+        .header(header::CONTENT_TYPE, "application/merge-patch+json")
+        .header(header::ACCEPT, "application/json")
+        .body(serde_json::to_vec(&patch).expect("patch"))
+        .expect("request");
+    client.request_text(req).await.expect("patch answered");
+    send(&client, "DELETE", &format!("{cms}/b"), TYPED, None).await;
+
+    let mut bodies = Vec::new();
+    for w in watches {
+        bodies.push(w.await.expect("watch"));
+    }
+    let json_body = bodies.pop().expect("json watch").2;
+    let json_events: Vec<(String, String, String, serde_json::Value)> =
+        String::from_utf8_lossy(&json_body)
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+                let o = &v["object"];
+                (
+                    v["type"].as_str().unwrap_or_default().to_string(),
+                    o["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    o["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    o["data"].clone(),
+                )
+            })
+            .collect();
+    assert_eq!(json_events.len(), 4, "{json_events:?}");
+    let first = frames(bodies[0].2.clone());
+    let second = frames(bodies[1].2.clone());
+    assert_eq!(first, second, "both protobuf watches get the same frames");
+    let decoded: Vec<(String, String, String, serde_json::Value)> = first
+        .into_iter()
+        .map(|frame| {
+            let event = meta_v1::WatchEvent::decode(frame).expect("WatchEvent");
+            let raw = event.object.and_then(|o| o.raw).expect("object");
+            let cm: core_v1::ConfigMap = unwrap(&raw, "v1", "ConfigMap");
+            let meta = cm.metadata.expect("metadata");
+            (
+                event.r#type.expect("type"),
+                meta.name.unwrap_or_default(),
+                meta.resource_version.unwrap_or_default(),
+                serde_json::to_value(&cm.data).expect("data"),
+            )
+        })
+        .collect();
+    assert_eq!(decoded, json_events);
+}
+
 /// client-go's metadata client asks for PartialObjectMetadata in protobuf, for custom resources
 /// too; custom resources themselves have no protobuf form (JSON when acceptable, else 406), and
 /// tables stay JSON.

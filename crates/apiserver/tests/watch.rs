@@ -842,8 +842,10 @@ async fn the_controllers_spine_resyncs_after_falling_out_of_the_history() {
         other => panic!("expected the create, got {other:?}"),
     }
 
-    // More writes than the history keeps, while the controller is not looking.
-    for i in 0..40 {
+    // More writes than the history keeps and than a watcher's channel holds (1,024 events),
+    // while the controller is not looking: the dispatcher drops it, and the history no longer
+    // reaches back to where it stands. (Fewer than the channel holds are simply delivered.)
+    for i in 0..1100 {
         api.create(
             &PostParams::default(),
             &configmap(&format!("burst-{i}"), &[], "v"),
@@ -881,4 +883,93 @@ async fn the_controllers_spine_resyncs_after_falling_out_of_the_history() {
         changes.next().await.is_none(),
         "the spine ends with the store"
     );
+}
+
+/// A watcher that falls further behind than its channel holds, but not out of the history, is
+/// dropped by the dispatcher and catches up from the history: every event once, in order, and
+/// no resync. A watcher of another namespace is not disturbed by any of it.
+#[tokio::test]
+async fn a_watcher_behind_its_channel_catches_up_from_the_history() {
+    use kubeforge_apiserver::controllers::changes::{Change, Changes};
+    let server = ApiServer::builder()
+        .in_memory()
+        .start()
+        .await
+        .expect("server");
+    let api: Api<ConfigMap> = Api::namespaced(server.client(), "default");
+    let key = server
+        .rest()
+        .catalog
+        .snapshot()
+        .find("", "v1", "configmaps")
+        .expect("configmaps")
+        .storage_key
+        .clone();
+    let mut changes = Changes::new(server.rest(), Some(key));
+    assert!(matches!(changes.next().await, Some(Change::Resync { .. })));
+    let others: Api<ConfigMap> = Api::namespaced(server.client(), "kube-system");
+    let other_watch = others
+        .watch(&WatchParams::default().timeout(60), "0")
+        .await
+        .expect("watch kube-system");
+    let mut other_watch = Box::pin(other_watch);
+
+    let writes = 1100;
+    let mut tasks = Vec::new();
+    for chunk in 0..4 {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in (chunk..writes).step_by(4) {
+                api.create(
+                    &PostParams::default(),
+                    &configmap(&format!("behind-{i}"), &[], "v"),
+                )
+                .await
+                .expect("create");
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    let mut seen = Vec::new();
+    let mut last_rv = 0;
+    while seen.len() < writes {
+        match changes.next().await.expect("a step") {
+            Change::Events(events) => {
+                for e in events {
+                    assert!(e.resource_version() > last_rv, "events out of order");
+                    last_rv = e.resource_version();
+                    seen.push(e.key.name.clone());
+                }
+            }
+            other => panic!("caught up from the history without a resync expected, got {other:?}"),
+        }
+    }
+    let unique: std::collections::BTreeSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), writes, "each event exactly once");
+
+    // The other namespace's watch saw none of it, and still sees its own.
+    others
+        .create(&PostParams::default(), &configmap("mine", &[], "v"))
+        .await
+        .expect("create in kube-system");
+    loop {
+        let ev = tokio::time::timeout(Duration::from_secs(10), other_watch.next())
+            .await
+            .expect("kube-system's watch is alive")
+            .expect("an event")
+            .expect("decodes");
+        if let WatchEvent::Added(cm) = ev {
+            let name = cm.metadata.name.unwrap_or_default();
+            assert!(
+                !name.starts_with("behind-"),
+                "{name} leaked into kube-system"
+            );
+            if name == "mine" {
+                break;
+            }
+        }
+    }
+    server.shutdown().await;
 }

@@ -909,8 +909,25 @@ async fn watch(
                 include,
                 rt: &rt,
             };
+            let shared = event
+                .source
+                .as_ref()
+                .filter(|_| view.is_plain_protobuf())
+                .and_then(|source| {
+                    source
+                        .protobuf
+                        .get_or_init(|| {
+                            let obj: Value = serde_json::from_slice(&event.object).ok()?;
+                            crate::protobuf::encode(&obj).ok().map(Bytes::from)
+                        })
+                        .clone()
+                });
             let (line, still_first) = if view.is_plain_json() {
                 (encode_json_line(&event), first)
+            } else if let Some(body) = shared {
+                // Encoded once for every protobuf watch of this event.
+                let frame = crate::protobuf::watch_frame(event.event_type, &body);
+                (Bytes::from(frame), false)
             } else {
                 let obj: Value = serde_json::from_slice(&event.object).unwrap_or(Value::Null);
                 let shown = view.watch_object(event.event_type, obj, first);

@@ -9,7 +9,9 @@ use super::list::{ListOptions, check_fields, matches};
 use super::{Rest, served_version, store_error};
 use crate::resource::ResourceType;
 use crate::status::ApiError;
-use crate::storage::{EventType, ReadAt, StoreError, StoredObject};
+use crate::storage::{
+    EventFilter, EventType, Interest, ReadAt, StoreError, StoredEvent, StoredObject,
+};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -36,6 +38,10 @@ pub struct WatchEvent {
     pub event_type: &'static str,
     /// The serialized object (or Status, for ERROR).
     pub object: Bytes,
+    /// The stored event whose object `object` is, byte for byte (None for initial events,
+    /// bookmarks, errors and objects converted for the request): its protobuf encoding is
+    /// shared by every watch that sends it.
+    pub source: Option<Arc<StoredEvent>>,
 }
 
 /// The receiving end of a watch.
@@ -74,6 +80,7 @@ fn bookmark(rt: &ResourceType, rv: u64, initial_end: bool) -> WatchEvent {
     WatchEvent {
         event_type: "BOOKMARK",
         object: Bytes::from(serde_json::to_vec(&obj).unwrap_or_default()),
+        source: None,
     }
 }
 
@@ -81,6 +88,7 @@ fn error_event(err: &ApiError) -> WatchEvent {
     WatchEvent {
         event_type: "ERROR",
         object: Bytes::from(serde_json::to_vec(&err.to_status()).unwrap_or_default()),
+        source: None,
     }
 }
 
@@ -200,6 +208,7 @@ impl Rest {
                     let ev = WatchEvent {
                         event_type: "ADDED",
                         object,
+                        source: None,
                     };
                     if tx.send(ev).await.is_err() {
                         return Ok(());
@@ -216,7 +225,16 @@ impl Rest {
                 page.resource_version
             }
         };
-        let mut cursor = match self.store.watch(Some(rt.storage_key.clone()), position) {
+        let interest = Interest {
+            resource: Some(rt.storage_key.clone()),
+            namespace: namespace.map(str::to_string),
+            filter: if served_mode {
+                None
+            } else {
+                prefilter(&opts.list)
+            },
+        };
+        let mut cursor = match self.store.watch_for(interest, position) {
             Ok(c) => c,
             Err(StoreError::TooOld { requested, oldest }) => {
                 return Err(ApiError::expired(format!(
@@ -249,9 +267,6 @@ impl Rest {
                     };
                     for event in events {
                         position = event.resource_version();
-                        if let Some(ns) = namespace && event.key.namespace != ns {
-                            continue;
-                        }
                         let (now_matches, was_matching, served) = if served_mode {
                             let now = match event.event_type {
                                 EventType::Deleted => None,
@@ -279,11 +294,17 @@ impl Rest {
                             (EventType::Deleted, true, _) => "DELETED",
                             _ => continue,
                         };
-                        let object = match &served {
-                            Some(v) => to_bytes(v),
-                            None => object_bytes(self, rt, &event.object).await?,
+                        let (object, source) = match &served {
+                            Some(v) => (to_bytes(v), None),
+                            None => {
+                                let object = object_bytes(self, rt, &event.object).await?;
+                                // Sent as stored: its encodings can be shared.
+                                let unchanged = object.as_ptr() == event.object.json.as_ptr()
+                                    && object.len() == event.object.json.len();
+                                (object, unchanged.then(|| event.clone()))
+                            }
                         };
-                        let ev = WatchEvent { event_type: kind, object };
+                        let ev = WatchEvent { event_type: kind, object, source };
                         if tx.send(ev).await.is_err() {
                             return Ok(());
                         }
@@ -292,6 +313,33 @@ impl Rest {
             }
         }
     }
+}
+
+/// The dispatcher's test for a watch's selectors: an event concerns the watch when its object
+/// or the state it replaced passes them (it may start or stop matching). Only what needs no
+/// decoding is tested there — labels (parsed once per object and kept) and the name and
+/// namespace fields; field selectors on the body are left to the watch's own task.
+fn prefilter(opts: &ListOptions) -> Option<EventFilter> {
+    let mut cheap = ListOptions {
+        label_selector: opts.label_selector.clone(),
+        field_selector: opts.field_selector.clone(),
+        ..Default::default()
+    };
+    cheap
+        .field_selector
+        .requirements
+        .retain(|r| matches!(r.field.as_str(), "metadata.name" | "metadata.namespace"));
+    if cheap.label_selector.is_empty() && cheap.field_selector.is_empty() {
+        return None;
+    }
+    Some(Arc::new(move |event: &StoredEvent| {
+        let (ns, name) = (&event.key.namespace, &event.key.name);
+        matches(&cheap, ns, name, &event.object)
+            || event
+                .prev
+                .as_ref()
+                .is_some_and(|prev| matches(&cheap, ns, name, prev))
+    }))
 }
 
 /// A JSON watch line: `{"type":"ADDED","object":{...}}\n`.

@@ -42,9 +42,29 @@ pub struct StoredEvent {
     pub object: Arc<StoredObject>,
     /// The state this change replaced (None for creations).
     pub prev: Option<Arc<StoredObject>>,
+    /// `object` in protobuf, made by the first protobuf watch that sends this event and reused
+    /// by the others (upstream's watch cache keeps serializations per event likewise); None
+    /// inside when the object has no protobuf encoding. Lives as long as the event does.
+    pub protobuf: std::sync::OnceLock<Option<bytes::Bytes>>,
 }
 
 impl StoredEvent {
+    /// An event; nothing encoded yet.
+    pub fn new(
+        event_type: EventType,
+        key: ObjectKey,
+        object: Arc<StoredObject>,
+        prev: Option<Arc<StoredObject>>,
+    ) -> Self {
+        StoredEvent {
+            event_type,
+            key,
+            object,
+            prev,
+            protobuf: std::sync::OnceLock::new(),
+        }
+    }
+
     /// The resourceVersion of this change.
     pub fn resource_version(&self) -> u64 {
         self.object.resource_version
@@ -114,12 +134,12 @@ mod tests {
     use super::*;
 
     fn event(rv: u64) -> Arc<StoredEvent> {
-        Arc::new(StoredEvent {
-            event_type: EventType::Added,
-            key: ObjectKey::new(Arc::from("/configmaps"), "default", format!("c{rv}")),
-            object: Arc::new(StoredObject::new(rv, Default::default())),
-            prev: None,
-        })
+        Arc::new(StoredEvent::new(
+            EventType::Added,
+            ObjectKey::new(Arc::from("/configmaps"), "default", format!("c{rv}")),
+            Arc::new(StoredObject::new(rv, Default::default())),
+            None,
+        ))
     }
 
     #[test]

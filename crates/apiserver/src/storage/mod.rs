@@ -21,6 +21,7 @@ mod memory;
 mod object;
 mod redb;
 mod store;
+mod watchers;
 
 pub use encoded::Encoded;
 pub use etcd::{EtcdConfig, EtcdStorage};
@@ -31,6 +32,7 @@ pub use redb::RedbStorage;
 pub use store::{
     Feed, ListPage, ReadAt, RemoteChange, Store, StoreConfig, StoreError, WatchCursor, WriteOp,
 };
+pub use watchers::{EventFilter, Interest};
 
 /// One change the writer asks the medium to make durable.
 #[derive(Debug, Clone)]

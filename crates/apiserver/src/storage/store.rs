@@ -11,9 +11,10 @@
 use super::Encoded;
 use super::history::{EventType, History, StoredEvent};
 use super::object::{ObjectKey, StoredObject};
+use super::watchers::{Interest, Registration, Watchers};
 use super::{Change, Loaded, Page, PageRequest, SharedStorage, Storage};
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::mpsc;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -169,6 +170,8 @@ struct Inner {
     shared: Option<Arc<dyn SharedStorage>>,
     /// How many events the history keeps (a rebuilt cache starts a new history).
     history_capacity: usize,
+    /// The open watches, to which each committed event is pushed.
+    watchers: Arc<Watchers>,
 }
 
 /// How long a write on a shared medium waits for the cache to catch up with it before answering
@@ -214,6 +217,7 @@ impl Store {
             writer_done: watch::channel(false).0,
             shared: None,
             history_capacity: config.history_capacity,
+            watchers: Arc::new(Watchers::new(rv)),
         });
         let writer_inner = inner.clone();
         std::thread::Builder::new()
@@ -249,6 +253,7 @@ impl Store {
             writer_done: watch::channel(true).0,
             shared: Some(storage.clone()),
             history_capacity: config.history_capacity,
+            watchers: Arc::new(Watchers::new(rv)),
         });
         storage.start(
             Feed {
@@ -279,6 +284,8 @@ impl Store {
             .closed
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.inner.committed.send_modify(|_| {});
+        // Every watch reads what it was sent, then finds the store closed.
+        self.inner.watchers.clear(self.resource_version());
     }
 
     /// Waits until the store is closed and the writer thread has released the medium, so the
@@ -601,20 +608,28 @@ impl Store {
 
     /// Starts a watch of `resource` (all resources when None) for changes after `from`.
     pub fn watch(&self, resource: Option<Arc<str>>, from: u64) -> Result<WatchCursor, StoreError> {
-        let rx = self.inner.committed.subscribe();
-        let state = self.read();
-        if from < state.history.floor() {
-            return Err(StoreError::TooOld {
-                requested: from,
-                oldest: state.history.floor() + 1,
-            });
-        }
-        Ok(WatchCursor {
+        self.watch_for(
+            Interest {
+                resource,
+                ..Default::default()
+            },
+            from,
+        )
+    }
+
+    /// Starts a watch of what `interest` names for changes after `from`: the events it concerns
+    /// are pushed to it as they are committed (filtered once, by the dispatcher).
+    pub fn watch_for(&self, interest: Interest, from: u64) -> Result<WatchCursor, StoreError> {
+        let mut cursor = WatchCursor {
             store: self.clone(),
-            resource,
+            interest,
             position: from,
-            committed: rx,
-        })
+            backlog: VecDeque::new(),
+            registration: None,
+            skip_through: from,
+        };
+        cursor.register()?;
+        Ok(cursor)
     }
 }
 
@@ -699,6 +714,7 @@ impl Feed {
             return;
         };
         let mut state = inner.state.write().unwrap_or_else(|e| e.into_inner());
+        let mut applied = Vec::with_capacity(changes.len());
         for change in changes {
             let rv = change.revision();
             if rv <= state.last_event {
@@ -718,12 +734,7 @@ impl Feed {
                     } else {
                         EventType::Added
                     };
-                    StoredEvent {
-                        event_type,
-                        key,
-                        object,
-                        prev,
-                    }
+                    StoredEvent::new(event_type, key, object, prev)
                 }
                 RemoteChange::Delete {
                     key,
@@ -738,19 +749,23 @@ impl Feed {
                         // Neither the cache nor the medium knows what was deleted.
                         continue;
                     };
-                    StoredEvent {
-                        event_type: EventType::Deleted,
-                        object: Arc::new(StoredObject::from_value(prev.value(), revision)),
+                    StoredEvent::new(
+                        EventType::Deleted,
                         key,
-                        prev: Some(prev),
-                    }
+                        Arc::new(StoredObject::from_value(prev.value(), revision)),
+                        Some(prev),
+                    )
                 }
             };
-            state.history.push(Arc::new(event));
+            let event = Arc::new(event);
+            state.history.push(event.clone());
+            applied.push(event);
         }
         state.resource_version = state.resource_version.max(revision);
         let rv = state.resource_version;
+        let last_event = state.last_event;
         drop(state);
+        inner.watchers.dispatch(&applied, last_event);
         inner.committed.send_if_modified(|current| {
             let newer = rv > *current;
             *current = (*current).max(rv);
@@ -781,51 +796,57 @@ impl Feed {
         state.resource_version = rv;
         state.last_event = rv;
         drop(state);
+        // Open watches catch up from the new history, which starts at `rv`: 410 for those behind.
+        inner.watchers.clear(rv);
         inner.committed.send_replace(rv);
     }
 }
 
-/// A position in the change stream of one resource; yields committed events in order.
+/// A position in the change stream of one resource (or namespace, or selection of it); yields
+/// committed events in order. Events are pushed to it by the store's dispatcher; one that fell
+/// behind (its channel filled up) catches up from the history, or gets `TooOld` when the history
+/// no longer reaches back to where it stands.
 pub struct WatchCursor {
     store: Store,
-    resource: Option<Arc<str>>,
+    interest: Interest,
+    /// Everything up to here has been delivered (or did not concern this cursor).
     position: u64,
-    committed: watch::Receiver<u64>,
+    /// Events read from the history when registering, delivered before the channel's.
+    backlog: VecDeque<Arc<StoredEvent>>,
+    registration: Option<Registration>,
+    /// Events at or below this resourceVersion reached the backlog already: the dispatcher may
+    /// still send them, and they are skipped.
+    skip_through: u64,
 }
 
 impl std::fmt::Debug for WatchCursor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WatchCursor")
-            .field("resource", &self.resource)
+            .field("interest", &self.interest)
             .field("position", &self.position)
             .finish()
     }
 }
 
 impl WatchCursor {
-    /// The resourceVersion this cursor has delivered up to.
+    /// The resourceVersion this cursor has delivered up to: past the last event delivered,
+    /// everything the store has dispatched once nothing is waiting for this cursor.
     pub fn position(&self) -> u64 {
-        self.position
-    }
-
-    /// The next events (at least one), or `TooOld` when the cursor fell out of the history,
-    /// or `Unavailable` when the store is gone.
-    pub async fn next(&mut self) -> Result<Vec<Arc<StoredEvent>>, StoreError> {
-        loop {
-            let out = self.ready()?;
-            if !out.is_empty() {
-                return Ok(out);
-            }
-            if self.committed.changed().await.is_err() {
-                return Err(StoreError::Unavailable("store closed".into()));
-            }
+        match &self.registration {
+            Some(registration) if self.backlog.is_empty() => self
+                .store
+                .inner
+                .watchers
+                .seen_through(registration)
+                .map_or(self.position, |seen| seen.max(self.position)),
+            _ => self.position,
         }
     }
 
-    /// The events committed since the last call, without waiting (empty when there are none),
-    /// or `TooOld`/`Unavailable` as [`WatchCursor::next`]: for a reader that catches up on
-    /// demand instead of in a task of its own.
-    pub fn ready(&mut self) -> Result<Vec<Arc<StoredEvent>>, StoreError> {
+    /// Reads the history after `position` into the backlog and registers with the dispatcher,
+    /// both under the state lock, so no event is missed between the two.
+    fn register(&mut self) -> Result<(), StoreError> {
+        self.registration = None;
         if self.store.is_closed() {
             return Err(StoreError::Unavailable("store closed".into()));
         }
@@ -837,16 +858,79 @@ impl WatchCursor {
                 requested: self.position,
                 oldest,
             })?;
-        let out = events
-            .filter(|event| {
-                self.resource
-                    .as_ref()
-                    .is_none_or(|r| *r == event.key.resource)
-            })
-            .cloned()
-            .collect();
-        // Everything up to the committed version has been seen, matching or not.
-        self.position = self.position.max(state.last_event);
+        self.backlog
+            .extend(events.filter(|e| self.interest.wants(e)).cloned());
+        self.skip_through = self.position.max(state.last_event);
+        self.registration = Some(self.store.inner.watchers.register(&self.interest));
+        Ok(())
+    }
+
+    /// Moves what is waiting (the backlog, then the channel) into `out`, without waiting.
+    fn drain(&mut self, out: &mut Vec<Arc<StoredEvent>>) {
+        out.extend(self.backlog.drain(..));
+        let Some(registration) = self.registration.as_mut() else {
+            return;
+        };
+        while let Ok(event) = registration.rx.try_recv() {
+            if event.resource_version() > self.skip_through {
+                out.push(event);
+            }
+        }
+    }
+
+    fn delivered(&mut self, out: &[Arc<StoredEvent>]) {
+        if let Some(last) = out.last() {
+            self.position = self.position.max(last.resource_version());
+        }
+    }
+
+    /// The next events (at least one), or `TooOld` when the cursor fell out of the history,
+    /// or `Unavailable` when the store is gone. Cancel-safe: nothing is lost when the future is
+    /// dropped before it completes.
+    pub async fn next(&mut self) -> Result<Vec<Arc<StoredEvent>>, StoreError> {
+        loop {
+            let out = self.ready()?;
+            if !out.is_empty() {
+                return Ok(out);
+            }
+            let Some(registration) = self.registration.as_mut() else {
+                continue;
+            };
+            match registration.rx.recv().await {
+                Some(event) => {
+                    if event.resource_version() > self.skip_through {
+                        self.backlog.push_back(event);
+                    }
+                }
+                // Dropped by the dispatcher: `ready` registers again (or reports why not).
+                None => {}
+            }
+        }
+    }
+
+    /// The events committed since the last call, without waiting (empty when there are none),
+    /// or `TooOld`/`Unavailable` as [`WatchCursor::next`]: for a reader that catches up on
+    /// demand instead of in a task of its own.
+    pub fn ready(&mut self) -> Result<Vec<Arc<StoredEvent>>, StoreError> {
+        if self.store.is_closed() {
+            return Err(StoreError::Unavailable("store closed".into()));
+        }
+        if self
+            .registration
+            .as_ref()
+            .is_none_or(|registration| registration.rx.is_closed())
+        {
+            // Dropped by the dispatcher (behind, or the cache was rebuilt): what it sent is
+            // in the history too, if the history still reaches back to this cursor.
+            self.backlog.clear();
+            self.register()?;
+        }
+        let mut out = Vec::new();
+        self.drain(&mut out);
+        self.delivered(&out);
+        if out.is_empty() {
+            self.position = self.position();
+        }
         Ok(out)
     }
 }
@@ -906,12 +990,7 @@ fn commit_batch(inner: &Inner, storage: &dyn Storage, batch: Vec<Pending>) {
                             object.clone()
                         }
                     };
-                    events.push(Arc::new(StoredEvent {
-                        event_type,
-                        key,
-                        object,
-                        prev,
-                    }));
+                    events.push(Arc::new(StoredEvent::new(event_type, key, object, prev)));
                     outcomes.push((reply, Ok(stored)));
                 }
                 Err(e) => outcomes.push((reply, Err(e))),
@@ -942,8 +1021,8 @@ fn commit_batch(inner: &Inner, storage: &dyn Storage, batch: Vec<Pending>) {
                 }
             }
         }
-        for event in events {
-            state.history.push(event);
+        for event in &events {
+            state.history.push(event.clone());
         }
         state.resource_version = rv;
         state.last_event = rv;
@@ -952,6 +1031,11 @@ fn commit_batch(inner: &Inner, storage: &dyn Storage, batch: Vec<Pending>) {
     }
     for (reply, outcome) in outcomes {
         let _ = reply.send(outcome);
+    }
+    // After the acknowledgements: a watcher is told in commit order all the same (one writer),
+    // and the writes do not wait for the fan-out.
+    if !events.is_empty() {
+        inner.watchers.dispatch(&events, rv);
     }
 }
 
