@@ -21,6 +21,7 @@
 //! make wall time noisy. `KUBEFORGE_BENCH_QUICK=1` shrinks the runs for a smoke test.
 
 use kubeforge_apiserver::ApiServer;
+use kubeforge_apiserver::crd::object_meta::EmbeddedObjectMeta;
 use kubeforge_apiserver::crd::schema::Schema;
 use kubeforge_apiserver::rest::WriteOptions;
 use kubeforge_apiserver::strategy::{CustomResourceStrategy, Strategy};
@@ -155,7 +156,7 @@ fn validate_rows() {
         ("same, 10 CEL rules", true),
     ] {
         let raw = schema(cel);
-        let compiled = Schema::compile(Some(&raw));
+        let compiled = Schema::compile(Some(&raw), &EmbeddedObjectMeta);
         let mut obj = object("web");
         compiled.prune(&mut obj);
         compiled.apply_defaults(&mut obj);
@@ -222,7 +223,7 @@ fn comprehension_rows() {
         let mut raw = schema(false);
         raw["properties"]["spec"]["x-kubernetes-validations"] =
             rules.iter().map(|r| json!({ "rule": r })).collect();
-        let compiled = Schema::compile(Some(&raw));
+        let compiled = Schema::compile(Some(&raw), &EmbeddedObjectMeta);
         let mut obj = object("web");
         compiled.prune(&mut obj);
         compiled.apply_defaults(&mut obj);

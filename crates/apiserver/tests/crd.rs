@@ -860,3 +860,111 @@ async fn selectable_fields_are_field_labels_per_version() {
     );
     assert_eq!(s.message, "field label not supported: spec.color");
 }
+
+/// A CRD whose `spec.template` is an embedded resource, with `default` as its default.
+fn template_crd(default: Option<Value>) -> CustomResourceDefinition {
+    let mut template = json!({"type": "object", "x-kubernetes-embedded-resource": true,
+        "x-kubernetes-preserve-unknown-fields": true});
+    if let Some(d) = default {
+        template["default"] = d;
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "templates.example.com"},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {"plural": "templates", "singular": "template", "kind": "Template"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema":
+                {"type": "object", "properties": {"spec": {"type": "object", "properties": {
+                    "template": template}}}}}}]
+        }
+    }))
+    .expect("CRD")
+}
+
+/// Embedded resources' metadata is ObjectMeta (the server's rules, lent to the schema crate):
+/// decoded with unknown fields dropped, validated with path-segment names and a DNS-label
+/// namespace, and checked in a CRD's defaults too (reported on the internal form's
+/// `spec.validation`, as upstream does when every version has the same schema).
+#[tokio::test]
+async fn embedded_resources_metadata_follows_object_meta_rules() {
+    let server = start().await;
+    let client = server.client();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+
+    let bad_default = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a/b"}});
+    let status = api_err(
+        crds.create(&PostParams::default(), &template_crd(Some(bad_default)))
+            .await,
+        422,
+        "Invalid",
+    );
+    assert!(
+        status.message.contains(
+            r#"spec.validation.openAPIV3Schema.properties[spec].properties[template].default.metadata.name: Invalid value: "a/b": may not contain '/'"#
+        ),
+        "{}",
+        status.message
+    );
+
+    crds.create(&PostParams::default(), &template_crd(None))
+        .await
+        .expect("create CRD");
+    let resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(GROUP, "v1", "Template"),
+        "templates",
+    );
+    let templates: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
+    let template = |name: &str, meta: Value| {
+        DynamicObject::new(name, &resource).data(json!({"spec": {"template":
+            {"apiVersion": "v1", "kind": "Pod", "metadata": meta}}}))
+    };
+    eventually("the Template CRD to be served", || async {
+        templates.list(&ListParams::default()).await.ok()
+    })
+    .await;
+
+    let created = templates
+        .create(
+            &PostParams::default(),
+            &template("t", json!({"name": "p", "labels": {"a": "b"}, "bogus": 1})),
+        )
+        .await
+        .expect("create");
+    assert_eq!(
+        created.data["spec"]["template"]["metadata"],
+        json!({"name": "p", "labels": {"a": "b"}})
+    );
+
+    let status = api_err(
+        templates
+            .create(
+                &PostParams::default(),
+                &template("u", json!({"name": "a/b", "namespace": "Not_A_Label"})),
+            )
+            .await,
+        422,
+        "Invalid",
+    );
+    let message = status.message.clone();
+    assert_eq!(
+        causes(status),
+        vec![
+            (
+                "spec.template.metadata.name".to_string(),
+                "FieldValueInvalid".to_string()
+            ),
+            (
+                "spec.template.metadata.namespace".to_string(),
+                "FieldValueInvalid".to_string()
+            ),
+        ]
+    );
+    assert!(
+        message
+            .contains(r#"spec.template.metadata.name: Invalid value: "a/b": may not contain '/'"#),
+        "{message}"
+    );
+}

@@ -1,10 +1,16 @@
 //! CustomResourceDefinitions: their strategy, how a CRD becomes served resource types, and the
-//! controller that establishes and cleans them up.
+//! controller that establishes and cleans them up. What a CRD version's schema does to custom
+//! resources is the `kubeforge-apiextensions` crate ([`schema`]); the server lends it
+//! `ObjectMeta`'s rules ([`object_meta`]).
 
 pub mod controller;
 pub mod conversion;
-pub mod schema;
+pub mod object_meta;
 pub mod validation;
+
+/// The schema machinery (structural schemas, validation, defaulting, pruning, CEL rules) is its
+/// own crate; `crd::schema::…` paths name it.
+pub use kubeforge_apiextensions as schema;
 
 pub use validation::validate_crd;
 

@@ -447,6 +447,7 @@ fn validate_validation(
             openapi,
             &field::child(path, "openAPIV3Schema"),
             status,
+            &super::object_meta::EmbeddedObjectMeta,
         ));
     }
 }

@@ -32,7 +32,7 @@ impl CustomResourceStrategy {
         printer_columns: Option<&Value>,
     ) -> Self {
         CustomResourceStrategy {
-            schema: Schema::compile(schema),
+            schema: Schema::compile(schema, &crate::crd::object_meta::EmbeddedObjectMeta),
             kind: kind.to_string(),
             printer: PrinterColumns::new(printer_columns),
             raw_schema: schema.cloned(),

@@ -5,7 +5,7 @@
 
 use super::field::{self, Bad, go_json};
 use super::{Additional, Node};
-use crate::status::FieldCause;
+use crate::FieldCause;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 

@@ -4,7 +4,7 @@
 //! printed with `%v`, anything else is JSON-marshalled (sorted keys, HTML-safe). Clients compare
 //! these strings, so this module reproduces those renderings instead of using Rust's.
 
-use crate::status::FieldCause;
+use crate::FieldCause;
 use serde_json::Value;
 
 /// Field paths as `field.Path` prints them: `a.b`, `a[0]`, `a[key]`; the empty (nil) path is

@@ -1,4 +1,10 @@
-//! A CRD version's structural schema, compiled once, and everything kube-apiserver does with it.
+//! The apiextensions schema machinery: a CustomResourceDefinition version's structural schema,
+//! compiled once, and everything kube-apiserver does with it — validation (with upstream's
+//! messages), defaulting, pruning, list types, formats, patterns, ratcheting and CEL
+//! `x-kubernetes-validations` — as `k8s.io/apiextensions-apiserver/pkg/apiserver/schema` is its
+//! own package. It knows nothing of serving: it takes JSON values and gives [`FieldCause`]s.
+//! The one thing it asks of its user is how `ObjectMeta` is decoded and validated, for embedded
+//! resources' metadata ([`objectmeta::ObjectMetaRules`]).
 //!
 //! A [`Schema`] is built when a CRD version starts being served (and when a CRD is validated):
 //! every node is turned into a [`Node`] with its regexes, formats and CEL programs compiled, so a
@@ -15,9 +21,11 @@
 //! | `objectmeta.rs` | embedded resources' apiVersion/kind/metadata (`schema/objectmeta`) |
 //! | `cel/` | `x-kubernetes-validations` (`schema/cel`) on the `cel` crate with kube-cel's libraries |
 //! | `ratcheting.rs` | unchanged invalid fields do not block updates (`apiserver/validation/ratcheting.go`) |
+//! | `cause.rs` | the field error type every check reports (apimachinery's `field.Error`) |
 //!
 //! Messages are kube-apiserver's (1.35), rendered by `field.rs` as Go renders them.
 
+mod cause;
 pub mod cel;
 mod defaulting;
 pub mod field;
@@ -30,8 +38,9 @@ mod ratcheting;
 pub mod structural;
 pub mod validation;
 
-use crate::status::FieldCause;
+pub use cause::{FieldCause, json_type_name};
 use formats::Format;
+use objectmeta::ObjectMetaRules;
 use serde_json::Value;
 
 /// `additionalProperties`: a boolean or a schema.
@@ -312,13 +321,17 @@ pub fn compile_node(v: &Value, resource_root: bool) -> Node {
 pub struct Schema {
     /// The root node (`None`: no schema, everything is preserved).
     pub root: Option<Node>,
+    /// How embedded resources' `metadata` is decoded and validated.
+    pub object_meta: &'static dyn ObjectMetaRules,
 }
 
 impl Schema {
-    /// Compiles an `openAPIV3Schema`; `None` (no schema) preserves everything.
-    pub fn compile(raw: Option<&Value>) -> Schema {
+    /// Compiles an `openAPIV3Schema`; `None` (no schema) preserves everything. Embedded
+    /// resources' metadata is decoded and validated by `object_meta`.
+    pub fn compile(raw: Option<&Value>, object_meta: &'static dyn ObjectMetaRules) -> Schema {
         Schema {
             root: raw.map(|v| compile_node(v, true)),
+            object_meta,
         }
     }
 
@@ -340,7 +353,7 @@ impl Schema {
         };
         defaulting::prune_non_nullable_nulls(obj, Some(root));
         if root.has_embedded {
-            objectmeta::coerce(obj, root)
+            objectmeta::coerce(obj, root, self.object_meta)
         } else {
             Ok(Vec::new())
         }
@@ -394,7 +407,7 @@ impl Schema {
         let mut causes = validation::validate(root, obj, old, "");
         causes.extend(more);
         if root.has_embedded || root.embedded {
-            causes.extend(objectmeta::validate(obj, root));
+            causes.extend(objectmeta::validate(obj, root, self.object_meta));
         }
         if root.has_list_types {
             causes.extend(listtype::validate_update(root, obj, old));
@@ -467,21 +480,24 @@ mod tests {
     use serde_json::json;
 
     fn foo_schema() -> Schema {
-        Schema::compile(Some(&json!({
-            "type": "object",
-            "properties": {
-                "spec": {
-                    "type": "object",
-                    "required": ["deploymentName"],
-                    "properties": {
-                        "deploymentName": {"type": "string"},
-                        "replicas": {"type": "integer", "minimum": 1, "maximum": 10, "default": 1},
-                        "action": {"type": "string", "enum": ["label", "kill", "annotate"]}
-                    }
-                },
-                "status": {"type": "object", "properties": {"availableReplicas": {"type": "integer", "minimum": 0}}}
-            }
-        })))
+        Schema::compile(
+            Some(&json!({
+                "type": "object",
+                "properties": {
+                    "spec": {
+                        "type": "object",
+                        "required": ["deploymentName"],
+                        "properties": {
+                            "deploymentName": {"type": "string"},
+                            "replicas": {"type": "integer", "minimum": 1, "maximum": 10, "default": 1},
+                            "action": {"type": "string", "enum": ["label", "kill", "annotate"]}
+                        }
+                    },
+                    "status": {"type": "object", "properties": {"availableReplicas": {"type": "integer", "minimum": 0}}}
+                }
+            })),
+            &objectmeta::Unchecked,
+        )
     }
 
     fn messages(causes: Vec<FieldCause>) -> Vec<String> {

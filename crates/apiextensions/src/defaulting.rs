@@ -5,8 +5,9 @@
 //! rules (`validate_defaults`).
 
 use super::field::{self, Bad};
-use super::{Additional, Node, cel, objectmeta, pruning, validation};
-use crate::status::FieldCause;
+use super::objectmeta::{self, ObjectMetaRules};
+use super::{Additional, Node, cel, pruning, validation};
+use crate::FieldCause;
 use serde_json::Value;
 
 fn non_nullable_null(x: &Value, s: Option<&Node>) -> bool {
@@ -85,14 +86,21 @@ pub fn prune_non_nullable_nulls(x: &mut Value, s: Option<&Node>) {
     }
 }
 
-/// Checks every default under `node` (the CRD's `openAPIV3Schema`, at `path`).
-pub fn validate_defaults(node: &Node, path: &str) -> Vec<FieldCause> {
+/// Checks every default under `node` (the CRD's `openAPIV3Schema`, at `path`); the metadata of
+/// embedded resources' defaults is checked by `meta`.
+pub fn validate_defaults(node: &Node, path: &str, meta: &dyn ObjectMetaRules) -> Vec<FieldCause> {
     let mut out = Vec::new();
-    walk(node, path, false, &mut out);
+    walk(node, path, false, meta, &mut out);
     out
 }
 
-fn walk(s: &Node, path: &str, inside_meta: bool, out: &mut Vec<FieldCause>) {
+fn walk(
+    s: &Node,
+    path: &str,
+    inside_meta: bool,
+    rules: &dyn ObjectMetaRules,
+    out: &mut Vec<FieldCause>,
+) {
     let inside_meta = inside_meta && !s.embedded;
     if let Some(d) = &s.default {
         let dpath = field::child(path, "default");
@@ -113,7 +121,7 @@ fn walk(s: &Node, path: &str, inside_meta: bool, out: &mut Vec<FieldCause>) {
                 ));
             }
             let meta = if s.embedded {
-                objectmeta::validate_embedded(d, &dpath)
+                objectmeta::validate_embedded(d, &dpath, rules)
             } else {
                 Vec::new()
             };
@@ -141,7 +149,7 @@ fn walk(s: &Node, path: &str, inside_meta: bool, out: &mut Vec<FieldCause>) {
         }
     }
     if let Some(items) = &s.items {
-        walk(items, &field::child(path, "items"), inside_meta, out);
+        walk(items, &field::child(path, "items"), inside_meta, rules, out);
     }
     for (k, p) in &s.properties {
         let sub_meta = inside_meta
@@ -150,6 +158,7 @@ fn walk(s: &Node, path: &str, inside_meta: bool, out: &mut Vec<FieldCause>) {
             p,
             &field::key(&field::child(path, "properties"), k),
             sub_meta,
+            rules,
             out,
         );
     }
@@ -196,10 +205,14 @@ mod tests {
             }}}}),
             true,
         );
-        let msgs: Vec<String> = validate_defaults(&s, "spec.versions[0].schema.openAPIV3Schema")
-            .into_iter()
-            .map(|c| c.message)
-            .collect();
+        let msgs: Vec<String> = validate_defaults(
+            &s,
+            "spec.versions[0].schema.openAPIV3Schema",
+            &objectmeta::Unchecked,
+        )
+        .into_iter()
+        .map(|c| c.message)
+        .collect();
         assert_eq!(
             msgs,
             vec![

@@ -392,7 +392,7 @@ fn error(ftx: &FunctionContext, This(this): This<Cel>) -> Result<Cel, ExecutionE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::schema::cel::expression::Expression;
+    use crate::cel::expression::Expression;
 
     /// Allows `get` on pods in `x` and on `/healthz`, to `alice` only; says what it was asked.
     fn decide() -> Decide {

@@ -3,13 +3,28 @@
 //! (unknown fields pruned and reported) when the object is decoded, and validated — apiVersion
 //! and kind required and well formed, metadata under ObjectMeta's rules with path-segment names —
 //! when the custom resource is.
+//!
+//! What `ObjectMeta` is and which rules it has belong to the server (upstream: apimachinery's
+//! `metav1` and `api/validation`); this file walks the schema to the embedded resources and asks
+//! the user's [`ObjectMetaRules`] for those two steps.
 
 use super::field::{self, Bad};
 use super::{Additional, Node};
-use crate::status::FieldCause;
-use crate::validation::{NameRule, dns1123_label_problems, validate_object_meta};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use crate::FieldCause;
 use serde_json::{Map, Value};
+
+/// How `ObjectMeta` is decoded and validated: what the server, which owns `ObjectMeta`, lends the
+/// schema machinery for the metadata of embedded resources.
+pub trait ObjectMetaRules: std::fmt::Debug + Send + Sync {
+    /// Decodes `meta` as an `ObjectMeta` and encodes it again: the normalised metadata and the
+    /// paths (relative to `metadata`) of the fields `ObjectMeta` does not have, or the decoding
+    /// error's text.
+    fn decode(&self, meta: &Value) -> Result<(Value, Vec<String>), String>;
+
+    /// The errors of the `metadata` of an embedded resource, at `path`, under `ObjectMeta`'s
+    /// rules for custom resources (names are path segments; a missing name is not an error).
+    fn validate(&self, meta: &Map<String, Value>, path: &str) -> Vec<FieldCause>;
+}
 
 const DNS1035_LABEL_MSG: &str = "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
 
@@ -34,9 +49,13 @@ pub fn dns1035_label_problems(s: &str) -> Vec<String> {
 /// Normalises the metadata of every embedded resource in `obj` (not the root's: the strategy
 /// does that). Returns the unknown metadata fields dropped, or the first field that cannot be
 /// decoded.
-pub fn coerce(obj: &mut Value, root: &Node) -> Result<Vec<String>, FieldCause> {
+pub fn coerce(
+    obj: &mut Value,
+    root: &Node,
+    rules: &dyn ObjectMetaRules,
+) -> Result<Vec<String>, FieldCause> {
     let mut unknown = Vec::new();
-    walk_coerce(obj, root, "", true, &mut unknown)?;
+    walk_coerce(obj, root, "", true, rules, &mut unknown)?;
     unknown.sort();
     Ok(unknown)
 }
@@ -46,25 +65,33 @@ fn walk_coerce(
     s: &Node,
     path: &str,
     is_root: bool,
+    rules: &dyn ObjectMetaRules,
     unknown: &mut Vec<String>,
 ) -> Result<(), FieldCause> {
     match x {
         Value::Object(map) => {
             if s.embedded && !is_root {
-                coerce_embedded(map, path, unknown)?;
+                coerce_embedded(map, path, rules, unknown)?;
             }
             for (k, v) in map.iter_mut() {
                 if let Some(prop) = s.property(k) {
-                    walk_coerce(v, prop, &field::child(path, k), false, unknown)?;
+                    walk_coerce(v, prop, &field::child(path, k), false, rules, unknown)?;
                 } else if let Some(Additional::Schema(add)) = &s.additional {
-                    walk_coerce(v, add, &field::key(path, k), false, unknown)?;
+                    walk_coerce(v, add, &field::key(path, k), false, rules, unknown)?;
                 }
             }
         }
         Value::Array(items) => {
             if let Some(item_schema) = &s.items {
                 for (i, v) in items.iter_mut().enumerate() {
-                    walk_coerce(v, item_schema, &field::index(path, i), false, unknown)?;
+                    walk_coerce(
+                        v,
+                        item_schema,
+                        &field::index(path, i),
+                        false,
+                        rules,
+                        unknown,
+                    )?;
                 }
             }
         }
@@ -76,6 +103,7 @@ fn walk_coerce(
 fn coerce_embedded(
     map: &mut Map<String, Value>,
     path: &str,
+    rules: &dyn ObjectMetaRules,
     unknown: &mut Vec<String>,
 ) -> Result<(), FieldCause> {
     for k in ["apiVersion", "kind"] {
@@ -93,11 +121,10 @@ fn coerce_embedded(
         return Ok(());
     };
     let mpath = field::child(path, "metadata");
-    let typed: ObjectMeta = serde_json::from_value(meta.clone())
-        .map_err(|e| field::invalid(&mpath, Bad::Json(meta), &e.to_string()))?;
-    let normalised = serde_json::to_value(&typed)
-        .map_err(|e| field::invalid(&mpath, Bad::Json(meta), &e.to_string()))?;
-    for u in crate::strategy::unknown_fields(meta, &normalised) {
+    let (normalised, unknown_here) = rules
+        .decode(meta)
+        .map_err(|e| field::invalid(&mpath, Bad::Json(meta), &e))?;
+    for u in unknown_here {
         unknown.push(format!("{mpath}.{u}"));
     }
     map.insert("metadata".into(), normalised);
@@ -106,30 +133,37 @@ fn coerce_embedded(
 
 /// The errors of every embedded resource in `obj` (the root is not one: its metadata is
 /// validated by the generic path).
-pub fn validate(obj: &Value, root: &Node) -> Vec<FieldCause> {
+pub fn validate(obj: &Value, root: &Node, rules: &dyn ObjectMetaRules) -> Vec<FieldCause> {
     let mut out = Vec::new();
-    walk_validate(obj, root, "", true, &mut out);
+    walk_validate(obj, root, "", true, rules, &mut out);
     out
 }
 
-fn walk_validate(x: &Value, s: &Node, path: &str, is_root: bool, out: &mut Vec<FieldCause>) {
+fn walk_validate(
+    x: &Value,
+    s: &Node,
+    path: &str,
+    is_root: bool,
+    rules: &dyn ObjectMetaRules,
+    out: &mut Vec<FieldCause>,
+) {
     match x {
         Value::Object(map) => {
             if s.embedded && !is_root {
-                out.extend(validate_embedded(x, path));
+                out.extend(validate_embedded(x, path, rules));
             }
             for (k, v) in map {
                 if let Some(prop) = s.property(k) {
-                    walk_validate(v, prop, &field::child(path, k), false, out);
+                    walk_validate(v, prop, &field::child(path, k), false, rules, out);
                 } else if let Some(Additional::Schema(add)) = &s.additional {
-                    walk_validate(v, add, &field::key(path, k), false, out);
+                    walk_validate(v, add, &field::key(path, k), false, rules, out);
                 }
             }
         }
         Value::Array(items) => {
             if let Some(item_schema) = &s.items {
                 for (i, v) in items.iter().enumerate() {
-                    walk_validate(v, item_schema, &field::index(path, i), false, out);
+                    walk_validate(v, item_schema, &field::index(path, i), false, rules, out);
                 }
             }
         }
@@ -138,7 +172,7 @@ fn walk_validate(x: &Value, s: &Node, path: &str, is_root: bool, out: &mut Vec<F
 }
 
 /// `validateEmbeddedResource`: the type and object meta of one embedded resource at `path`.
-pub fn validate_embedded(x: &Value, path: &str) -> Vec<FieldCause> {
+pub fn validate_embedded(x: &Value, path: &str, rules: &dyn ObjectMetaRules) -> Vec<FieldCause> {
     let mut out = Vec::new();
     let Some(map) = x.as_object() else {
         return out;
@@ -187,7 +221,7 @@ pub fn validate_embedded(x: &Value, path: &str) -> Vec<FieldCause> {
                         go_json_kind(v)
                     ),
                 )),
-                Some(meta) => out.extend(validate_meta(meta, &p)),
+                Some(meta) => out.extend(rules.validate(meta, &p)),
             },
             _ => {}
         }
@@ -205,43 +239,20 @@ fn go_json_kind(v: &Value) -> &'static str {
     }
 }
 
-fn validate_meta(meta: &Map<String, Value>, path: &str) -> Vec<FieldCause> {
-    let mut m = meta.clone();
-    if m.get("name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .is_empty()
-    {
-        m.insert("name".into(), Value::String("fakename".into()));
-    }
-    let mut out: Vec<FieldCause> = validate_object_meta(&Value::Object(m), NameRule::PathSegment)
-        .into_iter()
-        .map(|c| reprefix(c, path))
-        .collect();
-    if let Some(ns) = meta.get("namespace").and_then(Value::as_str)
-        && !ns.is_empty()
-    {
-        for p in dns1123_label_problems(ns) {
-            out.push(field::invalid(
-                &field::child(path, "namespace"),
-                Bad::Str(ns),
-                &p,
-            ));
-        }
-    }
-    out
-}
+/// Test rules: metadata is kept as given and has no errors.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct Unchecked;
 
-/// Moves a `metadata.…` cause of the generic metadata rules under `path` (`spec.template.metadata`).
-fn reprefix(mut c: FieldCause, path: &str) -> FieldCause {
-    if let Some(rest) = c.field.strip_prefix("metadata") {
-        let field = format!("{path}{rest}");
-        if let Some(msg) = c.message.strip_prefix(&c.field) {
-            c.message = format!("{field}{msg}");
-        }
-        c.field = field;
+#[cfg(test)]
+impl ObjectMetaRules for Unchecked {
+    fn decode(&self, meta: &Value) -> Result<(Value, Vec<String>), String> {
+        Ok((meta.clone(), Vec::new()))
     }
-    c
+
+    fn validate(&self, _: &Map<String, Value>, _: &str) -> Vec<FieldCause> {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]
@@ -260,41 +271,64 @@ mod tests {
         )
     }
 
+    /// Rules that drop and report `bogus` and refuse a name, so the walk's paths show.
+    #[derive(Debug)]
+    struct NoBogus;
+
+    impl ObjectMetaRules for NoBogus {
+        fn decode(&self, meta: &Value) -> Result<(Value, Vec<String>), String> {
+            let mut m = meta.clone();
+            let dropped = m.as_object_mut().and_then(|m| m.remove("bogus"));
+            Ok((
+                m,
+                dropped.map(|_| "bogus".to_string()).into_iter().collect(),
+            ))
+        }
+
+        fn validate(&self, meta: &Map<String, Value>, path: &str) -> Vec<FieldCause> {
+            let name = meta.get("name").map(Bad::Json).unwrap_or(Bad::Null);
+            vec![field::invalid(&field::child(path, "name"), name, "refused")]
+        }
+    }
+
     #[test]
     fn embedded_resources() {
         let s = schema();
         let mut obj = json!({"spec": {"template": {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "p", "labels": {"a": "b"}, "bogus": 1}}}});
+            "metadata": {"name": "p", "bogus": 1}}}});
         assert_eq!(
-            coerce(&mut obj, &s).expect("coerces"),
+            coerce(&mut obj, &s, &NoBogus).expect("coerces"),
             vec!["spec.template.metadata.bogus"]
         );
+        assert_eq!(obj["spec"]["template"]["metadata"], json!({"name": "p"}));
         assert_eq!(
-            obj["spec"]["template"]["metadata"],
-            json!({"name": "p", "labels": {"a": "b"}})
+            validate(&obj, &s, &NoBogus)[0].message,
+            r#"spec.template.metadata.name: Invalid value: "p": refused"#
         );
-        assert!(validate(&obj, &s).is_empty());
+        assert!(validate(&obj, &s, &Unchecked).is_empty());
 
         let mut bad_kind = json!({"spec": {"template": {"apiVersion": "v1", "kind": 5}}});
         assert_eq!(
-            coerce(&mut bad_kind, &s).expect_err("kind").message,
+            coerce(&mut bad_kind, &s, &Unchecked)
+                .expect_err("kind")
+                .message,
             "spec.template.kind: Invalid value: 5: must be a string"
         );
 
-        let invalid = json!({"spec": {"template": {"kind": "My_Kind",
-            "metadata": {"name": "a/b", "labels": {"-x": "y"}}}}});
-        let msgs: Vec<String> = validate(&invalid, &s)
+        let invalid = json!({"spec": {"template": {"apiVersion": "a/b/c", "kind": "My_Kind",
+            "metadata": "x"}}});
+        let msgs: Vec<String> = validate(&invalid, &s, &Unchecked)
             .into_iter()
             .map(|c| c.message)
             .collect();
-        assert_eq!(msgs[0], "spec.template.apiVersion: Required value");
+        assert_eq!(
+            msgs[0],
+            r#"spec.template.apiVersion: Invalid value: "a/b/c": unexpected GroupVersion string: a/b/c"#
+        );
         assert!(msgs[1].starts_with(r#"spec.template.kind: Invalid value: "My_Kind": may have mixed case, but should otherwise match: a DNS-1035 label"#));
         assert_eq!(
             msgs[2],
-            r#"spec.template.metadata.name: Invalid value: "a/b": may not contain '/'"#
+            r#"spec.template.metadata: Invalid value: "x": json: cannot unmarshal string into Go value of type v1.ObjectMeta"#
         );
-        assert!(msgs[3].starts_with(
-            r#"spec.template.metadata.labels: Invalid value: "-x": name part must consist"#
-        ));
     }
 }

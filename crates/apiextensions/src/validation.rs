@@ -12,7 +12,7 @@
 use super::field::{self, Bad, go_float, go_json, go_quote};
 use super::formats::Format;
 use super::{Additional, Node, ratcheting};
-use crate::status::FieldCause;
+use crate::FieldCause;
 use serde_json::Value;
 use std::collections::HashSet;
 

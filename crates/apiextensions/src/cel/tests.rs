@@ -133,11 +133,14 @@ fn ratcheting_keeps_unchanged_failures_quiet() {
 
 #[test]
 fn root_rules_see_type_and_object_meta() {
-    let schema = Schema::compile(Some(&json!({"type": "object",
+    let schema = Schema::compile(
+        Some(&json!({"type": "object",
         "x-kubernetes-validations": [
             {"rule": "self.metadata.name.startsWith('p')", "message": "name must start with p"},
             {"rule": "self.kind == 'Thing' && self.apiVersion == 'ex.com/v1'"}],
-        "properties": {"spec": {"type": "object"}}})));
+        "properties": {"spec": {"type": "object"}}})),
+        &crate::objectmeta::Unchecked,
+    );
     let ok =
         json!({"apiVersion": "ex.com/v1", "kind": "Thing", "metadata": {"name": "p1"}, "spec": {}});
     assert!(schema.validate(&ok, vec![]).is_empty());
@@ -155,11 +158,14 @@ fn root_rules_see_type_and_object_meta() {
 
 #[test]
 fn blocking_errors_skip_rules() {
-    let schema = Schema::compile(Some(
-        &json!({"type": "object", "properties": {"spec": {"type": "object",
+    let schema = Schema::compile(
+        Some(
+            &json!({"type": "object", "properties": {"spec": {"type": "object",
         "required": ["x"], "properties": {"x": {"type": "string"}},
         "x-kubernetes-validations": [{"rule": "false"}]}}}),
-    ));
+        ),
+        &crate::objectmeta::Unchecked,
+    );
     assert_eq!(
         schema
             .validate(&json!({"spec": {}}), vec![])

@@ -8,8 +8,9 @@
 
 use super::cel::{self, STATIC_ESTIMATED_COST_LIMIT, STATIC_ESTIMATED_CRD_COST_LIMIT};
 use super::field::{self, Bad, go_json};
+use super::objectmeta::ObjectMetaRules;
 use super::{Node, compile_node, defaulting};
-use crate::status::FieldCause;
+use crate::FieldCause;
 use serde_json::{Map, Value};
 
 const OPENAPI_V3_TYPES: [&str; 6] = ["array", "boolean", "integer", "number", "object", "string"];
@@ -75,8 +76,13 @@ fn props(v: &Value) -> Option<&Map<String, Value>> {
 
 /// Validates `schema`, the `openAPIV3Schema` found at `path` (e.g.
 /// `spec.versions[0].schema.openAPIV3Schema`), of a version whose status subresource is
-/// enabled or not. `compiled` is the same schema compiled (for its CEL rules).
-pub fn validate_schema(schema: &Value, path: &str, status_enabled: bool) -> Vec<FieldCause> {
+/// enabled or not; embedded resources' metadata in defaults is checked by `meta`.
+pub fn validate_schema(
+    schema: &Value,
+    path: &str,
+    status_enabled: bool,
+    meta: &dyn ObjectMetaRules,
+) -> Vec<FieldCause> {
     let mut all = Vec::new();
     let parent = path.strip_suffix(".openAPIV3Schema").unwrap_or(path);
     if status_enabled && let Some(obj) = schema.as_object() {
@@ -121,7 +127,7 @@ pub fn validate_schema(schema: &Value, path: &str, status_enabled: bool) -> Vec<
         if !structural.is_empty() {
             all.extend(structural);
         } else {
-            let defaults = defaulting::validate_defaults(&compiled, path);
+            let defaults = defaulting::validate_defaults(&compiled, path, meta);
             if !defaults.is_empty() {
                 all.extend(defaults);
             } else {

@@ -27,7 +27,7 @@ pub mod values;
 
 use super::field::{self, Bad};
 use super::{Additional, Node, ratcheting};
-use crate::status::FieldCause;
+use crate::FieldCause;
 use check::Ty;
 use kube_cel::KubeCelExt;
 use kube_cel::cel::common::ast::Expr;

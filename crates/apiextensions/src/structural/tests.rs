@@ -6,7 +6,7 @@ use serde_json::json;
 const P: &str = "spec.validation.openAPIV3Schema";
 
 fn errs(schema: Value) -> Vec<String> {
-    validate_schema(&schema, P, false)
+    validate_schema(&schema, P, false, &crate::objectmeta::Unchecked)
         .into_iter()
         .map(|c| c.message)
         .collect()
@@ -307,7 +307,7 @@ fn rule_costs() {
 #[test]
 fn status_subresource_root() {
     let with_status = |schema: Value| -> Vec<String> {
-        validate_schema(&schema, P, true)
+        validate_schema(&schema, P, true, &crate::objectmeta::Unchecked)
             .into_iter()
             .map(|c| c.message)
             .collect()
