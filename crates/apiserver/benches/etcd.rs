@@ -6,7 +6,12 @@
 //! - watch fan-out through two API servers on one etcd (watchers on both, writes on one).
 //!
 //! Command: `cargo bench -p kubeforge-apiserver --bench etcd` (needs an `etcd` binary, as the
-//! tests do). `KUBEFORGE_BENCH_WINDOW_MS` sets the throughput windows (default 5000).
+//! tests do; `-- ratio` measures only etcd's put rate and the creates on etcd). `KUBEFORGE_BENCH_WINDOW_MS` sets the throughput windows (default 5000).
+//!
+//! Beside each throughput figure, stderr gets what the window cost: CPU seconds per operation of
+//! etcd and of this process (the API servers and their clients), how many cores each kept busy,
+//! and etcd's gRPC requests per operation by method (from etcd's `/metrics`), which tell CPU
+//! contention from round-trip waits.
 
 #[path = "../tests/etcd_support/mod.rs"]
 mod etcd_support;
@@ -26,6 +31,107 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const CLIENTS: usize = 64;
+
+/// The etcd whose CPU and requests the throughput windows report (set once it runs).
+static PROBED: std::sync::OnceLock<(u32, String)> = std::sync::OnceLock::new();
+
+/// CPU seconds (user and system) a process has used so far.
+fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The fields after the command's closing parenthesis: state is the first, utime the 12th.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    ticks / hz
+}
+
+/// etcd's handled gRPC requests so far, by method.
+async fn grpc_requests(url: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut counts = std::collections::BTreeMap::new();
+    let Some(addr) = url.strip_prefix("http://") else {
+        return counts;
+    };
+    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
+        return counts;
+    };
+    let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut buf = Vec::new();
+    if stream.write_all(req.as_bytes()).await.is_err()
+        || stream.read_to_end(&mut buf).await.is_err()
+    {
+        return counts;
+    }
+    for line in String::from_utf8_lossy(&buf).lines() {
+        let Some(rest) = line.strip_prefix("grpc_server_handled_total{") else {
+            continue;
+        };
+        let method = rest
+            .split("grpc_method=\"")
+            .nth(1)
+            .and_then(|m| m.split('"').next())
+            .unwrap_or("?");
+        let value: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        *counts.entry(method.to_string()).or_default() += value;
+    }
+    counts
+}
+
+/// A snapshot of the costs a window reports.
+struct Costs {
+    etcd_cpu: f64,
+    own_cpu: f64,
+    requests: std::collections::BTreeMap<String, f64>,
+}
+
+async fn costs() -> Option<Costs> {
+    let (pid, url) = PROBED.get()?;
+    Some(Costs {
+        etcd_cpu: cpu_seconds(&pid.to_string()),
+        own_cpu: cpu_seconds("self"),
+        requests: grpc_requests(url).await,
+    })
+}
+
+/// Reports on stderr what `ops` operations in `elapsed` seconds cost between two snapshots.
+fn report(before: Option<Costs>, after: Option<Costs>, ops: u64, elapsed: f64) {
+    let (Some(before), Some(after)) = (before, after) else {
+        return;
+    };
+    let per_op = |v: f64| 1000.0 * v / ops.max(1) as f64;
+    let requests: Vec<String> = after
+        .requests
+        .iter()
+        .filter_map(|(method, n)| {
+            let d = n - before.requests.get(method).copied().unwrap_or(0.0);
+            (d > 0.0).then(|| format!("{method} {:.2}", d / ops.max(1) as f64))
+        })
+        .collect();
+    let (etcd, own) = (
+        after.etcd_cpu - before.etcd_cpu,
+        after.own_cpu - before.own_cpu,
+    );
+    eprintln!(
+        "    {ops} ops; CPU per op: etcd {:.3} ms, bench process {:.3} ms; cores busy: etcd {:.2}, bench process {:.2}; etcd requests per op: {}",
+        per_op(etcd),
+        per_op(own),
+        etcd / elapsed,
+        own / elapsed,
+        requests.join(", ")
+    );
+}
 
 fn window() -> Duration {
     Duration::from_millis(
@@ -69,10 +175,12 @@ where
     }
     // A warm-up second, then the measured window.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    let snapshot = costs().await;
     let (start, before) = (Instant::now(), done.load(Ordering::Relaxed));
     tokio::time::sleep(window()).await;
     let count = done.load(Ordering::Relaxed) - before;
     let elapsed = start.elapsed().as_secs_f64();
+    report(snapshot, costs().await, count, elapsed);
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         t.await??;
@@ -91,6 +199,62 @@ async fn creates(server: &ApiServer) -> Res<f64> {
         }
     })
     .await
+}
+
+/// etcd alone, through etcd-client: the transaction a create sends (put if absent, else read),
+/// 64 at a time; with `echo`, each also waits until a watch of the whole prefix (with `prev_kv`,
+/// as the server's feed) has delivered its revision, as a create waits for the server's cache.
+async fn txn_rate(etcd: &Etcd, value: Vec<u8>, echo: bool) -> Res<f64> {
+    use etcd_client::{Compare, CompareOp, Txn, TxnOp, WatchOptions};
+    let client = etcd.client().await;
+    let prefix = format!("/bench/txn-{echo}/");
+    let seen = Arc::new(tokio::sync::watch::channel(0i64).0);
+    let follower = if echo {
+        let options = WatchOptions::new().with_prefix().with_prev_key();
+        let stream = client
+            .watch_client()
+            .watch(prefix.clone(), Some(options))
+            .await?;
+        let (_requests, mut responses) = stream.split();
+        let seen = seen.clone();
+        Some(tokio::spawn(async move {
+            let _requests = _requests;
+            while let Ok(Some(response)) = responses.message().await {
+                if let Some(rev) = response
+                    .events()
+                    .iter()
+                    .filter_map(|e| e.kv().map(|kv| kv.mod_revision()))
+                    .max()
+                {
+                    seen.send_replace(rev);
+                }
+            }
+        }))
+    } else {
+        None
+    };
+    let result = rate(move |i| {
+        let mut kv = client.kv_client();
+        let (value, seen) = (value.clone(), seen.clone());
+        let key = format!("{prefix}{i}");
+        async move {
+            let txn = Txn::new()
+                .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+                .and_then([TxnOp::put(key.clone(), value, None)])
+                .or_else([TxnOp::get(key, None)]);
+            let response = kv.txn(txn).await?;
+            let rev = response.header().map(|h| h.revision()).unwrap_or(0);
+            if echo {
+                seen.subscribe().wait_for(|r| *r >= rev).await?;
+            }
+            Ok(())
+        }
+    })
+    .await;
+    if let Some(f) = follower {
+        f.abort();
+    }
+    result
 }
 
 /// Creates `n` ConfigMaps in-process, 64 at a time.
@@ -246,6 +410,9 @@ async fn main() -> Res<()> {
     let Some(etcd) = Etcd::start().await else {
         return Ok(());
     };
+    if let Some(pid) = etcd.pid() {
+        let _ = PROBED.set((pid, etcd.url()));
+    }
     println!("| figure | value |\n|---|---|");
 
     let client = etcd.client().await;
@@ -267,6 +434,31 @@ async fn main() -> Res<()> {
         "| ConfigMap creates over HTTP, {CLIENTS} clients, etcd | {etcd_creates:.0} /s ({:.0}% of etcd's put rate) |",
         100.0 * etcd_creates / put_rate
     );
+    let stored = etcd
+        .client()
+        .await
+        .kv_client()
+        .get("/registry/configmaps/default/cm-0", None)
+        .await?
+        .kvs()
+        .first()
+        .map(|kv| kv.value().to_vec())
+        .ok_or("cm-0 is not in etcd")?;
+    let txns = txn_rate(&etcd, stored.clone(), false).await?;
+    println!(
+        "| etcd alone: a create's transaction ({} bytes), {CLIENTS} concurrent | {txns:.0} /s ({:.0}% of etcd's put rate) |",
+        stored.len(),
+        100.0 * txns / put_rate
+    );
+    let echoed = txn_rate(&etcd, stored, true).await?;
+    println!(
+        "| etcd alone: same, each waiting for its event on a prefix watch (prev_kv) | {echoed:.0} /s ({:.0}% of etcd's put rate) |",
+        100.0 * echoed / put_rate
+    );
+    if std::env::args().any(|a| a == "ratio") {
+        // `-- ratio`: the put rate and the creates on etcd only.
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let redb = ApiServer::builder().data_dir(dir.path()).start().await?;
     println!(

@@ -354,7 +354,14 @@ impl Store {
             let (outcome, revision) = shared.write(op).await;
             // Read-your-writes on this server, and a conflicting writer's retry reads the state
             // that beat it. The write is committed (or decided) either way.
-            let _ = self.catch_up(shared.as_ref(), revision, CATCH_UP).await;
+            if outcome.is_ok() {
+                // The write's own change must be in the cache, not only its revision: etcd 3.4
+                // before 3.4.25 can report progress past events it has not sent yet
+                // (etcd#15220), which moves the revision without the object.
+                let _ = self.wait_for_change(revision, CATCH_UP).await;
+            } else {
+                let _ = self.catch_up(shared.as_ref(), revision, CATCH_UP).await;
+            }
             return outcome;
         }
         let (reply, rx) = oneshot::channel();
@@ -378,6 +385,21 @@ impl Store {
     pub async fn wait_for(&self, rv: u64, timeout: Duration) -> Result<(), StoreError> {
         let mut rx = self.inner.committed.subscribe();
         let wait = rx.wait_for(|current| *current >= rv);
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(StoreError::TooNew {
+                requested: rv,
+                current: self.resource_version(),
+            }),
+        }
+    }
+
+    /// Waits until the change committed at `rv` (or a later one) has been applied to the cache,
+    /// for at most `timeout`: unlike [`Store::wait_for`], a progress report that moves the
+    /// revision past changes still to come does not end the wait.
+    async fn wait_for_change(&self, rv: u64, timeout: Duration) -> Result<(), StoreError> {
+        let mut rx = self.inner.committed.subscribe();
+        let wait = rx.wait_for(|_| self.read().last_event >= rv);
         match tokio::time::timeout(timeout, wait).await {
             Ok(Ok(_)) => Ok(()),
             _ => Err(StoreError::TooNew {
@@ -715,6 +737,7 @@ impl Feed {
         };
         let mut state = inner.state.write().unwrap_or_else(|e| e.into_inner());
         let mut applied = Vec::with_capacity(changes.len());
+        let last_event_before = state.last_event;
         for change in changes {
             let rv = change.revision();
             if rv <= state.last_event {
@@ -764,12 +787,15 @@ impl Feed {
         state.resource_version = state.resource_version.max(revision);
         let rv = state.resource_version;
         let last_event = state.last_event;
+        let changed = last_event > last_event_before;
         drop(state);
         inner.watchers.dispatch(&applied, last_event);
         inner.committed.send_if_modified(|current| {
             let newer = rv > *current;
             *current = (*current).max(rv);
-            newer
+            // Changes that arrive after a progress report already moved the revision past
+            // them still wake the writers waiting for them (`Store::wait_for_change`).
+            newer || changed
         });
     }
 

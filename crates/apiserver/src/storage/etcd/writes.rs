@@ -12,7 +12,7 @@ use super::layout::KeyLayout;
 use super::{REQUEST_TIMEOUT, unavailable};
 use crate::storage::{SharedOutcome, StoreError, StoredObject, WriteOp};
 use etcd_client::{
-    Client, Compare, CompareOp, DeleteOptions, KeyValue, Txn, TxnOp, TxnOpResponse, TxnResponse,
+    Compare, CompareOp, DeleteOptions, KeyValue, KvClient, Txn, TxnOp, TxnOpResponse, TxnResponse,
 };
 use std::sync::Arc;
 
@@ -72,8 +72,7 @@ fn refused(response: &TxnResponse) -> StoreError {
 }
 
 /// Applies `op` in one transaction; answers the outcome and the revision it was decided at.
-pub async fn write(client: Client, layout: Arc<KeyLayout>, op: WriteOp) -> SharedOutcome {
-    let mut kv = client.kv_client();
+pub async fn write(mut kv: KvClient, layout: Arc<KeyLayout>, op: WriteOp) -> SharedOutcome {
     let (txn, key_name) = match &op {
         WriteOp::Create { key, value } => {
             let k = layout.encode(key);
