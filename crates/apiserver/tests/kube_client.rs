@@ -950,6 +950,84 @@ async fn pagination_without_selectors_counts_what_remains() {
 }
 
 #[tokio::test]
+async fn remaining_counts_are_the_snapshots_across_namespaces_and_writes() {
+    let server = start().await;
+    let client = server.client();
+    let pp = PostParams::default();
+    for ns in ["pa", "pb", "pc"] {
+        namespace(&client, ns).await;
+        let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+        for i in 0..5 {
+            api.create(&pp, &configmap(&format!("cm-{i}"), &[], "v"))
+                .await
+                .expect("create");
+        }
+    }
+    let all: Api<ConfigMap> = Api::all(client.clone());
+    let first = all
+        .list(&ListParams::default().limit(4))
+        .await
+        .expect("first page");
+    let rv = first.metadata.resource_version.clone().expect("rv");
+    // The snapshot every page is read at, listed whole at exactly that version.
+    let snapshot: Vec<(String, String)> = all
+        .list(
+            &ListParams::default()
+                .at(&rv)
+                .matching(kube::api::VersionMatch::Exact),
+        )
+        .await
+        .expect("snapshot")
+        .items
+        .iter()
+        .map(|o| (o.namespace().unwrap_or_default(), o.name_any()))
+        .collect();
+    let mut page = first;
+    let mut seen = Vec::new();
+    let mut round = 0;
+    loop {
+        seen.extend(
+            page.items
+                .iter()
+                .map(|o| (o.namespace().unwrap_or_default(), o.name_any())),
+        );
+        let Some(token) = page.metadata.continue_.clone().filter(|t| !t.is_empty()) else {
+            assert_eq!(page.metadata.remaining_item_count, None);
+            break;
+        };
+        let last = seen.last().cloned().expect("a full page");
+        let after = snapshot.iter().filter(|k| **k > last).count() as i64;
+        assert_eq!(
+            page.metadata.remaining_item_count,
+            Some(after),
+            "after {last:?}"
+        );
+        // Writes between pages, before and after the position, in every namespace: the
+        // count stays the snapshot's.
+        round += 1;
+        for ns in ["pa", "pb", "pc"] {
+            let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+            api.create(&pp, &configmap(&format!("new-{round}"), &[], "v"))
+                .await
+                .expect("create between pages");
+            let _ = api
+                .delete(&format!("cm-{round}"), &DeleteParams::default())
+                .await;
+        }
+        page = all
+            .list(&ListParams::default().limit(4).continue_token(&token))
+            .await
+            .expect("page");
+        assert_eq!(page.metadata.resource_version.as_deref(), Some(rv.as_str()));
+    }
+    assert_eq!(
+        seen, snapshot,
+        "every object of the snapshot once, in key order"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_continue_token_never_reaches_into_another_namespace() {
     use base64::Engine;
     let server = start().await;

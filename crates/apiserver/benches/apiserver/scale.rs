@@ -3,7 +3,7 @@
 //! process (`--scale-once DIR`), so that its resident memory is the restarted server's alone. A
 //! child measures restart to ready, VmRSS once ready, a LIST page of 500 across all namespaces
 //! and in one namespace (kube-rs, typed), and a watch started from a recent resourceVersion until
-//! its first event.
+//! its first event (and, to compare, to its response head, and a GET by the same client).
 
 use super::*;
 
@@ -105,9 +105,11 @@ pub(super) async fn scale_once(dir: &Path) -> Res<()> {
     })
     .await?;
 
-    // A watch from the resourceVersion just before a write: the time from asking to the event.
+    // A watch from the resourceVersion just before a write: the time from asking to the event,
+    // and to the response head; beside it, a GET of the same object by the same client (what
+    // one request costs without a watch).
     let writer: Api<ConfigMap> = Api::namespaced(client.clone(), "s-0");
-    let mut watch = Vec::new();
+    let (mut watch, mut head, mut get) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..11 {
         // Unique across runs: every run restarts on the same data.
         let name = format!("w-{}-{i}", std::process::id());
@@ -116,9 +118,13 @@ pub(super) async fn scale_once(dir: &Path) -> Res<()> {
             .create(&PostParams::default(), &config_map(&name))
             .await?;
         let t = Instant::now();
+        writer.get(&name).await?;
+        get.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
         let stream = writer
             .watch(&WatchParams::default().timeout(10), &rv)
             .await?;
+        head.push(t.elapsed().as_secs_f64());
         let mut stream = std::pin::pin!(stream);
         match stream.next().await {
             Some(Ok(WatchEvent::Added(cm))) if cm.metadata.name.as_deref() == Some(&name) => {}
@@ -126,9 +132,12 @@ pub(super) async fn scale_once(dir: &Path) -> Res<()> {
         }
         watch.push(t.elapsed().as_secs_f64());
     }
-    watch.sort_by(f64::total_cmp);
-    let watch = watch[watch.len() / 2];
-    println!("SCALE {ready} {rss} {page_all} {page_ns} {watch}");
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (watch, head, get) = (median(watch), median(head), median(get));
+    println!("SCALE {ready} {rss} {page_all} {page_ns} {watch} {head} {get}");
     server.shutdown().await;
     Ok(())
 }
@@ -142,7 +151,7 @@ pub(super) async fn scenario_scale() -> Res<Report> {
     let size = std::fs::metadata(dir.path().join("kubeforge.redb"))
         .map(|m| m.len())
         .unwrap_or(0);
-    let mut figures: [Vec<f64>; 5] = Default::default();
+    let mut figures: [Vec<f64>; 7] = Default::default();
     for _ in 0..runs {
         // shutdown() returns before the writer thread has closed the database file.
         tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -151,7 +160,7 @@ pub(super) async fn scenario_scale() -> Res<Report> {
             slot.push(v.parse()?);
         }
     }
-    let [ready, rss, page_all, page_ns, watch] = figures;
+    let [ready, rss, page_all, page_ns, watch, head, get] = figures;
     let n = thousands(objects() as u64);
     report.add(
         format!(
@@ -185,6 +194,18 @@ pub(super) async fn scenario_scale() -> Res<Report> {
         Unit::Ms,
         &watch,
         Target::AtMost(0.001),
+    );
+    report.add(
+        "watch from a recent resourceVersion: request to response head",
+        Unit::Ms,
+        &head,
+        Target::None,
+    );
+    report.add(
+        "GET of one ConfigMap by the same client (for comparison)",
+        Unit::Ms,
+        &get,
+        Target::None,
     );
     Ok(report)
 }

@@ -219,64 +219,19 @@ impl Rest {
         if super::served_fields::selects_served_fields(rt, opts) {
             return self.list_served(rt, namespace, opts, at, start).await;
         }
-        if self.store.is_shared()
-            && (opts.limit > 0 || start.is_some() || matches!(at, ReadAt::Exact(_)))
-        {
-            return self.list_from_medium(rt, namespace, opts, at, start).await;
-        }
-        // Walk from the continue key: the page, then (when the page is full) whether anything
-        // follows. Like kube-apiserver over etcd, a full page gets a continue token when any
-        // object follows, matching or not, and `remainingItemCount` is given only for lists
-        // without selectors (it is then the count of the objects that follow).
-        let selective = !opts.label_selector.is_empty() || !opts.field_selector.is_empty();
-        let mut items = Vec::new();
-        let mut last: Option<(String, String)> = None;
-        let mut following: u64 = 0;
-        let after = start
-            .as_ref()
-            .map(|(ns, name)| (ns.as_str(), name.as_str()));
-        let scanned = self
-            .store
-            .scan(&rt.storage_key, namespace, at, after, |ns, name, obj| {
-                if opts.limit > 0 && items.len() == opts.limit {
-                    following += 1;
-                    return !selective;
-                }
-                if matches(opts, ns, name, obj) {
-                    items.push(obj.clone());
-                    if opts.limit > 0 && items.len() == opts.limit {
-                        last = Some((ns.to_string(), name.to_string()));
-                    }
-                }
-                true
-            })
-            .await;
-        let resource_version = scanned.map_err(|e| list_error(rt, e, start))?;
-        let mut continue_token = None;
-        let mut remaining = None;
-        if following > 0
-            && let Some((ns, name)) = last
-        {
-            continue_token = Some(encode_token(&Token {
-                rv: i64::try_from(resource_version).unwrap_or(i64::MAX),
-                ns,
-                name,
-            }));
-            remaining = (!selective).then_some(following);
-        }
-        Ok(ListResult {
-            items,
-            resource_version,
-            continue_token,
-            remaining,
-        })
+        self.list_page(rt, namespace, opts, at, start).await
     }
 
-    /// A list read from the shared medium itself (etcd) rather than the cache: every page of a
-    /// paginated list, and lists at an exact resourceVersion, as kube-apiserver delegates them
-    /// from its watch cache to etcd. The pages of one list are read at one revision of etcd, in
-    /// etcd's key order; `remainingItemCount` is etcd's count of the keys after the page.
-    async fn list_from_medium(
+    /// One page of a list. From the store's index, or, on a shared medium (etcd), from the
+    /// medium itself for every page of a paginated list and for lists at an exact
+    /// resourceVersion, as kube-apiserver delegates them from its watch cache to etcd (the
+    /// pages of one list are then read at one revision of etcd, in etcd's key order).
+    ///
+    /// Like kube-apiserver over etcd, a full page gets a continue token when any object follows
+    /// it, matching or not, and `remainingItemCount` only when there is no selector (it is then
+    /// the number of objects that follow; with a selector that count would include objects that
+    /// do not match, so upstream leaves it out).
+    async fn list_page(
         &self,
         rt: &ResourceType,
         namespace: Option<&str>,
@@ -288,14 +243,28 @@ impl Rest {
         let after = start
             .as_ref()
             .map(|(ns, name)| (ns.as_str(), name.as_str()));
-        let mut keep = |key: &crate::storage::ObjectKey, obj: &StoredObject| {
-            matches(opts, &key.namespace, &key.name, obj)
+        let from_medium = self.store.is_shared()
+            && (opts.limit > 0 || start.is_some() || matches!(at, ReadAt::Exact(_)));
+        let page = if from_medium {
+            let mut keep = |key: &crate::storage::ObjectKey, obj: &StoredObject| {
+                matches(opts, &key.namespace, &key.name, obj)
+            };
+            self.store
+                .read_page(&rt.storage_key, namespace, at, after, opts.limit, &mut keep)
+                .await
+        } else {
+            self.store
+                .page(
+                    &rt.storage_key,
+                    namespace,
+                    at,
+                    after,
+                    opts.limit,
+                    |ns, name, obj| matches(opts, ns, name, obj),
+                )
+                .await
         };
-        let page = self
-            .store
-            .read_page(&rt.storage_key, namespace, at, after, opts.limit, &mut keep)
-            .await
-            .map_err(|e| list_error(rt, e, start))?;
+        let page = page.map_err(|e| list_error(rt, e, start))?;
         let mut continue_token = None;
         let mut remaining = None;
         if page.more

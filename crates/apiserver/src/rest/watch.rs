@@ -243,8 +243,14 @@ impl Rest {
             }
             Err(e) => return Err(store_error(rt, "", e)),
         };
-        let mut ticker = tokio::time::interval(self.bookmark_interval);
-        ticker.tick().await;
+        // The first bookmark one interval from now. (Not `interval()` with its immediate first
+        // tick awaited: that tick waits for the timer driver's next millisecond, which delayed
+        // every watch's first event by ~1 ms.)
+        let now = tokio::time::Instant::now();
+        let first = now
+            .checked_add(self.bookmark_interval)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
+        let mut ticker = tokio::time::interval_at(first, self.bookmark_interval);
         loop {
             let sleep_until = deadline
                 .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86_400 * 365));

@@ -17,6 +17,7 @@
 mod encoded;
 pub mod etcd;
 mod history;
+mod index;
 mod memory;
 mod object;
 mod redb;
@@ -26,6 +27,7 @@ mod watchers;
 pub use encoded::Encoded;
 pub use etcd::{EtcdConfig, EtcdStorage};
 pub use history::{EventType, History, StoredEvent};
+pub use index::{Index, Scope};
 pub use memory::MemoryStorage;
 pub use object::{ObjectKey, StoredObject};
 pub use redb::RedbStorage;
@@ -46,8 +48,9 @@ pub enum Change {
 /// What a medium holds when the server starts.
 #[derive(Debug, Default)]
 pub struct Loaded {
-    /// Every stored object.
-    pub objects: Vec<(ObjectKey, StoredObject)>,
+    /// Every stored object, indexed as the store keeps them (built while reading, so a large
+    /// medium is never held twice).
+    pub objects: Index,
     /// The highest resourceVersion ever committed (also covers deletions).
     pub resource_version: u64,
 }

@@ -33,9 +33,15 @@ impl ObjectKey {
 
     /// The inverse of [`ObjectKey::encode`].
     pub fn decode(s: &str) -> Option<Self> {
+        let (resource, namespace, name) = ObjectKey::split(s)?;
+        Some(ObjectKey::new(Arc::from(resource), namespace, name))
+    }
+
+    /// An encoded key's parts (resource, namespace, name), borrowed.
+    pub fn split(s: &str) -> Option<(&str, &str, &str)> {
         let (rest, name) = s.rsplit_once('/')?;
         let (resource, namespace) = rest.rsplit_once('/')?;
-        Some(ObjectKey::new(Arc::from(resource), namespace, name))
+        Some((resource, namespace, name))
     }
 }
 

@@ -9,15 +9,22 @@
 //! `resourceVersion`, so deletions advance it durably too.
 
 use super::object::{ObjectKey, StoredObject};
-use super::{Change, Loaded, Storage};
+use super::{Change, Index, Loaded, Storage};
 use bytes::Bytes;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 
 const OBJECTS: TableDefinition<&str, &[u8]> = TableDefinition::new("objects");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const RV_KEY: &str = "resourceVersion";
+
+/// redb's page cache. Every object is read once at start into the store's index, which serves
+/// every read after that; redb itself only reads the B-tree pages a commit rewrites, so a small
+/// cache suffices (redb's default, 1 GiB, would keep up to that much of the file resident after
+/// the load read all of it).
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Objects in a redb file; every commit is fsynced.
 pub struct RedbStorage {
@@ -38,7 +45,10 @@ impl RedbStorage {
     /// Opens (or creates) the database `kubeforge.redb` in `dir`.
     pub fn open(dir: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let db = Database::create(dir.join("kubeforge.redb")).map_err(io_err)?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(dir.join("kubeforge.redb"))
+            .map_err(io_err)?;
         let txn = db.begin_write().map_err(io_err)?;
         {
             txn.open_table(OBJECTS).map_err(io_err)?;
@@ -59,11 +69,12 @@ impl Storage for RedbStorage {
             .map(|v| v.value())
             .unwrap_or(0);
         let table = txn.open_table(OBJECTS).map_err(io_err)?;
-        let mut objects = Vec::new();
+        let mut objects = Index::new();
         for entry in table.iter().map_err(io_err)? {
             let (key, value) = entry.map_err(io_err)?;
-            let Some(key) = ObjectKey::decode(key.value()) else {
-                return Err(io_err(format!("corrupt key {:?}", key.value())));
+            let key = key.value();
+            let Some((resource, namespace, name)) = ObjectKey::split(key) else {
+                return Err(io_err(format!("corrupt key {key:?}")));
             };
             let bytes = value.value();
             let Some((rv, json)) = bytes.split_first_chunk::<8>() else {
@@ -71,7 +82,8 @@ impl Storage for RedbStorage {
             };
             let rv = u64::from_be_bytes(*rv);
             resource_version = resource_version.max(rv);
-            objects.push((key, StoredObject::new(rv, Bytes::copy_from_slice(json))));
+            let object = StoredObject::new(rv, Bytes::copy_from_slice(json));
+            objects.insert_at(resource, namespace, name, Arc::new(object));
         }
         Ok(Loaded {
             objects,

@@ -10,6 +10,7 @@
 
 use super::Encoded;
 use super::history::{EventType, History, StoredEvent};
+use super::index::{Index, Scope};
 use super::object::{ObjectKey, StoredObject};
 use super::watchers::{Interest, Registration, Watchers};
 use super::{Change, Loaded, Page, PageRequest, SharedStorage, Storage};
@@ -140,10 +141,8 @@ pub struct ListPage {
     pub resource_version: u64,
 }
 
-type Objects = HashMap<Arc<str>, BTreeMap<(String, String), Arc<StoredObject>>>;
-
 struct State {
-    objects: Objects,
+    objects: Index,
     resource_version: u64,
     /// The revision of the last change applied. The same as `resource_version` on a local
     /// medium; on a shared one `resource_version` may run ahead of it (progress notifications
@@ -199,7 +198,7 @@ impl Store {
     /// Loads `storage` and starts the writer thread.
     pub fn open(storage: Arc<dyn Storage>, config: StoreConfig) -> std::io::Result<Store> {
         let loaded = storage.load()?;
-        let objects = index(loaded.objects);
+        let objects = loaded.objects;
         let rv = loaded.resource_version;
         let (committed, _) = watch::channel(rv);
         let (tx, rx) = mpsc::channel();
@@ -240,7 +239,7 @@ impl Store {
         let rv = loaded.resource_version;
         let inner = Arc::new(Inner {
             state: RwLock::new(State {
-                objects: index(loaded.objects),
+                objects: loaded.objects,
                 resource_version: rv,
                 last_event: rv,
                 history: History::new(config.history_capacity, rv),
@@ -320,8 +319,8 @@ impl Store {
         let state = self.read();
         state
             .objects
-            .iter()
-            .map(|(resource, objects)| (resource.clone(), objects.len()))
+            .counts()
+            .map(|(resource, n)| (resource.clone(), n))
             .collect()
     }
 
@@ -330,8 +329,7 @@ impl Store {
         let state = self.read();
         state
             .objects
-            .get(&key.resource)?
-            .get(&(key.namespace.clone(), key.name.clone()))
+            .get(&key.resource, &key.namespace, &key.name)
             .cloned()
     }
 
@@ -340,9 +338,9 @@ impl Store {
         let state = self.read();
         state
             .objects
-            .get(resource)
-            .map(|objects| objects.values().cloned().collect())
-            .unwrap_or_default()
+            .walk(resource, Scope::default())
+            .map(|(_, _, obj)| obj.clone())
+            .collect()
     }
 
     /// Submits a write and waits for it to be committed.
@@ -521,9 +519,61 @@ impl Store {
         namespace: Option<&str>,
         at: ReadAt,
         after: Option<(&str, &str)>,
-        mut visit: impl FnMut(&str, &str, &Arc<StoredObject>) -> bool,
+        visit: impl FnMut(&str, &str, &Arc<StoredObject>) -> bool,
     ) -> Result<u64, StoreError> {
-        let exact = match at {
+        let exact = self.settle(at).await?;
+        let state = self.read();
+        let snapshot = Snapshot::new(&state, resource, namespace, exact)?;
+        snapshot.walk(after, visit);
+        Ok(snapshot.resource_version)
+    }
+
+    /// One page of `resource` (optionally one namespace) from the index at the requested state:
+    /// the objects after `after` that pass `keep`, until `limit` of them are kept (0: no limit).
+    /// A full page tells whether any object follows it, kept or not, and how many do (counted,
+    /// not walked: see [`Index::count`]), as a page read from etcd does.
+    pub async fn page(
+        &self,
+        resource: &Arc<str>,
+        namespace: Option<&str>,
+        at: ReadAt,
+        after: Option<(&str, &str)>,
+        limit: usize,
+        mut keep: impl FnMut(&str, &str, &StoredObject) -> bool,
+    ) -> Result<Page, StoreError> {
+        let exact = self.settle(at).await?;
+        let state = self.read();
+        let snapshot = Snapshot::new(&state, resource, namespace, exact)?;
+        let mut items: Vec<(ObjectKey, Arc<StoredObject>)> = Vec::new();
+        let mut more = false;
+        snapshot.walk(after, |ns, name, obj| {
+            if limit > 0 && items.len() == limit {
+                more = true;
+                return false;
+            }
+            if keep(ns, name, obj) {
+                items.push((ObjectKey::new(resource.clone(), ns, name), obj.clone()));
+            }
+            true
+        });
+        let remaining = match items.last() {
+            Some((last, _)) if more => {
+                snapshot.count_after((last.namespace.as_str(), last.name.as_str()))
+            }
+            _ => 0,
+        };
+        Ok(Page {
+            items,
+            revision: snapshot.resource_version,
+            more,
+            remaining,
+        })
+    }
+
+    /// Waits as `at` asks (for a consistent read, or for a newer version to be committed);
+    /// answers the exact version to read when `at` names one.
+    async fn settle(&self, at: ReadAt) -> Result<Option<u64>, StoreError> {
+        Ok(match at {
             ReadAt::Latest => {
                 self.sync().await?;
                 None
@@ -540,92 +590,7 @@ impl Store {
                 }
                 Some(rv)
             }
-        };
-        let state = self.read();
-        let in_scope = |ns: &str| namespace.is_none_or(|want| want == ns);
-        // The keys written after the requested version, with their state at that version (the
-        // `prev` of the first event after it; None: absent then).
-        let mut overlay: BTreeMap<(&str, &str), Option<&Arc<StoredObject>>> = BTreeMap::new();
-        let resource_version = match exact {
-            Some(rv) if rv < state.resource_version => {
-                let newer = state
-                    .history
-                    .since(rv)
-                    .map_err(|oldest| StoreError::TooOld {
-                        requested: rv,
-                        oldest,
-                    })?;
-                for event in newer {
-                    if event.key.resource == *resource && in_scope(&event.key.namespace) {
-                        overlay
-                            .entry((event.key.namespace.as_str(), event.key.name.as_str()))
-                            .or_insert(event.prev.as_ref());
-                    }
-                }
-                rv
-            }
-            // Not older than the current state: it is the current state (waited for above).
-            Some(_) | None => state.resource_version,
-        };
-        let lower: Bound<(String, String)> = match (after, namespace) {
-            // A continue key from another namespace (a crafted token) never reaches outside
-            // the namespace asked for.
-            (Some((after_ns, _)), Some(ns)) if after_ns < ns => {
-                Bound::Included((ns.to_string(), String::new()))
-            }
-            (Some((ns, name)), _) => Bound::Excluded((ns.to_string(), name.to_string())),
-            (None, Some(ns)) => Bound::Included((ns.to_string(), String::new())),
-            (None, None) => Bound::Unbounded,
-        };
-        // Every key of namespace `ns` sorts below (`ns` + NUL, ""): names cannot contain NUL.
-        let upper: Bound<(String, String)> = match namespace {
-            Some(ns) => Bound::Excluded((format!("{ns}\0"), String::new())),
-            None => Bound::Unbounded,
-        };
-        if let (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(u)) = (&lower, &upper)
-            && l >= u
-        {
-            // A continue key outside the namespace: nothing follows it here.
-            return Ok(resource_version);
-        }
-        let empty = BTreeMap::new();
-        let current = state.objects.get(resource).unwrap_or(&empty);
-        let mut live = current
-            .range((lower.clone(), upper))
-            .map(|((ns, name), obj)| ((ns.as_str(), name.as_str()), Some(obj)))
-            .peekable();
-        let overlay_lower = match &lower {
-            Bound::Included((ns, name)) => Bound::Included((ns.as_str(), name.as_str())),
-            Bound::Excluded((ns, name)) => Bound::Excluded((ns.as_str(), name.as_str())),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        // (The overlay only holds keys in scope.)
-        let mut then = overlay
-            .range((overlay_lower, Bound::Unbounded))
-            .map(|(k, v)| (*k, *v))
-            .peekable();
-        loop {
-            let ((ns, name), obj) = match (live.peek(), then.peek()) {
-                (None, None) => break,
-                (Some(_), None) => live.next(),
-                (None, Some(_)) => then.next(),
-                (Some((l, _)), Some((t, _))) => match l.cmp(t) {
-                    Ordering::Less => live.next(),
-                    Ordering::Greater => then.next(),
-                    Ordering::Equal => {
-                        live.next();
-                        then.next()
-                    }
-                },
-            }
-            .expect("peeked");
-            if let Some(obj) = obj
-                && !visit(ns, name, obj)
-            {
-                break;
-            }
-        }
-        Ok(resource_version)
+        })
     }
 
     /// Starts a watch of `resource` (all resources when None) for changes after `from`.
@@ -655,15 +620,131 @@ impl Store {
     }
 }
 
-fn index(loaded: Vec<(ObjectKey, StoredObject)>) -> Objects {
-    let mut objects: Objects = HashMap::new();
-    for (key, object) in loaded {
-        objects
-            .entry(key.resource.clone())
-            .or_default()
-            .insert((key.namespace, key.name), Arc::new(object));
+/// One resource's objects (in one namespace, or all) at one resourceVersion: the current index,
+/// with the keys written since that version read from the event history instead (each event
+/// keeps the state it replaced).
+struct Snapshot<'a> {
+    index: &'a Index,
+    resource: &'a str,
+    namespace: Option<&'a str>,
+    /// The keys in scope written after the version, with their state at that version (the
+    /// `prev` of the first event after it; None: absent then).
+    overlay: BTreeMap<(&'a str, &'a str), Option<&'a Arc<StoredObject>>>,
+    resource_version: u64,
+}
+
+impl<'a> Snapshot<'a> {
+    /// The snapshot at `exact` (the latest state when None or not older than it), or `TooOld`
+    /// when the history no longer reaches back to it.
+    fn new(
+        state: &'a State,
+        resource: &'a str,
+        namespace: Option<&'a str>,
+        exact: Option<u64>,
+    ) -> Result<Self, StoreError> {
+        let mut overlay = BTreeMap::new();
+        let resource_version = match exact {
+            Some(rv) if rv < state.resource_version => {
+                let newer = state
+                    .history
+                    .since(rv)
+                    .map_err(|oldest| StoreError::TooOld {
+                        requested: rv,
+                        oldest,
+                    })?;
+                for event in newer {
+                    if *event.key.resource == *resource
+                        && namespace.is_none_or(|ns| ns == event.key.namespace)
+                    {
+                        overlay
+                            .entry((event.key.namespace.as_str(), event.key.name.as_str()))
+                            .or_insert(event.prev.as_ref());
+                    }
+                }
+                rv
+            }
+            // Not older than the current state: it is the current state (waited for).
+            Some(_) | None => state.resource_version,
+        };
+        Ok(Snapshot {
+            index: &state.objects,
+            resource,
+            namespace,
+            overlay,
+            resource_version,
+        })
     }
-    objects
+
+    fn scope<'b>(&self, after: Option<(&'b str, &'b str)>) -> Scope<'b>
+    where
+        'a: 'b,
+    {
+        Scope {
+            namespace: self.namespace,
+            after,
+        }
+    }
+
+    /// Visits the objects after `after` in key order until `visit` answers false.
+    fn walk(
+        &self,
+        after: Option<(&str, &str)>,
+        mut visit: impl FnMut(&str, &str, &Arc<StoredObject>) -> bool,
+    ) {
+        let scope = self.scope(after);
+        let mut live = self
+            .index
+            .walk(self.resource, scope)
+            .map(|(ns, name, obj)| ((ns, name), Some(obj)))
+            .peekable();
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        // (The overlay holds only keys of the namespace in scope; `contains` drops those
+        // before a crafted start key from another namespace.)
+        let mut then = self
+            .overlay
+            .range::<(&str, &str), _>((lower, Bound::Unbounded))
+            .filter(|((ns, name), _)| scope.contains(ns, name))
+            .map(|(k, v)| (*k, *v))
+            .peekable();
+        loop {
+            let ((ns, name), obj) = match (live.peek(), then.peek()) {
+                (None, None) => break,
+                (Some(_), None) => live.next(),
+                (None, Some(_)) => then.next(),
+                (Some((l, _)), Some((t, _))) => match l.cmp(t) {
+                    Ordering::Less => live.next(),
+                    Ordering::Greater => then.next(),
+                    Ordering::Equal => {
+                        live.next();
+                        then.next()
+                    }
+                },
+            }
+            .expect("peeked");
+            if let Some(obj) = obj
+                && !visit(ns, name, obj)
+            {
+                break;
+            }
+        }
+    }
+
+    /// How many objects follow the key `after`: counted in the current index, then corrected
+    /// by the keys written since the snapshot (present then but not now, or now but not then).
+    fn count_after(&self, after: (&str, &str)) -> u64 {
+        let scope = self.scope(Some(after));
+        let now = self.index.count(self.resource, scope);
+        let mut then = now as i64;
+        for (&(ns, name), state) in self
+            .overlay
+            .range::<(&str, &str), _>((Bound::Excluded(after), Bound::Unbounded))
+            .filter(|((ns, name), _)| scope.contains(ns, name))
+        {
+            let present = self.index.get(self.resource, ns, name).is_some();
+            then += i64::from(state.is_some()) - i64::from(present);
+        }
+        u64::try_from(then).unwrap_or(0)
+    }
 }
 
 /// One committed change of a shared medium, as its change stream reports it.
@@ -749,9 +830,7 @@ impl Feed {
             let event = match change {
                 RemoteChange::Put { key, object } => {
                     let object = Arc::new(object);
-                    let map = state.objects.entry(key.resource.clone()).or_default();
-                    let prev =
-                        map.insert((key.namespace.clone(), key.name.clone()), object.clone());
+                    let prev = state.objects.insert(&key, object.clone());
                     let event_type = if prev.is_some() {
                         EventType::Modified
                     } else {
@@ -764,10 +843,7 @@ impl Feed {
                     revision,
                     last,
                 } => {
-                    let removed = state
-                        .objects
-                        .get_mut(&key.resource)
-                        .and_then(|map| map.remove(&(key.namespace.clone(), key.name.clone())));
+                    let removed = state.objects.remove(&key);
                     let Some(prev) = removed.or(last) else {
                         // Neither the cache nor the medium knows what was deleted.
                         continue;
@@ -817,7 +893,7 @@ impl Feed {
         };
         let rv = loaded.resource_version;
         let mut state = inner.state.write().unwrap_or_else(|e| e.into_inner());
-        state.objects = index(loaded.objects);
+        state.objects = loaded.objects;
         state.history = History::new(inner.history_capacity, rv);
         state.resource_version = rv;
         state.last_event = rv;
@@ -996,8 +1072,7 @@ fn commit_batch(inner: &Inner, storage: &dyn Storage, batch: Vec<Pending>) {
                 Some(v) => v.clone(),
                 None => state
                     .objects
-                    .get(&key.resource)
-                    .and_then(|m| m.get(&(key.namespace.clone(), key.name.clone())))
+                    .get(&key.resource, &key.namespace, &key.name)
                     .cloned(),
             };
             let outcome = apply(op, current, rv + 1);
@@ -1037,13 +1112,12 @@ fn commit_batch(inner: &Inner, storage: &dyn Storage, batch: Vec<Pending>) {
         }
         let mut state = inner.state.write().unwrap_or_else(|e| e.into_inner());
         for (key, value) in overlay {
-            let map = state.objects.entry(key.resource.clone()).or_default();
             match value {
                 Some(obj) => {
-                    map.insert((key.namespace, key.name), obj);
+                    state.objects.insert(&key, obj);
                 }
                 None => {
-                    map.remove(&(key.namespace, key.name));
+                    state.objects.remove(&key);
                 }
             }
         }
@@ -1101,5 +1175,206 @@ fn apply(op: WriteOp, current: Option<Arc<StoredObject>>, rv: u64) -> Result<App
             let last = Arc::new(StoredObject::from_value(cur.value(), rv));
             Ok((EventType::Deleted, last, Some(cur)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::MemoryStorage;
+    use super::*;
+    use serde_json::json;
+
+    type Model = BTreeMap<(String, String), u64>;
+
+    fn resource() -> Arc<str> {
+        Arc::from("/configmaps")
+    }
+
+    fn key(ns: &str, name: &str) -> ObjectKey {
+        ObjectKey::new(resource(), ns, name)
+    }
+
+    fn value(ns: &str, name: &str) -> Encoded {
+        Encoded::new(&json!({"metadata": {"namespace": ns, "name": name}}))
+    }
+
+    /// The count every page's `remaining` must equal: the model's keys in scope after `after`.
+    fn expected_after(model: &Model, namespace: Option<&str>, after: (&str, &str)) -> u64 {
+        let scope = Scope {
+            namespace,
+            after: Some(after),
+        };
+        model.keys().filter(|(ns, n)| scope.contains(ns, n)).count() as u64
+    }
+
+    /// Pages through `namespace` (or everything) at `at` with every page size from 1 to 4 and
+    /// checks each page's items, `more` and `remaining` against `model` (the state at `at`).
+    async fn check_pages(store: &Store, model: &Model, namespace: Option<&str>, at: ReadAt) {
+        let in_scope: Vec<(String, String)> = model
+            .keys()
+            .filter(|(ns, _)| namespace.is_none_or(|want| want == ns))
+            .cloned()
+            .collect();
+        for limit in 1..=4 {
+            let mut seen = Vec::new();
+            let mut after: Option<(String, String)> = None;
+            loop {
+                let page = store
+                    .page(
+                        &resource(),
+                        namespace,
+                        at,
+                        after.as_ref().map(|(ns, n)| (ns.as_str(), n.as_str())),
+                        limit,
+                        |_, _, _| true,
+                    )
+                    .await
+                    .expect("page");
+                for (key, obj) in &page.items {
+                    let k = (key.namespace.clone(), key.name.clone());
+                    assert_eq!(
+                        model.get(&k),
+                        Some(&obj.resource_version),
+                        "{k:?} at {at:?}"
+                    );
+                    seen.push(k);
+                }
+                let Some((last, _)) = page.items.last() else {
+                    assert!(!page.more);
+                    break;
+                };
+                let last = (last.namespace.clone(), last.name.clone());
+                let expected = expected_after(model, namespace, (&last.0, &last.1));
+                assert_eq!(page.more, expected > 0, "more after {last:?} at {at:?}");
+                if page.more {
+                    assert_eq!(page.items.len(), limit);
+                    assert_eq!(page.remaining, expected, "after {last:?} at {at:?}");
+                } else {
+                    break;
+                }
+                after = Some(last);
+            }
+            assert_eq!(seen, in_scope, "limit {limit} in {namespace:?} at {at:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn pages_count_what_follows_exactly_now_and_at_older_snapshots() {
+        let store = Store::open(Arc::new(MemoryStorage), StoreConfig::default()).expect("open");
+        let mut model = Model::new();
+        let mut snapshots: Vec<(u64, Model)> = Vec::new();
+        let namespaces = ["a", "b", "c", "d"];
+        for i in 0..24 {
+            let ns = namespaces[i % 3];
+            let name = format!("n{:02}", (i * 7) % 24);
+            let obj = store
+                .write(WriteOp::Create {
+                    key: key(ns, &name),
+                    value: value(ns, &name),
+                })
+                .await
+                .expect("create");
+            model.insert((ns.into(), name), obj.resource_version);
+        }
+        snapshots.push((store.resource_version(), model.clone()));
+        // Deletions, replacements, and creations in a namespace that did not exist.
+        let mut step = 0;
+        let keys: Vec<(String, String)> = model.keys().cloned().collect();
+        for (ns, name) in keys {
+            step += 1;
+            let rv = match step % 4 {
+                0 => {
+                    let obj = store
+                        .write(WriteOp::Delete {
+                            key: key(&ns, &name),
+                            expected: None,
+                        })
+                        .await
+                        .expect("delete");
+                    model.remove(&(ns.clone(), name.clone()));
+                    obj.resource_version
+                }
+                1 => {
+                    let obj = store
+                        .write(WriteOp::Update {
+                            key: key(&ns, &name),
+                            value: value(&ns, &name),
+                            expected: None,
+                        })
+                        .await
+                        .expect("update");
+                    model.insert((ns.clone(), name.clone()), obj.resource_version);
+                    obj.resource_version
+                }
+                2 => {
+                    let new = format!("{name}x");
+                    let obj = store
+                        .write(WriteOp::Create {
+                            key: key("d", &new),
+                            value: value("d", &new),
+                        })
+                        .await
+                        .expect("create");
+                    model.insert(("d".into(), new), obj.resource_version);
+                    obj.resource_version
+                }
+                _ => continue,
+            };
+            snapshots.push((rv, model.clone()));
+        }
+        // Namespace "c" emptied.
+        for (ns, name) in model.clone().keys().filter(|(ns, _)| ns == "c") {
+            let obj = store
+                .write(WriteOp::Delete {
+                    key: key(ns, name),
+                    expected: None,
+                })
+                .await
+                .expect("delete");
+            model.remove(&(ns.clone(), name.clone()));
+            snapshots.push((obj.resource_version, model.clone()));
+        }
+        for namespace in [None, Some("a"), Some("c"), Some("d"), Some("e")] {
+            check_pages(&store, &model, namespace, ReadAt::Latest).await;
+            for (rv, then) in &snapshots {
+                check_pages(&store, then, namespace, ReadAt::Exact(*rv)).await;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_selective_page_says_more_follows_when_anything_does() {
+        let store = Store::open(Arc::new(MemoryStorage), StoreConfig::default()).expect("open");
+        for name in ["a", "b", "c", "d"] {
+            store
+                .write(WriteOp::Create {
+                    key: key("x", name),
+                    value: value("x", name),
+                })
+                .await
+                .expect("create");
+        }
+        let keep_ac = |_: &str, name: &str, _: &StoredObject| name == "a" || name == "c";
+        let page = store
+            .page(&resource(), None, ReadAt::Latest, None, 2, keep_ac)
+            .await
+            .expect("page");
+        let names: Vec<&str> = page.items.iter().map(|(k, _)| k.name.as_str()).collect();
+        assert_eq!(names, ["a", "c"]);
+        // "d" follows (it does not match, but the walk cannot know that nothing after does).
+        assert!(page.more);
+        assert_eq!(page.remaining, 1);
+        let page = store
+            .page(
+                &resource(),
+                None,
+                ReadAt::Latest,
+                Some(("x", "c")),
+                2,
+                keep_ac,
+            )
+            .await
+            .expect("page");
+        assert!(page.items.is_empty() && !page.more);
     }
 }

@@ -12,7 +12,7 @@
 use super::layout::KeyLayout;
 use super::writes::decode;
 use super::{REQUEST_TIMEOUT, unavailable};
-use crate::storage::{Feed, Loaded, RemoteChange, StoreError};
+use crate::storage::{Feed, Index, Loaded, RemoteChange, StoreError};
 use etcd_client::{Client, EventType, GetOptions, WatchOptions, WatchResponse};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +31,7 @@ pub async fn load(client: &Client, layout: &KeyLayout) -> Result<Loaded, StoreEr
     let end = prefix_end(root.as_bytes());
     let mut start = root.into_bytes();
     let mut revision = 0i64;
-    let mut objects = Vec::new();
+    let mut objects = Index::new();
     loop {
         let mut options = GetOptions::new().with_range(end.clone()).with_limit(PAGE);
         if revision > 0 {
@@ -58,7 +58,9 @@ pub async fn load(client: &Client, layout: &KeyLayout) -> Result<Loaded, StoreEr
             };
             let rv = u64::try_from(kv.mod_revision()).unwrap_or(0);
             match decode(kv.value(), rv) {
-                Some(object) => objects.push((key, object)),
+                Some(object) => {
+                    objects.insert(&key, Arc::new(object));
+                }
                 None => {
                     tracing::warn!(key = ?String::from_utf8_lossy(kv.key()), "undecodable value in etcd; skipped")
                 }
