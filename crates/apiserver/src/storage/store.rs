@@ -998,14 +998,11 @@ impl WatchCursor {
             let Some(registration) = self.registration.as_mut() else {
                 continue;
             };
-            match registration.rx.recv().await {
-                Some(event) => {
-                    if event.resource_version() > self.skip_through {
-                        self.backlog.push_back(event);
-                    }
-                }
-                // Dropped by the dispatcher: `ready` registers again (or reports why not).
-                None => {}
+            // None: dropped by the dispatcher; `ready` registers again (or reports why not).
+            if let Some(event) = registration.rx.recv().await
+                && event.resource_version() > self.skip_through
+            {
+                self.backlog.push_back(event);
             }
         }
     }

@@ -166,10 +166,10 @@ impl Watchers {
             && let Some(resource) = &registration.resource
         {
             let empty = registry.resources.get_mut(resource).is_some_and(|r| {
-                if let Some(ns) = &registration.namespace {
-                    if r.by_namespace.get(ns).is_some_and(Vec::is_empty) {
-                        r.by_namespace.remove(ns);
-                    }
+                if let Some(ns) = &registration.namespace
+                    && r.by_namespace.get(ns).is_some_and(Vec::is_empty)
+                {
+                    r.by_namespace.remove(ns);
                 }
                 r.every_namespace.is_empty() && r.by_namespace.is_empty()
             });
