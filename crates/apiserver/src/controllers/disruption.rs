@@ -94,13 +94,7 @@ pub async fn run(rest: Rest) {
     let mut changes = Changes::all(&rest);
     loop {
         reconcile_all(&rest, &t, std::mem::take(&mut dirty), &mut rechecks).await;
-        let next = rechecks.values().min().copied();
-        let wake = async move {
-            match next {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
+        let wake = super::sleep_until(rechecks.values().min().copied());
         tokio::select! {
             change = changes.next() => match change {
                 None => return,

@@ -2,7 +2,8 @@
 //! controllers over the store's change stream (each on the one list + watch + relist spine of
 //! `changes.rs`): garbage collection of ownerReferences and the
 //! namespace lifecycle, Endpoints and EndpointSlices of Services, PodDisruptionBudget status
-//! (`disruption.rs`), the aggregated ClusterRoles' rules (`clusterrole_aggregation.rs`), the APIServices of the served group versions (`apiservices.rs`), the `default` ServiceAccount of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
+//! (`disruption.rs`), HorizontalPodAutoscaler status and replica bounds without a metrics server
+//! (`podautoscaler.rs`), the aggregated ClusterRoles' rules (`clusterrole_aggregation.rs`), the APIServices of the served group versions (`apiservices.rs`), the `default` ServiceAccount of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
 //! reclaiming and protection (with a simulated provisioner, `volumes.rs`), and (optionally)
 //! simulated workloads: Deployments and ReplicaSets with a simulated scheduler and kubelet
 //! (`workloads.rs`), Jobs (`jobs.rs`) and CronJobs (`cronjobs.rs`), StatefulSets
@@ -27,6 +28,7 @@ pub mod namespace;
 pub mod nodes;
 mod owned;
 mod per_namespace;
+pub mod podautoscaler;
 mod revisions;
 pub mod root_ca;
 mod scheduler;
@@ -40,6 +42,15 @@ use crate::rest::{Rest, WriteOptions};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+
+/// Sleeps until `next`, or forever when there is nothing to wake for (a controller's timer arm
+/// in its `select!`).
+pub(crate) async fn sleep_until(next: Option<tokio::time::Instant>) {
+    match next {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
 
 /// The string at `pointer` in `v` ("" when absent or not a string).
 pub(crate) fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {

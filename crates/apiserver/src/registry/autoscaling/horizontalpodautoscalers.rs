@@ -3,16 +3,21 @@
 //! is v2's CPU `Resource` metric with an `Utilization` target, and v1's
 //! `currentCPUUtilizationPercentage` the current CPU metric. Unlike upstream, which keeps what
 //! v1 cannot express in `autoscaling.alpha.kubernetes.io/*` annotations, an update through v1
-//! drops the other v2 metrics and `behavior`. No controller scales anything here: the objects
-//! are stored and served.
+//! drops the other v2 metrics and `behavior`. Both versions are defaulted (`defaults.rs`) and
+//! validated (`validation.rs`) on the v2 form, as upstream does on its internal form; the
+//! horizontal pod autoscaler controller (`controllers/podautoscaler.rs`) keeps their status.
 
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
+use crate::status::FieldCause;
 use crate::strategy::{Strategy, Typed, typed_basics};
 use crate::table::printer::{Printer, col, s};
 use crate::table::{age, age_column, name_column, name_of};
 use k8s_openapi::api::autoscaling::{v1, v2};
 use serde_json::{Map, Value, json};
+
+mod defaults;
+mod validation;
 
 /// `horizontalpodautoscalers` at autoscaling/v2 (the storage version, preferred).
 pub(crate) fn resource() -> ResourceType {
@@ -20,11 +25,11 @@ pub(crate) fn resource() -> ResourceType {
         .short(&["hpa"])
         .all()
         .status()
-        .build::<v2::HorizontalPodAutoscaler>(
-            Typed::<v2::HorizontalPodAutoscaler>::new()
+        .build::<v2::HorizontalPodAutoscaler>(V2Strategy {
+            typed: Typed::new()
                 .with_generation()
                 .printer(&HORIZONTAL_POD_AUTOSCALER),
-        )
+        })
 }
 
 /// `horizontalpodautoscalers` at autoscaling/v1, stored as v2.
@@ -43,6 +48,46 @@ pub(crate) fn resource_v1() -> ResourceType {
 
 const V1: &str = "autoscaling/v1";
 const V2: &str = "autoscaling/v2";
+
+/// The autoscaling/v2 strategy: v2's defaults, and upstream's validation.
+struct V2Strategy {
+    typed: Typed<v2::HorizontalPodAutoscaler>,
+}
+
+impl Strategy for V2Strategy {
+    typed_basics!(typed, decode);
+
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+
+    fn prepare_for_create(&self, obj: &mut Value) {
+        defaults::set_defaults(obj);
+    }
+
+    fn prepare_for_update(&self, new: &mut Value, _old: &Value) {
+        defaults::set_defaults(new);
+    }
+
+    fn validate(&self, obj: &Value) -> Vec<FieldCause> {
+        validation::create_causes(obj)
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldCause> {
+        validation::update_causes(new, old)
+    }
+
+    fn validate_status_update(&self, new: &Value, _old: &Value) -> Vec<FieldCause> {
+        validation::status_causes(new)
+    }
+}
+
+/// A v1 object's v2 form, for the rules that upstream applies to its internal form.
+fn as_v2(obj: &Value) -> Value {
+    let mut v2 = obj.clone();
+    to_v2(&mut v2);
+    v2
+}
 
 /// The autoscaling/v1 strategy: v1 objects converted to and from the stored v2 form.
 struct V1Strategy {
@@ -63,6 +108,26 @@ impl Strategy for V1Strategy {
         crate::keyorder::builtin(obj, &V2_SCHEMA);
     }
 
+    fn prepare_for_create(&self, obj: &mut Value) {
+        default_min_replicas(obj);
+    }
+
+    fn prepare_for_update(&self, new: &mut Value, _old: &Value) {
+        default_min_replicas(new);
+    }
+
+    fn validate(&self, obj: &Value) -> Vec<FieldCause> {
+        validation::create_causes(&as_v2(obj))
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldCause> {
+        validation::update_causes(&as_v2(new), &as_v2(old))
+    }
+
+    fn validate_status_update(&self, new: &Value, _old: &Value) -> Vec<FieldCause> {
+        validation::status_causes(new)
+    }
+
     fn converts_for_storage(&self) -> bool {
         true
     }
@@ -70,6 +135,8 @@ impl Strategy for V1Strategy {
     fn convert_to_storage(&self, obj: &mut Value) {
         if obj.get("apiVersion").and_then(Value::as_str) == Some(V1) {
             to_v2(obj);
+            // A v1 write is stored as v2, and the v2 form is what is defaulted.
+            defaults::set_defaults(obj);
         }
     }
 
@@ -77,6 +144,15 @@ impl Strategy for V1Strategy {
         if obj.get("apiVersion").and_then(Value::as_str) != Some(V1) {
             to_v1(obj);
         }
+    }
+}
+
+/// autoscaling/v1's one default: one minimum replica.
+fn default_min_replicas(obj: &mut Value) {
+    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut)
+        && spec.get("minReplicas").is_none_or(Value::is_null)
+    {
+        spec.insert("minReplicas".into(), json!(1));
     }
 }
 

@@ -21,7 +21,7 @@ use std::collections::HashSet;
 mod binding;
 pub(crate) mod defaults;
 mod eviction;
-mod qos;
+pub(crate) mod qos;
 mod update;
 
 pub(crate) use qos::parse_quantity;
