@@ -21,7 +21,7 @@ use std::collections::HashSet;
 mod binding;
 pub(crate) mod defaults;
 mod eviction;
-pub(crate) mod qos;
+mod qos;
 mod update;
 
 pub(crate) use qos::parse_quantity;
