@@ -348,8 +348,18 @@ impl ApiServerBuilder {
                 .simulate_workloads
                 .then(|| (self.pod_termination_delay, self.cron_clock.clone()));
             let shared = store.is_shared();
+            let signer = tls.as_ref().map(|t| t.authority.clone());
             // On a shared storage the lease holder points the `kubernetes` Service at itself.
-            move || controller_tasks(&rest, workloads.clone(), addr, shared)
+            move || {
+                let mut tasks = controller_tasks(&rest, workloads.clone(), addr, shared);
+                if let Some(ca) = &signer {
+                    tasks.push(tokio::spawn(crate::controllers::csr_signing::run(
+                        rest.clone(),
+                        ca.clone(),
+                    )));
+                }
+                tasks
+            }
         };
         if store.is_shared() {
             // As kube-controller-manager's `<host>_<uuid>`: which server leads is visible.

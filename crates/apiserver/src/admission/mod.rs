@@ -17,9 +17,15 @@
 //! | [`namespace_lifecycle`] | refuses content in a namespace that does not exist or is terminating, and deleting an immortal namespace |
 //! | [`default_storage_class`] | gives a PersistentVolumeClaim that names no class the default StorageClass |
 //! | [`storage_object_in_use_protection`] | gives new PersistentVolumeClaims and PersistentVolumes their protection finalizer |
+//! | [`certificate_approval`] | approving a CertificateSigningRequest needs `approve` on its signer |
+//! | [`certificate_signing`] | issuing a CertificateSigningRequest's certificate needs `sign` on its signer |
+//! | [`certificate_subject_restriction`] | no `system:masters` client certificates through `kubernetes.io/kube-apiserver-client` |
 //! | [`validating_admission_policy`] | enforces ValidatingAdmissionPolicies through their bindings (CEL) |
 //! | [`webhook`] | calls the webhooks of MutatingWebhookConfigurations and ValidatingWebhookConfigurations |
 
+pub mod certificate_approval;
+pub mod certificate_signing;
+pub mod certificate_subject_restriction;
 pub mod default_storage_class;
 pub mod namespace_lifecycle;
 pub mod storage_object_in_use_protection;
@@ -204,6 +210,9 @@ impl Default for Admission {
                 Box::new(namespace_lifecycle::NamespaceLifecycle),
                 Box::new(default_storage_class::DefaultStorageClass),
                 Box::new(storage_object_in_use_protection::StorageObjectInUseProtection),
+                Box::new(certificate_approval::CertificateApproval),
+                Box::new(certificate_signing::CertificateSigning),
+                Box::new(certificate_subject_restriction::CertificateSubjectRestriction),
             ],
             webhooks: webhook::Webhooks::default(),
             policies: validating_admission_policy::Policies::default(),

@@ -3,7 +3,8 @@
 //! `changes.rs`): garbage collection of ownerReferences and the
 //! namespace lifecycle, Endpoints and EndpointSlices of Services, PodDisruptionBudget status
 //! (`disruption.rs`), HorizontalPodAutoscaler status and replica bounds without a metrics server
-//! (`podautoscaler.rs`), the aggregated ClusterRoles' rules (`clusterrole_aggregation.rs`), the APIServices of the served group versions (`apiservices.rs`), the `default` ServiceAccount of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
+//! (`podautoscaler.rs`), the signer of `kubernetes.io/kube-apiserver-client` certificate signing
+//! requests (`csr_signing.rs`), the aggregated ClusterRoles' rules (`clusterrole_aggregation.rs`), the APIServices of the served group versions (`apiservices.rs`), the `default` ServiceAccount of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
 //! reclaiming and protection (with a simulated provisioner, `volumes.rs`), and (optionally)
 //! simulated workloads: Deployments and ReplicaSets with a simulated scheduler and kubelet
 //! (`workloads.rs`), Jobs (`jobs.rs`) and CronJobs (`cronjobs.rs`), StatefulSets
@@ -16,6 +17,7 @@ pub mod apiservices;
 pub mod changes;
 pub mod clusterrole_aggregation;
 pub mod cronjobs;
+pub mod csr_signing;
 pub mod daemonsets;
 pub mod disruption;
 pub mod endpoints;

@@ -298,7 +298,8 @@ impl Rest {
             })
             .await?;
         }
-        rt.strategy.prepare_for_create(&mut obj);
+        rt.strategy
+            .prepare_for_create_by(&mut obj, opts.user.as_deref());
         let initial = rt.strategy.initial_finalizers();
         if !initial.is_empty() {
             let mut fins = finalizers(&obj);

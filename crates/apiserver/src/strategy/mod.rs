@@ -86,6 +86,13 @@ pub trait Strategy: Send + Sync + 'static {
     /// Defaulting on create (after the generic metadata is set).
     fn prepare_for_create(&self, _obj: &mut Value) {}
 
+    /// Prepares a create knowing who asks (`None` for the server's own writes), as upstream's
+    /// strategies read the user from the request's context; by default
+    /// [`Strategy::prepare_for_create`]. (CertificateSigningRequests record their requestor.)
+    fn prepare_for_create_by(&self, obj: &mut Value, _user: Option<&crate::auth::user::UserInfo>) {
+        self.prepare_for_create(obj);
+    }
+
     /// Validation on create (the generic metadata is validated already).
     fn validate(&self, _obj: &Value) -> Vec<FieldCause> {
         Vec::new()

@@ -156,6 +156,69 @@ impl CertificateAuthority {
         Issuer::from_ca_cert_pem(&self.pem.cert, key).map_err(cert_err)
     }
 
+    /// Signs a PKCS#10 request (PEM) as kube-controller-manager's CSR signer does: the
+    /// request's subject, subject alternative names and public key, the key usages `usages`
+    /// name (CertificateSigningRequest `spec.usages` values), valid from five minutes ago for
+    /// `valid_for`. Returns the certificate, PEM.
+    pub fn sign_request(
+        &self,
+        request_pem: &str,
+        usages: &[String],
+        valid_for: Duration,
+    ) -> Result<String, PkiError> {
+        let mut request =
+            rcgen::CertificateSigningRequestParams::from_pem(request_pem).map_err(cert_err)?;
+        let params = &mut request.params;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages.clear();
+        params.extended_key_usages.clear();
+        for usage in usages {
+            match usage.as_str() {
+                "digital signature" => params.key_usages.push(KeyUsagePurpose::DigitalSignature),
+                "content commitment" => params.key_usages.push(KeyUsagePurpose::ContentCommitment),
+                "key encipherment" => params.key_usages.push(KeyUsagePurpose::KeyEncipherment),
+                "key agreement" => params.key_usages.push(KeyUsagePurpose::KeyAgreement),
+                "data encipherment" => params.key_usages.push(KeyUsagePurpose::DataEncipherment),
+                "cert sign" => params.key_usages.push(KeyUsagePurpose::KeyCertSign),
+                "crl sign" => params.key_usages.push(KeyUsagePurpose::CrlSign),
+                "encipher only" => params.key_usages.push(KeyUsagePurpose::EncipherOnly),
+                "decipher only" => params.key_usages.push(KeyUsagePurpose::DecipherOnly),
+                "any" => params
+                    .extended_key_usages
+                    .push(ExtendedKeyUsagePurpose::Any),
+                "server auth" => params
+                    .extended_key_usages
+                    .push(ExtendedKeyUsagePurpose::ServerAuth),
+                "client auth" => params
+                    .extended_key_usages
+                    .push(ExtendedKeyUsagePurpose::ClientAuth),
+                "code signing" => params
+                    .extended_key_usages
+                    .push(ExtendedKeyUsagePurpose::CodeSigning),
+                "email protection" | "s/mime" => params
+                    .extended_key_usages
+                    .push(ExtendedKeyUsagePurpose::EmailProtection),
+                "timestamping" => params
+                    .extended_key_usages
+                    .push(ExtendedKeyUsagePurpose::TimeStamping),
+                "ocsp signing" => params
+                    .extended_key_usages
+                    .push(ExtendedKeyUsagePurpose::OcspSigning),
+                // "signing", the IPsec and SGC usages have no rcgen form; upstream's signer
+                // maps "signing" to digital signature.
+                "signing" => params.key_usages.push(KeyUsagePurpose::DigitalSignature),
+                _ => {}
+            }
+        }
+        params.key_usages.dedup();
+        params.use_authority_key_identifier_extension = true;
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::minutes(5);
+        params.not_after = now + valid_for;
+        let cert = request.signed_by(&self.issuer()?).map_err(cert_err)?;
+        Ok(cert.pem())
+    }
+
     /// A serving certificate for `names` (DNS names or IP addresses).
     pub fn issue_serving(&self, names: &[String]) -> Result<CertifiedPem, PkiError> {
         let key = KeyPair::generate().map_err(cert_err)?;
