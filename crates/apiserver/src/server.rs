@@ -515,6 +515,30 @@ async fn bootstrap(rest: &Rest) -> Result<(), StartError> {
             Err(e) => return Err(StartError::Bootstrap(e.to_string())),
         }
     }
+    // The system PriorityClasses (kube-apiserver's `scheduling/bootstrap-system-priority-classes`).
+    if let Some(classes) = resources.find("scheduling.k8s.io", "v1", "priorityclasses") {
+        use crate::registry::scheduling::priorityclasses::{SYSTEM_PRIORITY_CLASSES, system_class};
+        let creates: Vec<_> = SYSTEM_PRIORITY_CLASSES
+            .iter()
+            .filter(|(name, _, _)| rest.get(&classes, None, name).is_err())
+            .map(|(name, value, description)| {
+                rest.create(
+                    &classes,
+                    None,
+                    system_class(name, *value, description),
+                    &opts,
+                )
+                .boxed()
+            })
+            .collect();
+        for result in futures::future::join_all(creates).await {
+            match result {
+                Ok(_) => {}
+                Err(e) if e.code == 409 => {}
+                Err(e) => return Err(StartError::Bootstrap(e.to_string())),
+            }
+        }
+    }
     // The default RBAC policy, reconciled (its Roles live in the namespaces just made).
     crate::auth::bootstrap::ensure(rest)
         .await

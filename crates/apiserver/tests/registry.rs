@@ -379,7 +379,7 @@ fn samples() -> Vec<(&'static str, Value, &'static [&'static str])> {
         ),
         (
             "/apis/certificates.k8s.io/v1/certificatesigningrequests",
-            json!({"metadata": {"name": "csr1"}, "spec": {"request": "LS0tLS1CRUdJTg==", "signerName": "example.com/signer", "usages": ["client auth"]}}),
+            json!({"metadata": {"name": "csr1"}, "spec": {"request": signed_request(), "signerName": "example.com/signer", "usages": ["client auth"]}}),
             &[
                 "Name",
                 "Age",
@@ -528,4 +528,14 @@ async fn horizontal_pod_autoscalers_are_one_resource_at_v1_and_v2() {
     // Discovery prefers v2, as kube-apiserver does.
     let (_, group) = raw(&client, "GET", "/apis/autoscaling", None).await;
     assert_eq!(group["preferredVersion"]["version"], "v2");
+}
+
+/// A signed PKCS#10 request (PEM, base64 as `spec.request` carries it).
+fn signed_request() -> String {
+    use base64::Engine as _;
+    let key = rcgen::KeyPair::generate().expect("key");
+    let csr = rcgen::CertificateParams::default()
+        .serialize_request(&key)
+        .expect("csr");
+    base64::engine::general_purpose::STANDARD.encode(csr.pem().expect("pem"))
 }

@@ -240,3 +240,95 @@ async fn gated_pods_and_other_schedulers_pods_stay_unbound() {
     running_on(&pods, "gated").await;
     server.shutdown().await;
 }
+
+/// Pod priority as kube-apiserver's Priority admission resolves it, and PriorityClasses as its
+/// registry keeps them: the two system classes exist from the start; a pod gets its class's
+/// value (0 and `PreemptLowerPriority` without one, the global default's once there is one);
+/// an unknown class, a second global default, a reserved `system-` name and a user value above
+/// 1,000,000,000 are refused in upstream's words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_get_the_priority_of_their_class() {
+    let server = kube_support::start().await;
+    let client = server.client();
+    let (pods, classes) = (
+        "/api/v1/namespaces/default/pods",
+        "/apis/scheduling.k8s.io/v1/priorityclasses",
+    );
+    let raw = |method: &'static str, uri: &'static str, body: Value| {
+        let client = client.clone();
+        async move { kube_support::raw(&client, method, uri, None, Some(&body)).await }
+    };
+    let (_, list) = kube_support::raw(&client, "GET", classes, None, None).await;
+    let system: BTreeSet<(String, i64)> = list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|c| {
+            (
+                c["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                c["value"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        system,
+        BTreeSet::from([
+            ("system-cluster-critical".to_string(), 2_000_000_000),
+            ("system-node-critical".to_string(), 2_000_001_000),
+        ])
+    );
+    let pod_body = |name: &str, class: Option<&str>| {
+        let mut spec = json!({"containers": [{"name": "c", "image": "busybox"}]});
+        if let Some(class) = class {
+            spec["priorityClassName"] = json!(class);
+        }
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec})
+    };
+    let (code, plain) = raw("POST", pods, pod_body("plain", None)).await;
+    assert_eq!(code, 201, "{plain}");
+    assert_eq!(plain["spec"]["priority"], 0);
+    assert_eq!(plain["spec"]["preemptionPolicy"], "PreemptLowerPriority");
+    let (code, critical) = raw(
+        "POST",
+        pods,
+        pod_body("critical", Some("system-node-critical")),
+    )
+    .await;
+    assert_eq!(code, 201, "{critical}");
+    assert_eq!(critical["spec"]["priority"], 2_000_001_000);
+    let (code, refused) = raw("POST", pods, pod_body("lost", Some("nope"))).await;
+    assert_eq!((code, refused["reason"].as_str()), (403, Some("Forbidden")));
+    assert_eq!(
+        refused["message"],
+        "pods \"lost\" is forbidden: no PriorityClass with name nope was found"
+    );
+    let class = |name: &str, value: i64, global: bool| {
+        json!({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": {"name": name}, "value": value, "globalDefault": global})
+    };
+    let (code, high) = raw("POST", classes, class("high", 1000, true)).await;
+    assert_eq!(code, 201, "{high}");
+    assert_eq!(high["preemptionPolicy"], "PreemptLowerPriority");
+    let (code, second) = raw("POST", classes, class("higher", 2000, true)).await;
+    assert_eq!(code, 403, "{second}");
+    assert_eq!(
+        second["message"],
+        "priorityclasses.scheduling.k8s.io \"higher\" is forbidden: PriorityClass high is already marked as default. Only one default can exist"
+    );
+    let (code, defaulted) = raw("POST", pods, pod_body("defaulted", None)).await;
+    assert_eq!(code, 201, "{defaulted}");
+    assert_eq!(defaulted["spec"]["priority"], 1000);
+    assert_eq!(defaulted["spec"]["priorityClassName"], "high");
+    let (code, reserved) = raw("POST", classes, class("system-mine", 5, false)).await;
+    assert_eq!(code, 422, "{reserved}");
+    assert_eq!(
+        reserved["details"]["causes"][0]["message"],
+        "Forbidden: priority class names with 'system-' prefix are reserved for system use only. error: system-mine is not a known system priority class"
+    );
+    let (code, huge) = raw("POST", classes, class("huge", 2_000_000_000, false)).await;
+    assert_eq!(code, 422, "{huge}");
+    assert_eq!(
+        huge["details"]["causes"][0]["message"],
+        "Forbidden: maximum allowed value of a user defined priority is 1000000000"
+    );
+}

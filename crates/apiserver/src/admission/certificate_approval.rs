@@ -3,7 +3,7 @@
 //! verb on the `signers` resource of certificates.k8s.io named by the request's `signerName`
 //! (or by its domain with `/*`), besides the RBAC permission on the subresource itself.
 
-use super::{Plugin, Request};
+use super::{Plugin, Request, forbidden};
 use crate::registry::certificates::certificatesigningrequests::APPROVAL;
 use crate::rest::Rest;
 use crate::status::ApiError;
@@ -65,19 +65,4 @@ pub(crate) fn may_for_signer(rest: &Rest, request: &Request<'_>, verb: &str, sig
         || signer
             .split_once('/')
             .is_some_and(|(domain, _)| may(format!("{domain}/*")))
-}
-
-/// Admission's 403 for `request`: `certificatesigningrequests.certificates.k8s.io "x" is
-/// forbidden: <why>`.
-pub(crate) fn forbidden(request: &Request<'_>, why: &str) -> ApiError {
-    let rt = request.rt;
-    ApiError::forbidden(
-        &rt.group,
-        &rt.plural,
-        request.name,
-        format!(
-            "{}.{} {:?} is forbidden: {why}",
-            rt.plural, rt.group, request.name
-        ),
-    )
 }

@@ -2,8 +2,8 @@
 //! CertificateSigningRequest's `status.certificate` (an update through `status`) needs the
 //! `sign` verb on the `signers` resource named by its `signerName` (or its domain with `/*`).
 
-use super::certificate_approval::{forbidden, is_csr, may_for_signer, signer_of};
-use super::{Plugin, Request};
+use super::certificate_approval::{is_csr, may_for_signer, signer_of};
+use super::{Plugin, Request, forbidden};
 use crate::rest::Rest;
 use crate::status::ApiError;
 use serde_json::Value;

@@ -2,8 +2,8 @@
 //! CertificateSigningRequest for the `kubernetes.io/kube-apiserver-client` signer may not ask
 //! for the `system:masters` group (an organization of its subject), whoever creates it.
 
-use super::certificate_approval::{forbidden, is_csr};
-use super::{Operation, Plugin, Request};
+use super::certificate_approval::is_csr;
+use super::{Operation, Plugin, Request, forbidden};
 use crate::registry::certificates::certificatesigningrequests::validation::request_pem;
 use crate::rest::Rest;
 use crate::status::ApiError;

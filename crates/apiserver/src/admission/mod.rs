@@ -17,6 +17,7 @@
 //! | [`namespace_lifecycle`] | refuses content in a namespace that does not exist or is terminating, and deleting an immortal namespace |
 //! | [`default_storage_class`] | gives a PersistentVolumeClaim that names no class the default StorageClass |
 //! | [`storage_object_in_use_protection`] | gives new PersistentVolumeClaims and PersistentVolumes their protection finalizer |
+//! | [`priority`] | resolves a new pod's priority from its PriorityClass (or the global default), one global default |
 //! | [`certificate_approval`] | approving a CertificateSigningRequest needs `approve` on its signer |
 //! | [`certificate_signing`] | issuing a CertificateSigningRequest's certificate needs `sign` on its signer |
 //! | [`certificate_subject_restriction`] | no `system:masters` client certificates through `kubernetes.io/kube-apiserver-client` |
@@ -28,6 +29,7 @@ pub mod certificate_signing;
 pub mod certificate_subject_restriction;
 pub mod default_storage_class;
 pub mod namespace_lifecycle;
+pub mod priority;
 pub mod storage_object_in_use_protection;
 pub mod validating_admission_policy;
 pub mod webhook;
@@ -158,6 +160,19 @@ impl Effects {
     }
 }
 
+/// A plugin's 403 for `request`, as upstream's `admission.NewForbidden`: `pods "x" is
+/// forbidden: <why>` (the resource qualified by its group outside the core group).
+pub(crate) fn forbidden(request: &Request<'_>, why: &str) -> ApiError {
+    let rt = request.rt;
+    let what = crate::status::qualified(&rt.plural, &rt.group);
+    ApiError::forbidden(
+        &rt.group,
+        &rt.plural,
+        request.name,
+        format!("{what} {:?} is forbidden: {why}", request.name),
+    )
+}
+
 /// One built-in admission plugin (synchronous: it reads the store, calls nobody).
 pub trait Plugin: Send + Sync + 'static {
     /// Its name, as kube-apiserver's `--enable-admission-plugins` spells it.
@@ -209,6 +224,7 @@ impl Default for Admission {
             plugins: vec![
                 Box::new(namespace_lifecycle::NamespaceLifecycle),
                 Box::new(default_storage_class::DefaultStorageClass),
+                Box::new(priority::Priority),
                 Box::new(storage_object_in_use_protection::StorageObjectInUseProtection),
                 Box::new(certificate_approval::CertificateApproval),
                 Box::new(certificate_signing::CertificateSigning),
