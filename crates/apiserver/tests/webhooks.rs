@@ -1102,8 +1102,9 @@ async fn configurations_are_validated_on_create_and_update() {
         s.message,
         "ValidatingWebhookConfiguration.admissionregistration.k8s.io \"fine\" is invalid: webhooks[0].timeoutSeconds: Invalid value: 0: the timeout value must be between 1 and 30 seconds"
     );
+    // What is stored is unchanged: the default it was given.
     let stored = validating_api.get("fine").await.unwrap();
-    assert_eq!(stored.webhooks.unwrap()[0].timeout_seconds, None);
+    assert_eq!(stored.webhooks.unwrap()[0].timeout_seconds, Some(10));
 }
 
 /// A valid webhook named `name` (a URL that nothing answers).
@@ -1285,5 +1286,160 @@ async fn calls_reuse_a_connection_until_the_ca_bundle_changes() {
             "Internal error occurred: failed calling webhook \"deny.example.com\": failed to call webhook: Post \"https://{}/deny?timeout=10s\": tls: failed to verify certificate: x509: certificate signed by unknown authority",
             webhook.addr
         )
+    );
+}
+
+/// What a 1.33 kube-apiserver answers for the minimal webhook of `minimal_configuration`
+/// (`kubectl get -o yaml`, from `webhooks:` on): every v1 default written.
+const DEFAULTED_WEBHOOKS_YAML: &str = r#"webhooks:
+- admissionReviewVersions:
+  - v1
+  clientConfig:
+    service:
+      name: hooks
+      namespace: webhooks
+      port: 443
+  failurePolicy: Fail
+  matchPolicy: Equivalent
+  name: minimal.example.com
+  namespaceSelector: {}
+  objectSelector: {}
+  reinvocationPolicy: Never
+  rules:
+  - apiGroups:
+    - ""
+    apiVersions:
+    - v1
+    operations:
+    - CREATE
+    resources:
+    - configmaps
+    scope: '*'
+  sideEffects: None
+  timeoutSeconds: 10
+"#;
+
+fn minimal_configuration(kind: &str) -> Value {
+    json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind,
+    "metadata": {"name": "minimal"},
+    "webhooks": [{
+        "name": "minimal.example.com",
+        "clientConfig": {"service": {"namespace": "webhooks", "name": "hooks"}},
+        "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"]}],
+        "sideEffects": "None",
+        "admissionReviewVersions": ["v1"],
+    }]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configurations_are_defaulted_as_v1_defaults_them() {
+    let server = start().await;
+    let client = server.client();
+    // kube-rs: the defaults come back on create, and generation 1.
+    let mutating: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
+    let created = mutating
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(minimal_configuration("MutatingWebhookConfiguration")).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.metadata.generation, Some(1));
+    let hook = &created.webhooks.as_ref().unwrap()[0];
+    assert_eq!(hook.failure_policy.as_deref(), Some("Fail"));
+    assert_eq!(hook.match_policy.as_deref(), Some("Equivalent"));
+    assert_eq!(hook.reinvocation_policy.as_deref(), Some("Never"));
+    assert_eq!(hook.timeout_seconds, Some(10));
+    assert_eq!(
+        hook.namespace_selector,
+        Some(Default::default()),
+        "namespaceSelector: {{}}"
+    );
+    assert_eq!(hook.object_selector, Some(Default::default()));
+    assert_eq!(hook.client_config.service.as_ref().unwrap().port, Some(443));
+    assert_eq!(hook.rules.as_ref().unwrap()[0].scope.as_deref(), Some("*"));
+
+    // Changing the webhooks bumps the generation; an update needs a resourceVersion.
+    let mut changed = created.clone();
+    changed.webhooks.as_mut().unwrap()[0].timeout_seconds = Some(5);
+    let updated = mutating
+        .replace("minimal", &PostParams::default(), &changed)
+        .await
+        .unwrap();
+    assert_eq!(updated.metadata.generation, Some(2));
+    let mut unconditional = updated.clone();
+    unconditional.metadata.resource_version = None;
+    let s = api_err(
+        mutating
+            .replace("minimal", &PostParams::default(), &unconditional)
+            .await,
+        422,
+        "Invalid",
+    );
+    assert_eq!(
+        s.message,
+        "MutatingWebhookConfiguration.admissionregistration.k8s.io \"minimal\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+    );
+
+    // kubectl 1.33: the validating one reads back as a real cluster writes it (no
+    // reinvocationPolicy).
+    let Some(binary) = kubectl_support::kubectl_binary("1.33") else {
+        return;
+    };
+    let kubectl = kubectl_support::Kubectl::new(binary, &server).unwrap();
+    let file = kubectl
+        .manifest(
+            "minimal.json",
+            &minimal_configuration("ValidatingWebhookConfiguration").to_string(),
+        )
+        .unwrap();
+    kubectl.ok(&["create", "-f", &file]).await.unwrap();
+    let yaml = kubectl
+        .ok(&[
+            "get",
+            "validatingwebhookconfiguration",
+            "minimal",
+            "-o",
+            "yaml",
+        ])
+        .await
+        .unwrap();
+    let webhooks = &yaml[yaml.find("webhooks:").expect("webhooks in the YAML")..];
+    assert_eq!(
+        webhooks,
+        DEFAULTED_WEBHOOKS_YAML.replace("  reinvocationPolicy: Never\n", "")
+    );
+    assert!(yaml.contains("\n  generation: 1\n"), "{yaml}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_acts_on_the_defaults() {
+    let server = start().await;
+    let client = server.client();
+    // No failurePolicy: Fail. A webhook nobody answers refuses the request.
+    let hook = hook(
+        "closed.example.com",
+        json!({"url": "https://127.0.0.1:1/nobody"}),
+        &["CREATE"],
+        "closed",
+    );
+    assert!(hook.get("failurePolicy").is_none());
+    validating(client.clone(), "closed", vec![hook]).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let s = status_of(refused(&cms, "closed", false).await);
+    assert_eq!(s.code, 500);
+    assert!(
+        s.message.starts_with(
+            "Internal error occurred: failed calling webhook \"closed.example.com\": "
+        ),
+        "{}",
+        s.message
+    );
+    // The stored configuration says so, as the engine reads it.
+    let configs: Api<ValidatingWebhookConfiguration> = Api::all(client);
+    let stored = configs.get("closed").await.unwrap();
+    assert_eq!(
+        stored.webhooks.unwrap()[0].failure_policy.as_deref(),
+        Some("Fail")
     );
 }

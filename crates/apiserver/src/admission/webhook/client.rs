@@ -9,6 +9,7 @@
 
 use super::Hook;
 use super::client_manager::{DialError, WebhookClient};
+use crate::registry::admissionregistration::defaults::DEFAULT_SERVICE_PORT;
 use crate::rest::Rest;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -258,7 +259,7 @@ fn target(rest: &Rest, cc: &WebhookClientConfig, timeout_secs: u64) -> Result<Ta
     let Some(svc) = &cc.service else {
         return Err("webhook has no clientConfig url or service".into());
     };
-    let port = svc.port.unwrap_or(443);
+    let port = svc.port.unwrap_or(DEFAULT_SERVICE_PORT);
     let path = svc.path.clone().unwrap_or_default();
     let path = if path.starts_with('/') {
         path

@@ -1,9 +1,7 @@
 //! ValidatingAdmissionPolicy and ValidatingAdmissionPolicyBinding validation on write, as
 //! kube-apiserver's `ValidateValidatingAdmissionPolicy` and
 //! `ValidateValidatingAdmissionPolicyBinding` (`pkg/apis/admissionregistration/validation`),
-//! with their messages and field paths, after the v1 defaults (`failurePolicy: Fail`; a
-//! `MatchResources`' `matchPolicy: Equivalent` and empty namespace and object selectors; a
-//! rule's `scope: "*"`).
+//! with their messages and field paths, after the v1 defaults (`defaults.rs`).
 //!
 //! A policy: `failurePolicy`, `paramKind` (a group version and a kind), `matchConstraints`
 //! (required, with at least one resource rule; rules as the webhooks', `resourceNames` path
@@ -34,7 +32,7 @@ use crate::crd::schema::objectmeta::dns1035_label_problems;
 use crate::registry::apps::workload::label_selector_causes;
 use crate::status::FieldCause;
 use crate::validation::{dns1123_subdomain_problems, qualified_name_problems};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 
 const FAILURE_POLICIES: [&str; 2] = ["Fail", "Ignore"];
@@ -46,50 +44,6 @@ const NOT_FOUND_ACTIONS: [&str; 2] = ["Deny", "Allow"];
 const MAX_AUDIT_ANNOTATIONS: usize = 20;
 /// Upstream's `maxAuditAnnotationValueExpressionLength`.
 const MAX_VALUE_EXPRESSION: usize = 5 * 1024;
-
-/// The v1 defaults of a `MatchResources` (and of its rules' `scope`).
-fn default_match_resources(m: &mut Map<String, Value>) {
-    m.entry("matchPolicy")
-        .or_insert_with(|| json!("Equivalent"));
-    m.entry("namespaceSelector").or_insert_with(|| json!({}));
-    m.entry("objectSelector").or_insert_with(|| json!({}));
-    for key in ["resourceRules", "excludeResourceRules"] {
-        for rule in m
-            .get_mut(key)
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(rule) = rule.as_object_mut() {
-                rule.entry("scope").or_insert_with(|| json!("*"));
-            }
-        }
-    }
-}
-
-/// The v1 defaults of a ValidatingAdmissionPolicy.
-pub(crate) fn default_policy(obj: &mut Value) {
-    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
-        return;
-    };
-    spec.entry("failurePolicy").or_insert_with(|| json!("Fail"));
-    if let Some(m) = spec
-        .get_mut("matchConstraints")
-        .and_then(Value::as_object_mut)
-    {
-        default_match_resources(m);
-    }
-}
-
-/// The v1 defaults of a ValidatingAdmissionPolicyBinding.
-pub(crate) fn default_binding(obj: &mut Value) {
-    if let Some(m) = obj
-        .pointer_mut("/spec/matchResources")
-        .and_then(Value::as_object_mut)
-    {
-        default_match_resources(m);
-    }
-}
 
 /// What a policy's expression may be compiled as.
 #[derive(Clone, Copy, PartialEq)]
@@ -628,6 +582,7 @@ fn param_ref(pr: &Value, at: &str, out: &mut Vec<FieldCause>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::admissionregistration::defaults::{default_binding, default_policy};
 
     fn messages(causes: Vec<FieldCause>) -> Vec<String> {
         causes.into_iter().map(|c| c.message).collect()
