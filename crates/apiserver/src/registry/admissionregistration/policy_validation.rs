@@ -27,6 +27,7 @@ use super::webhook_configurations::{
 };
 use crate::crd::schema::cel::check::Ty;
 use crate::crd::schema::cel::expression::Expression;
+use crate::crd::schema::cel::values::RESERVED_WORDS;
 use crate::crd::schema::field::{self, Bad};
 use crate::crd::schema::objectmeta::dns1035_label_problems;
 use crate::registry::apps::workload::label_selector_causes;
@@ -115,35 +116,12 @@ fn path_segment_problems(name: &str) -> Vec<String> {
 
 /// `isCELIdentifier`.
 fn is_cel_identifier(name: &str) -> bool {
-    const RESERVED: [&str; 21] = [
-        "true",
-        "false",
-        "null",
-        "in",
-        "as",
-        "break",
-        "const",
-        "continue",
-        "else",
-        "for",
-        "function",
-        "if",
-        "import",
-        "let",
-        "loop",
-        "package",
-        "namespace",
-        "return",
-        "var",
-        "void",
-        "while",
-    ];
     let mut chars = name.chars();
     chars
         .next()
         .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
-        && !RESERVED.contains(&name)
+        && !RESERVED_WORDS.contains(&name)
 }
 
 /// An optional enum field: NotSupported when set to something else.
