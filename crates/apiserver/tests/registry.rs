@@ -529,3 +529,65 @@ async fn horizontal_pod_autoscalers_are_one_resource_at_v1_and_v2() {
     let (_, group) = raw(&client, "GET", "/apis/autoscaling", None).await;
     assert_eq!(group["preferredVersion"]["version"], "v2");
 }
+
+/// What v1 cannot hold rides in upstream's `autoscaling.alpha.kubernetes.io/*` annotations,
+/// written as a 1.33 kube-apiserver writes them, and comes back at v2 after a v1 update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v1_round_trip_keeps_what_only_v2_holds() {
+    let server = start().await;
+    let client = server.client();
+    let v1 = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers";
+    let v2 = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers";
+    let metrics = json!([
+        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}},
+        {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "500Mi"}}},
+    ]);
+    let behavior = json!({"scaleDown": {"stabilizationWindowSeconds": 300,
+        "policies": [{"type": "Percent", "value": 10, "periodSeconds": 60}]}});
+    let (code, created) = raw(
+        &client,
+        "POST",
+        v2,
+        Some(&json!({"metadata": {"name": "web", "annotations": {"team": "a"}},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "minReplicas": 1, "maxReplicas": 5, "metrics": metrics, "behavior": behavior}})),
+    )
+    .await;
+    assert_eq!(code, 201, "{created}");
+
+    let (_, at_v1) = raw(&client, "GET", &format!("{v1}/web"), None).await;
+    assert_eq!(at_v1["spec"]["targetCPUUtilizationPercentage"], 60);
+    assert_eq!(
+        at_v1["metadata"]["annotations"],
+        json!({
+            "autoscaling.alpha.kubernetes.io/behavior": r#"{"ScaleUp":null,"ScaleDown":{"StabilizationWindowSeconds":300,"SelectPolicy":null,"Policies":[{"Type":"Percent","Value":10,"PeriodSeconds":60}],"Tolerance":null}}"#,
+            "autoscaling.alpha.kubernetes.io/metrics": r#"[{"type":"Resource","resource":{"name":"memory","targetAverageValue":"500Mi"}}]"#,
+            "team": "a",
+        })
+    );
+
+    // A v1 client changes what it knows and writes the object back, annotations and all.
+    let mut updated = at_v1.clone();
+    updated["spec"]["maxReplicas"] = json!(8);
+    updated["spec"]["targetCPUUtilizationPercentage"] = json!(75);
+    let (code, written) = raw(&client, "PUT", &format!("{v1}/web"), Some(&updated)).await;
+    assert_eq!(code, 200, "{written}");
+    assert_eq!(
+        written["metadata"]["annotations"],
+        at_v1["metadata"]["annotations"]
+    );
+
+    let (_, at_v2) = raw(&client, "GET", &format!("{v2}/web"), None).await;
+    assert_eq!(at_v2["spec"]["maxReplicas"], 8);
+    // The memory metric first, then v1's CPU target, as upstream orders them.
+    assert_eq!(
+        at_v2["spec"]["metrics"],
+        json!([
+            {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "500Mi"}}},
+            {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 75}}},
+        ])
+    );
+    assert_eq!(at_v2["spec"]["behavior"], behavior);
+    // The annotations were the conversion's: the v2 object does not carry them.
+    assert_eq!(at_v2["metadata"]["annotations"], json!({"team": "a"}));
+}

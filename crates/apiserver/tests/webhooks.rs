@@ -1443,3 +1443,76 @@ async fn the_engine_acts_on_the_defaults() {
         Some("Fail")
     );
 }
+
+/// A v2 mutating webhook (matchPolicy Equivalent) adds what only v2 can hold to an HPA sent at
+/// v1: it is kept, through the v1 object's round-trip annotations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v2_webhook_mutating_a_v1_hpa_keeps_its_v2_fields() {
+    use k8s_openapi::api::autoscaling::{v1 as hpa_v1, v2 as hpa_v2};
+    let server = start().await;
+    let webhook = webhook_support::start(&[]).await;
+    mutating(
+        server.client(),
+        "autoscale",
+        vec![resource_hook(
+            &webhook,
+            "memory.example.com",
+            ("autoscaling", "v2", "horizontalpodautoscalers"),
+            "autoscale-memory",
+            "Equivalent",
+        )],
+    )
+    .await;
+    let v1_api: Api<hpa_v1::HorizontalPodAutoscaler> = Api::namespaced(server.client(), "default");
+    let v2_api: Api<hpa_v2::HorizontalPodAutoscaler> = Api::namespaced(server.client(), "default");
+    let mut attempt = 0;
+    let created = eventually("the webhook to take effect", || {
+        attempt += 1;
+        let v1_api = v1_api.clone();
+        let hpa: hpa_v1::HorizontalPodAutoscaler = serde_json::from_value(json!({
+            "metadata": {"name": format!("web-{attempt}")},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "maxReplicas": 5, "targetCPUUtilizationPercentage": 50},
+        }))
+        .unwrap();
+        async move {
+            let created = v1_api.create(&PostParams::default(), &hpa).await.unwrap();
+            created
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key("autoscaling.alpha.kubernetes.io/metrics"))
+                .then_some(created)
+        }
+    })
+    .await;
+    let annotations = created.metadata.annotations.clone().unwrap();
+    assert_eq!(
+        annotations["autoscaling.alpha.kubernetes.io/metrics"],
+        r#"[{"type":"Resource","resource":{"name":"memory","targetAverageValue":"1Gi"}}]"#
+    );
+    assert_eq!(
+        annotations["autoscaling.alpha.kubernetes.io/behavior"],
+        r#"{"ScaleUp":{"StabilizationWindowSeconds":60,"SelectPolicy":null,"Policies":null,"Tolerance":null},"ScaleDown":null}"#
+    );
+    assert_eq!(
+        created.spec.unwrap().target_cpu_utilization_percentage,
+        Some(50)
+    );
+    let name = created.metadata.name.unwrap();
+    let stored = serde_json::to_value(v2_api.get(&name).await.unwrap()).unwrap();
+    let mut metrics: Vec<Value> = stored["spec"]["metrics"].as_array().unwrap().clone();
+    metrics.sort_by_key(|m| m["resource"]["name"].to_string());
+    assert_eq!(
+        metrics,
+        vec![
+            json!({"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}),
+            json!({"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "1Gi"}}}),
+        ]
+    );
+    assert_eq!(
+        stored["spec"]["behavior"],
+        json!({"scaleUp": {"stabilizationWindowSeconds": 60}})
+    );
+    assert!(stored["metadata"].get("annotations").is_none(), "{stored}");
+}

@@ -193,6 +193,16 @@ async fn answer(
             response["patchType"] = json!("JSONPatch");
             response["patch"] = patch(json!([op]));
         }
+        // An HPA at autoscaling/v2 gets a memory metric and a behavior.
+        "autoscale-memory" => {
+            response["patchType"] = json!("JSONPatch");
+            response["patch"] = patch(json!([
+                {"op": "add", "path": "/spec/metrics/-", "value": {"type": "Resource",
+                    "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "1Gi"}}}},
+                {"op": "add", "path": "/spec/behavior", "value":
+                    {"scaleUp": {"stabilizationWindowSeconds": 60}}},
+            ]));
+        }
         "second" => {
             response["patchType"] = json!("JSONPatch");
             response["patch"] = patch(json!([labels_op("second", "yes")]));

@@ -1,11 +1,11 @@
 //! HorizontalPodAutoscalers (autoscaling, `hpa`): served at v2 (stored) and v1 (converted), as
 //! kube-apiserver serves both from one storage version. v1's `targetCPUUtilizationPercentage`
 //! is v2's CPU `Resource` metric with an `Utilization` target, and v1's
-//! `currentCPUUtilizationPercentage` the current CPU metric. Unlike upstream, which keeps what
-//! v1 cannot express in `autoscaling.alpha.kubernetes.io/*` annotations, an update through v1
-//! drops the other v2 metrics and `behavior`. No controller scales anything here: the objects
-//! are stored and served.
+//! `currentCPUUtilizationPercentage` the current CPU metric; what v1 cannot express rides in
+//! `autoscaling.alpha.kubernetes.io/*` annotations (`conversion.rs`). No controller scales
+//! anything here: the objects are stored and served.
 
+use super::conversion::{V1, to_v1, to_v2};
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
 use crate::strategy::{Strategy, Typed, typed_basics};
@@ -41,9 +41,6 @@ pub(crate) fn resource_v1() -> ResourceType {
         })
 }
 
-const V1: &str = "autoscaling/v1";
-const V2: &str = "autoscaling/v2";
-
 /// The autoscaling/v1 strategy: v1 objects converted to and from the stored v2 form.
 struct V1Strategy {
     typed: Typed<v1::HorizontalPodAutoscaler>,
@@ -76,68 +73,6 @@ impl Strategy for V1Strategy {
     fn convert_from_storage(&self, obj: &mut Value) {
         if obj.get("apiVersion").and_then(Value::as_str) != Some(V1) {
             to_v1(obj);
-        }
-    }
-}
-
-fn is_cpu_utilization(metric: &Value) -> bool {
-    s(metric, "/type") == "Resource"
-        && s(metric, "/resource/name") == "cpu"
-        && s(metric, "/resource/target/type") == "Utilization"
-}
-
-/// A v1 object in place to its v2 form.
-fn to_v2(obj: &mut Value) {
-    obj["apiVersion"] = json!(V2);
-    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut)
-        && let Some(cpu) = spec.remove("targetCPUUtilizationPercentage")
-    {
-        spec.insert(
-            "metrics".into(),
-            json!([{"type": "Resource", "resource": {"name": "cpu",
-                "target": {"type": "Utilization", "averageUtilization": cpu}}}]),
-        );
-    }
-    if let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut) {
-        if let Some(cpu) = status.remove("currentCPUUtilizationPercentage") {
-            status.insert(
-                "currentMetrics".into(),
-                json!([{"type": "Resource", "resource": {"name": "cpu",
-                    "current": {"averageUtilization": cpu}}}]),
-            );
-        }
-        status.entry("desiredReplicas").or_insert(json!(0));
-    }
-}
-
-/// A stored v2 object in place to its v1 form.
-fn to_v1(obj: &mut Value) {
-    obj["apiVersion"] = json!(V1);
-    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
-        let metrics = spec.remove("metrics");
-        spec.remove("behavior");
-        if let Some(cpu) = metrics
-            .as_ref()
-            .and_then(Value::as_array)
-            .and_then(|m| m.iter().find(|m| is_cpu_utilization(m)))
-            .and_then(|m| m.pointer("/resource/target/averageUtilization"))
-        {
-            spec.insert("targetCPUUtilizationPercentage".into(), cpu.clone());
-        }
-    }
-    if let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut) {
-        let current = status.remove("currentMetrics");
-        status.remove("conditions");
-        if let Some(cpu) = current
-            .as_ref()
-            .and_then(Value::as_array)
-            .and_then(|m| {
-                m.iter()
-                    .find(|m| s(m, "/type") == "Resource" && s(m, "/resource/name") == "cpu")
-            })
-            .and_then(|m| m.pointer("/resource/current/averageUtilization"))
-        {
-            status.insert("currentCPUUtilizationPercentage".into(), cpu.clone());
         }
     }
 }
@@ -259,9 +194,9 @@ mod tests {
             "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web", "apiVersion": "apps/v1"},
                 "minReplicas": 1, "maxReplicas": 5, "targetCPUUtilizationPercentage": 80},
             "status": {"currentReplicas": 2, "desiredReplicas": 2, "currentCPUUtilizationPercentage": 40}});
-        let served = obj.clone();
+        let mut served = obj.clone();
         to_v2(&mut obj);
-        assert_eq!(obj["apiVersion"], V2);
+        assert_eq!(obj["apiVersion"], "autoscaling/v2");
         assert_eq!(
             obj["spec"]["metrics"][0]["resource"]["target"],
             json!({"type": "Utilization", "averageUtilization": 80})
@@ -272,6 +207,11 @@ mod tests {
         );
         assert_eq!(targets(&obj), "cpu: 40%/80%");
         to_v1(&mut obj);
+        // The current metrics are kept whole, as upstream keeps them, beside the CPU figure.
+        served["metadata"]["annotations"] = json!({
+            "autoscaling.alpha.kubernetes.io/current-metrics":
+                r#"[{"type":"Resource","resource":{"name":"cpu","currentAverageUtilization":40,"currentAverageValue":"0"}}]"#,
+        });
         assert_eq!(obj, served);
         assert_eq!(targets(&obj), "cpu: 40%/80%");
     }
