@@ -47,6 +47,25 @@ pub enum Ty<'a> {
     Meta,
     /// `optional(T)`.
     Optional(Box<Ty<'a>>),
+    /// An object type declared with named fields (admission's `kubernetes.AdmissionRequest`,
+    /// a policy's `kubernetes.variables`): selecting another field is `undefined field`.
+    Record(std::sync::Arc<Record<'a>>),
+}
+
+/// The declaration of a [`Ty::Record`].
+#[derive(Debug)]
+pub struct Record<'a> {
+    /// cel-go's name for the type (`kubernetes.AdmissionRequest`).
+    pub name: &'static str,
+    /// The fields and their types.
+    pub fields: Vec<(String, Ty<'a>)>,
+}
+
+impl<'a> Ty<'a> {
+    /// A record type named `name` with `fields`.
+    pub fn record(name: &'static str, fields: Vec<(String, Ty<'a>)>) -> Ty<'a> {
+        Ty::Record(std::sync::Arc::new(Record { name, fields }))
+    }
 }
 
 impl Ty<'_> {
@@ -67,6 +86,7 @@ impl Ty<'_> {
             Ty::Map(v) => format!("map(string, {})", v.name()),
             Ty::Object(_) | Ty::Meta => "object".into(),
             Ty::Optional(t) => format!("optional_type({})", t.name()),
+            Ty::Record(r) => r.name.into(),
         }
     }
 
@@ -323,6 +343,11 @@ impl<'a> Checker<'a, '_> {
                     None
                 }
             }
+            Ty::Record(r) => r
+                .fields
+                .iter()
+                .find(|(k, _)| k == field)
+                .map(|(_, t)| t.clone()),
             Ty::Optional(inner) => {
                 return Ty::Optional(Box::new(self.select((**inner).clone(), field, test)));
             }
@@ -354,7 +379,7 @@ impl<'a> Checker<'a, '_> {
     fn elem_of(t: &Ty<'a>) -> Ty<'a> {
         match t {
             Ty::List(e) => (**e).clone(),
-            Ty::Map(_) | Ty::Object(_) | Ty::Meta => Ty::String,
+            Ty::Map(_) | Ty::Object(_) | Ty::Meta | Ty::Record(_) => Ty::String,
             _ => Ty::Dyn,
         }
     }
@@ -520,7 +545,9 @@ impl<'a> Checker<'a, '_> {
             "_?._" | "_[?_]" => Ty::Optional(Box::new(Ty::Dyn)),
             macros::KEYS => match args.first() {
                 Some(Ty::List(_)) => Ty::List(Box::new(Ty::Int)),
-                Some(Ty::Map(_) | Ty::Object(_) | Ty::Meta) => Ty::List(Box::new(Ty::String)),
+                Some(Ty::Map(_) | Ty::Object(_) | Ty::Meta | Ty::Record(_)) => {
+                    Ty::List(Box::new(Ty::String))
+                }
                 Some(t) if t.is_scalar() || matches!(t, Ty::Null | Ty::Optional(_)) => {
                     self.issue(
                         format!(

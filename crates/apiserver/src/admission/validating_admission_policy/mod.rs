@@ -31,6 +31,7 @@
 //!
 //! [`type_checking`] writes `status.typeChecking`.
 
+pub mod declarations;
 pub mod type_checking;
 
 use super::webhook::{MatchPolicy, predicates, rules};

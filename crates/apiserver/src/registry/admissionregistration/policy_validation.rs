@@ -25,6 +25,7 @@
 use super::webhook_configurations::{
     go_slice, match_conditions_with, rule_with_operations, strings, text,
 };
+use crate::admission::validating_admission_policy::declarations::{request_ty, variables_ty};
 use crate::crd::schema::cel::check::Ty;
 use crate::crd::schema::cel::expression::Expression;
 use crate::crd::schema::cel::values::RESERVED_WORDS;
@@ -33,7 +34,7 @@ use crate::crd::schema::objectmeta::dns1035_label_problems;
 use crate::registry::apps::workload::label_selector_causes;
 use crate::status::FieldCause;
 use crate::validation::{dns1123_subdomain_problems, qualified_name_problems};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 const FAILURE_POLICIES: [&str; 2] = ["Fail", "Ignore"];
@@ -49,8 +50,6 @@ const MAX_VALUE_EXPRESSION: usize = 5 * 1024;
 /// What a policy's expression may be compiled as.
 #[derive(Clone, Copy, PartialEq)]
 enum Returns {
-    /// Anything (variables).
-    Any,
     /// A bool (validations, match conditions).
     Bool,
     /// A string (message expressions).
@@ -61,33 +60,52 @@ enum Returns {
 
 /// The variables upstream declares for a policy's expressions.
 #[derive(Clone, Copy)]
-struct Declared {
+struct Declared<'v> {
     params: bool,
     authorizer: bool,
-    variables: bool,
+    /// `variables` (declared when the policy has variables), with the type of each.
+    variables: Option<&'v Ty<'static>>,
+}
+
+impl Declared<'_> {
+    /// The variables and their types: `request` as upstream's `AdmissionRequest`, `variables`
+    /// with its fields, the others `dyn`.
+    fn types(&self) -> HashMap<String, Ty<'static>> {
+        let mut names = vec!["object", "oldObject", "namespaceObject"];
+        if self.params {
+            names.push("params");
+        }
+        if self.authorizer {
+            names.push("authorizer");
+        }
+        let mut vars: HashMap<String, Ty<'static>> =
+            names.iter().map(|n| (n.to_string(), Ty::Dyn)).collect();
+        vars.insert("request".into(), request_ty());
+        if let Some(variables) = self.variables {
+            vars.insert("variables".into(), variables.clone());
+        }
+        vars
+    }
 }
 
 /// Upstream's compile error detail for `src`, if it has one.
-fn compile(src: &str, declared: Declared, returns: Returns) -> Option<String> {
-    let mut names = vec!["object", "oldObject", "request", "namespaceObject"];
-    if declared.params {
-        names.push("params");
+fn compile(src: &str, declared: Declared<'_>, returns: Returns) -> Option<String> {
+    match Expression::output_type(src, declared.types()) {
+        Ok(ty) => returns_problem(&ty, returns),
+        Err(e) => Some(compile_failed(&e)),
     }
-    if declared.authorizer {
-        names.push("authorizer");
-    }
-    if declared.variables {
-        names.push("variables");
-    }
-    let vars: HashMap<String, Ty<'_>> = names.iter().map(|n| (n.to_string(), Ty::Dyn)).collect();
-    let ty = match Expression::output_type(src, vars) {
-        Ok(ty) => ty,
-        Err(e) => return Some(format!("compilation failed: {e}")),
-    };
+}
+
+/// The detail of an expression that does not compile.
+fn compile_failed(e: &str) -> String {
+    format!("compilation failed: {e}")
+}
+
+/// `must evaluate to …` when `ty` is known and not what the expression must give.
+fn returns_problem(ty: &Ty<'_>, returns: Returns) -> Option<String> {
     let fits = matches!(
-        (returns, &ty),
-        (Returns::Any, _)
-            | (_, Ty::Dyn)
+        (returns, ty),
+        (_, Ty::Dyn)
             | (Returns::Bool, Ty::Bool)
             | (Returns::String, Ty::String)
             | (Returns::StringOrNull, Ty::String | Ty::Null)
@@ -284,7 +302,7 @@ pub(crate) fn validate_policy(obj: &Value, check_match_conditions: bool) -> Vec<
         let declared = Declared {
             params: has_params,
             authorizer: true,
-            variables: false,
+            variables: None,
         };
         match_conditions_with(
             conditions,
@@ -294,10 +312,19 @@ pub(crate) fn validate_policy(obj: &Value, check_match_conditions: bool) -> Vec<
         );
     }
     let variables = array(spec, "variables");
-    let declared = Declared {
+    // Each variable is compiled with those before it (upstream's composition), and typed.
+    let mut compiled = vec![None; variables.len()];
+    let without_variables = Declared {
         params: has_params,
         authorizer: true,
-        variables: !variables.is_empty(),
+        variables: None,
+    };
+    let variables_ty = variables_ty(variables, &without_variables.types(), |i, result| {
+        compiled[i] = result.as_ref().err().map(|e| compile_failed(e));
+    });
+    let declared = Declared {
+        variables: (!variables.is_empty()).then_some(&variables_ty),
+        ..without_variables
     };
     for (i, v) in variables.iter().enumerate() {
         let at = field::index(&field::child(at, "variables"), i);
@@ -318,8 +345,8 @@ pub(crate) fn validate_policy(obj: &Value, check_match_conditions: bool) -> Vec<
         let path = field::child(&at, "expression");
         if expression.trim().is_empty() {
             out.push(field::required(&path, "expression is not specified"));
-        } else if let Some(e) = compile(expression, declared, Returns::Any) {
-            out.push(field::invalid(&path, Bad::Str(expression), &e));
+        } else if let Some(e) = &compiled[i] {
+            out.push(field::invalid(&path, Bad::Str(expression), e));
         }
     }
     let validations = array(spec, "validations");
@@ -389,7 +416,7 @@ fn strings_len(v: &Value, key: &str) -> usize {
 }
 
 /// `validateValidation`.
-fn validation(v: &Value, declared: Declared, at: &str, out: &mut Vec<FieldCause>) {
+fn validation(v: &Value, declared: Declared<'_>, at: &str, out: &mut Vec<FieldCause>) {
     let expression = text(v, "expression");
     let path = field::child(at, "expression");
     if expression.trim().is_empty() {
@@ -437,7 +464,7 @@ fn validation(v: &Value, declared: Declared, at: &str, out: &mut Vec<FieldCause>
 fn audit_annotation(
     a: &Value,
     policy: &str,
-    declared: Declared,
+    declared: Declared<'_>,
     at: &str,
     out: &mut Vec<FieldCause>,
 ) {
@@ -561,6 +588,7 @@ fn param_ref(pr: &Value, at: &str, out: &mut Vec<FieldCause>) {
 mod tests {
     use super::*;
     use crate::registry::admissionregistration::defaults::{default_binding, default_policy};
+    use serde_json::json;
 
     fn messages(causes: Vec<FieldCause>) -> Vec<String> {
         causes.into_iter().map(|c| c.message).collect()
