@@ -8,6 +8,7 @@
 //! `google.protobuf.*` wrapper messages, which the interpreter cannot evaluate).
 
 use super::super::{Additional, Node};
+use super::authz;
 use super::macros;
 use super::values::escape;
 use kube_cel::cel::common::ast::{Expr, LiteralValue};
@@ -172,8 +173,18 @@ const UNDECLARED_MEMBER_FUNCTIONS: &[&str] = &[
     "slice", "flatten", "distinct", "sort", "sortBy", "reverse", "range",
 ];
 
+/// Which environment an expression is checked in: the libraries kube-apiserver declares differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Library {
+    /// A CRD's `x-kubernetes-validations`: no `authorizer` library.
+    CustomResource,
+    /// Admission expressions (policies, `matchConditions`): with the `authorizer` library.
+    Admission,
+}
+
 struct Checker<'a, 's> {
     src: &'s str,
+    library: Library,
     vars: Vec<HashMap<String, Ty<'a>>>,
     issues: Vec<Issue>,
     /// Integer literals compared for equality with doubles (cel-go's equality is heterogeneous,
@@ -181,14 +192,17 @@ struct Checker<'a, 's> {
     promote: Vec<u64>,
 }
 
-/// Checks `expr` with the given variables; returns the expression's type and the issues.
+/// Checks `expr` in `library`'s environment with the given variables; returns the expression's
+/// type and the issues.
 pub fn check<'a>(
     expr: &mut Expression,
     src: &str,
     vars: HashMap<String, Ty<'a>>,
+    library: Library,
 ) -> (Ty<'a>, Vec<Issue>) {
     let mut c = Checker {
         src,
+        library,
         vars: vec![vars],
         issues: Vec::new(),
         promote: Vec::new(),
@@ -492,7 +506,10 @@ impl<'a> Checker<'a, '_> {
             None => None,
         };
         let args: Vec<Ty<'a>> = call.args.iter().map(|a| self.expr(a)).collect();
-        if call.target.is_some() && UNDECLARED_MEMBER_FUNCTIONS.contains(&f) {
+        if call.target.is_some()
+            && (UNDECLARED_MEMBER_FUNCTIONS.contains(&f)
+                || self.library == Library::CustomResource && authz::FUNCTIONS.contains(&f))
+        {
             self.issue(
                 format!("undeclared reference to '{f}' (in container '')"),
                 find_call(self.src, f),
