@@ -1214,8 +1214,19 @@ fn base64_of(s: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_reuse_a_connection_until_the_ca_bundle_changes() {
+    calls_reuse_a_connection(false).await;
+}
+
+/// A webhook that offers HTTP/2 is called over HTTP/2 (ALPN), one connection carrying the calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_speak_http2_when_the_webhook_offers_it() {
+    calls_reuse_a_connection(true).await;
+}
+
+/// The pooled client against a webhook speaking HTTP/1.1 only, or also HTTP/2 (`h2`).
+async fn calls_reuse_a_connection(h2: bool) {
     let server = start().await;
-    let webhook = webhook_support::start(&[]).await;
+    let webhook = webhook_support::start_speaking(&[], h2).await;
     let client_config = webhook.url_config("deny");
     validating(
         server.client(),
@@ -1241,12 +1252,22 @@ async fn calls_reuse_a_connection_until_the_ca_bundle_changes() {
         assert!(refused.is_err());
     }
     assert_eq!(webhook.reviews("deny").len(), calls + 5);
-    // One connection served every call.
+    // One connection served every call, in the version negotiated.
     assert_eq!(
         webhook
             .connections
             .load(std::sync::atomic::Ordering::SeqCst),
         1
+    );
+    let expected = if h2 {
+        axum::http::Version::HTTP_2
+    } else {
+        axum::http::Version::HTTP_11
+    };
+    let versions = webhook.versions.lock().unwrap().clone();
+    assert!(
+        versions.len() >= 6 && versions.iter().all(|v| *v == expected),
+        "{versions:?}"
     );
 
     // Another CA in caBundle: the warm connection is not used, the new client's handshake fails.

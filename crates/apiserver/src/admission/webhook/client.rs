@@ -46,6 +46,8 @@ pub fn tls_config(ca_bundle: Option<&[u8]>) -> Arc<rustls::ClientConfig> {
     // webhook's certificate in full against `caBundle`.
     let mut config = config;
     config.resumption = rustls::client::Resumption::disabled();
+    // HTTP/2 when the webhook offers it, as Go's transport negotiates, else HTTP/1.1.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Arc::new(config)
 }
 
