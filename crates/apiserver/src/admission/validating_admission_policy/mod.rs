@@ -777,6 +777,8 @@ pub(crate) fn authorizer(rest: &Rest, request: &Request<'_>) -> Cel {
                 subresource,
                 namespace,
                 name,
+                // RBAC does not look at selectors (upstream's neither).
+                ..
             } => Attributes::Resource(ResourceAttributes {
                 verb: verb.clone(),
                 group: group.clone(),
