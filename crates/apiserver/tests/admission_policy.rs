@@ -809,3 +809,86 @@ async fn an_equivalent_match_evaluates_the_object_at_the_policys_version() {
         status.message
     );
 }
+
+/// `request` is typed as upstream's `kubernetes.AdmissionRequest` and `variables` by each
+/// variable's expression: a field neither declares does not compile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_and_variables_are_typed_when_a_policy_is_written() {
+    let server = start().await;
+    let policies: Api<ValidatingAdmissionPolicy> = Api::all(server.client());
+    let policy = |early: &str, validations: Value| -> ValidatingAdmissionPolicy {
+        serde_json::from_value(json!({"metadata": {"name": "typed"}, "spec": {
+            "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
+                "operations": ["CREATE"], "resources": ["configmaps"]}]},
+            "variables": [
+                {"name": "user", "expression": "request.userInfo.username"},
+                {"name": "early", "expression": early},
+                {"name": "late", "expression": "1"},
+            ],
+            "validations": validations,
+        }}))
+        .unwrap()
+    };
+    let status = match policies
+        .create(
+            &PostParams::default(),
+            &policy(
+                "variables.late == 1",
+                json!([
+                    {"expression": "request.nosuchfield == 'x'"},
+                    {"expression": "variables.undefinedVar"},
+                    {"expression": "variables.user"},
+                ]),
+            ),
+        )
+        .await
+    {
+        Err(kube::Error::Api(s)) => s,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
+    let causes: Vec<(String, String)> = status
+        .details
+        .unwrap()
+        .causes
+        .into_iter()
+        .map(|c| (c.field, c.message))
+        .collect();
+    assert_eq!(
+        causes,
+        [
+            (
+                "spec.variables[1].expression".to_string(),
+                "Invalid value: \"variables.late == 1\": compilation failed: ERROR: <input>:1:10: undefined field 'late'\n | variables.late == 1\n | .........^".to_string()
+            ),
+            (
+                "spec.validations[0].expression".to_string(),
+                "Invalid value: \"request.nosuchfield == 'x'\": compilation failed: ERROR: <input>:1:8: undefined field 'nosuchfield'\n | request.nosuchfield == 'x'\n | .......^".to_string()
+            ),
+            (
+                "spec.validations[1].expression".to_string(),
+                "Invalid value: \"variables.undefinedVar\": compilation failed: ERROR: <input>:1:10: undefined field 'undefinedVar'\n | variables.undefinedVar\n | .........^".to_string()
+            ),
+            (
+                "spec.validations[2].expression".to_string(),
+                "Invalid value: \"variables.user\": must evaluate to bool".to_string()
+            ),
+        ]
+    );
+    // What upstream's types hold compiles.
+    policies
+        .create(
+            &PostParams::default(),
+            &policy(
+                "variables.user.size() > 1",
+                json!([
+                {"expression": "request.userInfo.groups.exists(g, g == 'admins') || variables.user != ''"},
+                {"expression": "request.kind.kind == 'ConfigMap' && !request.dryRun && variables.late == 1"},
+                {"expression": "has(request.options) || request.userInfo.extra.size() >= 0"},
+                {"expression": "variables.early"},
+            ]),
+            ),
+        )
+        .await
+        .unwrap();
+}

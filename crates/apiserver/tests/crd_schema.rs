@@ -679,6 +679,11 @@ async fn two_variable_comprehension_rules_through_kube_rs() {
             "self.sortBy(p, -p) == self",
             "compilation failed: ERROR: <input>:1:12: undeclared reference to 'sortBy' (in container '')",
         ),
+        // The authorizer library is admission's, not CRD rules'.
+        (
+            "self.all(p, p.check('get').allowed())",
+            "compilation failed: ERROR: <input>:1:20: undeclared reference to 'check' (in container '')",
+        ),
         (
             "cel.bind(s, self, s == s)",
             "compilation failed: ERROR: <input>:1:1: undeclared reference to 'cel' (in container '')",

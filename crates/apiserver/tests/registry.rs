@@ -539,3 +539,95 @@ fn signed_request() -> String {
         .expect("csr");
     base64::engine::general_purpose::STANDARD.encode(csr.pem().expect("pem"))
 }
+
+/// What v1 cannot hold rides in upstream's `autoscaling.alpha.kubernetes.io/*` annotations,
+/// written as a 1.33 kube-apiserver writes them, and comes back at v2 after a v1 update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v1_round_trip_keeps_what_only_v2_holds() {
+    let server = start().await;
+    let client = server.client();
+    let v1 = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers";
+    let v2 = "/apis/autoscaling/v2/namespaces/default/horizontalpodautoscalers";
+    let metrics = json!([
+        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}},
+        {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "500Mi"}}},
+    ]);
+    let behavior = json!({"scaleDown": {"stabilizationWindowSeconds": 300,
+        "policies": [{"type": "Percent", "value": 10, "periodSeconds": 60}]}});
+    let (code, created) = raw(
+        &client,
+        "POST",
+        v2,
+        Some(&json!({"metadata": {"name": "web", "annotations": {"team": "a"}},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "minReplicas": 1, "maxReplicas": 5, "metrics": metrics, "behavior": behavior}})),
+    )
+    .await;
+    assert_eq!(code, 201, "{created}");
+    // The autoscaler controller reports the missing target first; the update below would
+    // otherwise race its status write (and get 409, as on a cluster).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, now) = raw(&client, "GET", &format!("{v2}/web"), None).await;
+        if now.pointer("/status/conditions").is_some() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no status: {now}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let (_, at_v1) = raw(&client, "GET", &format!("{v1}/web"), None).await;
+    assert_eq!(at_v1["spec"]["targetCPUUtilizationPercentage"], 60);
+    // behavior as v2 defaulted it; the controller's conditions (its target does not exist) ride
+    // in their own annotation, which this test leaves aside.
+    let mut annotations = at_v1["metadata"]["annotations"].clone();
+    if let Some(map) = annotations.as_object_mut() {
+        map.remove("autoscaling.alpha.kubernetes.io/conditions");
+    }
+    assert_eq!(
+        annotations,
+        json!({
+            "autoscaling.alpha.kubernetes.io/behavior": r#"{"ScaleUp":{"StabilizationWindowSeconds":0,"SelectPolicy":"Max","Policies":[{"Type":"Pods","Value":4,"PeriodSeconds":15},{"Type":"Percent","Value":100,"PeriodSeconds":15}],"Tolerance":null},"ScaleDown":{"StabilizationWindowSeconds":300,"SelectPolicy":"Max","Policies":[{"Type":"Percent","Value":10,"PeriodSeconds":60}],"Tolerance":null}}"#,
+            "autoscaling.alpha.kubernetes.io/metrics": r#"[{"type":"Resource","resource":{"name":"memory","targetAverageValue":"500Mi"}}]"#,
+            "team": "a",
+        })
+    );
+
+    // A v1 client changes what it knows and writes the object back, annotations and all.
+    let mut updated = at_v1.clone();
+    updated["spec"]["maxReplicas"] = json!(8);
+    updated["spec"]["targetCPUUtilizationPercentage"] = json!(75);
+    let (code, written) = raw(&client, "PUT", &format!("{v1}/web"), Some(&updated)).await;
+    assert_eq!(code, 200, "{written}");
+    for key in [
+        "autoscaling.alpha.kubernetes.io/behavior",
+        "autoscaling.alpha.kubernetes.io/metrics",
+        "team",
+    ] {
+        assert_eq!(
+            written["metadata"]["annotations"][key],
+            at_v1["metadata"]["annotations"][key]
+        );
+    }
+
+    let (_, at_v2) = raw(&client, "GET", &format!("{v2}/web"), None).await;
+    assert_eq!(at_v2["spec"]["maxReplicas"], 8);
+    // The memory metric first, then v1's CPU target, as upstream orders them.
+    assert_eq!(
+        at_v2["spec"]["metrics"],
+        json!([
+            {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "500Mi"}}},
+            {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 75}}},
+        ])
+    );
+    assert_eq!(
+        at_v2["spec"]["behavior"],
+        json!({"scaleUp": {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
+                "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15},
+                    {"type": "Percent", "value": 100, "periodSeconds": 15}]},
+            "scaleDown": {"stabilizationWindowSeconds": 300, "selectPolicy": "Max",
+                "policies": [{"type": "Percent", "value": 10, "periodSeconds": 60}]}})
+    );
+    // The annotations were the conversion's: the v2 object does not carry them.
+    assert_eq!(at_v2["metadata"]["annotations"], json!({"team": "a"}));
+}

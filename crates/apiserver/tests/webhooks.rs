@@ -1102,8 +1102,9 @@ async fn configurations_are_validated_on_create_and_update() {
         s.message,
         "ValidatingWebhookConfiguration.admissionregistration.k8s.io \"fine\" is invalid: webhooks[0].timeoutSeconds: Invalid value: 0: the timeout value must be between 1 and 30 seconds"
     );
+    // What is stored is unchanged: the default it was given.
     let stored = validating_api.get("fine").await.unwrap();
-    assert_eq!(stored.webhooks.unwrap()[0].timeout_seconds, None);
+    assert_eq!(stored.webhooks.unwrap()[0].timeout_seconds, Some(10));
 }
 
 /// A valid webhook named `name` (a URL that nothing answers).
@@ -1213,8 +1214,19 @@ fn base64_of(s: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_reuse_a_connection_until_the_ca_bundle_changes() {
+    calls_reuse_a_connection(false).await;
+}
+
+/// A webhook that offers HTTP/2 is called over HTTP/2 (ALPN), one connection carrying the calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_speak_http2_when_the_webhook_offers_it() {
+    calls_reuse_a_connection(true).await;
+}
+
+/// The pooled client against a webhook speaking HTTP/1.1 only, or also HTTP/2 (`h2`).
+async fn calls_reuse_a_connection(h2: bool) {
     let server = start().await;
-    let webhook = webhook_support::start(&[]).await;
+    let webhook = webhook_support::start_speaking(&[], h2).await;
     let client_config = webhook.url_config("deny");
     validating(
         server.client(),
@@ -1240,12 +1252,22 @@ async fn calls_reuse_a_connection_until_the_ca_bundle_changes() {
         assert!(refused.is_err());
     }
     assert_eq!(webhook.reviews("deny").len(), calls + 5);
-    // One connection served every call.
+    // One connection served every call, in the version negotiated.
     assert_eq!(
         webhook
             .connections
             .load(std::sync::atomic::Ordering::SeqCst),
         1
+    );
+    let expected = if h2 {
+        axum::http::Version::HTTP_2
+    } else {
+        axum::http::Version::HTTP_11
+    };
+    let versions = webhook.versions.lock().unwrap().clone();
+    assert!(
+        versions.len() >= 6 && versions.iter().all(|v| *v == expected),
+        "{versions:?}"
     );
 
     // Another CA in caBundle: the warm connection is not used, the new client's handshake fails.
@@ -1286,4 +1308,237 @@ async fn calls_reuse_a_connection_until_the_ca_bundle_changes() {
             webhook.addr
         )
     );
+}
+
+/// What a 1.33 kube-apiserver answers for the minimal webhook of `minimal_configuration`
+/// (`kubectl get -o yaml`, from `webhooks:` on): every v1 default written.
+const DEFAULTED_WEBHOOKS_YAML: &str = r#"webhooks:
+- admissionReviewVersions:
+  - v1
+  clientConfig:
+    service:
+      name: hooks
+      namespace: webhooks
+      port: 443
+  failurePolicy: Fail
+  matchPolicy: Equivalent
+  name: minimal.example.com
+  namespaceSelector: {}
+  objectSelector: {}
+  reinvocationPolicy: Never
+  rules:
+  - apiGroups:
+    - ""
+    apiVersions:
+    - v1
+    operations:
+    - CREATE
+    resources:
+    - configmaps
+    scope: '*'
+  sideEffects: None
+  timeoutSeconds: 10
+"#;
+
+fn minimal_configuration(kind: &str) -> Value {
+    json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind,
+    "metadata": {"name": "minimal"},
+    "webhooks": [{
+        "name": "minimal.example.com",
+        "clientConfig": {"service": {"namespace": "webhooks", "name": "hooks"}},
+        "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["configmaps"]}],
+        "sideEffects": "None",
+        "admissionReviewVersions": ["v1"],
+    }]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configurations_are_defaulted_as_v1_defaults_them() {
+    let server = start().await;
+    let client = server.client();
+    // kube-rs: the defaults come back on create, and generation 1.
+    let mutating: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
+    let created = mutating
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(minimal_configuration("MutatingWebhookConfiguration")).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.metadata.generation, Some(1));
+    let hook = &created.webhooks.as_ref().unwrap()[0];
+    assert_eq!(hook.failure_policy.as_deref(), Some("Fail"));
+    assert_eq!(hook.match_policy.as_deref(), Some("Equivalent"));
+    assert_eq!(hook.reinvocation_policy.as_deref(), Some("Never"));
+    assert_eq!(hook.timeout_seconds, Some(10));
+    assert_eq!(
+        hook.namespace_selector,
+        Some(Default::default()),
+        "namespaceSelector: {{}}"
+    );
+    assert_eq!(hook.object_selector, Some(Default::default()));
+    assert_eq!(hook.client_config.service.as_ref().unwrap().port, Some(443));
+    assert_eq!(hook.rules.as_ref().unwrap()[0].scope.as_deref(), Some("*"));
+
+    // Changing the webhooks bumps the generation; an update needs a resourceVersion.
+    let mut changed = created.clone();
+    changed.webhooks.as_mut().unwrap()[0].timeout_seconds = Some(5);
+    let updated = mutating
+        .replace("minimal", &PostParams::default(), &changed)
+        .await
+        .unwrap();
+    assert_eq!(updated.metadata.generation, Some(2));
+    let mut unconditional = updated.clone();
+    unconditional.metadata.resource_version = None;
+    let s = api_err(
+        mutating
+            .replace("minimal", &PostParams::default(), &unconditional)
+            .await,
+        422,
+        "Invalid",
+    );
+    assert_eq!(
+        s.message,
+        "MutatingWebhookConfiguration.admissionregistration.k8s.io \"minimal\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+    );
+
+    // kubectl 1.33: the validating one reads back as a real cluster writes it (no
+    // reinvocationPolicy).
+    let Some(binary) = kubectl_support::kubectl_binary("1.33") else {
+        return;
+    };
+    let kubectl = kubectl_support::Kubectl::new(binary, &server).unwrap();
+    let file = kubectl
+        .manifest(
+            "minimal.json",
+            &minimal_configuration("ValidatingWebhookConfiguration").to_string(),
+        )
+        .unwrap();
+    kubectl.ok(&["create", "-f", &file]).await.unwrap();
+    let yaml = kubectl
+        .ok(&[
+            "get",
+            "validatingwebhookconfiguration",
+            "minimal",
+            "-o",
+            "yaml",
+        ])
+        .await
+        .unwrap();
+    let webhooks = &yaml[yaml.find("webhooks:").expect("webhooks in the YAML")..];
+    assert_eq!(
+        webhooks,
+        DEFAULTED_WEBHOOKS_YAML.replace("  reinvocationPolicy: Never\n", "")
+    );
+    assert!(yaml.contains("\n  generation: 1\n"), "{yaml}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_acts_on_the_defaults() {
+    let server = start().await;
+    let client = server.client();
+    // No failurePolicy: Fail. A webhook nobody answers refuses the request.
+    let hook = hook(
+        "closed.example.com",
+        json!({"url": "https://127.0.0.1:1/nobody"}),
+        &["CREATE"],
+        "closed",
+    );
+    assert!(hook.get("failurePolicy").is_none());
+    validating(client.clone(), "closed", vec![hook]).await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    let s = status_of(refused(&cms, "closed", false).await);
+    assert_eq!(s.code, 500);
+    assert!(
+        s.message.starts_with(
+            "Internal error occurred: failed calling webhook \"closed.example.com\": "
+        ),
+        "{}",
+        s.message
+    );
+    // The stored configuration says so, as the engine reads it.
+    let configs: Api<ValidatingWebhookConfiguration> = Api::all(client);
+    let stored = configs.get("closed").await.unwrap();
+    assert_eq!(
+        stored.webhooks.unwrap()[0].failure_policy.as_deref(),
+        Some("Fail")
+    );
+}
+
+/// A v2 mutating webhook (matchPolicy Equivalent) adds what only v2 can hold to an HPA sent at
+/// v1: it is kept, through the v1 object's round-trip annotations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v2_webhook_mutating_a_v1_hpa_keeps_its_v2_fields() {
+    use k8s_openapi::api::autoscaling::{v1 as hpa_v1, v2 as hpa_v2};
+    let server = start().await;
+    let webhook = webhook_support::start(&[]).await;
+    mutating(
+        server.client(),
+        "autoscale",
+        vec![resource_hook(
+            &webhook,
+            "memory.example.com",
+            ("autoscaling", "v2", "horizontalpodautoscalers"),
+            "autoscale-memory",
+            "Equivalent",
+        )],
+    )
+    .await;
+    let v1_api: Api<hpa_v1::HorizontalPodAutoscaler> = Api::namespaced(server.client(), "default");
+    let v2_api: Api<hpa_v2::HorizontalPodAutoscaler> = Api::namespaced(server.client(), "default");
+    let mut attempt = 0;
+    let created = eventually("the webhook to take effect", || {
+        attempt += 1;
+        let v1_api = v1_api.clone();
+        let hpa: hpa_v1::HorizontalPodAutoscaler = serde_json::from_value(json!({
+            "metadata": {"name": format!("web-{attempt}")},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "maxReplicas": 5, "targetCPUUtilizationPercentage": 50},
+        }))
+        .unwrap();
+        async move {
+            let created = v1_api.create(&PostParams::default(), &hpa).await.unwrap();
+            created
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key("autoscaling.alpha.kubernetes.io/metrics"))
+                .then_some(created)
+        }
+    })
+    .await;
+    let annotations = created.metadata.annotations.clone().unwrap();
+    assert_eq!(
+        annotations["autoscaling.alpha.kubernetes.io/metrics"],
+        r#"[{"type":"Resource","resource":{"name":"memory","targetAverageValue":"1Gi"}}]"#
+    );
+    assert_eq!(
+        annotations["autoscaling.alpha.kubernetes.io/behavior"],
+        r#"{"ScaleUp":{"StabilizationWindowSeconds":60,"SelectPolicy":null,"Policies":null,"Tolerance":null},"ScaleDown":null}"#
+    );
+    assert_eq!(
+        created.spec.unwrap().target_cpu_utilization_percentage,
+        Some(50)
+    );
+    let name = created.metadata.name.unwrap();
+    let stored = serde_json::to_value(v2_api.get(&name).await.unwrap()).unwrap();
+    let mut metrics: Vec<Value> = stored["spec"]["metrics"].as_array().unwrap().clone();
+    metrics.sort_by_key(|m| m["resource"]["name"].to_string());
+    assert_eq!(
+        metrics,
+        vec![
+            json!({"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}),
+            json!({"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "1Gi"}}}),
+        ]
+    );
+    // The webhook's behavior, completed by v2's defaults as upstream defaults a patched object.
+    assert_eq!(
+        stored["spec"]["behavior"],
+        json!({"scaleUp": {"stabilizationWindowSeconds": 60, "selectPolicy": "Max",
+                "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15},
+                    {"type": "Percent", "value": 100, "periodSeconds": 15}]},
+            "scaleDown": {"selectPolicy": "Max",
+                "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}})
+    );
+    assert!(stored["metadata"].get("annotations").is_none(), "{stored}");
 }

@@ -213,3 +213,52 @@ async fn handshake(port: u16, ca_pem: &str) -> bool {
     let name = ServerName::try_from("127.0.0.1").unwrap();
     connector.connect(name, tcp).await.is_ok()
 }
+
+/// The server offers HTTP/2 through ALPN, as kube-apiserver's webhook client asks for it, and
+/// answers over it (HTTP/1.1 clients are served as before, above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_speaks_http2_when_asked() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    let local = LocalCertificates::generate(&["127.0.0.1"]).unwrap();
+    let server =
+        WebhookServer::new(Certificates::from_pem(&local.cert_pem, &local.key_pem).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(server.serve(listener, std::future::pending()));
+
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(local.ca_pem.as_bytes()).flatten() {
+        roots.add(cert).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let tls = connector
+        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    let request = http::Request::get(format!("https://127.0.0.1:{port}/healthz"))
+        .body(String::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), http::Version::HTTP_2);
+}

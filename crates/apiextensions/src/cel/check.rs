@@ -8,6 +8,7 @@
 //! `google.protobuf.*` wrapper messages, which the interpreter cannot evaluate).
 
 use super::super::{Additional, Node};
+use super::authz;
 use super::macros;
 use super::values::escape;
 use kube_cel::cel::common::ast::{Expr, LiteralValue};
@@ -47,6 +48,25 @@ pub enum Ty<'a> {
     Meta,
     /// `optional(T)`.
     Optional(Box<Ty<'a>>),
+    /// An object type declared with named fields (admission's `kubernetes.AdmissionRequest`,
+    /// a policy's `kubernetes.variables`): selecting another field is `undefined field`.
+    Record(std::sync::Arc<Record<'a>>),
+}
+
+/// The declaration of a [`Ty::Record`].
+#[derive(Debug)]
+pub struct Record<'a> {
+    /// cel-go's name for the type (`kubernetes.AdmissionRequest`).
+    pub name: &'static str,
+    /// The fields and their types.
+    pub fields: Vec<(String, Ty<'a>)>,
+}
+
+impl<'a> Ty<'a> {
+    /// A record type named `name` with `fields`.
+    pub fn record(name: &'static str, fields: Vec<(String, Ty<'a>)>) -> Ty<'a> {
+        Ty::Record(std::sync::Arc::new(Record { name, fields }))
+    }
 }
 
 impl Ty<'_> {
@@ -67,6 +87,7 @@ impl Ty<'_> {
             Ty::Map(v) => format!("map(string, {})", v.name()),
             Ty::Object(_) | Ty::Meta => "object".into(),
             Ty::Optional(t) => format!("optional_type({})", t.name()),
+            Ty::Record(r) => r.name.into(),
         }
     }
 
@@ -152,8 +173,18 @@ const UNDECLARED_MEMBER_FUNCTIONS: &[&str] = &[
     "slice", "flatten", "distinct", "sort", "sortBy", "reverse", "range",
 ];
 
+/// Which environment an expression is checked in: the libraries kube-apiserver declares differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Library {
+    /// A CRD's `x-kubernetes-validations`: no `authorizer` library.
+    CustomResource,
+    /// Admission expressions (policies, `matchConditions`): with the `authorizer` library.
+    Admission,
+}
+
 struct Checker<'a, 's> {
     src: &'s str,
+    library: Library,
     vars: Vec<HashMap<String, Ty<'a>>>,
     issues: Vec<Issue>,
     /// Integer literals compared for equality with doubles (cel-go's equality is heterogeneous,
@@ -161,14 +192,17 @@ struct Checker<'a, 's> {
     promote: Vec<u64>,
 }
 
-/// Checks `expr` with the given variables; returns the expression's type and the issues.
+/// Checks `expr` in `library`'s environment with the given variables; returns the expression's
+/// type and the issues.
 pub fn check<'a>(
     expr: &mut Expression,
     src: &str,
     vars: HashMap<String, Ty<'a>>,
+    library: Library,
 ) -> (Ty<'a>, Vec<Issue>) {
     let mut c = Checker {
         src,
+        library,
         vars: vec![vars],
         issues: Vec::new(),
         promote: Vec::new(),
@@ -323,6 +357,11 @@ impl<'a> Checker<'a, '_> {
                     None
                 }
             }
+            Ty::Record(r) => r
+                .fields
+                .iter()
+                .find(|(k, _)| k == field)
+                .map(|(_, t)| t.clone()),
             Ty::Optional(inner) => {
                 return Ty::Optional(Box::new(self.select((**inner).clone(), field, test)));
             }
@@ -354,7 +393,7 @@ impl<'a> Checker<'a, '_> {
     fn elem_of(t: &Ty<'a>) -> Ty<'a> {
         match t {
             Ty::List(e) => (**e).clone(),
-            Ty::Map(_) | Ty::Object(_) | Ty::Meta => Ty::String,
+            Ty::Map(_) | Ty::Object(_) | Ty::Meta | Ty::Record(_) => Ty::String,
             _ => Ty::Dyn,
         }
     }
@@ -467,7 +506,10 @@ impl<'a> Checker<'a, '_> {
             None => None,
         };
         let args: Vec<Ty<'a>> = call.args.iter().map(|a| self.expr(a)).collect();
-        if call.target.is_some() && UNDECLARED_MEMBER_FUNCTIONS.contains(&f) {
+        if call.target.is_some()
+            && (UNDECLARED_MEMBER_FUNCTIONS.contains(&f)
+                || self.library == Library::CustomResource && authz::FUNCTIONS.contains(&f))
+        {
             self.issue(
                 format!("undeclared reference to '{f}' (in container '')"),
                 find_call(self.src, f),
@@ -520,7 +562,9 @@ impl<'a> Checker<'a, '_> {
             "_?._" | "_[?_]" => Ty::Optional(Box::new(Ty::Dyn)),
             macros::KEYS => match args.first() {
                 Some(Ty::List(_)) => Ty::List(Box::new(Ty::Int)),
-                Some(Ty::Map(_) | Ty::Object(_) | Ty::Meta) => Ty::List(Box::new(Ty::String)),
+                Some(Ty::Map(_) | Ty::Object(_) | Ty::Meta | Ty::Record(_)) => {
+                    Ty::List(Box::new(Ty::String))
+                }
                 Some(t) if t.is_scalar() || matches!(t, Ty::Null | Ty::Optional(_)) => {
                     self.issue(
                         format!(

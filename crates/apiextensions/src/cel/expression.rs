@@ -6,7 +6,7 @@
 //! on its own, for ValidatingAdmissionPolicy's `status.typeChecking`).
 
 use super::check::{self, Ty};
-use super::{BASE, limits, macros, parse, render_issues, runtime_error, stack};
+use super::{ADMISSION, limits, macros, parse, render_issues, runtime_error, stack};
 use kube_cel::cel::Value as Cel;
 use kube_cel::cel::parser::Expression as Program;
 use serde_json::Value;
@@ -60,7 +60,7 @@ impl Expression {
     /// Evaluates the expression with CEL values bound.
     pub fn evaluate_cel(&self, variables: &[(&str, Cel)]) -> Result<Cel, String> {
         stack::for_eval(self.depth, || {
-            BASE.with(|base| {
+            ADMISSION.with(|base| {
                 let mut ctx = base.new_inner_scope();
                 for (name, value) in variables {
                     ctx.add_variable_from_value(*name, value.clone());
@@ -80,7 +80,9 @@ impl Expression {
         let Expression {
             mut program, depth, ..
         } = Expression::compile(src)?;
-        let (_, issues) = stack::for_compile(depth, || check::check(&mut program, src, variables));
+        let (_, issues) = stack::for_compile(depth, || {
+            check::check(&mut program, src, variables, check::Library::Admission)
+        });
         if issues.is_empty() {
             return Ok(None);
         }
@@ -100,7 +102,9 @@ impl Expression {
         let Expression {
             mut program, depth, ..
         } = Expression::compile(src)?;
-        let (ty, issues) = stack::for_compile(depth, || check::check(&mut program, src, variables));
+        let (ty, issues) = stack::for_compile(depth, || {
+            check::check(&mut program, src, variables, check::Library::Admission)
+        });
         if issues.is_empty() {
             return Ok(ty);
         }
@@ -145,7 +149,7 @@ impl Activation<'_> {
 
 /// Runs `f` with an empty [`Activation`] over the function library.
 pub fn with_activation<R>(f: impl FnOnce(&mut Activation<'_>) -> R) -> R {
-    BASE.with(|base| {
+    ADMISSION.with(|base| {
         let mut activation = Activation {
             ctx: base.new_inner_scope(),
         };

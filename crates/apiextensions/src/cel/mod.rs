@@ -201,7 +201,12 @@ fn compile_expr(
             .collect();
         (true, render_issues(src, &rendered))
     })?;
-    let (ty, issues) = check::check(&mut expr, src, variables(node, optional_old_self));
+    let (ty, issues) = check::check(
+        &mut expr,
+        src,
+        variables(node, optional_old_self),
+        check::Library::CustomResource,
+    );
     if !issues.is_empty() {
         let mut rendered: Vec<(String, usize, usize)> = issues
             .into_iter()
@@ -413,25 +418,34 @@ fn unescape_single_quote(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// The function library CRD rules and admission expressions share.
+fn library() -> Context<'static> {
+    let mut ctx = Context::default();
+    ctx.register_all();
+    // IP and CIDR parsing and parse errors as kube-apiserver's library has them.
+    ip::register(&mut ctx);
+    // CEL's size() of a string counts code points (the cel crate counts bytes).
+    ctx.add_function("size", size);
+    // matches(), find() and findAll() with RE2 semantics and the pattern limits, compiled
+    // once per pattern.
+    ctx.add_function("matches", matches);
+    ctx.add_function("find", find);
+    ctx.add_function("findAll", find_all);
+    // What the two-variable comprehensions expand to.
+    ctx.add_function(macros::KEYS, macros::keys);
+    ctx.add_function(macros::MAP_INSERT, macros::map_insert);
+    ctx
+}
+
 thread_local! {
-    /// The function library, built once per thread (a `Context` is not `Sync`).
-    static BASE: Context<'static> = {
-        let mut ctx = Context::default();
-        ctx.register_all();
-        // IP and CIDR parsing and parse errors as kube-apiserver's library has them.
-        ip::register(&mut ctx);
-        // The `authorizer` of admission expressions (receiver functions on its values).
+    /// CRD rules' function library, built once per thread (a `Context` is not `Sync`).
+    static BASE: Context<'static> = library();
+
+    /// Admission expressions' library: CRD rules' plus the `authorizer` functions (receiver
+    /// functions on its values), which CRD rules do not have.
+    static ADMISSION: Context<'static> = {
+        let mut ctx = library();
         authz::register(&mut ctx);
-        // CEL's size() of a string counts code points (the cel crate counts bytes).
-        ctx.add_function("size", size);
-        // matches(), find() and findAll() with RE2 semantics and the pattern limits, compiled
-        // once per pattern.
-        ctx.add_function("matches", matches);
-        ctx.add_function("find", find);
-        ctx.add_function("findAll", find_all);
-        // What the two-variable comprehensions expand to.
-        ctx.add_function(macros::KEYS, macros::keys);
-        ctx.add_function(macros::MAP_INSERT, macros::map_insert);
         ctx
     };
 

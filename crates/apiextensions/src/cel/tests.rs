@@ -580,6 +580,24 @@ fn list_extensions_kube_apiserver_1_33_does_not_declare() {
     );
 }
 
+#[test]
+fn the_authorizer_library_is_not_declared_for_crd_rules() {
+    // Its functions exist in admission expressions only: a CRD rule naming one does not compile.
+    assert_eq!(
+        compile_error(int_list(), "self.all(x, x.check('get'))"),
+        "compilation failed: ERROR: <input>:1:20: undeclared reference to 'check' (in container '')\n | self.all(x, x.check('get'))\n | ...................^"
+    );
+    let error = compile_error(int_list(), "self.path('/x').check('get').allowed()");
+    for (function, column) in [("path", 10), ("check", 22), ("allowed", 37)] {
+        assert!(
+            error.contains(&format!(
+                "ERROR: <input>:1:{column}: undeclared reference to '{function}' (in container '')"
+            )),
+            "{error}"
+        );
+    }
+}
+
 /// Rules assembled from the pieces the macro rewrite, the checker and the interpreter handle
 /// specially (macros of every arity, message construction, shadowing, bad arguments) never panic:
 /// each compiles or is rejected with a compile error, and evaluating what compiles yields causes

@@ -13,7 +13,9 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-const RESERVED: &[&str] = &[
+/// CEL's reserved words (cel-go's parser `reservedIds`): not usable as identifiers, escaped
+/// as `__<word>__` when a property is named so.
+pub const RESERVED_WORDS: &[&str] = &[
     "true",
     "false",
     "null",
@@ -43,7 +45,7 @@ pub fn escape(ident: &str) -> Option<String> {
     if first.is_ascii_digit() {
         return None;
     }
-    if RESERVED.contains(&ident) {
+    if RESERVED_WORDS.contains(&ident) {
         return Some(format!("__{ident}__"));
     }
     let mut out = String::with_capacity(ident.len());
@@ -74,7 +76,7 @@ pub fn unescape(name: &str) -> std::borrow::Cow<'_, str> {
         return std::borrow::Cow::Borrowed(name);
     }
     if let Some(inner) = name.strip_prefix("__").and_then(|s| s.strip_suffix("__"))
-        && RESERVED.contains(&inner)
+        && RESERVED_WORDS.contains(&inner)
     {
         return std::borrow::Cow::Owned(inner.to_string());
     }

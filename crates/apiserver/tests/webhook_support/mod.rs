@@ -25,6 +25,8 @@ pub struct Webhook {
     pub seen: Seen,
     /// How many connections it accepted.
     pub connections: Arc<std::sync::atomic::AtomicUsize>,
+    /// The HTTP version of each request it answered, in order.
+    pub versions: Arc<Mutex<Vec<axum::http::Version>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -70,8 +72,13 @@ pub fn certificates(names: &[&str]) -> (String, String, String) {
     (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
-/// Starts a webhook whose certificate names 127.0.0.1 and `extra_names`.
+/// Starts a webhook whose certificate names 127.0.0.1 and `extra_names`, speaking HTTP/1.1 only.
 pub async fn start(extra_names: &[&str]) -> Webhook {
+    start_speaking(extra_names, false).await
+}
+
+/// Starts a webhook as [`start`] does that also offers HTTP/2 (ALPN `h2`) when `h2`.
+pub async fn start_speaking(extra_names: &[&str], h2: bool) -> Webhook {
     let mut names = vec!["127.0.0.1"];
     names.extend_from_slice(extra_names);
     let (ca_pem, cert_pem, key_pem) = certificates(&names);
@@ -88,11 +95,23 @@ pub async fn start(extra_names: &[&str]) -> Webhook {
     .with_no_client_auth()
     .with_single_cert(certs, key)
     .unwrap();
+    let mut config = config;
+    if h2 {
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    }
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let seen: Seen = Arc::default();
+    let versions: Arc<Mutex<Vec<axum::http::Version>>> = Arc::default();
+    let recorded = versions.clone();
     let app = axum::Router::new()
         .route("/{behaviour}", post(answer))
-        .with_state(seen.clone());
+        .with_state(seen.clone())
+        .layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                recorded.lock().unwrap().push(request.version());
+                next.run(request)
+            },
+        ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let connections: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
@@ -109,12 +128,20 @@ pub async fn start(extra_names: &[&str]) -> Webhook {
                 let Ok(tls) = acceptor.accept(tcp).await else {
                     return;
                 };
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(
-                        hyper_util::rt::TokioIo::new(tls),
-                        hyper_util::service::TowerToHyperService::new(app),
+                let negotiated_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                let io = hyper_util::rt::TokioIo::new(tls);
+                let service = hyper_util::service::TowerToHyperService::new(app);
+                if negotiated_h2 {
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
                     )
+                    .serve_connection(io, service)
                     .await;
+                } else {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await;
+                }
             });
         }
     });
@@ -123,6 +150,7 @@ pub async fn start(extra_names: &[&str]) -> Webhook {
         ca_pem,
         seen,
         connections,
+        versions,
         task,
     }
 }
@@ -192,6 +220,16 @@ async fn answer(
             };
             response["patchType"] = json!("JSONPatch");
             response["patch"] = patch(json!([op]));
+        }
+        // An HPA at autoscaling/v2 gets a memory metric and a behavior.
+        "autoscale-memory" => {
+            response["patchType"] = json!("JSONPatch");
+            response["patch"] = patch(json!([
+                {"op": "add", "path": "/spec/metrics/-", "value": {"type": "Resource",
+                    "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "1Gi"}}}},
+                {"op": "add", "path": "/spec/behavior", "value":
+                    {"scaleUp": {"stabilizationWindowSeconds": 60}}},
+            ]));
         }
         "second" => {
             response["patchType"] = json!("JSONPatch");

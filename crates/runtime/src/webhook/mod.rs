@@ -124,6 +124,7 @@ pub struct WebhookServer {
     converters: BTreeMap<String, Arc<dyn Converter>>,
     certificates: Arc<Certificates>,
     metrics: WebhookMetrics,
+    http2: bool,
 }
 
 impl std::fmt::Debug for WebhookServer {
@@ -143,7 +144,16 @@ impl WebhookServer {
             converters: BTreeMap::new(),
             certificates,
             metrics: WebhookMetrics::default(),
+            http2: true,
         }
+    }
+
+    /// Whether HTTP/2 is offered (ALPN `h2`, the default; kube-apiserver's webhook client
+    /// takes it). `false` serves HTTP/1.1 only, as kubebuilder's scaffold configures
+    /// controller-runtime's server unless `--enable-http2` is given.
+    pub fn http2(mut self, enabled: bool) -> Self {
+        self.http2 = enabled;
+        self
     }
 
     /// Serves `defaulter` for kind `K` at `path` (a mutating webhook).
@@ -217,6 +227,14 @@ impl WebhookServer {
         .expect("ring supports the default protocol versions")
         .with_no_client_auth()
         .with_cert_resolver(self.certificates.clone());
+        // HTTP/2 when offered and the client asks for it (kube-apiserver's webhook client
+        // does), else HTTP/1.1, as Go's server negotiates.
+        let mut config = config;
+        config.alpn_protocols = if self.http2 {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        } else {
+            vec![b"http/1.1".to_vec()]
+        };
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let app = self.router();
         let accept = async {
@@ -233,12 +251,20 @@ impl WebhookServer {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(
-                            hyper_util::rt::TokioIo::new(tls),
-                            hyper_util::service::TowerToHyperService::new(app),
+                    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                    let io = hyper_util::rt::TokioIo::new(tls);
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    if h2 {
+                        let _ = hyper::server::conn::http2::Builder::new(
+                            hyper_util::rt::TokioExecutor::new(),
                         )
+                        .serve_connection(io, service)
                         .await;
+                    } else {
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(io, service)
+                            .await;
+                    }
                 });
             }
         };

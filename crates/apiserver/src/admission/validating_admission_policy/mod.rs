@@ -31,6 +31,7 @@
 //!
 //! [`type_checking`] writes `status.typeChecking`.
 
+pub mod declarations;
 pub mod type_checking;
 
 use super::webhook::{MatchPolicy, predicates, rules};
@@ -776,6 +777,8 @@ pub(crate) fn authorizer(rest: &Rest, request: &Request<'_>) -> Cel {
                 subresource,
                 namespace,
                 name,
+                // RBAC does not look at selectors (upstream's neither).
+                ..
             } => Attributes::Resource(ResourceAttributes {
                 verb: verb.clone(),
                 group: group.clone(),

@@ -17,8 +17,10 @@
 //!
 //! Not covered: built-in kinds (their schemas are not structural here), so expressions over
 //! them are only checked for compiling; `metadata` is `dyn` (upstream types it as ObjectMeta);
-//! `request`, `namespaceObject`, `variables` and `authorizer` are `dyn`.
+//! `namespaceObject` and `authorizer` are `dyn`. `request` and `variables` are typed as upstream
+//! types them (`declarations.rs`).
 
+use super::declarations::{request_ty, variables_ty};
 use crate::crd::schema::cel::check::{Ty, schema_ty};
 use crate::crd::schema::cel::expression::Expression;
 use crate::crd::schema::{Node, compile_node};
@@ -154,26 +156,40 @@ fn param_schema(rest: &Rest, policy: &Value) -> Option<Node> {
 }
 
 /// The variables of a policy expression: `object` and `oldObject` typed `object`, `params`
-/// by its schema when known, the others `dyn`.
-fn variables<'a>(object: Ty<'a>, params: Option<&'a Node>) -> HashMap<String, Ty<'a>> {
+/// by its schema when known, `request` as upstream's `AdmissionRequest`, `variables` by the
+/// policy's variables (`declarations.rs`), the others `dyn`.
+fn variables<'a>(
+    object: Ty<'a>,
+    params: Option<&'a Node>,
+    declared: &[Value],
+) -> HashMap<String, Ty<'a>> {
     let mut vars: HashMap<String, Ty<'a>> =
         VARIABLES.iter().map(|v| (v.to_string(), Ty::Dyn)).collect();
     vars.insert("object".into(), object.clone());
     vars.insert("oldObject".into(), object);
+    vars.insert("request".into(), request_ty());
     if let Some(params) = params {
         vars.insert("params".into(), schema_ty(params));
     }
+    vars.remove("variables");
+    let typed = variables_ty(declared, &vars, |_, _| {});
+    vars.insert("variables".into(), typed);
     vars
 }
 
 /// The warning for one expression, if it has one.
-fn check_expression(src: &str, kinds: &[Kind], params: Option<&Node>) -> Option<String> {
-    if let Err(compile_error) = Expression::type_check(src, variables(Ty::Dyn, params)) {
+fn check_expression(
+    src: &str,
+    kinds: &[Kind],
+    params: Option<&Node>,
+    declared: &[Value],
+) -> Option<String> {
+    if let Err(compile_error) = Expression::type_check(src, variables(Ty::Dyn, params, declared)) {
         return Some(compile_error);
     }
     let mut messages = Vec::new();
     for kind in kinds {
-        let typed = variables(schema_ty(&kind.schema), params);
+        let typed = variables(schema_ty(&kind.schema), params, declared);
         if let Ok(Some(issues)) = Expression::type_check(src, typed) {
             messages.push(format!("{}: {issues}\n", kind.name));
         }
@@ -185,6 +201,10 @@ fn check_expression(src: &str, kinds: &[Kind], params: Option<&Node>) -> Option<
 pub fn expression_warnings(rest: &Rest, policy: &Value) -> Vec<Value> {
     let kinds = kinds(rest, policy);
     let params = param_schema(rest, policy);
+    let declared = policy
+        .pointer("/spec/variables")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
     let mut warnings = Vec::new();
     let validations = policy
         .pointer("/spec/validations")
@@ -200,7 +220,7 @@ pub fn expression_warnings(rest: &Rest, policy: &Value) -> Vec<Value> {
             else {
                 continue;
             };
-            if let Some(warning) = check_expression(src, &kinds, params.as_ref()) {
+            if let Some(warning) = check_expression(src, &kinds, params.as_ref(), declared) {
                 warnings.push(json!({
                     "fieldRef": format!("spec.validations[{i}].{field}"),
                     "warning": warning,

@@ -9,6 +9,7 @@
 
 use super::Hook;
 use super::client_manager::{DialError, WebhookClient};
+use crate::registry::admissionregistration::defaults::DEFAULT_SERVICE_PORT;
 use crate::rest::Rest;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -45,6 +46,8 @@ pub fn tls_config(ca_bundle: Option<&[u8]>) -> Arc<rustls::ClientConfig> {
     // webhook's certificate in full against `caBundle`.
     let mut config = config;
     config.resumption = rustls::client::Resumption::disabled();
+    // HTTP/2 when the webhook offers it, as Go's transport negotiates, else HTTP/1.1.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Arc::new(config)
 }
 
@@ -258,7 +261,7 @@ fn target(rest: &Rest, cc: &WebhookClientConfig, timeout_secs: u64) -> Result<Ta
     let Some(svc) = &cc.service else {
         return Err("webhook has no clientConfig url or service".into());
     };
-    let port = svc.port.unwrap_or(443);
+    let port = svc.port.unwrap_or(DEFAULT_SERVICE_PORT);
     let path = svc.path.clone().unwrap_or_default();
     let path = if path.starts_with('/') {
         path

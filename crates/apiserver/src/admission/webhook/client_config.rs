@@ -4,6 +4,7 @@
 //! of DNS subdomain segments. Used by CRD conversion webhooks (`spec.conversion`).
 
 use crate::crd::schema::field::{self, Bad};
+use crate::registry::admissionregistration::defaults::DEFAULT_SERVICE_PORT;
 use crate::status::FieldCause;
 use crate::validation::dns1123_subdomain_problems;
 use serde_json::Value;
@@ -118,7 +119,10 @@ pub fn validate_service(path: &str, service: &Value, out: &mut Vec<FieldCause>) 
             "service namespace is required",
         ));
     }
-    let port = service.get("port").and_then(Value::as_i64).unwrap_or(443);
+    let port = service
+        .get("port")
+        .and_then(Value::as_i64)
+        .unwrap_or(i64::from(DEFAULT_SERVICE_PORT));
     if !(1..=65535).contains(&port) {
         out.push(field::invalid(
             &field::child(path, "port"),

@@ -1,7 +1,9 @@
 //! The webhook clients, one per distinct `clientConfig` (as upstream's `webhook.ClientManager`
 //! caches a REST client per config): each keeps its HTTPS connections open between calls
-//! (hyper-util's pooled client, HTTP/1.1 keep-alive, idle connections closed after 90 s as Go's
-//! transport closes them), so a webhook call is one round trip once a connection is warm.
+//! (hyper-util's pooled client; HTTP/2 when the webhook agrees to it through ALPN, as Go's
+//! transport negotiates, one connection carrying concurrent calls; else HTTP/1.1 keep-alive;
+//! idle connections closed after 90 s as Go's transport closes them), so a webhook call is one
+//! round trip once a connection is warm.
 //!
 //! A client is shared by every webhook and conversion webhook with the same `clientConfig`
 //! (`url` or `service`, `caBundle`) and lives as long as one of them does: a configuration that
@@ -28,6 +30,13 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// How long an idle connection is kept (Go's `http.Transport.IdleConnTimeout` as client-go sets
 /// it).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// How long an HTTP/2 connection may stay silent before it is pinged (client-go's
+/// `ReadIdleTimeout`).
+const H2_READ_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a ping may go unanswered before the connection is dropped (client-go's
+/// `PingTimeout`).
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The clients of the webhooks in force, by `clientConfig`.
 #[derive(Debug, Default)]
@@ -70,6 +79,11 @@ impl WebhookClient {
         let http = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(IDLE_TIMEOUT)
             .pool_timer(TokioTimer::new())
+            // An HTTP/2 connection is pinged when idle and dropped when the webhook stops
+            // answering (client-go's ReadIdleTimeout and PingTimeout).
+            .timer(TokioTimer::new())
+            .http2_keep_alive_interval(H2_READ_IDLE_TIMEOUT)
+            .http2_keep_alive_timeout(H2_PING_TIMEOUT)
             .build(Connector {
                 tls: tokio_rustls::TlsConnector::from(tls),
                 server_name: super::client::server_name(client_config),
@@ -148,7 +162,12 @@ pub(super) struct TlsConnection(tokio_rustls::client::TlsStream<tokio::net::TcpS
 
 impl Connection for TlsConnection {
     fn connected(&self) -> Connected {
-        Connected::new()
+        let connected = Connected::new();
+        if self.0.get_ref().1.alpn_protocol() == Some(b"h2") {
+            connected.negotiated_h2()
+        } else {
+            connected
+        }
     }
 }
 

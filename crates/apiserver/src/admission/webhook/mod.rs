@@ -33,6 +33,9 @@ pub mod rules;
 pub mod validating;
 pub mod versioned;
 
+use crate::registry::admissionregistration::defaults::{
+    DEFAULT_TIMEOUT_SECONDS, default_webhook_configuration,
+};
 use crate::rest::Rest;
 use crate::selector::LabelSelector;
 use k8s_openapi::api::admissionregistration::v1::{
@@ -53,9 +56,6 @@ const VALIDATING: (&str, &str, &str) = (
     "v1",
     "validatingwebhookconfigurations",
 );
-
-/// The default `timeoutSeconds` of a v1 webhook.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `matchPolicy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,8 +141,7 @@ fn load(rest: &Rest) -> Snapshot {
     let mut snapshot = Snapshot::default();
     if let Some(rt) = catalog.find(MUTATING.0, MUTATING.1, MUTATING.2) {
         for stored in rest.store.current(&rt.storage_key) {
-            let Ok(config) = serde_json::from_slice::<MutatingWebhookConfiguration>(&stored.json)
-            else {
+            let Some(config) = decode::<MutatingWebhookConfiguration>(&stored.json, true) else {
                 continue;
             };
             let configuration = config.metadata.name.unwrap_or_default();
@@ -170,8 +169,7 @@ fn load(rest: &Rest) -> Snapshot {
     }
     if let Some(rt) = catalog.find(VALIDATING.0, VALIDATING.1, VALIDATING.2) {
         for stored in rest.store.current(&rt.storage_key) {
-            let Ok(config) = serde_json::from_slice::<ValidatingWebhookConfiguration>(&stored.json)
-            else {
+            let Some(config) = decode::<ValidatingWebhookConfiguration>(&stored.json, false) else {
                 continue;
             };
             let configuration = config.metadata.name.unwrap_or_default();
@@ -199,7 +197,15 @@ fn load(rest: &Rest) -> Snapshot {
     snapshot
 }
 
-/// One webhook's fields, defaulted as the v1 API defaults them.
+/// A stored configuration with the v1 defaults (as upstream's decoder defaults what it reads
+/// from storage): one stored before its defaults were written gets the same webhooks.
+fn decode<K: serde::de::DeserializeOwned>(json: &[u8], mutating: bool) -> Option<K> {
+    let mut value = serde_json::from_slice(json).ok()?;
+    default_webhook_configuration(&mut value, mutating);
+    serde_json::from_value(value).ok()
+}
+
+/// One webhook's fields, defaulted (`decode`).
 #[allow(clippy::too_many_arguments)]
 fn compile(
     clients: &client_manager::ClientManager,
@@ -239,9 +245,11 @@ fn compile(
         match_conditions: match_conditions::compile(match_conditions.unwrap_or_default()),
         ignore_failures: failure_policy.as_deref() == Some("Ignore"),
         side_effects,
-        timeout: timeout_seconds
-            .and_then(|s| u64::try_from(s).ok())
-            .map_or(DEFAULT_TIMEOUT, Duration::from_secs),
+        timeout: Duration::from_secs(u64::from(
+            timeout_seconds
+                .unwrap_or(DEFAULT_TIMEOUT_SECONDS)
+                .unsigned_abs(),
+        )),
         review_versions,
         reinvoke_if_needed: false,
         client,

@@ -1,5 +1,6 @@
 //! admissionregistration.k8s.io/v1: the webhook and policy types.
 
+pub(crate) mod defaults;
 pub(crate) mod mutatingwebhookconfigurations;
 pub(crate) mod policy_validation;
 pub(crate) mod validatingadmissionpolicies;

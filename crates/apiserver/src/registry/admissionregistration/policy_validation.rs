@@ -1,9 +1,7 @@
 //! ValidatingAdmissionPolicy and ValidatingAdmissionPolicyBinding validation on write, as
 //! kube-apiserver's `ValidateValidatingAdmissionPolicy` and
 //! `ValidateValidatingAdmissionPolicyBinding` (`pkg/apis/admissionregistration/validation`),
-//! with their messages and field paths, after the v1 defaults (`failurePolicy: Fail`; a
-//! `MatchResources`' `matchPolicy: Equivalent` and empty namespace and object selectors; a
-//! rule's `scope: "*"`).
+//! with their messages and field paths, after the v1 defaults (`defaults.rs`).
 //!
 //! A policy: `failurePolicy`, `paramKind` (a group version and a kind), `matchConstraints`
 //! (required, with at least one resource rule; rules as the webhooks', `resourceNames` path
@@ -27,14 +25,16 @@
 use super::webhook_configurations::{
     go_slice, match_conditions_with, rule_with_operations, strings, text,
 };
+use crate::admission::validating_admission_policy::declarations::{request_ty, variables_ty};
 use crate::crd::schema::cel::check::Ty;
 use crate::crd::schema::cel::expression::Expression;
+use crate::crd::schema::cel::values::RESERVED_WORDS;
 use crate::crd::schema::field::{self, Bad};
 use crate::crd::schema::objectmeta::dns1035_label_problems;
 use crate::registry::apps::workload::label_selector_causes;
 use crate::status::FieldCause;
 use crate::validation::{dns1123_subdomain_problems, qualified_name_problems};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 
 const FAILURE_POLICIES: [&str; 2] = ["Fail", "Ignore"];
@@ -47,55 +47,9 @@ const MAX_AUDIT_ANNOTATIONS: usize = 20;
 /// Upstream's `maxAuditAnnotationValueExpressionLength`.
 const MAX_VALUE_EXPRESSION: usize = 5 * 1024;
 
-/// The v1 defaults of a `MatchResources` (and of its rules' `scope`).
-fn default_match_resources(m: &mut Map<String, Value>) {
-    m.entry("matchPolicy")
-        .or_insert_with(|| json!("Equivalent"));
-    m.entry("namespaceSelector").or_insert_with(|| json!({}));
-    m.entry("objectSelector").or_insert_with(|| json!({}));
-    for key in ["resourceRules", "excludeResourceRules"] {
-        for rule in m
-            .get_mut(key)
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(rule) = rule.as_object_mut() {
-                rule.entry("scope").or_insert_with(|| json!("*"));
-            }
-        }
-    }
-}
-
-/// The v1 defaults of a ValidatingAdmissionPolicy.
-pub(crate) fn default_policy(obj: &mut Value) {
-    let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) else {
-        return;
-    };
-    spec.entry("failurePolicy").or_insert_with(|| json!("Fail"));
-    if let Some(m) = spec
-        .get_mut("matchConstraints")
-        .and_then(Value::as_object_mut)
-    {
-        default_match_resources(m);
-    }
-}
-
-/// The v1 defaults of a ValidatingAdmissionPolicyBinding.
-pub(crate) fn default_binding(obj: &mut Value) {
-    if let Some(m) = obj
-        .pointer_mut("/spec/matchResources")
-        .and_then(Value::as_object_mut)
-    {
-        default_match_resources(m);
-    }
-}
-
 /// What a policy's expression may be compiled as.
 #[derive(Clone, Copy, PartialEq)]
 enum Returns {
-    /// Anything (variables).
-    Any,
     /// A bool (validations, match conditions).
     Bool,
     /// A string (message expressions).
@@ -106,33 +60,52 @@ enum Returns {
 
 /// The variables upstream declares for a policy's expressions.
 #[derive(Clone, Copy)]
-struct Declared {
+struct Declared<'v> {
     params: bool,
     authorizer: bool,
-    variables: bool,
+    /// `variables` (declared when the policy has variables), with the type of each.
+    variables: Option<&'v Ty<'static>>,
+}
+
+impl Declared<'_> {
+    /// The variables and their types: `request` as upstream's `AdmissionRequest`, `variables`
+    /// with its fields, the others `dyn`.
+    fn types(&self) -> HashMap<String, Ty<'static>> {
+        let mut names = vec!["object", "oldObject", "namespaceObject"];
+        if self.params {
+            names.push("params");
+        }
+        if self.authorizer {
+            names.push("authorizer");
+        }
+        let mut vars: HashMap<String, Ty<'static>> =
+            names.iter().map(|n| (n.to_string(), Ty::Dyn)).collect();
+        vars.insert("request".into(), request_ty());
+        if let Some(variables) = self.variables {
+            vars.insert("variables".into(), variables.clone());
+        }
+        vars
+    }
 }
 
 /// Upstream's compile error detail for `src`, if it has one.
-fn compile(src: &str, declared: Declared, returns: Returns) -> Option<String> {
-    let mut names = vec!["object", "oldObject", "request", "namespaceObject"];
-    if declared.params {
-        names.push("params");
+fn compile(src: &str, declared: Declared<'_>, returns: Returns) -> Option<String> {
+    match Expression::output_type(src, declared.types()) {
+        Ok(ty) => returns_problem(&ty, returns),
+        Err(e) => Some(compile_failed(&e)),
     }
-    if declared.authorizer {
-        names.push("authorizer");
-    }
-    if declared.variables {
-        names.push("variables");
-    }
-    let vars: HashMap<String, Ty<'_>> = names.iter().map(|n| (n.to_string(), Ty::Dyn)).collect();
-    let ty = match Expression::output_type(src, vars) {
-        Ok(ty) => ty,
-        Err(e) => return Some(format!("compilation failed: {e}")),
-    };
+}
+
+/// The detail of an expression that does not compile.
+fn compile_failed(e: &str) -> String {
+    format!("compilation failed: {e}")
+}
+
+/// `must evaluate to …` when `ty` is known and not what the expression must give.
+fn returns_problem(ty: &Ty<'_>, returns: Returns) -> Option<String> {
     let fits = matches!(
-        (returns, &ty),
-        (Returns::Any, _)
-            | (_, Ty::Dyn)
+        (returns, ty),
+        (_, Ty::Dyn)
             | (Returns::Bool, Ty::Bool)
             | (Returns::String, Ty::String)
             | (Returns::StringOrNull, Ty::String | Ty::Null)
@@ -161,35 +134,12 @@ fn path_segment_problems(name: &str) -> Vec<String> {
 
 /// `isCELIdentifier`.
 fn is_cel_identifier(name: &str) -> bool {
-    const RESERVED: [&str; 21] = [
-        "true",
-        "false",
-        "null",
-        "in",
-        "as",
-        "break",
-        "const",
-        "continue",
-        "else",
-        "for",
-        "function",
-        "if",
-        "import",
-        "let",
-        "loop",
-        "package",
-        "namespace",
-        "return",
-        "var",
-        "void",
-        "while",
-    ];
     let mut chars = name.chars();
     chars
         .next()
         .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
-        && !RESERVED.contains(&name)
+        && !RESERVED_WORDS.contains(&name)
 }
 
 /// An optional enum field: NotSupported when set to something else.
@@ -352,7 +302,7 @@ pub(crate) fn validate_policy(obj: &Value, check_match_conditions: bool) -> Vec<
         let declared = Declared {
             params: has_params,
             authorizer: true,
-            variables: false,
+            variables: None,
         };
         match_conditions_with(
             conditions,
@@ -362,10 +312,19 @@ pub(crate) fn validate_policy(obj: &Value, check_match_conditions: bool) -> Vec<
         );
     }
     let variables = array(spec, "variables");
-    let declared = Declared {
+    // Each variable is compiled with those before it (upstream's composition), and typed.
+    let mut compiled = vec![None; variables.len()];
+    let without_variables = Declared {
         params: has_params,
         authorizer: true,
-        variables: !variables.is_empty(),
+        variables: None,
+    };
+    let variables_ty = variables_ty(variables, &without_variables.types(), |i, result| {
+        compiled[i] = result.as_ref().err().map(|e| compile_failed(e));
+    });
+    let declared = Declared {
+        variables: (!variables.is_empty()).then_some(&variables_ty),
+        ..without_variables
     };
     for (i, v) in variables.iter().enumerate() {
         let at = field::index(&field::child(at, "variables"), i);
@@ -386,8 +345,8 @@ pub(crate) fn validate_policy(obj: &Value, check_match_conditions: bool) -> Vec<
         let path = field::child(&at, "expression");
         if expression.trim().is_empty() {
             out.push(field::required(&path, "expression is not specified"));
-        } else if let Some(e) = compile(expression, declared, Returns::Any) {
-            out.push(field::invalid(&path, Bad::Str(expression), &e));
+        } else if let Some(e) = &compiled[i] {
+            out.push(field::invalid(&path, Bad::Str(expression), e));
         }
     }
     let validations = array(spec, "validations");
@@ -457,7 +416,7 @@ fn strings_len(v: &Value, key: &str) -> usize {
 }
 
 /// `validateValidation`.
-fn validation(v: &Value, declared: Declared, at: &str, out: &mut Vec<FieldCause>) {
+fn validation(v: &Value, declared: Declared<'_>, at: &str, out: &mut Vec<FieldCause>) {
     let expression = text(v, "expression");
     let path = field::child(at, "expression");
     if expression.trim().is_empty() {
@@ -505,7 +464,7 @@ fn validation(v: &Value, declared: Declared, at: &str, out: &mut Vec<FieldCause>
 fn audit_annotation(
     a: &Value,
     policy: &str,
-    declared: Declared,
+    declared: Declared<'_>,
     at: &str,
     out: &mut Vec<FieldCause>,
 ) {
@@ -628,6 +587,8 @@ fn param_ref(pr: &Value, at: &str, out: &mut Vec<FieldCause>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::admissionregistration::defaults::{default_binding, default_policy};
+    use serde_json::json;
 
     fn messages(causes: Vec<FieldCause>) -> Vec<String> {
         causes.into_iter().map(|c| c.message).collect()

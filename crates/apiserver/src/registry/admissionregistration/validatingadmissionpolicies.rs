@@ -2,7 +2,8 @@
 //! status, defaulted and validated as upstream (`policy_validation.rs`); enforced by
 //! `admission::validating_admission_policy`.
 
-use super::policy_validation::{default_policy, validate_policy};
+use super::defaults::default_policy;
+use super::policy_validation::validate_policy;
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
 use crate::status::{ApiError, FieldCause};

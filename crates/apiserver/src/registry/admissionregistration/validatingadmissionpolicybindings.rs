@@ -2,7 +2,8 @@
 //! defaulted and validated as upstream (`policy_validation.rs`); enforced by
 //! `admission::validating_admission_policy`.
 
-use super::policy_validation::{default_binding, validate_binding};
+use super::defaults::default_binding;
+use super::policy_validation::validate_binding;
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
 use crate::status::{ApiError, FieldCause};

@@ -1,4 +1,6 @@
-//! The strategy Mutating- and ValidatingWebhookConfigurations share: their webhooks validated on
+//! The strategy Mutating- and ValidatingWebhookConfigurations share: their webhooks defaulted
+//! on decode (`defaults.rs`), `metadata.generation` bumped when the webhooks change, updates
+//! only with a resourceVersion (as upstream's strategy), and the webhooks validated on
 //! create and update as kube-apiserver's `admissionregistration/validation` validates them, with
 //! its messages and field paths. Each webhook: a fully qualified name (at least three
 //! segments), its rules (operations, API groups and versions, resources with `*` and
@@ -18,6 +20,7 @@
 //! are declared for standalone expressions (see `crd::schema::cel::expression`), a reference to
 //! an undeclared variable is found when the condition is evaluated, not here.
 
+use super::defaults::default_webhook_configuration;
 use crate::crd::schema::cel::expression::Expression;
 use crate::crd::schema::field::{self, Bad};
 use crate::crd::schema::objectmeta::dns1035_label_problems;
@@ -69,7 +72,17 @@ where
     typed_basics!(typed);
 
     fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
-        self.typed.decode(value)
+        let mut decoded = self.typed.decode(value)?;
+        default_webhook_configuration(&mut decoded.value, self.mutating);
+        Ok(decoded)
+    }
+
+    fn tracks_generation(&self) -> bool {
+        true
+    }
+
+    fn allow_unconditional_update(&self) -> bool {
+        false
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldCause> {

@@ -1,12 +1,13 @@
 //! HorizontalPodAutoscalers (autoscaling, `hpa`): served at v2 (stored) and v1 (converted), as
 //! kube-apiserver serves both from one storage version. v1's `targetCPUUtilizationPercentage`
 //! is v2's CPU `Resource` metric with an `Utilization` target, and v1's
-//! `currentCPUUtilizationPercentage` the current CPU metric. Unlike upstream, which keeps what
-//! v1 cannot express in `autoscaling.alpha.kubernetes.io/*` annotations, an update through v1
-//! drops the other v2 metrics and `behavior`. Both versions are defaulted (`defaults.rs`) and
-//! validated (`validation.rs`) on the v2 form, as upstream does on its internal form; the
-//! horizontal pod autoscaler controller (`controllers/podautoscaler.rs`) keeps their status.
+//! `currentCPUUtilizationPercentage` the current CPU metric; what v1 cannot express rides in
+//! `autoscaling.alpha.kubernetes.io/*` annotations (`conversion.rs`). Both versions are
+//! defaulted (`defaults.rs`) and validated (`validation.rs`) on the v2 form, as upstream does on
+//! its internal form; the horizontal pod autoscaler controller (`controllers/podautoscaler.rs`)
+//! keeps their status.
 
+use super::conversion::{V1, to_v1, to_v2};
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
 use crate::status::FieldCause;
@@ -46,9 +47,6 @@ pub(crate) fn resource_v1() -> ResourceType {
         })
 }
 
-const V1: &str = "autoscaling/v1";
-const V2: &str = "autoscaling/v2";
-
 /// The autoscaling/v2 strategy: v2's defaults, and upstream's validation.
 struct V2Strategy {
     typed: Typed<v2::HorizontalPodAutoscaler>,
@@ -82,10 +80,12 @@ impl Strategy for V2Strategy {
     }
 }
 
-/// A v1 object's v2 form, for the rules that upstream applies to its internal form.
+/// A v1 object's v2 form, defaulted as it will be stored, for the rules that upstream applies to
+/// its internal form (a v2 webhook's patch of a v1 object is defaulted at v2 upstream too).
 fn as_v2(obj: &Value) -> Value {
     let mut v2 = obj.clone();
     to_v2(&mut v2);
+    defaults::set_defaults(&mut v2);
     v2
 }
 
@@ -153,68 +153,6 @@ fn default_min_replicas(obj: &mut Value) {
         && spec.get("minReplicas").is_none_or(Value::is_null)
     {
         spec.insert("minReplicas".into(), json!(1));
-    }
-}
-
-fn is_cpu_utilization(metric: &Value) -> bool {
-    s(metric, "/type") == "Resource"
-        && s(metric, "/resource/name") == "cpu"
-        && s(metric, "/resource/target/type") == "Utilization"
-}
-
-/// A v1 object in place to its v2 form.
-fn to_v2(obj: &mut Value) {
-    obj["apiVersion"] = json!(V2);
-    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut)
-        && let Some(cpu) = spec.remove("targetCPUUtilizationPercentage")
-    {
-        spec.insert(
-            "metrics".into(),
-            json!([{"type": "Resource", "resource": {"name": "cpu",
-                "target": {"type": "Utilization", "averageUtilization": cpu}}}]),
-        );
-    }
-    if let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut) {
-        if let Some(cpu) = status.remove("currentCPUUtilizationPercentage") {
-            status.insert(
-                "currentMetrics".into(),
-                json!([{"type": "Resource", "resource": {"name": "cpu",
-                    "current": {"averageUtilization": cpu}}}]),
-            );
-        }
-        status.entry("desiredReplicas").or_insert(json!(0));
-    }
-}
-
-/// A stored v2 object in place to its v1 form.
-fn to_v1(obj: &mut Value) {
-    obj["apiVersion"] = json!(V1);
-    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
-        let metrics = spec.remove("metrics");
-        spec.remove("behavior");
-        if let Some(cpu) = metrics
-            .as_ref()
-            .and_then(Value::as_array)
-            .and_then(|m| m.iter().find(|m| is_cpu_utilization(m)))
-            .and_then(|m| m.pointer("/resource/target/averageUtilization"))
-        {
-            spec.insert("targetCPUUtilizationPercentage".into(), cpu.clone());
-        }
-    }
-    if let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut) {
-        let current = status.remove("currentMetrics");
-        status.remove("conditions");
-        if let Some(cpu) = current
-            .as_ref()
-            .and_then(Value::as_array)
-            .and_then(|m| {
-                m.iter()
-                    .find(|m| s(m, "/type") == "Resource" && s(m, "/resource/name") == "cpu")
-            })
-            .and_then(|m| m.pointer("/resource/current/averageUtilization"))
-        {
-            status.insert("currentCPUUtilizationPercentage".into(), cpu.clone());
-        }
     }
 }
 
@@ -335,9 +273,9 @@ mod tests {
             "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "web", "apiVersion": "apps/v1"},
                 "minReplicas": 1, "maxReplicas": 5, "targetCPUUtilizationPercentage": 80},
             "status": {"currentReplicas": 2, "desiredReplicas": 2, "currentCPUUtilizationPercentage": 40}});
-        let served = obj.clone();
+        let mut served = obj.clone();
         to_v2(&mut obj);
-        assert_eq!(obj["apiVersion"], V2);
+        assert_eq!(obj["apiVersion"], "autoscaling/v2");
         assert_eq!(
             obj["spec"]["metrics"][0]["resource"]["target"],
             json!({"type": "Utilization", "averageUtilization": 80})
@@ -348,6 +286,11 @@ mod tests {
         );
         assert_eq!(targets(&obj), "cpu: 40%/80%");
         to_v1(&mut obj);
+        // The current metrics are kept whole, as upstream keeps them, beside the CPU figure.
+        served["metadata"]["annotations"] = json!({
+            "autoscaling.alpha.kubernetes.io/current-metrics":
+                r#"[{"type":"Resource","resource":{"name":"cpu","currentAverageUtilization":40,"currentAverageValue":"0"}}]"#,
+        });
         assert_eq!(obj, served);
         assert_eq!(targets(&obj), "cpu: 40%/80%");
     }
