@@ -477,13 +477,18 @@ fn create_window() -> Option<Duration> {
 }
 
 fn vm_rss_bytes() -> Res<u64> {
+    vm_status_bytes("VmRSS:")
+}
+
+/// A size from /proc/self/status (`field` with its colon, e.g. `VmHWM:`), in bytes.
+fn vm_status_bytes(field: &str) -> Res<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     let line = status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .ok_or("no VmRSS in /proc/self/status")?;
+        .find(|l| l.starts_with(field))
+        .ok_or_else(|| format!("no {field} in /proc/self/status"))?;
     let kb: u64 = line
-        .trim_start_matches("VmRSS:")
+        .trim_start_matches(field)
         .trim()
         .trim_end_matches("kB")
         .trim()
@@ -1116,9 +1121,40 @@ async fn fan_out_rounds(
     Ok(out)
 }
 
+/// How the watchers of the fan-out scenario watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Watcher {
+    /// kube-rs `Api::watch`, each event decoded into a typed ConfigMap.
+    KubeRs,
+    /// A raw streaming GET of JSON lines, each only searched for the object's name.
+    RawJson,
+    /// A raw streaming GET of protobuf frames (as client-go asks first), each only searched
+    /// for the object's name.
+    RawProtobuf,
+}
+
+impl Watcher {
+    fn describe(self) -> &'static str {
+        match self {
+            Watcher::KubeRs => "kube-rs watchers",
+            Watcher::RawJson => "raw HTTP watchers",
+            Watcher::RawProtobuf => "raw protobuf watchers",
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            Watcher::KubeRs => "kube-",
+            Watcher::RawJson => "raw-",
+            Watcher::RawProtobuf => "proto-",
+        }
+    }
+}
+
 /// 4. One write fanned out to 1,000 concurrent HTTP watches, first through kube-rs `Api::watch`
 ///    (each event decoded into a typed ConfigMap), then through raw streaming GETs (the event
-///    line is only searched for the object's name), to separate client decode cost.
+///    line is only searched for the object's name), to separate client decode cost, then
+///    through raw streaming GETs of protobuf frames.
 async fn scenario_watch() -> Res<Report> {
     let mut report = Report::new("watch");
     let watchers = scale(1000, 100);
@@ -1127,7 +1163,7 @@ async fn scenario_watch() -> Res<Report> {
     // (figure, one value per run), in the order first measured.
     let mut samples: Vec<(String, Vec<f64>)> = Vec::new();
     for _ in 0..runs {
-        for raw in [false, true] {
+        for how in [Watcher::KubeRs, Watcher::RawJson, Watcher::RawProtobuf] {
             let server = start_server(None).await?;
             let writer: Api<ConfigMap> = Api::namespaced(new_client(server.url())?, "default");
             let rv = current_resource_version(&writer).await?;
@@ -1138,10 +1174,15 @@ async fn scenario_watch() -> Res<Report> {
             for _ in 0..watchers {
                 let tx = tx.clone();
                 let rv = rv.clone();
-                if raw {
+                if how == Watcher::RawJson {
                     let addr = server.addr();
                     tasks.push(tokio::spawn(async move {
                         let _ = raw_watch(addr, "default", &rv, tx).await;
+                    }));
+                } else if how == Watcher::RawProtobuf {
+                    let addr = server.addr();
+                    tasks.push(tokio::spawn(async move {
+                        let _ = raw_protobuf_watch(addr, "default", &rv, tx).await;
                     }));
                 } else {
                     // A client of its own per watch (a watch holds its HTTP/1.1 connection).
@@ -1166,13 +1207,8 @@ async fn scenario_watch() -> Res<Report> {
                 }
             }
             drop(tx);
-            let prefix = if raw { "raw-" } else { "kube-" };
-            let mut res = fan_out_rounds(&writer, prefix, watchers, writes, &mut rx).await?;
-            let how = if raw {
-                "raw HTTP watchers"
-            } else {
-                "kube-rs watchers"
-            };
+            let mut res = fan_out_rounds(&writer, how.prefix(), watchers, writes, &mut rx).await?;
+            let how = how.describe();
             res.from_ack.sort_unstable();
             res.from_request.sort_unstable();
             for (figure, v, q) in [
@@ -1212,6 +1248,22 @@ async fn scenario_watch() -> Res<Report> {
     Ok(report)
 }
 
+/// Opens a watch of the ConfigMaps of `namespace` from `rv` over a plain HTTP/1.1 connection,
+/// asking for `accept`; answers the connection, to read the response from.
+async fn raw_watch_request(
+    addr: std::net::SocketAddr,
+    namespace: &str,
+    rv: &str,
+    accept: &str,
+) -> Res<BufReader<tokio::net::TcpStream>> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let req = format!(
+        "GET /api/v1/namespaces/{namespace}/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=290 HTTP/1.1\r\nHost: {addr}\r\nAccept: {accept}\r\n\r\n"
+    );
+    stream.write_all(req.as_bytes()).await?;
+    Ok(BufReader::new(stream))
+}
+
 /// A watch over a plain HTTP/1.1 connection; reports the name of every object whose event line
 /// arrives (found by searching the line, no JSON decoding).
 async fn raw_watch(
@@ -1220,12 +1272,7 @@ async fn raw_watch(
     rv: &str,
     tx: mpsc::UnboundedSender<(String, Instant)>,
 ) -> Res<()> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let req = format!(
-        "GET /api/v1/namespaces/{namespace}/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=290 HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n"
-    );
-    stream.write_all(req.as_bytes()).await?;
-    let mut reader = BufReader::new(stream);
+    let mut reader = raw_watch_request(addr, namespace, rv, "application/json").await?;
     let mut line = String::new();
     loop {
         line.clear();
@@ -1243,6 +1290,66 @@ async fn raw_watch(
         let name = rest.split('"').next().unwrap_or_default().to_string();
         if tx.send((name, at)).is_err() {
             return Ok(());
+        }
+    }
+}
+
+/// A protobuf watch over a plain HTTP/1.1 connection (`Accept` as client-go sends it): the
+/// chunked body is reassembled into length-prefixed frames, and each frame is searched for the
+/// name of the object it carries (a name starting `proto-`; no protobuf decoding).
+async fn raw_protobuf_watch(
+    addr: std::net::SocketAddr,
+    namespace: &str,
+    rv: &str,
+    tx: mpsc::UnboundedSender<(String, Instant)>,
+) -> Res<()> {
+    let accept = "application/vnd.kubernetes.protobuf,application/json";
+    let mut reader = raw_watch_request(addr, namespace, rv, accept).await?;
+    let mut line = String::new();
+    // The response head.
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body: Vec<u8> = Vec::new();
+    loop {
+        // One chunk: its size in hex, the bytes, CRLF.
+        line.clear();
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let size = usize::from_str_radix(line.trim_end(), 16)?;
+        if size == 0 {
+            return Ok(());
+        }
+        let start = body.len();
+        body.resize(start + size + 2, 0);
+        reader.read_exact(&mut body[start..]).await?;
+        body.truncate(start + size);
+        let at = Instant::now();
+        // Every whole frame received.
+        while body.len() >= 4 {
+            let len = u32::from_be_bytes([body[0], body[1], body[2], body[3]]) as usize;
+            if body.len() < 4 + len {
+                break;
+            }
+            let frame: Vec<u8> = body.drain(..4 + len).skip(4).collect();
+            let Some(i) = frame.windows(6).position(|w| w == b"proto-") else {
+                continue;
+            };
+            let name: String = frame[i..]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-')
+                .map(|b| *b as char)
+                .collect();
+            if tx.send((name, at)).is_err() {
+                return Ok(());
+            }
         }
     }
 }
@@ -1340,7 +1447,12 @@ async fn memory_once() -> Res<(f64, f64)> {
 /// Runs this bench binary again with `args` (a measuring child, in a fresh process) and returns
 /// what follows `prefix` on the line of its output that starts with it.
 fn child_result(args: &[&std::ffi::OsStr], prefix: &str) -> Res<String> {
-    let out = std::process::Command::new(std::env::current_exe()?)
+    child_result_of(&std::env::current_exe()?, args, prefix)
+}
+
+/// As [`child_result`], of the bench binary `exe` (another build of this bench).
+fn child_result_of(exe: &Path, args: &[&std::ffi::OsStr], prefix: &str) -> Res<String> {
+    let out = std::process::Command::new(exe)
         .arg("--bench")
         .args(args)
         .env_remove(ROWS_ENV)
@@ -1456,6 +1568,12 @@ fn main() -> Res<()> {
         let (per, json) = runtime()?.block_on(memory_once())?;
         println!("MEMORY {per} {json}");
         return Ok(());
+    }
+    if let Some(i) = args.iter().position(|a| a == scale::SCALE_PHASE) {
+        let (Some(dir), Some(phase)) = (args.get(i + 1), args.get(i + 2)) else {
+            return Err("--scale-phase needs a data directory and a phase".into());
+        };
+        return scale::scale_phase(Path::new(dir), phase);
     }
     if let Some(i) = args.iter().position(|a| a == scale::SCALE_ONCE) {
         let dir = args

@@ -8,8 +8,10 @@
 //! - **Orphan**: an owner deleted with `propagationPolicy: Orphan` carries the `orphan` finalizer;
 //!   the owner is removed from its dependents' ownerReferences, then the finalizer is removed.
 //!
-//! The controller keeps an index of uids and owner → dependents built from a full list at start
-//! (so it works across restarts) and updated from the change stream.
+//! The controller keeps a graph of owner → dependents built from a full list at start (so it works
+//! across restarts) and updated from the change stream. Only the objects it may have to act on
+//! are in it — those that have owners, and those being deleted with its finalizers — so a
+//! cluster of plain objects (a million ConfigMaps) costs it nothing but the list.
 
 use super::changes::{Change, Changes};
 use super::{all_types, type_for, type_of_key};
@@ -17,7 +19,7 @@ use crate::rest::{
     DeleteOptions, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, PatchType, Rest, WriteOptions,
     finalizers,
 };
-use crate::storage::{EventType, ObjectKey, StoredObject};
+use crate::storage::{EventType, ObjectKey, ReadAt, StoredObject};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -99,12 +101,25 @@ impl Meta {
     fn needs_handling(&self) -> bool {
         (self.deleting && self.gc_finalizer) || (self.has_refs && !self.deleting)
     }
+
+    /// Whether the object belongs in the [`Graph`]: it has owners (an owner deleted in the
+    /// foreground counts its dependents, deleting or not), or [`handle`] has something to do
+    /// for it. Anything else is neither found through the graph nor acted on.
+    fn in_graph(&self) -> bool {
+        !self.owners.is_empty() || self.needs_handling()
+    }
 }
 
+/// The objects the collector may have to act on, by uid, and each owner's dependents. An
+/// object that owns nothing is not a node: its uid appears only as the owner of its
+/// dependents, and it is read by key when a change concerns it.
 #[derive(Default)]
 struct Graph {
+    /// The objects with owners or with something for [`handle`] to do (see [`Meta::in_graph`]).
     nodes: HashMap<String, Node>,
+    /// Owner uid → its dependents' uids.
     dependents: HashMap<String, HashSet<String>>,
+    /// The uid of each node, by key.
     by_key: HashMap<ObjectKey, String>,
 }
 
@@ -129,16 +144,19 @@ impl Graph {
             for o in node.owners {
                 if let Some(d) = self.dependents.get_mut(&o) {
                     d.remove(&u);
+                    if d.is_empty() {
+                        self.dependents.remove(&o);
+                    }
                 }
             }
         }
         Some(u)
     }
 
-    fn upsert(&mut self, key: ObjectKey, meta: &Meta) {
-        self.remove(&key);
+    fn upsert(&mut self, key: &ObjectKey, meta: &Meta) {
+        self.remove(key);
         let u = meta.uid.clone();
-        if u.is_empty() {
+        if u.is_empty() || !meta.in_graph() {
             return;
         }
         let owners = meta.owners.clone();
@@ -149,7 +167,13 @@ impl Graph {
                 .insert(u.clone());
         }
         self.by_key.insert(key.clone(), u.clone());
-        self.nodes.insert(u, Node { key, owners });
+        self.nodes.insert(
+            u,
+            Node {
+                key: key.clone(),
+                owners,
+            },
+        );
     }
 }
 
@@ -165,17 +189,15 @@ pub async fn run(rest: Rest) {
             Change::Resync { from } => {
                 graph = Graph::default();
                 for rt in all_types(&rest) {
-                    if let Ok(page) = rest
-                        .store
-                        .list(&rt.storage_key, None, crate::storage::ReadAt::Exact(from))
-                        .await
-                    {
-                        for (key, obj) in page.items {
-                            let meta = Meta::of(&obj);
-                            graph.upsert(key, &meta);
-                            todo.insert(meta.uid);
-                        }
-                    }
+                    resync(
+                        &rest,
+                        &rt.storage_key,
+                        from,
+                        &mut graph,
+                        &mut todo,
+                        &mut seen,
+                    )
+                    .await;
                 }
             }
             Change::Events(events) => {
@@ -192,7 +214,7 @@ pub async fn run(rest: Rest) {
                             todo.extend(meta.owners.iter().cloned());
                         }
                         _ => {
-                            graph.upsert(event.key.clone(), &meta);
+                            graph.upsert(&event.key, &meta);
                             seen.insert(
                                 meta.uid.clone(),
                                 (event.object.resource_version, meta.needs_handling()),
@@ -205,6 +227,58 @@ pub async fn run(rest: Rest) {
             }
         }
         process(&rest, &graph, todo, &seen).await;
+    }
+}
+
+/// How many objects a resync reads at a time.
+const RESYNC_PAGE: usize = 1000;
+
+/// Puts the objects of `resource` into `graph`, and those that need handling into `todo` (with
+/// what was read of them in `seen`). Read a page at a time, not at one revision: each page is
+/// at least as new as `from`, and every change after `from` follows as an event anyway, so
+/// the graph ends up at the latest state either way (what is read twice is handled twice,
+/// harmlessly), while a large collection is never copied whole.
+async fn resync(
+    rest: &Rest,
+    resource: &std::sync::Arc<str>,
+    from: u64,
+    graph: &mut Graph,
+    todo: &mut BTreeSet<String>,
+    seen: &mut HashMap<String, (u64, bool)>,
+) {
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let start = after.as_ref().map(|(ns, n)| (ns.as_str(), n.as_str()));
+        let Ok(page) = rest
+            .store
+            .page(
+                resource,
+                None,
+                ReadAt::NotOlderThan(from),
+                start,
+                RESYNC_PAGE,
+                |_, _, _| true,
+            )
+            .await
+        else {
+            return;
+        };
+        for (key, obj) in &page.items {
+            let meta = Meta::of(obj);
+            if meta.needs_handling() {
+                seen.insert(meta.uid.clone(), (obj.resource_version, true));
+                todo.insert(meta.uid.clone());
+            }
+            graph.upsert(key, &meta);
+        }
+        match page.items.last() {
+            Some((last, _)) if page.more => {
+                after = Some((last.namespace.clone(), last.name.clone()));
+            }
+            _ => return,
+        }
+        // A large collection does not hold the runtime thread for the whole resync.
+        tokio::task::yield_now().await;
     }
 }
 

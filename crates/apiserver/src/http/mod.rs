@@ -828,6 +828,9 @@ async fn list(
     if view.is_plain_json() && !crate::rest::rewrites_on_read(rt) {
         let head = json!({"kind": rt.list_kind, "apiVersion": rt.api_version(), "metadata": meta});
         let mut out = serde_json::to_vec(&head).unwrap_or_default();
+        // Sized once: the items are most of the body.
+        let items: usize = result.items.iter().map(|o| o.json.len() + 1).sum();
+        out.reserve(items + 16);
         out.pop();
         out.extend_from_slice(b",\"items\":[");
         for (i, item) in result.items.iter().enumerate() {
@@ -923,7 +926,15 @@ async fn watch(
                         .clone()
                 });
             let (line, still_first) = if view.is_plain_json() {
-                (encode_json_line(&event), first)
+                // An event sent as stored, with its own type: one line for every JSON watch.
+                let line = match &event.source {
+                    Some(source) if source.event_type.as_str() == event.event_type => source
+                        .json_line
+                        .get_or_init(|| encode_json_line(&event))
+                        .clone(),
+                    _ => encode_json_line(&event),
+                };
+                (line, first)
             } else if let Some(body) = shared {
                 // Encoded once for every protobuf watch of this event.
                 let frame = crate::protobuf::watch_frame(event.event_type, &body);

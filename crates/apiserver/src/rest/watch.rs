@@ -39,8 +39,8 @@ pub struct WatchEvent {
     /// The serialized object (or Status, for ERROR).
     pub object: Bytes,
     /// The stored event whose object `object` is, byte for byte (None for initial events,
-    /// bookmarks, errors and objects converted for the request): its protobuf encoding is
-    /// shared by every watch that sends it.
+    /// bookmarks, errors and objects converted for the request): its encodings (the JSON
+    /// watch line, the protobuf object) are made once and shared by every watch that sends it.
     pub source: Option<Arc<StoredEvent>>,
 }
 

@@ -46,6 +46,9 @@ pub struct StoredEvent {
     /// by the others (upstream's watch cache keeps serializations per event likewise); None
     /// inside when the object has no protobuf encoding. Lives as long as the event does.
     pub protobuf: std::sync::OnceLock<Option<bytes::Bytes>>,
+    /// The whole JSON watch line of this event as stored (its own type, the stored object),
+    /// made by the first plain JSON watch that sends it and written as is by the others.
+    pub json_line: std::sync::OnceLock<bytes::Bytes>,
 }
 
 impl StoredEvent {
@@ -62,6 +65,7 @@ impl StoredEvent {
             object,
             prev,
             protobuf: std::sync::OnceLock::new(),
+            json_line: std::sync::OnceLock::new(),
         }
     }
 

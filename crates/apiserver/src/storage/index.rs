@@ -20,10 +20,85 @@ struct Collection {
     len: usize,
 }
 
+impl Collection {
+    /// Adds the objects `names` of `namespace` (replacing any under the same names): moved
+    /// whole when the namespace is new here.
+    fn absorb(&mut self, namespace: Box<str>, names: Names) {
+        match self.namespaces.get_mut(&namespace) {
+            None => {
+                self.len += names.len();
+                self.namespaces.insert(namespace, names);
+            }
+            Some(map) => {
+                for (name, object) in names {
+                    if map.insert(name, object).is_none() {
+                        self.len += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Every current object, by resource (storage key), namespace and name.
 #[derive(Debug, Default)]
 pub struct Index {
     resources: HashMap<Arc<str>, Collection>,
+}
+
+/// Builds an [`Index`] from objects read in key order, forwards or backwards (as a medium's
+/// table is read at start): each namespace's objects are gathered as they come and its map is
+/// built from them in one go (sorted input: no search per object), instead of one insertion at
+/// a time. Objects out of order are still placed right, only more slowly.
+#[derive(Debug, Default)]
+pub struct IndexBuilder {
+    index: Index,
+    /// The resource and namespace being gathered, and their objects so far.
+    run: Option<(Arc<str>, Box<str>)>,
+    names: Vec<(Box<str>, Arc<StoredObject>)>,
+}
+
+impl IndexBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        IndexBuilder::default()
+    }
+
+    /// Adds the object under (`resource`, `namespace`, `name`); a later one under the same key
+    /// replaces it.
+    pub fn push(&mut self, resource: &str, namespace: &str, name: &str, object: Arc<StoredObject>) {
+        let same = self
+            .run
+            .as_ref()
+            .is_some_and(|(r, ns)| **r == *resource && **ns == *namespace);
+        if !same {
+            self.flush();
+            let resource = match self.index.resources.get_key_value(resource) {
+                Some((r, _)) => r.clone(),
+                None => Arc::from(resource),
+            };
+            self.run = Some((resource, namespace.into()));
+        }
+        self.names.push((name.into(), object));
+    }
+
+    /// Places the gathered namespace into the index.
+    fn flush(&mut self) {
+        let Some((resource, namespace)) = self.run.take() else {
+            return;
+        };
+        // Sorts (a single pass over sorted or reversed input) and builds the map bottom up; of
+        // equal keys the last pushed is kept.
+        let names: Names = std::mem::take(&mut self.names).into_iter().collect();
+        let collection = self.index.resources.entry(resource).or_default();
+        collection.absorb(namespace, names);
+    }
+
+    /// The index of everything pushed.
+    pub fn finish(mut self) -> Index {
+        self.flush();
+        self.index
+    }
 }
 
 /// Where a walk or a count starts: which namespace is in scope, and the key it starts after.
@@ -83,6 +158,17 @@ impl Index {
             collection.len += 1;
         }
         prev
+    }
+
+    /// Moves every object of `other` into this index (`other`'s replacing this one's under the
+    /// same key): a namespace only `other` holds is moved whole.
+    pub fn merge(&mut self, other: Index) {
+        for (resource, theirs) in other.resources {
+            let ours = self.resources.entry(resource).or_default();
+            for (namespace, names) in theirs.namespaces {
+                ours.absorb(namespace, names);
+            }
+        }
     }
 
     /// Removes the object under `key`; answers it.
@@ -248,6 +334,69 @@ mod tests {
                     expected.len() as u64,
                     "{scope:?}"
                 );
+            }
+        }
+    }
+
+    /// What the builder and merge make is what inserting one at a time makes: from sorted,
+    /// reversed and shuffled input, split in two and merged, with keys read twice.
+    #[test]
+    fn built_and_merged_indexes_equal_inserted_ones() {
+        let mut keys: Vec<(&str, String, String)> = Vec::new();
+        for (r, resource) in ["/configmaps", "apps/deployments"].into_iter().enumerate() {
+            for ns in ["", "a", "a-b", "b"] {
+                for n in 0..(r * 5 + ns.len() * 3 + 2) {
+                    keys.push((resource, ns.to_string(), format!("n{n}")));
+                }
+            }
+        }
+        let shapes = |index: &Index| {
+            let mut all: Vec<(String, String, String, u64)> = Vec::new();
+            for resource in ["/configmaps", "apps/deployments"] {
+                all.extend(index.walk(resource, Scope::default()).map(|(ns, n, o)| {
+                    (
+                        resource.to_string(),
+                        ns.to_string(),
+                        n.to_string(),
+                        o.resource_version,
+                    )
+                }));
+            }
+            let mut counts: Vec<(String, usize)> =
+                index.counts().map(|(r, n)| (r.to_string(), n)).collect();
+            counts.sort();
+            (all, counts)
+        };
+        let mut want = Index::new();
+        for (i, (r, ns, n)) in keys.iter().enumerate() {
+            want.insert_at(r, ns, n, obj(i as u64));
+        }
+        let want = shapes(&want);
+        let mut sorted = keys.clone();
+        sorted.sort();
+        let mut shuffled = keys.clone();
+        shuffled.sort_by_key(|(r, ns, n)| (n.len(), n.clone(), ns.clone(), *r));
+        let version = |key: &(&str, String, String)| {
+            keys.iter().position(|k| k == key).expect("known key") as u64
+        };
+        for order in [
+            sorted.clone(),
+            sorted.iter().rev().cloned().collect(),
+            shuffled,
+        ] {
+            for split in [0, 1, order.len() / 3, order.len() / 2, order.len()] {
+                // The halves overlap by a few keys, as the two readers of a medium may.
+                let (first, second) = (&order[..(split + 3).min(order.len())], &order[split..]);
+                let build = |part: &[(&str, String, String)]| {
+                    let mut b = IndexBuilder::new();
+                    for key in part {
+                        b.push(key.0, &key.1, &key.2, obj(version(key)));
+                    }
+                    b.finish()
+                };
+                let mut index = build(first);
+                index.merge(build(second));
+                assert_eq!(shapes(&index), want, "split at {split}");
             }
         }
     }
