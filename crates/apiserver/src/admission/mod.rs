@@ -15,13 +15,17 @@
 //! | plugin | what it does |
 //! |---|---|
 //! | [`namespace_lifecycle`] | refuses content in a namespace that does not exist or is terminating, and deleting an immortal namespace |
+//! | [`limit_ranger`] | gives a new Pod's containers the default requests and limits of the namespace's LimitRanges, and refuses Pods and PersistentVolumeClaims outside their minimums, maximums and ratios |
 //! | [`default_storage_class`] | gives a PersistentVolumeClaim that names no class the default StorageClass |
 //! | [`storage_object_in_use_protection`] | gives new PersistentVolumeClaims and PersistentVolumes their protection finalizer |
 //! | [`validating_admission_policy`] | enforces ValidatingAdmissionPolicies through their bindings (CEL) |
 //! | [`webhook`] | calls the webhooks of MutatingWebhookConfigurations and ValidatingWebhookConfigurations |
+//! | [`resource_quota`] | charges creates (and updates that use more) to the namespace's ResourceQuotas, refusing what would exceed them (last, as upstream) |
 
 pub mod default_storage_class;
+pub mod limit_ranger;
 pub mod namespace_lifecycle;
+pub mod resource_quota;
 pub mod storage_object_in_use_protection;
 pub mod validating_admission_policy;
 pub mod webhook;
@@ -167,8 +171,14 @@ pub trait Plugin: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Refuses `request` with the error to answer, or lets it through.
-    fn validate(&self, _rest: &Rest, _request: &Request<'_>) -> Result<(), ApiError> {
+    /// Refuses `request` with the error to answer, or lets it through. `obj` is the object
+    /// about to be stored (None for a delete).
+    fn validate(
+        &self,
+        _rest: &Rest,
+        _request: &Request<'_>,
+        _obj: Option<&Value>,
+    ) -> Result<(), ApiError> {
         Ok(())
     }
 }
@@ -192,6 +202,7 @@ impl std::fmt::Debug for Admission {
             .entry(&"MutatingAdmissionWebhook")
             .entry(&"ValidatingAdmissionPolicy")
             .entry(&"ValidatingAdmissionWebhook")
+            .entry(&"ResourceQuota")
             .finish()
     }
 }
@@ -202,6 +213,7 @@ impl Default for Admission {
         Admission {
             plugins: vec![
                 Box::new(namespace_lifecycle::NamespaceLifecycle),
+                Box::new(limit_ranger::LimitRanger),
                 Box::new(default_storage_class::DefaultStorageClass),
                 Box::new(storage_object_in_use_protection::StorageObjectInUseProtection),
             ],
@@ -234,8 +246,8 @@ impl Admission {
             .map_err(|e| effects.attach(e))
     }
 
-    /// The validating stage: every plugin in order, the ValidatingAdmissionPolicies, then the
-    /// validating webhooks (concurrently).
+    /// The validating stage: every plugin in order, the ValidatingAdmissionPolicies, the
+    /// validating webhooks (concurrently), then ResourceQuota.
     /// `obj` is the object to be stored (None for a delete).
     pub async fn validate(
         &self,
@@ -246,7 +258,7 @@ impl Admission {
     ) -> Result<(), ApiError> {
         self.plugins
             .iter()
-            .try_for_each(|plugin| plugin.validate(rest, request))
+            .try_for_each(|plugin| plugin.validate(rest, request, obj))
             .map_err(|e| effects.attach(e))?;
         if self.policies.need_authorizer() {
             // The policies' `authorizer` decides on the RBAC cache as it is: catch up first.
@@ -257,6 +269,26 @@ impl Admission {
             .map_err(|e| effects.attach(e))?;
         webhook::validating::dispatch(rest, &self.webhooks, request, obj, effects)
             .await
+            .map_err(|e| effects.attach(e))?;
+        resource_quota::validate(rest, request, obj)
+            .await
             .map_err(|e| effects.attach(e))
     }
+}
+
+/// Upstream's `admission.NewForbidden`: `<resource> "<name>" is forbidden: <message>` (without
+/// the name when the request has none yet).
+pub(crate) fn forbidden(request: &Request<'_>, message: impl std::fmt::Display) -> ApiError {
+    let rt = request.rt;
+    let resource = crate::status::qualified(&rt.plural, &rt.group);
+    let subject = match request.name {
+        "" => resource,
+        name => format!("{resource} {name:?}"),
+    };
+    ApiError::forbidden(
+        &rt.group,
+        &rt.plural,
+        request.name,
+        format!("{subject} is forbidden: {message}"),
+    )
 }

@@ -3,7 +3,7 @@
 //! `changes.rs`): garbage collection of ownerReferences and the
 //! namespace lifecycle, Endpoints and EndpointSlices of Services, PodDisruptionBudget status
 //! (`disruption.rs`), HorizontalPodAutoscaler status and replica bounds without a metrics server
-//! (`podautoscaler.rs`), the aggregated ClusterRoles' rules (`clusterrole_aggregation.rs`), the APIServices of the served group versions (`apiservices.rs`), the `default` ServiceAccount of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
+//! (`podautoscaler.rs`), ResourceQuota usage (`resourcequota.rs`), the aggregated ClusterRoles' rules (`clusterrole_aggregation.rs`), the APIServices of the served group versions (`apiservices.rs`), the `default` ServiceAccount of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
 //! reclaiming and protection (with a simulated provisioner, `volumes.rs`), and (optionally)
 //! simulated workloads: Deployments and ReplicaSets with a simulated scheduler and kubelet
 //! (`workloads.rs`), Jobs (`jobs.rs`) and CronJobs (`cronjobs.rs`), StatefulSets
@@ -29,6 +29,7 @@ pub mod nodes;
 mod owned;
 mod per_namespace;
 pub mod podautoscaler;
+pub mod resourcequota;
 mod revisions;
 pub mod root_ca;
 mod scheduler;
