@@ -160,7 +160,10 @@ fn default_pod_resources(lr: &Value, pod: &mut Value) {
                 ));
             }
             if !set_limits.is_empty() {
-                notes.push(format!("{} limit for {label} {name}", set_limits.join(", ")));
+                notes.push(format!(
+                    "{} limit for {label} {name}",
+                    set_limits.join(", ")
+                ));
             }
         }
     }
@@ -419,7 +422,13 @@ mod tests {
     fn constraints_speak_upstreams_words() {
         let q = |s| Quantity::parse(s).unwrap();
         assert_eq!(
-            min_constraint("Container", "cpu", &q("100m"), &list(&[("cpu", "50m")]), &list(&[])),
+            min_constraint(
+                "Container",
+                "cpu",
+                &q("100m"),
+                &list(&[("cpu", "50m")]),
+                &list(&[])
+            ),
             Some("minimum cpu usage per Container is 100m, but request is 50m".into())
         );
         assert_eq!(

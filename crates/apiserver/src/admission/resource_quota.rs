@@ -81,16 +81,8 @@ async fn charge(rest: &Rest, request: &Request<'_>, obj: Option<&Value>) -> Resu
         for (mut quota, used) in updated {
             let name = str_at(&quota, "/metadata/name").to_string();
             quota["status"]["used"] = quota::to_json(&used);
-            let write = rest.update(
-                &quotas_rt,
-                Some(ns),
-                &name,
-                quota,
-                &options,
-                Some("status"),
-            );
-            match write.await
-            {
+            let write = rest.update(&quotas_rt, Some(ns), &name, quota, &options, Some("status"));
+            match write.await {
                 Ok(_) => {
                     charged.insert(name);
                 }

@@ -135,9 +135,10 @@ fn is_extended_request(name: &str) -> bool {
 }
 
 fn is_class_resource(name: &str) -> bool {
-    name.split_once(STORAGE_CLASS_SUFFIX).is_some_and(|(class, what)| {
-        !class.is_empty() && (what == "requests.storage" || what == "persistentvolumeclaims")
-    })
+    name.split_once(STORAGE_CLASS_SUFFIX)
+        .is_some_and(|(class, what)| {
+            !class.is_empty() && (what == "requests.storage" || what == "persistentvolumeclaims")
+        })
 }
 
 impl Evaluator {
@@ -170,7 +171,10 @@ impl Evaluator {
     }
 
     /// The names of `input` this evaluator counts (upstream's `MatchingResources`).
-    pub fn matching_resources<'a>(&self, input: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    pub fn matching_resources<'a>(
+        &self,
+        input: impl IntoIterator<Item = &'a String>,
+    ) -> Vec<String> {
         input
             .into_iter()
             .filter(|name| match &self.kind {
@@ -549,7 +553,11 @@ mod tests {
             {"name": "nginx"},
             {"name": "side", "resources": {"requests": {"cpu": "1"}}}
         ]}});
-        let required = ["requests.cpu".to_string(), "limits.cpu".into(), "pods".into()];
+        let required = [
+            "requests.cpu".to_string(),
+            "limits.cpu".into(),
+            "pods".into(),
+        ];
         assert_eq!(
             ev.constraints(&required, &pod),
             Err("must specify limits.cpu for: nginx,side; requests.cpu for: nginx".into())
@@ -591,13 +599,31 @@ mod tests {
             values: values.iter().map(|v| v.to_string()).collect(),
         };
         assert!(pod_matches_scope(&sel("BestEffort", "Exists", &[]), &be));
-        assert!(!pod_matches_scope(&sel("NotBestEffort", "Exists", &[]), &be));
-        assert!(pod_matches_scope(&sel("NotTerminating", "Exists", &[]), &be));
+        assert!(!pod_matches_scope(
+            &sel("NotBestEffort", "Exists", &[]),
+            &be
+        ));
+        assert!(pod_matches_scope(
+            &sel("NotTerminating", "Exists", &[]),
+            &be
+        ));
         let high = json!({"spec": {"priorityClassName": "high", "activeDeadlineSeconds": 5}});
         assert!(pod_matches_scope(&sel("Terminating", "Exists", &[]), &high));
-        assert!(pod_matches_scope(&sel("PriorityClass", "In", &["high"]), &high));
-        assert!(!pod_matches_scope(&sel("PriorityClass", "NotIn", &["high"]), &high));
-        assert!(pod_matches_scope(&sel("PriorityClass", "DoesNotExist", &[]), &be));
-        assert!(pod_matches_scope(&sel("PriorityClass", "NotIn", &["high"]), &be));
+        assert!(pod_matches_scope(
+            &sel("PriorityClass", "In", &["high"]),
+            &high
+        ));
+        assert!(!pod_matches_scope(
+            &sel("PriorityClass", "NotIn", &["high"]),
+            &high
+        ));
+        assert!(pod_matches_scope(
+            &sel("PriorityClass", "DoesNotExist", &[]),
+            &be
+        ));
+        assert!(pod_matches_scope(
+            &sel("PriorityClass", "NotIn", &["high"]),
+            &be
+        ));
     }
 }

@@ -209,10 +209,7 @@ mod tests {
     fn lists_add_subtract_and_compare() {
         let a = list(&[("cpu", "100m"), ("memory", "256Mi")]);
         let b = list(&[("cpu", "500m"), ("pods", "1")]);
-        assert_eq!(
-            pretty_print(&add(&a, &b)),
-            "cpu=600m,memory=256Mi,pods=1"
-        );
+        assert_eq!(pretty_print(&add(&a, &b)), "cpu=600m,memory=256Mi,pods=1");
         assert_eq!(
             pretty_print(&subtract(&a, &b)),
             "cpu=-400m,memory=256Mi,pods=-1"
