@@ -11,6 +11,8 @@ pub mod http;
 pub mod keyorder;
 pub mod openapi;
 pub mod protobuf;
+pub mod quantity;
+pub mod quota;
 pub mod registry;
 pub mod resource;
 pub mod rest;

@@ -458,6 +458,7 @@ fn controller_tasks(
         tokio::spawn(crate::controllers::endpoints::run(rest.clone())),
         tokio::spawn(crate::controllers::disruption::run(rest.clone())),
         tokio::spawn(crate::controllers::podautoscaler::run(rest.clone())),
+        tokio::spawn(crate::controllers::resourcequota::run(rest.clone())),
         tokio::spawn(crate::controllers::serviceaccounts::run(rest.clone())),
         tokio::spawn(crate::controllers::root_ca::run(rest.clone())),
         tokio::spawn(crate::controllers::volumes::run(rest.clone())),

@@ -15,6 +15,7 @@
 //! | plugin | what it does |
 //! |---|---|
 //! | [`namespace_lifecycle`] | refuses content in a namespace that does not exist or is terminating, and deleting an immortal namespace |
+//! | [`limit_ranger`] | gives a new Pod's containers the default requests and limits of the namespace's LimitRanges, and refuses Pods and PersistentVolumeClaims outside their minimums, maximums and ratios |
 //! | [`default_storage_class`] | gives a PersistentVolumeClaim that names no class the default StorageClass |
 //! | [`storage_object_in_use_protection`] | gives new PersistentVolumeClaims and PersistentVolumes their protection finalizer |
 //! | [`priority`] | resolves a new pod's priority from its PriorityClass (or the global default), one global default |
@@ -23,13 +24,16 @@
 //! | [`certificate_subject_restriction`] | no `system:masters` client certificates through `kubernetes.io/kube-apiserver-client` |
 //! | [`validating_admission_policy`] | enforces ValidatingAdmissionPolicies through their bindings (CEL) |
 //! | [`webhook`] | calls the webhooks of MutatingWebhookConfigurations and ValidatingWebhookConfigurations |
+//! | [`resource_quota`] | charges creates (and updates that use more) to the namespace's ResourceQuotas, refusing what would exceed them (last, as upstream) |
 
 pub mod certificate_approval;
 pub mod certificate_signing;
 pub mod certificate_subject_restriction;
 pub mod default_storage_class;
+pub mod limit_ranger;
 pub mod namespace_lifecycle;
 pub mod priority;
+pub mod resource_quota;
 pub mod storage_object_in_use_protection;
 pub mod validating_admission_policy;
 pub mod webhook;
@@ -160,19 +164,6 @@ impl Effects {
     }
 }
 
-/// A plugin's 403 for `request`, as upstream's `admission.NewForbidden`: `pods "x" is
-/// forbidden: <why>` (the resource qualified by its group outside the core group).
-pub(crate) fn forbidden(request: &Request<'_>, why: &str) -> ApiError {
-    let rt = request.rt;
-    let what = crate::status::qualified(&rt.plural, &rt.group);
-    ApiError::forbidden(
-        &rt.group,
-        &rt.plural,
-        request.name,
-        format!("{what} {:?} is forbidden: {why}", request.name),
-    )
-}
-
 /// One built-in admission plugin (synchronous: it reads the store, calls nobody).
 pub trait Plugin: Send + Sync + 'static {
     /// Its name, as kube-apiserver's `--enable-admission-plugins` spells it.
@@ -188,8 +179,14 @@ pub trait Plugin: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Refuses `request` with the error to answer, or lets it through.
-    fn validate(&self, _rest: &Rest, _request: &Request<'_>) -> Result<(), ApiError> {
+    /// Refuses `request` with the error to answer, or lets it through. `obj` is the object
+    /// about to be stored (None for a delete).
+    fn validate(
+        &self,
+        _rest: &Rest,
+        _request: &Request<'_>,
+        _obj: Option<&Value>,
+    ) -> Result<(), ApiError> {
         Ok(())
     }
 }
@@ -213,6 +210,7 @@ impl std::fmt::Debug for Admission {
             .entry(&"MutatingAdmissionWebhook")
             .entry(&"ValidatingAdmissionPolicy")
             .entry(&"ValidatingAdmissionWebhook")
+            .entry(&"ResourceQuota")
             .finish()
     }
 }
@@ -223,6 +221,7 @@ impl Default for Admission {
         Admission {
             plugins: vec![
                 Box::new(namespace_lifecycle::NamespaceLifecycle),
+                Box::new(limit_ranger::LimitRanger),
                 Box::new(default_storage_class::DefaultStorageClass),
                 Box::new(priority::Priority),
                 Box::new(storage_object_in_use_protection::StorageObjectInUseProtection),
@@ -259,8 +258,8 @@ impl Admission {
             .map_err(|e| effects.attach(e))
     }
 
-    /// The validating stage: every plugin in order, the ValidatingAdmissionPolicies, then the
-    /// validating webhooks (concurrently).
+    /// The validating stage: every plugin in order, the ValidatingAdmissionPolicies, the
+    /// validating webhooks (concurrently), then ResourceQuota.
     /// `obj` is the object to be stored (None for a delete).
     pub async fn validate(
         &self,
@@ -271,7 +270,7 @@ impl Admission {
     ) -> Result<(), ApiError> {
         self.plugins
             .iter()
-            .try_for_each(|plugin| plugin.validate(rest, request))
+            .try_for_each(|plugin| plugin.validate(rest, request, obj))
             .map_err(|e| effects.attach(e))?;
         if self.policies.need_authorizer() {
             // The policies' `authorizer` decides on the RBAC cache as it is: catch up first.
@@ -282,6 +281,26 @@ impl Admission {
             .map_err(|e| effects.attach(e))?;
         webhook::validating::dispatch(rest, &self.webhooks, request, obj, effects)
             .await
+            .map_err(|e| effects.attach(e))?;
+        resource_quota::validate(rest, request, obj)
+            .await
             .map_err(|e| effects.attach(e))
     }
+}
+
+/// Upstream's `admission.NewForbidden`: `<resource> "<name>" is forbidden: <message>` (without
+/// the name when the request has none yet).
+pub(crate) fn forbidden(request: &Request<'_>, message: impl std::fmt::Display) -> ApiError {
+    let rt = request.rt;
+    let resource = crate::status::qualified(&rt.plural, &rt.group);
+    let subject = match request.name {
+        "" => resource,
+        name => format!("{resource} {name:?}"),
+    };
+    ApiError::forbidden(
+        &rt.group,
+        &rt.plural,
+        request.name,
+        format!("{subject} is forbidden: {message}"),
+    )
 }

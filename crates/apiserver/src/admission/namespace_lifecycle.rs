@@ -17,7 +17,12 @@ impl Plugin for NamespaceLifecycle {
         "NamespaceLifecycle"
     }
 
-    fn validate(&self, rest: &Rest, request: &Request<'_>) -> Result<(), ApiError> {
+    fn validate(
+        &self,
+        rest: &Rest,
+        request: &Request<'_>,
+        _obj: Option<&Value>,
+    ) -> Result<(), ApiError> {
         let rt = request.rt;
         match request.operation {
             Operation::Delete if is_namespaces(rt) => {
@@ -42,22 +47,12 @@ impl Plugin for NamespaceLifecycle {
                 };
                 match rest.store.get(&rest.key(&ns_type, None, ns)) {
                     None => Err(ApiError::not_found("", "namespaces", ns)),
-                    Some(obj) if namespace_terminating(&obj.json) => {
-                        let resource = crate::status::qualified(&rt.plural, &rt.group);
-                        // Upstream's NewForbidden: the object's name when the create gives one.
-                        let subject = match request.name {
-                            "" => resource,
-                            name => format!("{resource} {name:?}"),
-                        };
-                        Err(ApiError::forbidden(
-                            &rt.group,
-                            &rt.plural,
-                            request.name,
-                            format!(
-                                "{subject} is forbidden: unable to create new content in namespace {ns} because it is being terminated"
-                            ),
-                        ))
-                    }
+                    Some(obj) if namespace_terminating(&obj.json) => Err(super::forbidden(
+                        request,
+                        format!(
+                            "unable to create new content in namespace {ns} because it is being terminated"
+                        ),
+                    )),
                     Some(_) => Ok(()),
                 }
             }

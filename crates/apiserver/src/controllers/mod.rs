@@ -4,7 +4,7 @@
 //! namespace lifecycle, Endpoints and EndpointSlices of Services, PodDisruptionBudget status
 //! (`disruption.rs`), HorizontalPodAutoscaler status and replica bounds without a metrics server
 //! (`podautoscaler.rs`), the signer of `kubernetes.io/kube-apiserver-client` certificate signing
-//! requests (`csr_signing.rs`), the aggregated ClusterRoles' rules (`clusterrole_aggregation.rs`), the APIServices of the served group versions (`apiservices.rs`), the `default` ServiceAccount of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
+//! requests (`csr_signing.rs`), ResourceQuota usage (`resourcequota.rs`), the aggregated ClusterRoles' rules (`clusterrole_aggregation.rs`), the APIServices of the served group versions (`apiservices.rs`), the `default` ServiceAccount of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
 //! reclaiming and protection (with a simulated provisioner, `volumes.rs`), and (optionally)
 //! simulated workloads: Deployments and ReplicaSets with a simulated scheduler and kubelet
 //! (`workloads.rs`), Jobs (`jobs.rs`) and CronJobs (`cronjobs.rs`), StatefulSets
@@ -31,6 +31,7 @@ pub mod nodes;
 mod owned;
 mod per_namespace;
 pub mod podautoscaler;
+pub mod resourcequota;
 mod revisions;
 pub mod root_ca;
 mod scheduler;

@@ -25,7 +25,7 @@ use super::changes::{Change, Changes};
 use super::events::EventRecorder;
 use super::{deleting, str_at as s};
 use crate::admission::storage_object_in_use_protection::{PV_PROTECTION, PVC_PROTECTION};
-use crate::registry::core::pods::parse_quantity;
+use crate::quantity::parse_quantity;
 use crate::resource::ResourceType;
 use crate::rest::{DeleteOptions, PatchType, Rest};
 use crate::status::ApiError;

@@ -6,7 +6,8 @@
 //! not drop to or below the bound capacity), binding (`volumeName` set once) and a class given to
 //! a claim that had none (retroactive default class).
 
-use crate::registry::core::pods::{parse_quantity, semantic_diff};
+use crate::quantity::parse_quantity;
+use crate::registry::core::pods::semantic_diff;
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
 use crate::status::{ApiError, FieldCause};

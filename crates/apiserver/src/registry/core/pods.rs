@@ -24,7 +24,6 @@ mod eviction;
 mod qos;
 mod update;
 
-pub(crate) use qos::parse_quantity;
 pub use qos::qos_class;
 pub(crate) use update::semantic_diff;
 

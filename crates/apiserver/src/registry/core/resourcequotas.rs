@@ -1,4 +1,5 @@
-//! ResourceQuotas (core/v1, `quota`): stored with their status; usage is not computed here.
+//! ResourceQuotas (core/v1, `quota`): stored with their status, which the resourcequota
+//! controller (`controllers/resourcequota.rs`) keeps; kubectl's REQUEST and LIMIT columns.
 
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;

@@ -3,7 +3,7 @@
 //! name v2's paths, as on a real cluster): replica bounds, the scale target reference, each
 //! metric (its source type, the one source it populates, its target) and the scaling behavior.
 
-use crate::registry::core::pods::parse_quantity;
+use crate::quantity::parse_quantity;
 use crate::status::FieldCause;
 use crate::validation::{dns1123_label_problems, path_segment_problems, qualified_name_problems};
 use serde_json::Value;

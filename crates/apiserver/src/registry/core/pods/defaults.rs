@@ -115,7 +115,7 @@ pub(crate) fn default_pod(obj: &mut Value) {
 }
 
 /// A container's `resources.requests` gets each of its `resources.limits` it does not have.
-fn requests_from_limits(container: &mut Map<String, Value>) {
+pub(crate) fn requests_from_limits(container: &mut Map<String, Value>) {
     let Some(resources) = object_mut(container, "resources") else {
         return;
     };

@@ -6,7 +6,7 @@
 //! structs, whose layout go-cmp randomises on purpose; here each change is a `-`/`+` pair of
 //! JSON paths and values).
 
-use super::qos::parse_quantity;
+use crate::quantity::parse_quantity;
 use crate::status::FieldCause;
 use serde_json::{Map, Value, json};
 
