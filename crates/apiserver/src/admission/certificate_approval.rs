@@ -28,7 +28,7 @@ impl Plugin for CertificateApproval {
         }
         Err(forbidden(
             request,
-            &format!("user not permitted to approve requests with signerName {signer:?}"),
+            format!("user not permitted to approve requests with signerName {signer:?}"),
         ))
     }
 }

@@ -36,7 +36,7 @@ impl Plugin for CertificateSigning {
         }
         Err(forbidden(
             request,
-            &format!("user not permitted to sign requests with signerName {signer:?}"),
+            format!("user not permitted to sign requests with signerName {signer:?}"),
         ))
     }
 }

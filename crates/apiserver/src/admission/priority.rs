@@ -77,7 +77,7 @@ fn admit_pod(rest: &Rest, request: &Request<'_>, pod: &mut Value) -> Result<(), 
                 if spec.get(field).is_none_or(Value::is_null)
                     && let Some(old) = request
                         .old_object
-                        .and_then(|o| o.pointer(&format!("/spec/{field}")))
+                        .and_then(|o| o.pointer(format!("/spec/{field}")))
                         .filter(|v| !v.is_null())
                 {
                     spec.insert(field.into(), old.clone());
@@ -107,7 +107,7 @@ fn admit_pod(rest: &Rest, request: &Request<'_>, pod: &mut Value) -> Result<(), 
                 let Some(class) = classes.iter().find(|c| name_of(c) == named) else {
                     return Err(forbidden(
                         request,
-                        &format!("no PriorityClass with name {named} was found"),
+                        format!("no PriorityClass with name {named} was found"),
                     ));
                 };
                 (
@@ -120,7 +120,7 @@ fn admit_pod(rest: &Rest, request: &Request<'_>, pod: &mut Value) -> Result<(), 
             {
                 return Err(forbidden(
                     request,
-                    &format!(
+                    format!(
                         "the integer value of priority ({given}) must not be provided in pod spec; priority admission controller computed {priority} from the given PriorityClass name"
                     ),
                 ));
@@ -132,7 +132,7 @@ fn admit_pod(rest: &Rest, request: &Request<'_>, pod: &mut Value) -> Result<(), 
                 {
                     return Err(forbidden(
                         request,
-                        &format!(
+                        format!(
                             "the string value of PreemptionPolicy ({given}) must not be provided in pod spec; priority admission controller computed {} from the given PriorityClass name",
                             policy.as_str().unwrap_or("")
                         ),
@@ -159,7 +159,7 @@ fn one_global_default(rest: &Rest, request: &Request<'_>, class: &Value) -> Resu
         {
             Err(forbidden(
                 request,
-                &format!(
+                format!(
                     "PriorityClass {} is already marked as default. Only one default can exist",
                     name_of(current)
                 ),
