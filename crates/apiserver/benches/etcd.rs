@@ -2,11 +2,13 @@
 //! - etcd's own put rate (64 concurrent puts of a ConfigMap-sized value through the same client
 //!   library the server uses);
 //! - ConfigMap creates per second over HTTP at 64 clients on etcd, redb and in memory;
-//! - a LIST of 10,000 ConfigMaps from a server on etcd (and in memory, for reference);
+//! - a LIST of 10,000 ConfigMaps from a server on etcd (and in memory, for reference), consistent
+//!   and at `resourceVersion=0`;
 //! - watch fan-out through two API servers on one etcd (watchers on both, writes on one).
 //!
 //! Command: `cargo bench -p kubeforge-apiserver --bench etcd` (needs an `etcd` binary, as the
-//! tests do; `-- ratio` measures only etcd's put rate and the creates on etcd). `KUBEFORGE_BENCH_WINDOW_MS` sets the throughput windows (default 5000).
+//! tests do; `-- ratio` measures only etcd's put rate and the creates on etcd, `-- list` only
+//! the LISTs on etcd). `KUBEFORGE_BENCH_WINDOW_MS` sets the throughput windows (default 5000).
 //!
 //! Beside each throughput figure, stderr gets what the window cost: CPU seconds per operation of
 //! etcd and of this process (the API servers and their clients), how many cores each kept busy,
@@ -315,17 +317,40 @@ async fn raw_get(addr: std::net::SocketAddr, path: &str) -> Res<usize> {
     Ok(buf.len())
 }
 
-/// Median time of 5 LISTs of the `list` namespace.
-async fn list_time(server: &ApiServer) -> Res<(f64, usize)> {
+/// Median time of 5 LISTs of the `list` namespace, with `query` (e.g. `?resourceVersion=0`).
+async fn list_time(server: &ApiServer, query: &str) -> Res<(f64, usize)> {
     let mut times = Vec::new();
     let mut size = 0;
     for _ in 0..5 {
         let start = Instant::now();
-        size = raw_get(server.addr(), "/api/v1/namespaces/list/configmaps").await?;
+        size = raw_get(
+            server.addr(),
+            &format!("/api/v1/namespaces/list/configmaps{query}"),
+        )
+        .await?;
         times.push(start.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
     Ok((times[2], size))
+}
+
+/// 10,000 ConfigMaps in namespace `list` of `server`, listed without resourceVersion (a
+/// consistent read: from etcd itself before etcd 3.4.31/3.5.13, else from the cache once it has
+/// reached etcd's revision) and with `resourceVersion=0` (from the cache as it is).
+async fn lists(server: &ApiServer, name: &str) -> Res<()> {
+    namespace(server, "list").await?;
+    populate(server, 10_000).await?;
+    for (query, how) in [
+        ("", "consistent"),
+        ("?resourceVersion=0", "resourceVersion=0"),
+    ] {
+        let (time, size) = list_time(server, query).await?;
+        println!(
+            "| LIST of 10,000 ConfigMaps ({size} bytes), {name}, {how} | {:.1} ms |",
+            time * 1000.0
+        );
+    }
+    Ok(())
 }
 
 /// Watchers on both servers, `n` creates on the first: events delivered per second, and the
@@ -429,6 +454,10 @@ async fn main() -> Res<()> {
     println!("| etcd put rate, {CLIENTS} concurrent puts (etcd-client) | {put_rate:.0} /s |");
 
     let on_etcd = etcd_support::server(&etcd, "/registry").await;
+    if std::env::args().any(|a| a == "list") {
+        // `-- list`: only the LISTs on etcd.
+        return lists(&on_etcd, "etcd").await;
+    }
     let etcd_creates = creates(&on_etcd).await?;
     println!(
         "| ConfigMap creates over HTTP, {CLIENTS} clients, etcd | {etcd_creates:.0} /s ({:.0}% of etcd's put rate) |",
@@ -473,14 +502,7 @@ async fn main() -> Res<()> {
     );
 
     for (name, server) in [("etcd", &on_etcd), ("memory", &memory)] {
-        namespace(server, "list").await?;
-        populate(server, 10_000).await?;
-        let (time, size) = list_time(server).await?;
-        println!(
-            "| LIST of 10,000 ConfigMaps ({} bytes), {name} | {:.1} ms |",
-            size,
-            time * 1000.0
-        );
+        lists(server, name).await?;
     }
     memory.shutdown().await;
 

@@ -72,6 +72,8 @@ pub struct Catalog {
     current: RwLock<Arc<Resources>>,
     /// The generation of the current snapshot, for those who follow changes.
     changed: tokio::sync::watch::Sender<u64>,
+    /// The resourceVersion of the CRDs the custom resources were last built from.
+    custom_from: tokio::sync::watch::Sender<u64>,
 }
 
 impl Catalog {
@@ -86,6 +88,7 @@ impl Catalog {
             builtins,
             current: RwLock::new(Arc::new(resources)),
             changed: tokio::sync::watch::channel(1).0,
+            custom_from: tokio::sync::watch::channel(0).0,
         }
     }
 
@@ -104,8 +107,9 @@ impl Catalog {
             .any(|t| t.group == group && t.plural == plural)
     }
 
-    /// Replaces the custom resources (all CRD-derived types, sorted by the caller's order).
-    pub fn set_custom(&self, custom: Vec<ResourceType>) {
+    /// Replaces the custom resources (all CRD-derived types, sorted by the caller's order), built
+    /// from the CRDs as they were at resourceVersion `revision`.
+    pub fn set_custom(&self, custom: Vec<ResourceType>, revision: u64) {
         let mut guard = self.current.write().unwrap_or_else(|e| e.into_inner());
         let mut types = self.builtins.clone();
         types.extend(custom.into_iter().map(Arc::new));
@@ -113,6 +117,16 @@ impl Catalog {
         *guard = Arc::new(Resources { types, generation });
         drop(guard);
         self.changed.send_replace(generation);
+        self.custom_from
+            .send_modify(|from| *from = (*from).max(revision));
+    }
+
+    /// Waits (at most `timeout`) until the custom resources are built from CRDs at least as new
+    /// as resourceVersion `revision`; false when they are not by then.
+    pub async fn wait_for_custom(&self, revision: u64, timeout: std::time::Duration) -> bool {
+        let mut from = self.custom_from.subscribe();
+        let reached = from.wait_for(|from| *from >= revision);
+        matches!(tokio::time::timeout(timeout, reached).await, Ok(Ok(_)))
     }
 
     /// Follows the catalog: the receiver sees each new snapshot's generation.

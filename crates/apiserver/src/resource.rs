@@ -59,6 +59,10 @@ pub struct ResourceType {
     /// the server's own writes), before validation: RBAC's escalation prevention for roles and
     /// bindings, as upstream's policy-based storage.
     pub guard: Option<WriteGuard>,
+    /// Run after a write a user asks for is committed, before it is answered: waits until this
+    /// server's own handling of the resource reflects the write (the resources a CRD serves and
+    /// their conversion webhook), as a write already waits for its change to reach the cache.
+    pub settle: Option<Settle>,
     /// Objects are written by the server only (one of its controllers keeps them): users may
     /// get, list and watch them, and any write is refused with 405 (the APIServices the server
     /// lists for its own groups).
@@ -134,6 +138,10 @@ pub struct Guarded<'a> {
 /// How a resource refuses a write by who asks: `Err` is answered as is.
 pub type WriteGuard =
     for<'a> fn(Guarded<'a>) -> futures::future::BoxFuture<'a, Result<(), crate::status::ApiError>>;
+
+/// How a resource waits, after a user's write committed at the given resourceVersion, for this
+/// server to act on it (see [`ResourceType::settle`]).
+pub type Settle = for<'a> fn(&'a crate::rest::Rest, u64) -> futures::future::BoxFuture<'a, ()>;
 
 /// Where a resource's OpenAPI schema comes from.
 #[derive(Clone)]

@@ -362,6 +362,9 @@ impl ApiServerBuilder {
             }
         };
         if store.is_shared() {
+            // Present before this server serves, as upstream's bootstrap controller makes it on
+            // every server; the Lease holder then points it at itself.
+            crate::controllers::kubernetes_service::create_missing(&rest, addr).await;
             // As kube-controller-manager's `<host>_<uuid>`: which server leads is visible.
             let identity = format!("{addr}_{}", uuid::Uuid::new_v4());
             controllers.push(tokio::spawn(crate::controllers::leader::run(

@@ -368,12 +368,18 @@ async fn crd_lifecycle() {
     crds.delete(CRD_NAME, &DeleteParams::default())
         .await
         .expect("delete CRD");
-    eventually("the CRD to be gone", || async {
-        match crds.get(CRD_NAME).await {
-            Err(kube::Error::Api(s)) if s.code == 404 => Some(()),
-            _ => None,
-        }
-    })
+    // Gone from storage, then no longer served: the server stops serving a CRD's resources once
+    // it has seen the CRD go (on etcd, a GET reads etcd itself and may see it first).
+    eventually(
+        "the CRD to be gone and its resources no longer served",
+        || async {
+            let gone =
+                |r: Result<_, kube::Error>| matches!(r, Err(kube::Error::Api(s)) if s.code == 404);
+            (gone(crds.get(CRD_NAME).await.map(|_| ()))
+                && gone(v1.list(&ListParams::default()).await.map(|_| ())))
+            .then_some(())
+        },
+    )
     .await;
     api_err(v1.list(&ListParams::default()).await, 404, "NotFound");
     // Recreating the CRD does not resurrect the objects.

@@ -77,7 +77,7 @@ fn admit_pod(rest: &Rest, request: &Request<'_>, pod: &mut Value) -> Result<(), 
                 if spec.get(field).is_none_or(Value::is_null)
                     && let Some(old) = request
                         .old_object
-                        .and_then(|o| o.pointer(format!("/spec/{field}")))
+                        .and_then(|o| o.pointer(&format!("/spec/{field}")))
                         .filter(|v| !v.is_null())
                 {
                     spec.insert(field.into(), old.clone());

@@ -4,6 +4,11 @@
 //! `Endpoints` and an `EndpointSlice` of the same name listing the server's address. They are
 //! written at start and written again whenever one of them is deleted or changed, so in-cluster
 //! clients (and `kubectl get svc,endpoints` on a fresh cluster) find what they find upstream.
+//!
+//! On a storage shared by several servers, each server creates what is missing before it serves
+//! (as each kube-apiserver's bootstrap controller creates the Service when it is absent, and
+//! leaves one that exists), and the holder of the controllers' Lease keeps them pointing at
+//! itself.
 
 use super::changes::{Change, Changes};
 use crate::resource::ResourceType;
@@ -81,8 +86,27 @@ fn slice(ip: &str, port: u16) -> Value {
 pub(crate) async fn ensure(rest: &Rest, addr: SocketAddr) {
     if let Some(t) = types(rest) {
         let (ip, port) = advertised(addr);
-        reconcile(rest, &t, &ip, port).await;
+        reconcile(rest, &t, &ip, port, Repair::Fields).await;
     }
+}
+
+/// Creates those of the Service, Endpoints and EndpointSlice that do not exist, for a server
+/// listening on `addr`, and leaves the others as they are: what a server sharing its storage
+/// does before it serves (another server may hold the controllers' Lease and keep them).
+pub(crate) async fn create_missing(rest: &Rest, addr: SocketAddr) {
+    if let Some(t) = types(rest) {
+        let (ip, port) = advertised(addr);
+        reconcile(rest, &t, &ip, port, Repair::Nothing).await;
+    }
+}
+
+/// What [`reconcile`] does to an object that exists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Repair {
+    /// Puts back the fields this controller owns.
+    Fields,
+    /// Leaves it.
+    Nothing,
 }
 
 /// Runs until the store closes, for a server listening on `addr`.
@@ -102,12 +126,12 @@ pub async fn run(rest: Rest, addr: SocketAddr) {
             }),
         };
         if ours {
-            reconcile(&rest, &t, &ip, port).await;
+            reconcile(&rest, &t, &ip, port, Repair::Fields).await;
         }
     }
 }
 
-async fn reconcile(rest: &Rest, t: &Types, ip: &str, port: u16) {
+async fn reconcile(rest: &Rest, t: &Types, ip: &str, port: u16, repair: Repair) {
     let wanted: [(&Arc<ResourceType>, Value, &[&str]); 3] = [
         (&t.services, service(port), &["/spec/ports"]),
         (&t.endpoints, endpoints(ip, port), &["/subsets"]),
@@ -118,6 +142,11 @@ async fn reconcile(rest: &Rest, t: &Types, ip: &str, port: u16) {
         ),
     ];
     for (rt, body, fields) in wanted {
+        let fields = if repair == Repair::Fields {
+            fields
+        } else {
+            &[]
+        };
         if let Err(e) = ensure_object(rest, rt, body, fields).await {
             tracing::debug!(resource = %rt.plural, error = %e, "writing the kubernetes Service");
         }

@@ -35,6 +35,25 @@ fn condition(type_: &str, status: bool, reason: &str, message: &str, now: &str) 
 /// How often a CRD whose objects are still being deleted is looked at again.
 const CLEANUP_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// How long a user's write of a CRD waits for this server to serve what it says.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits until this server serves the CRDs as of resourceVersion `revision` (their resources,
+/// versions and conversion webhook), so that a request after a CRD write is answered by what
+/// the write said, on every storage medium: on etcd, the controller learns of the write from
+/// etcd's watch and re-reads the CRDs only after the write is acknowledged. (The CRD controller's
+/// own status writes do not wait: it is the one that would have to act.)
+pub fn settled(rest: &Rest, revision: u64) -> futures::future::BoxFuture<'_, ()> {
+    Box::pin(async move {
+        if !rest.catalog.wait_for_custom(revision, SETTLE).await {
+            tracing::warn!(
+                revision,
+                "the served CRDs did not reach the write's resourceVersion in time"
+            );
+        }
+    })
+}
+
 /// Runs the controller until the store closes.
 pub async fn run(rest: Rest) {
     let Some(crd_type) =
@@ -75,6 +94,7 @@ pub async fn sync(rest: &Rest, crd_type: &ResourceType) -> bool {
         return false;
     };
     let crds: Vec<Value> = list.items.iter().map(|o| o.value()).collect();
+    let revision = list.resource_version;
     // Decide names: oldest CRD wins a conflict (by creation, then name).
     let mut ordered: Vec<&Value> = crds.iter().collect();
     ordered.sort_by_key(|c| {
@@ -162,7 +182,7 @@ pub async fn sync(rest: &Rest, crd_type: &ResourceType) -> bool {
         statuses.push((crd, conditions, conflict.is_none()));
     }
     // Serve first, then say so: a client that sees `Established` must find the resource.
-    rest.catalog.set_custom(custom);
+    rest.catalog.set_custom(custom, revision);
     for (crd, conditions, accepted) in statuses {
         update_status(rest, crd_type, crd, conditions, accepted).await;
     }

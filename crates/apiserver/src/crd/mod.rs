@@ -227,6 +227,7 @@ pub fn served_types(crd: &Value) -> Vec<ResourceType> {
                 read_only: false,
                 storage_version_hash: Some(storage_version_hash.clone()),
                 guard: None,
+                settle: None,
             }
         })
         .collect()

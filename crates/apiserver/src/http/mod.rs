@@ -663,11 +663,11 @@ async fn resource(
         },
         (Some(name), None) => match *method {
             Method::GET => {
-                rest.consistent().await?;
+                let obj = rest.get_consistent(&rt, ns, name).await?;
                 if view.is_plain_json() && !crate::rest::rewrites_on_read(&rt) {
-                    return Ok(bytes_response(rest.get(&rt, ns, name)?.json.clone()));
+                    return Ok(bytes_response(obj.json.clone()));
                 }
-                let v = rest.read(&rt, ns, name).await?;
+                let v = rest.served(&rt, obj.value()).await?;
                 Ok(respond(StatusCode::OK, &view.object(v), output, &[]))
             }
             Method::PUT => {
@@ -711,8 +711,8 @@ async fn resource(
             Method::GET => Ok(respond(
                 StatusCode::OK,
                 &view.object({
-                    rest.consistent().await?;
-                    rest.read(&rt, ns, name).await?
+                    let obj = rest.get_consistent(&rt, ns, name).await?;
+                    rest.served(&rt, obj.value()).await?
                 }),
                 output,
                 &[],

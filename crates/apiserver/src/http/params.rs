@@ -113,6 +113,7 @@ impl Params {
             continue_token: self.get("continue").map(str::to_string),
             resource_version: self.get("resourceVersion").map(str::to_string),
             resource_version_match: self.get("resourceVersionMatch").map(str::to_string),
+            by_client: true,
         })
     }
 

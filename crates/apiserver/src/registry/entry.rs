@@ -1,7 +1,7 @@
 //! The row builder of the registry: how one built-in resource is served (names, scope,
 //! subresources, categories), built into a [`ResourceType`] around the resource's strategy.
 
-use crate::resource::{Answer, ResourceType, ScalePaths, SchemaSource, WriteGuard};
+use crate::resource::{Answer, ResourceType, ScalePaths, SchemaSource, Settle, WriteGuard};
 use crate::strategy::Strategy;
 use std::sync::Arc;
 
@@ -20,6 +20,8 @@ pub(crate) struct Entry {
     answer: Option<Answer>,
     /// Who may write what (RBAC's escalation check).
     guard: Option<WriteGuard>,
+    /// What a user's write waits for once committed.
+    settle: Option<Settle>,
     /// Written by the server only.
     read_only: bool,
 }
@@ -37,6 +39,7 @@ pub(crate) const fn entry(plural: &'static str, singular: &'static str, namespac
         stored_with: None,
         answer: None,
         guard: None,
+        settle: None,
         read_only: false,
     }
 }
@@ -99,6 +102,12 @@ impl Entry {
         self
     }
 
+    /// Writes users ask for are answered once `settle` returns (see [`ResourceType::settle`]).
+    pub(crate) const fn settled_by(mut self, settle: Settle) -> Self {
+        self.settle = Some(settle);
+        self
+    }
+
     /// The resource type of `K` served with `strategy`.
     pub(crate) fn build<K: k8s_openapi::Resource + schemars::JsonSchema>(
         self,
@@ -134,6 +143,7 @@ impl Entry {
             }),
             answer: self.answer,
             guard: self.guard,
+            settle: self.settle,
             read_only: self.read_only,
             storage_version_hash: (self.answer.is_none()).then(|| {
                 let (group, version, kind) = match self.stored_with {

@@ -31,6 +31,11 @@ pub struct ListOptions {
     pub resource_version: Option<String>,
     /// `resourceVersionMatch`.
     pub resource_version_match: Option<String>,
+    /// A client's request, not one of the server's own controllers' (which read the cache, as
+    /// informers do): a consistent list (no resourceVersion, no continue) is read from a shared
+    /// medium itself when the cache cannot be trusted to reach its revision, as kube-apiserver
+    /// reads it from etcd before 3.4.31/3.5.13.
+    pub by_client: bool,
 }
 
 /// One page of a list.
@@ -225,7 +230,8 @@ impl Rest {
     /// One page of a list. From the store's index, or, on a shared medium (etcd), from the
     /// medium itself for every page of a paginated list and for lists at an exact
     /// resourceVersion, as kube-apiserver delegates them from its watch cache to etcd (the
-    /// pages of one list are then read at one revision of etcd, in etcd's key order).
+    /// pages of one list are then read at one revision of etcd, in etcd's key order), and for a
+    /// client's consistent list when etcd's progress reports cannot be trusted.
     ///
     /// Like kube-apiserver over etcd, a full page gets a continue token when any object follows
     /// it, matching or not, and `remainingItemCount` only when there is no selector (it is then
@@ -243,8 +249,14 @@ impl Rest {
         let after = start
             .as_ref()
             .map(|(ns, name)| (ns.as_str(), name.as_str()));
+        let consistent = opts.by_client
+            && start.is_none()
+            && opts.resource_version.as_deref().is_none_or(str::is_empty);
         let from_medium = self.store.is_shared()
-            && (opts.limit > 0 || start.is_some() || matches!(at, ReadAt::Exact(_)));
+            && (opts.limit > 0
+                || start.is_some()
+                || matches!(at, ReadAt::Exact(_))
+                || (consistent && !self.store.consistent_from_cache()));
         let page = if from_medium {
             let mut keep = |key: &crate::storage::ObjectKey, obj: &StoredObject| {
                 matches(opts, &key.namespace, &key.name, obj)

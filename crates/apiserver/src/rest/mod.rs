@@ -178,6 +178,22 @@ impl Rest {
         })
     }
 
+    /// GET one object as it is now (a GET without resourceVersion): read from a shared medium
+    /// itself, as kube-apiserver reads such a GET from etcd rather than its watch cache; from
+    /// the index on a local medium.
+    pub async fn get_consistent(
+        &self,
+        rt: &ResourceType,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Arc<StoredObject>, ApiError> {
+        self.store
+            .get_consistent(&self.key(rt, namespace, name))
+            .await
+            .map_err(|e| store_error(rt, name, e))?
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))
+    }
+
     /// GET one object, as served at `rt`'s version.
     pub fn get(
         &self,

@@ -123,6 +123,21 @@ fn stored_form(rt: &ResourceType, obj: &mut Value) -> Encoded {
 }
 
 impl Rest {
+    /// Writes `op` to the store; a write a user asks for (`by_user`) is then answered once the
+    /// resource's [`ResourceType::settle`] says this server acts on it.
+    async fn commit(
+        &self,
+        rt: &ResourceType,
+        by_user: bool,
+        op: WriteOp,
+    ) -> Result<std::sync::Arc<crate::storage::StoredObject>, StoreError> {
+        let stored = self.store.write(op).await?;
+        if let (Some(settle), true) = (rt.settle, by_user) {
+            settle(self, stored.resource_version).await;
+        }
+        Ok(stored)
+    }
+
     /// [`stored_form`] of `obj` after converting it to the storage version when the resource
     /// converts by webhook (then `obj` itself is left as it is).
     async fn storable(&self, rt: &ResourceType, obj: &mut Value) -> Result<Encoded, ApiError> {
@@ -387,11 +402,14 @@ impl Rest {
                 });
             }
             match self
-                .store
-                .write(WriteOp::Create {
-                    key,
-                    value: self.storable(rt, &mut obj).await?,
-                })
+                .commit(
+                    rt,
+                    opts.user.is_some(),
+                    WriteOp::Create {
+                        key,
+                        value: self.storable(rt, &mut obj).await?,
+                    },
+                )
                 .await
             {
                 Ok(stored) if rt.conversion.is_some() => {
@@ -696,7 +714,7 @@ impl Rest {
                     expected: Some(current.resource_version),
                 }
             };
-            match self.store.write(op).await {
+            match self.commit(rt, opts.user.is_some(), op).await {
                 Ok(stored) => {
                     return Ok(Written {
                         object: self.served(rt, stored.value()).await?,
@@ -915,12 +933,15 @@ impl Rest {
                     });
                 }
                 match self
-                    .store
-                    .write(WriteOp::Update {
-                        key: key.clone(),
-                        value: self.storable(rt, &mut marked).await?,
-                        expected: Some(current.resource_version),
-                    })
+                    .commit(
+                        rt,
+                        opts.user.is_some(),
+                        WriteOp::Update {
+                            key: key.clone(),
+                            value: self.storable(rt, &mut marked).await?,
+                            expected: Some(current.resource_version),
+                        },
+                    )
                     .await
                 {
                     Ok(stored) => {
@@ -944,11 +965,14 @@ impl Rest {
                 });
             }
             match self
-                .store
-                .write(WriteOp::Delete {
-                    key: key.clone(),
-                    expected: Some(current.resource_version),
-                })
+                .commit(
+                    rt,
+                    opts.user.is_some(),
+                    WriteOp::Delete {
+                        key: key.clone(),
+                        expected: Some(current.resource_version),
+                    },
+                )
                 .await
             {
                 Ok(stored) => {

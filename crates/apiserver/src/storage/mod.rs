@@ -124,6 +124,17 @@ pub trait SharedStorage: Send + Sync + 'static {
         request: PageRequest,
         keep: &'a mut (dyn FnMut(&ObjectKey, &StoredObject) -> bool + Send),
     ) -> futures::future::BoxFuture<'a, Result<Page, StoreError>>;
+    /// Reads the object under `key` from the medium itself, now (a consistent GET, which
+    /// kube-apiserver reads from etcd rather than its cache).
+    fn read<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+    ) -> futures::future::BoxFuture<'a, Result<Option<StoredObject>, StoreError>>;
+    /// Whether a consistent list may be served from the cache once it has reached the medium's
+    /// revision: true when the change stream's progress reports can be trusted to follow its
+    /// events (else consistent lists are read from the medium, as kube-apiserver reads them from
+    /// etcd before 3.4.31 and 3.5.13).
+    fn consistent_from_cache(&self) -> bool;
     /// Asks the change stream to report its progress (it may be behind only by writes that
     /// concern no object, which produce no event).
     fn request_progress(&self);

@@ -486,6 +486,29 @@ impl Store {
         Ok(page)
     }
 
+    /// Whether a client's consistent list may be served from the cache once it has reached the
+    /// medium's revision: always on a local medium; on a shared one when its progress reports
+    /// can be trusted ([`SharedStorage::consistent_from_cache`]), else such a list is read from
+    /// the medium ([`Store::read_page`]).
+    pub fn consistent_from_cache(&self) -> bool {
+        self.inner
+            .shared
+            .as_ref()
+            .is_none_or(|shared| shared.consistent_from_cache())
+    }
+
+    /// The current object under `key`, read consistently: from a shared medium itself (as
+    /// kube-apiserver reads a GET without resourceVersion from etcd), from the index otherwise.
+    pub async fn get_consistent(
+        &self,
+        key: &ObjectKey,
+    ) -> Result<Option<Arc<StoredObject>>, StoreError> {
+        match &self.inner.shared {
+            Some(shared) => Ok(shared.read(key).await?.map(Arc::new)),
+            None => Ok(self.get(key)),
+        }
+    }
+
     /// Lists `resource` (optionally one namespace) at the requested state.
     pub async fn list(
         &self,

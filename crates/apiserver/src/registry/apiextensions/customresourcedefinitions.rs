@@ -17,6 +17,7 @@ pub(crate) fn resource() -> ResourceType {
     .short(&["crd", "crds"])
     .categories(&["api-extensions"])
     .status()
+    .settled_by(crate::crd::controller::settled)
     .build::<CustomResourceDefinition>(CrdStrategy::new())
 }
 

@@ -41,7 +41,7 @@ pub async fn compact(
     seen_version: i64,
     revision: i64,
 ) -> Result<(i64, i64), String> {
-    let mut kv = client.kv_client();
+    let mut kv = super::kv_client(client);
     let txn = etcd_client::Txn::new()
         .when([Compare::version(marker, CompareOp::Equal, seen_version)])
         .and_then([TxnOp::put(marker, revision.to_string(), None)])

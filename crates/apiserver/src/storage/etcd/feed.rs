@@ -26,7 +26,7 @@ const RETRY: Duration = Duration::from_millis(250);
 
 /// Reads every object under the prefix at one revision (the first page's).
 pub async fn load(client: &Client, layout: &KeyLayout) -> Result<Loaded, StoreError> {
-    let mut kv = client.kv_client();
+    let mut kv = super::kv_client(client);
     let root = layout.root();
     let end = prefix_end(root.as_bytes());
     let mut start = root.into_bytes();
@@ -145,7 +145,7 @@ async fn follow(
         .with_start_revision(i64::try_from(applied + 1).unwrap_or(i64::MAX))
         .with_prev_key()
         .with_progress_notify();
-    let mut watch = client.watch_client();
+    let mut watch = super::watch_client(client);
     let stream = match tokio::time::timeout(REQUEST_TIMEOUT, watch.watch(root, Some(options))).await
     {
         Ok(Ok(stream)) => stream,

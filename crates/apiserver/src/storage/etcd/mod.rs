@@ -11,6 +11,8 @@
 //!   in revision order, into this server's cache; a gap etcd has compacted away rebuilds it;
 //! - [`reads`]: lists at a revision of etcd's history and paginated lists, read from etcd itself
 //!   (not the cache) as kube-apiserver reads them;
+//! - [`version`]: whether etcd's watch progress reports can be trusted for consistent reads
+//!   from the cache (3.4.31 and 3.5.13 on), as kube-apiserver checks it;
 //! - [`compaction`]: periodic compaction (`--etcd-compaction-interval`), coordinated between the
 //!   servers through the `compact_rev_key` marker as upstream does.
 //!
@@ -20,6 +22,7 @@ pub mod compaction;
 pub mod feed;
 pub mod layout;
 pub mod reads;
+pub mod version;
 pub mod writes;
 
 use super::{
@@ -38,6 +41,23 @@ use tokio::sync::Notify;
 /// How long one request to etcd may take before the API request fails (upstream's client uses
 /// a comparable per-request deadline; etcd itself gives up on a proposal after a few seconds).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The largest response this server accepts from etcd: as etcd's Go client (`math.MaxInt32`),
+/// not tonic's 4 MiB default, which a page of large objects or a watch response carrying several
+/// of them exceeds (etcd bounds requests, `--max-request-bytes`, not responses).
+const MAX_RESPONSE: usize = i32::MAX as usize;
+
+/// The KV service of `client`, accepting responses up to [`MAX_RESPONSE`].
+pub(crate) fn kv_client(client: &Client) -> KvClient {
+    client.kv_client().max_decoding_message_size(MAX_RESPONSE)
+}
+
+/// The watch service of `client`, accepting responses up to [`MAX_RESPONSE`].
+pub(crate) fn watch_client(client: &Client) -> etcd_client::WatchClient {
+    client
+        .watch_client()
+        .max_decoding_message_size(MAX_RESPONSE)
+}
 
 /// How to reach etcd and lay objects out in it.
 #[derive(Debug, Clone)]
@@ -80,6 +100,8 @@ pub struct EtcdStorage {
     layout: Arc<KeyLayout>,
     progress: Arc<Notify>,
     compaction_interval: Duration,
+    /// Whether every endpoint reports watch progress reliably ([`version`]).
+    progress_reliable: bool,
 }
 
 impl std::fmt::Debug for EtcdStorage {
@@ -135,7 +157,7 @@ impl EtcdStorage {
             }
             options = options.with_tls(tls);
         }
-        let mut client = Client::connect(&config.endpoints, Some(options))
+        let mut client = Client::connect(&config.endpoints, Some(options.clone()))
             .await
             .map_err(|e| io_err(format!("connecting to etcd {:?}: {e}", config.endpoints)))?;
         // A first request proves that an endpoint answers (the channel connects lazily).
@@ -143,12 +165,14 @@ impl EtcdStorage {
             .await
             .map_err(|_| io_err(format!("etcd {:?} did not answer", config.endpoints)))?
             .map_err(|e| io_err(format!("etcd {:?}: {e}", config.endpoints)))?;
+        let progress_reliable = version::cluster_reports_progress_reliably(config, &options).await;
         Ok(EtcdStorage {
-            kv: client.kv_client(),
+            kv: kv_client(&client),
             client,
             layout: Arc::new(KeyLayout::new(&config.prefix, builtin)),
             progress: Arc::new(Notify::new()),
             compaction_interval: config.compaction_interval,
+            progress_reliable,
         })
     }
 
@@ -225,6 +249,17 @@ impl SharedStorage for EtcdStorage {
         keep: &'a mut (dyn FnMut(&ObjectKey, &StoredObject) -> bool + Send),
     ) -> BoxFuture<'a, Result<Page, StoreError>> {
         reads::read_page(&self.client, &self.layout, request, keep).boxed()
+    }
+
+    fn read<'a>(
+        &'a self,
+        key: &'a ObjectKey,
+    ) -> BoxFuture<'a, Result<Option<StoredObject>, StoreError>> {
+        reads::read_one(&self.client, &self.layout, key).boxed()
+    }
+
+    fn consistent_from_cache(&self) -> bool {
+        self.progress_reliable
     }
 
     fn request_progress(&self) {

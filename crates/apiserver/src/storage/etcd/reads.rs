@@ -8,6 +8,10 @@
 //! When etcd has compacted the revision away the read fails with
 //! [`StoreError::Compacted`]; a revision etcd has not reached yet is [`StoreError::TooNew`].
 //!
+//! A consistent GET (no resourceVersion) is read from etcd too ([`read_one`]), as kube-apiserver
+//! reads it, and so is a consistent list when etcd's progress reports cannot be trusted
+//! ([`super::version`]).
+//!
 //! As upstream's etcd3 store does, a page that selectors thin out is filled by further range
 //! reads from the last key read, each asking for twice as many keys (up to [`MAX_CHUNK`]).
 
@@ -66,7 +70,7 @@ pub async fn read_page(
         page.revision = current_revision(client, layout).await?;
         return Ok(page);
     }
-    let mut kv = client.kv_client();
+    let mut kv = super::kv_client(client);
     let limit = i64::try_from(request.limit).unwrap_or(MAX_CHUNK);
     let mut chunk = if limit > 0 {
         limit.min(MAX_CHUNK)
@@ -139,12 +143,34 @@ pub async fn read_page(
     Ok(page)
 }
 
+/// The object under `key` now (a linearizable read of one key), None when there is none.
+pub async fn read_one(
+    client: &Client,
+    layout: &KeyLayout,
+    key: &ObjectKey,
+) -> Result<Option<StoredObject>, StoreError> {
+    let response = tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        super::kv_client(client).get(layout.encode(key), None),
+    )
+    .await
+    .map_err(|_| unavailable("request timed out"))?
+    .map_err(unavailable)?;
+    let Some(kv) = response.kvs().first() else {
+        return Ok(None);
+    };
+    let rv = u64::try_from(kv.mod_revision()).unwrap_or(0);
+    decode(kv.value(), rv)
+        .map(Some)
+        .ok_or_else(|| unavailable(format!("undecodable value under {}", layout.encode(key))))
+}
+
 /// etcd's revision now (the header of a count-only read).
 async fn current_revision(client: &Client, layout: &KeyLayout) -> Result<u64, StoreError> {
     let options = GetOptions::new().with_count_only();
     let response = tokio::time::timeout(
         REQUEST_TIMEOUT,
-        client.kv_client().get(layout.compact_key(), Some(options)),
+        super::kv_client(client).get(layout.compact_key(), Some(options)),
     )
     .await
     .map_err(|_| unavailable("request timed out"))?
