@@ -833,3 +833,53 @@ async fn a_server_reaches_etcd_over_mutual_tls() {
         .expect_err("a missing CA file");
     assert!(err.to_string().contains("absent.crt"), "{err}");
 }
+
+/// What a create and a `resourceVersion=0` list cost etcd, counted from etcd's own metrics: a
+/// create is one transaction and no read (the existence check is the transaction's compare),
+/// and a list at resourceVersion 0 is served from this server's cache as it is, with no round
+/// trip to etcd, as upstream's watch cache serves "any" lists (informers' first lists and the
+/// ResourceQuota admission plugin's read of the namespace's quotas, on every create, are such
+/// lists). The only other requests in the window are the controllers' Lease renewals (every
+/// 2 s at most, each a read of etcd's revision and a transaction).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_is_one_transaction_and_an_any_list_no_request() {
+    let Some(etcd) = Etcd::start().await else {
+        return;
+    };
+    let server = server(&etcd, "/registry").await;
+    let client = server.client();
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.create(&PostParams::default(), &configmap("warm", &[], "0"))
+        .await
+        .expect("create");
+    const N: usize = 40;
+    let before = kube_support::etcd::grpc_requests(&etcd.url()).await;
+    let started = std::time::Instant::now();
+    for i in 0..N {
+        cms.create(
+            &PostParams::default(),
+            &configmap(&format!("cm-{i}"), &[], "0"),
+        )
+        .await
+        .expect("create");
+        let listed = cms
+            .list(&ListParams::default().match_any())
+            .await
+            .expect("list at resourceVersion 0");
+        assert!(!listed.items.is_empty());
+    }
+    let after = kube_support::etcd::grpc_requests(&etcd.url()).await;
+    let delta = |m: &str| after.get(m).unwrap_or(&0.0) - before.get(m).unwrap_or(&0.0);
+    // Lease renewals in the window: at most one per started 2 s, plus one.
+    let renewals = (started.elapsed().as_secs_f64() / 2.0).ceil() + 1.0;
+    assert!(
+        delta("Txn") >= N as f64 && delta("Txn") <= N as f64 + renewals,
+        "{N} creates made {} transactions ({renewals} renewals allowed): {after:?}",
+        delta("Txn")
+    );
+    assert!(
+        delta("Range") <= renewals,
+        "{N} creates and {N} lists at resourceVersion 0 made {} reads ({renewals} renewals allowed)",
+        delta("Range")
+    );
+}

@@ -149,7 +149,9 @@ impl ListOptions {
             (Some(rv), None | Some("NotOlderThan")) => {
                 let n = super::parse_rv(rv)?;
                 Ok(if n == 0 {
-                    ReadAt::Latest
+                    // "Any": the cache as it is, with no wait for the medium's revision (as
+                    // upstream's watch cache serves it; on etcd, no round trip to etcd).
+                    ReadAt::NotOlderThan(0)
                 } else if m.is_none() && self.limit > 0 {
                     // The legacy semantics: a paginated list at a resourceVersion without a
                     // match reads exactly that version (as upstream's etcd3 store does).

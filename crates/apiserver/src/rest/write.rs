@@ -619,6 +619,7 @@ impl Rest {
     {
         let key = self.key(rt, namespace, name);
         let deadline = std::time::Instant::now() + RACE_PATIENCE;
+        let mut fresh = !self.store.is_shared();
         while std::time::Instant::now() < deadline {
             let current = self
                 .store
@@ -629,6 +630,14 @@ impl Rest {
             if let Some(rv) = precondition
                 && rv != current.resource_version
             {
+                if !fresh {
+                    // On a shared medium the cache may not have another server's latest write
+                    // yet: refuse only once it has caught up with the medium, as upstream's
+                    // GuaranteedUpdate re-reads from etcd before failing a precondition.
+                    self.consistent().await?;
+                    fresh = true;
+                    continue;
+                }
                 return Err(ApiError::stale(&rt.group, &rt.plural, name));
             }
             // Admission as upstream's update: mutating on the object as the client made it,
@@ -804,12 +813,27 @@ impl Rest {
         let requested_grace = opts.grace_period_seconds.map(|g| if g < 0 { 1 } else { g });
         let key = self.key(rt, namespace, name);
         let deadline = std::time::Instant::now() + RACE_PATIENCE;
+        let mut fresh = !self.store.is_shared();
         while std::time::Instant::now() < deadline {
             let current = self
                 .store
                 .get(&key)
                 .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
             let value = self.served(rt, current.value()).await?;
+            let uid_differs = opts
+                .uid
+                .as_deref()
+                .is_some_and(|u| u != meta_str(&value, "uid"));
+            let rv_differs = match &opts.resource_version {
+                Some(rv) => parse_rv(rv)? != current.resource_version,
+                None => false,
+            };
+            if !fresh && (uid_differs || rv_differs) {
+                // As for updates: a failed precondition is judged on the medium's latest state.
+                self.consistent().await?;
+                fresh = true;
+                continue;
+            }
             if let Some(uid) = &opts.uid
                 && uid != meta_str(&value, "uid")
             {

@@ -14,6 +14,7 @@
 //! Readers only ever see committed state: a write becomes visible (to get, list and watch) after
 //! its batch is on the medium, and is acknowledged after that.
 
+mod change_waiters;
 mod encoded;
 pub mod etcd;
 mod history;

@@ -9,6 +9,7 @@
 //!   against the latest state including earlier writes of the same batch, so they are exact.
 
 use super::Encoded;
+use super::change_waiters::ChangeWaiters;
 use super::history::{EventType, History, StoredEvent};
 use super::index::{Index, Scope};
 use super::object::{ObjectKey, StoredObject};
@@ -171,6 +172,8 @@ struct Inner {
     history_capacity: usize,
     /// The open watches, to which each committed event is pushed.
     watchers: Arc<Watchers>,
+    /// Writers on a shared medium waiting for their change to reach the cache.
+    change_waiters: ChangeWaiters,
 }
 
 /// How long a write on a shared medium waits for the cache to catch up with it before answering
@@ -217,6 +220,7 @@ impl Store {
             shared: None,
             history_capacity: config.history_capacity,
             watchers: Arc::new(Watchers::new(rv)),
+            change_waiters: ChangeWaiters::default(),
         });
         let writer_inner = inner.clone();
         std::thread::Builder::new()
@@ -253,6 +257,7 @@ impl Store {
             shared: Some(storage.clone()),
             history_capacity: config.history_capacity,
             watchers: Arc::new(Watchers::new(rv)),
+            change_waiters: ChangeWaiters::default(),
         });
         storage.start(
             Feed {
@@ -283,6 +288,7 @@ impl Store {
             .closed
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.inner.committed.send_modify(|_| {});
+        self.inner.change_waiters.close();
         // Every watch reads what it was sent, then finds the store closed.
         self.inner.watchers.clear(self.resource_version());
     }
@@ -396,10 +402,15 @@ impl Store {
     /// for at most `timeout`: unlike [`Store::wait_for`], a progress report that moves the
     /// revision past changes still to come does not end the wait.
     async fn wait_for_change(&self, rv: u64, timeout: Duration) -> Result<(), StoreError> {
-        let mut rx = self.inner.committed.subscribe();
-        let wait = rx.wait_for(|_| self.read().last_event >= rv);
+        let Some(wait) = self
+            .inner
+            .change_waiters
+            .register(rv, || self.read().last_event)
+        else {
+            return Ok(());
+        };
         match tokio::time::timeout(timeout, wait).await {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(())) => Ok(()),
             _ => Err(StoreError::TooNew {
                 requested: rv,
                 current: self.resource_version(),
@@ -841,7 +852,6 @@ impl Feed {
         };
         let mut state = inner.state.write().unwrap_or_else(|e| e.into_inner());
         let mut applied = Vec::with_capacity(changes.len());
-        let last_event_before = state.last_event;
         for change in changes {
             let rv = change.revision();
             if rv <= state.last_event {
@@ -886,15 +896,13 @@ impl Feed {
         state.resource_version = state.resource_version.max(revision);
         let rv = state.resource_version;
         let last_event = state.last_event;
-        let changed = last_event > last_event_before;
         drop(state);
+        inner.change_waiters.release(last_event);
         inner.watchers.dispatch(&applied, last_event);
         inner.committed.send_if_modified(|current| {
             let newer = rv > *current;
             *current = (*current).max(rv);
-            // Changes that arrive after a progress report already moved the revision past
-            // them still wake the writers waiting for them (`Store::wait_for_change`).
-            newer || changed
+            newer
         });
     }
 
@@ -921,6 +929,7 @@ impl Feed {
         state.resource_version = rv;
         state.last_event = rv;
         drop(state);
+        inner.change_waiters.release(rv);
         // Open watches catch up from the new history, which starts at `rv`: 410 for those behind.
         inner.watchers.clear(rv);
         inner.committed.send_replace(rv);

@@ -357,3 +357,40 @@ pub async fn server(etcd: &Etcd, prefix: &str) -> ApiServer {
         .await
         .expect("server starts on etcd")
 }
+
+/// etcd's handled gRPC requests so far, by method (from its `/metrics`), for tests and
+/// benchmarks that count what an operation costs etcd. Empty when etcd cannot be reached.
+pub async fn grpc_requests(url: &str) -> std::collections::BTreeMap<String, f64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut counts = std::collections::BTreeMap::new();
+    let Some(addr) = url.strip_prefix("http://") else {
+        return counts;
+    };
+    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
+        return counts;
+    };
+    let req = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut buf = Vec::new();
+    if stream.write_all(req.as_bytes()).await.is_err()
+        || stream.read_to_end(&mut buf).await.is_err()
+    {
+        return counts;
+    }
+    for line in String::from_utf8_lossy(&buf).lines() {
+        let Some(rest) = line.strip_prefix("grpc_server_handled_total{") else {
+            continue;
+        };
+        let method = rest
+            .split("grpc_method=\"")
+            .nth(1)
+            .and_then(|m| m.split('"').next())
+            .unwrap_or("?");
+        let value: f64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        *counts.entry(method.to_string()).or_default() += value;
+    }
+    counts
+}
