@@ -31,6 +31,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// The `kubeforge` binary's allocator: this bench models `kubeforge apiserver --etcd-servers`,
+/// a server process of its own (the other API server benches model an embedding test suite
+/// and keep the system allocator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const CLIENTS: usize = 64;
