@@ -183,6 +183,7 @@ pub struct Stored {
 impl Stored {
     /// What `server` holds now.
     pub async fn of(server: &ApiServer) -> Stored {
+        use futures::StreamExt;
         use kubeforge_apiserver::storage::ReadAt;
         let store = &server.rest().store;
         let revision = (!store.is_shared()).then(|| store.resource_version());
@@ -197,9 +198,9 @@ impl Stored {
             .collect();
         resources.extend(store.object_counts().into_iter().map(|(r, _)| r));
         let (lease_ns, lease_name) = kubeforge_apiserver::controllers::leader::LEASE;
-        let mut objects = BTreeMap::new();
-        for resource in resources {
-            let items = if store.is_shared() {
+        // One read per resource, several at once (on etcd each is a round trip).
+        let reads = resources.into_iter().map(|resource| async move {
+            if store.is_shared() {
                 store
                     .read_page(&resource, None, ReadAt::Latest, None, 0, &mut |_, _| true)
                     .await
@@ -211,19 +212,24 @@ impl Stored {
                     .await
                     .unwrap_or_else(|e| panic!("listing {resource}: {e}"))
                     .items
-            };
-            for (key, object) in items {
-                if store.is_shared()
-                    && &*key.resource == "coordination.k8s.io/leases"
-                    && (key.namespace.as_str(), key.name.as_str()) == (lease_ns, lease_name)
-                {
-                    continue;
-                }
-                objects.insert(
-                    (key.resource.to_string(), key.namespace, key.name),
-                    object.resource_version,
-                );
             }
+        });
+        let pages: Vec<_> = futures::stream::iter(reads)
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut objects = BTreeMap::new();
+        for (key, object) in pages.into_iter().flatten() {
+            if store.is_shared()
+                && &*key.resource == "coordination.k8s.io/leases"
+                && (key.namespace.as_str(), key.name.as_str()) == (lease_ns, lease_name)
+            {
+                continue;
+            }
+            objects.insert(
+                (key.resource.to_string(), key.namespace, key.name),
+                object.resource_version,
+            );
         }
         Stored { objects, revision }
     }
