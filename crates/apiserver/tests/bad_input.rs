@@ -2,7 +2,7 @@
 //!
 //! Every malformed or invalid request must get the HTTP code kube-apiserver gives, a JSON
 //! `Status` (`kind: Status`, `status: Failure`, the same `code`) with the right `reason`, and
-//! must store nothing (the store's resourceVersion does not move). Covered: malformed JSON, YAML
+//! must store nothing (what the server holds is unchanged, [`kube_support::Stored`]). Covered: malformed JSON, YAML
 //! and protobuf bodies, unsupported Content-Types, type meta that contradicts the URL, invalid
 //! names and labels, oversized bodies, invalid query parameters, unknown paths and methods,
 //! missing namespaces, stale resourceVersions, malformed patches, strategic merge patches on
@@ -13,9 +13,13 @@
 //! answers every error with a JSON Status, never panics, and still serves normal requests.
 //!
 //! Requests go through `kube::Client::send`, which passes raw `http::Request`s through unchanged.
+//! Servers are in memory, or on etcd with `KUBEFORGE_TEST_STORAGE=etcd` (see `kube_support`).
+
+mod kube_support;
 
 use axum::http::{Method, Request, header};
 use bytes::Bytes;
+use kube_support::Stored;
 use kubeforge_apiserver::ApiServer;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
@@ -184,17 +188,18 @@ fn causes(status: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// A server on the medium of this test run (see [`kube_support::on_test_storage`]).
 async fn start() -> ApiServer {
-    ApiServer::builder()
-        .in_memory()
+    start_with(ApiServer::builder().in_memory()).await
+}
+
+/// A server built by `builder`, on the medium of this test run.
+async fn start_with(builder: kubeforge_apiserver::ApiServerBuilder) -> ApiServer {
+    kube_support::on_test_storage(builder)
+        .await
         .start()
         .await
         .expect("start the server")
-}
-
-/// The store's resourceVersion: it moves with every committed write.
-fn store_rv(server: &ApiServer) -> u64 {
-    server.rest().store.resource_version()
 }
 
 fn config_map(name: &str) -> Value {
@@ -253,11 +258,63 @@ async fn install_gadgets(client: &kube::Client) {
 // Bodies
 // ---------------------------------------------------------------------------------------------
 
+/// The "nothing stored" check of every test here sees each kind of write, on every medium: a
+/// create, an update, a delete, and on a local
+/// medium an object created and deleted in between; other servers' writes (on etcd, the other
+/// tests' servers) do not disturb it.
+#[tokio::test]
+async fn the_nothing_stored_check_sees_every_write() {
+    let server = start().await;
+    let c = server.client();
+    let item = format!("{CM}/seen");
+    let found = |changes: &[String], what: &str| {
+        changes
+            .iter()
+            .any(|c| c.starts_with(what) && c.contains(r#""/configmaps", "default", "seen""#))
+    };
+
+    let before = Stored::of(&server).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(before.changes(&server).await, Vec::<String>::new());
+    create(&c, CM, &config_map("seen")).await;
+    let changes = before.changes(&server).await;
+    assert!(found(&changes, "created"), "{changes:?}");
+
+    let before = Stored::of(&server).await;
+    let r = call(&c, "PATCH", &item)
+        .ct(MERGE)
+        .body(r#"{"data": {"a": "2"}}"#)
+        .send()
+        .await;
+    assert_eq!(r.code, 200, "{}", r.text());
+    let changes = before.changes(&server).await;
+    assert!(found(&changes, "updated"), "{changes:?}");
+
+    let before = Stored::of(&server).await;
+    let r = call(&c, "DELETE", &item).send().await;
+    assert_eq!(r.code, 200, "{}", r.text());
+    let changes = before.changes(&server).await;
+    assert!(found(&changes, "deleted"), "{changes:?}");
+
+    let before = Stored::of(&server).await;
+    create(&c, CM, &config_map("fleeting")).await;
+    let r = call(&c, "DELETE", &format!("{CM}/fleeting")).send().await;
+    assert_eq!(r.code, 200, "{}", r.text());
+    let changes = before.changes(&server).await;
+    if server.rest().store.is_shared() {
+        // On etcd only the objects are compared: the revision moves with other servers.
+        assert_eq!(changes, Vec::<String>::new());
+    } else {
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        assert!(changes[0].contains("resourceVersion moved"), "{changes:?}");
+    }
+}
+
 #[tokio::test]
 async fn malformed_bodies_are_rejected() {
     let server = start().await;
     let c = server.client();
-    let before = store_rv(&server);
+    let before = Stored::of(&server).await;
 
     // JSON that does not parse, with and without a Content-Type.
     for ct in [Some(JSON), None] {
@@ -367,11 +424,13 @@ async fn malformed_bodies_are_rejected() {
         .await;
     assert!(matches!(r.code, 400 | 422), "{}", r.text());
     assert_eq!(r.json()["kind"], "Status");
-    assert_eq!(store_rv(&server), before, "a rejected body was stored");
+    before
+        .assert_unchanged(&server, "a rejected body was stored")
+        .await;
 
     // The same through PUT on an existing object: it stays as it was.
     let existing = create(&c, CM, &config_map("keep")).await;
-    let rv = store_rv(&server);
+    let with_keep = Stored::of(&server).await;
     let item = format!("{CM}/keep");
     status(
         &call(&c, "PUT", &item).ct(JSON).body("{nope").send().await,
@@ -419,7 +478,9 @@ async fn malformed_bodies_are_rejected() {
         400,
         "BadRequest",
     );
-    assert_eq!(store_rv(&server), rv, "a rejected update was stored");
+    with_keep
+        .assert_unchanged(&server, "a rejected update was stored")
+        .await;
     let now = call(&c, "GET", &item).send().await.json();
     assert_eq!(now, existing);
 }
@@ -428,7 +489,7 @@ async fn malformed_bodies_are_rejected() {
 async fn invalid_objects_are_unprocessable() {
     let server = start().await;
     let c = server.client();
-    let before = store_rv(&server);
+    let before = Stored::of(&server).await;
 
     // Names: upper case, underscores, too long, leading dash, a slash (path separator).
     for name in [
@@ -525,9 +586,11 @@ async fn invalid_objects_are_unprocessable() {
         "{s}"
     );
     // Through PUT, an invalid label is rejected and the object is unchanged.
-    assert_eq!(store_rv(&server), before, "an invalid object was stored");
+    before
+        .assert_unchanged(&server, "an invalid object was stored")
+        .await;
     let existing = create(&c, CM, &config_map("keep")).await;
-    let rv = store_rv(&server);
+    let with_keep = Stored::of(&server).await;
     let mut bad = existing.clone();
     bad["metadata"]["labels"] = json!({"ok": "-bad"});
     status(
@@ -538,7 +601,9 @@ async fn invalid_objects_are_unprocessable() {
         422,
         "Invalid",
     );
-    assert_eq!(store_rv(&server), rv, "an invalid update was stored");
+    with_keep
+        .assert_unchanged(&server, "an invalid update was stored")
+        .await;
 }
 
 #[tokio::test]
@@ -546,7 +611,7 @@ async fn oversized_bodies_are_rejected() {
     let server = start().await;
     let c = server.client();
     create(&c, CM, &config_map("keep")).await;
-    let before = store_rv(&server);
+    let before = Stored::of(&server).await;
     let mut big = config_map("big");
     big["data"]["blob"] = json!("x".repeat(3 * 1024 * 1024 + 1024));
     let bytes = serde_json::to_vec(&big).expect("json");
@@ -578,7 +643,9 @@ async fn oversized_bodies_are_rejected() {
         413,
         "RequestEntityTooLarge",
     );
-    assert_eq!(store_rv(&server), before, "an oversized body was stored");
+    before
+        .assert_unchanged(&server, "an oversized body was stored")
+        .await;
     // The server still answers afterwards.
     assert_eq!(call(&c, "GET", CM).send().await.code, 200);
 }
@@ -592,7 +659,7 @@ async fn invalid_query_parameters_are_rejected() {
     let server = start().await;
     let c = server.client();
     create(&c, CM, &config_map("one")).await;
-    let before = store_rv(&server);
+    let before = Stored::of(&server).await;
 
     let bad_list_queries = [
         "labelSelector=a%20in%20(b",
@@ -745,11 +812,9 @@ async fn invalid_query_parameters_are_rejected() {
         .await;
     let s = status(&r, 422, "Invalid");
     assert_eq!(s["details"]["kind"], "CreateOptions", "{s}");
-    assert_eq!(
-        store_rv(&server),
-        before,
-        "a request with bad options was stored"
-    );
+    before
+        .assert_unchanged(&server, "a request with bad options was stored")
+        .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -761,7 +826,7 @@ async fn unroutable_requests_are_rejected() {
     let server = start().await;
     let c = server.client();
     create(&c, CM, &config_map("one")).await;
-    let before = store_rv(&server);
+    let before = Stored::of(&server).await;
     let body = serde_json::to_vec(&config_map("one")).expect("json");
 
     // Methods a path does not serve.
@@ -863,11 +928,9 @@ async fn unroutable_requests_are_rejected() {
             .await;
         status(&r, 406, "NotAcceptable");
     }
-    assert_eq!(
-        store_rv(&server),
-        before,
-        "an unroutable request was stored"
-    );
+    before
+        .assert_unchanged(&server, "an unroutable request was stored")
+        .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -885,7 +948,7 @@ async fn stale_resource_versions_conflict() {
     let r = call(&c, "PUT", &item).json(&newer).send().await;
     assert_eq!(r.code, 200, "{}", r.text());
     let current = r.json();
-    let before = store_rv(&server);
+    let before = Stored::of(&server).await;
 
     // PUT based on the first version.
     let mut stale = first.clone();
@@ -925,7 +988,9 @@ async fn stale_resource_versions_conflict() {
         "AlreadyExists",
     );
     assert_eq!(s["message"], "configmaps \"cm\" already exists");
-    assert_eq!(store_rv(&server), before, "a conflicting write was stored");
+    before
+        .assert_unchanged(&server, "a conflicting write was stored")
+        .await;
     assert_eq!(call(&c, "GET", &item).send().await.json(), current);
 }
 
@@ -948,7 +1013,7 @@ async fn malformed_patches_are_rejected() {
     .await;
     // Let the CRD controller settle so the resourceVersion only moves with our writes.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = store_rv(&server);
+    let before = Stored::of(&server).await;
 
     let cases: &[(&str, &str, u16, &str)] = &[
         // Not a patch document at all.
@@ -1079,7 +1144,9 @@ async fn malformed_patches_are_rejected() {
         .send()
         .await;
     status(&r, 422, "Invalid");
-    assert_eq!(store_rv(&server), before, "a rejected patch was stored");
+    before
+        .assert_unchanged(&server, "a rejected patch was stored")
+        .await;
     assert_eq!(call(&c, "GET", &item).send().await.json(), original);
     assert_eq!(call(&c, "GET", &g_item).send().await.json(), gadget);
 }
@@ -1236,7 +1303,7 @@ async fn a_failing_json_patch_operation_is_unprocessable_not_a_panic() {
     let server = start().await;
     let c = server.client();
     let original = create(&c, CM, &config_map("p")).await;
-    let before = store_rv(&server);
+    let before = Stored::of(&server).await;
     let cases = [
         (
             r#"[{"op":"move","path":"","from":"/data"},{"op":"remove","path":"/nope"}]"#,
@@ -1264,7 +1331,9 @@ async fn a_failing_json_patch_operation_is_unprocessable_not_a_panic() {
             "{s}"
         );
     }
-    assert_eq!(store_rv(&server), before, "a failed patch was stored");
+    before
+        .assert_unchanged(&server, "a failed patch was stored")
+        .await;
     assert_eq!(
         call(&c, "GET", &format!("{CM}/p")).send().await.json(),
         original
@@ -1275,7 +1344,7 @@ async fn a_failing_json_patch_operation_is_unprocessable_not_a_panic() {
 async fn negative_replicas_are_invalid() {
     let server = start().await;
     let c = server.client();
-    let before = store_rv(&server);
+    let before = Stored::of(&server).await;
     for (uri, kind) in [(DEPLOYMENTS, "Deployment"), (REPLICASETS, "ReplicaSet")] {
         let mut obj = workload(kind);
         obj["spec"]["replicas"] = json!(-5);
@@ -1290,7 +1359,9 @@ async fn negative_replicas_are_invalid() {
             )],
         );
     }
-    assert_eq!(store_rv(&server), before, "an invalid workload was stored");
+    before
+        .assert_unchanged(&server, "an invalid workload was stored")
+        .await;
 }
 
 #[tokio::test]
@@ -1299,7 +1370,7 @@ async fn a_workload_selector_is_immutable() {
     let c = server.client();
     for (uri, kind) in [(DEPLOYMENTS, "Deployment"), (REPLICASETS, "ReplicaSet")] {
         let mut obj = create(&c, uri, &workload(kind)).await;
-        let before = store_rv(&server);
+        let before = Stored::of(&server).await;
         obj["spec"]["selector"]["matchLabels"]["tier"] = json!("x");
         obj["spec"]["template"]["metadata"]["labels"]["tier"] = json!("x");
         let r = call(&c, "PUT", &format!("{uri}/web"))
@@ -1315,7 +1386,9 @@ async fn a_workload_selector_is_immutable() {
                 r#"Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"web", "tier":"x"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#,
             )],
         );
-        assert_eq!(store_rv(&server), before, "a changed selector was stored");
+        before
+            .assert_unchanged(&server, "a changed selector was stored")
+            .await;
     }
 }
 
@@ -1323,7 +1396,7 @@ async fn a_workload_selector_is_immutable() {
 async fn pod_templates_need_containers_and_labels_their_selector_matches() {
     let server = start().await;
     let c = server.client();
-    let before = store_rv(&server);
+    let before = Stored::of(&server).await;
     // No containers.
     let mut obj = workload("Deployment");
     obj["spec"]["template"]["spec"]["containers"] = json!([]);
@@ -1403,7 +1476,9 @@ async fn pod_templates_need_containers_and_labels_their_selector_matches() {
         "Pod",
         &[("spec.containers", "FieldValueRequired", "Required value")],
     );
-    assert_eq!(store_rv(&server), before, "an invalid object was stored");
+    before
+        .assert_unchanged(&server, "an invalid object was stored")
+        .await;
 }
 
 #[tokio::test]
@@ -1411,7 +1486,7 @@ async fn a_strategic_delete_of_a_deployment_spec_is_invalid() {
     let server = start().await;
     let c = server.client();
     let original = create(&c, DEPLOYMENTS, &workload("Deployment")).await;
-    let before = store_rv(&server);
+    let before = Stored::of(&server).await;
     let r = call(&c, "PATCH", &format!("{DEPLOYMENTS}/web"))
         .ct(STRATEGIC)
         .body(r#"{"spec": {"$patch": "delete"}}"#)
@@ -1439,7 +1514,9 @@ async fn a_strategic_delete_of_a_deployment_spec_is_invalid() {
             ),
         ],
     );
-    assert_eq!(store_rv(&server), before, "an empty spec was stored");
+    before
+        .assert_unchanged(&server, "an empty spec was stored")
+        .await;
     let now = call(&c, "GET", &format!("{DEPLOYMENTS}/web"))
         .send()
         .await
@@ -1451,7 +1528,7 @@ async fn a_strategic_delete_of_a_deployment_spec_is_invalid() {
 async fn service_ports_and_types_are_validated() {
     let server = start().await;
     let c = server.client();
-    let before = store_rv(&server);
+    let before = Stored::of(&server).await;
     let service = |spec: Value| json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": spec});
     let r = call(&c, "POST", SERVICES)
         .json(&service(json!({"ports": [{"port": 999999}]})))
@@ -1516,7 +1593,9 @@ async fn service_ports_and_types_are_validated() {
             r#"Unsupported value: "Bogus": supported values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort""#,
         )],
     );
-    assert_eq!(store_rv(&server), before, "an invalid Service was stored");
+    before
+        .assert_unchanged(&server, "an invalid Service was stored")
+        .await;
 }
 
 #[tokio::test]
@@ -1545,7 +1624,7 @@ async fn field_selector_parse_errors_are_upstreams() {
 async fn apply_without_kind_or_api_version_is_a_bad_request() {
     let server = start().await;
     let c = server.client();
-    let before = store_rv(&server);
+    let before = Stored::of(&server).await;
     for (body, message) in [
         (
             "apiVersion: v1\nmetadata:\n  name: a\ndata:\n  k: v\n",
@@ -1564,29 +1643,28 @@ async fn apply_without_kind_or_api_version_is_a_bad_request() {
         let s = status(&r, 400, "BadRequest");
         assert_eq!(s["message"], message, "{s}");
     }
-    assert_eq!(
-        store_rv(&server),
-        before,
-        "an apply without type meta was stored"
-    );
+    before
+        .assert_unchanged(&server, "an apply without type meta was stored")
+        .await;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Watch
 // ---------------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn watch_from_a_compacted_resource_version_expires() {
-    let server = ApiServer::builder()
-        .in_memory()
-        .history(4)
-        .start()
-        .await
-        .expect("start");
+/// A server that keeps the last 4 events, with config maps `cm-0` … `cm-9` in `default`.
+async fn ten_config_maps_with_a_history_of_four() -> (ApiServer, kube::Client) {
+    let server = start_with(ApiServer::builder().in_memory().history(4)).await;
     let c = server.client();
     for i in 0..10 {
         create(&c, CM, &config_map(&format!("cm-{i}"))).await;
     }
+    (server, c)
+}
+
+#[tokio::test]
+async fn watch_from_a_compacted_resource_version_expires() {
+    let (_server, c) = ten_config_maps_with_a_history_of_four().await;
     for uri in [
         format!("{CM}?watch=true&resourceVersion=1"),
         format!("{CM}?watch=1&resourceVersion=2&allowWatchBookmarks=true"),
@@ -1622,7 +1700,15 @@ async fn watch_from_a_compacted_resource_version_expires() {
     assert!(all["metadata"].get("continue").is_none(), "{all}");
     let unlimited = call(&c, "GET", CM).send().await.json();
     assert_eq!(all["items"], unlimited["items"]);
-    // A continue token from before the compaction expires too.
+}
+
+/// A continue token whose revision has left the history is 410 Expired. In memory and on redb
+/// the history is the last `history(n)` events; on etcd, pages are read from etcd at the
+/// token's revision, which etcd keeps until it is compacted (`etcd_servers.rs` checks that
+/// case), so `.ci/run` skips this test on etcd.
+#[tokio::test]
+async fn a_continue_token_from_before_the_history_expires() {
+    let (_server, c) = ten_config_maps_with_a_history_of_four().await;
     let r = call(&c, "GET", &format!("{CM}?limit=2")).send().await;
     let token = r.json()["metadata"]["continue"]
         .as_str()
@@ -1698,14 +1784,18 @@ fn widget(spec: Value) -> Value {
         "metadata": {"name": "w"}, "spec": spec})
 }
 
-/// Posts `crd` and returns the failure's message, checking it is a 422 Invalid that stored
-/// nothing.
-async fn rejected_crd(server: &ApiServer, crd: &Value) -> String {
-    let before = store_rv(server);
+/// Posts `crd` and returns the failure's message and how long the answer took (the request
+/// alone, not the check), checking it is a 422 Invalid that stored nothing.
+async fn rejected_crd(server: &ApiServer, crd: &Value) -> (String, Duration) {
+    let before = Stored::of(server).await;
+    let started = Instant::now();
     let r = call(&server.client(), "POST", CRDS).json(crd).send().await;
+    let took = started.elapsed();
     let st = status(&r, 422, "Invalid");
-    assert_eq!(store_rv(server), before, "a rejected CRD was stored");
-    st["message"].as_str().unwrap_or("").to_string()
+    before
+        .assert_unchanged(server, "a rejected CRD was stored")
+        .await;
+    (st["message"].as_str().unwrap_or("").to_string(), took)
 }
 
 /// Installs `crd` and waits until widgets are served.
@@ -1738,14 +1828,9 @@ async fn deeply_nested_cel_rules_are_rejected() {
             json!({"x-kubernetes-validations": [{"rule": rule}]}),
             json!({}),
         );
-        let started = Instant::now();
-        let message = rejected_crd(&server, &crd).await;
+        let (message, took) = rejected_crd(&server, &crd).await;
         // Bounds runaway work only; the benchmarks measure speed.
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{:?}",
-            started.elapsed()
-        );
+        assert!(took < Duration::from_secs(30), "{took:?}");
         assert!(
             message.contains(&format!("{RULE_PATH}: Invalid value: ")),
             "{message}"
@@ -1764,7 +1849,7 @@ async fn deeply_nested_cel_rules_are_rejected() {
         json!({"x-kubernetes-validations": [{"rule": rule}]}),
         json!({}),
     );
-    let message = rejected_crd(&server, &crd).await;
+    let (message, _) = rejected_crd(&server, &crd).await;
     assert!(
         message.contains("compilation failed: ERROR: <input>:-1:0: expression code point size exceeds limit: size: 100015, limit 100000"),
         "{}",
@@ -1806,13 +1891,8 @@ async fn nested_cel_macros_are_rejected_by_cost() {
         json!({"x-kubernetes-validations": [{"rule": exists}]}),
         json!({}),
     );
-    let started = Instant::now();
-    let message = rejected_crd(&server, &crd).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
+    let (message, took) = rejected_crd(&server, &crd).await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
     assert!(
         message.contains(&format!(
             "{RULE_PATH}: Forbidden: estimated rule cost exceeds budget by factor of more than 100x"
@@ -1826,13 +1906,8 @@ async fn oversized_patterns_are_rejected() {
     let server = start().await;
     let pattern = "(a|b)".repeat(5_000);
     let crd = widget_crd(json!({}), json!({"pattern": pattern}));
-    let started = Instant::now();
-    let message = rejected_crd(&server, &crd).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    let (message, took) = rejected_crd(&server, &crd).await;
+    assert!(took < Duration::from_secs(2), "{took:?}");
     assert!(
         message.contains(&format!(
             "spec.validation.openAPIV3Schema.properties[spec].properties[name].pattern: Invalid value: \"{pattern}\": must be a valid regular expression, but isn't: error parsing regexp: expression too large: `{pattern}`"

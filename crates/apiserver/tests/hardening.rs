@@ -4,18 +4,32 @@
 //! serves, more requests in flight than it admits, and HTTP/2 with prior knowledge.
 //! Each test is the smallest input that reproduced the problem, with the answer kube-apiserver
 //! gives; a property test then throws nested YAML and JSON patches at the server and checks
-//! that each is answered in time, without a 5xx, and that memory stays bounded.
+//! that each is answered in time, without a 5xx, and that memory stays bounded. Servers are in
+//! memory, or on etcd with `KUBEFORGE_TEST_STORAGE=etcd` (see `kube_support`).
+
+mod kube_support;
 
 use axum::http::{Method, Request, header};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use kubeforge_apiserver::{ApiServer, ConnectionLimits, RequestLimits};
+use kube_support::Stored;
+use kubeforge_apiserver::{ApiServer, ApiServerBuilder, ConnectionLimits, RequestLimits};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+/// A server built by `builder`, on the medium of this test run: as built (in memory), or on
+/// etcd with `KUBEFORGE_TEST_STORAGE=etcd` (see `kube_support::on_test_storage`).
+async fn start_server(builder: ApiServerBuilder) -> ApiServer {
+    kube_support::on_test_storage(builder)
+        .await
+        .start()
+        .await
+        .expect("start")
+}
 
 /// One raw response.
 struct Reply {
@@ -77,15 +91,11 @@ async fn read_to_close(stream: &mut TcpStream, within: Duration) -> Option<Vec<u
 
 #[tokio::test]
 async fn deeply_nested_yaml_is_refused_before_it_is_parsed() {
-    let server = ApiServer::builder()
-        .in_memory()
-        .start()
-        .await
-        .expect("start");
+    let server = start_server(ApiServer::builder().in_memory()).await;
     let client = server.client();
     // 64 K levels in 128 KiB: libyaml alone took tens of seconds on this.
     let deep = format!("{{a: {}{}}}", "[".repeat(65_536), "]".repeat(65_536));
-    let rv = server.rest().store.resource_version();
+    let before = Stored::of(&server).await;
     let start = Instant::now();
     for (method, uri, ct) in [
         (
@@ -114,7 +124,7 @@ async fn deeply_nested_yaml_is_refused_before_it_is_parsed() {
         "{:?}",
         start.elapsed()
     );
-    assert_eq!(server.rest().store.resource_version(), rv, "nothing stored");
+    before.assert_unchanged(&server, "nothing stored").await;
     // Ordinary YAML still decodes.
     let ok = send(
         &client,
@@ -130,11 +140,7 @@ async fn deeply_nested_yaml_is_refused_before_it_is_parsed() {
 
 #[tokio::test]
 async fn long_lists_and_maps_in_patches_take_linear_time() {
-    let server = ApiServer::builder()
-        .in_memory()
-        .start()
-        .await
-        .expect("start");
+    let server = start_server(ApiServer::builder().in_memory()).await;
     let client = server.client();
     // At 20,000 items the quadratic code took 14.6 s to delete a list's items (debug build);
     // the linear code takes under 2 s.
@@ -201,11 +207,7 @@ async fn long_lists_and_maps_in_patches_take_linear_time() {
 
 #[tokio::test]
 async fn collection_writes_across_all_namespaces_are_not_allowed() {
-    let server = ApiServer::builder()
-        .in_memory()
-        .start()
-        .await
-        .expect("start");
+    let server = start_server(ApiServer::builder().in_memory()).await;
     let client = server.client();
     for ns in ["default", "kube-public"] {
         let uri = format!("/api/v1/namespaces/{ns}/configmaps");
@@ -219,7 +221,7 @@ async fn collection_writes_across_all_namespaces_are_not_allowed() {
         .await;
         assert_eq!(r.code, 201, "{}", r.body);
     }
-    let rv = server.rest().store.resource_version();
+    let before = Stored::of(&server).await;
     let not_allowed = "the server does not allow this method on the requested resource";
     for (method, uri) in [
         ("DELETE", "/api/v1/configmaps"),
@@ -242,11 +244,7 @@ async fn collection_writes_across_all_namespaces_are_not_allowed() {
         "NotFound",
         "the server could not find the requested resource",
     );
-    assert_eq!(
-        server.rest().store.resource_version(),
-        rv,
-        "nothing deleted"
-    );
+    before.assert_unchanged(&server, "nothing deleted").await;
     let list = send(&client, "GET", "/api/v1/configmaps", "", Vec::new()).await;
     assert_eq!(list.code, 200);
     let names: Vec<&str> = list.body["items"]
@@ -262,15 +260,13 @@ async fn collection_writes_across_all_namespaces_are_not_allowed() {
 
 #[tokio::test]
 async fn silent_and_idle_clients_are_disconnected() {
-    let server = ApiServer::builder()
-        .in_memory()
-        .connection_limits(ConnectionLimits {
+    let server = start_server(ApiServer::builder().in_memory().connection_limits(
+        ConnectionLimits {
             header_read_timeout: Duration::from_millis(300),
             ..ConnectionLimits::default()
-        })
-        .start()
-        .await
-        .expect("start");
+        },
+    ))
+    .await;
     let addr = server.addr();
     // Connects and says nothing.
     let mut silent = TcpStream::connect(addr).await.expect("connect");
@@ -301,15 +297,13 @@ async fn silent_and_idle_clients_are_disconnected() {
 
 #[tokio::test]
 async fn connections_past_the_cap_are_closed_at_once() {
-    let server = ApiServer::builder()
-        .in_memory()
-        .connection_limits(ConnectionLimits {
+    let server = start_server(ApiServer::builder().in_memory().connection_limits(
+        ConnectionLimits {
             header_read_timeout: Duration::from_secs(30),
             max_connections: 4,
-        })
-        .start()
-        .await
-        .expect("start");
+        },
+    ))
+    .await;
     let addr = server.addr();
     let mut held = Vec::new();
     for _ in 0..4 {
@@ -341,16 +335,16 @@ async fn connections_past_the_cap_are_closed_at_once() {
 
 #[tokio::test]
 async fn requests_past_the_in_flight_limit_are_told_to_retry() {
-    let server = ApiServer::builder()
-        .in_memory()
-        .request_limits(RequestLimits {
-            max_requests_inflight: 400,
-            max_mutating_requests_inflight: 1,
-            request_timeout: Duration::from_secs(2),
-        })
-        .start()
-        .await
-        .expect("start");
+    let server = start_server(
+        ApiServer::builder()
+            .in_memory()
+            .request_limits(RequestLimits {
+                max_requests_inflight: 400,
+                max_mutating_requests_inflight: 1,
+                request_timeout: Duration::from_secs(2),
+            }),
+    )
+    .await;
     let client = server.client();
     // A create whose body never finishes holds the one mutating slot.
     let mut half = TcpStream::connect(server.addr()).await.expect("connect");
@@ -431,11 +425,7 @@ async fn requests_past_the_in_flight_limit_are_told_to_retry() {
 
 #[tokio::test]
 async fn http2_with_prior_knowledge_is_served() {
-    let server = ApiServer::builder()
-        .in_memory()
-        .start()
-        .await
-        .expect("start");
+    let server = start_server(ApiServer::builder().in_memory()).await;
     let stream = TcpStream::connect(server.addr()).await.expect("connect");
     let (mut sender, conn) = hyper::client::conn::http2::handshake(
         hyper_util::rt::TokioExecutor::new(),
@@ -569,9 +559,7 @@ fn nested_yaml_and_json_patches_never_break_the_server() {
         .enable_all()
         .build()
         .expect("runtime");
-    let server = rt
-        .block_on(async { ApiServer::builder().in_memory().start().await })
-        .expect("start");
+    let server = rt.block_on(start_server(ApiServer::builder().in_memory()));
     let client = server.client();
     let cm = "/api/v1/namespaces/default/configmaps";
     rt.block_on(async {

@@ -10,7 +10,7 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{DeleteParams, PostParams, WatchEvent, WatchParams};
 use kube::{Api, Client, ResourceExt};
-use kube_support::{eventually, raw, start};
+use kube_support::{Stored, eventually, raw, start};
 use kubeforge_apiserver::ApiServer;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -636,7 +636,7 @@ async fn dry_run_create_of_a_taken_name_is_already_exists() {
     let c = server.client();
     let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "taken"}});
     post(&c, CMS, cm.clone()).await;
-    let rv = server.rest().store.resource_version();
+    let before = Stored::of(&server).await;
     let (code, v) = raw(&c, "POST", &format!("{CMS}?dryRun=All"), None, Some(&cm)).await;
     assert_eq!(code, 409, "{v}");
     assert_eq!(v["reason"], "AlreadyExists", "{v}");
@@ -645,6 +645,8 @@ async fn dry_run_create_of_a_taken_name_is_already_exists() {
     let free = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "free"}});
     let (code, _) = raw(&c, "POST", &format!("{CMS}?dryRun=All"), None, Some(&free)).await;
     assert_eq!(code, 201);
-    assert_eq!(server.rest().store.resource_version(), rv);
+    before
+        .assert_unchanged(&server, "a dry run was stored")
+        .await;
     server.shutdown().await;
 }

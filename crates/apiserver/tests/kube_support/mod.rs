@@ -1,12 +1,14 @@
 //! Helpers shared by the kube-rs integration tests (`kube_client.rs`, `watch.rs`, `crd.rs`):
-//! starting servers, decoding API errors and polling with a deadline instead of sleeping.
+//! starting servers, decoding API errors, polling with a deadline instead of sleeping, and
+//! checking that a refused request stored nothing ([`Stored`], used by `bad_input.rs` and
+//! `hardening.rs`).
 #![allow(dead_code)]
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 use kubeforge_apiserver::{ApiServer, ApiServerBuilder};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::Duration;
 
@@ -157,4 +159,111 @@ pub async fn raw(
     let value = serde_json::from_slice(&body)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&body)));
     (code, value)
+}
+
+/// What a server holds: the key and resourceVersion of every object it stores, read from its
+/// medium (on etcd, under the server's own prefix, from etcd itself rather than the cache), and
+/// on a local medium the store's resourceVersion too. Compare two with
+/// [`Stored::assert_unchanged`] to check that the requests in between stored nothing.
+///
+/// Exact on every medium: any create, update or delete of an object changes this (a write gives
+/// the object a new resourceVersion even when its content is unchanged), and on a local medium,
+/// where only this server writes, the store's resourceVersion also catches an object created and
+/// deleted in between. The global resourceVersion cannot be compared on etcd: it moves with the
+/// writes of every other server on the same etcd. Left out on a shared medium: the controllers'
+/// Lease (`kube-system/kubeforge-controllers`), which its holder renews every 2 s on its own.
+#[derive(Debug)]
+pub struct Stored {
+    /// `(storage key, namespace, name)` → resourceVersion.
+    objects: BTreeMap<(String, String, String), u64>,
+    /// The store's resourceVersion, on a local medium.
+    revision: Option<u64>,
+}
+
+impl Stored {
+    /// What `server` holds now.
+    pub async fn of(server: &ApiServer) -> Stored {
+        use futures::StreamExt;
+        use kubeforge_apiserver::storage::ReadAt;
+        let store = &server.rest().store;
+        let revision = (!store.is_shared()).then(|| store.resource_version());
+        // Every resource the server serves, and any the store holds objects of.
+        let mut resources: BTreeSet<std::sync::Arc<str>> = server
+            .rest()
+            .catalog
+            .snapshot()
+            .all()
+            .iter()
+            .map(|rt| rt.storage_key.clone())
+            .collect();
+        resources.extend(store.object_counts().into_iter().map(|(r, _)| r));
+        let (lease_ns, lease_name) = kubeforge_apiserver::controllers::leader::LEASE;
+        // One read per resource, several at once (on etcd each is a round trip).
+        let reads = resources.into_iter().map(|resource| async move {
+            if store.is_shared() {
+                store
+                    .read_page(&resource, None, ReadAt::Latest, None, 0, &mut |_, _| true)
+                    .await
+                    .unwrap_or_else(|e| panic!("reading {resource} from the medium: {e}"))
+                    .items
+            } else {
+                store
+                    .list(&resource, None, ReadAt::Latest)
+                    .await
+                    .unwrap_or_else(|e| panic!("listing {resource}: {e}"))
+                    .items
+            }
+        });
+        let pages: Vec<_> = futures::stream::iter(reads)
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut objects = BTreeMap::new();
+        for (key, object) in pages.into_iter().flatten() {
+            if store.is_shared()
+                && &*key.resource == "coordination.k8s.io/leases"
+                && (key.namespace.as_str(), key.name.as_str()) == (lease_ns, lease_name)
+            {
+                continue;
+            }
+            objects.insert(
+                (key.resource.to_string(), key.namespace, key.name),
+                object.resource_version,
+            );
+        }
+        Stored { objects, revision }
+    }
+
+    /// What changed in `server` since `self` was taken: the objects created, updated and
+    /// deleted, and on a local medium a moved resourceVersion; empty when nothing did.
+    pub async fn changes(&self, server: &ApiServer) -> Vec<String> {
+        let now = Stored::of(server).await;
+        let mut changes = Vec::new();
+        for (key, rv) in &now.objects {
+            match self.objects.get(key) {
+                None => changes.push(format!("created {key:?} at {rv}")),
+                Some(old) if old != rv => changes.push(format!("updated {key:?} {old} -> {rv}")),
+                Some(_) => {}
+            }
+        }
+        for key in self.objects.keys() {
+            if !now.objects.contains_key(key) {
+                changes.push(format!("deleted {key:?}"));
+            }
+        }
+        if self.revision != now.revision {
+            changes.push(format!(
+                "the store's resourceVersion moved from {:?} to {:?}",
+                self.revision, now.revision
+            ));
+        }
+        changes
+    }
+
+    /// Panics with `what` and the [changes](Stored::changes) unless `server` holds exactly what
+    /// it held when `self` was taken.
+    pub async fn assert_unchanged(&self, server: &ApiServer, what: &str) {
+        let changes = self.changes(server).await;
+        assert!(changes.is_empty(), "{what}: {}", changes.join("; "));
+    }
 }
