@@ -1,7 +1,8 @@
 //! LimitRanges (core/v1, `limits`): upstream's v1 defaulting of their items
 //! (`SetDefaults_LimitRangeItem`: a `Container` item's `default` takes its `max`, its
 //! `defaultRequest` its `default`, then its `min`). The LimitRanger admission plugin
-//! (`admission/limit_ranger.rs`) enforces them.
+//! (`admission/limit_ranger.rs`) enforces them. Validated after the defaults, on create and
+//! update alike, as upstream's `ValidateLimitRange` (`validation.rs`).
 
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
@@ -12,6 +13,8 @@ use crate::validation::NameRule;
 use k8s_openapi::api::core::v1::LimitRange;
 use serde_json::{Map, Value};
 
+mod validation;
+
 /// `limitranges` (core/v1, `limits`).
 pub(crate) fn resource() -> ResourceType {
     entry("limitranges", "limitrange", true)
@@ -21,7 +24,7 @@ pub(crate) fn resource() -> ResourceType {
         })
 }
 
-/// The LimitRange strategy: the type's, with its items defaulted.
+/// The LimitRange strategy: the type's, with its items defaulted and validated.
 struct LimitRangeStrategy {
     typed: Typed<LimitRange>,
 }
@@ -42,7 +45,7 @@ impl Strategy for LimitRangeStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldCause> {
-        self.typed.validate(obj)
+        validation::causes(obj)
     }
 }
 
