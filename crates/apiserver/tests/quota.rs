@@ -570,6 +570,23 @@ async fn limit_ranges_bound_claims() {
     .await;
 }
 
+/// Posts `body`, whose quantity does not parse: refused by decoding (400), as Go's decoder
+/// refuses it.
+async fn quantity_refused(client: &Client, ns: &str, resource: &str, body: &Value, kind: &str) {
+    let (code, answer) = raw(client, "POST", &path(ns, resource), None, Some(body)).await;
+    assert_eq!(
+        (code, &answer["reason"]),
+        (400, &json!("BadRequest")),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["message"],
+        format!(
+            "{kind} in version \"v1\" cannot be handled as a {kind}: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        )
+    );
+}
+
 #[tokio::test]
 async fn malformed_resource_quotas_are_refused_with_upstreams_causes() {
     let server = server().await;
@@ -684,6 +701,15 @@ async fn malformed_resource_quotas_are_refused_with_upstreams_causes() {
             scopes(r#""BestEffort""#)
         )
     );
+    // A quantity that does not parse is refused by decoding, as Go's decoder refuses it.
+    quantity_refused(
+        &client,
+        "badq",
+        "resourcequotas",
+        &quota("words", json!({"pods": "ten"})),
+        "ResourceQuota",
+    )
+    .await;
     let stored = quotas.list(&ListParams::default()).await.unwrap();
     assert!(stored.items.is_empty(), "{:?}", names(&stored.items));
 }
@@ -859,6 +885,14 @@ async fn malformed_limit_ranges_are_refused_with_upstreams_causes() {
         );
         assert_eq!(causes(&s), expected, "case {i}: {limits}");
     }
+    quantity_refused(
+        &client,
+        "badlr",
+        "limitranges",
+        &limit_range(json!([{"type": "Container", "max": {"cpu": "1 core"}}])),
+        "LimitRange",
+    )
+    .await;
     let stored = ranges.list(&ListParams::default()).await.unwrap();
     assert!(stored.items.is_empty(), "{:?}", names(&stored.items));
     // An update is validated too.

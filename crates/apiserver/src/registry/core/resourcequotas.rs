@@ -7,8 +7,8 @@
 
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
-use crate::status::FieldCause;
-use crate::strategy::{Strategy, Typed, typed_basics};
+use crate::status::{ApiError, FieldCause};
+use crate::strategy::{Decoded, Strategy, Typed, typed_basics};
 use crate::table::printer::{Printer, col};
 use crate::table::{age, age_column, name_column, name_of};
 use crate::validation::NameRule;
@@ -33,7 +33,21 @@ struct ResourceQuotaStrategy {
 }
 
 impl Strategy for ResourceQuotaStrategy {
-    typed_basics!(typed, decode);
+    typed_basics!(typed);
+
+    /// The type's decoding; a quantity that does not parse is a BadRequest, as Go's decoder
+    /// refuses it.
+    fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
+        let decoded = self.typed.decode(value)?;
+        let v = &decoded.value;
+        let lists = ["/spec/hard", "/status/hard", "/status/used"]
+            .into_iter()
+            .filter_map(|p| v.pointer(p));
+        if validation::has_malformed_quantity(lists) {
+            return Err(validation::quantity_format_error("ResourceQuota"));
+        }
+        Ok(decoded)
+    }
 
     fn name_rule(&self) -> NameRule {
         self.typed.name_rule()

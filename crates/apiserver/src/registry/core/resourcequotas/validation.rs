@@ -15,7 +15,7 @@
 
 use crate::crd::schema::field::{self, Bad, go_quote};
 use crate::quantity::Quantity;
-use crate::status::FieldCause;
+use crate::status::{ApiError, FieldCause};
 use crate::validation::qualified_name_problems;
 use serde_json::{Map, Value};
 
@@ -377,6 +377,24 @@ fn quota_resource_name_causes(name: &str, path: &str) -> Vec<FieldCause> {
         causes.push(name_invalid(path, name, NOT_QUOTA_RESOURCE));
     }
     causes
+}
+
+/// Upstream's decoding error for a quantity that does not parse (`resource.ErrFormatWrong`),
+/// in the words of a body that cannot be decoded: the request is a 400 BadRequest, before any
+/// validation.
+pub(crate) fn quantity_format_error(kind: &str) -> ApiError {
+    ApiError::bad_request(format!(
+        "{kind} in version \"v1\" cannot be handled as a {kind}: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+    ))
+}
+
+/// Whether some value of the resource lists `lists` (objects of quantities) is not a quantity.
+pub(crate) fn has_malformed_quantity<'a>(lists: impl IntoIterator<Item = &'a Value>) -> bool {
+    lists
+        .into_iter()
+        .filter_map(Value::as_object)
+        .flat_map(Map::values)
+        .any(|v| quantity(v).is_none())
 }
 
 /// A quantity as the client wrote it (a string, or a bare number as Go's decoder takes it);
