@@ -138,18 +138,19 @@ impl ApiError {
         )
     }
 
-    /// 422 `<Kind> "<name>" is invalid: <causes>`.
+    /// 422 `<Kind> "<name>" is invalid: <causes>`. The message names each distinct cause once,
+    /// as upstream's `ErrorList.ToAggregate` does; the causes are all kept.
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<FieldCause>) -> Self {
-        let summary = match causes.as_slice() {
+        let mut distinct: Vec<&str> = Vec::new();
+        for c in &causes {
+            if !distinct.contains(&c.message.as_str()) {
+                distinct.push(&c.message);
+            }
+        }
+        let summary = match distinct.as_slice() {
             [] => String::new(),
-            [one] => one.message.clone(),
-            many => format!(
-                "[{}]",
-                many.iter()
-                    .map(|c| c.message.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            [one] => (*one).to_string(),
+            many => format!("[{}]", many.join(", ")),
         };
         let qualified_kind = qualified(kind, group);
         let mut err = Self::new(

@@ -3,18 +3,20 @@
 //! ResourceQuota admission plugin's refusals in upstream's words (`exceeded quota: …`,
 //! `failed quota: …: must specify …`), concurrent creates against the last unit, dry runs
 //! checked but not charged; the LimitRanger plugin's defaults and annotation, and its min, max
-//! and ratio refusals for Pods and claims; through raw requests, kube-rs and kubectl 1.27 and
-//! 1.33 (`create quota`, `get quota`'s REQUEST/LIMIT columns, refused creates).
+//! and ratio refusals for Pods and claims; malformed ResourceQuotas and LimitRanges refused with
+//! upstream's causes (422 Invalid, nothing stored), quota scopes fixed once created, status
+//! writes validated; through raw requests, kube-rs and kubectl 1.27 and 1.33 (`create quota`,
+//! `get quota`'s REQUEST/LIMIT columns, refused creates, a refused manifest).
 
 mod kube_support;
 
 mod kubectl_support;
 
 use anyhow::{Result, ensure};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, ResourceQuota};
 use kube::Client;
-use kube::api::{Api, PostParams};
-use kube_support::{api_err, configmap, eventually, namespace, raw};
+use kube::api::{Api, ListParams, PostParams};
+use kube_support::{api_err, causes, configmap, eventually, names, namespace, raw};
 use kubectl_support::{Kubectl, kubectl_binary, kubectl_versions};
 use kubeforge_apiserver::ApiServer;
 use serde_json::{Value, json};
@@ -568,6 +570,356 @@ async fn limit_ranges_bound_claims() {
     .await;
 }
 
+/// Posts `body`, whose quantity does not parse: refused by decoding (400), as Go's decoder
+/// refuses it.
+async fn quantity_refused(client: &Client, ns: &str, resource: &str, body: &Value, kind: &str) {
+    let (code, answer) = raw(client, "POST", &path(ns, resource), None, Some(body)).await;
+    assert_eq!(
+        (code, &answer["reason"]),
+        (400, &json!("BadRequest")),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["message"],
+        format!(
+            "{kind} in version \"v1\" cannot be handled as a {kind}: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        )
+    );
+}
+
+#[tokio::test]
+async fn malformed_resource_quotas_are_refused_with_upstreams_causes() {
+    let server = server().await;
+    let client = server.client();
+    namespace(&client, "badq").await;
+    let quotas: Api<ResourceQuota> = Api::namespaced(client.clone(), "badq");
+    let scopes = |s: &str| format!("[]core.ResourceQuotaScope{{{s}}}");
+    let cases: Vec<(Value, Vec<String>)> = vec![
+        (
+            json!({"hard": {"foo": "1"}}),
+            vec![
+                r#"spec.hard[foo]: Invalid value: "foo": must be a standard resource type or fully qualified"#.into(),
+                r#"spec.hard[foo]: Invalid value: "foo": must be a standard resource for quota"#.into(),
+            ],
+        ),
+        (
+            json!({"hard": {"storage": "1Gi"}}),
+            vec![r#"spec.hard[storage]: Invalid value: "storage": must be a standard resource for quota"#.into()],
+        ),
+        (
+            json!({"hard": {"requests.cpu": "-1"}}),
+            vec![r#"spec.hard[requests.cpu]: Invalid value: "-1": must be greater than or equal to 0"#.into()],
+        ),
+        (
+            json!({"hard": {"pods": "1.5", "example.com/gpu": "500m"}}),
+            vec![
+                "spec.hard[example.com/gpu]: Invalid value: 500m: must be an integer".into(),
+                "spec.hard[pods]: Invalid value: 1500m: must be an integer".into(),
+            ],
+        ),
+        (
+            json!({"hard": {"requests.storage": "1Gi"}, "scopes": ["Terminating"]}),
+            vec![format!(
+                "spec.scopes: Invalid value: {}: unsupported scope applied to resource",
+                scopes(r#""Terminating""#)
+            )],
+        ),
+        (
+            json!({"hard": {"pods": "1"}, "scopes": ["Sometimes", "BestEffort", "NotBestEffort"]}),
+            vec![
+                format!(
+                    "spec.scopes: Invalid value: {}: unsupported scope",
+                    scopes(r#""Sometimes", "BestEffort", "NotBestEffort""#)
+                ),
+                format!(
+                    "spec.scopes: Invalid value: {}: conflicting scopes",
+                    scopes(r#""Sometimes", "BestEffort", "NotBestEffort""#)
+                ),
+            ],
+        ),
+        (
+            json!({"hard": {"pods": "1"}, "scopeSelector": {"matchExpressions": [
+                {"scopeName": "BestEffort", "operator": "In", "values": ["x"]}]}}),
+            vec!["spec.scopeSelector.matchExpressions.operator: Invalid value: \"In\": must be 'Exists' when scope is any of ResourceQuotaScopeTerminating, ResourceQuotaScopeNotTerminating, ResourceQuotaScopeBestEffort, ResourceQuotaScopeNotBestEffort or ResourceQuotaScopeCrossNamespacePodAffinity".into()],
+        ),
+        (
+            json!({"hard": {"pods": "1"}, "scopeSelector": {"matchExpressions": [
+                {"scopeName": "PriorityClass", "operator": "In"}]}}),
+            vec!["spec.scopeSelector.matchExpressions.values: Required value: must be at least one value when `operator` is 'In' or 'NotIn' for scope selector".into()],
+        ),
+        (
+            json!({"hard": {"pods": "1"}, "scopeSelector": {"matchExpressions": [
+                {"scopeName": "PriorityClass", "operator": "Exists", "values": ["high"]}]}}),
+            vec!["spec.scopeSelector.matchExpressions.values: Invalid value: []string{\"high\"}: must be no value when `operator` is 'Exist' or 'DoesNotExist' for scope selector".into()],
+        ),
+        (
+            json!({"hard": {"services": "1"}, "scopeSelector": {"matchExpressions": [
+                {"scopeName": "NotTerminating", "operator": "Exists"}]}}),
+            vec![r#"spec.scopeSelector.matchExpressions: Invalid value: core.ScopeSelector{MatchExpressions:[]core.ScopedResourceSelectorRequirement{core.ScopedResourceSelectorRequirement{ScopeName:"NotTerminating", Operator:"Exists", Values:[]string(nil)}}}: unsupported scope applied to resource"#.into()],
+        ),
+    ];
+    for (i, (spec, expected)) in cases.into_iter().enumerate() {
+        let body: ResourceQuota =
+            serde_json::from_value(json!({"metadata": {"name": format!("bad-{i}")}, "spec": spec}))
+                .expect("quota");
+        let s = api_err(
+            quotas.create(&PostParams::default(), &body).await,
+            422,
+            "Invalid",
+        );
+        assert_eq!(causes(&s), expected, "case {i}: {spec}");
+        let details = s.details.as_ref().expect("details");
+        assert_eq!(
+            (details.kind.as_str(), details.name.as_str()),
+            ("ResourceQuota", format!("bad-{i}").as_str())
+        );
+        if i == 1 {
+            assert_eq!(
+                s.message,
+                r#"ResourceQuota "bad-1" is invalid: spec.hard[storage]: Invalid value: "storage": must be a standard resource for quota"#
+            );
+        }
+    }
+    // A cause reported twice is named once in the message, as upstream's aggregate does.
+    let s = api_err(
+        quotas
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": "twice"},
+                    "spec": {"hard": {"services": "1", "secrets": "1"}, "scopes": ["BestEffort"]}}))
+                .expect("quota"),
+            )
+            .await,
+        422,
+        "Invalid",
+    );
+    assert_eq!(causes(&s).len(), 2);
+    assert_eq!(
+        s.message,
+        format!(
+            "ResourceQuota \"twice\" is invalid: spec.scopes: Invalid value: {}: unsupported scope applied to resource",
+            scopes(r#""BestEffort""#)
+        )
+    );
+    // A quantity that does not parse is refused by decoding, as Go's decoder refuses it.
+    quantity_refused(
+        &client,
+        "badq",
+        "resourcequotas",
+        &quota("words", json!({"pods": "ten"})),
+        "ResourceQuota",
+    )
+    .await;
+    let stored = quotas.list(&ListParams::default()).await.unwrap();
+    assert!(stored.items.is_empty(), "{:?}", names(&stored.items));
+}
+
+/// Drops `metadata.resourceVersion`: the write is unconditional.
+fn unconditional(obj: &mut Value) {
+    if let Some(m) = obj["metadata"].as_object_mut() {
+        m.remove("resourceVersion");
+    }
+}
+
+#[tokio::test]
+async fn quota_updates_keep_scopes_and_status_writes_are_validated() {
+    let server = server().await;
+    let client = server.client();
+    namespace(&client, "updq").await;
+    let mut q = quota("terminating", json!({"pods": "2"}));
+    q["spec"]["scopes"] = json!(["Terminating"]);
+    create(&client, "updq", "resourcequotas", &q).await;
+    let stored = used_becomes(&client, "updq", "terminating", json!({"pods": "0"})).await;
+    let uri = format!("{}/terminating", path("updq", "resourcequotas"));
+    // The hard limits may change, the scopes may not.
+    // (Unconditional writes: the controller may write the status meanwhile.)
+    let mut raised = stored.clone();
+    unconditional(&mut raised);
+    raised["spec"]["hard"]["pods"] = json!("3");
+    let (code, answer) = raw(&client, "PUT", &uri, None, Some(&raised)).await;
+    assert_eq!(code, 200, "{answer}");
+    let mut rescoped = answer.clone();
+    unconditional(&mut rescoped);
+    rescoped["spec"]["scopes"] = json!(["NotTerminating"]);
+    let (code, refusal) = raw(&client, "PUT", &uri, None, Some(&rescoped)).await;
+    assert_eq!(code, 422, "{refusal}");
+    assert_eq!(
+        refusal["message"],
+        r#"ResourceQuota "terminating" is invalid: spec.scopes: Invalid value: []core.ResourceQuotaScope{"NotTerminating"}: field is immutable"#
+    );
+    // Status writes: names and quantities checked; a valid one is kept.
+    let mut bad_status = answer.clone();
+    unconditional(&mut bad_status);
+    bad_status["status"]["used"] = json!({"pods": "-1", "widgets": "1"});
+    let (code, refusal) = raw(
+        &client,
+        "PUT",
+        &format!("{uri}/status"),
+        None,
+        Some(&bad_status),
+    )
+    .await;
+    assert_eq!(code, 422, "{refusal}");
+    let fields: Vec<(&str, &str)> = refusal["details"]["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .map(|c| {
+            (
+                c["field"].as_str().unwrap_or(""),
+                c["message"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            (
+                "status.used[pods]",
+                r#"Invalid value: "-1": must be greater than or equal to 0"#
+            ),
+            (
+                "status.used[widgets]",
+                r#"Invalid value: "widgets": must be a standard resource type or fully qualified"#
+            ),
+            (
+                "status.used[widgets]",
+                r#"Invalid value: "widgets": must be a standard resource for quota"#
+            ),
+        ]
+    );
+    let (_, now) = raw(&client, "GET", &uri, None, None).await;
+    assert_eq!(now["spec"]["scopes"], json!(["Terminating"]));
+    assert_eq!(now["spec"]["hard"], json!({"pods": "3"}));
+    assert_ne!(now["status"]["used"]["pods"], json!("-1"));
+}
+
+#[tokio::test]
+async fn malformed_limit_ranges_are_refused_with_upstreams_causes() {
+    let server = server().await;
+    let client = server.client();
+    namespace(&client, "badlr").await;
+    let ranges: Api<LimitRange> = Api::namespaced(client.clone(), "badlr");
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (
+            json!([{"type": "Node", "max": {"cpu": "1"}}]),
+            vec![
+                r#"spec.limits[0].type: Invalid value: "Node": must be a standard limit type or fully qualified"#,
+            ],
+        ),
+        (
+            json!([{"type": "Pod", "max": {"cpu": "1"}}, {"type": "Pod", "max": {"memory": "1Gi"}}]),
+            vec![r#"spec.limits[1].type: Duplicate value: "Pod""#],
+        ),
+        (
+            json!([{"type": "Container", "max": {"requests.cpu": "1"}}]),
+            vec![
+                r#"spec.limits[0].max[requests.cpu]: Invalid value: "requests.cpu": must be a standard resource for containers"#,
+                // The defaults copy max into default and defaultRequest, as upstream's.
+                r#"spec.limits[0].default[requests.cpu]: Invalid value: "requests.cpu": must be a standard resource for containers"#,
+                r#"spec.limits[0].defaultRequest[requests.cpu]: Invalid value: "requests.cpu": must be a standard resource for containers"#,
+            ],
+        ),
+        (
+            json!([{"type": "Pod", "max": {"cpu": "2"}, "default": {"cpu": "1"}}]),
+            vec!["spec.limits[0].default: Forbidden: may not be specified when `type` is 'Pod'"],
+        ),
+        (
+            json!([{"type": "PersistentVolumeClaim", "max": {"cpu": "1"}}]),
+            vec![
+                "spec.limits[0].limits: Required value: either minimum or maximum storage value is required, but neither was provided",
+            ],
+        ),
+        (
+            json!([{"type": "Pod", "min": {"cpu": "2"}, "max": {"cpu": "1"}}]),
+            vec![
+                "spec.limits[0].min[cpu]: Invalid value: 2: min value 2 is greater than max value 1",
+            ],
+        ),
+        (
+            json!([{"type": "Container", "min": {"memory": "1Gi"}, "defaultRequest": {"memory": "512Mi"}}]),
+            vec![
+                "spec.limits[0].defaultRequest[memory]: Invalid value: 512Mi: min value 1Gi is greater than default request value 512Mi",
+            ],
+        ),
+        (
+            json!([{"type": "Container", "default": {"cpu": "500m"}, "defaultRequest": {"cpu": "1"}}]),
+            vec![
+                "spec.limits[0].defaultRequest[cpu]: Invalid value: 1: default request value 1 is greater than default limit value 500m",
+            ],
+        ),
+        (
+            json!([{"type": "Container", "max": {"cpu": "1"}, "default": {"cpu": "2"}, "defaultRequest": {"cpu": "500m"}}]),
+            vec![
+                "spec.limits[0].default[cpu]: Invalid value: 1: default value 2 is greater than max value 1",
+            ],
+        ),
+        (
+            json!([{"type": "Container", "maxLimitRequestRatio": {"cpu": "500m"}}]),
+            vec![
+                "spec.limits[0].maxLimitRequestRatio[cpu]: Invalid value: 500m: ratio 500m is less than 1",
+            ],
+        ),
+        (
+            json!([{"type": "Pod", "min": {"memory": "1Gi"}, "max": {"memory": "2Gi"}, "maxLimitRequestRatio": {"memory": "3"}}]),
+            vec![
+                "spec.limits[0].maxLimitRequestRatio[memory]: Invalid value: 3: ratio 3 is greater than max/min = 2.000000",
+            ],
+        ),
+        (
+            json!([{"type": "Container", "default": {"example.com/gpu": "2"}, "defaultRequest": {"example.com/gpu": "1"}}]),
+            vec![
+                "spec.limits[0].defaultRequest[example.com/gpu]: Invalid value: 1: default value 2 must equal to defaultRequest value 1 in example.com/gpu",
+            ],
+        ),
+    ];
+    for (i, (limits, expected)) in cases.into_iter().enumerate() {
+        let body: LimitRange = serde_json::from_value(
+            json!({"metadata": {"name": format!("bad-{i}")}, "spec": {"limits": limits}}),
+        )
+        .expect("limit range");
+        let s = api_err(
+            ranges.create(&PostParams::default(), &body).await,
+            422,
+            "Invalid",
+        );
+        assert_eq!(causes(&s), expected, "case {i}: {limits}");
+    }
+    quantity_refused(
+        &client,
+        "badlr",
+        "limitranges",
+        &limit_range(json!([{"type": "Container", "max": {"cpu": "1 core"}}])),
+        "LimitRange",
+    )
+    .await;
+    let stored = ranges.list(&ListParams::default()).await.unwrap();
+    assert!(stored.items.is_empty(), "{:?}", names(&stored.items));
+    // An update is validated too.
+    let lr = create(
+        &client,
+        "badlr",
+        "limitranges",
+        &limit_range(json!([{"type": "Container", "max": {"cpu": "1"}}])),
+    )
+    .await;
+    let mut broken = lr.clone();
+    broken["spec"]["limits"][0]["min"] = json!({"cpu": "2"});
+    let (code, refusal) = raw(
+        &client,
+        "PUT",
+        &format!("{}/limits", path("badlr", "limitranges")),
+        None,
+        Some(&broken),
+    )
+    .await;
+    assert_eq!(code, 422, "{refusal}");
+    assert_eq!(
+        refusal["details"]["causes"][0]["message"],
+        "Invalid value: 2: min value 2 is greater than max value 1"
+    );
+}
+
 kubectl_versions! {
     kubectl_1_27 => "1.27",
     kubectl_1_33 => "1.33",
@@ -662,8 +1014,53 @@ async fn scenarios(k: &Kubectl) -> Result<()> {
         "configmaps: 2/2, requests.cpu: 250m/1 | limits.cpu: 500m/2",
     )
     .await?;
+    let bad = k.manifest("bad-quota.yaml", BAD_QUOTA)?;
+    k.rejects(
+        &["create", "-f", &bad],
+        &[r#"The ResourceQuota "bad" is invalid: spec.hard[pods]: Invalid value: "-1": must be greater than or equal to 0"#],
+    )
+    .await?;
+    let bad = k.manifest("bad-limits.yaml", BAD_LIMITS)?;
+    k.rejects(
+        &["apply", "-f", &bad],
+        &[r#"The LimitRange "bad" is invalid: spec.limits[0].min[memory]: Invalid value: 2Gi: min value 2Gi is greater than max value 1Gi"#],
+    )
+    .await?;
+    let listed = k
+        .ok(&["get", "quota,limits", "-n", "kq", "-o", "name"])
+        .await?;
+    ensure!(
+        !listed.contains("/bad"),
+        "a refused object was stored:\n{listed}"
+    );
     Ok(())
 }
+
+const BAD_QUOTA: &str = r#"
+apiVersion: v1
+kind: ResourceQuota
+metadata:
+  name: bad
+  namespace: kq
+spec:
+  hard:
+    pods: "-1"
+"#;
+
+const BAD_LIMITS: &str = r#"
+apiVersion: v1
+kind: LimitRange
+metadata:
+  name: bad
+  namespace: kq
+spec:
+  limits:
+  - type: Pod
+    min:
+      memory: 2Gi
+    max:
+      memory: 1Gi
+"#;
 
 const LIMITS: &str = r#"
 apiVersion: v1

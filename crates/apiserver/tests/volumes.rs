@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
-use kube_support::{api_err, eventually};
+use kube_support::{api_err, causes, eventually};
 use kubeforge_apiserver::ApiServer;
 use serde_json::{Value, json};
 
@@ -26,19 +26,6 @@ fn claim(name: &str, spec: Value) -> PersistentVolumeClaim {
 
 fn claim_spec(size: &str) -> Value {
     json!({"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}})
-}
-
-fn causes(status: &kube::core::Status) -> Vec<String> {
-    status
-        .details
-        .as_ref()
-        .map(|d| {
-            d.causes
-                .iter()
-                .map(|c| format!("{}: {}", c.field, c.message))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Waits until claim `name` is Bound and returns it.

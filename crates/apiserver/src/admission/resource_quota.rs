@@ -12,7 +12,8 @@
 //! one write conflicts, re-reads the quota and is refused. The resourcequota controller later
 //! recomputes usage from what is stored, so a charge whose object was not stored after all (a
 //! later failure) is given back. Dry runs are checked, never charged. Subresources are not
-//! charged, as upstream.
+//! charged, as upstream, but for `pods/resize` (1.33's pod evaluator handles its updates); an
+//! update of a pod itself is not charged (it cannot change the pod's resources).
 
 use super::{Operation, Request};
 use crate::controllers::{str_at, write_options};
@@ -44,11 +45,12 @@ async fn charge(rest: &Rest, request: &Request<'_>, obj: Option<&Value>) -> Resu
     let (Some(obj), Some(ns)) = (obj, request.namespace) else {
         return Ok(());
     };
-    if request.subresource.is_some() || !rt.namespaced || request.object_kind.is_some() {
+    // Subresources are not charged, but for a pod's resize (`Evaluator::handles`).
+    if !rt.namespaced || request.object_kind.is_some() {
         return Ok(());
     }
     let evaluator = Evaluator::for_resource(&rt.group, &rt.plural);
-    if !evaluator.handles(request.operation) {
+    if !evaluator.handles(request.operation, request.subresource) {
         return Ok(());
     }
     let Some(quotas_rt) = rest.catalog.snapshot().find("", "v1", "resourcequotas") else {

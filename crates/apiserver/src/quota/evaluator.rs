@@ -159,13 +159,22 @@ impl Evaluator {
         Evaluator { kind }
     }
 
-    /// Whether a write of `operation` can change what this resource uses (upstream's
-    /// `Handles`): creates always; updates of pods, services and claims.
-    pub fn handles(&self, operation: crate::admission::Operation) -> bool {
+    /// Whether a write of `operation` through `subresource` can change what this resource uses
+    /// (upstream's `Handles`): creates always; updates of services and claims; a pod's usage
+    /// changes only through an in-place resize (`pods/resize`, as 1.33's pod evaluator: an
+    /// update of the pod itself cannot change its resources).
+    pub fn handles(
+        &self,
+        operation: crate::admission::Operation,
+        subresource: Option<&str>,
+    ) -> bool {
         use crate::admission::Operation;
-        match operation {
-            Operation::Create => true,
-            Operation::Update => !matches!(self.kind, Kind::Count { .. }),
+        match (&self.kind, subresource, operation) {
+            (Kind::Pods, Some("resize"), Operation::Update) => true,
+            (_, Some(_), _) => false,
+            (_, None, Operation::Create) => true,
+            (Kind::Pods | Kind::Count { .. }, None, _) => false,
+            (_, None, Operation::Update) => true,
             _ => false,
         }
     }

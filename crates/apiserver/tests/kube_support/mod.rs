@@ -130,6 +130,20 @@ pub fn names<K: kube::Resource>(items: &[K]) -> Vec<String> {
     out
 }
 
+/// The causes of a refusal, each as `field: message`.
+pub fn causes(status: &kube::core::Status) -> Vec<String> {
+    status
+        .details
+        .as_ref()
+        .map(|d| {
+            d.causes
+                .iter()
+                .map(|c| format!("{}: {}", c.field, c.message))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// One raw request through `client`, with an optional `Accept` and JSON body: `(HTTP code,
 /// JSON body)`; panics when the answer is not JSON.
 pub async fn raw(

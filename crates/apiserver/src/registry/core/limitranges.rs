@@ -1,16 +1,22 @@
 //! LimitRanges (core/v1, `limits`): upstream's v1 defaulting of their items
 //! (`SetDefaults_LimitRangeItem`: a `Container` item's `default` takes its `max`, its
 //! `defaultRequest` its `default`, then its `min`). The LimitRanger admission plugin
-//! (`admission/limit_ranger.rs`) enforces them.
+//! (`admission/limit_ranger.rs`) enforces them. Validated after the defaults, on create and
+//! update alike, as upstream's `ValidateLimitRange` (`validation.rs`).
 
+use crate::registry::core::resourcequotas::validation::{
+    has_malformed_quantity, quantity_format_error,
+};
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
-use crate::status::FieldCause;
-use crate::strategy::{Strategy, Typed, typed_basics};
+use crate::status::{ApiError, FieldCause};
+use crate::strategy::{Decoded, Strategy, Typed, typed_basics};
 use crate::table::printer::CREATED_AT;
 use crate::validation::NameRule;
 use k8s_openapi::api::core::v1::LimitRange;
 use serde_json::{Map, Value};
+
+mod validation;
 
 /// `limitranges` (core/v1, `limits`).
 pub(crate) fn resource() -> ResourceType {
@@ -21,13 +27,40 @@ pub(crate) fn resource() -> ResourceType {
         })
 }
 
-/// The LimitRange strategy: the type's, with its items defaulted.
+/// The LimitRange strategy: the type's, with its items defaulted and validated.
 struct LimitRangeStrategy {
     typed: Typed<LimitRange>,
 }
 
 impl Strategy for LimitRangeStrategy {
-    typed_basics!(typed, decode);
+    typed_basics!(typed);
+
+    /// The type's decoding; a quantity that does not parse is a BadRequest, as Go's decoder
+    /// refuses it.
+    fn decode(&self, value: Value) -> Result<Decoded, ApiError> {
+        let decoded = self.typed.decode(value)?;
+        let lists = decoded
+            .value
+            .pointer("/spec/limits")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .flat_map(|item| {
+                [
+                    "max",
+                    "min",
+                    "default",
+                    "defaultRequest",
+                    "maxLimitRequestRatio",
+                ]
+                .into_iter()
+                .filter_map(move |list| item.get(list))
+            });
+        if has_malformed_quantity(lists) {
+            return Err(quantity_format_error("LimitRange"));
+        }
+        Ok(decoded)
+    }
 
     fn name_rule(&self) -> NameRule {
         self.typed.name_rule()
@@ -42,7 +75,7 @@ impl Strategy for LimitRangeStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldCause> {
-        self.typed.validate(obj)
+        validation::causes(obj)
     }
 }
 
