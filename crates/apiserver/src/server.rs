@@ -319,6 +319,9 @@ impl ApiServerBuilder {
         }
         crate::controllers::clusterrole_aggregation::sync(&rest).await;
         crate::controllers::apiservices::sync(&rest).await;
+        // kube-apiserver's `priority-and-fairness-config-producer` post-start hook, and the
+        // FlowSchemas' status its config consumer writes.
+        crate::controllers::flowcontrol::sync(&rest).await;
         if self.simulate_workloads {
             crate::controllers::nodes::ensure(&rest, self.nodes).await;
             crate::controllers::volumes::ensure_default_class(&rest).await;
@@ -456,6 +459,7 @@ fn controller_tasks(
             rest.clone(),
         )),
         tokio::spawn(crate::controllers::apiservices::run(rest.clone())),
+        tokio::spawn(crate::controllers::flowcontrol::run(rest.clone())),
         tokio::spawn(crate::controllers::gc::run(rest.clone())),
         tokio::spawn(crate::controllers::namespace::run(rest.clone())),
         tokio::spawn(crate::controllers::endpoints::run(rest.clone())),

@@ -414,7 +414,8 @@ fn samples() -> Vec<(&'static str, Value, &'static [&'static str])> {
         ),
         (
             "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations",
-            json!({"metadata": {"name": "plc1"}, "spec": {"type": "Exempt"}}),
+            // Named to list before the bootstrap levels (the table's first row is checked).
+            json!({"metadata": {"name": "a-plc1"}, "spec": {"type": "Limited", "limited": {"limitResponse": {"type": "Reject"}}}}),
             &[
                 "Name",
                 "Type",
@@ -427,7 +428,7 @@ fn samples() -> Vec<(&'static str, Value, &'static [&'static str])> {
         ),
         (
             "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas",
-            json!({"metadata": {"name": "fs1"}, "spec": {"priorityLevelConfiguration": {"name": "plc1"}}}),
+            json!({"metadata": {"name": "a-fs1"}, "spec": {"priorityLevelConfiguration": {"name": "a-plc1"}}}),
             &[
                 "Name",
                 "PriorityLevel",

@@ -4,7 +4,7 @@
 //! namespace lifecycle, Endpoints and EndpointSlices of Services, PodDisruptionBudget status
 //! (`disruption.rs`), HorizontalPodAutoscaler status and replica bounds without a metrics server
 //! (`podautoscaler.rs`), the signer of `kubernetes.io/kube-apiserver-client` certificate signing
-//! requests (`csr_signing.rs`), ResourceQuota usage (`resourcequota.rs`), the aggregated ClusterRoles' rules (`clusterrole_aggregation.rs`), the APIServices of the served group versions (`apiservices.rs`), the `default` ServiceAccount of every namespace, kube-apiserver's own `kubernetes` Service, persistent volume binding,
+//! requests (`csr_signing.rs`), ResourceQuota usage (`resourcequota.rs`), the aggregated ClusterRoles' rules (`clusterrole_aggregation.rs`), the APIServices of the served group versions (`apiservices.rs`), the `default` ServiceAccount of every namespace, kube-apiserver's own `kubernetes` Service, the API Priority and Fairness bootstrap configuration and FlowSchema status (`flowcontrol.rs`), persistent volume binding,
 //! reclaiming and protection (with a simulated provisioner, `volumes.rs`), and (optionally)
 //! simulated workloads: Deployments and ReplicaSets with a simulated scheduler and kubelet
 //! (`workloads.rs`), Jobs (`jobs.rs`) and CronJobs (`cronjobs.rs`), StatefulSets
@@ -22,6 +22,7 @@ pub mod daemonsets;
 pub mod disruption;
 pub mod endpoints;
 mod events;
+pub mod flowcontrol;
 pub mod gc;
 pub mod jobs;
 pub mod kubernetes_service;

@@ -1,7 +1,10 @@
-//! FlowSchemas (flowcontrol.apiserver.k8s.io/v1): stored and served; this server limits in-flight requests without priority levels.
+//! FlowSchemas (flowcontrol.apiserver.k8s.io/v1): defaulted (`defaults.rs`) and validated
+//! (`validation.rs`) as upstream, with `metadata.generation` kept (the bootstrap configuration's
+//! keeper reads it); their status (the `Dangling` condition) is the flow control controller's.
 
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
+use crate::strategy::Typed;
 use crate::table::printer::{Printer, col, s};
 use crate::table::{age, age_column, name_column, name_of};
 use k8s_openapi::api::flowcontrol::v1::FlowSchema;
@@ -11,8 +14,18 @@ use serde_json::{Value, json};
 pub(crate) fn resource() -> ResourceType {
     entry("flowschemas", "flowschema", false)
         .status()
-        .build::<FlowSchema>(crate::strategy::Typed::<FlowSchema>::new().printer(&FLOW_SCHEMA))
+        .build::<FlowSchema>(super::FlowControlStrategy {
+            typed: Typed::<FlowSchema>::new()
+                .with_generation()
+                .printer(&FLOW_SCHEMA),
+            defaults: defaults::set_defaults,
+            causes: validation::causes,
+            status_causes: validation::status_causes,
+        })
 }
+
+pub(crate) mod defaults;
+pub(crate) mod validation;
 
 /// The `Dangling` condition's status (`?` when unknown).
 fn missing_pl(o: &Value) -> String {

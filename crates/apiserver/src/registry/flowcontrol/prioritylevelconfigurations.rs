@@ -1,7 +1,10 @@
-//! PriorityLevelConfigurations (flowcontrol.apiserver.k8s.io/v1): stored and served.
+//! PriorityLevelConfigurations (flowcontrol.apiserver.k8s.io/v1): defaulted (`defaults.rs`)
+//! and validated (`validation.rs`) as upstream, with `metadata.generation` kept (the bootstrap
+//! configuration's keeper reads it).
 
 use crate::registry::entry::entry;
 use crate::resource::ResourceType;
+use crate::strategy::Typed;
 use crate::table::printer::{Printer, col, s};
 use crate::table::{age, age_column, name_column, name_of};
 use k8s_openapi::api::flowcontrol::v1::PriorityLevelConfiguration;
@@ -15,11 +18,18 @@ pub(crate) fn resource() -> ResourceType {
         false,
     )
     .status()
-    .build::<PriorityLevelConfiguration>(
-        crate::strategy::Typed::<PriorityLevelConfiguration>::new()
+    .build::<PriorityLevelConfiguration>(super::FlowControlStrategy {
+        typed: Typed::<PriorityLevelConfiguration>::new()
+            .with_generation()
             .printer(&PRIORITY_LEVEL_CONFIGURATION),
-    )
+        defaults: defaults::set_defaults,
+        causes: validation::causes,
+        status_causes: validation::status_causes,
+    })
 }
+
+pub(crate) mod defaults;
+pub(crate) mod validation;
 
 /// A field of `spec.limited`, `<none>` for an exempt level.
 fn limited(o: &Value, field: &str) -> String {
