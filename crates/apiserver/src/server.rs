@@ -361,6 +361,15 @@ impl ApiServerBuilder {
                 tasks
             }
         };
+        // The Services' IPAddresses put right before anything is allocated. On a shared
+        // storage another server may be allocating meanwhile: an address without its Service
+        // is left a minute, for that Service to be stored.
+        let repair_grace = if store.is_shared() {
+            Duration::from_secs(60)
+        } else {
+            Duration::ZERO
+        };
+        crate::registry::core::services::allocation::repair(&rest, repair_grace).await;
         if store.is_shared() {
             // Present before this server serves, as upstream's bootstrap controller makes it on
             // every server; the Lease holder then points it at itself.
@@ -463,6 +472,7 @@ fn controller_tasks(
         tokio::spawn(crate::controllers::podautoscaler::run(rest.clone())),
         tokio::spawn(crate::controllers::resourcequota::run(rest.clone())),
         tokio::spawn(crate::controllers::serviceaccounts::run(rest.clone())),
+        tokio::spawn(crate::controllers::servicecidrs::run(rest.clone())),
         tokio::spawn(crate::controllers::root_ca::run(rest.clone())),
         tokio::spawn(crate::controllers::volumes::run(rest.clone())),
     ];
@@ -543,6 +553,10 @@ async fn bootstrap(rest: &Rest) -> Result<(), StartError> {
             }
         }
     }
+    // The default ServiceCIDR, before any Service is allocated an address from it.
+    crate::registry::networking::servicecidrs::ensure_default(rest)
+        .await
+        .map_err(|e| StartError::Bootstrap(e.to_string()))?;
     // The default RBAC policy, reconciled (its Roles live in the namespaces just made).
     crate::auth::bootstrap::ensure(rest)
         .await
