@@ -319,6 +319,7 @@ impl ApiServerBuilder {
         }
         crate::controllers::clusterrole_aggregation::sync(&rest).await;
         crate::controllers::apiservices::sync(&rest).await;
+        crate::controllers::servicecidrs::sync(&rest).await;
         if self.simulate_workloads {
             crate::controllers::nodes::ensure(&rest, self.nodes).await;
             crate::controllers::volumes::ensure_default_class(&rest).await;

@@ -337,13 +337,36 @@ async fn service_ips_are_ipaddresses_of_the_default_servicecidr() {
     );
     assert!(ips.get_opt("10.200.0.5").await.expect("get").is_none());
 
-    // A create that fails after allocating gives the address back.
+    // An invalid Service allocates nothing; a create that fails after allocating (its name
+    // is taken) gives the address back.
     let bad = service(
         "bad",
         json!({"clusterIP": "10.96.0.20", "ports": [{"port": 0}]}),
     );
     api_err(services.create(&pp, &bad).await, 422, "Invalid");
     assert!(ips.get_opt("10.96.0.20").await.expect("get").is_none());
+    api_err(
+        services
+            .create(&pp, &clusterip("dns", Some("10.96.0.20")))
+            .await,
+        409,
+        "AlreadyExists",
+    );
+    assert!(ips.get_opt("10.96.0.20").await.expect("get").is_none());
+    let unnamed: Service = serde_json::from_value(
+        json!({"metadata": {"generateName": "gen-"}, "spec": {"ports": [{"port": 80}]}}),
+    )
+    .expect("service");
+    let generated = services
+        .create(&pp, &unnamed)
+        .await
+        .expect("generated name");
+    let name = generated.metadata.name.clone().expect("name");
+    let generated_ip = generated.spec.and_then(|s| s.cluster_ip).expect("ip");
+    assert_eq!(
+        parent(&ips.get(&generated_ip).await.expect("recorded")),
+        ("default".into(), name)
+    );
 
     // Deleting releases: the address can be asked for again.
     services

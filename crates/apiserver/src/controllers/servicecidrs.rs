@@ -59,6 +59,14 @@ pub async fn run(rest: Rest) {
     }
 }
 
+/// Puts every ServiceCIDR right once (the server's start does this, so that a started server
+/// is settled).
+pub(crate) async fn sync(rest: &Rest) {
+    if let Some(t) = types(rest) {
+        reconcile(rest, &t).await;
+    }
+}
+
 /// Puts every ServiceCIDR right; answers when to look again (a deletion waiting for its grace,
 /// or a write that failed).
 async fn reconcile(rest: &Rest, t: &Types) -> Option<Duration> {

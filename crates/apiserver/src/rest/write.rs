@@ -313,9 +313,33 @@ impl Rest {
             })
             .await?;
         }
-        // As upstream's `BeginCreate`: what the object takes from shared pools (a Service's
-        // cluster IPs) is taken before it is prepared and validated, and given back when the
-        // create then fails.
+        rt.strategy
+            .prepare_for_create_by(&mut obj, opts.user.as_deref());
+        let initial = rt.strategy.initial_finalizers();
+        if !initial.is_empty() {
+            let mut fins = finalizers(&obj);
+            for f in initial {
+                if !fins.iter().any(|x| x == f) {
+                    fins.push(f.to_string());
+                }
+            }
+            meta_mut(&mut obj).insert("finalizers".into(), json!(fins));
+        }
+        let mut causes = validate_object_meta(&obj["metadata"], rt.strategy.name_rule());
+        causes.extend(rt.strategy.validate(&obj));
+        if !causes.is_empty() {
+            return Err(effects.attach(Self::invalid(rt, &obj, causes)));
+        }
+        // What the object takes from shared pools (a Service's cluster IPs), as upstream's
+        // `BeginCreate`, is taken once it is valid, recorded under its name (so a generated
+        // name is chosen first), and given back when the create then fails.
+        if rt.allocation.is_some()
+            && meta_str(&obj, "name").is_empty()
+            && !meta_str(&obj, "generateName").is_empty()
+        {
+            let generated = format!("{}{}", meta_str(&obj, "generateName"), random_suffix());
+            meta_mut(&mut obj).insert("name".into(), json!(generated));
+        }
         let taken = match rt.allocation {
             Some(allocation) => allocation
                 .allocate(self, &mut obj, None, opts.dry_run)
@@ -326,23 +350,6 @@ impl Rest {
         let result = async move {
             // Rebound so its borrows may be of the block's own values.
             let mut request = request;
-            rt.strategy
-                .prepare_for_create_by(&mut obj, opts.user.as_deref());
-            let initial = rt.strategy.initial_finalizers();
-            if !initial.is_empty() {
-                let mut fins = finalizers(&obj);
-                for f in initial {
-                    if !fins.iter().any(|x| x == f) {
-                        fins.push(f.to_string());
-                    }
-                }
-                meta_mut(&mut obj).insert("finalizers".into(), json!(fins));
-            }
-            let mut causes = validate_object_meta(&obj["metadata"], rt.strategy.name_rule());
-            causes.extend(rt.strategy.validate(&obj));
-            if !causes.is_empty() {
-                return Err(effects.attach(Self::invalid(rt, &obj, causes)));
-            }
             let admitted_name = meta_str(&obj, "name").to_string();
             request.name = &admitted_name;
             self.admission

@@ -236,21 +236,21 @@ impl Strategy for ServiceStrategy {
         if type_ == "ExternalName" {
             return;
         }
-        // The allocation filled in what the Service asked for or got; the two fields agree.
+        // Upstream's `normalizeClusterIPs`: the singular and the plural agree; what is left
+        // empty is allocated after validation.
         let ip = match spec.get("clusterIP").and_then(Value::as_str) {
-            Some(ip) if !ip.is_empty() => ip.to_string(),
-            _ => match spec
+            Some(ip) if !ip.is_empty() => Some(ip.to_string()),
+            _ => spec
                 .get("clusterIPs")
                 .and_then(|v| v.get(0))
                 .and_then(Value::as_str)
-            {
-                Some(ip) => ip.to_string(),
-                None => return,
-            },
+                .map(str::to_string),
         };
-        spec.insert("clusterIP".into(), json!(ip));
-        spec.entry("clusterIPs").or_insert_with(|| json!([ip]));
-        if ip != "None" {
+        if let Some(ip) = &ip {
+            spec.insert("clusterIP".into(), json!(ip));
+            spec.entry("clusterIPs").or_insert_with(|| json!([ip]));
+        }
+        if ip.as_deref() != Some("None") {
             spec.entry("ipFamilies").or_insert_with(|| json!(["IPv4"]));
             spec.entry("ipFamilyPolicy")
                 .or_insert_with(|| json!("SingleStack"));
