@@ -41,8 +41,11 @@ fn types(rest: &Rest) -> Option<Types> {
 pub async fn run(rest: Rest) {
     let Some(t) = types(&rest) else { return };
     let mut changes = Changes::all(&rest);
-    let mut wake: Option<Duration> = None;
+    // When to look again regardless of changes (an instant, so that unrelated changes do not
+    // push it back).
+    let mut wake: Option<tokio::time::Instant> = None;
     loop {
+        let far = tokio::time::Instant::now() + Duration::from_secs(3600);
         let relevant = tokio::select! {
             change = changes.next() => match change {
                 None => return,
@@ -51,10 +54,12 @@ pub async fn run(rest: Rest) {
                     e.key.resource == t.cidrs.storage_key || e.key.resource == t.ips.storage_key
                 }),
             },
-            _ = tokio::time::sleep(wake.unwrap_or(Duration::from_secs(3600))), if wake.is_some() => true,
+            _ = tokio::time::sleep_until(wake.unwrap_or(far)), if wake.is_some() => true,
         };
         if relevant {
-            wake = reconcile(&rest, &t).await;
+            wake = reconcile(&rest, &t)
+                .await
+                .map(|after| tokio::time::Instant::now() + after);
         }
     }
 }
