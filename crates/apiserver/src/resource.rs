@@ -63,6 +63,10 @@ pub struct ResourceType {
     /// server's own handling of the resource reflects the write (the resources a CRD serves and
     /// their conversion webhook), as a write already waits for its change to reach the cache.
     pub settle: Option<Settle>,
+    /// What the resource takes from shared pools as its objects are written and gives back as
+    /// they go (a Service's cluster IPs and node ports), as upstream's REST hooks
+    /// `BeginCreate`/`BeginUpdate`/`AfterDelete` do; None for almost every resource.
+    pub allocation: Option<&'static dyn Allocation>,
     /// Objects are written by the server only (one of its controllers keeps them): users may
     /// get, list and watch them, and any write is refused with 405 (the APIServices the server
     /// lists for its own groups).
@@ -142,6 +146,38 @@ pub type WriteGuard =
 /// How a resource waits, after a user's write committed at the given resourceVersion, for this
 /// server to act on it (see [`ResourceType::settle`]).
 pub type Settle = for<'a> fn(&'a crate::rest::Rest, u64) -> futures::future::BoxFuture<'a, ()>;
+
+/// Allocation from shared pools around a resource's writes (see [`ResourceType::allocation`]).
+/// What is allocated must be recorded in the store (objects of other resources) so that it is
+/// consistent across restarts and servers; the write path calls these hooks.
+pub trait Allocation: Send + Sync {
+    /// Takes what `obj` needs before it is stored (`old` is the stored object on an update),
+    /// filling in what was allocated; answers the names of what it took, for
+    /// [`Allocation::give_back`] should the write fail. A dry run checks without taking.
+    fn allocate<'a>(
+        &'a self,
+        rest: &'a crate::rest::Rest,
+        obj: &'a mut serde_json::Value,
+        old: Option<&'a serde_json::Value>,
+        dry_run: bool,
+    ) -> futures::future::BoxFuture<'a, Result<Vec<String>, crate::status::ApiError>>;
+
+    /// Gives back what [`Allocation::allocate`] took for a write that then failed.
+    fn give_back<'a>(
+        &'a self,
+        rest: &'a crate::rest::Rest,
+        taken: Vec<String>,
+    ) -> futures::future::BoxFuture<'a, ()>;
+
+    /// Releases what the stored `old` held and `new` no longer holds; `new` is None when the
+    /// object was removed.
+    fn release<'a>(
+        &'a self,
+        rest: &'a crate::rest::Rest,
+        old: &'a serde_json::Value,
+        new: Option<&'a serde_json::Value>,
+    ) -> futures::future::BoxFuture<'a, ()>;
+}
 
 /// Where a resource's OpenAPI schema comes from.
 #[derive(Clone)]

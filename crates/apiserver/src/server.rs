@@ -322,6 +322,7 @@ impl ApiServerBuilder {
         // kube-apiserver's `priority-and-fairness-config-producer` post-start hook, and the
         // FlowSchemas' status its config consumer writes.
         crate::controllers::flowcontrol::sync(&rest).await;
+        crate::controllers::servicecidrs::sync(&rest).await;
         if self.simulate_workloads {
             crate::controllers::nodes::ensure(&rest, self.nodes).await;
             crate::controllers::volumes::ensure_default_class(&rest).await;
@@ -364,6 +365,15 @@ impl ApiServerBuilder {
                 tasks
             }
         };
+        // The Services' IPAddresses put right before anything is allocated. On a shared
+        // storage another server may be allocating meanwhile: an address without its Service
+        // is left a minute, for that Service to be stored.
+        let repair_grace = if store.is_shared() {
+            Duration::from_secs(60)
+        } else {
+            Duration::ZERO
+        };
+        crate::registry::core::services::allocation::repair(&rest, repair_grace).await;
         if store.is_shared() {
             // Present before this server serves, as upstream's bootstrap controller makes it on
             // every server; the Lease holder then points it at itself.
@@ -467,6 +477,7 @@ fn controller_tasks(
         tokio::spawn(crate::controllers::podautoscaler::run(rest.clone())),
         tokio::spawn(crate::controllers::resourcequota::run(rest.clone())),
         tokio::spawn(crate::controllers::serviceaccounts::run(rest.clone())),
+        tokio::spawn(crate::controllers::servicecidrs::run(rest.clone())),
         tokio::spawn(crate::controllers::root_ca::run(rest.clone())),
         tokio::spawn(crate::controllers::volumes::run(rest.clone())),
     ];
@@ -547,6 +558,10 @@ async fn bootstrap(rest: &Rest) -> Result<(), StartError> {
             }
         }
     }
+    // The default ServiceCIDR, before any Service is allocated an address from it.
+    crate::registry::networking::servicecidrs::ensure_default(rest)
+        .await
+        .map_err(|e| StartError::Bootstrap(e.to_string()))?;
     // The default RBAC policy, reconciled (its Roles live in the namespaces just made).
     crate::auth::bootstrap::ensure(rest)
         .await

@@ -170,6 +170,8 @@ pub enum NameRule {
     Label,
     /// Path segment only (custom resources, RBAC objects).
     PathSegment,
+    /// An IP address in canonical form (IPAddresses, upstream's `ValidateIPAddressName`).
+    IpAddress,
 }
 
 impl NameRule {
@@ -179,7 +181,20 @@ impl NameRule {
             NameRule::Subdomain => dns1123_subdomain_problems(name),
             NameRule::Label => dns1123_label_problems(name),
             NameRule::PathSegment => path_segment_problems(name),
+            NameRule::IpAddress => ip_address_problems(name),
         }
+    }
+}
+
+/// Upstream's strict `IsValidIP`: a parseable address, written as Go's `netip` writes it (no
+/// leading zeros, IPv6 in its RFC 5952 form).
+pub fn ip_address_problems(value: &str) -> Vec<String> {
+    match value.parse::<std::net::IpAddr>() {
+        Err(_) => vec!["must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)".into()],
+        Ok(ip) if ip.to_string() != value => {
+            vec![format!("must be in canonical form ({:?})", ip.to_string())]
+        }
+        Ok(_) => Vec::new(),
     }
 }
 

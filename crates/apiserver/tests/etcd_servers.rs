@@ -1,7 +1,8 @@
 //! Several kubeforge API servers on one etcd, through real clients (kube-rs, kubectl): writers
 //! on both servers lose no update, a watch on one sees the other's writes in order, an informer
 //! survives its server's death by reconnecting to the other, the in-server controllers hand over
-//! through their Lease, and etcd restarted under load loses nothing acknowledged.
+//! through their Lease, etcd restarted under load loses nothing acknowledged, and Services
+//! created on both servers at once never share a cluster IP.
 //! Skips without an etcd binary outside CI (see `etcd_support/mod.rs`).
 
 mod kube_support;
@@ -882,4 +883,95 @@ async fn a_create_is_one_transaction_and_an_any_list_no_request() {
         "{N} creates and {N} lists at resourceVersion 0 made {} reads ({renewals} renewals allowed)",
         delta("Range")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_created_on_two_servers_never_share_a_cluster_ip() {
+    use k8s_openapi::api::core::v1::Service;
+    use k8s_openapi::api::networking::v1::{IPAddress, ServiceCIDR};
+    let Some(etcd) = Etcd::start().await else {
+        return;
+    };
+    let (a, b) = (
+        server(&etcd, "/registry").await,
+        server(&etcd, "/registry").await,
+    );
+    let pp = PostParams::default();
+    // A range of six addresses, allocated from before the default one: every random pick on
+    // both servers lands in it first, so they race for the same few addresses.
+    let tiny: ServiceCIDR = serde_json::from_value(
+        serde_json::json!({"metadata": {"name": "a-tiny"}, "spec": {"cidrs": ["10.200.0.0/29"]}}),
+    )
+    .expect("servicecidr");
+    Api::<ServiceCIDR>::all(a.client())
+        .create(&pp, &tiny)
+        .await
+        .expect("a-tiny");
+    let svc = |name: String, ip: Option<&str>| -> Service {
+        let mut spec = serde_json::json!({"ports": [{"port": 80}]});
+        if let Some(ip) = ip {
+            spec["clusterIP"] = serde_json::json!(ip);
+        }
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "spec": spec}))
+            .expect("service")
+    };
+    // Both ask for one address at once: one gets it.
+    let (on_a, on_b) = (
+        Api::<Service>::namespaced(a.client(), "default"),
+        Api::<Service>::namespaced(b.client(), "default"),
+    );
+    let (want_a, want_b) = (
+        svc("want-a".into(), Some("10.96.0.10")),
+        svc("want-b".into(), Some("10.96.0.10")),
+    );
+    let (ra, rb) = tokio::join!(on_a.create(&pp, &want_a), on_b.create(&pp, &want_b));
+    let refused: Vec<_> = [ra, rb].into_iter().filter_map(Result::err).collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        refused[0]
+            .to_string()
+            .contains("failed to allocate IP 10.96.0.10: provided IP is already allocated"),
+        "{}",
+        refused[0]
+    );
+    // Twelve Services without an address, six through each server, all at once.
+    let creates = (0..12).map(|i| {
+        let api = if i % 2 == 0 {
+            on_a.clone()
+        } else {
+            on_b.clone()
+        };
+        let service = svc(format!("s{i}"), None);
+        async move { api.create(&PostParams::default(), &service).await }
+    });
+    let created: Vec<Service> = futures::future::join_all(creates)
+        .await
+        .into_iter()
+        .map(|r| r.expect("create"))
+        .collect();
+    let ips: Vec<String> = created
+        .iter()
+        .map(|s| {
+            s.spec
+                .as_ref()
+                .and_then(|s| s.cluster_ip.clone())
+                .expect("ip")
+        })
+        .collect();
+    let distinct: std::collections::BTreeSet<&String> = ips.iter().collect();
+    assert_eq!(distinct.len(), ips.len(), "{ips:?}");
+    assert_eq!(
+        ips.iter().filter(|ip| ip.starts_with("10.200.0.")).count(),
+        6,
+        "the tiny range is used up first: {ips:?}"
+    );
+    // Each address is recorded once, for its Service.
+    let records = Api::<IPAddress>::all(b.client());
+    for (service, ip) in created.iter().zip(&ips) {
+        let record = records.get(ip).await.expect("IPAddress");
+        assert_eq!(
+            record.spec.map(|s| s.parent_ref.name),
+            service.metadata.name.clone()
+        );
+    }
 }

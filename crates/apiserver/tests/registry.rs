@@ -313,7 +313,8 @@ fn samples() -> Vec<(&'static str, Value, &'static [&'static str])> {
         ),
         (
             "/apis/networking.k8s.io/v1/servicecidrs",
-            json!({"metadata": {"name": "sc1"}, "spec": {"cidrs": ["10.200.0.0/16"]}}),
+            // Listed before the server's own `kubernetes`.
+            json!({"metadata": {"name": "extra"}, "spec": {"cidrs": ["10.200.0.0/16"]}}),
             &["Name", "CIDRs", "Age"],
         ),
         (
@@ -476,8 +477,8 @@ async fn each_added_resource_is_created_read_listed_printed_and_deleted() {
         let (code, _) = raw(&client, "DELETE", &item, None).await;
         assert_eq!(code, 200, "{item}");
         // Gone at once, or once an in-server controller has removed its protection finalizer
-        // (PersistentVolumeClaims).
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // (PersistentVolumeClaims; ServiceCIDRs 10 s after their deletion, as upstream).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
         loop {
             let (code, _) = raw(&client, "GET", &item, None).await;
             if code == 404 {

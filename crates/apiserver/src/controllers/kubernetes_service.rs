@@ -4,6 +4,8 @@
 //! `Endpoints` and an `EndpointSlice` of the same name listing the server's address. They are
 //! written at start and written again whenever one of them is deleted or changed, so in-cluster
 //! clients (and `kubectl get svc,endpoints` on a fresh cluster) find what they find upstream.
+//! The Service is created through the write path like any other, so its address is taken from
+//! the default ServiceCIDR as an IPAddress by the Services' allocator.
 //!
 //! On a storage shared by several servers, each server creates what is missing before it serves
 //! (as each kube-apiserver's bootstrap controller creates the Service when it is absent, and

@@ -37,6 +37,7 @@ mod revisions;
 pub mod root_ca;
 mod scheduler;
 pub mod serviceaccounts;
+pub mod servicecidrs;
 pub mod statefulsets;
 pub mod volumes;
 pub mod workloads;

@@ -228,6 +228,7 @@ pub fn served_types(crd: &Value) -> Vec<ResourceType> {
                 storage_version_hash: Some(storage_version_hash.clone()),
                 guard: None,
                 settle: None,
+                allocation: None,
             }
         })
         .collect()

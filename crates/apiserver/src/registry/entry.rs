@@ -22,6 +22,8 @@ pub(crate) struct Entry {
     guard: Option<WriteGuard>,
     /// What a user's write waits for once committed.
     settle: Option<Settle>,
+    /// Allocation from shared pools around writes.
+    allocation: Option<&'static dyn crate::resource::Allocation>,
     /// Written by the server only.
     read_only: bool,
 }
@@ -40,6 +42,7 @@ pub(crate) const fn entry(plural: &'static str, singular: &'static str, namespac
         answer: None,
         guard: None,
         settle: None,
+        allocation: None,
         read_only: false,
     }
 }
@@ -108,6 +111,16 @@ impl Entry {
         self
     }
 
+    /// Writes take from and give back to shared pools through `allocation` (see
+    /// [`ResourceType::allocation`]).
+    pub(crate) const fn allocated_by(
+        mut self,
+        allocation: &'static dyn crate::resource::Allocation,
+    ) -> Self {
+        self.allocation = Some(allocation);
+        self
+    }
+
     /// The resource type of `K` served with `strategy`.
     pub(crate) fn build<K: k8s_openapi::Resource + schemars::JsonSchema>(
         self,
@@ -144,6 +157,7 @@ impl Entry {
             answer: self.answer,
             guard: self.guard,
             settle: self.settle,
+            allocation: self.allocation,
             read_only: self.read_only,
             storage_version_hash: (self.answer.is_none()).then(|| {
                 let (group, version, kind) = match self.stored_with {

@@ -99,7 +99,12 @@ pub fn spec_part(obj: &Value, skip_status: bool) -> Map<String, Value> {
 
 /// The finalizers of an object.
 pub fn finalizers(obj: &Value) -> Vec<String> {
-    obj.pointer("/metadata/finalizers")
+    string_list(obj, "/metadata/finalizers")
+}
+
+/// The strings of the list at JSON pointer `pointer` of `obj` (none when absent).
+pub fn string_list(obj: &Value, pointer: &str) -> Vec<String> {
+    obj.pointer(pointer)
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()

@@ -11,7 +11,7 @@ mod json_patch;
 mod list;
 pub mod managed_fields;
 mod meta;
-pub use meta::{finalizers, now};
+pub use meta::{finalizers, now, string_list};
 mod patch;
 mod served_fields;
 mod strategic;

@@ -292,7 +292,7 @@ impl Rest {
             warnings,
             ..Effects::default()
         };
-        let mut request = Request {
+        let request = Request {
             user: opts.user.as_deref(),
             dry_run: opts.dry_run,
             field_manager: &opts.field_manager,
@@ -330,125 +330,153 @@ impl Rest {
         if !causes.is_empty() {
             return Err(effects.attach(Self::invalid(rt, &obj, causes)));
         }
-        let admitted_name = meta_str(&obj, "name").to_string();
-        request.name = &admitted_name;
-        self.admission
-            .validate(self, &request, Some(&obj), &mut effects)
-            .await?;
-        let Effects {
-            warnings,
-            audit_annotations,
-        } = effects;
-        let av = rt.api_version();
-        let mf = match applied_mf {
-            Some(mf) => Some(mf),
-            None => {
-                if let Some(sent) = sent_mf {
-                    meta_mut(&mut obj).insert("managedFields".into(), sent);
-                }
-                managed_fields::record(
-                    None,
-                    &obj,
-                    &Write {
-                        manager: &opts.field_manager,
-                        api_version: &av,
-                        time: &time,
-                        subresource: None,
-                        schema: &rt.strategy.field_schema(),
-                        status_subresource: rt.status,
-                    },
-                )
-            }
+        // What the object takes from shared pools (a Service's cluster IPs), as upstream's
+        // `BeginCreate`, is taken once it is valid, recorded under its name (so a generated
+        // name is chosen first), and given back when the create then fails.
+        if rt.allocation.is_some()
+            && meta_str(&obj, "name").is_empty()
+            && !meta_str(&obj, "generateName").is_empty()
+        {
+            let generated = format!("{}{}", meta_str(&obj, "generateName"), random_suffix());
+            meta_mut(&mut obj).insert("name".into(), json!(generated));
+        }
+        let taken = match rt.allocation {
+            Some(allocation) => allocation
+                .allocate(self, &mut obj, None, opts.dry_run)
+                .await
+                .map_err(|e| effects.attach(e))?,
+            None => Vec::new(),
         };
-        match mf {
-            Some(mf) => meta_mut(&mut obj).insert("managedFields".into(), mf),
-            None => meta_mut(&mut obj).shift_remove("managedFields"),
-        };
-        let generate = meta_str(&obj, "generateName").to_string();
-        let fixed_name = meta_str(&obj, "name").to_string();
-        for attempt in 0..RETRIES {
-            if fixed_name.is_empty() {
-                meta_mut(&mut obj).insert(
-                    "name".into(),
-                    json!(format!("{generate}{}", random_suffix())),
-                );
-            }
-            let name = meta_str(&obj, "name").to_string();
-            if fixed_name.is_empty() {
-                let problems = rt.strategy.name_rule().problems(&name);
-                if !problems.is_empty() {
-                    let causes = problems
-                        .into_iter()
-                        .map(|p| FieldCause::invalid("metadata.name", &json!(name), p))
-                        .collect();
-                    return Err(Self::invalid(rt, &obj, causes));
+        let result = async move {
+            // Rebound so its borrows may be of the block's own values.
+            let mut request = request;
+            let admitted_name = meta_str(&obj, "name").to_string();
+            request.name = &admitted_name;
+            self.admission
+                .validate(self, &request, Some(&obj), &mut effects)
+                .await?;
+            let Effects {
+                warnings,
+                audit_annotations,
+            } = effects;
+            let av = rt.api_version();
+            let mf = match applied_mf {
+                Some(mf) => Some(mf),
+                None => {
+                    if let Some(sent) = sent_mf {
+                        meta_mut(&mut obj).insert("managedFields".into(), sent);
+                    }
+                    managed_fields::record(
+                        None,
+                        &obj,
+                        &Write {
+                            manager: &opts.field_manager,
+                            api_version: &av,
+                            time: &time,
+                            subresource: None,
+                            schema: &rt.strategy.field_schema(),
+                            status_subresource: rt.status,
+                        },
+                    )
                 }
-            }
-            let key = self.key(rt, namespace, &name);
-            if opts.dry_run {
-                // As upstream's dry-run storage: a name that is taken is taken, written or not.
-                if self.store.get(&key).is_some() {
-                    if fixed_name.is_empty() && attempt + 1 < RETRIES {
+            };
+            match mf {
+                Some(mf) => meta_mut(&mut obj).insert("managedFields".into(), mf),
+                None => meta_mut(&mut obj).shift_remove("managedFields"),
+            };
+            let generate = meta_str(&obj, "generateName").to_string();
+            let fixed_name = meta_str(&obj, "name").to_string();
+            for attempt in 0..RETRIES {
+                if fixed_name.is_empty() {
+                    meta_mut(&mut obj).insert(
+                        "name".into(),
+                        json!(format!("{generate}{}", random_suffix())),
+                    );
+                }
+                let name = meta_str(&obj, "name").to_string();
+                if fixed_name.is_empty() {
+                    let problems = rt.strategy.name_rule().problems(&name);
+                    if !problems.is_empty() {
+                        let causes = problems
+                            .into_iter()
+                            .map(|p| FieldCause::invalid("metadata.name", &json!(name), p))
+                            .collect();
+                        return Err(Self::invalid(rt, &obj, causes));
+                    }
+                }
+                let key = self.key(rt, namespace, &name);
+                if opts.dry_run {
+                    // As upstream's dry-run storage: a name that is taken is taken, written or not.
+                    if self.store.get(&key).is_some() {
+                        if fixed_name.is_empty() && attempt + 1 < RETRIES {
+                            continue;
+                        }
+                        return Err(store_error(rt, &name, StoreError::AlreadyExists));
+                    }
+                    rt.strategy.order_keys(&mut obj);
+                    return Ok(Written {
+                        object: self.dry_run_round_trip(rt, obj).await?,
+                        warnings,
+                        created: true,
+                        audit_annotations,
+                    });
+                }
+                match self
+                    .commit(
+                        rt,
+                        opts.user.is_some(),
+                        WriteOp::Create {
+                            key,
+                            value: self.storable(rt, &mut obj).await?,
+                        },
+                    )
+                    .await
+                {
+                    Ok(stored) if rt.conversion.is_some() => {
+                        // Stored at the storage version: answered as read back at the request's.
+                        return Ok(Written {
+                            object: self.served(rt, stored.value()).await?,
+                            warnings,
+                            created: true,
+                            audit_annotations,
+                        });
+                    }
+                    Ok(stored) => {
+                        // What was stored is `obj` with its resourceVersion stamped in (as
+                        // `Encoded::stamp` does): answer with that instead of parsing the stored
+                        // JSON back.
+                        let mut v = obj;
+                        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                            m.insert(
+                                "resourceVersion".into(),
+                                Value::String(stored.resource_version.to_string()),
+                            );
+                        }
+                        served_version(rt, &mut v);
+                        return Ok(Written {
+                            object: v,
+                            warnings,
+                            created: true,
+                            audit_annotations,
+                        });
+                    }
+                    Err(StoreError::AlreadyExists)
+                        if fixed_name.is_empty() && attempt + 1 < RETRIES =>
+                    {
                         continue;
                     }
-                    return Err(store_error(rt, &name, StoreError::AlreadyExists));
+                    Err(e) => return Err(store_error(rt, &name, e)),
                 }
-                rt.strategy.order_keys(&mut obj);
-                return Ok(Written {
-                    object: self.dry_run_round_trip(rt, obj).await?,
-                    warnings,
-                    created: true,
-                    audit_annotations,
-                });
             }
-            match self
-                .commit(
-                    rt,
-                    opts.user.is_some(),
-                    WriteOp::Create {
-                        key,
-                        value: self.storable(rt, &mut obj).await?,
-                    },
-                )
-                .await
-            {
-                Ok(stored) if rt.conversion.is_some() => {
-                    // Stored at the storage version: answered as read back at the request's.
-                    return Ok(Written {
-                        object: self.served(rt, stored.value()).await?,
-                        warnings,
-                        created: true,
-                        audit_annotations,
-                    });
-                }
-                Ok(stored) => {
-                    // What was stored is `obj` with its resourceVersion stamped in (as
-                    // `Encoded::stamp` does): answer with that instead of parsing the stored
-                    // JSON back.
-                    let mut v = obj;
-                    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-                        m.insert(
-                            "resourceVersion".into(),
-                            Value::String(stored.resource_version.to_string()),
-                        );
-                    }
-                    served_version(rt, &mut v);
-                    return Ok(Written {
-                        object: v,
-                        warnings,
-                        created: true,
-                        audit_annotations,
-                    });
-                }
-                Err(StoreError::AlreadyExists)
-                    if fixed_name.is_empty() && attempt + 1 < RETRIES =>
-                {
-                    continue;
-                }
-                Err(e) => return Err(store_error(rt, &name, e)),
-            }
+            Err(ApiError::already_exists(&rt.group, &rt.plural, &generate))
         }
-        Err(ApiError::already_exists(&rt.group, &rt.plural, &generate))
+        .await;
+        if let (Err(_), Some(allocation)) = (&result, rt.allocation)
+            && !taken.is_empty()
+        {
+            allocation.give_back(self, taken).await;
+        }
+        result
     }
 
     /// The generic update semantics: merges what the client may not change from `old` into
@@ -692,6 +720,11 @@ impl Rest {
                     audit_annotations,
                 });
             };
+            let allocation = rt.allocation.filter(|_| subresource.is_none());
+            let taken = match allocation {
+                Some(a) => a.allocate(self, &mut new, Some(&old), opts.dry_run).await?,
+                None => Vec::new(),
+            };
             if opts.dry_run {
                 rt.strategy.order_keys(&mut new);
                 return Ok(Written {
@@ -723,7 +756,15 @@ impl Rest {
                     expected: Some(current.resource_version),
                 }
             };
-            match self.commit(rt, opts.user.is_some(), op).await {
+            let committed = self.commit(rt, opts.user.is_some(), op).await;
+            if let Some(a) = allocation {
+                match &committed {
+                    Ok(_) => a.release(self, &old, (!removes).then_some(&new)).await,
+                    Err(_) if !taken.is_empty() => a.give_back(self, taken).await,
+                    Err(_) => {}
+                }
+            }
+            match committed {
                 Ok(stored) => {
                     return Ok(Written {
                         object: self.served(rt, stored.value()).await?,
@@ -1000,6 +1041,9 @@ impl Rest {
                 .await
             {
                 Ok(stored) => {
+                    if let Some(allocation) = rt.allocation {
+                        allocation.release(self, &value, None).await;
+                    }
                     return Ok(Deleted {
                         object: self.served(rt, stored.value()).await?,
                         removed: true,

@@ -1,13 +1,10 @@
 //! Services: the defaults kube-apiserver gives a new Service (type ClusterIP, session affinity,
-//! IP family, port protocol and target port) and a cluster IP from the service range
-//! `10.96.0.0/12`, as `kubectl get svc` shows against a real cluster. A cluster IP never changes
+//! IP family, port protocol and target port), as `kubectl get svc` shows against a real cluster.
+//! Cluster IPs and node ports are allocated around the write by [`allocation`] (IPAddress
+//! objects from the ServiceCIDRs, as the MultiCIDRServiceAllocator); a cluster IP never changes
 //! once allocated (an update that leaves it out keeps it; one that changes it is refused).
-//!
-//! Allocation is random within the range and unique among the IPs this server process has
-//! handed out; nothing routes to these IPs (there is no kube-proxy). NodePort and LoadBalancer
-//! Services get node ports from `30000-32767` the same way (kept across updates that leave them
-//! out); a LoadBalancer's external IP stays `<pending>`, as on a cluster without a cloud
-//! provider.
+//! Nothing routes to these IPs (there is no kube-proxy); a LoadBalancer's external IP stays
+//! `<pending>`, as on a cluster without a cloud provider.
 
 use crate::fieldpath::markers::Markers;
 use crate::registry::entry::entry;
@@ -18,12 +15,12 @@ use crate::strategy::{Strategy, Typed};
 use crate::table::printer::{Printer, col, n, none_if_empty, s, selector_string};
 use crate::table::{age, age_column, name_column, name_of};
 use crate::validation::NameRule;
+use allocation::NODE_PORTS;
 use k8s_openapi::api::core::v1::Service;
-use rand::Rng;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
-use std::sync::Mutex;
+
+pub(crate) mod allocation;
 
 /// `services` (core/v1, `svc`).
 pub(crate) fn resource() -> ResourceType {
@@ -31,23 +28,13 @@ pub(crate) fn resource() -> ResourceType {
         .short(&["svc"])
         .all()
         .status()
+        .allocated_by(&allocation::ALLOCATION)
         .build::<Service>(ServiceStrategy::new())
 }
-
-/// The first address of the service range (`10.96.0.0/12`, kubeadm's default).
-const RANGE_START: u32 = u32::from_be_bytes([10, 96, 0, 0]);
-/// How many addresses the range holds.
-const RANGE_SIZE: u32 = 1 << 20;
-/// kube-apiserver's default `--service-node-port-range`.
-const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
 
 /// The Service strategy.
 pub struct ServiceStrategy {
     typed: Typed<Service>,
-    /// Cluster IPs handed out by this process.
-    allocated: Mutex<HashSet<u32>>,
-    /// Node ports handed out by this process.
-    node_ports: Mutex<HashSet<i64>>,
 }
 
 impl ServiceStrategy {
@@ -58,64 +45,6 @@ impl ServiceStrategy {
                 .names(NameRule::Label)
                 .printer(&SERVICE)
                 .fields(&["spec.clusterIP", "spec.type"]),
-            allocated: Mutex::new(HashSet::new()),
-            node_ports: Mutex::new(HashSet::new()),
-        }
-    }
-
-    /// Gives every port of a NodePort or LoadBalancer Service that has no node port one: the
-    /// one `old` had for the same port and protocol (an update keeps it), else a free one.
-    fn allocate_node_ports(&self, spec: &mut serde_json::Map<String, Value>, old: Option<&Value>) {
-        if !has_node_ports(spec.get("type").and_then(Value::as_str)) {
-            return;
-        }
-        let old_ports: Vec<&Value> = old
-            .and_then(|o| o.pointer("/spec/ports"))
-            .and_then(Value::as_array)
-            .map(|a| a.iter().collect())
-            .unwrap_or_default();
-        let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) else {
-            return;
-        };
-        let mut taken = self.node_ports.lock().unwrap_or_else(|e| e.into_inner());
-        let mut rng = rand::rng();
-        for port in ports.iter_mut().filter_map(Value::as_object_mut) {
-            if port.get("nodePort").and_then(Value::as_i64).unwrap_or(0) != 0 {
-                if let Some(n) = port.get("nodePort").and_then(Value::as_i64) {
-                    taken.insert(n);
-                }
-                continue;
-            }
-            let kept = old_ports.iter().find_map(|o| {
-                (o.get("port") == port.get("port") && o.get("protocol") == port.get("protocol"))
-                    .then(|| o.get("nodePort").and_then(Value::as_i64))
-                    .flatten()
-            });
-            let n = match kept {
-                Some(n) => n,
-                None if taken.len() < NODE_PORTS.count() => loop {
-                    let n = rng.random_range(NODE_PORTS);
-                    if taken.insert(n) {
-                        break n;
-                    }
-                },
-                // Every node port is taken: left unset, as nothing routes to it anyway.
-                None => continue,
-            };
-            port.insert("nodePort".into(), json!(n));
-        }
-    }
-
-    /// A free address of the range, skipping the network address, the first host (reserved for
-    /// the `kubernetes` Service upstream) and the broadcast address.
-    fn allocate(&self) -> String {
-        let mut allocated = self.allocated.lock().unwrap_or_else(|e| e.into_inner());
-        let mut rng = rand::rng();
-        loop {
-            let ip = RANGE_START + rng.random_range(2..RANGE_SIZE - 1);
-            if allocated.insert(ip) {
-                return Ipv4Addr::from(ip).to_string();
-            }
         }
     }
 }
@@ -307,14 +236,21 @@ impl Strategy for ServiceStrategy {
         if type_ == "ExternalName" {
             return;
         }
-        self.allocate_node_ports(spec, None);
+        // Upstream's `normalizeClusterIPs`: the singular and the plural agree; what is left
+        // empty is allocated after validation.
         let ip = match spec.get("clusterIP").and_then(Value::as_str) {
-            Some(ip) if !ip.is_empty() => ip.to_string(),
-            _ => self.allocate(),
+            Some(ip) if !ip.is_empty() => Some(ip.to_string()),
+            _ => spec
+                .get("clusterIPs")
+                .and_then(|v| v.get(0))
+                .and_then(Value::as_str)
+                .map(str::to_string),
         };
-        spec.insert("clusterIP".into(), json!(ip));
-        spec.entry("clusterIPs").or_insert_with(|| json!([ip]));
-        if ip != "None" {
+        if let Some(ip) = &ip {
+            spec.insert("clusterIP".into(), json!(ip));
+            spec.entry("clusterIPs").or_insert_with(|| json!([ip]));
+        }
+        if ip.as_deref() != Some("None") {
             spec.entry("ipFamilies").or_insert_with(|| json!(["IPv4"]));
             spec.entry("ipFamilyPolicy")
                 .or_insert_with(|| json!("SingleStack"));
@@ -324,7 +260,12 @@ impl Strategy for ServiceStrategy {
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
         // An update that leaves the allocated values out keeps them (upstream's
         // patchAllocatedValues); a port that becomes a node port gets one.
-        let keep_ip = cluster_ip(new).is_empty() && !cluster_ip(old).is_empty();
+        let external =
+            |o: &Value| o.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName");
+        let keep_ip = cluster_ip(new).is_empty()
+            && !cluster_ip(old).is_empty()
+            && !external(new)
+            && !external(old);
         if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
             defaults(spec);
             if keep_ip {
@@ -334,13 +275,13 @@ impl Strategy for ServiceStrategy {
                     }
                 }
             }
-            self.allocate_node_ports(spec, Some(old));
         }
         normalize_cluster_ips(new, old);
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldCause> {
         let mut causes = self.typed.validate(obj);
+        causes.extend(cluster_ip_causes(obj));
         causes.extend(port_causes(obj));
         causes.extend(node_port_causes(obj));
         causes
@@ -348,11 +289,31 @@ impl Strategy for ServiceStrategy {
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldCause> {
         let mut causes = self.typed.validate_update(new, old);
+        causes.extend(cluster_ip_causes(new));
         causes.extend(port_causes(new));
         causes.extend(node_port_causes(new));
         causes.extend(cluster_ip_change_causes(new, old));
         causes
     }
+}
+
+/// Upstream's `validateClusterIPs` for the addresses themselves: each is `None` (headless, then
+/// the only one) or a valid IP address.
+fn cluster_ip_causes(obj: &Value) -> Vec<FieldCause> {
+    let mut causes = Vec::new();
+    for (i, ip) in cluster_ips(obj).into_iter().enumerate() {
+        if ip == "None" && i == 0 {
+            continue;
+        }
+        for p in crate::validation::ip_address_problems(ip) {
+            causes.push(FieldCause::invalid(
+                format!("spec.clusterIPs[{i}]"),
+                &json!(ip),
+                p,
+            ));
+        }
+    }
+    causes
 }
 
 /// `spec.clusterIPs` of a Service (empty when absent).
