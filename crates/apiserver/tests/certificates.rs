@@ -4,7 +4,8 @@
 //! accepts (`auth whoami` as the certificate's subject), `deny`, upstream's refusals
 //! (`system:masters` through that signer, a server-auth usage failed by the signer, a request
 //! that is no PEM CSR, a duration under ten minutes), and the CertificateApproval check: a user
-//! who may update `certificatesigningrequests/approval` still needs `approve` on the signer.
+//! who may update `certificatesigningrequests/approval` still needs `approve` on the signer;
+//! `approval` answers GET and PATCH as well as PUT (`kubectl patch --subresource=approval`).
 
 mod kube_support;
 
@@ -61,6 +62,17 @@ fn manifest(name: &str, csr_pem: &str, usages: &[&str], seconds: i64) -> String 
 }
 
 /// Polls request `name` until `jsonpath` says something, and returns it.
+/// Submits a client-auth request for `name` (pending).
+async fn submit(k: &Kubectl, name: &str) -> Result<()> {
+    let (_, csr) = request(name, &[])?;
+    let file = k.manifest(
+        &format!("{name}.json"),
+        &manifest(name, &csr, &["client auth"], 3600),
+    )?;
+    k.ok(&["apply", "-f", &file]).await?;
+    Ok(())
+}
+
 async fn wait_for(k: &Kubectl, name: &str, jsonpath: &str) -> Result<String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
@@ -158,13 +170,7 @@ async fn scenarios(binary: std::path::PathBuf) -> Result<()> {
     ensure!(condition.contains("Approved,Issued"), "{condition}");
 
     // Denied.
-    let (_, csr) = request("bob", &[])?;
-    k.ok(&[
-        "apply",
-        "-f",
-        &k.manifest("bob.json", &manifest("bob", &csr, &["client auth"], 3600))?,
-    ])
-    .await?;
+    submit(&k, "bob").await?;
     k.ok(&["certificate", "deny", "bob"]).await?;
     ensure!(
         k.jsonpath(&["get", "csr", "bob"], "{.status.conditions[0].type}")
@@ -209,6 +215,55 @@ async fn scenarios(binary: std::path::PathBuf) -> Result<()> {
         ],
     )
     .await?;
+
+    // `approval` answers GET and PATCH too, and discovery says so.
+    let got: Value = serde_json::from_str(
+        &k.ok(&[
+            "get",
+            "--raw",
+            "/apis/certificates.k8s.io/v1/certificatesigningrequests/alice/approval",
+        ])
+        .await?,
+    )?;
+    ensure!(
+        got["kind"] == "CertificateSigningRequest" && got["metadata"]["name"] == "alice",
+        "GET approval: {got}"
+    );
+    let list: Value = serde_json::from_str(
+        &k.ok(&["get", "--raw", "/apis/certificates.k8s.io/v1"])
+            .await?,
+    )?;
+    let approval = list["resources"]
+        .as_array()
+        .and_then(|l| {
+            l.iter()
+                .find(|r| r["name"] == "certificatesigningrequests/approval")
+        })
+        .context("approval listed")?;
+    ensure!(
+        approval["verbs"] == json!(["get", "patch", "update"]),
+        "{approval}"
+    );
+    submit(&k, "carol").await?;
+    let row = k.ok(&["get", "csr", "carol", "--no-headers"]).await?;
+    ensure!(row.trim_end().ends_with("Pending"), "row: {row}");
+    if k.minor() < 33 {
+        // kubectl 1.27's `patch --subresource` takes `status` and `scale` only.
+        k.ok(&["certificate", "deny", "carol"]).await?;
+    } else {
+        k.ok(&[
+        "patch",
+        "csr",
+        "carol",
+        "--subresource=approval",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"conditions":[{"type":"Denied","status":"True","reason":"ByPatch","message":"no"}]}}"#,
+    ])
+    .await?;
+    }
+    let row = k.ok(&["get", "csr", "carol", "--no-headers"]).await?;
+    ensure!(row.trim_end().ends_with("Denied"), "row: {row}");
 
     // jane's own request records her; she may update approvals but not approve for the signer.
     k.ok(&[

@@ -13,9 +13,9 @@ mod kube_support;
 mod kubectl_support;
 
 use anyhow::{Result, ensure};
-use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, ResourceQuota};
+use k8s_openapi::api::core::v1::{ConfigMap, LimitRange, Pod, ResourceQuota};
 use kube::Client;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube_support::{api_err, causes, configmap, eventually, names, namespace, raw};
 use kubectl_support::{Kubectl, kubectl_binary, kubectl_versions};
 use kubeforge_apiserver::ApiServer;
@@ -326,6 +326,76 @@ async fn pod_compute_is_summed_and_must_be_specified() {
         "compute",
         "compute",
         json!({"count/pods": "2", "limits.memory": "1Gi", "pods": "1", "requests.cpu": "400m"}),
+    )
+    .await;
+}
+
+/// An in-place resize (`pods/resize`) is charged: one that raises requests beyond the quota is
+/// refused with upstream's `exceeded quota` (the increase requested), one within it is taken
+/// and shows in `status.used`.
+#[tokio::test]
+async fn resizes_are_charged() {
+    let server = server().await;
+    let client = server.client();
+    namespace(&client, "rz").await;
+    create(
+        &client,
+        "rz",
+        "resourcequotas",
+        &quota("rz", json!({"requests.cpu": "1", "limits.memory": "1Gi"})),
+    )
+    .await;
+    used_becomes(
+        &client,
+        "rz",
+        "rz",
+        json!({"limits.memory": "0", "requests.cpu": "0"}),
+    )
+    .await;
+    create(
+        &client,
+        "rz",
+        "pods",
+        &pod("p", json!({"cpu": "400m"}), json!({"memory": "512Mi"})),
+    )
+    .await;
+    used_becomes(
+        &client,
+        "rz",
+        "rz",
+        json!({"limits.memory": "512Mi", "requests.cpu": "400m"}),
+    )
+    .await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "rz");
+    let resize = |cpu: &str| {
+        Patch::Strategic(json!({"spec": {"containers": [{"name": "nginx",
+            "resources": {"requests": {"cpu": cpu}}}]}}))
+    };
+    let err = pods
+        .patch_subresource("resize", "p", &PatchParams::default(), &resize("1200m"))
+        .await
+        .expect_err("beyond the quota");
+    let status = kube_support::status(err);
+    assert_eq!((status.code, status.reason.as_str()), (403, "Forbidden"));
+    assert_eq!(
+        status.message,
+        "pods \"p\" is forbidden: exceeded quota: rz, requested: requests.cpu=800m, used: requests.cpu=400m, limited: requests.cpu=1"
+    );
+    let resized = pods
+        .patch_subresource("resize", "p", &PatchParams::default(), &resize("700m"))
+        .await
+        .expect("within the quota");
+    let requests = resized.spec.expect("spec").containers[0]
+        .resources
+        .as_ref()
+        .and_then(|r| r.requests.clone())
+        .expect("requests");
+    assert_eq!(requests["cpu"].0, "700m");
+    used_becomes(
+        &client,
+        "rz",
+        "rz",
+        json!({"limits.memory": "512Mi", "requests.cpu": "700m"}),
     )
     .await;
 }

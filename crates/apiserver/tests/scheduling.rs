@@ -1,8 +1,13 @@
 //! The simulated nodes and scheduler through kube-rs: several nodes, pods spread over them,
 //! `nodeSelector`, taints and tolerations, cordoned and not-ready nodes, and upstream's
-//! `FailedScheduling` message for a pod no node fits — which is scheduled once one does.
+//! `FailedScheduling` message for a pod no node fits — which is scheduled once one does. The
+//! simulated kubelet's part in `pods/resize` (resources reported, resizes applied) and
+//! `pods/ephemeralcontainers` (ephemeral containers started), through kube-rs, raw requests and
+//! kubectl 1.33 (`kubectl debug`, `kubectl patch --subresource=resize`).
 
 mod kube_support;
+
+mod kubectl_support;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
@@ -330,5 +335,326 @@ async fn pods_get_the_priority_of_their_class() {
     assert_eq!(
         huge["details"]["causes"][0]["message"],
         "Forbidden: maximum allowed value of a user defined priority is 1000000000"
+    );
+}
+
+/// `pods/resize` and `pods/ephemeralcontainers` listed in discovery as upstream lists them:
+/// kind Pod, verbs get, patch and update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pod_subresources_of_the_pod_kind_are_discovered() {
+    let server = three_nodes().await;
+    let (code, list) = kube_support::raw(&server.client(), "GET", "/api/v1", None, None).await;
+    assert_eq!(code, 200);
+    for name in ["pods/ephemeralcontainers", "pods/resize", "pods/status"] {
+        let r = list["resources"]
+            .as_array()
+            .expect("resources")
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} listed"));
+        assert_eq!(r["kind"], "Pod", "{name}");
+        assert_eq!(r["verbs"], json!(["get", "patch", "update"]), "{name}");
+    }
+}
+
+/// Waits until the status of pod `name` satisfies `check`, and returns it.
+async fn status_where(
+    pods: &Api<Pod>,
+    name: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    eventually(what, || async {
+        let p = serde_json::to_value(pods.get(name).await.ok()?).ok()?;
+        check(&p["status"]).then(|| p["status"].clone())
+    })
+    .await
+}
+
+/// `pods/resize` through kube-rs and raw requests: the running pod's container reports its
+/// resources (so the server knows its node resizes), a resize changes only the resources (the
+/// simulated kubelet applies it at once), and refused resizes get upstream's causes; the pod
+/// itself may still not change its resources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_pods_are_resized_in_place() {
+    let server = three_nodes().await;
+    let client = server.client();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let mut p = pod("rz", json!({}));
+    p.spec.as_mut().expect("spec").containers[0].resources = Some(
+        serde_json::from_value(
+            json!({"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}),
+        )
+        .expect("resources"),
+    );
+    pods.create(&PostParams::default(), &p)
+        .await
+        .expect("create");
+    running_on(&pods, "rz").await;
+    let status = status_where(&pods, "rz", "resources reported", |s| {
+        s.pointer("/containerStatuses/0/resources/requests/cpu") == Some(&json!("100m"))
+    })
+    .await;
+    assert_eq!(
+        status["containerStatuses"][0]["allocatedResources"]["memory"],
+        "64Mi"
+    );
+
+    // GET answers the pod.
+    let (code, got) = kube_support::raw(
+        &client,
+        "GET",
+        "/api/v1/namespaces/default/pods/rz/resize",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!((code, got["kind"].clone()), (200, json!("Pod")));
+
+    let resized = pods
+        .patch_subresource(
+            "resize",
+            "rz",
+            &PatchParams::default(),
+            &Patch::Strategic(
+                json!({"spec": {"containers": [{"name": "c", "image": "other",
+                "resources": {"requests": {"cpu": "200m"}}}]}}),
+            ),
+        )
+        .await
+        .expect("resize");
+    let c = &resized.spec.as_ref().expect("spec").containers[0];
+    assert_eq!(c.image.as_deref(), Some("busybox"), "only resources change");
+    let requests = c
+        .resources
+        .as_ref()
+        .and_then(|r| r.requests.clone())
+        .expect("requests");
+    assert_eq!(requests["cpu"].0, "200m");
+    assert_eq!(requests["memory"].0, "64Mi");
+    status_where(&pods, "rz", "the resize applied", |s| {
+        s.pointer("/containerStatuses/0/resources/requests/cpu") == Some(&json!("200m"))
+    })
+    .await;
+
+    // Refusals, in upstream's words.
+    for (patch, cause) in [
+        (
+            json!({"spec": {"containers": [{"name": "c", "resources": {"limits": {"memory": "100Mi"}}}]}}),
+            "spec.containers[0].resources.limits[memory]: Forbidden: memory limits cannot be decreased unless resizePolicy is RestartContainer",
+        ),
+        (
+            json!({"spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "200m", "memory": "64Mi", "ephemeral-storage": "1Gi"}}}]}}),
+            "spec: Forbidden: only cpu and memory resources are mutable",
+        ),
+        (
+            json!({"spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "128Mi", "memory": "128Mi"}, "limits": {"cpu": "128Mi", "memory": "128Mi"}}}]}}),
+            "spec: Invalid value: \"Burstable\": Pod QOS Class may not change as a result of resizing",
+        ),
+    ] {
+        let err = pods
+            .patch_subresource(
+                "resize",
+                "rz",
+                &PatchParams::default(),
+                &Patch::Strategic(patch),
+            )
+            .await
+            .expect_err("refused");
+        let status = kube_support::status(err);
+        assert_eq!((status.code, status.reason.as_str()), (422, "Invalid"));
+        assert_eq!(kube_support::causes(&status), vec![cause.to_string()]);
+    }
+    let err = pods
+        .patch(
+            "rz",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "300m"}}}]}})),
+        )
+        .await
+        .expect_err("the pod itself keeps its resources");
+    assert!(
+        kube_support::status(err)
+            .message
+            .contains("pod updates may not change fields")
+    );
+}
+
+/// `pods/ephemeralcontainers` through kube-rs and raw requests: containers are added (and the
+/// simulated kubelet starts them), existing ones may not change, ephemeral containers may not
+/// have ports or resources, and pods are not created with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ephemeral_containers_are_added_to_running_pods() {
+    let server = three_nodes().await;
+    let client = server.client();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    pods.create(&PostParams::default(), &pod("ec", json!({})))
+        .await
+        .expect("create");
+    running_on(&pods, "ec").await;
+    let added = pods
+        .patch_subresource(
+            "ephemeralcontainers",
+            "ec",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"ephemeralContainers": [
+                {"name": "dbg", "image": "busybox", "targetContainerName": "c"}]}})),
+        )
+        .await
+        .expect("add");
+    let ec = added
+        .spec
+        .as_ref()
+        .and_then(|s| s.ephemeral_containers.clone())
+        .expect("added");
+    assert_eq!(ec[0].name, "dbg");
+    assert_eq!(
+        ec[0].termination_message_path.as_deref(),
+        Some("/dev/termination-log"),
+        "defaulted"
+    );
+    status_where(&pods, "ec", "the ephemeral container to run", |s| {
+        s.pointer("/ephemeralContainerStatuses/0/state/running")
+            .is_some()
+    })
+    .await;
+
+    // A PUT changing the existing one is refused.
+    let uri = "/api/v1/namespaces/default/pods/ec/ephemeralcontainers";
+    let (_, mut current) = kube_support::raw(&client, "GET", uri, None, None).await;
+    current["spec"]["ephemeralContainers"][0]["image"] = json!("alpine");
+    let (code, answer) = kube_support::raw(&client, "PUT", uri, None, Some(&current)).await;
+    assert_eq!(code, 422, "{answer}");
+    let message = answer["details"]["causes"][0]["message"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        message
+            .starts_with("Forbidden: existing ephemeral containers \"dbg\" may not be changed\n"),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["details"]["causes"][0]["field"],
+        "spec.ephemeralContainers"
+    );
+    // Fields an ephemeral container may not have.
+    current["spec"]["ephemeralContainers"][0]["image"] = json!("busybox");
+    let list = current["spec"]["ephemeralContainers"]
+        .as_array_mut()
+        .expect("list");
+    list.push(
+        json!({"name": "c", "image": "busybox", "ports": [{"containerPort": 80}],
+        "resources": {"requests": {"cpu": "1"}}}),
+    );
+    let (code, answer) = kube_support::raw(&client, "PUT", uri, None, Some(&current)).await;
+    assert_eq!(code, 422, "{answer}");
+    let causes: Vec<&str> = answer["details"]["causes"]
+        .as_array()
+        .expect("causes")
+        .iter()
+        .filter_map(|c| c["message"].as_str())
+        .collect();
+    assert_eq!(
+        causes,
+        vec![
+            "Duplicate value: \"c\"",
+            "Forbidden: cannot be set for an Ephemeral Container",
+            "Forbidden: cannot be set for an Ephemeral Container",
+        ],
+        "{answer}"
+    );
+    let stored = pods.get("ec").await.expect("get");
+    assert_eq!(
+        stored
+            .spec
+            .and_then(|s| s.ephemeral_containers)
+            .map(|l| l.len()),
+        Some(1)
+    );
+
+    // Not on create.
+    let mut with = pod("born-with", json!({}));
+    with.spec.as_mut().expect("spec").ephemeral_containers = Some(vec![
+        serde_json::from_value(json!({"name": "dbg", "image": "busybox"})).expect("container"),
+    ]);
+    let err = pods
+        .create(&PostParams::default(), &with)
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        kube_support::causes(&kube_support::status(err)),
+        vec!["spec.ephemeralContainers: Forbidden: cannot be set on create"]
+    );
+}
+
+kubectl_support::kubectl_versions! {
+    kubectl_debug_and_resize_1_33 => "1.33",
+}
+
+/// kubectl 1.33: `kubectl debug POD --image=busybox --container=NAME` adds ephemeral
+/// containers (twice), and `kubectl patch --subresource=resize` resizes.
+async fn suite(version: &str) {
+    let Some(binary) = kubectl_support::kubectl_binary(version) else {
+        return;
+    };
+    let server = three_nodes().await;
+    let k = kubectl_support::Kubectl::new(binary, &server).expect("kubectl home");
+    let pods: Api<Pod> = Api::namespaced(server.client(), "default");
+    let mut p = pod("kd", json!({}));
+    p.spec.as_mut().expect("spec").containers[0].resources =
+        Some(serde_json::from_value(json!({"requests": {"cpu": "100m"}})).expect("resources"));
+    pods.create(&PostParams::default(), &p)
+        .await
+        .expect("create");
+    running_on(&pods, "kd").await;
+    for name in ["dbg", "dbg2"] {
+        k.ok(&[
+            "debug",
+            "kd",
+            "--image=busybox",
+            &format!("--container={name}"),
+        ])
+        .await
+        .expect("kubectl debug");
+    }
+    let names = k
+        .jsonpath(&["get", "pod", "kd"], "{.spec.ephemeralContainers[*].name}")
+        .await
+        .expect("get");
+    assert_eq!(names, "dbg dbg2");
+    status_where(&pods, "kd", "both debug containers to run", |s| {
+        s["ephemeralContainerStatuses"]
+            .as_array()
+            .is_some_and(|l| l.len() == 2)
+    })
+    .await;
+    k.ok(&[
+        "patch",
+        "pod",
+        "kd",
+        "--subresource=resize",
+        "--patch",
+        r#"{"spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"200m"}}}]}}"#,
+    ])
+    .await
+    .expect("kubectl patch --subresource=resize");
+    let cpu = k
+        .jsonpath(
+            &["get", "pod", "kd"],
+            "{.spec.containers[0].resources.requests.cpu}",
+        )
+        .await
+        .expect("get");
+    assert_eq!(cpu, "200m");
+    let err = k
+        .fails(&[
+            "patch", "pod", "kd", "--subresource=resize", "--patch",
+            r#"{"spec":{"containers":[{"name":"c","resources":{"requests":{"ephemeral-storage":"1Gi"}}}]}}"#,
+        ])
+        .await
+        .expect("refused");
+    assert!(
+        err.contains("only cpu and memory resources are mutable"),
+        "{err}"
     );
 }

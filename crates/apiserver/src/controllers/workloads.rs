@@ -901,10 +901,23 @@ async fn pod(rest: &Rest, t: &Types, kubelet: &Kubelet, ns: &str, name: &str) ->
     if s(&p, "/spec/nodeName").is_empty() {
         return schedule(rest, t, &p).await;
     }
-    // Running, or ended (a Job's pods end: `jobs.rs`): nothing to start.
-    if matches!(s(&p, "/status/phase"), "Running" | "Succeeded" | "Failed")
-        || !super::nodes::simulated(rest, s(&p, "/spec/nodeName"))
-    {
+    if !super::nodes::simulated(rest, s(&p, "/spec/nodeName")) {
+        return Ok(());
+    }
+    // Running: ephemeral containers added and resizes are carried out at once.
+    if s(&p, "/status/phase") == "Running" {
+        let Some(status) = running_status(&p) else {
+            return Ok(());
+        };
+        let mut body = p.clone();
+        body["status"] = status;
+        return rest
+            .update(&t.pods, Some(ns), name, body, &opts(), Some("status"))
+            .await
+            .map(|_| ());
+    }
+    // Ended (a Job's pods end: `jobs.rs`): nothing to start.
+    if matches!(s(&p, "/status/phase"), "Succeeded" | "Failed") {
         return Ok(());
     }
     let now = crate::rest::now();
@@ -918,8 +931,10 @@ async fn pod(rest: &Rest, t: &Types, kubelet: &Kubelet, ns: &str, name: &str) ->
     let statuses: Vec<Value> = containers
         .iter()
         .map(|c| {
-            json!({"name": s(c, "/name"), "image": s(c, "/image"), "imageID": format!("simulated://{}", s(c, "/image")), "ready": true, "started": true, "restartCount": 0,
-                "containerID": format!("kubeforge://{}", uuid::Uuid::new_v4()), "state": {"running": {"startedAt": now}}})
+            let mut status = json!({"name": s(c, "/name"), "image": s(c, "/image"), "imageID": format!("simulated://{}", s(c, "/image")), "ready": true, "started": true, "restartCount": 0,
+                "containerID": format!("kubeforge://{}", uuid::Uuid::new_v4()), "state": {"running": {"startedAt": now}}});
+            report_resources(&mut status, c);
+            status
         })
         .collect();
     let cond = |t: &str| json!({"type": t, "status": "True", "lastProbeTime": null, "lastTransitionTime": now});
@@ -935,6 +950,78 @@ async fn pod(rest: &Rest, t: &Types, kubelet: &Kubelet, ns: &str, name: &str) ->
     rest.update(&t.pods, Some(ns), name, body, &opts(), Some("status"))
         .await
         .map(|_| ())
+}
+
+/// The resources a 1.33 kubelet reports a running container has (`resources`, which tells the
+/// API server the node resizes in place, and `allocatedResources`): the cpu and memory of its
+/// spec.
+fn report_resources(status: &mut Value, container: &Value) {
+    let mut resources = serde_json::Map::new();
+    for which in ["requests", "limits"] {
+        let given = container
+            .pointer(&format!("/resources/{which}"))
+            .and_then(Value::as_object);
+        let list: serde_json::Map<String, Value> = given
+            .into_iter()
+            .flatten()
+            .filter(|(r, _)| matches!(r.as_str(), "cpu" | "memory"))
+            .map(|(r, q)| (r.clone(), q.clone()))
+            .collect();
+        if !list.is_empty() {
+            resources.insert(which.into(), Value::Object(list));
+        }
+    }
+    match resources.get("requests") {
+        Some(requests) => status["allocatedResources"] = requests.clone(),
+        None => {
+            if let Some(m) = status.as_object_mut() {
+                m.remove("allocatedResources");
+            }
+        }
+    }
+    status["resources"] = Value::Object(resources);
+}
+
+/// The status of running pod `p` once the kubelet has caught up with its spec, if that changes
+/// it: each ephemeral container started (reported in `ephemeralContainerStatuses`), and each
+/// container's resources as resized (`pods/resize`).
+fn running_status(p: &Value) -> Option<Value> {
+    let mut status = p.get("status").cloned().unwrap_or(json!({}));
+    let now = crate::rest::now();
+    let specs = |list: &str| {
+        p.pointer(&format!("/spec/{list}"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut ephemeral: Vec<Value> = status
+        .get("ephemeralContainerStatuses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for c in specs("ephemeralContainers") {
+        if ephemeral.iter().any(|e| s(e, "/name") == s(&c, "/name")) {
+            continue;
+        }
+        ephemeral.push(json!({"name": s(&c, "/name"), "image": s(&c, "/image"), "imageID": format!("simulated://{}", s(&c, "/image")),
+            "ready": false, "restartCount": 0, "containerID": format!("kubeforge://{}", uuid::Uuid::new_v4()),
+            "state": {"running": {"startedAt": now}}}));
+    }
+    if !ephemeral.is_empty() {
+        status["ephemeralContainerStatuses"] = json!(ephemeral);
+    }
+    let containers = specs("containers");
+    if let Some(statuses) = status
+        .get_mut("containerStatuses")
+        .and_then(Value::as_array_mut)
+    {
+        for cs in statuses.iter_mut() {
+            if let Some(c) = containers.iter().find(|c| s(c, "/name") == s(cs, "/name")) {
+                report_resources(cs, c);
+            }
+        }
+    }
+    (p.get("status") != Some(&status)).then_some(status)
 }
 
 /// The scheduler's part for unbound pod `p`: bound to the node that fits (pod updates may not

@@ -16,6 +16,9 @@ fn subresources(rt: &ResourceType) -> Vec<(&'static str, Value, &'static [&'stat
     if rt.status {
         out.push(("status", own_kind.clone(), SUB_VERBS));
     }
+    for sub in rt.strategy.object_subresources() {
+        out.push((*sub, own_kind.clone(), SUB_VERBS));
+    }
     for sub in rt.strategy.replace_subresources() {
         out.push((*sub, own_kind.clone(), REPLACE_VERBS));
     }

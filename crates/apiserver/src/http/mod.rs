@@ -706,36 +706,39 @@ async fn resource(
             }
             _ => Err(ApiError::method_not_allowed_here()),
         },
-        (Some(name), Some("status")) if rt.status => match *method {
-            // As upstream's StatusREST, the resource's table convertor prints it.
-            Method::GET => Ok(respond(
-                StatusCode::OK,
-                &view.object({
-                    let obj = rest.get_consistent(&rt, ns, name).await?;
-                    rest.served(&rt, obj.value()).await?
-                }),
-                output,
-                &[],
-            )),
-            Method::PUT => {
-                let opts = write_options()?;
-                let value = read_object(&ct, body, &rt.kind).await?;
-                written(
-                    rest.update(&rt, ns, name, value, &opts, Some("status"))
-                        .await?,
-                )
+        // `status`, and the subresources of the object's own kind that answer like it.
+        (Some(name), Some(sub))
+            if (sub == "status" && rt.status)
+                || rt.strategy.object_subresources().contains(&sub) =>
+        {
+            match *method {
+                // As upstream's StatusREST, the resource's table convertor prints it.
+                Method::GET => Ok(respond(
+                    StatusCode::OK,
+                    &view.object({
+                        let obj = rest.get_consistent(&rt, ns, name).await?;
+                        rest.served(&rt, obj.value()).await?
+                    }),
+                    output,
+                    &[],
+                )),
+                Method::PUT => {
+                    let opts = write_options()?;
+                    let value = read_object(&ct, body, &rt.kind).await?;
+                    written(rest.update(&rt, ns, name, value, &opts, Some(sub)).await?)
+                }
+                Method::PATCH => {
+                    let patch_type = PatchType::for_resource(&rt, &ct)?;
+                    let opts = write_options()?;
+                    let bytes = read_body(body).await?;
+                    written(
+                        rest.patch(&rt, ns, name, patch_type, &bytes, &opts, Some(sub))
+                            .await?,
+                    )
+                }
+                _ => Err(ApiError::method_not_allowed_here()),
             }
-            Method::PATCH => {
-                let patch_type = PatchType::for_resource(&rt, &ct)?;
-                let opts = write_options()?;
-                let bytes = read_body(body).await?;
-                written(
-                    rest.patch(&rt, ns, name, patch_type, &bytes, &opts, Some("status"))
-                        .await?,
-                )
-            }
-            _ => Err(ApiError::method_not_allowed_here()),
-        },
+        }
         (Some(name), Some("scale")) if rt.scale.is_some() => match *method {
             Method::GET => Ok(respond(
                 StatusCode::OK,

@@ -181,6 +181,7 @@ fn register_schema<K: k8s_openapi::Resource + schemars::JsonSchema>(
     if rt.status {
         subresources.push("status");
     }
+    subresources.extend(rt.strategy.object_subresources());
     subresources.extend(rt.strategy.replace_subresources());
     if rt.scale.is_some() {
         subresources.push("scale");

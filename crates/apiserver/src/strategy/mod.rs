@@ -164,6 +164,15 @@ pub trait Strategy: Send + Sync + 'static {
         &[]
     }
 
+    /// Subresources of the resource's own kind served, like `status`, with GET (the object as
+    /// it is), PUT and PATCH (upstream's `pods/ephemeralcontainers`, `pods/resize`,
+    /// `certificatesigningrequests/approval`); [`Strategy::update_through`] says what a write
+    /// changes and [`Strategy::validate_update_through`] checks it. Discovery lists them with
+    /// verbs `get`, `patch` and `update`.
+    fn object_subresources(&self) -> &[&'static str] {
+        &[]
+    }
+
     /// Subresources created by POST (upstream's connect-style creates: `pods/binding`,
     /// `pods/eviction`), each with the kinds its body may be and what a create does; the
     /// generic path (`rest/subresource_create.rs`) routes, decodes and answers them, and
@@ -172,7 +181,8 @@ pub trait Strategy: Send + Sync + 'static {
         &[]
     }
 
-    /// The object a PUT through `subresource` (one of [`Strategy::replace_subresources`]) makes
+    /// The object a write through `subresource` (one of [`Strategy::replace_subresources`] or
+    /// [`Strategy::object_subresources`]) makes
     /// of the stored `old` and the sent `new`: only what the subresource owns changes.
     fn update_through(&self, _subresource: &str, old: &Value, _new: Value) -> Value {
         old.clone()

@@ -88,7 +88,8 @@ impl Strategy for CsrStrategy {
         validation::update_causes(new, old, validation::Path::Object)
     }
 
-    fn replace_subresources(&self) -> &[&'static str] {
+    /// `approval`: GET, PUT and PATCH, as upstream's `ApprovalREST`.
+    fn object_subresources(&self) -> &[&'static str] {
         &[APPROVAL]
     }
 

@@ -2,7 +2,8 @@
 //! create, the field selectors kubelets and kubectl use, the pod spec rules (`ValidatePodSpec`)
 //! shared with the pod templates of workloads, what an update may change ([`update`]), all in
 //! kube-apiserver's words, and graceful deletion: a pod on a node stays, Terminating, until its
-//! kubelet removes it. Only the rules below are checked.
+//! kubelet removes it; `pods/ephemeralcontainers` ([`ephemeral`]) and `pods/resize`
+//! ([`resize`]), served like `status`. Only the rules below are checked.
 
 use crate::fieldpath::markers::Markers;
 use crate::registry::entry::entry;
@@ -20,8 +21,10 @@ use std::collections::HashSet;
 
 mod binding;
 pub(crate) mod defaults;
+mod ephemeral;
 mod eviction;
 mod qos;
+mod resize;
 mod update;
 
 pub use qos::qos_class;
@@ -192,7 +195,7 @@ impl Strategy for PodStrategy {
 
     /// The pod spec rules, then what an update may change (`ValidatePodUpdate`).
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldCause> {
-        let mut causes = self.validate(new);
+        let mut causes = spec_causes(new);
         causes.extend(update::pod_update_causes(new, old));
         causes
     }
@@ -200,7 +203,19 @@ impl Strategy for PodStrategy {
     /// A binding (`pods/binding`, [`binding`]; the simulated scheduler writes through it too):
     /// only `spec.nodeName` changes, and only from unset, with the binding's annotations added
     /// and the `PodScheduled` condition it sets.
+    /// Through `pods/ephemeralcontainers` ([`ephemeral`]) only the ephemeral containers change,
+    /// through `pods/resize` ([`resize`]) only the containers' resources and resize policies.
     fn update_through(&self, subresource: &str, old: &Value, new: Value) -> Value {
+        let through = match subresource {
+            ephemeral::EPHEMERAL_CONTAINERS => Some(ephemeral::through(old, &new)),
+            resize::RESIZE => Some(resize::through(old, &new)),
+            _ => None,
+        };
+        if let Some(mut next) = through {
+            // As the sent pod is defaulted when upstream decodes it.
+            defaults::default_pod(&mut next);
+            return next;
+        }
         let mut bound = old.clone();
         if subresource != "binding"
             || !old
@@ -243,13 +258,30 @@ impl Strategy for PodStrategy {
         &[binding::BINDING, eviction::EVICTION]
     }
 
+    /// `pods/ephemeralcontainers` and `pods/resize`, served like `status`.
+    fn object_subresources(&self) -> &[&'static str] {
+        &[ephemeral::EPHEMERAL_CONTAINERS, resize::RESIZE]
+    }
+
     fn validate_update_through(
         &self,
-        _subresource: &str,
+        subresource: &str,
         new: &Value,
-        _old: &Value,
+        old: &Value,
     ) -> Vec<FieldCause> {
-        self.validate(new)
+        let checked = match subresource {
+            ephemeral::EPHEMERAL_CONTAINERS => ephemeral::update_causes(new, old),
+            resize::RESIZE => resize::update_causes(new, old),
+            _ => Ok(Vec::new()),
+        };
+        match checked {
+            Ok(more) => {
+                let mut causes = spec_causes(new);
+                causes.extend(more);
+                causes
+            }
+            Err(only) => vec![only],
+        }
     }
 
     /// As upstream's Pod storage (`ReturnDeletedObject: true`).
@@ -283,10 +315,23 @@ impl Strategy for PodStrategy {
         })
     }
 
-    fn validate(&self, obj: &Value) -> Vec<FieldCause> {
-        let empty = json!({});
-        pod_spec_causes(obj.get("spec").unwrap_or(&empty), "spec")
+    /// The pod spec rules (a status write keeps the spec).
+    fn validate_status(&self, obj: &Value) -> Vec<FieldCause> {
+        spec_causes(obj)
     }
+
+    /// The pod spec rules, and no ephemeral containers on create.
+    fn validate(&self, obj: &Value) -> Vec<FieldCause> {
+        let mut causes = spec_causes(obj);
+        causes.extend(ephemeral::create_causes(obj));
+        causes
+    }
+}
+
+/// The pod spec rules for `pod`'s spec.
+fn spec_causes(pod: &Value) -> Vec<FieldCause> {
+    let empty = json!({});
+    pod_spec_causes(pod.get("spec").unwrap_or(&empty), "spec")
 }
 
 impl Default for PodStrategy {
